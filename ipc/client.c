@@ -1,0 +1,739 @@
+/* client.c - libant's call API: applications call servers, servers take and answer items. */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ant/ant.h"
+#include "ant/ica_area.h"
+#include "ant/proto.h"
+
+/* A message received but not yet handed to the user. */
+struct qmsg {
+	struct qmsg *next;
+	int fd;                 /* data ICA fd that came with it, or -1 */
+	size_t len;             /* page bytes */
+	unsigned type;
+	unsigned char page[] __attribute__((aligned(8)));
+};
+
+struct queue {
+	struct qmsg *head, *tail;
+};
+
+struct ant_conn {
+	int sock;
+	int is_server;
+	unsigned self_id;
+	unsigned nservers;
+	unsigned max_inflight;
+	char names[ANT_SERVERS_MAX][ANT_NAME_MAX];
+	uint64_t last_ticket;
+	unsigned credit;             /* NEXTs antd has not answered yet */
+	struct queue results;        /* RESULT messages (RETURN or own results) */
+	struct queue requests;       /* REQUEST messages */
+	int alloc_state;             /* 0 idle, 1 waiting, 2 got ok, 3 got error */
+	int alloc_fd;
+	struct ant_m_alloc_ok alloc_ok;
+	int alloc_err;
+	struct ant_ica *icas;        /* data ICAs this process holds */
+	int dead;                    /* antd closed the connection or broke protocol */
+};
+
+const char *ant_default_run_dir(void)
+{
+	const char *d = getenv("ANT_RUN_DIR");
+	return d && *d ? d : NULL;
+}
+
+static void q_push(struct queue *q, struct qmsg *m)
+{
+	m->next = NULL;
+	if (q->tail)
+		q->tail->next = m;
+	else
+		q->head = m;
+	q->tail = m;
+}
+
+static void q_unlink(struct queue *q, struct qmsg *prev, struct qmsg *m)
+{
+	if (prev)
+		prev->next = m->next;
+	else
+		q->head = m->next;
+	if (q->tail == m)
+		q->tail = prev;
+}
+
+static void q_free(struct queue *q)
+{
+	struct qmsg *m = q->head, *n;
+	for (; m; m = n) {
+		n = m->next;
+		if (m->fd >= 0)
+			close(m->fd);
+		free(m);
+	}
+	q->head = q->tail = NULL;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Send, waiting for room if the socket is full. */
+static int send_msg(struct ant_conn *c, unsigned type, unsigned flags,
+		    const void *p, size_t n, int fd)
+{
+	for (;;) {
+		int r = ant_msg_send(c->sock, type, flags, p, n, fd);
+		if (r != -EAGAIN && r != -EINTR)
+			return r;
+		struct pollfd pfd = { .fd = c->sock, .events = POLLOUT };
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static struct ant_ica *ica_find(struct ant_conn *c, const struct ant_ica_ref *ref)
+{
+	for (struct ant_ica *i = c->icas; i; i = i->next)
+		if (i->ref.index == ref->index && i->ref.gen == ref->gen)
+			return i;
+	return NULL;
+}
+
+/* Forget (unmap, close) a data ICA without telling antd. */
+static void ica_drop(struct ant_conn *c, struct ant_ica *ica)
+{
+	for (struct ant_ica **pp = &c->icas; *pp; pp = &(*pp)->next) {
+		if (*pp == ica) {
+			*pp = ica->next;
+			break;
+		}
+	}
+	if (ica->addr)
+		munmap(ica->addr, ica->size);
+	if (ica->fd >= 0)
+		close(ica->fd);
+	free(ica);
+}
+
+/* Map an ICA fd (consumes fd) and hold it. */
+static int ica_adopt(struct ant_conn *c, const struct ant_ica_ref *ref, int fd,
+		     int writable, struct ant_ica **out)
+{
+	struct ant_ica *ica = calloc(1, sizeof(*ica));
+	if (!ica) {
+		close(fd);
+		return -ENOMEM;
+	}
+	ica->ref = *ref;
+	ica->size = ref->size;
+	ica->fd = fd;
+	ica->writable = writable;
+	int r = ant_area_map(fd, ica->size, writable, &ica->addr);
+	if (r < 0 && writable) {
+		/* Sealed read-only by someone along the way. */
+		ica->writable = 0;
+		r = ant_area_map(fd, ica->size, 0, &ica->addr);
+	}
+	if (r < 0) {
+		ica->addr = NULL;
+		close(fd);
+		free(ica);
+		return r;
+	}
+	ica->next = c->icas;
+	c->icas = ica;
+	*out = ica;
+	return 0;
+}
+
+/* Receive and sort one message; waits at most timeout_ms (-1 forever). */
+static int pump(struct ant_conn *c, int timeout_ms)
+{
+	if (c->dead)
+		return -ECONNRESET;
+	struct pollfd pfd = { .fd = c->sock, .events = POLLIN };
+	int pr = poll(&pfd, 1, timeout_ms);
+	if (pr < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (pr == 0)
+		return -ETIMEDOUT;
+
+	unsigned char buf[ANT_MSG_MAX];
+	int fd;
+	ssize_t n = ant_msg_recv(c->sock, buf, &fd);
+	if (n == -EAGAIN || n == -EINTR)
+		return 0;
+	if (n <= 0) {
+		c->dead = 1;
+		return n == 0 ? -ECONNRESET : (int)n;
+	}
+	struct ant_msg h;
+	memcpy(&h, buf, sizeof(h));
+	const unsigned char *p = buf + sizeof(h);
+	size_t plen = (size_t)n - sizeof(h);
+
+	switch (h.type) {
+	case ANT_M_REQUEST:
+	case ANT_M_RESULT: {
+		struct qmsg *m = malloc(sizeof(*m) + ANT_CICA_SIZE);
+		if (!m) {
+			if (fd >= 0)
+				close(fd);
+			return -ENOMEM;
+		}
+		memset(m->page, 0, ANT_CICA_SIZE);
+		memcpy(m->page, p, plen);
+		m->len = plen;
+		m->fd = fd;
+		m->type = h.type;
+		if (c->credit && c->is_server)
+			c->credit--;
+		q_push(h.type == ANT_M_REQUEST ? &c->requests : &c->results, m);
+		return 0;
+	}
+	case ANT_M_ALLOC_OK:
+		if (c->alloc_state != 1 || fd < 0) {
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		memcpy(&c->alloc_ok, p, sizeof(c->alloc_ok));
+		c->alloc_fd = fd;
+		c->alloc_state = 2;
+		return 0;
+	case ANT_M_ERROR: {
+		struct ant_m_error e;
+		memcpy(&e, p, sizeof(e));
+		if (c->alloc_state == 1) {
+			c->alloc_err = e.code < 0 ? e.code : ANT_E_PROTOCOL;
+			c->alloc_state = 3;
+			return 0;
+		}
+		c->dead = 1;
+		return e.code < 0 ? e.code : ANT_E_PROTOCOL;
+	}
+	case ANT_M_WELCOME:
+		if (fd >= 0)
+			close(fd);
+		return 0;   /* only expected once, at connect */
+	default:
+		break;
+	}
+	if (fd >= 0)
+		close(fd);
+	c->dead = 1;
+	return ANT_E_PROTOCOL;
+}
+
+static int wait_welcome(struct ant_conn *c)
+{
+	unsigned char buf[ANT_MSG_MAX];
+	struct pollfd pfd = { .fd = c->sock, .events = POLLIN };
+	int pr = poll(&pfd, 1, 10000);
+	if (pr <= 0)
+		return pr == 0 ? -ETIMEDOUT : -errno;
+	int fd;
+	ssize_t n = ant_msg_recv(c->sock, buf, &fd);
+	if (fd >= 0)
+		close(fd);
+	if (n == 0)
+		return -ECONNRESET;
+	if (n < 0)
+		return (int)n;
+	struct ant_msg h;
+	memcpy(&h, buf, sizeof(h));
+	if (h.type == ANT_M_ERROR) {
+		struct ant_m_error e;
+		memcpy(&e, buf + sizeof(h), sizeof(e));
+		return e.code < 0 ? e.code : ANT_E_PROTOCOL;
+	}
+	if (h.type != ANT_M_WELCOME)
+		return ANT_E_PROTOCOL;
+	struct ant_m_welcome w;
+	memcpy(&w, buf + sizeof(h), sizeof(w));
+	if (w.version != ANT_PROTO_VERSION || w.nservers > ANT_SERVERS_MAX)
+		return ANT_E_PROTOCOL;
+	c->self_id = w.self_id;
+	c->nservers = w.nservers;
+	c->max_inflight = w.max_inflight;
+	memcpy(c->names, w.names, sizeof(c->names));
+	for (unsigned i = 0; i < ANT_SERVERS_MAX; i++)
+		c->names[i][ANT_NAME_MAX - 1] = '\0';
+	return 0;
+}
+
+static struct ant_conn *conn_new(int sock, int is_server)
+{
+	struct ant_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->sock = sock;
+	c->is_server = is_server;
+	c->alloc_fd = -1;
+	return c;
+}
+
+int ant_connect(const char *run_dir, struct ant_conn **out)
+{
+	*out = NULL;
+	if (!run_dir)
+		run_dir = ant_default_run_dir();
+	if (!run_dir)
+		return -EINVAL;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int len = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/app.sock", run_dir);
+	if (len < 0 || (size_t)len >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+		close(s);
+		return e;
+	}
+	struct ant_conn *c = conn_new(s, 0);
+	if (!c) {
+		close(s);
+		return -ENOMEM;
+	}
+	int r = wait_welcome(c);
+	if (r < 0) {
+		ant_close(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+int ant_server_open(struct ant_conn **out)
+{
+	*out = NULL;
+	const char *s = getenv("ANT_FD");
+	if (!s || !*s)
+		return -ENOENT;
+	char *end;
+	errno = 0;
+	long fd = strtol(s, &end, 10);
+	if (errno || *end || fd < 0 || fd > INT_MAX)
+		return -EINVAL;
+	int type = 0;
+	socklen_t tl = sizeof(type);
+	if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0)
+		return -errno;
+	if (type != SOCK_SEQPACKET)
+		return -ENOTSOCK;
+	struct ant_conn *c = conn_new((int)fd, 1);
+	if (!c)
+		return -ENOMEM;
+	int r = wait_welcome(c);
+	if (r < 0) {
+		c->sock = -1;  /* not ours to close on failure */
+		ant_close(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+void ant_close(struct ant_conn *c)
+{
+	if (!c)
+		return;
+	while (c->icas)
+		ica_drop(c, c->icas);
+	q_free(&c->results);
+	q_free(&c->requests);
+	if (c->alloc_fd >= 0)
+		close(c->alloc_fd);
+	if (c->sock >= 0)
+		close(c->sock);
+	free(c);
+}
+
+int ant_fd(const struct ant_conn *c) { return c->sock; }
+unsigned ant_self_id(const struct ant_conn *c) { return c->self_id; }
+unsigned ant_max_inflight(const struct ant_conn *c) { return c->max_inflight; }
+
+int ant_server_id(const struct ant_conn *c, const char *name)
+{
+	if (!name)
+		return ANT_E_NO_SERVER;
+	for (unsigned i = 0; i < c->nservers; i++)
+		if (strcmp(c->names[i], name) == 0)
+			return (int)i + 1;
+	return ANT_E_NO_SERVER;
+}
+
+const char *ant_server_name(const struct ant_conn *c, unsigned id)
+{
+	if (id == 0 || id > c->nservers)
+		return NULL;
+	return c->names[id - 1];
+}
+
+/* ---- data ICAs ---------------------------------------------------------- */
+
+int ant_ica_alloc(struct ant_conn *c, size_t size, struct ant_ica **out)
+{
+	*out = NULL;
+	if (!size)
+		return -EINVAL;
+	struct ant_m_alloc a = { .size = size };
+	int r = send_msg(c, ANT_M_ALLOC, 0, &a, sizeof(a), -1);
+	if (r < 0)
+		return r;
+	c->alloc_state = 1;
+	while (c->alloc_state == 1) {
+		r = pump(c, -1);
+		if (r < 0) {
+			c->alloc_state = 0;
+			return r;
+		}
+	}
+	if (c->alloc_state == 3) {
+		c->alloc_state = 0;
+		return c->alloc_err;
+	}
+	c->alloc_state = 0;
+	int fd = c->alloc_fd;
+	c->alloc_fd = -1;
+	return ica_adopt(c, &c->alloc_ok.ref, fd, 1, out);
+}
+
+void ant_ica_release(struct ant_conn *c, struct ant_ica *ica)
+{
+	if (!ica)
+		return;
+	struct ant_m_release m = { .ref = ica->ref };
+	ica_drop(c, ica);
+	(void)send_msg(c, ANT_M_RELEASE, 0, &m, sizeof(m), -1);
+}
+
+/* Attach a data ICA to the page about to be sent. */
+static int attach_data(struct ant_conn *c, void *page, struct ant_ica *data, unsigned flags)
+{
+	struct ant_cica_hdr *h = page;
+	if (flags & ~ANT_DF_ALL)
+		return -EINVAL;
+	if (!data) {
+		memset(&h->data, 0, sizeof(h->data));
+		h->data_flags = 0;
+		return 0;
+	}
+	if (ica_find(c, &data->ref) != data)
+		return -EINVAL;
+	h->data = data->ref;
+	h->data_flags = flags;
+	return 0;
+}
+
+/* After a send that carried the page's data ICA with ANT_DF_DETACH. */
+static void detach_after_send(struct ant_conn *c, const void *page)
+{
+	const struct ant_cica_hdr *h = page;
+	if (h->data.gen && (h->data_flags & ANT_DF_DETACH)) {
+		struct ant_ica *ica = ica_find(c, &h->data);
+		if (ica)
+			ica_drop(c, ica);
+	}
+}
+
+/* ---- calls -------------------------------------------------------------- */
+
+static int resolve_server(const struct ant_conn *c, const char *name, unsigned id)
+{
+	if (name)
+		return ant_server_id(c, name);
+	if (id == 0 || id > c->nservers)
+		return ANT_E_NO_SERVER;
+	return (int)id;
+}
+
+int ant_call_async(struct ant_conn *c, const struct ant_call *call, uint64_t *ticket)
+{
+	if (c->dead)
+		return -ECONNRESET;
+	int callee = resolve_server(c, call->server, call->server_id);
+	if (callee < 0)
+		return callee;
+	if ((call->call_flags & ~ANT_CF_DIRECT_HINT) || (call->frame_flags & ~ANT_FF_ALL))
+		return -EINVAL;
+	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
+	unsigned ff = ANT_FF_RETURN_NEEDED | (call->frame_flags & ANT_FF_IO_WAIT);
+	if (!c->is_server)
+		ff |= ANT_FF_SYNC & call->frame_flags;
+	int r = ant_cica_init(page, (unsigned)callee, call->op, call->arg, call->arglen, ff);
+	if (r < 0)
+		return r;
+	struct ant_cica_hdr *h = (struct ant_cica_hdr *)page;
+	h->flags = call->call_flags;
+	h->ticket = ++c->last_ticket;
+	r = attach_data(c, page, call->data, call->data_flags);
+	if (r < 0)
+		return r;
+	r = send_msg(c, ANT_M_CALL, 0, page, h->used, -1);
+	if (r < 0)
+		return r;
+	detach_after_send(c, page);
+	if (ticket)
+		*ticket = h->ticket;
+	return 0;
+}
+
+/* Resolve the data ICA a received page carries: map the fd that came with
+ * it, or find the one this process holds already. */
+static int take_data(struct ant_conn *c, struct qmsg *m, struct ant_ica **out)
+{
+	const struct ant_cica_hdr *h = (const void *)m->page;
+	*out = NULL;
+	if (!h->data.gen) {
+		if (m->fd >= 0)
+			close(m->fd);
+		m->fd = -1;
+		return 0;
+	}
+	struct ant_ica *held = ica_find(c, &h->data);
+	if (held) {
+		if (m->fd >= 0)
+			close(m->fd);
+		m->fd = -1;
+		*out = held;
+		return 0;
+	}
+	if (m->fd < 0)
+		return ANT_E_PROTOCOL;
+	int fd = m->fd;
+	m->fd = -1;
+	return ica_adopt(c, &h->data, fd, !(h->data_flags & ANT_DF_RO), out);
+}
+
+static void fill_result(struct ant_conn *c, struct qmsg *m, struct ant_result *res)
+{
+	memcpy(res->page, m->page, ANT_CICA_SIZE);
+	const struct ant_cica_hdr *h = (const void *)res->page;
+	res->ticket = h->ticket;
+	res->retval = h->retval;
+	res->bytes = h->ret_size ? res->page + h->ret_off : NULL;
+	res->len = h->ret_size;
+	res->trace = h->trace;
+	res->trace_len = h->trace_len;
+	res->data = NULL;
+	int r = take_data(c, m, &res->data);
+	if (r < 0 && res->retval >= 0)
+		res->retval = r;
+}
+
+/* Is a RESULT message the result of this peer's own call (not a RETURN)? */
+static int is_own_result(const struct ant_conn *c, const struct qmsg *m)
+{
+	const struct ant_frame *f = ant_cica_current_const(m->page);
+	return f->callee != c->self_id;
+}
+
+/* Ask antd for one more item unless a request for one is outstanding. */
+static int want_next(struct ant_conn *c)
+{
+	if (!c->is_server || c->credit)
+		return 0;
+	struct ant_m_next n = { .count = 1 };
+	int r = send_msg(c, ANT_M_NEXT, 0, &n, sizeof(n), -1);
+	if (r == 0)
+		c->credit++;
+	return r;
+}
+
+int ant_wait(struct ant_conn *c, uint64_t ticket, struct ant_result *res, int timeout_ms)
+{
+	int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
+	for (;;) {
+		struct qmsg *prev = NULL;
+		for (struct qmsg *m = c->results.head; m; prev = m, m = m->next) {
+			const struct ant_cica_hdr *h = (const void *)m->page;
+			if (c->is_server && !is_own_result(c, m))
+				continue;
+			if (ticket && h->ticket != ticket)
+				continue;
+			q_unlink(&c->results, prev, m);
+			fill_result(c, m, res);
+			free(m);
+			return 0;
+		}
+		int left = -1;
+		if (deadline >= 0) {
+			int64_t l = deadline - now_ms();
+			if (l <= 0)
+				return -ETIMEDOUT;
+			left = (int)l;
+		}
+		int r = want_next(c);
+		if (r < 0)
+			return r;
+		r = pump(c, left);
+		if (r < 0 && r != -ETIMEDOUT)
+			return r;
+	}
+}
+
+int ant_call_sync(struct ant_conn *c, const struct ant_call *call, struct ant_result *res)
+{
+	uint64_t t;
+	struct ant_call cc = *call;
+	cc.frame_flags |= ANT_FF_SYNC;
+	int r = ant_call_async(c, &cc, &t);
+	if (r < 0)
+		return r;
+	r = ant_wait(c, t, res, -1);
+	if (r < 0)
+		return r;
+	return res->retval;
+}
+
+/* ---- serving ------------------------------------------------------------ */
+
+static void fill_item(struct ant_conn *c, struct qmsg *m, struct ant_item *it)
+{
+	memset(it, 0, offsetof(struct ant_item, page));
+	memcpy(it->page, m->page, ANT_CICA_SIZE);
+	const struct ant_cica_hdr *h = (const void *)it->page;
+	const struct ant_frame *f = ant_cica_current_const(it->page);
+	if (m->type == ANT_M_REQUEST)
+		it->kind = ANT_ITEM_REQUEST;
+	else
+		it->kind = is_own_result(c, m) ? ANT_ITEM_RESULT : ANT_ITEM_RETURN;
+	it->caller = f->caller;
+	it->op = f->op;
+	it->params = f->param_size ? it->page + f->param_off : NULL;
+	it->nparams = f->param_size;
+	it->data_flags = h->data_flags;
+	it->ticket = h->ticket;
+	if (it->kind != ANT_ITEM_REQUEST) {
+		it->retval = h->retval;
+		it->ret = h->ret_size ? it->page + h->ret_off : NULL;
+		it->ret_len = h->ret_size;
+	}
+	int r = take_data(c, m, &it->data);
+	if (r < 0 && it->kind != ANT_ITEM_REQUEST && it->retval >= 0)
+		it->retval = r;
+}
+
+int ant_next(struct ant_conn *c, struct ant_item *it, int timeout_ms)
+{
+	int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
+	for (;;) {
+		/* Results before requests (the paper, section 3.3.3). */
+		struct qmsg *m = c->results.head;
+		struct queue *q = &c->results;
+		if (!m) {
+			m = c->requests.head;
+			q = &c->requests;
+		}
+		if (m) {
+			q_unlink(q, NULL, m);
+			fill_item(c, m, it);
+			free(m);
+			return 0;
+		}
+		int left = -1;
+		if (deadline >= 0) {
+			int64_t l = deadline - now_ms();
+			if (l <= 0)
+				return -ETIMEDOUT;
+			left = (int)l;
+		}
+		int r = want_next(c);
+		if (r < 0)
+			return r;
+		r = pump(c, left);
+		if (r < 0 && r != -ETIMEDOUT)
+			return r;
+	}
+}
+
+/* Send the held page back to antd; asks for the next item on the way when
+ * nothing is buffered, which saves the NEXT message of a serving loop. */
+static int send_held(struct ant_conn *c, unsigned type, struct ant_item *it)
+{
+	const struct ant_cica_hdr *h = (const void *)it->page;
+	unsigned flags = 0;
+	if (!c->credit && !c->requests.head && !c->results.head)
+		flags |= ANT_MF_NEXT;
+	int r = send_msg(c, type, flags, it->page, h->used, -1);
+	if (r < 0)
+		return r;
+	if (flags & ANT_MF_NEXT)
+		c->credit++;
+	detach_after_send(c, it->page);
+	it->kind = 0;   /* no longer held */
+	return 0;
+}
+
+int ant_reply(struct ant_conn *c, struct ant_item *it, int32_t retval,
+	      const void *bytes, size_t n, struct ant_ica *data, unsigned data_flags)
+{
+	if (it->kind != ANT_ITEM_REQUEST && it->kind != ANT_ITEM_RETURN)
+		return -EINVAL;
+	struct ant_cica_hdr *h = (void *)it->page;
+	int r;
+	if (data)
+		r = attach_data(c, it->page, data, data_flags);
+	else if (h->data.gen)
+		r = attach_data(c, it->page, ica_find(c, &h->data), data_flags);
+	else
+		r = 0;
+	if (r < 0)
+		return r;
+	r = ant_cica_set_result(it->page, retval, bytes, n);
+	if (r < 0)
+		return r;
+	return send_held(c, ANT_M_REPLY, it);
+}
+
+int ant_forward(struct ant_conn *c, struct ant_item *it, const struct ant_forward *fw)
+{
+	if (it->kind != ANT_ITEM_REQUEST && it->kind != ANT_ITEM_RETURN)
+		return -EINVAL;
+	int callee = resolve_server(c, fw->server, fw->server_id);
+	if (callee < 0)
+		return callee;
+	const struct ant_frame *f = ant_cica_current_const(it->page);
+	const char *op = fw->op ? fw->op : f->op;
+	const void *params = fw->params;
+	size_t np = fw->nparams;
+	unsigned char same[ANT_CICA_SIZE];
+	if (!params && !np && f->param_size) {
+		memcpy(same, it->page + f->param_off, f->param_size);
+		params = same;
+		np = f->param_size;
+	}
+	char opbuf[ANT_OP_MAX];
+	snprintf(opbuf, sizeof(opbuf), "%s", op);
+	unsigned ff = (fw->frame_flags & ANT_FF_IO_WAIT) |
+		      (fw->return_needed ? ANT_FF_RETURN_NEEDED : 0);
+	int r = ant_cica_push(it->page, (unsigned)callee, opbuf, params, np, ff);
+	if (r < 0)
+		return r;
+	struct ant_cica_hdr *h = (void *)it->page;
+	if (fw->data)
+		r = attach_data(c, it->page, fw->data, fw->data_flags);
+	else if (h->data.gen)
+		r = attach_data(c, it->page, ica_find(c, &h->data), fw->data_flags);
+	if (r < 0)
+		return r;
+	return send_held(c, ANT_M_FORWARD, it);
+}

@@ -1,0 +1,64 @@
+/* errors.c - names and descriptions of ANT_E_* codes and -errno values. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE   /* strerrorname_np, strerrordesc_np (glibc >= 2.32) */
+#endif
+#include <limits.h>
+#include <string.h>
+
+#include "ant/errors.h"
+
+struct ant_error_info {
+	int code;
+	const char *name;
+	const char *desc;
+};
+
+static const struct ant_error_info ant_errors[] = {
+	{ ANT_E_SERVER_FAILED, "ANT_E_SERVER_FAILED", "server failed while holding the call" },
+	{ ANT_E_DEADLINE,      "ANT_E_DEADLINE",      "deadline exceeded" },
+	{ ANT_E_NO_SERVER,     "ANT_E_NO_SERVER",     "no such server" },
+	{ ANT_E_NO_OP,         "ANT_E_NO_OP",         "no such op" },
+	{ ANT_E_DENIED,        "ANT_E_DENIED",        "denied: caller may not call this server" },
+	{ ANT_E_BAD_REQUEST,   "ANT_E_BAD_REQUEST",   "bad request" },
+	{ ANT_E_SHUTDOWN,      "ANT_E_SHUTDOWN",      "stack shutting down" },
+	{ ANT_E_PROTOCOL,      "ANT_E_PROTOCOL",      "protocol violation" },
+	{ ANT_E_NO_ICA,        "ANT_E_NO_ICA",        "no ICA available" },
+};
+
+static const struct ant_error_info *find_ant_error(int code)
+{
+	for (size_t i = 0; i < sizeof(ant_errors) / sizeof(ant_errors[0]); i++)
+		if (ant_errors[i].code == code)
+			return &ant_errors[i];
+	return NULL;
+}
+
+/*
+ * Only negative codes are errors: 0 and positive values are a server's own
+ * success values and have no name.  For -errno the glibc *_np functions are
+ * used rather than strerror(): they return static, untranslated strings, so
+ * the result is stable for scripts and safe to use from any thread.
+ */
+const char *ant_errname(int code)
+{
+	const struct ant_error_info *e = find_ant_error(code);
+	const char *s = NULL;
+
+	if (e != NULL)
+		return e->name;
+	if (code < 0 && code != INT_MIN)
+		s = strerrorname_np(-code);
+	return s != NULL ? s : "UNKNOWN";
+}
+
+const char *ant_strerror(int code)
+{
+	const struct ant_error_info *e = find_ant_error(code);
+	const char *s = NULL;
+
+	if (e != NULL)
+		return e->desc;
+	if (code < 0 && code != INT_MIN)
+		s = strerrordesc_np(-code);
+	return s != NULL ? s : "unknown error";
+}

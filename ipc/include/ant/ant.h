@@ -1,0 +1,149 @@
+/* ant.h - libant: call servers of a running stack (applications) and serve calls (servers). */
+#ifndef ANT_ANT_H
+#define ANT_ANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ant/cica.h"
+#include "ant/errors.h"
+
+/*
+ * Every function returns >= 0 on success and a negative code on failure:
+ * -errno for system errors, ANT_E_* (errors.h) for call outcomes.  Nothing
+ * here logs or exits.  A connection is used by one thread at a time.
+ */
+
+struct ant_conn;
+
+/* A data ICA this process holds, mapped at addr. */
+struct ant_ica {
+	struct ant_ica_ref ref;  /* ro */
+	void *addr;              /* ro: mapping, size bytes */
+	size_t size;             /* ro */
+	int writable;            /* ro: mapped read-write */
+	int fd;                  /* private */
+	struct ant_ica *next;    /* private */
+};
+
+/* ---- connecting ---------------------------------------------------------- */
+
+/* The run directory tools use when given none: $ANT_RUN_DIR, else NULL. */
+const char *ant_default_run_dir(void);
+
+/* Connect an application to the stack whose app socket is in run_dir. */
+int ant_connect(const char *run_dir, struct ant_conn **out);
+
+/* Open a server's connection to antd, from the fd named in $ANT_FD. */
+int ant_server_open(struct ant_conn **out);
+
+/* Close; unmaps every data ICA this connection holds.  Accepts NULL. */
+void ant_close(struct ant_conn *c);
+
+/* The socket, for poll(2) in an application's own loop (readable: a result). */
+int ant_fd(const struct ant_conn *c);
+/* This peer's id (server id, or 0 for an application). */
+unsigned ant_self_id(const struct ant_conn *c);
+/* Server id (1..) of name, or ANT_E_NO_SERVER. */
+int ant_server_id(const struct ant_conn *c, const char *name);
+/* Name of server id, or NULL. */
+const char *ant_server_name(const struct ant_conn *c, unsigned id);
+/* How many requests antd lets this server hold at once (servers only). */
+unsigned ant_max_inflight(const struct ant_conn *c);
+
+/* ---- data ICAs ----------------------------------------------------------- */
+
+/* Ask antd for a data ICA of at least size bytes, mapped read-write, zeroed. */
+int ant_ica_alloc(struct ant_conn *c, size_t size, struct ant_ica **out);
+/* Drop this process's hold: unmap, close, tell antd.  Accepts NULL. */
+void ant_ica_release(struct ant_conn *c, struct ant_ica *ica);
+
+/* ---- calls --------------------------------------------------------------- */
+
+struct ant_call {
+	const char *server;      /* callee by name, or NULL and server_id */
+	unsigned server_id;
+	const char *op;          /* up to ANT_OP_MAX-1 bytes */
+	const void *arg;         /* parameter bytes, copied into the control ICA */
+	size_t arglen;
+	struct ant_ica *data;    /* data ICA to send along, or NULL */
+	unsigned data_flags;     /* ANT_DF_RO, ANT_DF_DETACH */
+	unsigned call_flags;     /* ANT_CF_DIRECT_HINT */
+	unsigned frame_flags;    /* extra ANT_FF_* (ANT_FF_IO_WAIT) */
+};
+
+/* What came back.  bytes points into page; data is held by the connection
+ * (release it with ant_ica_release when done; it stays valid until then). */
+struct ant_result {
+	uint64_t ticket;
+	int32_t retval;          /* >= 0, or ANT_E_* */
+	const void *bytes;
+	size_t len;
+	struct ant_ica *data;    /* data ICA that came back, or NULL */
+	unsigned trace_len;      /* peers the call was delivered to, in order */
+	const uint8_t *trace;    /* 0 = the calling application */
+	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8))); /* private */
+};
+
+/* Start a call; *ticket identifies its result.  Returns 0 or < 0 (nothing sent). */
+int ant_call_async(struct ant_conn *c, const struct ant_call *call, uint64_t *ticket);
+
+/* Wait for the result of ticket (0: any result) for at most timeout_ms
+ * (-1: forever, 0: poll).  Returns 0 with *res filled, -ETIMEDOUT, or < 0. */
+int ant_wait(struct ant_conn *c, uint64_t ticket, struct ant_result *res, int timeout_ms);
+
+/* Sync call: ant_call_async + ant_wait.  Returns res->retval, or < 0 if the
+ * call could not be made. */
+int ant_call_sync(struct ant_conn *c, const struct ant_call *call, struct ant_result *res);
+
+/* ---- serving ------------------------------------------------------------- */
+
+enum ant_item_kind {
+	ANT_ITEM_REQUEST = 1,    /* a call to serve: reply or forward it */
+	ANT_ITEM_RETURN,         /* a forwarded call came back with its result: the
+				    call you held is yours again; reply or forward */
+	ANT_ITEM_RESULT,         /* the result of a call you made with ant_call_async */
+};
+
+struct ant_item {
+	enum ant_item_kind kind;
+	unsigned caller;         /* peer id of the caller (0: application) */
+	const char *op;          /* the held frame's op */
+	const void *params;      /* the held frame's parameters */
+	size_t nparams;
+	struct ant_ica *data;    /* data ICA travelling with the call, or NULL */
+	unsigned data_flags;
+	/* RETURN and RESULT: what the callee answered */
+	int32_t retval;
+	const void *ret;
+	size_t ret_len;
+	uint64_t ticket;         /* RESULT: the ticket of your call */
+	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8))); /* private */
+};
+
+/* Take the next item, results before requests; blocks up to timeout_ms
+ * (-1: forever).  Returns 0, -ETIMEDOUT, -ECONNRESET when antd is gone. */
+int ant_next(struct ant_conn *c, struct ant_item *it, int timeout_ms);
+
+/* Answer the held call (REQUEST or RETURN item) with retval and bytes, and
+ * optionally a data ICA (data_flags ANT_DF_*). */
+int ant_reply(struct ant_conn *c, struct ant_item *it, int32_t retval,
+	      const void *bytes, size_t n, struct ant_ica *data, unsigned data_flags);
+
+/* Hand the held call on to another server by pushing a frame (multi-stage).
+ * return_needed: the result comes back to this server as an ANT_ITEM_RETURN;
+ * 0: direct return, it goes straight to the nearest caller that needs it.
+ * The data ICA travelling with the call goes on with it unless data is given. */
+struct ant_forward {
+	const char *server;
+	unsigned server_id;
+	const char *op;          /* NULL: the same op */
+	const void *params;      /* NULL with nparams 0: the same parameters */
+	size_t nparams;
+	int return_needed;
+	unsigned frame_flags;    /* extra ANT_FF_* */
+	struct ant_ica *data;    /* NULL: keep the call's data ICA */
+	unsigned data_flags;
+};
+int ant_forward(struct ant_conn *c, struct ant_item *it, const struct ant_forward *fw);
+
+#endif

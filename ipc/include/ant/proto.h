@@ -1,0 +1,107 @@
+/* proto.h - every message of the wire protocol between antd and its peers. */
+#ifndef ANT_PROTO_H
+#define ANT_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "ant/cica.h"
+
+/*
+ * Transport: one SOCK_SEQPACKET connection per peer (a server's socketpair,
+ * or an application's connection to app.sock).  One packet = one message:
+ * an ant_msg header followed by exactly the payload its type prescribes.
+ * The receiver checks the exact length for fixed payloads and the bounds for
+ * control pages before it looks at a field; a message that fails is a fault
+ * of its sender (antd cuts the sender off; it never crashes antd).
+ *
+ * At most one fd travels with a message (SCM_RIGHTS), only on the types
+ * marked "+fd", and only when hdr.flags has ANT_MF_FD.
+ */
+
+#define ANT_PROTO_VERSION 1u
+#define ANT_NAME_MAX      32u   /* server name, NUL included */
+
+enum ant_msg_type {
+	/* peer -> antd */
+	ANT_M_CALL = 1,   /* page: a new call (frame 0 filled by the caller) */
+	ANT_M_FORWARD,    /* page: the held call with a new frame pushed (servers) */
+	ANT_M_REPLY,      /* page: the held call with a result (servers) */
+	ANT_M_NEXT,       /* ant_m_next: ready for that many more items (servers) */
+	ANT_M_ALLOC,      /* ant_m_alloc: a new data ICA please */
+	ANT_M_RELEASE,    /* ant_m_release: drop my hold on a data ICA */
+	/* antd -> peer */
+	ANT_M_WELCOME = 32, /* ant_m_welcome: protocol version, your id, the servers */
+	ANT_M_REQUEST,    /* page (+fd): a call for you to serve */
+	ANT_M_RESULT,     /* page (+fd): the result of a call you made or forwarded */
+	ANT_M_ALLOC_OK,   /* ant_m_alloc_ok +fd: the data ICA you asked for */
+	ANT_M_ERROR,      /* ant_m_error: your last ALLOC failed, or why you are cut off */
+	ANT_M_TYPE_MAX
+};
+
+#define ANT_MF_FD   0x0001u  /* an fd travels with this message */
+#define ANT_MF_NEXT 0x0002u  /* (FORWARD/REPLY) and count one NEXT */
+#define ANT_MF_ALL  0x0003u
+
+struct ant_msg {
+	uint16_t type;    /* enum ant_msg_type */
+	uint16_t flags;   /* ANT_MF_* */
+	uint32_t len;     /* whole message, header included */
+};
+
+struct ant_m_next {
+	uint32_t count;
+	uint32_t pad;
+};
+
+struct ant_m_alloc {
+	uint64_t size;    /* bytes; rounded up to whole pages */
+};
+
+struct ant_m_alloc_ok {
+	struct ant_ica_ref ref;
+};
+
+struct ant_m_release {
+	struct ant_ica_ref ref;
+};
+
+struct ant_m_error {
+	int32_t code;     /* ANT_E_* or -errno */
+	char text[124];   /* NUL-terminated */
+};
+
+struct ant_m_welcome {
+	uint32_t version;    /* ANT_PROTO_VERSION */
+	uint16_t self_id;    /* your peer id: server id, or 0 for applications */
+	uint16_t nservers;
+	uint32_t max_inflight;/* servers: how many requests you may hold */
+	uint32_t pad;
+	char names[ANT_SERVERS_MAX][ANT_NAME_MAX]; /* names[i] is server id i+1 */
+};
+
+/* Largest message: header + one control page. */
+#define ANT_MSG_MAX (sizeof(struct ant_msg) + ANT_CICA_SIZE)
+
+/* Payload bytes a type must carry exactly, or -1 for page types (1..4096). */
+int ant_msg_payload_size(unsigned type);
+
+/* Name of a message type for logs ("CALL"), "?" if unknown. */
+const char *ant_msg_name(unsigned type);
+
+/*
+ * Receive one message into buf (ANT_MSG_MAX bytes) on a SEQPACKET socket.
+ * *fd_out gets the fd that came with it or -1 (the caller owns it).  Checks
+ * the header: known type, len equal to what arrived, payload size for the
+ * type, ANT_MF_FD iff an fd arrived and the type may carry one; every fd is
+ * closed on a rejected message.  Returns the message length, 0 on EOF,
+ * -EAGAIN, -errno, or -EPROTO for a malformed message.
+ */
+ssize_t ant_msg_recv(int sock, void *buf, int *fd_out);
+
+/* Send type+payload (and fd >= 0, not consumed).  Returns 0 or -errno
+ * (-EAGAIN on a full non-blocking socket: nothing was sent). */
+int ant_msg_send(int sock, unsigned type, unsigned flags,
+		 const void *payload, size_t n, int fd);
+
+#endif

@@ -1,0 +1,57 @@
+/* echo.c - a server that answers every call itself: op echo returns its argument unchanged. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ant/ant.h"
+#include "testops.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: echo [OPTIONS]\n"
+		"An ant server (started by antd) that answers every call: op echo returns\n"
+		"its argument unchanged; fill fills the data ICA with a byte (see\n"
+		"servers/testops.h).\n"
+		"\n"
+		TESTOPTS_HELP
+		"  --help          this text\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct testopts o = { .self = getenv("ANT_SERVER") ? getenv("ANT_SERVER") : "echo" };
+	for (int i = 1; i < argc; i++) {
+		int r = testopts_parse(&o, argc, argv, &i);
+		if (r < 0)
+			return 2;
+		if (r > 0)
+			continue;
+		if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		fprintf(stderr, "%s: unknown argument '%s' (see echo --help)\n", o.self, argv[i]);
+		return 2;
+	}
+	struct ant_conn *c;
+	int r = ant_server_open(&c);
+	if (r < 0) {
+		fprintf(stderr, "%s: cannot reach antd: %s (echo runs under antd)\n", o.self,
+			ant_strerror(r));
+		return 1;
+	}
+	struct ant_item it;
+	while ((r = ant_next(c, &it, -1)) == 0) {
+		testops_take(&o, c, &it);
+		if (it.kind == ANT_ITEM_REQUEST)
+			r = testops_answer(&o, c, &it);
+		else if (it.kind == ANT_ITEM_RESULT)
+			ant_ica_release(c, it.data);
+		if (r < 0)
+			break;
+	}
+	ant_close(c);
+	return r == -ECONNRESET ? 0 : (r < 0 ? 1 : 0);
+}

@@ -1,0 +1,41 @@
+/* testops.h - what the example servers do at the end of a chain, and their shared options. */
+#ifndef ANT_SERVERS_TESTOPS_H
+#define ANT_SERVERS_TESTOPS_H
+
+#include <stdio.h>
+#include "ant/ant.h"
+
+struct testopts {
+	const char *self;      /* this server's name ($ANT_SERVER) */
+	unsigned pause_ms;     /* sleep before handling each request */
+	FILE *log;             /* one line per item taken, or NULL */
+};
+
+/* Handle a shared option at argv[*i] (--pause-ms N, --log FILE); advances *i.
+ * Returns 1 if handled, 0 if not ours, -1 on a bad value (message printed). */
+int testopts_parse(struct testopts *o, int argc, char **argv, int *i);
+#define TESTOPTS_HELP \
+	"  --pause-ms N    sleep N ms before handling each request\n" \
+	"  --log FILE      append one line per item taken (kind, op, argument)\n"
+
+/* Log the item, and pause if it is a request. */
+void testops_take(struct testopts *o, struct ant_conn *c, const struct ant_item *it);
+
+/* Does this request ask *this* server to misbehave (ops corrupt, garbage)? */
+int testops_targets_me(const struct testopts *o, const struct ant_item *it);
+
+/*
+ * Answer a request as the last server of a chain:
+ *   echo ARG      reply ARG unchanged (and the data ICA, if any)
+ *   fill BYTE     fill the data ICA with BYTE, reply "ino=N" (its memfd inode)
+ *   corrupt NAME  NAME sends back a control ICA with a cycle in its frame chain
+ *   garbage NAME  NAME sends antd a malformed message
+ *   (anything else: ANT_E_NO_OP)
+ * Returns 0 or < 0 if antd is gone.
+ */
+int testops_answer(struct testopts *o, struct ant_conn *c, struct ant_item *it);
+
+/* Misbehave as asked (corrupt / garbage). */
+int testops_misbehave(struct testopts *o, struct ant_conn *c, struct ant_item *it);
+
+#endif

@@ -1,0 +1,549 @@
+/* antd.c - the supervisor: parse arguments, claim the run folder, start the stack, run the loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ant-config.h"
+#include "ant/errors.h"
+#include "antd.h"
+#include "log.h"
+
+#define STOP_GRACE_S 3.0
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: antd [OPTIONS] STACK.json\n"
+		"Start the stack of servers described by STACK.json and supervise it.\n"
+		"\n"
+		"  --run-dir DIR      sockets, pid and log go here (default: the stack file's\n"
+		"                     \"run_dir\", else /run/ant/<stack name>)\n"
+		"  --foreground       stay in the foreground, log to stderr (default: detach\n"
+		"                     once every server is ready, log to DIR/antd.log)\n"
+		"  --log-json         log one JSON object per line\n"
+		"  --log-file FILE    log to FILE instead\n"
+		"  --server-path DIRS ':'-separated folders where bare server names are looked\n"
+		"                     up (prepended to $ANT_SERVER_PATH and the built-in ones)\n"
+		"  --verbose          log debug events too\n"
+		"  --help             this text\n"
+		"  --version          print the version\n"
+		"\n"
+		"Creates DIR/app.sock (applications) and DIR/control.sock (operators, 0600).\n"
+		"Stops cleanly on SIGTERM or SIGINT.\n");
+}
+
+/* ---- peers' first message -------------------------------------------------- */
+
+void antd_send_welcome(struct antd *d, struct peer *p)
+{
+	struct ant_m_welcome w;
+	memset(&w, 0, sizeof(w));
+	w.version = ANT_PROTO_VERSION;
+	w.self_id = (uint16_t)p->server_id;
+	w.nservers = (uint16_t)d->stack->nservers;
+	w.max_inflight = p->server_id ? d->servers[p->server_id].conf->max_inflight : 0;
+	for (unsigned i = 0; i < d->stack->nservers; i++)
+		memcpy(w.names[i], d->stack->servers[i].name, ANT_NAME_MAX);
+	peer_send(p, ANT_M_WELCOME, 0, &w, sizeof(w), -1);
+}
+
+void antd_cut_off(struct peer *p, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	struct antd *d = p->d;
+	struct ant_m_error e = { .code = ANT_E_PROTOCOL };
+	snprintf(e.text, sizeof(e.text), "cut off: %s", why);
+	peer_send(p, ANT_M_ERROR, 0, &e, sizeof(e), -1);
+	if (p->kind == PEER_SERVER) {
+		struct server *s = &d->servers[p->server_id];
+		log_error("cut-off", s->conf->name, "pid %d killed: %s", (int)s->pid, why);
+		server_stop(d, s, SIGKILL);
+	} else {
+		log_warn("cut-off", NULL, "%s disconnected: %s", peer_name(p), why);
+	}
+	peer_close(p, why);
+}
+
+/* ---- readiness and stopping ------------------------------------------------ */
+
+static void report_ready(struct antd *d, const char *msg)
+{
+	if (d->ready_fd < 0)
+		return;
+	ssize_t w = write(d->ready_fd, msg, strlen(msg));
+	(void)w;
+	close(d->ready_fd);
+	d->ready_fd = -1;
+}
+
+void antd_check_ready(struct antd *d)
+{
+	if (d->ever_ready)
+		return;
+	for (unsigned id = 1; id <= d->stack->nservers; id++)
+		if (d->servers[id].state != SRV_RUNNING)
+			return;
+	d->ever_ready = 1;
+	log_info("stack-ready", NULL, "stack %s ready: %u servers, %s", d->stack->name,
+		 d->stack->nservers, d->app_path);
+	report_ready(d, "ok\n");
+}
+
+static void begin_stop(struct antd *d, const char *why);
+
+void antd_server_exited(struct antd *d, struct server *s)
+{
+	if (d->stopping) {
+		for (unsigned id = 1; id <= d->stack->nservers; id++)
+			if (d->servers[id].pid > 0)
+				return;
+		ev_break(d->loop, EVBREAK_ALL);
+		return;
+	}
+	if (!d->ever_ready) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "server %s failed before the stack was ready: %s\n",
+			 s->conf->name, s->last_exit);
+		report_ready(d, msg);
+		begin_stop(d, "a server failed at start-up");
+	}
+}
+
+static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct antd *d = w->data;
+	for (unsigned id = 1; id <= d->stack->nservers; id++) {
+		struct server *s = &d->servers[id];
+		if (s->pid > 0) {
+			log_warn("stop", s->conf->name, "pid %d still running after %.0f s: SIGKILL",
+				 (int)s->pid, STOP_GRACE_S);
+			server_stop(d, s, SIGKILL);
+			waitpid(s->pid, NULL, 0);
+			s->pid = 0;
+		}
+	}
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void close_listeners(struct antd *d)
+{
+	if (d->app_listen >= 0) {
+		ev_io_stop(d->loop, &d->app_w);
+		close(d->app_listen);
+		d->app_listen = -1;
+		unlink(d->app_path);
+	}
+	if (d->control_listen >= 0) {
+		ev_io_stop(d->loop, &d->control_w);
+		close(d->control_listen);
+		d->control_listen = -1;
+		unlink(d->control_path);
+	}
+}
+
+static void begin_stop(struct antd *d, const char *why)
+{
+	if (d->stopping)
+		return;
+	d->stopping = 1;
+	log_info("stopping", NULL, "stack %s stopping: %s", d->stack->name, why);
+	close_listeners(d);
+	calls_fail_all(d, ANT_E_SHUTDOWN);
+	int running = 0;
+	for (unsigned id = 1; id <= d->stack->nservers; id++) {
+		struct server *s = &d->servers[id];
+		if (s->pid > 0) {
+			s->state = SRV_STOPPING;
+			server_stop(d, s, SIGTERM);
+			running++;
+		}
+	}
+	if (!running) {
+		ev_break(d->loop, EVBREAK_ALL);
+		return;
+	}
+	ev_timer_init(&d->stop_timer, on_stop_timer, STOP_GRACE_S, 0.);
+	d->stop_timer.data = d;
+	ev_timer_start(d->loop, &d->stop_timer);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct antd *d = w->data;
+	begin_stop(d, w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ---- listening sockets ----------------------------------------------------- */
+
+static int listen_on(const char *path, mode_t mode)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return -errno;
+	unlink(path);   /* a stale socket: the lock says nobody owns it */
+	mode_t old = umask(0777 & ~mode);
+	int r = bind(s, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || chmod(path, mode) < 0 || listen(s, 128) < 0) {
+		int e = -errno;
+		close(s);
+		return e;
+	}
+	return s;
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct antd *d = w->data;
+	int is_control = w == &d->control_w;
+	for (int i = 0; i < 16; i++) {
+		int fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept", NULL, "accept on %s: %s",
+					 is_control ? "control.sock" : "app.sock", strerror(errno));
+			return;
+		}
+		struct peer *p = peer_new(d, fd, is_control ? PEER_CONTROL : PEER_APP, 0);
+		if (!p)
+			continue;
+		if (is_control) {
+			if (p->uid != 0 && p->uid != d->uid) {
+				log_warn("denied", NULL, "control connection from uid %u refused",
+					 (unsigned)p->uid);
+				peer_close(p, "not allowed");
+			}
+			continue;
+		}
+		antd_send_welcome(d, p);
+	}
+	(void)loop;
+}
+
+/* ---- run folder ----------------------------------------------------------- */
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Claim dir for this antd: flock on DIR/antd.lock.  Fails with a reason if
+ * a live antd holds it. */
+static int claim_run_dir(struct antd *d, char *err, size_t errlen)
+{
+	int r = mkdir_p(d->run_dir, 0755);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot create: %s", d->run_dir, strerror(-r));
+		return -1;
+	}
+	char lock[PATH_MAX];
+	snprintf(lock, sizeof(lock), "%s/antd.lock", d->run_dir);
+	snprintf(d->pid_path, sizeof(d->pid_path), "%s/antd.pid", d->run_dir);
+	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", lock, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		long pid = 0;
+		FILE *f = fopen(d->pid_path, "re");
+		if (f) {
+			if (fscanf(f, "%ld", &pid) != 1)
+				pid = 0;
+			fclose(f);
+		}
+		close(fd);
+		if (e == EWOULDBLOCK)
+			snprintf(err, errlen, "%s holds a live stack already (antd pid %ld)",
+				 d->run_dir, pid);
+		else
+			snprintf(err, errlen, "%s: %s", lock, strerror(e));
+		return -1;
+	}
+	d->lock_fd = fd;
+	if (snprintf(d->app_path, sizeof(d->app_path), "%s/app.sock", d->run_dir) >=
+		    (int)sizeof(d->app_path) ||
+	    snprintf(d->control_path, sizeof(d->control_path), "%s/control.sock",
+		     d->run_dir) >= (int)sizeof(d->control_path)) {
+		snprintf(err, errlen, "%s: path too long for a Unix socket", d->run_dir);
+		return -1;
+	}
+	return 0;
+}
+
+static void write_pid_file(struct antd *d)
+{
+	FILE *f = fopen(d->pid_path, "we");
+	if (!f) {
+		log_warn("pid-file", NULL, "%s: %s", d->pid_path, strerror(errno));
+		return;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+}
+
+/* Folders searched for bare server names. */
+static char *server_search_path(const char *extra)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	char *dir = dirname(self);
+	const char *env = getenv("ANT_SERVER_PATH");
+	size_t len = strlen(dir) * 2 + 64 + (extra ? strlen(extra) : 0) +
+		     (env ? strlen(env) : 0) + strlen(ANT_LIBEXECDIR);
+	char *p = malloc(len);
+	if (!p)
+		return NULL;
+	snprintf(p, len, "%s%s%s%s%s/../servers:%s:%s", extra ? extra : "", extra ? ":" : "",
+		 env ? env : "", env ? ":" : "", dir, dir, ANT_LIBEXECDIR);
+	return p;
+}
+
+/* Detach: the parent waits until the stack is ready (or failed) and exits
+ * with that status, so `antd STACK && ant-call ...` works in scripts. */
+static int daemonize(struct antd *d)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		char buf[512];
+		size_t got = 0;
+		ssize_t n;
+		while (got < sizeof(buf) - 1 &&
+		       (n = read(p[0], buf + got, sizeof(buf) - 1 - got)) != 0) {
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			got += (size_t)n;
+		}
+		buf[got] = '\0';
+		if (strcmp(buf, "ok\n") == 0)
+			_exit(0);
+		fprintf(stderr, "antd: %s", got ? buf : "stopped before the stack was ready (see the log)\n");
+		_exit(1);
+	}
+	close(p[0]);
+	d->ready_fd = p[1];
+	setsid();
+	int devnull = open("/dev/null", O_RDWR);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		if (devnull > 1)
+			close(devnull);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "log-json", no_argument, NULL, 'j' },
+		{ "log-file", required_argument, NULL, 'l' },
+		{ "server-path", required_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *run_dir = NULL, *log_file = NULL, *server_path = NULL;
+	int foreground = 0, log_json = 0, verbose = 0, c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': run_dir = optarg; break;
+		case 'f': foreground = 1; break;
+		case 'j': log_json = 1; break;
+		case 'l': log_file = optarg; break;
+		case 's': server_path = optarg; break;
+		case 'v': verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("antd %s\n", ANT_VERSION); return 0;
+		default:
+			fprintf(stderr, "antd: unknown or incomplete option '%s' (see antd --help)\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "antd: %s (see antd --help)\n",
+			optind == argc ? "missing STACK.json" : "more than one stack file given");
+		return 2;
+	}
+
+	static struct antd d;
+	d.app_listen = d.control_listen = d.lock_fd = d.ready_fd = -1;
+	d.uid = geteuid();
+	char err[1024];
+	d.stack = stack_load(argv[optind], err, sizeof(err));
+	if (!d.stack) {
+		fprintf(stderr, "antd: %s\n", err);
+		return 1;
+	}
+	char *search = server_search_path(server_path);
+	if (!search || stack_resolve_execs(d.stack, search, err, sizeof(err)) < 0) {
+		fprintf(stderr, "antd: %s\n", search ? err : "out of memory");
+		return 1;
+	}
+	free(search);
+	if (!run_dir)
+		run_dir = d.stack->run_dir;
+	char defdir[PATH_MAX];
+	if (!run_dir) {
+		snprintf(defdir, sizeof(defdir), "/run/ant/%s", d.stack->name);
+		run_dir = defdir;
+	}
+	d.run_dir = strdup(run_dir);
+	if (claim_run_dir(&d, err, sizeof(err)) < 0) {
+		fprintf(stderr, "antd: %s\n", err);
+		return 1;
+	}
+	char logpath[PATH_MAX];
+	if (!log_file && !foreground) {
+		snprintf(logpath, sizeof(logpath), "%s/antd.log", d.run_dir);
+		log_file = logpath;
+	}
+	int r = log_open(log_json, log_file);
+	if (r < 0) {
+		fprintf(stderr, "antd: %s: %s\n", log_file, strerror(-r));
+		return 1;
+	}
+	if (verbose)
+		log_set_level(LOG_DEBUG);
+	if (!foreground && (r = daemonize(&d)) < 0) {
+		fprintf(stderr, "antd: cannot detach: %s\n", strerror(-r));
+		return 1;
+	}
+	if (!foreground && !log_file)
+		dup2(1, 2);
+	write_pid_file(&d);
+	signal(SIGPIPE, SIG_IGN);
+
+	d.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_SIGNALFD);
+	if (!d.loop) {
+		log_error("start", NULL, "cannot create the event loop");
+		report_ready(&d, "cannot create the event loop\n");
+		return 1;
+	}
+	ev_set_userdata(d.loop, &d);
+	ica_table_init(&d.icas, (size_t)16 << 30, (size_t)256 << 20);
+	calls_init(&d);
+
+	d.app_listen = listen_on(d.app_path, 0600);
+	d.control_listen = d.app_listen >= 0 ? listen_on(d.control_path, 0600) : -1;
+	if (d.app_listen < 0 || d.control_listen < 0) {
+		snprintf(err, sizeof(err), "cannot listen on %s: %s\n",
+			 d.app_listen < 0 ? d.app_path : d.control_path,
+			 strerror(-(d.app_listen < 0 ? d.app_listen : d.control_listen)));
+		log_error("start", NULL, "%s", err);
+		report_ready(&d, err);
+		if (foreground)
+			fprintf(stderr, "antd: %s", err);
+		close_listeners(&d);
+		return 1;
+	}
+	ev_io_init(&d.app_w, on_accept, d.app_listen, EV_READ);
+	d.app_w.data = &d;
+	ev_io_start(d.loop, &d.app_w);
+	ev_io_init(&d.control_w, on_accept, d.control_listen, EV_READ);
+	d.control_w.data = &d;
+	ev_io_start(d.loop, &d.control_w);
+	ev_signal_init(&d.sigterm_w, on_signal, SIGTERM);
+	d.sigterm_w.data = &d;
+	ev_signal_start(d.loop, &d.sigterm_w);
+	ev_signal_init(&d.sigint_w, on_signal, SIGINT);
+	d.sigint_w.data = &d;
+	ev_signal_start(d.loop, &d.sigint_w);
+
+	log_info("start", NULL, "antd %s pid %ld: stack %s from %s, run folder %s", ANT_VERSION,
+		 (long)getpid(), d.stack->name, d.stack->path, d.run_dir);
+	for (unsigned id = 1; id <= d.stack->nservers; id++) {
+		struct server *s = &d.servers[id];
+		s->id = id;
+		s->conf = &d.stack->servers[id - 1];
+		s->pidfd = -1;
+	}
+	for (unsigned id = 1; id <= d.stack->nservers && !d.stopping; id++) {
+		struct server *s = &d.servers[id];
+		r = server_spawn(&d, s);
+		if (r < 0) {
+			snprintf(err, sizeof(err), "server %s: %s\n", s->conf->name,
+				 s->last_exit[0] ? s->last_exit : strerror(-r));
+			report_ready(&d, err);
+			if (foreground)
+				fprintf(stderr, "antd: %s", err);
+			begin_stop(&d, "a server could not be started");
+		}
+	}
+	ev_run(d.loop, 0);
+
+	int status = d.ever_ready ? 0 : 1;
+	close_listeners(&d);
+	peers_close_all(&d);
+	for (unsigned id = 1; id <= d.stack->nservers; id++) {
+		struct server *s = &d.servers[id];
+		if (s->pid > 0) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, NULL, 0);
+		}
+		if (s->pidfd >= 0)
+			close(s->pidfd);
+	}
+	log_info("stopped", NULL, "stack %s stopped", d.stack->name);
+	unlink(d.pid_path);
+	calls_fini(&d);
+	ica_table_fini(&d.icas);
+	ev_loop_destroy(d.loop);
+	free(d.peers);
+	if (d.lock_fd >= 0)
+		close(d.lock_fd);
+	free(d.run_dir);
+	stack_free(d.stack);
+	log_close();
+	return status;
+}

@@ -1,0 +1,179 @@
+/* antd.h - the inner core's shared state: peers, servers, calls in flight. */
+#ifndef ANTD_ANTD_H
+#define ANTD_ANTD_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <ev.h>
+
+#include "ant/cica.h"
+#include "ant/proto.h"
+#include "ica_table.h"
+#include "stackfile.h"
+
+struct antd;
+
+/* ---- peers: one SEQPACKET connection each (peer.c) ----------------------- */
+
+enum peer_kind { PEER_SERVER = 1, PEER_APP, PEER_CONTROL };
+
+struct outmsg {
+	struct outmsg *next;
+	int fd;                     /* dup'ed fd to send with it, or -1 */
+	size_t len;
+	unsigned char buf[];
+};
+
+struct peer {
+	uint32_t idx, gen;          /* ro: key = peer_key() */
+	enum peer_kind kind;        /* ro */
+	unsigned server_id;         /* ro: 1..n for servers, 0 for apps */
+	int fd;                     /* private */
+	ev_io rio, wio;             /* private */
+	struct outmsg *out_h, *out_t;
+	unsigned nout;
+	size_t out_bytes;
+	pid_t pid;                  /* SO_PEERCRED (apps) or the child (servers) */
+	uid_t uid;
+	gid_t gid;
+	struct antd *d;
+};
+
+static inline uint64_t peer_key(const struct peer *p)
+{
+	return ((uint64_t)p->idx << 32) | p->gen;
+}
+
+/* Take over fd (consumes it) as a new peer and start reading it. */
+struct peer *peer_new(struct antd *d, int fd, enum peer_kind kind, unsigned server_id);
+/* The live peer with this key, or NULL. */
+struct peer *peer_by_key(struct antd *d, uint64_t key);
+/* Queue or send one message (fd is not consumed).  On a dead or hopelessly
+ * backed-up peer returns < 0 and schedules the peer's close. */
+int peer_send(struct peer *p, unsigned type, unsigned flags, const void *payload,
+	      size_t n, int fd);
+/* Close now: stop watchers, close fd, forget it (calls peer_gone hooks). */
+void peer_close(struct peer *p, const char *why);
+void peers_close_all(struct antd *d);
+/* Name for logs: the server's name, "app pid N", "control pid N". */
+const char *peer_name(const struct peer *p);
+
+/* ---- servers (spawn.c) --------------------------------------------------- */
+
+enum server_state { SRV_STOPPED, SRV_STARTING, SRV_RUNNING, SRV_FAILED, SRV_STOPPING };
+
+struct call;
+
+struct callq {
+	struct call *head, *tail;
+	unsigned len;
+};
+
+struct server {
+	const struct stack_server *conf;   /* ro */
+	unsigned id;                       /* ro */
+	enum server_state state;
+	pid_t pid;
+	int pidfd;
+	ev_io pidw;
+	struct peer *peer;                 /* NULL when not connected */
+	struct callq requests;             /* calls waiting for this server */
+	struct callq results;              /* results waiting to be handed to it */
+	unsigned want;                     /* items it asked for (NEXT) */
+	unsigned held;                     /* control ICAs it holds now */
+	uint64_t served;                   /* replies sent */
+	uint64_t started_ns;
+	char last_exit[96];                /* how it last ended */
+};
+
+int server_spawn(struct antd *d, struct server *s);
+/* Stop a server: SIGTERM now; the pidfd watcher finishes the job. */
+void server_stop(struct antd *d, struct server *s, int sig);
+const char *server_state_name(enum server_state st);
+
+/* ---- calls in flight (calls.c) ------------------------------------------- */
+
+enum call_state {
+	CALL_QUEUED,      /* in server `at`'s request queue */
+	CALL_HELD,        /* held by server `at` (a REQUEST or RETURN handed over) */
+	CALL_RESULTQ,     /* in server `at`'s result queue */
+};
+
+struct call {
+	uint32_t index, gen;
+	enum call_state state;
+	unsigned at;                  /* server id queued at / held by */
+	uint64_t origin;              /* peer key of frame 0's caller */
+	unsigned origin_server;       /* 0: an application */
+	struct ant_ica_ref data;      /* the data ICA this call keeps alive */
+	struct call *next;            /* queue link */
+	size_t len;                   /* bytes of page in use */
+	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8))); /* antd's own copy */
+};
+
+struct call_table {
+	struct call **c;
+	uint32_t n, cap;
+	uint32_t free_head;           /* index+1 */
+	uint32_t next_gen;
+	unsigned live;
+};
+
+void calls_init(struct antd *d);
+void calls_fini(struct antd *d);
+
+/* Message handlers, called by peer.c with a checked message. */
+void calls_on_call(struct peer *p, unsigned char *page, size_t len);
+void calls_on_forward(struct peer *p, unsigned char *page, size_t len, unsigned mflags);
+void calls_on_reply(struct peer *p, unsigned char *page, size_t len, unsigned mflags);
+void calls_on_next(struct peer *p, unsigned count);
+void calls_on_alloc(struct peer *p, uint64_t size);
+void calls_on_release(struct peer *p, const struct ant_ica_ref *ref);
+
+/* A server is gone (exit, cut off): fail what it held or had queued. */
+void calls_server_gone(struct antd *d, struct server *s, int error);
+/* An application connection is gone. */
+void calls_app_gone(struct antd *d, struct peer *p);
+/* A server became ready (first NEXT) or got more credit: hand it work. */
+void calls_pump(struct antd *d, struct server *s);
+/* Fail every call in flight with error (shutdown). */
+void calls_fail_all(struct antd *d, int error);
+
+/* Cut off a peer that broke the protocol: a server is killed, an app closed. */
+void antd_cut_off(struct peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- the daemon ---------------------------------------------------------- */
+
+struct antd {
+	struct ev_loop *loop;
+	struct stack *stack;
+	char *run_dir;
+	char app_path[108], control_path[108], pid_path[4096];
+	int app_listen, control_listen, lock_fd;
+	ev_io app_w, control_w;
+	ev_signal sigterm_w, sigint_w;
+	ev_timer stop_timer;
+	int stopping;
+	int ever_ready;                     /* every server was running once */
+	int ready_fd;                       /* daemon mode: tell the parent we are up */
+	uid_t uid;                          /* antd's own uid (control socket check) */
+	struct server servers[ANT_SERVERS_MAX + 1]; /* index = server id */
+	struct peer **peers;
+	uint32_t npeers, peers_cap, peer_gen;
+	struct call_table calls;
+	struct ica_table icas;
+	uint64_t calls_total;
+};
+
+/* Send WELCOME (protocol version, its id, the server table) to a new peer. */
+void antd_send_welcome(struct antd *d, struct peer *p);
+
+/* Control socket commands (control.c). */
+void control_on_message(struct peer *p, const char *req, size_t len);
+
+/* Called when every server is running (first time): daemon readiness. */
+void antd_check_ready(struct antd *d);
+/* Called when a server's pidfd says it exited. */
+void antd_server_exited(struct antd *d, struct server *s);
+
+#endif

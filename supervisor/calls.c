@@ -1,0 +1,596 @@
+/* calls.c - the inner core's routing: control ICAs in flight, request and result queues, direct return. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ant/errors.h"
+#include "antd.h"
+#include "log.h"
+
+/* ---- the table of control ICAs in flight --------------------------------- */
+
+void calls_init(struct antd *d)
+{
+	memset(&d->calls, 0, sizeof(d->calls));
+}
+
+void calls_fini(struct antd *d)
+{
+	struct call_table *t = &d->calls;
+	for (uint32_t i = 0; i < t->n; i++)
+		free(t->c[i]);
+	free(t->c);
+	memset(t, 0, sizeof(*t));
+}
+
+static struct call *call_new(struct antd *d)
+{
+	struct call_table *t = &d->calls;
+	uint32_t idx;
+	if (t->free_head) {
+		idx = t->free_head - 1;
+		t->free_head = (uint32_t)(uintptr_t)t->c[idx]->next;
+	} else {
+		if (t->n == t->cap) {
+			uint32_t cap = t->cap ? t->cap * 2 : 64;
+			struct call **nc = realloc(t->c, cap * sizeof(*nc));
+			if (!nc)
+				return NULL;
+			t->c = nc;
+			t->cap = cap;
+		}
+		struct call *c = malloc(sizeof(*c));
+		if (!c)
+			return NULL;
+		idx = t->n++;
+		t->c[idx] = c;
+	}
+	struct call *c = t->c[idx];
+	memset(c, 0, offsetof(struct call, page));
+	if (++t->next_gen == 0)
+		t->next_gen = 1;
+	c->index = idx;
+	c->gen = t->next_gen;
+	t->live++;
+	d->calls_total++;
+	return c;
+}
+
+static void call_free(struct antd *d, struct call *c)
+{
+	struct call_table *t = &d->calls;
+	if (c->data.gen)
+		ica_unref(&d->icas, &c->data);
+	c->gen = 0;
+	c->next = (struct call *)(uintptr_t)t->free_head;
+	t->free_head = c->index + 1;
+	t->live--;
+}
+
+static struct call *call_lookup(struct antd *d, uint32_t index, uint32_t gen)
+{
+	struct call_table *t = &d->calls;
+	if (gen == 0 || index >= t->n || t->c[index]->gen != gen)
+		return NULL;
+	return t->c[index];
+}
+
+/* ---- queues --------------------------------------------------------------- */
+
+static void q_push(struct callq *q, struct call *c)
+{
+	c->next = NULL;
+	if (q->tail)
+		q->tail->next = c;
+	else
+		q->head = c;
+	q->tail = c;
+	q->len++;
+}
+
+static struct call *q_pop(struct callq *q)
+{
+	struct call *c = q->head;
+	if (!c)
+		return NULL;
+	q->head = c->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->len--;
+	c->next = NULL;
+	return c;
+}
+
+static void q_remove(struct callq *q, struct call *c)
+{
+	struct call *prev = NULL;
+	for (struct call *i = q->head; i; prev = i, i = i->next) {
+		if (i != c)
+			continue;
+		if (prev)
+			prev->next = c->next;
+		else
+			q->head = c->next;
+		if (q->tail == c)
+			q->tail = prev;
+		q->len--;
+		c->next = NULL;
+		return;
+	}
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static struct ant_cica_hdr *hdr_of(struct call *c)
+{
+	return (struct ant_cica_hdr *)c->page;
+}
+
+static struct ant_frame *top_of(struct call *c)
+{
+	return ant_cica_current(c->page);
+}
+
+static int server_alive(const struct server *s)
+{
+	return s->peer && (s->state == SRV_STARTING || s->state == SRV_RUNNING);
+}
+
+static const char *srv_name(struct antd *d, unsigned id)
+{
+	if (id == 0)
+		return "app";
+	if (id > d->stack->nservers)
+		return "?";
+	return d->servers[id].conf->name;
+}
+
+/* The current frame's call ends with error instead of a result. */
+static void set_error(struct call *c, int error)
+{
+	ant_cica_set_result(c->page, error, NULL, 0);
+}
+
+/* Hand page to peer as type; hands over the data ICA unless it holds it. */
+static void deliver(struct antd *d, struct peer *p, struct call *c, unsigned type)
+{
+	struct ant_cica_hdr *h = hdr_of(c);
+	ant_cica_trace(c->page, p->server_id);
+	int fd = -1;
+	if (h->data.gen && ica_holds(&d->icas, &h->data, peer_key(p)) < 0) {
+		fd = ica_hold(&d->icas, &h->data, peer_key(p), !!(h->data_flags & ANT_DF_RO));
+		if (fd < 0) {
+			log_error("ica", NULL, "cannot hand data ICA %u:%u to %s: %s", h->data.index,
+				  h->data.gen, peer_name(p), strerror(-fd));
+			if (h->retval >= 0)
+				h->retval = ANT_E_NO_ICA;
+			fd = -1;
+		} else if (ica_holds(&d->icas, &h->data, peer_key(p)) == 1) {
+			h->data_flags |= ANT_DF_RO;
+		}
+	}
+	peer_send(p, type, 0, c->page, h->used, fd);
+}
+
+/* ---- result routing (direct return) --------------------------------------- */
+
+static void deliver_to_origin(struct antd *d, struct call *c)
+{
+	if (c->origin_server) {
+		struct server *s = &d->servers[c->origin_server];
+		if (server_alive(s)) {
+			c->state = CALL_RESULTQ;
+			c->at = s->id;
+			q_push(&s->results, c);
+			calls_pump(d, s);
+			return;
+		}
+		call_free(d, c);
+		return;
+	}
+	struct peer *p = peer_by_key(d, c->origin);
+	if (p)
+		deliver(d, p, c, ANT_M_RESULT);
+	call_free(d, c);
+}
+
+/*
+ * Server `from` has answered the newest frame of c (or failed it).  Pop frames
+ * until one needs its result: a frame without "return needed" is skipped, its
+ * caller answering the frame below with the same result (direct return).
+ */
+static void route_result(struct antd *d, struct call *c, unsigned from)
+{
+	for (;;) {
+		struct ant_cica_hdr *h = hdr_of(c);
+		struct ant_frame *f = top_of(c);
+		(void)from;
+		if (h->nframes == 1) {
+			if (!(f->flags & ANT_FF_RETURN_NEEDED)) {
+				call_free(d, c);
+				return;
+			}
+			deliver_to_origin(d, c);
+			return;
+		}
+		unsigned caller = f->caller;
+		int needed = !!(f->flags & ANT_FF_RETURN_NEEDED);
+		ant_cica_pop(c->page);
+		c->len = h->used;
+		if (needed) {
+			struct server *s = &d->servers[caller];
+			if (server_alive(s)) {
+				c->state = CALL_RESULTQ;
+				c->at = caller;
+				q_push(&s->results, c);
+				calls_pump(d, s);
+				return;
+			}
+			/* The caller died meanwhile: its own frame fails. */
+			set_error(c, ANT_E_SERVER_FAILED);
+		}
+		from = caller;
+	}
+}
+
+/* c cannot be queued at callee: it ends at once with error. */
+static void fail_now(struct antd *d, struct call *c, int error)
+{
+	set_error(c, error);
+	route_result(d, c, top_of(c)->callee);
+}
+
+static void enqueue_request(struct antd *d, struct call *c)
+{
+	unsigned callee = top_of(c)->callee;
+	struct server *s = &d->servers[callee];
+	if (d->stopping) {
+		fail_now(d, c, ANT_E_SHUTDOWN);
+		return;
+	}
+	if (!server_alive(s)) {
+		fail_now(d, c, ANT_E_SERVER_FAILED);
+		return;
+	}
+	c->state = CALL_QUEUED;
+	c->at = callee;
+	q_push(&s->requests, c);
+	calls_pump(d, s);
+}
+
+/* Results before requests; requests only while under max_inflight. */
+void calls_pump(struct antd *d, struct server *s)
+{
+	while (s->peer && s->want > 0) {
+		struct call *c = q_pop(&s->results);
+		if (c) {
+			s->want--;
+			if (top_of(c)->callee == s->id) {
+				/* A RETURN: the call this server forwarded is its own again. */
+				c->state = CALL_HELD;
+				c->at = s->id;
+				s->held++;
+				deliver(d, s->peer, c, ANT_M_RESULT);
+			} else {
+				deliver(d, s->peer, c, ANT_M_RESULT);
+				call_free(d, c);
+			}
+			continue;
+		}
+		if (!s->requests.head || s->held >= s->conf->max_inflight)
+			break;
+		c = q_pop(&s->requests);
+		s->want--;
+		c->state = CALL_HELD;
+		c->at = s->id;
+		s->held++;
+		deliver(d, s->peer, c, ANT_M_REQUEST);
+	}
+}
+
+/* ---- the data ICA carried by a page from peer p ---------------------------- */
+
+/* Take the data reference of page for call c.  Returns 0, or -1 after
+ * cutting p off. */
+static int adopt_data(struct antd *d, struct peer *p, struct call *c)
+{
+	struct ant_cica_hdr *h = hdr_of(c);
+	uint64_t key = peer_key(p);
+	if (h->data.gen) {
+		int holds = ica_holds(&d->icas, &h->data, key);
+		if (holds < 0) {
+			antd_cut_off(p, "sent data ICA %u:%u it does not hold", h->data.index,
+				     h->data.gen);
+			return -1;
+		}
+		if (holds == 1)
+			h->data_flags |= ANT_DF_RO;
+	} else {
+		h->data_flags = 0;
+		memset(&h->data, 0, sizeof(h->data));
+	}
+	if (memcmp(&h->data, &c->data, sizeof(c->data)) != 0) {
+		if (h->data.gen)
+			ica_ref(&d->icas, &h->data);
+		if (c->data.gen)
+			ica_unref(&d->icas, &c->data);
+		c->data = h->data;
+	}
+	if (h->data.gen && (h->data_flags & ANT_DF_DETACH))
+		ica_unhold(&d->icas, &h->data, key);
+	h->data_flags &= ~ANT_DF_DETACH;
+	return 0;
+}
+
+/* ---- handlers --------------------------------------------------------------- */
+
+static int check_page(struct peer *p, const unsigned char *page, size_t len)
+{
+	enum ant_cica_fault f = ant_cica_validate(page, len, p->d->stack->nservers);
+	if (f != ANT_CICA_OK) {
+		antd_cut_off(p, "invalid control ICA: %s", ant_cica_fault_str(f));
+		return -1;
+	}
+	return 0;
+}
+
+void calls_on_call(struct peer *p, unsigned char *page, size_t len)
+{
+	struct antd *d = p->d;
+	if (check_page(p, page, len) < 0)
+		return;
+	struct ant_cica_hdr in;
+	memcpy(&in, page, sizeof(in));
+	if (in.nframes != 1) {
+		antd_cut_off(p, "CALL with %u frames (a new call has one)", in.nframes);
+		return;
+	}
+	struct call *c = call_new(d);
+	if (!c) {
+		log_error("calls", NULL, "out of memory for a call from %s", peer_name(p));
+		return;
+	}
+	memcpy(c->page, page, in.used);
+	memset(c->page + in.used, 0, ANT_CICA_SIZE - in.used);
+	c->len = in.used;
+	struct ant_cica_hdr *h = hdr_of(c);
+	h->id_index = c->index;
+	h->id_gen = c->gen;
+	h->caller_pid = (uint32_t)p->pid;
+	h->caller_uid = p->uid;
+	h->caller_gid = p->gid;
+	h->retval = 0;
+	h->ret_off = h->ret_size = 0;
+	h->trace_len = 0;
+	h->flags &= ~ANT_CF_TRACE_FULL;
+	memset(h->trace, 0, sizeof(h->trace));
+	ant_cica_trace(c->page, p->server_id);
+	struct ant_frame *f = top_of(c);
+	f->caller = (uint16_t)p->server_id;
+	c->origin = peer_key(p);
+	c->origin_server = p->server_id;
+	memset(&c->data, 0, sizeof(c->data));
+	if (adopt_data(d, p, c) < 0) {
+		call_free(d, c);
+		return;
+	}
+	if (!stack_may_call(d->stack, p->server_id, f->callee)) {
+		log_warn("denied", srv_name(d, p->server_id), "call to %s (op %s) refused: not in calls",
+			 srv_name(d, f->callee), f->op);
+		fail_now(d, c, ANT_E_DENIED);
+		return;
+	}
+	enqueue_request(d, c);
+}
+
+/* The call p sends back must be one it holds, with every frame below its
+ * own unchanged.  Returns the call, or NULL after cutting p off. */
+static struct call *held_call(struct peer *p, const unsigned char *page, size_t len, int push)
+{
+	struct antd *d = p->d;
+	if (check_page(p, page, len) < 0)
+		return NULL;
+	struct ant_cica_hdr in;
+	memcpy(&in, page, sizeof(in));
+	struct call *c = call_lookup(d, in.id_index, in.id_gen);
+	if (!c || c->state != CALL_HELD || c->at != p->server_id) {
+		antd_cut_off(p, "sent control ICA %u:%u it does not hold", in.id_index, in.id_gen);
+		return NULL;
+	}
+	struct ant_cica_hdr *old = hdr_of(c);
+	const struct ant_frame *otop = top_of(c);
+	size_t frames_end = (size_t)old->currentp + otop->size;
+	struct ant_frame ntop;
+	memcpy(&ntop, page + in.currentp, sizeof(ntop));
+	if (frames_end > in.used) {
+		antd_cut_off(p, "control ICA %u:%u corrupted: shorter than its frames",
+			     in.id_index, in.id_gen);
+		return NULL;
+	}
+	int shape_ok = push ? (in.nframes == old->nframes + 1 && ntop.prev == old->currentp)
+			    : (in.nframes == old->nframes && in.currentp == old->currentp);
+	if (!shape_ok || memcmp(page + old->hdr_size, c->page + old->hdr_size,
+				frames_end - old->hdr_size) != 0) {
+		antd_cut_off(p, "control ICA %u:%u corrupted: frames below its own changed",
+			     in.id_index, in.id_gen);
+		return NULL;
+	}
+	return c;
+}
+
+/* Take the peer's new page for c, keeping antd's own header fields. */
+static void merge_page(struct call *c, const unsigned char *page)
+{
+	struct ant_cica_hdr keep = *hdr_of(c);
+	struct ant_cica_hdr in;
+	memcpy(&in, page, sizeof(in));
+	memcpy(c->page, page, in.used);
+	memset(c->page + in.used, 0, ANT_CICA_SIZE - in.used);
+	struct ant_cica_hdr *h = hdr_of(c);
+	h->id_index = keep.id_index;
+	h->id_gen = keep.id_gen;
+	h->ticket = keep.ticket;
+	h->caller_pid = keep.caller_pid;
+	h->caller_uid = keep.caller_uid;
+	h->caller_gid = keep.caller_gid;
+	h->flags = keep.flags;
+	h->trace_len = keep.trace_len;
+	memcpy(h->trace, keep.trace, sizeof(h->trace));
+	c->len = in.used;
+}
+
+void calls_on_forward(struct peer *p, unsigned char *page, size_t len, unsigned mflags)
+{
+	struct antd *d = p->d;
+	struct server *s = &d->servers[p->server_id];
+	struct call *c = held_call(p, page, len, 1);
+	if (!c)
+		return;
+	merge_page(c, page);
+	if (adopt_data(d, p, c) < 0)
+		return;
+	struct ant_frame *f = top_of(c);
+	f->caller = (uint16_t)p->server_id;
+	s->held--;
+	if (mflags & ANT_MF_NEXT)
+		s->want++;
+	if (!stack_may_call(d->stack, p->server_id, f->callee)) {
+		log_warn("denied", s->conf->name, "forward to %s (op %s) refused: not in calls",
+			 srv_name(d, f->callee), f->op);
+		fail_now(d, c, ANT_E_DENIED);
+	} else {
+		enqueue_request(d, c);
+	}
+	calls_pump(d, s);
+}
+
+void calls_on_reply(struct peer *p, unsigned char *page, size_t len, unsigned mflags)
+{
+	struct antd *d = p->d;
+	struct server *s = &d->servers[p->server_id];
+	struct call *c = held_call(p, page, len, 0);
+	if (!c)
+		return;
+	merge_page(c, page);
+	if (adopt_data(d, p, c) < 0)
+		return;
+	s->held--;
+	s->served++;
+	if (mflags & ANT_MF_NEXT)
+		s->want++;
+	route_result(d, c, p->server_id);
+	calls_pump(d, s);
+}
+
+void calls_on_next(struct peer *p, unsigned count)
+{
+	struct antd *d = p->d;
+	struct server *s = &d->servers[p->server_id];
+	if (s->want + count > 4096) {
+		antd_cut_off(p, "asked for %u items at once", s->want + count);
+		return;
+	}
+	s->want += count;
+	if (s->state == SRV_STARTING) {
+		s->state = SRV_RUNNING;
+		log_info("ready", s->conf->name, "pid %d ready", (int)s->pid);
+		antd_check_ready(d);
+	}
+	calls_pump(d, s);
+}
+
+void calls_on_alloc(struct peer *p, uint64_t size)
+{
+	struct antd *d = p->d;
+	struct ant_ica_ref ref;
+	int fd;
+	int r = size ? ica_alloc(&d->icas, (size_t)size, peer_key(p), &ref, &fd) : -EINVAL;
+	if (r < 0) {
+		struct ant_m_error e = { .code = r == -ENOSPC ? ANT_E_NO_ICA : r };
+		snprintf(e.text, sizeof(e.text), "no data ICA of %llu bytes: %s",
+			 (unsigned long long)size, strerror(-r));
+		peer_send(p, ANT_M_ERROR, 0, &e, sizeof(e), -1);
+		return;
+	}
+	struct ant_m_alloc_ok ok = { .ref = ref };
+	peer_send(p, ANT_M_ALLOC_OK, 0, &ok, sizeof(ok), fd);
+}
+
+void calls_on_release(struct peer *p, const struct ant_ica_ref *ref)
+{
+	struct antd *d = p->d;
+	if (ica_holds(&d->icas, ref, peer_key(p)) < 0) {
+		antd_cut_off(p, "released data ICA %u:%u it does not hold", ref->index, ref->gen);
+		return;
+	}
+	ica_unhold(&d->icas, ref, peer_key(p));
+}
+
+/* ---- failures ----------------------------------------------------------------- */
+
+void calls_server_gone(struct antd *d, struct server *s, int error)
+{
+	struct call_table *t = &d->calls;
+	unsigned failed = 0;
+	for (uint32_t i = 0; i < t->n; i++) {
+		struct call *c = t->c[i];
+		if (!c->gen || c->at != s->id)
+			continue;
+		switch (c->state) {
+		case CALL_QUEUED:
+			q_remove(&s->requests, c);
+			break;
+		case CALL_RESULTQ:
+			q_remove(&s->results, c);
+			if (top_of(c)->callee != s->id) {
+				call_free(d, c);  /* its own call's result: nobody left to take it */
+				continue;
+			}
+			break;
+		case CALL_HELD:
+			break;
+		}
+		const struct ant_frame *f = top_of(c);
+		log_warn("call-failed", s->conf->name, "control ICA %u:%u (op %s from %s) fails: %s",
+			 c->index, c->gen, f->op, srv_name(d, f->caller), ant_errname(error));
+		c->at = 0;
+		failed++;
+		fail_now(d, c, error);
+	}
+	s->want = 0;
+	s->held = 0;
+	if (failed)
+		log_info("call-failed", s->conf->name, "%u call(s) failed with %s", failed,
+			 ant_errname(error));
+}
+
+void calls_app_gone(struct antd *d, struct peer *p)
+{
+	/* Calls it made go on; their results are dropped on arrival
+	 * (deliver_to_origin finds no peer for the key). */
+	(void)d;
+	(void)p;
+}
+
+void calls_fail_all(struct antd *d, int error)
+{
+	struct call_table *t = &d->calls;
+	for (uint32_t i = 0; i < t->n; i++) {
+		struct call *c = t->c[i];
+		if (!c->gen)
+			continue;
+		if (c->state == CALL_QUEUED)
+			q_remove(&d->servers[c->at].requests, c);
+		else if (c->state == CALL_RESULTQ)
+			q_remove(&d->servers[c->at].results, c);
+		while (hdr_of(c)->nframes > 1)
+			ant_cica_pop(c->page);
+		set_error(c, error);
+		struct peer *p = c->origin_server ? NULL : peer_by_key(d, c->origin);
+		if (p && (top_of(c)->flags & ANT_FF_RETURN_NEEDED))
+			deliver(d, p, c, ANT_M_RESULT);
+		call_free(d, c);
+	}
+}

@@ -1,0 +1,81 @@
+/* control.c - the operator's control socket: one JSON request per message, one JSON reply. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "antd.h"
+#include "log.h"
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static json_t *status_json(struct antd *d)
+{
+	json_t *servers = json_array();
+	uint64_t now = mono_ns();
+	for (unsigned id = 1; id <= d->stack->nservers; id++) {
+		struct server *s = &d->servers[id];
+		json_t *o = json_pack("{s:s, s:i, s:i, s:s, s:i, s:i, s:i, s:I, s:f}",
+				      "name", s->conf->name, "id", (int)id, "pid", (int)s->pid,
+				      "state", server_state_name(s->state), "inflight", (int)s->held,
+				      "queued", (int)s->requests.len, "results_queued",
+				      (int)s->results.len, "served", (json_int_t)s->served,
+				      "uptime_s", s->pid > 0 ? (double)(now - s->started_ns) / 1e9 : 0.0);
+		if (o && s->last_exit[0])
+			json_object_set_new(o, "last_exit", json_string(s->last_exit));
+		json_array_append_new(servers, o);
+	}
+	return json_pack("{s:s, s:i, s:s, s:o, s:{s:i, s:I, s:I, s:I, s:I}, s:{s:i, s:I}}",
+			 "stack", d->stack->name, "pid", (int)getpid(), "run_dir", d->run_dir,
+			 "servers", servers,
+			 "icas", "live", (int)ica_live_count(&d->icas),
+			 "live_bytes", (json_int_t)d->icas.live_bytes,
+			 "pooled_bytes", (json_int_t)d->icas.pooled_bytes,
+			 "created", (json_int_t)d->icas.created,
+			 "recycled", (json_int_t)d->icas.recycled,
+			 "calls", "in_flight", (int)d->calls.live,
+			 "total", (json_int_t)d->calls_total);
+}
+
+static void reply(struct peer *p, json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!s)
+		return;
+	size_t n = strlen(s);
+	if (send(p->fd, s, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_warn("control", NULL, "reply to %s lost: %m", peer_name(p));
+	free(s);
+}
+
+void control_on_message(struct peer *p, const char *req, size_t len)
+{
+	json_error_t jerr;
+	json_t *o = json_loadb(req, len, 0, &jerr);
+	const char *cmd = NULL;
+	if (!o || json_unpack(o, "{s:s}", "cmd", &cmd) < 0) {
+		reply(p, json_pack("{s:b, s:s}", "ok", 0, "error",
+				   "bad request: expected {\"cmd\": \"...\"}"));
+		json_decref(o);
+		return;
+	}
+	if (strcmp(cmd, "status") == 0) {
+		json_t *st = status_json(p->d);
+		json_object_set_new(st, "ok", json_true());
+		reply(p, st);
+	} else if (strcmp(cmd, "ping") == 0) {
+		reply(p, json_pack("{s:b}", "ok", 1));
+	} else {
+		reply(p, json_pack("{s:b, s:s+}", "ok", 0, "error", "unknown command: ", cmd));
+	}
+	json_decref(o);
+}

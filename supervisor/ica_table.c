@@ -1,0 +1,273 @@
+/* ica_table.c - antd's table of data ICAs: ids, holders, in-flight references, the pool. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ant/ica_area.h"
+#include "ica_table.h"
+
+void ica_table_init(struct ica_table *t, size_t live_limit, size_t pool_limit)
+{
+	memset(t, 0, sizeof(*t));
+	t->live_limit = live_limit;
+	t->pool_limit = pool_limit;
+}
+
+static void entry_close(struct ica_entry *e)
+{
+	if (e->fd >= 0)
+		close(e->fd);
+	if (e->ro_fd >= 0)
+		close(e->ro_fd);
+	e->fd = e->ro_fd = -1;
+}
+
+void ica_table_fini(struct ica_table *t)
+{
+	for (uint32_t i = 0; i < t->n; i++) {
+		entry_close(&t->e[i]);
+		free(t->e[i].holders);
+	}
+	free(t->e);
+	memset(t, 0, sizeof(*t));
+}
+
+static unsigned size_class(size_t pages)
+{
+	unsigned c = 0;
+	while (((size_t)1 << c) < pages)
+		c++;
+	return c;
+}
+
+static int new_slot(struct ica_table *t, uint32_t *idx)
+{
+	if (t->free_slots) {
+		*idx = t->free_slots - 1;
+		t->free_slots = t->e[*idx].next_free;
+		return 0;
+	}
+	if (t->n == t->cap) {
+		uint32_t cap = t->cap ? t->cap * 2 : 64;
+		struct ica_entry *e = realloc(t->e, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		t->e = e;
+		t->cap = cap;
+	}
+	*idx = t->n++;
+	memset(&t->e[*idx], 0, sizeof(t->e[*idx]));
+	t->e[*idx].fd = t->e[*idx].ro_fd = -1;
+	return 0;
+}
+
+static int add_holder(struct ica_entry *e, uint64_t key, int ro)
+{
+	for (unsigned i = 0; i < e->nholders; i++) {
+		if (e->holders[i].key == key) {
+			if (!ro)
+				e->holders[i].ro = 0;
+			return 0;
+		}
+	}
+	if (e->nholders == e->cap) {
+		unsigned cap = e->cap ? e->cap * 2 : 4;
+		struct ica_holder *h = realloc(e->holders, cap * sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		e->holders = h;
+		e->cap = cap;
+	}
+	e->holders[e->nholders].key = key;
+	e->holders[e->nholders].ro = (uint8_t)!!ro;
+	e->nholders++;
+	return 0;
+}
+
+int ica_alloc(struct ica_table *t, size_t size, uint64_t holder,
+	      struct ant_ica_ref *ref, int *fd_out)
+{
+	size_t sz = ant_area_round(size);
+	if (!sz)
+		return -EINVAL;
+	long ps = sysconf(_SC_PAGESIZE);
+	unsigned cls = size_class(sz / (size_t)ps);
+	if (cls >= ICA_CLASSES)
+		return -EFBIG;
+	sz = ((size_t)1 << cls) * (size_t)ps;
+	if (t->live_bytes + sz > t->live_limit)
+		return -ENOSPC;
+
+	uint32_t idx;
+	struct ica_entry *e;
+	if (t->pool[cls]) {
+		idx = t->pool[cls] - 1;
+		e = &t->e[idx];
+		t->pool[cls] = e->next_free;
+		t->pooled_bytes -= e->size;
+		t->recycled++;
+	} else {
+		int r = new_slot(t, &idx);
+		if (r < 0)
+			return r;
+		e = &t->e[idx];
+		int fd = ant_area_create(sz);
+		if (fd < 0) {
+			e->next_free = t->free_slots;
+			t->free_slots = idx + 1;
+			return fd;
+		}
+		e->fd = fd;
+		e->size = sz;
+		t->created++;
+	}
+	/* Generations start at 1 and skip 0 on wrap: 0 means "no ICA". */
+	if (++t->next_gen == 0)
+		t->next_gen = 1;
+	e->gen = t->next_gen;
+	e->refs = 0;
+	e->nholders = 0;
+	e->sealed = 0;
+	e->next_free = 0;
+	int r = add_holder(e, holder, 0);
+	if (r < 0) {
+		e->gen = 0;
+		e->next_free = t->free_slots;
+		entry_close(e);
+		t->free_slots = idx + 1;
+		return r;
+	}
+	t->live_bytes += e->size;
+	ref->index = idx;
+	ref->gen = e->gen;
+	ref->size = e->size;
+	*fd_out = e->fd;
+	return 0;
+}
+
+struct ica_entry *ica_lookup(struct ica_table *t, const struct ant_ica_ref *ref)
+{
+	if (ref->gen == 0 || ref->index >= t->n)
+		return NULL;
+	struct ica_entry *e = &t->e[ref->index];
+	if (e->gen != ref->gen || e->size != ref->size)
+		return NULL;
+	return e;
+}
+
+int ica_holds(struct ica_table *t, const struct ant_ica_ref *ref, uint64_t holder)
+{
+	struct ica_entry *e = ica_lookup(t, ref);
+	if (!e)
+		return -1;
+	for (unsigned i = 0; i < e->nholders; i++)
+		if (e->holders[i].key == holder)
+			return e->holders[i].ro;
+	return -1;
+}
+
+/* Nobody holds or carries it: scrub it into the pool, or destroy it. */
+static void maybe_free(struct ica_table *t, uint32_t idx)
+{
+	struct ica_entry *e = &t->e[idx];
+	if (e->nholders || e->refs || !e->gen)
+		return;
+	t->live_bytes -= e->size;
+	e->gen = 0;
+	long ps = sysconf(_SC_PAGESIZE);
+	unsigned cls = size_class(e->size / (size_t)ps);
+	if (!e->sealed && t->pooled_bytes + e->size <= t->pool_limit &&
+	    ant_area_scrub(e->fd, e->size) == 0) {
+		if (e->ro_fd >= 0)
+			close(e->ro_fd);
+		e->ro_fd = -1;
+		e->next_free = t->pool[cls];
+		t->pool[cls] = idx + 1;
+		t->pooled_bytes += e->size;
+		return;
+	}
+	entry_close(e);
+	e->size = 0;
+	e->next_free = t->free_slots;
+	t->free_slots = idx + 1;
+}
+
+int ica_hold(struct ica_table *t, const struct ant_ica_ref *ref, uint64_t holder, int ro)
+{
+	struct ica_entry *e = ica_lookup(t, ref);
+	if (!e)
+		return -ENOENT;
+	if (e->sealed)
+		ro = 1;
+	if (ro && !e->sealed) {
+		int r = ant_area_seal_ro(e->fd);
+		if (r < 0)
+			return r;
+		e->sealed = 1;
+	}
+	if (ro && e->ro_fd < 0) {
+		int fd = ant_area_reopen_ro(e->fd);
+		if (fd < 0)
+			return fd;
+		e->ro_fd = fd;
+	}
+	int r = add_holder(e, holder, ro);
+	if (r < 0)
+		return r;
+	return ro ? e->ro_fd : e->fd;
+}
+
+void ica_unhold(struct ica_table *t, const struct ant_ica_ref *ref, uint64_t holder)
+{
+	struct ica_entry *e = ica_lookup(t, ref);
+	if (!e)
+		return;
+	for (unsigned i = 0; i < e->nholders; i++) {
+		if (e->holders[i].key == holder) {
+			e->holders[i] = e->holders[--e->nholders];
+			break;
+		}
+	}
+	maybe_free(t, ref->index);
+}
+
+void ica_unhold_all(struct ica_table *t, uint64_t holder)
+{
+	for (uint32_t i = 0; i < t->n; i++) {
+		struct ica_entry *e = &t->e[i];
+		if (!e->gen)
+			continue;
+		for (unsigned j = 0; j < e->nholders; j++) {
+			if (e->holders[j].key == holder) {
+				e->holders[j] = e->holders[--e->nholders];
+				break;
+			}
+		}
+		maybe_free(t, i);
+	}
+}
+
+void ica_ref(struct ica_table *t, const struct ant_ica_ref *ref)
+{
+	struct ica_entry *e = ica_lookup(t, ref);
+	if (e)
+		e->refs++;
+}
+
+void ica_unref(struct ica_table *t, const struct ant_ica_ref *ref)
+{
+	struct ica_entry *e = ica_lookup(t, ref);
+	if (e && e->refs) {
+		e->refs--;
+		maybe_free(t, ref->index);
+	}
+}
+
+unsigned ica_live_count(const struct ica_table *t)
+{
+	unsigned n = 0;
+	for (uint32_t i = 0; i < t->n; i++)
+		n += t->e[i].gen != 0;
+	return n;
+}

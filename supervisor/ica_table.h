@@ -1,0 +1,78 @@
+/* ica_table.h - antd's table of data ICAs: ids, holders, in-flight references, the pool. */
+#ifndef ANTD_ICA_TABLE_H
+#define ANTD_ICA_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ant/cica.h"
+
+/*
+ * antd owns every data ICA.  An entry lives while some process holds it
+ * (a holder: a peer key, see peer.h) or some call in flight refers to it (a
+ * ref).  When neither is left the area is scrubbed (zeroed, pages freed) and
+ * kept in a pool by size class, to be handed out again under a new
+ * generation; an area sealed read-only cannot be made writable again, so it
+ * is destroyed instead of pooled.
+ */
+
+struct ica_holder {
+	uint64_t key;     /* peer key */
+	uint8_t ro;       /* holds a read-only fd */
+};
+
+struct ica_entry {
+	uint32_t gen;              /* 0 while free */
+	size_t size;
+	int fd;                    /* antd's read-write fd, -1 if none */
+	int ro_fd;                 /* read-only fd, made on first read-only hand-over */
+	int sealed;                /* sealed read-only */
+	unsigned refs;             /* calls in flight that carry it */
+	unsigned nholders, cap;
+	struct ica_holder *holders;
+	uint32_t next_free;        /* free-slot list / pool list link, index+1 */
+};
+
+#define ICA_CLASSES 24         /* 2^0 .. 2^23 pages (32 GiB) */
+
+struct ica_table {
+	struct ica_entry *e;
+	uint32_t n, cap;
+	uint32_t free_slots;       /* list of slots without an area (index+1) */
+	uint32_t pool[ICA_CLASSES];/* scrubbed areas ready for reuse (index+1) */
+	size_t pooled_bytes, pool_limit;
+	size_t live_bytes, live_limit;
+	uint64_t created, recycled;/* counters */
+	uint32_t next_gen;         /* last generation handed out */
+};
+
+void ica_table_init(struct ica_table *t, size_t live_limit, size_t pool_limit);
+void ica_table_fini(struct ica_table *t);
+
+/* New area of at least size bytes held read-write by holder.  *fd_out is
+ * the table's fd (do not close).  Returns 0, -ENOSPC (limit), -errno. */
+int ica_alloc(struct ica_table *t, size_t size, uint64_t holder,
+	      struct ant_ica_ref *ref, int *fd_out);
+
+/* The live entry for ref, or NULL (unknown, stale generation or size). */
+struct ica_entry *ica_lookup(struct ica_table *t, const struct ant_ica_ref *ref);
+
+/* How holder holds ref: -1 not at all, 0 read-write, 1 read-only. */
+int ica_holds(struct ica_table *t, const struct ant_ica_ref *ref, uint64_t holder);
+
+/* Make holder hold ref (ro: read-only; a read-write hold is never
+ * downgraded).  Returns the fd to send (owned by the table), or -errno.
+ * A read-only hold seals the area first. */
+int ica_hold(struct ica_table *t, const struct ant_ica_ref *ref, uint64_t holder, int ro);
+
+/* Drop holder's hold on ref / on every ICA; frees what nobody needs. */
+void ica_unhold(struct ica_table *t, const struct ant_ica_ref *ref, uint64_t holder);
+void ica_unhold_all(struct ica_table *t, uint64_t holder);
+
+/* In-flight references held by calls. */
+void ica_ref(struct ica_table *t, const struct ant_ica_ref *ref);
+void ica_unref(struct ica_table *t, const struct ant_ica_ref *ref);
+
+/* Number of live areas. */
+unsigned ica_live_count(const struct ica_table *t);
+
+#endif

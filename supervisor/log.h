@@ -1,0 +1,21 @@
+/* log.h - antd's one logging sink: plain lines or JSON lines, to stderr or a file. */
+#ifndef ANTD_LOG_H
+#define ANTD_LOG_H
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* json: one JSON object per line; path: append to that file (NULL: stderr). */
+int log_open(int json, const char *path);
+void log_set_level(enum log_level min);
+void log_close(void);
+
+/* event: a short stable word ("server-exit", "cut-off", ...); server may be NULL. */
+void log_event(enum log_level lvl, const char *event, const char *server, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#define log_info(ev, srv, ...)  log_event(LOG_INFO, ev, srv, __VA_ARGS__)
+#define log_warn(ev, srv, ...)  log_event(LOG_WARN, ev, srv, __VA_ARGS__)
+#define log_error(ev, srv, ...) log_event(LOG_ERROR, ev, srv, __VA_ARGS__)
+#define log_debug(ev, srv, ...) log_event(LOG_DEBUG, ev, srv, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,58 @@
+/* stackfile.h - the stack file (JSON): which servers a stack runs and who may call whom. */
+#ifndef ANTD_STACKFILE_H
+#define ANTD_STACKFILE_H
+
+#include <stddef.h>
+#include "ant/cica.h"
+#include "ant/proto.h"
+
+#define STACK_ARGS_MAX 32
+
+struct stack_server {
+	char name[ANT_NAME_MAX];     /* [a-z0-9_-], 1..31 bytes, unique */
+	char *exec;                  /* as written in the file */
+	char *exec_path;             /* resolved absolute path (stack_resolve_execs) */
+	char *args[STACK_ARGS_MAX + 1]; /* argv[1..], NULL-terminated */
+	unsigned nargs;
+	unsigned id;                 /* 1..nservers, in file order */
+	unsigned max_inflight;       /* 1..64, default 1 */
+	unsigned ncalls;
+	unsigned calls[ANT_SERVERS_MAX]; /* server ids this one may call */
+};
+
+struct stack {
+	char *path;                  /* the stack file */
+	char name[ANT_NAME_MAX];
+	char *run_dir;               /* "run_dir" or NULL */
+	unsigned nservers;
+	struct stack_server servers[ANT_SERVERS_MAX];
+	unsigned napp_calls;         /* servers applications may call ... */
+	unsigned app_calls[ANT_SERVERS_MAX];
+	int app_calls_all;           /* ... or all of them (no "apps" key) */
+};
+
+/*
+ * Parse a stack file.  On error returns NULL and writes one line to err
+ * naming the file, the key (JSON path such as servers[1].calls[0]) and what
+ * is wrong, e.g.
+ *   "chain.json: servers[1].calls[0]: unknown server \"relay9\"".
+ */
+struct stack *stack_load(const char *path, char *err, size_t errlen);
+/* Same, from a string (path is only used in messages). */
+struct stack *stack_parse(const char *json, const char *path, char *err, size_t errlen);
+void stack_free(struct stack *s);   /* accepts NULL */
+
+/* Server by name, or NULL. */
+const struct stack_server *stack_find(const struct stack *s, const char *name);
+/* May caller (server id, or ANT_PEER_APP) call callee (server id)? */
+int stack_may_call(const struct stack *s, unsigned caller, unsigned callee);
+
+/*
+ * Resolve each server's exec to an executable file: a path containing '/'
+ * is taken relative to the stack file's folder; a bare name is searched in
+ * the ':'-separated dirs of search_path.  Returns 0, or -1 with err naming
+ * the server and what was tried.
+ */
+int stack_resolve_execs(struct stack *s, const char *search_path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,205 @@
+/* ant-call.c - call a server of a running stack from the shell; print the reply and its path. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ant/ant.h"
+#include "tool_common.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ant-call [OPTIONS] SERVER OP [ARG...]\n"
+		"Call SERVER of a running stack with OP; the ARGs, joined by spaces, are the\n"
+		"call's parameters.  Prints the reply and the servers the call passed through.\n"
+		"\n"
+		"  --run-dir DIR        the stack's run folder (default: $ANT_RUN_DIR)\n"
+		"  --async N            issue N calls at once, then wait for all of them\n"
+		"  --data-file F        send the bytes of F along in a data ICA\n"
+		"  --return MODE        sequential (default) or direct: ask the relays for\n"
+		"                       direct return\n"
+		"  --timeout MS         give up waiting after MS milliseconds (default: none)\n"
+		"  --quiet              print only the reply\n"
+		"  --help               this text\n"
+		"\n"
+		"Exit status: 0 on success; 1 if a call failed (its error's name is printed,\n"
+		"e.g. ANT_E_DENIED); 2 on bad usage; 3 if the stack cannot be reached.\n");
+}
+
+static void print_bytes(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	int printable = 1;
+	for (size_t i = 0; i < n; i++)
+		if ((b[i] < 32 && b[i] != '\n' && b[i] != '\t') || b[i] == 127)
+			printable = 0;
+	if (printable) {
+		fwrite(b, 1, n, stdout);
+		return;
+	}
+	printf("(%zu bytes:", n);
+	for (size_t i = 0; i < n && i < 32; i++)
+		printf(" %02x", b[i]);
+	printf("%s)", n > 32 ? " ..." : "");
+}
+
+static void print_path(struct ant_conn *c, const struct ant_result *res)
+{
+	printf("path: ");
+	for (unsigned i = 0; i < res->trace_len; i++) {
+		const char *name = res->trace[i] ? ant_server_name(c, res->trace[i]) : "app";
+		printf("%s%s", i ? " -> " : "", name ? name : "?");
+	}
+	const struct ant_cica_hdr *h = (const void *)res->page;
+	printf("%s\n", (h->flags & ANT_CF_TRACE_FULL) ? " -> ..." : "");
+}
+
+/* Print one result; returns 0 if the call succeeded. */
+static int report(struct ant_conn *c, const struct ant_result *res, int quiet, int async)
+{
+	if (async && !quiet)
+		printf("ticket %llu: ", (unsigned long long)res->ticket);
+	if (res->retval < 0) {
+		printf("error %s: %s\n", ant_errname(res->retval), ant_strerror(res->retval));
+		if (!quiet)
+			print_path(c, res);
+		return 1;
+	}
+	if (res->len)
+		print_bytes(res->bytes, res->len);
+	putchar('\n');
+	if (!quiet) {
+		if (res->retval > 0)
+			printf("return value: %d\n", res->retval);
+		if (res->data)
+			printf("data: %zu bytes in data ICA %u:%u%s\n", res->data->size,
+			       res->data->ref.index, res->data->ref.gen,
+			       res->data->writable ? "" : " (read-only)");
+		print_path(c, res);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "async", required_argument, NULL, 'a' },
+		{ "data-file", required_argument, NULL, 'd' },
+		{ "return", required_argument, NULL, 'R' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *run_dir = NULL, *data_file = NULL;
+	long nasync = 0, timeout = -1;
+	int direct = 0, quiet = 0, ch;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'r': run_dir = optarg; break;
+		case 'a':
+			if (tool_parse_long(optarg, 1, 100000, &nasync) < 0)
+				tool_usage_error("ant-call", "--async: expected a count from 1 to 100000, got '%s'", optarg);
+			break;
+		case 'd': data_file = optarg; break;
+		case 'R':
+			if (strcmp(optarg, "direct") == 0)
+				direct = 1;
+			else if (strcmp(optarg, "sequential") != 0)
+				tool_usage_error("ant-call", "--return: expected sequential or direct, got '%s'", optarg);
+			break;
+		case 't':
+			if (tool_parse_long(optarg, 0, 86400000, &timeout) < 0)
+				tool_usage_error("ant-call", "--timeout: expected milliseconds, got '%s'", optarg);
+			break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(stdout); return 0;
+		default:
+			tool_usage_error("ant-call", "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind < 2)
+		tool_usage_error("ant-call", "expected SERVER and OP");
+	const char *server = argv[optind], *op = argv[optind + 1];
+	if (strlen(op) >= ANT_OP_MAX)
+		tool_usage_error("ant-call", "op '%s' is longer than %u bytes", op, ANT_OP_MAX - 1);
+
+	char arg[ANT_CICA_SIZE];
+	size_t arglen = 0;
+	for (int i = optind + 2; i < argc; i++) {
+		size_t n = strlen(argv[i]);
+		if (arglen + n + 1 > 3000)
+			tool_usage_error("ant-call", "arguments longer than 3000 bytes");
+		if (i > optind + 2)
+			arg[arglen++] = ' ';
+		memcpy(arg + arglen, argv[i], n);
+		arglen += n;
+	}
+
+	run_dir = tool_run_dir(run_dir);
+	struct ant_conn *c;
+	int r = ant_connect(run_dir, &c);
+	if (r < 0) {
+		fprintf(stderr, "ant-call: cannot reach the stack in %s: %s\n",
+			run_dir ? run_dir : "(no run folder: give --run-dir or set ANT_RUN_DIR)",
+			ant_strerror(r));
+		return 3;
+	}
+	if (ant_server_id(c, server) < 0) {
+		fprintf(stderr, "ant-call: ANT_E_NO_SERVER: no server named '%s' in this stack\n", server);
+		ant_close(c);
+		return 1;
+	}
+
+	struct ant_ica *data = NULL;
+	if (data_file) {
+		r = tool_load_file_ica(c, data_file, &data);
+		if (r < 0) {
+			fprintf(stderr, "ant-call: %s: %s\n", data_file, ant_strerror(r));
+			ant_close(c);
+			return 1;
+		}
+	}
+	struct ant_call call = {
+		.server = server, .op = op, .arg = arg, .arglen = arglen,
+		.data = data, .data_flags = 0,
+		.call_flags = direct ? ANT_CF_DIRECT_HINT : 0,
+	};
+	static struct ant_result res;
+	int failed = 0;
+	long n = nasync ? nasync : 1;
+	for (long i = 0; i < n; i++) {
+		r = ant_call_async(c, &call, NULL);
+		if (r < 0) {
+			fprintf(stderr, "ant-call: %s: %s\n", ant_errname(r), ant_strerror(r));
+			ant_close(c);
+			return 1;
+		}
+	}
+	for (long i = 0; i < n; i++) {
+		r = ant_wait(c, 0, &res, (int)timeout);
+		if (r < 0) {
+			fprintf(stderr, "ant-call: %s while waiting: %s\n", ant_errname(r), ant_strerror(r));
+			ant_close(c);
+			return 1;
+		}
+		if (report(c, &res, quiet, nasync > 0)) {
+			failed++;
+			if (!nasync)
+				fprintf(stderr, "ant-call: %s\n", ant_errname(res.retval));
+		}
+		if (res.data && res.data != data)
+			ant_ica_release(c, res.data);
+	}
+	if (nasync && !quiet)
+		printf("%ld calls, %d failed\n", n, failed);
+	ant_close(c);
+	return failed ? 1 : 0;
+}

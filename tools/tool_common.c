@@ -1,0 +1,96 @@
+/* tool_common.c - what every command-line tool shares: run folder, numbers, usage errors. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tool_common.h"
+
+const char *tool_run_dir(const char *given)
+{
+	if (given)
+		return given;
+	const char *env = ant_default_run_dir();
+	if (env)
+		return env;
+	static char only[PATH_MAX];
+	DIR *d = opendir("/run/ant");
+	if (!d)
+		return NULL;
+	int found = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char sock[PATH_MAX];
+		struct stat st;
+		snprintf(sock, sizeof(sock), "/run/ant/%s/app.sock", e->d_name);
+		if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			snprintf(only, sizeof(only), "/run/ant/%s", e->d_name);
+			found++;
+		}
+	}
+	closedir(d);
+	return found == 1 ? only : NULL;
+}
+
+int tool_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || !*s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+void tool_usage_error(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see %s --help)\n", prog);
+	exit(2);
+}
+
+int tool_load_file_ica(struct ant_conn *c, const char *path, struct ant_ica **out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int e = errno ? -errno : -EINVAL;
+		close(fd);
+		return S_ISREG(st.st_mode) ? e : -EINVAL;
+	}
+	size_t size = st.st_size ? (size_t)st.st_size : 1;
+	int r = ant_ica_alloc(c, size, out);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, (char *)(*out)->addr + got, (size_t)st.st_size - got);
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			close(fd);
+			ant_ica_release(c, *out);
+			*out = NULL;
+			return r;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
