@@ -1,0 +1,292 @@
+/* harness.c - integration tests: start a real antd with real servers in a temp folder, stop it. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char base[256];
+
+static const char *env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : def;
+}
+
+const char *harness_antd(void) { return env_or("ANTD", "antd"); }
+
+const char *harness_tool(const char *name)
+{
+	static char buf[4][512];
+	static int i;
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", env_or("ANT_TOOLS_DIR", "."), name);
+	return buf[i];
+}
+
+void harness_base_setup(void)
+{
+	snprintf(base, sizeof(base), "/tmp/ant-test-XXXXXX");
+	if (!mkdtemp(base)) {
+		perror("mkdtemp");
+		abort();
+	}
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void harness_base_teardown(void)
+{
+	if (base[0])
+		nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	base[0] = '\0';
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Replace every @DIR@ in text with dir. */
+static char *expand(const char *text, const char *dir)
+{
+	size_t n = strlen(text) + 1, dl = strlen(dir);
+	for (const char *p = text; (p = strstr(p, "@DIR@")); p += 5)
+		n += dl;
+	char *out = malloc(n), *o = out;
+	for (const char *p = text; *p;) {
+		if (strncmp(p, "@DIR@", 5) == 0) {
+			memcpy(o, dir, dl);
+			o += dl;
+			p += 5;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+void harness_start(struct harness *h, const char *stack_json)
+{
+	ck_assert_msg(base[0], "harness_base_setup not run");
+	snprintf(h->dir, sizeof(h->dir), "%s/run-XXXXXX", base);
+	ck_assert(mkdtemp(h->dir) != NULL);
+	snprintf(h->stack_path, sizeof(h->stack_path), "%s/stack.json", h->dir);
+	char *text = expand(stack_json, h->dir);
+	write_file(h->stack_path, text);
+	free(text);
+	char logpath[400];
+	snprintf(logpath, sizeof(logpath), "%s/antd.log", h->dir);
+	pid_t parent = getpid();
+	h->antd = fork();
+	ck_assert(h->antd >= 0);
+	if (h->antd == 0) {
+		/* antd never outlives the test, even when the test fails. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);
+		int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			dup2(fd, 1);
+		}
+		execl(harness_antd(), "antd", "--foreground", "--run-dir", h->dir, "--server-path",
+		      env_or("ANT_SERVERS_DIR", "."), h->stack_path, (char *)NULL);
+		fprintf(stderr, "exec %s: %s\n", harness_antd(), strerror(errno));
+		_exit(127);
+	}
+	/* Ready once a connection gets its WELCOME and every server runs. */
+	for (int i = 0; i < 500; i++) {
+		struct ant_conn *c;
+		if (ant_connect(h->dir, &c) == 0) {
+			ant_close(c);
+			json_t *st = harness_status(h);
+			json_t *servers = json_object_get(st, "servers");
+			size_t k;
+			json_t *s;
+			int all = 1;
+			json_array_foreach(servers, k, s)
+				all &= strcmp(json_string_value(json_object_get(s, "state")), "running") == 0;
+			json_decref(st);
+			if (all)
+				return;
+		}
+		int status;
+		if (waitpid(h->antd, &status, WNOHANG) == h->antd) {
+			char *log = harness_read(h, "antd.log");
+			h->antd = 0;
+			ck_abort_msg("antd exited at start-up (status %d): %s", status, log);
+		}
+		usleep(20000);
+	}
+	char *log = harness_read(h, "antd.log");
+	ck_abort_msg("antd not ready after 10 s: %s", log);
+}
+
+void harness_stop(struct harness *h)
+{
+	if (h->antd <= 0)
+		return;
+	kill(h->antd, SIGTERM);
+	int status = 0;
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(h->antd, &status, WNOHANG) == h->antd)
+			break;
+		usleep(20000);
+		if (i == 499) {
+			kill(h->antd, SIGKILL);
+			waitpid(h->antd, &status, 0);
+			ck_abort_msg("antd did not stop within 10 s of SIGTERM");
+		}
+	}
+	h->antd = 0;
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "antd ended with status 0x%x: %s", status, harness_read(h, "antd.log"));
+	char path[400];
+	snprintf(path, sizeof(path), "%s/app.sock", h->dir);
+	ck_assert_msg(access(path, F_OK) != 0, "app.sock left behind");
+	snprintf(path, sizeof(path), "%s/control.sock", h->dir);
+	ck_assert_msg(access(path, F_OK) != 0, "control.sock left behind");
+}
+
+struct ant_conn *harness_connect(struct harness *h)
+{
+	struct ant_conn *c;
+	int r = ant_connect(h->dir, &c);
+	ck_assert_msg(r == 0, "ant_connect: %s", ant_strerror(r));
+	return c;
+}
+
+json_t *harness_status(struct harness *h)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", h->dir);
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ck_assert(s >= 0);
+	ck_assert_msg(connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0, "control.sock: %s",
+		      strerror(errno));
+	const char *req = "{\"cmd\":\"status\"}";
+	ck_assert(send(s, req, strlen(req), 0) == (ssize_t)strlen(req));
+	static char buf[1 << 16];
+	struct pollfd pfd = { .fd = s, .events = POLLIN };
+	ck_assert_msg(poll(&pfd, 1, 5000) == 1, "no status reply");
+	ssize_t n = recv(s, buf, sizeof(buf) - 1, 0);
+	close(s);
+	ck_assert(n > 0);
+	buf[n] = '\0';
+	json_error_t err;
+	json_t *o = json_loads(buf, 0, &err);
+	ck_assert_msg(o != NULL, "bad status JSON: %s", buf);
+	return o;
+}
+
+pid_t harness_server_pid(struct harness *h, const char *name)
+{
+	json_t *st = harness_status(h);
+	json_t *servers = json_object_get(st, "servers"), *s;
+	size_t i;
+	pid_t pid = 0;
+	json_array_foreach(servers, i, s)
+		if (strcmp(json_string_value(json_object_get(s, "name")), name) == 0)
+			pid = (pid_t)json_integer_value(json_object_get(s, "pid"));
+	json_decref(st);
+	ck_assert_msg(pid > 0, "no running server %s", name);
+	return pid;
+}
+
+char *harness_read(struct harness *h, const char *name)
+{
+	char path[400];
+	snprintf(path, sizeof(path), "%s/%s", h->dir, name);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return strdup("");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, n, m);
+	fclose(f);
+	fclose(m);
+	return buf;
+}
+
+int harness_run(char *const argv[], char **out)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		close(p[0]);
+		close(p[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	char chunk[4096];
+	ssize_t n;
+	while ((n = read(p[0], chunk, sizeof(chunk))) > 0)
+		fwrite(chunk, 1, (size_t)n, m);
+	close(p[0]);
+	fclose(m);
+	int status;
+	waitpid(pid, &status, 0);
+	if (out)
+		*out = buf;
+	else
+		free(buf);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int harness_call(struct ant_conn *c, const char *server, const char *op, const char *arg,
+		 unsigned call_flags, struct ant_result *res)
+{
+	struct ant_call call = {
+		.server = server, .op = op, .arg = arg, .arglen = arg ? strlen(arg) : 0,
+		.call_flags = call_flags,
+	};
+	return ant_call_sync(c, &call, res);
+}
+
+void harness_trace(struct ant_conn *c, const struct ant_result *res, char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (unsigned i = 0; i < res->trace_len && o < len; i++) {
+		const char *n = res->trace[i] ? ant_server_name(c, res->trace[i]) : "app";
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? " " : "", n ? n : "?");
+	}
+}

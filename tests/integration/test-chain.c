@@ -1,0 +1,489 @@
+/* test-chain.c - a real antd with real servers: calls along chains, direct return, queues, data ICAs, faults. */
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* app -> relay1 -> relay2 -> relay3; each relay logs what it takes. */
+static const char chain3[] =
+	"{ \"name\": \"t-chain3\", \"servers\": ["
+	" {\"name\":\"relay1\",\"exec\":\"relay\",\"args\":[\"--log\",\"@DIR@/relay1.log\",\"relay2\"],\"calls\":[\"relay2\"]},"
+	" {\"name\":\"relay2\",\"exec\":\"relay\",\"args\":[\"--log\",\"@DIR@/relay2.log\",\"relay3\"],\"calls\":[\"relay3\"]},"
+	" {\"name\":\"relay3\",\"exec\":\"relay\",\"args\":[\"--log\",\"@DIR@/relay3.log\"]},"
+	" {\"name\":\"other\",\"exec\":\"echo\"}"
+	"]}";
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+static int count_lines(const char *text, const char *prefix)
+{
+	int n = 0;
+	size_t pl = strlen(prefix);
+	for (const char *p = text; p && *p;) {
+		if (strncmp(p, prefix, pl) == 0)
+			n++;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return n;
+}
+
+static const char *find_line(const char *text, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	for (const char *p = text; p && *p;) {
+		if (strncmp(p, prefix, pl) == 0)
+			return p;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return NULL;
+}
+
+START_TEST(sync_call_through_three_servers)
+{
+	struct harness h;
+	harness_start(&h, chain3);
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	const char *arg = "the quick brown fox \x01\x02 jumps";
+	int r = harness_call(c, "relay1", "echo", arg, 0, &res);
+	ck_assert_int_eq(r, 0);
+	ck_assert_uint_eq(res.len, strlen(arg));
+	ck_assert(memcmp(res.bytes, arg, res.len) == 0);
+	char trace[256];
+	harness_trace(c, &res, trace, sizeof(trace));
+	ck_assert_str_eq(trace, "app relay1 relay2 relay3 relay2 relay1 app");
+	/* Sequential return: relays 1 and 2 each took the result back. */
+	char *l1 = harness_read(&h, "relay1.log"), *l2 = harness_read(&h, "relay2.log");
+	ck_assert_int_eq(count_lines(l1, "RETURN echo"), 1);
+	ck_assert_int_eq(count_lines(l2, "RETURN echo"), 1);
+	free(l1);
+	free(l2);
+	/* 100 more, each with its own bytes. */
+	for (int i = 0; i < 100; i++) {
+		char a[32];
+		snprintf(a, sizeof(a), "call %d", i);
+		ck_assert_int_eq(harness_call(c, "relay1", "echo", a, 0, &res), 0);
+		ck_assert(res.len == strlen(a) && memcmp(res.bytes, a, res.len) == 0);
+	}
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(direct_return_skips_intermediate_servers)
+{
+	struct harness h;
+	harness_start(&h, chain3);
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(harness_call(c, "relay1", "echo", "direct!", ANT_CF_DIRECT_HINT, &res), 0);
+		ck_assert(res.len == 7 && memcmp(res.bytes, "direct!", 7) == 0);
+		char trace[256];
+		harness_trace(c, &res, trace, sizeof(trace));
+		ck_assert_str_eq(trace, "app relay1 relay2 relay3 app");
+	}
+	ant_close(c);
+	char *l1 = harness_read(&h, "relay1.log"), *l2 = harness_read(&h, "relay2.log");
+	/* They took the request, never the reply. */
+	ck_assert_int_eq(count_lines(l1, "REQUEST echo direct!"), 20);
+	ck_assert_int_eq(count_lines(l2, "REQUEST echo direct!"), 20);
+	ck_assert_int_eq(count_lines(l1, "RETURN"), 0);
+	ck_assert_int_eq(count_lines(l2, "RETURN"), 0);
+	free(l1);
+	free(l2);
+	/* relay1 and relay2 replied to nothing: only relay3 served. */
+	json_t *st = harness_status(&h);
+	json_t *servers = json_object_get(st, "servers");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(servers, 0), "served")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(servers, 1), "served")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(servers, 2), "served")), 20);
+	json_decref(st);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(async_calls_complete_out_of_order)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-async\", \"servers\": ["
+			  " {\"name\":\"slow\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"400\"]},"
+			  " {\"name\":\"fast\",\"exec\":\"echo\"} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	struct ant_call a = { .server = "slow", .op = "echo", .arg = "AAAA", .arglen = 4 };
+	struct ant_call b = { .server = "fast", .op = "echo", .arg = "BB", .arglen = 2 };
+	uint64_t ta, tb;
+	ck_assert_int_eq(ant_call_async(c, &a, &ta), 0);
+	ck_assert_int_eq(ant_call_async(c, &b, &tb), 0);
+	ck_assert(ta != tb);
+	static struct ant_result r1, r2;
+	ck_assert_int_eq(ant_wait(c, 0, &r1, 10000), 0);
+	ck_assert_int_eq(ant_wait(c, 0, &r2, 10000), 0);
+	/* The second call came back first, each with its own bytes. */
+	ck_assert_uint_eq(r1.ticket, tb);
+	ck_assert(r1.len == 2 && memcmp(r1.bytes, "BB", 2) == 0);
+	ck_assert_uint_eq(r2.ticket, ta);
+	ck_assert(r2.len == 4 && memcmp(r2.bytes, "AAAA", 4) == 0);
+	/* Waiting for one ticket leaves the others queued. */
+	uint64_t t[4];
+	for (int i = 0; i < 4; i++) {
+		char arg[2] = { (char)('0' + i), 0 };
+		struct ant_call x = { .server = i % 2 ? "fast" : "slow", .op = "echo", .arg = arg, .arglen = 1 };
+		ck_assert_int_eq(ant_call_async(c, &x, &t[i]), 0);
+	}
+	for (int i = 3; i >= 0; i--) {
+		ck_assert_int_eq(ant_wait(c, t[i], &r1, 10000), 0);
+		ck_assert_uint_eq(r1.ticket, t[i]);
+		ck_assert(r1.len == 1 && ((const char *)r1.bytes)[0] == '0' + i);
+	}
+	/* Poll with nothing outstanding times out at once. */
+	ck_assert_int_eq(ant_wait(c, 0, &r1, 0), -ETIMEDOUT);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(server_takes_results_before_requests)
+{
+	/*
+	 * relay1 (max_inflight 1) pauses 300 ms on every request; slow answers
+	 * after 200 ms.  A at t=0, B at t=50, C at t=400.  When relay1 forwards
+	 * B (t~600), antd holds both C (queued at 400) and A's result (queued at
+	 * ~500): relay1 must get A's result first, though C waited longer.
+	 */
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-order\", \"servers\": ["
+			  " {\"name\":\"relay1\",\"exec\":\"relay\",\"args\":[\"--return\",\"sequential\","
+			  "   \"--pause-ms\",\"300\",\"--log\",\"@DIR@/relay1.log\",\"slow\"],\"calls\":[\"slow\"]},"
+			  " {\"name\":\"slow\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"200\"]} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	uint64_t t[3];
+	const char *args[3] = { "A", "B", "C" };
+	int at_ms[3] = { 0, 50, 400 };
+	int now = 0;
+	for (int i = 0; i < 3; i++) {
+		sleep_ms(at_ms[i] - now);
+		now = at_ms[i];
+		struct ant_call x = { .server = "relay1", .op = "echo", .arg = args[i], .arglen = 1 };
+		ck_assert_int_eq(ant_call_async(c, &x, &t[i]), 0);
+	}
+	static struct ant_result res;
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(ant_wait(c, t[i], &res, 10000), 0);
+		ck_assert(res.len == 1 && ((const char *)res.bytes)[0] == args[i][0]);
+	}
+	ant_close(c);
+	char *log = harness_read(&h, "relay1.log");
+	const char *ret_a = find_line(log, "RETURN echo A"), *req_c = find_line(log, "REQUEST echo C");
+	ck_assert_msg(ret_a && req_c, "log: %s", log);
+	ck_assert_msg(ret_a < req_c, "request C was handed over before A's result:\n%s", log);
+	free(log);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(data_ica_passes_three_servers_without_copy)
+{
+	struct harness h;
+	harness_start(&h, chain3);
+	struct ant_conn *c = harness_connect(&h);
+	const size_t size = 16u << 20;
+	struct ant_ica *ica;
+	ck_assert_int_eq(ant_ica_alloc(c, size, &ica), 0);
+	ck_assert(ica->size >= size && ica->writable);
+	memset(ica->addr, 0x11, ica->size);
+	/* Send it along, keeping our mapping; relay3 writes every byte. */
+	struct ant_call call = { .server = "relay1", .op = "fill", .arg = "\x5a", .arglen = 1,
+				 .data = ica };
+	static struct ant_result res;
+	ck_assert_int_eq(ant_call_sync(c, &call, &res), 0);
+	/* Our own mapping shows relay3's bytes: the same pages, not a copy. */
+	const unsigned char *p = ica->addr;
+	for (size_t i = 0; i < ica->size; i += 4093)
+		ck_assert_uint_eq(p[i], 0x5a);
+	ck_assert_uint_eq(p[ica->size - 1], 0x5a);
+	struct stat st;
+	ck_assert_int_eq(fstat(ica->fd, &st), 0);
+	char want[64];
+	snprintf(want, sizeof(want), "ino=%lu", (unsigned long)st.st_ino);
+	ck_assert_uint_eq(res.len, strlen(want));
+	ck_assert(memcmp(res.bytes, want, res.len) == 0);
+	ck_assert_ptr_eq(res.data, ica);   /* it came back as the one we hold */
+	/* Every relay mapped that same memfd. */
+	for (int i = 1; i <= 3; i++) {
+		char name[32], line[96];
+		snprintf(name, sizeof(name), "relay%d.log", i);
+		snprintf(line, sizeof(line), "REQUEST fill Z %s", want);
+		char *log = harness_read(&h, name);
+		ck_assert_msg(find_line(log, line), "%s: %s", name, log);
+		free(log);
+	}
+	ant_ica_release(c, ica);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(read_only_data_ica_cannot_be_written)
+{
+	struct harness h;
+	harness_start(&h, chain3);
+	struct ant_conn *c = harness_connect(&h);
+	struct ant_ica *ica;
+	ck_assert_int_eq(ant_ica_alloc(c, 8192, &ica), 0);
+	memset(ica->addr, 0x33, ica->size);
+	struct ant_call call = { .server = "other", .op = "fill", .arg = "\x44", .arglen = 1,
+				 .data = ica, .data_flags = ANT_DF_RO };
+	static struct ant_result res;
+	/* The server got it read-only, so fill is refused and nothing changed. */
+	ck_assert_int_eq(ant_call_sync(c, &call, &res), ANT_E_BAD_REQUEST);
+	ck_assert_uint_eq(((unsigned char *)ica->addr)[0], 0x33);
+	ck_assert_uint_eq(((unsigned char *)ica->addr)[8191], 0x33);
+	ant_ica_release(c, ica);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(recycled_data_ica_shows_no_old_bytes)
+{
+	struct harness h;
+	harness_start(&h, chain3);
+	struct ant_conn *c = harness_connect(&h);
+	struct ant_ica *a, *b;
+	ck_assert_int_eq(ant_ica_alloc(c, 1 << 20, &a), 0);
+	memset(a->addr, 0xee, a->size);
+	struct ant_ica_ref old = a->ref;
+	ant_ica_release(c, a);
+	ck_assert_int_eq(ant_ica_alloc(c, 1 << 20, &b), 0);
+	/* Same slot, new generation, and not one old byte. */
+	ck_assert_uint_eq(b->ref.index, old.index);
+	ck_assert_uint_ne(b->ref.gen, old.gen);
+	const unsigned char *p = b->addr;
+	for (size_t i = 0; i < b->size; i++)
+		if (p[i])
+			ck_abort_msg("byte %zu of a recycled ICA is 0x%02x", i, p[i]);
+	json_t *st = harness_status(&h);
+	ck_assert_int_ge(json_integer_value(json_object_get(json_object_get(st, "icas"), "recycled")), 1);
+	json_decref(st);
+	ant_ica_release(c, b);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(call_outside_calls_list_is_refused)
+{
+	struct harness h;
+	/* relay1 forwards to relay3, but may call only relay2; apps only relay1. */
+	harness_start(&h, "{ \"name\": \"t-deny\", \"apps\": {\"calls\": [\"relay1\"]}, \"servers\": ["
+			  " {\"name\":\"relay1\",\"exec\":\"relay\",\"args\":[\"relay3\"],\"calls\":[\"relay2\"]},"
+			  " {\"name\":\"relay2\",\"exec\":\"relay\"},"
+			  " {\"name\":\"relay3\",\"exec\":\"relay\",\"args\":[\"--log\",\"@DIR@/relay3.log\"]} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	ck_assert_int_eq(harness_call(c, "relay1", "echo", "x", 0, &res), ANT_E_DENIED);
+	ck_assert_int_eq(harness_call(c, "relay2", "echo", "x", 0, &res), ANT_E_DENIED);
+	ant_close(c);
+	char *log = harness_read(&h, "relay3.log");
+	ck_assert_msg(log[0] == '\0', "relay3 saw a request: %s", log);
+	free(log);
+	/* Both servers live on. */
+	json_t *st = harness_status(&h);
+	json_t *servers = json_object_get(st, "servers"), *s;
+	size_t i;
+	json_array_foreach(servers, i, s)
+		ck_assert_str_eq(json_string_value(json_object_get(s, "state")), "running");
+	json_decref(st);
+	harness_stop(&h);
+}
+END_TEST
+
+/* A server that misbehaves as asked is cut off; the others keep serving. */
+static void check_cut_off(const char *op, const char *reason)
+{
+	struct harness h;
+	harness_start(&h, chain3);
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	pid_t before = harness_server_pid(&h, "relay2");
+	ck_assert_int_eq(harness_call(c, "relay1", op, "relay2", 0, &res), ANT_E_SERVER_FAILED);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "cut-off [relay2]") && strstr(log, reason), "antd.log: %s", log);
+	free(log);
+	(void)before;
+	int failed = 0;
+	for (int i = 0; i < 100 && !failed; i++) {
+		json_t *st = harness_status(&h);
+		json_t *s = json_array_get(json_object_get(st, "servers"), 1);
+		failed = strcmp(json_string_value(json_object_get(s, "state")), "failed") == 0;
+		json_decref(st);
+		if (!failed)
+			sleep_ms(20);
+	}
+	ck_assert_msg(failed, "relay2 not reported failed after being cut off");
+	/* relay2 is gone (restarts come later); other and relay3 still serve. */
+	ck_assert_int_eq(harness_call(c, "other", "echo", "still here", 0, &res), 0);
+	ck_assert(res.len == 10 && memcmp(res.bytes, "still here", 10) == 0);
+	ck_assert_int_eq(harness_call(c, "relay3", "echo", "me too", 0, &res), 0);
+	ck_assert_int_eq(harness_call(c, "relay1", "echo", "via relay2", 0, &res), ANT_E_SERVER_FAILED);
+	ant_close(c);
+	harness_stop(&h);
+}
+
+START_TEST(server_sending_garbage_is_cut_off)
+{
+	check_cut_off("garbage", "malformed message");
+}
+END_TEST
+
+START_TEST(server_sending_corrupt_control_ica_is_cut_off)
+{
+	check_cut_off("corrupt", "cycle in the frame chain");
+}
+END_TEST
+
+START_TEST(server_death_fails_its_call_with_an_error)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-death\", \"servers\": ["
+			  " {\"name\":\"relay1\",\"exec\":\"relay\",\"args\":[\"victim\"],\"calls\":[\"victim\"]},"
+			  " {\"name\":\"victim\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"2000\"]},"
+			  " {\"name\":\"other\",\"exec\":\"echo\"} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	pid_t victim = harness_server_pid(&h, "victim");
+	struct ant_call x = { .server = "relay1", .op = "echo", .arg = "x", .arglen = 1 };
+	uint64_t t;
+	ck_assert_int_eq(ant_call_async(c, &x, &t), 0);
+	sleep_ms(300);
+	ck_assert_int_eq(kill(victim, SIGKILL), 0);
+	static struct ant_result res;
+	ck_assert_int_eq(ant_wait(c, t, &res, 5000), 0);
+	ck_assert_int_eq(res.retval, ANT_E_SERVER_FAILED);
+	char trace[256];
+	harness_trace(c, &res, trace, sizeof(trace));
+	ck_assert_str_eq(trace, "app relay1 victim relay1 app");
+	sleep_ms(100);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "server-exit [victim]") && strstr(log, "killed by signal SIGKILL"),
+		      "antd.log: %s", log);
+	free(log);
+	ck_assert_int_eq(harness_call(c, "other", "echo", "ok", 0, &res), 0);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(antd_refuses_bad_stack_file_and_second_instance)
+{
+	struct harness h;
+	harness_start(&h, chain3);
+	/* A second antd on the same folder. */
+	char *out = NULL;
+	char *const again[] = { (char *)harness_antd(), "--foreground", "--run-dir", h.dir,
+				"--server-path", getenv("ANT_SERVERS_DIR"), h.stack_path, NULL };
+	ck_assert_int_ne(harness_run(again, &out), 0);
+	ck_assert_msg(strstr(out, "holds a live stack already"), "output: %s", out);
+	free(out);
+	/* A bad stack file: one line naming the file and the key. */
+	char bad[400];
+	snprintf(bad, sizeof(bad), "%s/bad.json", h.dir);
+	FILE *f = fopen(bad, "w");
+	fputs("{\"name\":\"x\",\"servers\":[{\"name\":\"a\",\"exec\":\"relay\",\"max_inflight\":0}]}", f);
+	fclose(f);
+	char *const badrun[] = { (char *)harness_antd(), "--foreground", "--run-dir", h.dir, bad, NULL };
+	ck_assert_int_ne(harness_run(badrun, &out), 0);
+	ck_assert_msg(strstr(out, "bad.json: servers[0].max_inflight:"), "output: %s", out);
+	free(out);
+	char *const unknown[] = { (char *)harness_antd(), "--frobnicate", bad, NULL };
+	ck_assert_int_eq(harness_run(unknown, &out), 2);
+	ck_assert_msg(strstr(out, "--frobnicate"), "output: %s", out);
+	free(out);
+	/* The first stack is unharmed. */
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	ck_assert_int_eq(harness_call(c, "relay1", "echo", "fine", 0, &res), 0);
+	ant_close(c);
+	pid_t r1 = harness_server_pid(&h, "relay1");
+	harness_stop(&h);
+	/* Stopping stopped its children. */
+	ck_assert_int_ne(kill(r1, 0), 0);
+}
+END_TEST
+
+START_TEST(ant_call_tool_prints_reply_and_path)
+{
+	struct harness h;
+	harness_start(&h, chain3);
+	char *out = NULL;
+	char *const seq[] = { (char *)harness_tool("ant-call"), "--run-dir", h.dir, "relay1", "echo",
+			      "hello", "world", NULL };
+	ck_assert_int_eq(harness_run(seq, &out), 0);
+	ck_assert_msg(strstr(out, "hello world\n"), "%s", out);
+	ck_assert_msg(strstr(out, "path: app -> relay1 -> relay2 -> relay3 -> relay2 -> relay1 -> app"), "%s", out);
+	free(out);
+	char *const dir[] = { (char *)harness_tool("ant-call"), "--run-dir", h.dir, "--return", "direct",
+			      "relay1", "echo", "hi", NULL };
+	ck_assert_int_eq(harness_run(dir, &out), 0);
+	ck_assert_msg(strstr(out, "path: app -> relay1 -> relay2 -> relay3 -> app"), "%s", out);
+	free(out);
+	char *const many[] = { (char *)harness_tool("ant-call"), "--run-dir", h.dir, "--async", "50",
+			       "relay1", "echo", "x", NULL };
+	ck_assert_int_eq(harness_run(many, &out), 0);
+	ck_assert_msg(strstr(out, "50 calls, 0 failed"), "%s", out);
+	free(out);
+	char *const noop[] = { (char *)harness_tool("ant-call"), "--run-dir", h.dir, "relay1", "nosuchop", NULL };
+	ck_assert_int_eq(harness_run(noop, &out), 1);
+	ck_assert_msg(strstr(out, "ANT_E_NO_OP"), "%s", out);
+	free(out);
+	char *const nosrv[] = { (char *)harness_tool("ant-call"), "--run-dir", h.dir, "nobody", "echo", NULL };
+	ck_assert_int_eq(harness_run(nosrv, &out), 1);
+	ck_assert_msg(strstr(out, "ANT_E_NO_SERVER"), "%s", out);
+	free(out);
+	char *const badflag[] = { (char *)harness_tool("ant-call"), "--bogus", NULL };
+	ck_assert_int_eq(harness_run(badflag, &out), 2);
+	free(out);
+	harness_stop(&h);
+}
+END_TEST
+
+static Suite *chain_suite(void)
+{
+	Suite *s = suite_create("chain");
+	TCase *tc = tcase_create("chain");
+	tcase_add_unchecked_fixture(tc, harness_base_setup, harness_base_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, sync_call_through_three_servers);
+	tcase_add_test(tc, direct_return_skips_intermediate_servers);
+	tcase_add_test(tc, async_calls_complete_out_of_order);
+	tcase_add_test(tc, server_takes_results_before_requests);
+	tcase_add_test(tc, data_ica_passes_three_servers_without_copy);
+	tcase_add_test(tc, read_only_data_ica_cannot_be_written);
+	tcase_add_test(tc, recycled_data_ica_shows_no_old_bytes);
+	tcase_add_test(tc, call_outside_calls_list_is_refused);
+	tcase_add_test(tc, server_sending_garbage_is_cut_off);
+	tcase_add_test(tc, server_sending_corrupt_control_ica_is_cut_off);
+	tcase_add_test(tc, server_death_fails_its_call_with_an_error);
+	tcase_add_test(tc, antd_refuses_bad_stack_file_and_second_instance);
+	tcase_add_test(tc, ant_call_tool_prints_reply_and_path);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
+ANT_TEST_MAIN(chain_suite)
