@@ -19,7 +19,7 @@ static size_t page_size(void)
 size_t ant_area_round(size_t size)
 {
 	size_t ps = page_size();
-	if (size > SIZE_MAX - ps)
+	if (size > SIZE_MAX - (ps - 1))
 		return 0;
 	return (size + ps - 1) / ps * ps;
 }

@@ -337,7 +337,7 @@ static char *server_search_path(const char *extra)
 
 /* Detach: the parent waits until the stack is ready (or failed) and exits
  * with that status, so `antd STACK && ant-call ...` works in scripts. */
-static int daemonize(struct antd *d)
+static int daemonize(struct antd *d, const char *log_file)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -368,12 +368,20 @@ static int daemonize(struct antd *d)
 	close(p[0]);
 	d->ready_fd = p[1];
 	setsid();
-	int devnull = open("/dev/null", O_RDWR);
+	/* Nothing of ours, or of the servers we start, writes to the caller's
+	 * terminal or pipe any more: their stdout and stderr go to the log. */
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull >= 0) {
 		dup2(devnull, 0);
-		dup2(devnull, 1);
-		if (devnull > 1)
-			close(devnull);
+		close(devnull);
+	}
+	int out = log_file ? open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : -1;
+	if (out < 0)
+		out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (out >= 0) {
+		dup2(out, 1);
+		dup2(out, 2);
+		close(out);
 	}
 	return 0;
 }
@@ -455,12 +463,10 @@ int main(int argc, char **argv)
 	}
 	if (verbose)
 		log_set_level(LOG_DEBUG);
-	if (!foreground && (r = daemonize(&d)) < 0) {
+	if (!foreground && (r = daemonize(&d, log_file)) < 0) {
 		fprintf(stderr, "antd: cannot detach: %s\n", strerror(-r));
 		return 1;
 	}
-	if (!foreground && !log_file)
-		dup2(1, 2);
 	write_pid_file(&d);
 	signal(SIGPIPE, SIG_IGN);
 

@@ -97,6 +97,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	const char *run_dir = NULL, *data_file = NULL;
 	long nasync = 0, timeout = -1;
 	int direct = 0, quiet = 0, ch;
