@@ -166,16 +166,21 @@ static int pump(struct ant_conn *c, int timeout_ms)
 {
 	if (c->dead)
 		return -ECONNRESET;
-	struct pollfd pfd = { .fd = c->sock, .events = POLLIN };
-	int pr = poll(&pfd, 1, timeout_ms);
-	if (pr < 0)
-		return errno == EINTR ? 0 : -errno;
-	if (pr == 0)
-		return -ETIMEDOUT;
+	/* Waiting forever needs no poll(2): a blocking receive saves a system
+	 * call on every message, which is most of a server's work. */
+	if (timeout_ms >= 0) {
+		struct pollfd pfd = { .fd = c->sock, .events = POLLIN };
+		int pr = poll(&pfd, 1, timeout_ms);
+		if (pr < 0)
+			return errno == EINTR ? 0 : -errno;
+		if (pr == 0)
+			return -ETIMEDOUT;
+	}
 
-	unsigned char buf[ANT_MSG_MAX];
+	unsigned char buf[ANT_MSG_MAX] __attribute__((aligned(8)));
 	int fd;
-	ssize_t n = ant_msg_recv(c->sock, buf, &fd);
+	ssize_t n = timeout_ms >= 0 ? ant_msg_recv(c->sock, buf, &fd)
+				    : ant_msg_recv_wait(c->sock, buf, &fd);
 	if (n == -EAGAIN || n == -EINTR)
 		return 0;
 	if (n <= 0) {
@@ -190,13 +195,14 @@ static int pump(struct ant_conn *c, int timeout_ms)
 	switch (h.type) {
 	case ANT_M_REQUEST:
 	case ANT_M_RESULT: {
-		struct qmsg *m = malloc(sizeof(*m) + ANT_CICA_SIZE);
+		/* Only the used part of the page travels and is copied: every
+		 * byte below `used` was written by antd. */
+		struct qmsg *m = malloc(sizeof(*m) + plen);
 		if (!m) {
 			if (fd >= 0)
 				close(fd);
 			return -ENOMEM;
 		}
-		memset(m->page, 0, ANT_CICA_SIZE);
 		memcpy(m->page, p, plen);
 		m->len = plen;
 		m->fd = fd;
@@ -525,7 +531,7 @@ static int take_data(struct ant_conn *c, struct qmsg *m, struct ant_ica **out)
 
 static void fill_result(struct ant_conn *c, struct qmsg *m, struct ant_result *res)
 {
-	memcpy(res->page, m->page, ANT_CICA_SIZE);
+	memcpy(res->page, m->page, m->len);
 	const struct ant_cica_hdr *h = (const void *)res->page;
 	res->ticket = h->ticket;
 	res->retval = h->retval;
@@ -609,7 +615,7 @@ int ant_call_sync(struct ant_conn *c, const struct ant_call *call, struct ant_re
 static void fill_item(struct ant_conn *c, struct qmsg *m, struct ant_item *it)
 {
 	memset(it, 0, offsetof(struct ant_item, page));
-	memcpy(it->page, m->page, ANT_CICA_SIZE);
+	memcpy(it->page, m->page, m->len);
 	const struct ant_cica_hdr *h = (const void *)it->page;
 	const struct ant_frame *f = ant_cica_current_const(it->page);
 	if (m->type == ANT_M_REQUEST)

@@ -58,7 +58,7 @@ static void close_fds_in(struct msghdr *mh)
 	}
 }
 
-ssize_t ant_msg_recv(int sock, void *buf, int *fd_out)
+static ssize_t msg_recv(int sock, void *buf, int *fd_out, int rflags)
 {
 	/* Room for several fds so that a hostile sender's extra fds are
 	 * received (and closed) rather than left to MSG_CTRUNC. */
@@ -72,7 +72,7 @@ ssize_t ant_msg_recv(int sock, void *buf, int *fd_out)
 		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
 	};
 	*fd_out = -1;
-	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | rflags);
 	if (n < 0)
 		return -errno;
 	if (n == 0 && mh.msg_controllen == 0)
@@ -113,6 +113,16 @@ ssize_t ant_msg_recv(int sock, void *buf, int *fd_out)
 	}
 	*fd_out = fd;
 	return n;
+}
+
+ssize_t ant_msg_recv(int sock, void *buf, int *fd_out)
+{
+	return msg_recv(sock, buf, fd_out, MSG_DONTWAIT);
+}
+
+ssize_t ant_msg_recv_wait(int sock, void *buf, int *fd_out)
+{
+	return msg_recv(sock, buf, fd_out, 0);
 }
 
 int ant_msg_send(int sock, unsigned type, unsigned flags, const void *payload, size_t n, int fd)

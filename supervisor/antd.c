@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <sched.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -469,6 +470,11 @@ int main(int argc, char **argv)
 	}
 	write_pid_file(&d);
 	signal(SIGPIPE, SIG_IGN);
+
+	/* antd and, by inheritance, every server: a synchronous call chain pays
+	 * for each cross-CPU wake-up (see docs/architecture.md, "CPU placement"). */
+	if (d.stack->ncpus && sched_setaffinity(0, sizeof(d.stack->cpus), &d.stack->cpus) < 0)
+		log_warn("start", NULL, "cpu_affinity: %s; running unpinned", strerror(errno));
 
 	d.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_SIGNALFD);
 	if (!d.loop) {

@@ -353,7 +353,6 @@ void calls_on_call(struct peer *p, unsigned char *page, size_t len)
 		return;
 	}
 	memcpy(c->page, page, in.used);
-	memset(c->page + in.used, 0, ANT_CICA_SIZE - in.used);
 	c->len = in.used;
 	struct ant_cica_hdr *h = hdr_of(c);
 	h->id_index = c->index;
@@ -427,7 +426,6 @@ static void merge_page(struct call *c, const unsigned char *page)
 	struct ant_cica_hdr in;
 	memcpy(&in, page, sizeof(in));
 	memcpy(c->page, page, in.used);
-	memset(c->page + in.used, 0, ANT_CICA_SIZE - in.used);
 	struct ant_cica_hdr *h = hdr_of(c);
 	h->id_index = keep.id_index;
 	h->id_gen = keep.id_gen;

@@ -14,8 +14,10 @@
 /* A peer that stops reading gets cut off rather than growing antd's memory. */
 #define OUT_MAX_MSGS  16384u
 #define OUT_MAX_BYTES (64u << 20)
-/* Messages handled per wake-up of one peer, so one busy peer cannot starve others. */
-#define READ_BUDGET   64
+/* Messages handled per wake-up of one peer.  One: the loop is level-triggered,
+ * so a peer with more to say is reported again at once, and a call chain (one
+ * message per wake-up) is spared the receive that would only say EAGAIN. */
+#define READ_BUDGET   1
 
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents);
 static void on_writable(struct ev_loop *loop, ev_io *w, int revents);

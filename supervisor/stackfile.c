@@ -384,9 +384,33 @@ static int parse_apps(const struct errbuf *e, struct stack *s, json_t *v)
 	return parse_calls(e, s, "apps.calls", calls, ANT_PEER_APP, s->app_calls, &s->napp_calls);
 }
 
+static int parse_cpus(const struct errbuf *e, struct stack *s, const json_t *v)
+{
+	size_t i;
+	json_t *c;
+
+	if (!json_is_array(v) || json_array_size(v) == 0) {
+		fail(e, "cpu_affinity", "must be a non-empty array of CPU numbers, got %s",
+		     type_name(v));
+		return -1;
+	}
+	json_array_foreach(v, i, c) {
+		struct text w = keypath("cpu_affinity[%zu]", i);
+		if (!json_is_integer(c) || json_integer_value(c) < 0 ||
+		    json_integer_value(c) >= STACK_CPUS_MAX) {
+			fail(e, w.s, "must be a CPU number from 0 to %d", STACK_CPUS_MAX - 1);
+			return -1;
+		}
+		CPU_SET((int)json_integer_value(c), &s->cpus);
+	}
+	s->ncpus = (unsigned)json_array_size(v);
+	return 0;
+}
+
 static int parse_root(const struct errbuf *e, struct stack *s, json_t *root)
 {
-	static const char *const keys[] = { "name", "run_dir", "apps", "servers", NULL };
+	static const char *const keys[] = { "name", "run_dir", "apps", "servers", "cpu_affinity",
+					    NULL };
 	json_t *f, *servers;
 	size_t n, i;
 
@@ -397,6 +421,9 @@ static int parse_root(const struct errbuf *e, struct stack *s, json_t *root)
 		return -1;
 
 	if ((f = json_object_get(root, "run_dir")) && !(s->run_dir = dup_string(e, "run_dir", f, 0)))
+		return -1;
+
+	if ((f = json_object_get(root, "cpu_affinity")) && parse_cpus(e, s, f) < 0)
 		return -1;
 
 	if (!(servers = need_key(e, "(root)", root, "servers")))

@@ -2,11 +2,13 @@
 #ifndef ANTD_STACKFILE_H
 #define ANTD_STACKFILE_H
 
+#include <sched.h>
 #include <stddef.h>
 #include "ant/cica.h"
 #include "ant/proto.h"
 
 #define STACK_ARGS_MAX 32
+#define STACK_CPUS_MAX 1024
 
 struct stack_server {
 	char name[ANT_NAME_MAX];     /* [a-z0-9_-], 1..31 bytes, unique */
@@ -29,6 +31,8 @@ struct stack {
 	unsigned napp_calls;         /* servers applications may call ... */
 	unsigned app_calls[ANT_SERVERS_MAX];
 	int app_calls_all;           /* ... or all of them (no "apps" key) */
+	unsigned ncpus;              /* "cpu_affinity": CPUs antd and every server run on */
+	cpu_set_t cpus;              /* (ncpus 0: wherever the kernel puts them) */
 };
 
 /*

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
@@ -50,6 +51,7 @@ struct opts {
 	int json;
 	const char *antd;           /* NULL: next to this binary, else $PATH */
 	const char *server_path;    /* NULL: next to this binary */
+	long cpu;                   /* -1, or the one CPU for the bench, the floor and the stack */
 };
 
 /* Set by SIGINT/SIGTERM/SIGHUP; the loops stop at the next call and clean up. */
@@ -84,6 +86,9 @@ static void usage(FILE *f)
 		"                     this program, else antd in $PATH)\n"
 		"  --server-path DIRS where antd finds relay (default: ../servers next to\n"
 		"                     this program)\n"
+		"  --cpu N            run everything (this program, the floor's child, antd\n"
+		"                     and the relays: stack key cpu_affinity) on CPU N;\n"
+		"                     default: wherever the kernel places them\n"
 		"  --help             this text\n"
 		"\n"
 		"Exit status: 0 on success; 1 if the stack failed or a reply was wrong;\n"
@@ -251,7 +256,7 @@ static const char *self_dir(void)
 }
 
 /* relay1 -> relay2 -> ... -> relayN; each passes results on as mode says. */
-static int write_stack_file(const char *path, long depth, const char *mode)
+static int write_stack_file(const char *path, long depth, const char *mode, long cpu)
 {
 	json_t *servers = json_array();
 	for (long i = 1; i <= depth; i++) {
@@ -266,6 +271,8 @@ static int write_stack_file(const char *path, long depth, const char *mode)
 	}
 	json_t *root = json_pack("{s:s, s:o, s:{s:[s]}}", "name", "ant-bench", "servers", servers,
 				 "apps", "calls", "relay1");
+	if (root && cpu >= 0)
+		json_object_set_new(root, "cpu_affinity", json_pack("[I]", (json_int_t)cpu));
 	int r = root ? json_dump_file(root, path, JSON_INDENT(2)) : -1;
 	json_decref(root);
 	if (r < 0)
@@ -357,7 +364,7 @@ static int stack_start(struct stack_run *sr, const struct opts *o)
 	snprintf(sr->log_path, sizeof(sr->log_path), "%s/antd.log", sr->dir);
 	/* With both modes the relays follow the caller's ANT_CF_DIRECT_HINT. */
 	const char *relay_mode = o->ret == RET_BOTH ? "caller" : ret_names[o->ret];
-	if (write_stack_file(sr->stack_path, o->depth, relay_mode) < 0)
+	if (write_stack_file(sr->stack_path, o->depth, relay_mode, o->cpu) < 0)
 		return -1;
 
 	char server_path[PATH_MAX], sibling[PATH_MAX];
@@ -596,6 +603,10 @@ static void print_table(const struct opts *o, const struct target *t, const stru
 	else
 		printf("ant-bench chain: depth %ld, %s return, %ld calls (after %ld warm-up)\n",
 		       o->depth, ret_names[o->ret], o->iterations, o->warmup);
+	if (o->cpu >= 0)
+		printf("  everything on CPU %ld (bench, floor, antd, relays)\n", o->cpu);
+	else
+		printf("  processes placed by the kernel (--cpu N pins them all to one CPU)\n");
 	int width = 0;
 	for (size_t k = 0; k < nt; k++)
 		if ((int)strlen(t[k].label) > width)
@@ -634,6 +645,7 @@ static int print_json(const struct opts *o, const struct stats *s, size_t nt, do
 				 "warmup", (json_int_t)o->warmup);
 	if (!root)
 		return -1;
+	json_object_set_new(root, "cpu", o->cpu >= 0 ? json_integer(o->cpu) : json_null());
 	if (o->ret == RET_BOTH) {
 		json_object_set_new(root, "sequential", stats_json(&s[0], fl));
 		json_object_set_new(root, "direct", stats_json(&s[1], fl));
@@ -675,6 +687,7 @@ static void parse_chain(int argc, char **argv, struct opts *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ "antd", required_argument, NULL, 'a' },
 		{ "server-path", required_argument, NULL, 's' },
+		{ "cpu", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -712,6 +725,10 @@ static void parse_chain(int argc, char **argv, struct opts *o)
 		case 'j': o->json = 1; break;
 		case 'a': o->antd = optarg; break;
 		case 's': o->server_path = optarg; break;
+		case 'c':
+			if (tool_parse_long(optarg, 0, CPU_SETSIZE - 1, &o->cpu) < 0)
+				tool_usage_error(PROG, "--cpu: expected a CPU number, got '%s'", optarg);
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: {
 			/* A long option: optind has moved past it; optopt is set only
@@ -731,7 +748,8 @@ static void parse_chain(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .depth = 3, .iterations = 20000, .warmup = 1000, .ret = RET_DIRECT };
+	struct opts o = { .depth = 3, .iterations = 20000, .warmup = 1000, .ret = RET_DIRECT,
+			  .cpu = -1 };
 	if (argc < 2)
 		tool_usage_error(PROG, "expected a command (chain)");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -744,6 +762,15 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "chain") != 0)
 		tool_usage_error(PROG, "unknown command '%s' (known: chain)", argv[1]);
 	parse_chain(argc - 1, argv + 1, &o);
+	if (o.cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET((int)o.cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+			fprintf(stderr, "%s: --cpu %ld: %s\n", PROG, o.cpu, strerror(errno));
+			return 1;
+		}
+	}
 
 	struct sigaction sa = { .sa_handler = on_signal };   /* no SA_RESTART */
 	sigemptyset(&sa.sa_mask);

@@ -98,6 +98,8 @@ const char *ant_msg_name(unsigned type);
  * -EAGAIN, -errno, or -EPROTO for a malformed message.
  */
 ssize_t ant_msg_recv(int sock, void *buf, int *fd_out);
+/* Same, but blocks until a message arrives (-EINTR if a signal comes first). */
+ssize_t ant_msg_recv_wait(int sock, void *buf, int *fd_out);
 
 /* Send type+payload (and fd >= 0, not consumed).  Returns 0 or -errno
  * (-EAGAIN on a full non-blocking socket: nothing was sent). */
