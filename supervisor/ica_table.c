@@ -99,15 +99,20 @@ int ica_alloc(struct ica_table *t, size_t size, uint64_t holder,
 	if (t->live_bytes + sz > t->live_limit)
 		return -ENOSPC;
 
-	uint32_t idx;
-	struct ica_entry *e;
-	if (t->pool[cls]) {
-		idx = t->pool[cls] - 1;
-		e = &t->e[idx];
-		t->pool[cls] = e->next_free;
-		t->pooled_bytes -= e->size;
-		t->recycled++;
-	} else {
+	uint32_t idx = 0;
+	struct ica_entry *e = NULL;
+	/* A pooled area of this class that only this holder ever saw. */
+	for (uint32_t *link = &t->pool[cls]; *link; link = &t->e[*link - 1].next_free) {
+		if (t->e[*link - 1].owner == holder) {
+			idx = *link - 1;
+			e = &t->e[idx];
+			*link = e->next_free;
+			t->pooled_bytes -= e->size;
+			t->recycled++;
+			break;
+		}
+	}
+	if (!e) {
 		int r = new_slot(t, &idx);
 		if (r < 0)
 			return r;
@@ -129,6 +134,8 @@ int ica_alloc(struct ica_table *t, size_t size, uint64_t holder,
 	e->refs = 0;
 	e->nholders = 0;
 	e->sealed = 0;
+	e->shared = 0;
+	e->owner = holder;
 	e->next_free = 0;
 	int r = add_holder(e, holder, 0);
 	if (r < 0) {
@@ -177,7 +184,7 @@ static void maybe_free(struct ica_table *t, uint32_t idx)
 	e->gen = 0;
 	long ps = sysconf(_SC_PAGESIZE);
 	unsigned cls = size_class(e->size / (size_t)ps);
-	if (!e->sealed && t->pooled_bytes + e->size <= t->pool_limit &&
+	if (!e->sealed && !e->shared && t->pooled_bytes + e->size <= t->pool_limit &&
 	    ant_area_scrub(e->fd, e->size) == 0) {
 		if (e->ro_fd >= 0)
 			close(e->ro_fd);
@@ -215,6 +222,8 @@ int ica_hold(struct ica_table *t, const struct ant_ica_ref *ref, uint64_t holder
 	int r = add_holder(e, holder, ro);
 	if (r < 0)
 		return r;
+	if (holder != e->owner)
+		e->shared = 1;
 	return ro ? e->ro_fd : e->fd;
 }
 
@@ -232,6 +241,28 @@ void ica_unhold(struct ica_table *t, const struct ant_ica_ref *ref, uint64_t hol
 	maybe_free(t, ref->index);
 }
 
+/* Destroy the pooled areas that holder owned: nobody else may get them. */
+static void purge_pool(struct ica_table *t, uint64_t holder)
+{
+	for (unsigned cls = 0; cls < ICA_CLASSES; cls++) {
+		uint32_t *link = &t->pool[cls];
+		while (*link) {
+			struct ica_entry *e = &t->e[*link - 1];
+			if (e->owner != holder) {
+				link = &e->next_free;
+				continue;
+			}
+			uint32_t idx = *link - 1;
+			*link = e->next_free;
+			t->pooled_bytes -= e->size;
+			entry_close(e);
+			e->size = 0;
+			e->next_free = t->free_slots;
+			t->free_slots = idx + 1;
+		}
+	}
+}
+
 void ica_unhold_all(struct ica_table *t, uint64_t holder)
 {
 	for (uint32_t i = 0; i < t->n; i++) {
@@ -246,6 +277,7 @@ void ica_unhold_all(struct ica_table *t, uint64_t holder)
 		}
 		maybe_free(t, i);
 	}
+	purge_pool(t, holder);
 }
 
 void ica_ref(struct ica_table *t, const struct ant_ica_ref *ref)

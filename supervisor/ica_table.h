@@ -11,8 +11,11 @@
  * (a holder: a peer key, see peer.h) or some call in flight refers to it (a
  * ref).  When neither is left the area is scrubbed (zeroed, pages freed) and
  * kept in a pool by size class, to be handed out again under a new
- * generation; an area sealed read-only cannot be made writable again, so it
- * is destroyed instead of pooled.
+ * generation.  Only to the same peer, and only if no other peer ever held it:
+ * a holder can keep its fd or mapping past its release (a faulty or hostile
+ * process need not unmap), so an area that two peers saw is destroyed rather
+ * than handed to anyone later, and an area sealed read-only (it cannot be
+ * made writable again) is destroyed too.
  */
 
 struct ica_holder {
@@ -26,6 +29,8 @@ struct ica_entry {
 	int fd;                    /* antd's read-write fd, -1 if none */
 	int ro_fd;                 /* read-only fd, made on first read-only hand-over */
 	int sealed;                /* sealed read-only */
+	int shared;                /* some peer besides owner held it */
+	uint64_t owner;            /* the peer that allocated it */
 	unsigned refs;             /* calls in flight that carry it */
 	unsigned nholders, cap;
 	struct ica_holder *holders;
@@ -64,7 +69,8 @@ int ica_holds(struct ica_table *t, const struct ant_ica_ref *ref, uint64_t holde
  * A read-only hold seals the area first. */
 int ica_hold(struct ica_table *t, const struct ant_ica_ref *ref, uint64_t holder, int ro);
 
-/* Drop holder's hold on ref / on every ICA; frees what nobody needs. */
+/* Drop holder's hold on ref / on every ICA (a peer that is gone: its pooled
+ * areas are destroyed too); frees what nobody needs. */
 void ica_unhold(struct ica_table *t, const struct ant_ica_ref *ref, uint64_t holder);
 void ica_unhold_all(struct ica_table *t, uint64_t holder);
 

@@ -642,62 +642,76 @@ START_TEST(test_free_and_recycle)
 {
 	struct ica_table t;
 	ica_table_init(&t, BIG, BIG);
+
+	/* An area two peers held is destroyed when both let go: the first could
+	 * still have it mapped, so nobody may get it again. */
 	int fd;
+	struct ant_ica_ref shared = alloc_ok(&t, 3 * ps(), 1, &fd);
+	ck_assert_int_eq(ica_hold(&t, &shared, 2, 0), fd);
+	ica_unhold(&t, &shared, 1);
+	ck_assert_uint_eq(ica_live_count(&t), 1);      /* 2 still holds it */
+	ck_assert_int_eq(ica_holds(&t, &shared, 1), -1);
+	ck_assert_int_eq(ica_holds(&t, &shared, 2), 0);
+	ica_unhold(&t, &shared, 1);                    /* not a holder: no-op */
+	ck_assert_uint_eq(ica_live_count(&t), 1);
+	ica_unhold(&t, &shared, 2);
+	ck_assert_uint_eq(ica_live_count(&t), 0);
+	ck_assert_uint_eq(t.live_bytes, 0);
+	ck_assert_ptr_null(ica_lookup(&t, &shared));
+	ck_assert_uint_eq(t.pooled_bytes, 0);
+
+	/* An area only its allocator held goes to the pool, scrubbed. */
 	struct ant_ica_ref old = alloc_ok(&t, 3 * ps(), 1, &fd);
 	size_t size = old.size;
 	ino_t ino = stat_of(fd).st_ino;
 	unsigned char *m = map_or_fail(fd, size, 1);
 	memset(m, 0x5A, size);   /* an earlier request's bytes */
 	munmap(m, size);
-
-	ck_assert_int_eq(ica_hold(&t, &old, 2, 0), fd);
 	ica_unhold(&t, &old, 1);
-	ck_assert_uint_eq(ica_live_count(&t), 1);      /* 2 still holds it */
-	ck_assert_int_eq(ica_holds(&t, &old, 1), -1);
-	ck_assert_int_eq(ica_holds(&t, &old, 2), 0);
-	ica_unhold(&t, &old, 1);                       /* not a holder: no-op */
-	ck_assert_uint_eq(ica_live_count(&t), 1);
-	ica_unhold(&t, &old, 2);
-	ck_assert_uint_eq(ica_live_count(&t), 0);
-	ck_assert_uint_eq(t.live_bytes, 0);
-	ck_assert_ptr_null(ica_lookup(&t, &old));
 	ck_assert_uint_eq(t.pooled_bytes, size);
 	ck_assert_int_eq(stat_of(fd).st_blocks, 0);    /* scrubbed in the pool */
 
-	/* a different class does not take it */
+	/* a different class does not take it, nor another peer */
 	int fd2;
-	struct ant_ica_ref other = alloc_ok(&t, 1, 3, &fd2);
+	struct ant_ica_ref other = alloc_ok(&t, 1, 1, &fd2);
 	ck_assert_uint_ne(other.index, old.index);
+	struct ant_ica_ref stranger = alloc_ok(&t, size - 1, 3, &fd2);
+	ck_assert_uint_ne(stranger.index, old.index);
+	ck_assert_uint_ne(stat_of(fd2).st_ino, ino);
 	ck_assert_uint_eq(t.recycled, 0);
-	ck_assert_uint_eq(t.created, 2);
+	ck_assert_uint_eq(t.created, 4);
 
-	/* the same class does: same slot and area, new generation */
+	/* the same class, same peer does: same slot and area, new generation */
 	int fd3;
-	struct ant_ica_ref neu = alloc_ok(&t, size - 1, 3, &fd3);
+	struct ant_ica_ref neu = alloc_ok(&t, size - 1, 1, &fd3);
 	ck_assert_uint_eq(neu.index, old.index);
 	ck_assert_uint_eq(neu.size, old.size);
 	ck_assert_uint_ne(neu.gen, old.gen);
 	ck_assert_uint_eq(t.recycled, 1);
-	ck_assert_uint_eq(t.created, 2);
+	ck_assert_uint_eq(t.created, 4);
 	ck_assert_uint_eq(t.pooled_bytes, 0);
 	ck_assert_uint_eq(stat_of(fd3).st_ino, ino);
 
 	/* the old id is dead for good */
 	ck_assert_ptr_null(ica_lookup(&t, &old));
-	ck_assert_int_eq(ica_holds(&t, &old, 3), -1);
 	ck_assert_int_eq(ica_holds(&t, &old, 1), -1);
 	ck_assert_int_eq(ica_hold(&t, &old, 1, 0), -ENOENT);
-	ica_unhold(&t, &old, 3);
+	ica_unhold(&t, &old, 1);
 	ica_ref(&t, &old);
 	ck_assert_uint_eq(ica_lookup(&t, &neu)->refs, 0);
-	ck_assert_int_eq(ica_holds(&t, &neu, 3), 0);
-	ck_assert_int_eq(ica_holds(&t, &neu, 1), -1);
-	ck_assert_int_eq(ica_holds(&t, &neu, 2), -1);
+	ck_assert_int_eq(ica_holds(&t, &neu, 1), 0);
+	ck_assert_int_eq(ica_holds(&t, &neu, 3), -1);
 
 	/* nothing of the earlier request's bytes */
 	unsigned char *n = map_or_fail(fd3, neu.size, 1);
 	ck_assert(all_bytes(n, neu.size, 0));
 	munmap(n, neu.size);
+
+	/* A peer that is gone takes its pooled areas with it. */
+	ica_unhold(&t, &neu, 1);
+	ck_assert_uint_eq(t.pooled_bytes, size);
+	ica_unhold_all(&t, 1);
+	ck_assert_uint_eq(t.pooled_bytes, 0);
 	ica_table_fini(&t);
 }
 END_TEST
