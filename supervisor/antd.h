@@ -8,6 +8,7 @@
 
 #include "ant/cica.h"
 #include "ant/proto.h"
+#include "callq.h"
 #include "ica_table.h"
 #include "stackfile.h"
 
@@ -63,11 +64,6 @@ const char *peer_name(const struct peer *p);
 enum server_state { SRV_STOPPED, SRV_STARTING, SRV_RUNNING, SRV_FAILED, SRV_STOPPING };
 
 struct call;
-
-struct callq {
-	struct call *head, *tail;
-	unsigned len;
-};
 
 struct server {
 	const struct stack_server *conf;   /* ro */

@@ -77,50 +77,6 @@ static struct call *call_lookup(struct antd *d, uint32_t index, uint32_t gen)
 	return t->c[index];
 }
 
-/* ---- queues --------------------------------------------------------------- */
-
-static void q_push(struct callq *q, struct call *c)
-{
-	c->next = NULL;
-	if (q->tail)
-		q->tail->next = c;
-	else
-		q->head = c;
-	q->tail = c;
-	q->len++;
-}
-
-static struct call *q_pop(struct callq *q)
-{
-	struct call *c = q->head;
-	if (!c)
-		return NULL;
-	q->head = c->next;
-	if (!q->head)
-		q->tail = NULL;
-	q->len--;
-	c->next = NULL;
-	return c;
-}
-
-static void q_remove(struct callq *q, struct call *c)
-{
-	struct call *prev = NULL;
-	for (struct call *i = q->head; i; prev = i, i = i->next) {
-		if (i != c)
-			continue;
-		if (prev)
-			prev->next = c->next;
-		else
-			q->head = c->next;
-		if (q->tail == c)
-			q->tail = prev;
-		q->len--;
-		c->next = NULL;
-		return;
-	}
-}
-
 /* ---- helpers -------------------------------------------------------------- */
 
 static struct ant_cica_hdr *hdr_of(struct call *c)
@@ -183,7 +139,7 @@ static void deliver_to_origin(struct antd *d, struct call *c)
 		if (server_alive(s)) {
 			c->state = CALL_RESULTQ;
 			c->at = s->id;
-			q_push(&s->results, c);
+			callq_push(&s->results, c);
 			calls_pump(d, s);
 			return;
 		}
@@ -224,7 +180,7 @@ static void route_result(struct antd *d, struct call *c, unsigned from)
 			if (server_alive(s)) {
 				c->state = CALL_RESULTQ;
 				c->at = caller;
-				q_push(&s->results, c);
+				callq_push(&s->results, c);
 				calls_pump(d, s);
 				return;
 			}
@@ -256,7 +212,7 @@ static void enqueue_request(struct antd *d, struct call *c)
 	}
 	c->state = CALL_QUEUED;
 	c->at = callee;
-	q_push(&s->requests, c);
+	callq_push(&s->requests, c);
 	calls_pump(d, s);
 }
 
@@ -264,7 +220,7 @@ static void enqueue_request(struct antd *d, struct call *c)
 void calls_pump(struct antd *d, struct server *s)
 {
 	while (s->peer && s->want > 0) {
-		struct call *c = q_pop(&s->results);
+		struct call *c = callq_pop(&s->results);
 		if (c) {
 			s->want--;
 			if (top_of(c)->callee == s->id) {
@@ -281,7 +237,7 @@ void calls_pump(struct antd *d, struct server *s)
 		}
 		if (!s->requests.head || s->held >= s->conf->max_inflight)
 			break;
-		c = q_pop(&s->requests);
+		c = callq_pop(&s->requests);
 		s->want--;
 		c->state = CALL_HELD;
 		c->at = s->id;
@@ -538,10 +494,10 @@ void calls_server_gone(struct antd *d, struct server *s, int error)
 			continue;
 		switch (c->state) {
 		case CALL_QUEUED:
-			q_remove(&s->requests, c);
+			callq_remove(&s->requests, c);
 			break;
 		case CALL_RESULTQ:
-			q_remove(&s->results, c);
+			callq_remove(&s->results, c);
 			if (top_of(c)->callee != s->id) {
 				call_free(d, c);  /* its own call's result: nobody left to take it */
 				continue;
@@ -580,9 +536,9 @@ void calls_fail_all(struct antd *d, int error)
 		if (!c->gen)
 			continue;
 		if (c->state == CALL_QUEUED)
-			q_remove(&d->servers[c->at].requests, c);
+			callq_remove(&d->servers[c->at].requests, c);
 		else if (c->state == CALL_RESULTQ)
-			q_remove(&d->servers[c->at].results, c);
+			callq_remove(&d->servers[c->at].results, c);
 		while (hdr_of(c)->nframes > 1)
 			ant_cica_pop(c->page);
 		set_error(c, error);
