@@ -1,0 +1,205 @@
+/* test-hostile.c - applications that send antd garbage: each is cut off, antd serves on, leaks no fd. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ant/proto.h"
+#include "harness.h"
+
+static const char stack[] =
+	"{ \"name\": \"t-hostile\", \"servers\": ["
+	" {\"name\":\"relay1\",\"exec\":\"relay\",\"args\":[\"echo1\"],\"calls\":[\"echo1\"]},"
+	" {\"name\":\"echo1\",\"exec\":\"echo\"} ]}";
+
+static int count_fds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	ck_assert_msg(d != NULL, "%s: %s", path, strerror(errno));
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* A raw connection to app.sock, WELCOME read. */
+static int raw_connect(struct harness *h)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/app.sock", h->dir);
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ck_assert(s >= 0);
+	ck_assert(connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	char buf[ANT_MSG_MAX];
+	ck_assert(recv(s, buf, sizeof(buf), 0) > 0);
+	return s;
+}
+
+/* antd must close the connection (an ERROR message may come first). */
+static void expect_cut_off(int s, const char *what)
+{
+	char buf[ANT_MSG_MAX];
+	for (int i = 0; i < 4; i++) {
+		struct pollfd p = { .fd = s, .events = POLLIN };
+		ck_assert_msg(poll(&p, 1, 5000) == 1, "%s: antd neither answered nor hung up", what);
+		ssize_t n = recv(s, buf, sizeof(buf), 0);
+		if (n <= 0) {
+			close(s);
+			return;
+		}
+		struct ant_msg m;
+		memcpy(&m, buf, sizeof(m));
+		ck_assert_msg(m.type == ANT_M_ERROR, "%s: got %s instead of a cut-off", what,
+			      ant_msg_name(m.type));
+	}
+	ck_abort_msg("%s: connection not closed", what);
+}
+
+static void still_serves(struct harness *h)
+{
+	struct ant_conn *c = harness_connect(h);
+	static struct ant_result res;
+	ck_assert_int_eq(harness_call(c, "relay1", "echo", "alive", 0, &res), 0);
+	ck_assert(res.len == 5 && memcmp(res.bytes, "alive", 5) == 0);
+	ant_close(c);
+}
+
+static void valid_page(unsigned char *page, unsigned callee)
+{
+	ck_assert_int_eq(ant_cica_init(page, callee, "echo", "x", 1, ANT_FF_RETURN_NEEDED), 0);
+}
+
+START_TEST(hostile_applications_are_cut_off)
+{
+	struct harness h;
+	harness_start(&h, stack);
+	still_serves(&h);
+	usleep(100000);
+	int base = count_fds(h.antd);
+
+	unsigned char junk[8200];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (unsigned char)(i * 131 + 7);
+	static unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
+	struct ant_msg hdr;
+
+	/* 1. random bytes */
+	int s = raw_connect(&h);
+	ck_assert(send(s, junk, 57, 0) == 57);
+	expect_cut_off(s, "random bytes");
+	/* 2. truncated header */
+	s = raw_connect(&h);
+	ck_assert(send(s, junk, 3, 0) == 3);
+	expect_cut_off(s, "3-byte message");
+	/* 3. oversized packet */
+	s = raw_connect(&h);
+	ck_assert(send(s, junk, sizeof(junk), 0) == (ssize_t)sizeof(junk));
+	expect_cut_off(s, "8200-byte message");
+	/* 4. a CALL whose control ICA has a bad magic */
+	s = raw_connect(&h);
+	valid_page(page, 1);
+	((struct ant_cica_hdr *)page)->magic ^= 0xffff;
+	ck_assert_int_eq(ant_msg_send(s, ANT_M_CALL, 0, page, ((struct ant_cica_hdr *)page)->used, -1), 0);
+	expect_cut_off(s, "bad magic");
+	/* 5. a CALL to a server id that does not exist */
+	s = raw_connect(&h);
+	valid_page(page, 9);
+	ck_assert_int_eq(ant_msg_send(s, ANT_M_CALL, 0, page, ((struct ant_cica_hdr *)page)->used, -1), 0);
+	expect_cut_off(s, "unknown callee");
+	/* 6. a CALL carrying a data ICA it was never given (wrong id) */
+	s = raw_connect(&h);
+	valid_page(page, 1);
+	((struct ant_cica_hdr *)page)->data = (struct ant_ica_ref){ .index = 0, .gen = 12345, .size = 4096 };
+	ck_assert_int_eq(ant_msg_send(s, ANT_M_CALL, 0, page, ((struct ant_cica_hdr *)page)->used, -1), 0);
+	expect_cut_off(s, "unheld data ICA");
+	/* 7. a message with fds attached (antd takes none from peers) */
+	s = raw_connect(&h);
+	int p[2];
+	ck_assert(pipe(p) == 0);
+	valid_page(page, 1);
+	ck_assert_int_eq(ant_msg_send(s, ANT_M_CALL, 0, page, ((struct ant_cica_hdr *)page)->used, p[0]), -0);
+	close(p[0]);
+	close(p[1]);
+	expect_cut_off(s, "fd attached");
+	/* 8. RELEASE of an ICA it does not hold */
+	s = raw_connect(&h);
+	struct ant_m_release rl = { .ref = { .index = 3, .gen = 3, .size = 4096 } };
+	ck_assert_int_eq(ant_msg_send(s, ANT_M_RELEASE, 0, &rl, sizeof(rl), -1), 0);
+	expect_cut_off(s, "release not held");
+	/* 9. server-only messages from an application */
+	s = raw_connect(&h);
+	valid_page(page, 1);
+	ck_assert_int_eq(ant_msg_send(s, ANT_M_REPLY, 0, page, ((struct ant_cica_hdr *)page)->used, -1), 0);
+	expect_cut_off(s, "REPLY from an app");
+	/* 10. a header that lies about the length */
+	s = raw_connect(&h);
+	hdr = (struct ant_msg){ .type = ANT_M_NEXT, .flags = 0, .len = 4000 };
+	ck_assert(send(s, &hdr, sizeof(hdr), 0) == sizeof(hdr));
+	expect_cut_off(s, "lying length");
+	/* 11. many connections that vanish mid-call */
+	for (int i = 0; i < 50; i++) {
+		s = raw_connect(&h);
+		valid_page(page, 1);
+		ant_msg_send(s, ANT_M_CALL, 0, page, ((struct ant_cica_hdr *)page)->used, -1);
+		close(s);
+	}
+
+	still_serves(&h);
+	usleep(200000);
+	ck_assert_int_eq(count_fds(h.antd), base);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "cut-off") && strstr(log, "bad magic") &&
+		      strstr(log, "unknown callee") && strstr(log, "does not hold"), "%s", log);
+	free(log);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(fuzzed_calls_never_crash_antd)
+{
+	struct harness h;
+	harness_start(&h, stack);
+	unsigned seed = 12345;
+	static unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
+	for (int i = 0; i < 300; i++) {
+		int s = raw_connect(&h);
+		valid_page(page, 1 + (unsigned)(i % 2));
+		size_t used = ((struct ant_cica_hdr *)page)->used;
+		int flips = 1 + (int)(rand_r(&seed) % 4);
+		for (int k = 0; k < flips; k++)
+			page[rand_r(&seed) % used] ^= (unsigned char)(1u << (rand_r(&seed) % 8));
+		ant_msg_send(s, ANT_M_CALL, 0, page, used, -1);
+		/* Whatever antd makes of it: a result, an error, a hang-up. */
+		struct pollfd p = { .fd = s, .events = POLLIN };
+		ck_assert_msg(poll(&p, 1, 5000) == 1, "mutation %d: no answer at all", i);
+		close(s);
+	}
+	still_serves(&h);
+	harness_stop(&h);
+}
+END_TEST
+
+static Suite *hostile_suite(void)
+{
+	Suite *s = suite_create("hostile");
+	TCase *tc = tcase_create("hostile");
+	tcase_add_unchecked_fixture(tc, harness_base_setup, harness_base_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, hostile_applications_are_cut_off);
+	tcase_add_test(tc, fuzzed_calls_never_crash_antd);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
+ANT_TEST_MAIN(hostile_suite)
