@@ -29,6 +29,14 @@ static json_t *status_json(struct antd *d)
 				      "queued", (int)s->requests.len, "results_queued",
 				      (int)s->results.len, "served", (json_int_t)s->served,
 				      "uptime_s", s->pid > 0 ? (double)(now - s->started_ns) / 1e9 : 0.0);
+		/* Which control ICAs it holds right now, as index:generation. */
+		json_t *holding = json_array();
+		for (uint32_t i = 0; i < d->calls.n; i++) {
+			const struct call *c = d->calls.c[i];
+			if (c->gen && c->state == CALL_HELD && c->at == id)
+				json_array_append_new(holding, json_sprintf("%u:%u", c->index, c->gen));
+		}
+		json_object_set_new(o, "holding", holding);
 		if (o && s->last_exit[0])
 			json_object_set_new(o, "last_exit", json_string(s->last_exit));
 		json_array_append_new(servers, o);

@@ -114,6 +114,28 @@ START_TEST(test_not_object)
 }
 END_TEST
 
+START_TEST(test_cpu_affinity)
+{
+	struct stack *s = parse_ok("{'name':'c','cpu_affinity':[0,1],'servers':[" SERVER1 "]}");
+	ck_assert_uint_eq(s->ncpus, 2);
+	ck_assert(CPU_ISSET(0, &s->cpus) && CPU_ISSET(1, &s->cpus) && !CPU_ISSET(2, &s->cpus));
+	stack_free(s);
+	s = parse_ok("{'name':'c','servers':[" SERVER1 "]}");
+	ck_assert_uint_eq(s->ncpus, 0);
+	stack_free(s);
+	expect_error("{'name':'c','cpu_affinity':[],'servers':[" SERVER1 "]}", "cpu_affinity",
+		     "non-empty array");
+	expect_error("{'name':'c','cpu_affinity':3,'servers':[" SERVER1 "]}", "cpu_affinity",
+		     "non-empty array");
+	expect_error("{'name':'c','cpu_affinity':[0,-1],'servers':[" SERVER1 "]}", "cpu_affinity[1]",
+		     "CPU number");
+	expect_error("{'name':'c','cpu_affinity':['0'],'servers':[" SERVER1 "]}", "cpu_affinity[0]",
+		     "CPU number");
+	expect_error("{'name':'c','cpu_affinity':[4096],'servers':[" SERVER1 "]}", "cpu_affinity[0]",
+		     "CPU number");
+}
+END_TEST
+
 START_TEST(test_missing_name)
 {
 	expect_error("{'servers':[" SERVER1 "]}", "(root)", "missing key \"name\"");
@@ -860,6 +882,7 @@ Suite *stackfile_suite(void)
 	tcase_add_test(bad, test_empty_input);
 	tcase_add_test(bad, test_not_object);
 	tcase_add_test(bad, test_missing_name);
+	tcase_add_test(bad, test_cpu_affinity);
 	tcase_add_test(bad, test_name_bad_chars);
 	tcase_add_test(bad, test_name_too_long);
 	tcase_add_test(bad, test_name_empty);
