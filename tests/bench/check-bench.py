@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""check-bench.py - ant-bench runs end to end, its JSON has the promised keys and sane figures."""
+import json
+import subprocess
+import sys
+
+bench = sys.argv[1]
+
+
+def run(*args):
+    p = subprocess.run([bench, *args], capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(cond, what):
+    if not cond:
+        print(f"FAIL: {what}")
+        sys.exit(1)
+    print(f"ok: {what}")
+
+
+rc, out, err = run("chain", "--depth", "3", "--return", "direct", "--iterations", "1000",
+                   "--warmup", "100", "--json")
+check(rc == 0, f"direct run exits 0 ({err.strip()})")
+o = json.loads(out)
+for k in ("median_ns", "p99_ns", "median_tsc", "floor_median_ns", "ratio_to_floor", "depth"):
+    check(k in o, f"--json has {k}")
+check(o["p99_ns"] >= o["median_ns"] > o["floor_median_ns"] > 0, "p99 >= median > floor > 0")
+
+rc, out, err = run("chain", "--depth", "3", "--return", "both", "--iterations", "1000",
+                   "--warmup", "100", "--json")
+check(rc == 0, f"both run exits 0 ({err.strip()})")
+o = json.loads(out)
+check(o["direct"]["median_ns"] < o["sequential"]["median_ns"],
+      "direct return is faster than sequential (two fewer returns)")
+
+rc, out, err = run("chain", "--depth", "2", "--return", "sequential", "--iterations", "200")
+check(rc == 0 and "x floor" in out and "AnT paper" in out, "table output")
+
+rc, out, err = run("chain", "--bogus")
+check(rc == 2 and "--bogus" in err, "unknown flag is an error naming it")
+rc, out, err = run("frobnicate")
+check(rc == 2, "unknown command is an error")
+print("1 passed, 0 failed")
