@@ -638,6 +638,18 @@ static void fill_item(struct ant_conn *c, struct qmsg *m, struct ant_item *it)
 		it->retval = r;
 }
 
+void ant_item_copy(struct ant_item *dst, const struct ant_item *src)
+{
+	*dst = *src;
+	const unsigned char *base = src->page;
+	if (src->op)
+		dst->op = (const char *)dst->page + ((const unsigned char *)src->op - base);
+	if (src->params)
+		dst->params = dst->page + ((const unsigned char *)src->params - base);
+	if (src->ret)
+		dst->ret = dst->page + ((const unsigned char *)src->ret - base);
+}
+
 int ant_next(struct ant_conn *c, struct ant_item *it, int timeout_ms)
 {
 	int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ant/ant.h"
+#include "ant/proto.h"
 #include "testops.h"
 
 enum ret_mode { RET_CALLER, RET_SEQUENTIAL, RET_DIRECT };
@@ -17,11 +18,75 @@ static void usage(FILE *f)
 		"pushing a frame on its control ICA, or, with no NEXT, answers it (op echo\n"
 		"returns its argument; see servers/testops.h for the other ops).\n"
 		"\n"
+		"Op ask (argument \"SERVER TEXT\") makes relay call SERVER itself, async,\n"
+		"with op echo and TEXT, and keep serving others until the answer comes; it\n"
+		"then replies \"SERVER said: TEXT\".  Give it max_inflight > 1 to overlap.\n"
+		"\n"
 		"  --return MODE   sequential: the result comes back through this server;\n"
 		"                  direct: it skips this server (no return needed);\n"
 		"                  caller (default): direct if the caller asked for it\n"
 		TESTOPTS_HELP
 		"  --help          this text\n");
+}
+
+/* Requests held while this server's own async call for them is out. */
+struct pending {
+	struct pending *next;
+	uint64_t ticket;
+	char server[ANT_NAME_MAX];
+	struct ant_item it;
+};
+
+/* ask: call the named server ourselves and hold the request meanwhile. */
+static int start_ask(struct ant_conn *c, struct ant_item *it, struct pending **list)
+{
+	const char *p = it->params ? it->params : "";
+	const char *sp = memchr(p, ' ', it->nparams);
+	size_t nlen = sp ? (size_t)(sp - p) : it->nparams;
+	struct pending *pd = calloc(1, sizeof(*pd));
+	if (!pd)
+		return ant_reply(c, it, -ENOMEM, NULL, 0, NULL, ANT_DF_DETACH);
+	if (nlen == 0 || nlen >= ANT_NAME_MAX) {
+		free(pd);
+		return ant_reply(c, it, ANT_E_BAD_REQUEST, "ask SERVER TEXT", 15, NULL, ANT_DF_DETACH);
+	}
+	memcpy(pd->server, p, nlen);
+	struct ant_call call = {
+		.server = pd->server, .op = "echo",
+		.arg = sp ? sp + 1 : "", .arglen = sp ? it->nparams - nlen - 1 : 0,
+	};
+	int r = ant_call_async(c, &call, &pd->ticket);
+	if (r < 0) {
+		free(pd);
+		return ant_reply(c, it, r, NULL, 0, NULL, ANT_DF_DETACH);
+	}
+	ant_item_copy(&pd->it, it);
+	pd->next = *list;
+	*list = pd;
+	return 0;
+}
+
+static int finish_ask(struct ant_conn *c, struct ant_item *res, struct pending **list)
+{
+	for (struct pending **pp = list; *pp; pp = &(*pp)->next) {
+		struct pending *pd = *pp;
+		if (pd->ticket != res->ticket)
+			continue;
+		*pp = pd->next;
+		int r;
+		if (res->retval < 0) {
+			r = ant_reply(c, &pd->it, res->retval, NULL, 0, NULL, ANT_DF_DETACH);
+		} else {
+			char buf[ANT_CICA_SIZE / 2];
+			int n = snprintf(buf, sizeof(buf), "%s said: %.*s", pd->server,
+					 (int)res->ret_len, res->ret ? (const char *)res->ret : "");
+			r = ant_reply(c, &pd->it, 0, buf, n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1,
+				      NULL, ANT_DF_DETACH);
+		}
+		free(pd);
+		return r;
+	}
+	return 0;   /* not ours: nothing to answer */
 }
 
 int main(int argc, char **argv)
@@ -75,11 +140,14 @@ int main(int argc, char **argv)
 	}
 
 	struct ant_item it;
+	struct pending *pending = NULL;
 	while ((r = ant_next(c, &it, -1)) == 0) {
 		testops_take(&o, c, &it);
 		switch (it.kind) {
 		case ANT_ITEM_REQUEST:
-			if (testops_targets_me(&o, &it)) {
+			if (strcmp(it.op, "ask") == 0) {
+				r = start_ask(c, &it, &pending);
+			} else if (testops_targets_me(&o, &it)) {
 				r = testops_misbehave(&o, c, &it);
 			} else if (next_id > 0) {
 				const struct ant_cica_hdr *h = (const void *)it.page;
@@ -101,6 +169,7 @@ int main(int argc, char **argv)
 			break;
 		case ANT_ITEM_RESULT:
 			ant_ica_release(c, it.data);
+			r = finish_ask(c, &it, &pending);
 			break;
 		}
 		if (r < 0)

@@ -26,6 +26,19 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Mappings of this process whose line in /proc/self/maps contains what. */
+static int count_maps(const char *what)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	ck_assert(f != NULL);
+	char line[512];
+	int n = 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
 static int count_lines(const char *text, const char *prefix)
 {
 	int n = 0;
@@ -462,6 +475,79 @@ START_TEST(ant_call_tool_prints_reply_and_path)
 }
 END_TEST
 
+START_TEST(server_calls_async_while_serving_others)
+{
+	/* asker (max_inflight 4) calls slow itself for each "ask" and holds the
+	 * request meanwhile; a plain echo through it is served while they wait. */
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-ask\", \"servers\": ["
+			  " {\"name\":\"asker\",\"exec\":\"relay\",\"max_inflight\":4,"
+			  "   \"calls\":[\"slow\"]},"
+			  " {\"name\":\"slow\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"300\"]} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	uint64_t t[3], quick;
+	const char *args[3] = { "slow one", "slow two", "slow three" };
+	for (int i = 0; i < 3; i++) {
+		struct ant_call x = { .server = "asker", .op = "ask", .arg = args[i],
+				      .arglen = strlen(args[i]) };
+		ck_assert_int_eq(ant_call_async(c, &x, &t[i]), 0);
+	}
+	sleep_ms(100);
+	json_t *st = harness_status(&h);
+	json_t *asker = json_array_get(json_object_get(st, "servers"), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(asker, "inflight")), 3);
+	ck_assert_int_eq(json_array_size(json_object_get(asker, "holding")), 3);
+	json_decref(st);
+	struct ant_call e = { .server = "asker", .op = "echo", .arg = "now", .arglen = 3 };
+	ck_assert_int_eq(ant_call_async(c, &e, &quick), 0);
+	static struct ant_result res;
+	/* The echo overtakes the three asks still waiting on slow. */
+	ck_assert_int_eq(ant_wait(c, 0, &res, 5000), 0);
+	ck_assert_uint_eq(res.ticket, quick);
+	ck_assert(res.len == 3 && memcmp(res.bytes, "now", 3) == 0);
+	for (int i = 0; i < 3; i++) {
+		char want[64];
+		snprintf(want, sizeof(want), "slow said: %s", args[i] + 5);
+		ck_assert_int_eq(ant_wait(c, t[i], &res, 5000), 0);
+		ck_assert_int_eq(res.retval, 0);
+		ck_assert_msg(res.len == strlen(want) && memcmp(res.bytes, want, res.len) == 0,
+			      "got '%.*s', want '%s'", (int)res.len, (const char *)res.bytes, want);
+	}
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(detached_data_ica_leaves_the_sender)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-detach\", \"servers\": ["
+			  " {\"name\":\"slow\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"300\"]} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	struct ant_ica *ica;
+	ck_assert_int_eq(ant_ica_alloc(c, 1 << 20, &ica), 0);
+	memset(ica->addr, 0x77, ica->size);
+	struct ant_ica_ref ref = ica->ref;
+	ck_assert(count_maps("memfd:ant-ica") == 1);
+	struct ant_call x = { .server = "slow", .op = "echo", .arg = "d", .arglen = 1,
+			      .data = ica, .data_flags = ANT_DF_DETACH };
+	uint64_t t;
+	ck_assert_int_eq(ant_call_async(c, &x, &t), 0);
+	/* Detached: while the call is out, this process maps nothing of it. */
+	ck_assert_int_eq(count_maps("memfd:ant-ica"), 0);
+	static struct ant_result res;
+	ck_assert_int_eq(ant_wait(c, t, &res, 5000), 0);
+	/* It came back with the result: the same ICA, the same bytes. */
+	ck_assert_ptr_nonnull(res.data);
+	ck_assert(res.data->ref.index == ref.index && res.data->ref.gen == ref.gen);
+	ck_assert_uint_eq(((unsigned char *)res.data->addr)[12345], 0x77);
+	ck_assert_int_eq(count_maps("memfd:ant-ica"), 1);
+	ant_ica_release(c, res.data);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 static Suite *chain_suite(void)
 {
 	Suite *s = suite_create("chain");
@@ -481,6 +567,8 @@ static Suite *chain_suite(void)
 	tcase_add_test(tc, server_death_fails_its_call_with_an_error);
 	tcase_add_test(tc, antd_refuses_bad_stack_file_and_second_instance);
 	tcase_add_test(tc, ant_call_tool_prints_reply_and_path);
+	tcase_add_test(tc, server_calls_async_while_serving_others);
+	tcase_add_test(tc, detached_data_ica_leaves_the_sender);
 	suite_add_tcase(s, tc);
 	return s;
 }

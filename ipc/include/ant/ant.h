@@ -120,6 +120,10 @@ struct ant_item {
 	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8))); /* private */
 };
 
+/* Copy an item to keep it past the next ant_next (op, params and ret point
+ * into the item itself, so a plain struct copy would point into the old one). */
+void ant_item_copy(struct ant_item *dst, const struct ant_item *src);
+
 /* Take the next item, results before requests; blocks up to timeout_ms
  * (-1: forever).  Returns 0, -ETIMEDOUT, -ECONNRESET when antd is gone. */
 int ant_next(struct ant_conn *c, struct ant_item *it, int timeout_ms);
