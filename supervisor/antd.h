@@ -18,6 +18,9 @@ struct antd;
 
 enum peer_kind { PEER_SERVER = 1, PEER_APP, PEER_CONTROL };
 
+/* Calls one peer may have in flight at once (each holds a page in antd). */
+#define PEER_CALLS_MAX 16384u
+
 struct outmsg {
 	struct outmsg *next;
 	int fd;                     /* dup'ed fd to send with it, or -1 */
@@ -34,6 +37,7 @@ struct peer {
 	struct outmsg *out_h, *out_t;
 	unsigned nout;
 	size_t out_bytes;
+	unsigned calls_out;         /* calls it made that are still in flight */
 	pid_t pid;                  /* SO_PEERCRED (apps) or the child (servers) */
 	uid_t uid;
 	gid_t gid;

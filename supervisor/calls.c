@@ -61,6 +61,9 @@ static struct call *call_new(struct antd *d)
 static void call_free(struct antd *d, struct call *c)
 {
 	struct call_table *t = &d->calls;
+	struct peer *origin = peer_by_key(d, c->origin);
+	if (origin && origin->calls_out)
+		origin->calls_out--;
 	if (c->data.gen)
 		ica_unref(&d->icas, &c->data);
 	c->gen = 0;
@@ -248,20 +251,27 @@ void calls_pump(struct antd *d, struct server *s)
 
 /* ---- the data ICA carried by a page from peer p ---------------------------- */
 
-/* Take the data reference of page for call c.  Returns 0, or -1 after
- * cutting p off. */
-static int adopt_data(struct antd *d, struct peer *p, struct call *c)
+/* Before anything of page is taken: the data ICA it names must be one p
+ * holds.  Returns 0, or -1 after cutting p off. */
+static int check_data(struct peer *p, const unsigned char *page)
+{
+	struct ant_cica_hdr in;
+	memcpy(&in, page, sizeof(in));
+	if (in.data.gen && ica_holds(&p->d->icas, &in.data, peer_key(p)) < 0) {
+		antd_cut_off(p, "sent data ICA %u:%u it does not hold", in.data.index, in.data.gen);
+		return -1;
+	}
+	return 0;
+}
+
+/* Take the (checked) data reference of c's page: keep the area alive while
+ * the call carries it, and drop p's hold if it detached. */
+static void adopt_data(struct antd *d, struct peer *p, struct call *c)
 {
 	struct ant_cica_hdr *h = hdr_of(c);
 	uint64_t key = peer_key(p);
 	if (h->data.gen) {
-		int holds = ica_holds(&d->icas, &h->data, key);
-		if (holds < 0) {
-			antd_cut_off(p, "sent data ICA %u:%u it does not hold", h->data.index,
-				     h->data.gen);
-			return -1;
-		}
-		if (holds == 1)
+		if (ica_holds(&d->icas, &h->data, key) == 1)
 			h->data_flags |= ANT_DF_RO;
 	} else {
 		h->data_flags = 0;
@@ -277,7 +287,6 @@ static int adopt_data(struct antd *d, struct peer *p, struct call *c)
 	if (h->data.gen && (h->data_flags & ANT_DF_DETACH))
 		ica_unhold(&d->icas, &h->data, key);
 	h->data_flags &= ~ANT_DF_DETACH;
-	return 0;
 }
 
 /* ---- handlers --------------------------------------------------------------- */
@@ -301,6 +310,12 @@ void calls_on_call(struct peer *p, unsigned char *page, size_t len)
 	memcpy(&in, page, sizeof(in));
 	if (in.nframes != 1) {
 		antd_cut_off(p, "CALL with %u frames (a new call has one)", in.nframes);
+		return;
+	}
+	if (check_data(p, page) < 0)
+		return;
+	if (p->calls_out >= PEER_CALLS_MAX) {
+		antd_cut_off(p, "more than %u calls in flight", PEER_CALLS_MAX);
 		return;
 	}
 	struct call *c = call_new(d);
@@ -327,10 +342,8 @@ void calls_on_call(struct peer *p, unsigned char *page, size_t len)
 	c->origin = peer_key(p);
 	c->origin_server = p->server_id;
 	memset(&c->data, 0, sizeof(c->data));
-	if (adopt_data(d, p, c) < 0) {
-		call_free(d, c);
-		return;
-	}
+	adopt_data(d, p, c);
+	p->calls_out++;
 	if (!stack_may_call(d->stack, p->server_id, f->callee)) {
 		log_warn("denied", srv_name(d, p->server_id), "call to %s (op %s) refused: not in calls",
 			 srv_name(d, f->callee), f->op);
@@ -400,11 +413,10 @@ void calls_on_forward(struct peer *p, unsigned char *page, size_t len, unsigned 
 	struct antd *d = p->d;
 	struct server *s = &d->servers[p->server_id];
 	struct call *c = held_call(p, page, len, 1);
-	if (!c)
+	if (!c || check_data(p, page) < 0)
 		return;
 	merge_page(c, page);
-	if (adopt_data(d, p, c) < 0)
-		return;
+	adopt_data(d, p, c);
 	struct ant_frame *f = top_of(c);
 	f->caller = (uint16_t)p->server_id;
 	s->held--;
@@ -425,11 +437,10 @@ void calls_on_reply(struct peer *p, unsigned char *page, size_t len, unsigned mf
 	struct antd *d = p->d;
 	struct server *s = &d->servers[p->server_id];
 	struct call *c = held_call(p, page, len, 0);
-	if (!c)
+	if (!c || check_data(p, page) < 0)
 		return;
 	merge_page(c, page);
-	if (adopt_data(d, p, c) < 0)
-		return;
+	adopt_data(d, p, c);
 	s->held--;
 	s->served++;
 	if (mflags & ANT_MF_NEXT)
