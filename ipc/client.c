@@ -489,6 +489,7 @@ int ant_call_async(struct ant_conn *c, const struct ant_call *call, uint64_t *ti
 		return r;
 	struct ant_cica_hdr *h = (struct ant_cica_hdr *)page;
 	h->flags = call->call_flags;
+	h->deadline_ms = call->deadline_ms;
 	h->ticket = ++c->last_ticket;
 	r = attach_data(c, page, call->data, call->data_flags);
 	if (r < 0)
@@ -548,8 +549,11 @@ static void fill_result(struct ant_conn *c, struct qmsg *m, struct ant_result *r
 /* Is a RESULT message the result of this peer's own call (not a RETURN)? */
 static int is_own_result(const struct ant_conn *c, const struct qmsg *m)
 {
+	/* antd writes every frame's caller; a call this peer made has it as the
+	 * caller of its only frame (even when it called itself and was denied). */
+	const struct ant_cica_hdr *h = (const void *)m->page;
 	const struct ant_frame *f = ant_cica_current_const(m->page);
-	return f->callee != c->self_id;
+	return h->nframes == 1 && f->caller == c->self_id;
 }
 
 /* Ask antd for one more item unless a request for one is outstanding. */

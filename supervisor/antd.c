@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -38,11 +39,15 @@ static void usage(FILE *f)
 		"  --log-file FILE    log to FILE instead\n"
 		"  --server-path DIRS ':'-separated folders where bare server names are looked\n"
 		"                     up (prepended to $ANT_SERVER_PATH and the built-in ones)\n"
+		"  --policy-path DIRS ':'-separated folders where policy files (NAME.json) are\n"
+		"                     looked up (before $ANT_POLICY_PATH, the stack file's\n"
+		"                     folder, its policies/ and ../policies/, the installed ones)\n"
 		"  --verbose          log debug events too\n"
 		"  --help             this text\n"
 		"  --version          print the version\n"
 		"\n"
-		"Creates DIR/app.sock (applications) and DIR/control.sock (operators, 0600).\n"
+		"Creates DIR/app.sock (applications) and DIR/control.sock (operators), both\n"
+		"mode 0600.  Restarts servers that fail, as their policies say.\n"
 		"Stops cleanly on SIGTERM or SIGINT.\n");
 }
 
@@ -74,8 +79,9 @@ void antd_cut_off(struct peer *p, const char *fmt, ...)
 	peer_send(p, ANT_M_ERROR, 0, &e, sizeof(e), -1);
 	if (p->kind == PEER_SERVER) {
 		struct server *s = &d->servers[p->server_id];
-		log_error("cut-off", s->conf->name, "pid %d killed: %s", (int)s->pid, why);
-		server_stop(d, s, SIGKILL);
+		log_error("cut-off", s->conf->name, "%s: %s", p->standby ? "spare" : "server", why);
+		if (s->peer == p)
+			supervise_kill(d, s, 1, "cut off: %s", why);
 	} else {
 		log_warn("cut-off", NULL, "%s disconnected: %s", peer_name(p), why);
 	}
@@ -109,16 +115,22 @@ void antd_check_ready(struct antd *d)
 
 static void begin_stop(struct antd *d, const char *why);
 
+static int children_left(const struct antd *d)
+{
+	int n = 0;
+	for (unsigned id = 1; id <= d->stack->nservers; id++)
+		n += (d->servers[id].pid > 0) + (d->servers[id].spare.pid > 0);
+	return n;
+}
+
 void antd_server_exited(struct antd *d, struct server *s)
 {
 	if (d->stopping) {
-		for (unsigned id = 1; id <= d->stack->nservers; id++)
-			if (d->servers[id].pid > 0)
-				return;
-		ev_break(d->loop, EVBREAK_ALL);
+		if (!children_left(d))
+			ev_break(d->loop, EVBREAK_ALL);
 		return;
 	}
-	if (!d->ever_ready) {
+	if (!d->ever_ready && (s->state == SRV_FAILED || s->state == SRV_STOPPED)) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "server %s failed before the stack was ready: %s\n",
 			 s->conf->name, s->last_exit);
@@ -127,19 +139,21 @@ void antd_server_exited(struct antd *d, struct server *s)
 	}
 }
 
+void antd_stop(struct antd *d, const char *why)
+{
+	begin_stop(d, why);
+}
+
 static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct antd *d = w->data;
 	for (unsigned id = 1; id <= d->stack->nservers; id++) {
 		struct server *s = &d->servers[id];
-		if (s->pid > 0) {
-			log_warn("stop", s->conf->name, "pid %d still running after %.0f s: SIGKILL",
-				 (int)s->pid, STOP_GRACE_S);
-			server_stop(d, s, SIGKILL);
-			waitpid(s->pid, NULL, 0);
-			s->pid = 0;
-		}
+		if (s->pid > 0 || s->spare.pid > 0)
+			log_warn("stop", s->conf->name, "still running after %.0f s: SIGKILL",
+				 STOP_GRACE_S);
 	}
+	server_reap_all(d);
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -170,9 +184,18 @@ static void begin_stop(struct antd *d, const char *why)
 	int running = 0;
 	for (unsigned id = 1; id <= d->stack->nservers; id++) {
 		struct server *s = &d->servers[id];
+		ev_timer_stop(d->loop, &s->restart_timer);
+		ev_timer_stop(d->loop, &s->ready_timer);
+		ev_timer_stop(d->loop, &s->spare_timer);
 		if (s->pid > 0) {
 			s->state = SRV_STOPPING;
 			server_stop(d, s, SIGTERM);
+			running++;
+		} else if (s->state != SRV_FAILED) {
+			s->state = SRV_STOPPED;
+		}
+		if (s->spare.pid > 0) {
+			pidfd_send_signal(s->spare.pidfd, SIGTERM, NULL, 0);
 			running++;
 		}
 	}
@@ -336,6 +359,24 @@ static char *server_search_path(const char *extra)
 	return p;
 }
 
+/* Folders searched for policy files: --policy-path, $ANT_POLICY_PATH, the
+ * stack file's folder and its policies/ and ../policies/, the installed ones. */
+static char *policy_search_path(const char *stack_path, const char *extra)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", stack_path);
+	const char *dir = dirname(buf);
+	const char *env = getenv("ANT_POLICY_PATH");
+	size_t len = strlen(dir) * 3 + 64 + (extra ? strlen(extra) : 0) +
+		     (env ? strlen(env) : 0) + strlen(ANT_POLICYDIR);
+	char *p = malloc(len);
+	if (!p)
+		return NULL;
+	snprintf(p, len, "%s%s%s%s%s:%s/policies:%s/../policies:%s", extra ? extra : "",
+		 extra ? ":" : "", env ? env : "", env ? ":" : "", dir, dir, dir, ANT_POLICYDIR);
+	return p;
+}
+
 /* Detach: the parent waits until the stack is ready (or failed) and exits
  * with that status, so `antd STACK && ant-call ...` works in scripts. */
 static int daemonize(struct antd *d, const char *log_file)
@@ -395,12 +436,13 @@ int main(int argc, char **argv)
 		{ "log-json", no_argument, NULL, 'j' },
 		{ "log-file", required_argument, NULL, 'l' },
 		{ "server-path", required_argument, NULL, 's' },
+		{ "policy-path", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *run_dir = NULL, *log_file = NULL, *server_path = NULL;
+	const char *run_dir = NULL, *log_file = NULL, *server_path = NULL, *policy_path = NULL;
 	int foreground = 0, log_json = 0, verbose = 0, c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -410,6 +452,7 @@ int main(int argc, char **argv)
 		case 'j': log_json = 1; break;
 		case 'l': log_file = optarg; break;
 		case 's': server_path = optarg; break;
+		case 'p': policy_path = optarg; break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("antd %s\n", ANT_VERSION); return 0;
@@ -440,6 +483,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	free(search);
+	char *psearch = policy_search_path(d.stack->path, policy_path);
+	if (!psearch || stack_resolve_policies(d.stack, psearch, err, sizeof(err)) < 0) {
+		fprintf(stderr, "antd: %s\n", psearch ? err : "out of memory");
+		return 1;
+	}
+	free(psearch);
 	if (!run_dir)
 		run_dir = d.stack->run_dir;
 	char defdir[PATH_MAX];
@@ -518,11 +567,11 @@ int main(int argc, char **argv)
 		struct server *s = &d.servers[id];
 		s->id = id;
 		s->conf = &d.stack->servers[id - 1];
-		s->pidfd = -1;
+		supervise_init(&d, s);
 	}
 	for (unsigned id = 1; id <= d.stack->nservers && !d.stopping; id++) {
 		struct server *s = &d.servers[id];
-		r = server_spawn(&d, s);
+		r = server_spawn(&d, s, 0);
 		if (r < 0) {
 			snprintf(err, sizeof(err), "server %s: %s\n", s->conf->name,
 				 s->last_exit[0] ? s->last_exit : strerror(-r));
@@ -537,15 +586,7 @@ int main(int argc, char **argv)
 	int status = d.ever_ready ? 0 : 1;
 	close_listeners(&d);
 	peers_close_all(&d);
-	for (unsigned id = 1; id <= d.stack->nservers; id++) {
-		struct server *s = &d.servers[id];
-		if (s->pid > 0) {
-			kill(s->pid, SIGKILL);
-			waitpid(s->pid, NULL, 0);
-		}
-		if (s->pidfd >= 0)
-			close(s->pidfd);
-	}
+	server_reap_all(&d);
 	log_info("stopped", NULL, "stack %s stopped", d.stack->name);
 	unlink(d.pid_path);
 	calls_fini(&d);

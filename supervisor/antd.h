@@ -3,6 +3,7 @@
 #define ANTD_ANTD_H
 
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 #include <ev.h>
 
@@ -32,6 +33,7 @@ struct peer {
 	uint32_t idx, gen;          /* ro: key = peer_key() */
 	enum peer_kind kind;        /* ro */
 	unsigned server_id;         /* ro: 1..n for servers, 0 for apps */
+	int standby;                /* a server's warm spare (takes no work) */
 	int fd;                     /* private */
 	ev_io rio, wio;             /* private */
 	struct outmsg *out_h, *out_t;
@@ -57,6 +59,8 @@ struct peer *peer_by_key(struct antd *d, uint64_t key);
  * backed-up peer returns < 0 and schedules the peer's close. */
 int peer_send(struct peer *p, unsigned type, unsigned flags, const void *payload,
 	      size_t n, int fd);
+/* Take every message already waiting on p (a server that just died). */
+void peer_drain(struct peer *p);
 /* Close now: stop watchers, close fd, forget it (calls peer_gone hooks). */
 void peer_close(struct peer *p, const char *why);
 void peers_close_all(struct antd *d);
@@ -65,31 +69,90 @@ const char *peer_name(const struct peer *p);
 
 /* ---- servers (spawn.c) --------------------------------------------------- */
 
-enum server_state { SRV_STOPPED, SRV_STARTING, SRV_RUNNING, SRV_FAILED, SRV_STOPPING };
+enum server_state {
+	SRV_STOPPED,     /* not running and not to be restarted (stop, temporary, clean exit) */
+	SRV_STARTING,    /* started, not ready yet: its calls wait in its queues */
+	SRV_RUNNING,     /* ready: takes work */
+	SRV_RESTARTING,  /* dead, a restart is scheduled (backoff) */
+	SRV_FAILED,      /* given up (intensity exceeded, or it cannot start) */
+	SRV_STOPPING,    /* being stopped */
+};
 
 struct call;
+
+/* A warm spare: started and ready, given no work until it takes over. */
+struct standby {
+	pid_t pid;                         /* 0: none */
+	int pidfd;
+	ev_io pidw;
+	struct peer *peer;
+	int ready;                         /* said NEXT */
+	unsigned want;
+	uint64_t started_ns;
+};
+
+#define RESTART_HISTORY 128
 
 struct server {
 	const struct stack_server *conf;   /* ro */
 	unsigned id;                       /* ro */
 	enum server_state state;
-	pid_t pid;
+	pid_t pid;                         /* the serving instance, 0 if none */
 	int pidfd;
 	ev_io pidw;
 	struct peer *peer;                 /* NULL when not connected */
+	unsigned instance;                 /* counts every start (or failover) */
+	int ever_ready;                    /* this instance said ready */
 	struct callq requests;             /* calls waiting for this server */
 	struct callq results;              /* results waiting to be handed to it */
 	unsigned want;                     /* items it asked for (NEXT) */
 	unsigned held;                     /* control ICAs it holds now */
 	uint64_t served;                   /* replies sent */
+	uint64_t restarts, replays, failovers;
 	uint64_t started_ns;
 	char last_exit[96];                /* how it last ended */
+	char kill_why[160];                /* why antd killed it, if it did */
+	int kill_counts;                   /* that kill counts against its requests */
+	int restart_asked;                 /* restart at once when it is gone (antctl, strategy) */
+	int stop_asked;                    /* do not restart (antctl stop) */
+	double history[RESTART_HISTORY];   /* times of recent restarts (monotonic s) */
+	unsigned nhistory;
+	ev_timer restart_timer;            /* backoff before the next start */
+	ev_timer ready_timer;              /* a start must say ready in time */
+	ev_timer spare_timer;              /* re-make a spare that died */
+	struct standby spare;
 };
 
-int server_spawn(struct antd *d, struct server *s);
-/* Stop a server: SIGTERM now; the pidfd watcher finishes the job. */
+/* Start the serving instance (spare = 0) or the warm spare (spare = 1).
+ * Returns 0 or -errno (exec failure is logged as a start-up failure). */
+int server_spawn(struct antd *d, struct server *s, int spare);
+/* Signal the serving instance; its pidfd watcher sees it end. */
 void server_stop(struct antd *d, struct server *s, int sig);
 const char *server_state_name(enum server_state st);
+/* The ready spare becomes the serving instance (failover). */
+void server_adopt_spare(struct antd *d, struct server *s);
+/* Close every fd of the serving instance and the spare (antd exiting). */
+void server_reap_all(struct antd *d);
+
+/* ---- supervision: restart policy, failover, replay (supervise.c) ---------- */
+
+void supervise_init(struct antd *d, struct server *s);
+/* The serving instance ended; how is in si. */
+void supervise_exited(struct antd *d, struct server *s, const siginfo_t *si);
+/* The spare ended. */
+void supervise_spare_exited(struct antd *d, struct server *s);
+/* The serving instance said ready (its first NEXT). */
+void supervise_ready(struct antd *d, struct server *s);
+/* antd kills the serving instance: why goes to the log; counts: the requests
+ * it held count this death against them (poison detection). */
+void supervise_kill(struct antd *d, struct server *s, int counts, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Operator commands. Return 0 or -errno with a reason in why. */
+int supervise_restart(struct antd *d, struct server *s, char *why, size_t len);
+int supervise_stop(struct antd *d, struct server *s, char *why, size_t len);
+int supervise_start(struct antd *d, struct server *s, char *why, size_t len);
+/* Is the server taking work now, or will it after a restart? */
+int supervise_accepts(const struct server *s);
 
 /* ---- calls in flight (calls.c) ------------------------------------------- */
 
@@ -103,10 +166,15 @@ struct call {
 	uint32_t index, gen;
 	enum call_state state;
 	unsigned at;                  /* server id queued at / held by */
+	unsigned held_as;             /* ANT_M_REQUEST or ANT_M_RESULT (a RETURN) */
+	unsigned kills;               /* deaths of servers while they held it */
 	uint64_t origin;              /* peer key of frame 0's caller */
 	unsigned origin_server;       /* 0: an application */
+	unsigned origin_instance;     /* that server's instance when it called */
 	struct ant_ica_ref data;      /* the data ICA this call keeps alive */
 	struct call *next;            /* queue link */
+	ev_timer deadline;            /* while held: the holder's deadline */
+	struct antd *d;
 	size_t len;                   /* bytes of page in use */
 	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8))); /* antd's own copy */
 };
@@ -130,8 +198,13 @@ void calls_on_next(struct peer *p, unsigned count);
 void calls_on_alloc(struct peer *p, uint64_t size);
 void calls_on_release(struct peer *p, const struct ant_ica_ref *ref);
 
-/* A server is gone (exit, cut off): fail what it held or had queued. */
-void calls_server_gone(struct antd *d, struct server *s, int error);
+/* The serving instance of s died: the calls it held go back to the head of
+ * its queues (replay) unless its policy or the poison count says no, then
+ * they fail.  counts: this death counts against them.  Results of its own
+ * calls are dropped (the next instance did not make them). */
+void calls_server_died(struct antd *d, struct server *s, int counts);
+/* s will not serve again (given up, stopped): fail everything queued for it. */
+void calls_fail_queued(struct antd *d, struct server *s, int error);
 /* An application connection is gone. */
 void calls_app_gone(struct antd *d, struct peer *p);
 /* A server became ready (first NEXT) or got more credit: hand it work. */
@@ -173,7 +246,10 @@ void control_on_message(struct peer *p, const char *req, size_t len);
 
 /* Called when every server is running (first time): daemon readiness. */
 void antd_check_ready(struct antd *d);
-/* Called when a server's pidfd says it exited. */
+/* A server (or its spare) is gone for good, or antd is stopping and one more
+ * child ended: stopping completes, or start-up failure is reported. */
 void antd_server_exited(struct antd *d, struct server *s);
+/* Stop the whole stack (SIGTERM, or a server given up with stop_stack). */
+void antd_stop(struct antd *d, const char *why);
 
 #endif

@@ -1,5 +1,6 @@
 /* calls.c - the inner core's routing: control ICAs in flight, request and result queues, direct return. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,8 @@ void calls_fini(struct antd *d)
 	memset(t, 0, sizeof(*t));
 }
 
+static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents);
+
 static struct call *call_new(struct antd *d)
 {
 	struct call_table *t = &d->calls;
@@ -49,6 +52,9 @@ static struct call *call_new(struct antd *d)
 	}
 	struct call *c = t->c[idx];
 	memset(c, 0, offsetof(struct call, page));
+	c->d = d;
+	ev_timer_init(&c->deadline, on_deadline, 0., 0.);
+	c->deadline.data = c;
 	if (++t->next_gen == 0)
 		t->next_gen = 1;
 	c->index = idx;
@@ -60,6 +66,7 @@ static struct call *call_new(struct antd *d)
 
 static void call_free(struct antd *d, struct call *c)
 {
+	ev_timer_stop(d->loop, &c->deadline);
 	struct call_table *t = &d->calls;
 	struct peer *origin = peer_by_key(d, c->origin);
 	if (origin && origin->calls_out)
@@ -92,9 +99,63 @@ static struct ant_frame *top_of(struct call *c)
 	return ant_cica_current(c->page);
 }
 
+/* Will s take this call, now or once it is back? */
 static int server_alive(const struct server *s)
 {
-	return s->peer && (s->state == SRV_STARTING || s->state == SRV_RUNNING);
+	return supervise_accepts(s);
+}
+
+/* Is c, in s's result queue, the result of a call s made itself (and not a
+ * call s forwarded coming back to it, a RETURN)? */
+static int is_own_result(const struct call *c, const struct server *s)
+{
+	const struct ant_frame *f = ant_cica_current_const(c->page);
+	return f->caller == s->id && c->origin_server == s->id &&
+	       ((const struct ant_cica_hdr *)c->page)->nframes == 1;
+}
+
+/* How long s may hold c before it counts as hung (0: no limit). */
+static unsigned deadline_ms(const struct server *s, const struct call *c)
+{
+	const struct ant_cica_hdr *h = (const void *)c->page;
+	const struct ant_frame *f = ant_cica_current_const(c->page);
+	if (h->deadline_ms)
+		return h->deadline_ms;
+	return (f->flags & ANT_FF_IO_WAIT) ? s->conf->policy.io_deadline_ms
+					   : s->conf->policy.deadline_ms;
+}
+
+static void hold(struct antd *d, struct server *s, struct call *c, unsigned as)
+{
+	c->state = CALL_HELD;
+	c->at = s->id;
+	c->held_as = as;
+	s->held++;
+	unsigned ms = deadline_ms(s, c);
+	if (ms) {
+		ev_timer_set(&c->deadline, ms / 1000.0, 0.);
+		ev_timer_start(d->loop, &c->deadline);
+	}
+}
+
+static void unhold(struct antd *d, struct server *s, struct call *c)
+{
+	ev_timer_stop(d->loop, &c->deadline);
+	if (s->held)
+		s->held--;
+}
+
+static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct call *c = w->data;
+	struct antd *d = c->d;
+	if (c->state != CALL_HELD || !c->at)
+		return;
+	struct server *s = &d->servers[c->at];
+	const struct ant_frame *f = ant_cica_current_const(c->page);
+	supervise_kill(d, s, 1, "hang: deadline %u ms exceeded holding control ICA %u:%u (op %s)",
+		       deadline_ms(s, c), c->index, c->gen, f->op);
+	(void)loop;
 }
 
 static const char *srv_name(struct antd *d, unsigned id)
@@ -112,8 +173,25 @@ static void set_error(struct call *c, int error)
 	ant_cica_set_result(c->page, error, NULL, 0);
 }
 
-/* Hand page to peer as type; hands over the data ICA unless it holds it. */
-static void deliver(struct antd *d, struct peer *p, struct call *c, unsigned type)
+/* The same, with a line saying why (e.g. which server failed and how). */
+static void set_error_text(struct call *c, int error, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_error_text(struct call *c, int error, const char *fmt, ...)
+{
+	char text[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if (ant_cica_set_result(c->page, error, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1) < 0)
+		set_error(c, error);
+}
+
+/* Hand page to peer as type; hands over the data ICA unless it holds it.
+ * Returns -1 if the data ICA could not be handed over (nothing sent). */
+static int deliver(struct antd *d, struct peer *p, struct call *c, unsigned type)
 {
 	struct ant_cica_hdr *h = hdr_of(c);
 	ant_cica_trace(c->page, p->server_id);
@@ -123,6 +201,11 @@ static void deliver(struct antd *d, struct peer *p, struct call *c, unsigned typ
 		if (fd < 0) {
 			log_error("ica", NULL, "cannot hand data ICA %u:%u to %s: %s", h->data.index,
 				  h->data.gen, peer_name(p), strerror(-fd));
+			if (type == ANT_M_REQUEST)
+				return -1;
+			/* A result still goes out, without its data and saying why. */
+			memset(&h->data, 0, sizeof(h->data));
+			h->data_flags = 0;
 			if (h->retval >= 0)
 				h->retval = ANT_E_NO_ICA;
 			fd = -1;
@@ -131,6 +214,7 @@ static void deliver(struct antd *d, struct peer *p, struct call *c, unsigned typ
 		}
 	}
 	peer_send(p, type, 0, c->page, h->used, fd);
+	return 0;
 }
 
 /* ---- result routing (direct return) --------------------------------------- */
@@ -139,7 +223,8 @@ static void deliver_to_origin(struct antd *d, struct call *c)
 {
 	if (c->origin_server) {
 		struct server *s = &d->servers[c->origin_server];
-		if (server_alive(s)) {
+		/* Only the instance that made the call may take its result. */
+		if (server_alive(s) && s->instance == c->origin_instance) {
 			c->state = CALL_RESULTQ;
 			c->at = s->id;
 			callq_push(&s->results, c);
@@ -222,19 +307,17 @@ static void enqueue_request(struct antd *d, struct call *c)
 /* Results before requests; requests only while under max_inflight. */
 void calls_pump(struct antd *d, struct server *s)
 {
-	while (s->peer && s->want > 0) {
+	while (s->peer && s->want > 0 && s->state == SRV_RUNNING) {
 		struct call *c = callq_pop(&s->results);
 		if (c) {
 			s->want--;
-			if (top_of(c)->callee == s->id) {
-				/* A RETURN: the call this server forwarded is its own again. */
-				c->state = CALL_HELD;
-				c->at = s->id;
-				s->held++;
-				deliver(d, s->peer, c, ANT_M_RESULT);
-			} else {
+			if (is_own_result(c, s)) {
 				deliver(d, s->peer, c, ANT_M_RESULT);
 				call_free(d, c);
+			} else {
+				/* A RETURN: the call this server forwarded is its own again. */
+				hold(d, s, c, ANT_M_RESULT);
+				deliver(d, s->peer, c, ANT_M_RESULT);
 			}
 			continue;
 		}
@@ -242,10 +325,12 @@ void calls_pump(struct antd *d, struct server *s)
 			break;
 		c = callq_pop(&s->requests);
 		s->want--;
-		c->state = CALL_HELD;
-		c->at = s->id;
-		s->held++;
-		deliver(d, s->peer, c, ANT_M_REQUEST);
+		hold(d, s, c, ANT_M_REQUEST);
+		if (deliver(d, s->peer, c, ANT_M_REQUEST) < 0) {
+			unhold(d, s, c);
+			s->want++;
+			fail_now(d, c, ANT_E_NO_ICA);
+		}
 	}
 }
 
@@ -334,6 +419,8 @@ void calls_on_call(struct peer *p, unsigned char *page, size_t len)
 	h->retval = 0;
 	h->ret_off = h->ret_size = 0;
 	h->trace_len = 0;
+	h->pad[0] = h->pad[1] = 0;
+	h->reserved = 0;
 	h->flags &= ~ANT_CF_TRACE_FULL;
 	memset(h->trace, 0, sizeof(h->trace));
 	ant_cica_trace(c->page, p->server_id);
@@ -341,6 +428,7 @@ void calls_on_call(struct peer *p, unsigned char *page, size_t len)
 	f->caller = (uint16_t)p->server_id;
 	c->origin = peer_key(p);
 	c->origin_server = p->server_id;
+	c->origin_instance = p->server_id ? d->servers[p->server_id].instance : 0;
 	memset(&c->data, 0, sizeof(c->data));
 	adopt_data(d, p, c);
 	p->calls_out++;
@@ -363,6 +451,8 @@ static struct call *held_call(struct peer *p, const unsigned char *page, size_t 
 	struct ant_cica_hdr in;
 	memcpy(&in, page, sizeof(in));
 	struct call *c = call_lookup(d, in.id_index, in.id_gen);
+	if (d->stopping && (!c || c->state != CALL_HELD))
+		return NULL;   /* its call was failed by the shutdown: nothing to answer */
 	if (!c || c->state != CALL_HELD || c->at != p->server_id) {
 		antd_cut_off(p, "sent control ICA %u:%u it does not hold", in.id_index, in.id_gen);
 		return NULL;
@@ -405,6 +495,9 @@ static void merge_page(struct call *c, const unsigned char *page)
 	h->flags = keep.flags;
 	h->trace_len = keep.trace_len;
 	memcpy(h->trace, keep.trace, sizeof(h->trace));
+	h->deadline_ms = keep.deadline_ms;
+	h->pad[0] = h->pad[1] = 0;
+	h->reserved = 0;
 	c->len = in.used;
 }
 
@@ -419,7 +512,7 @@ void calls_on_forward(struct peer *p, unsigned char *page, size_t len, unsigned 
 	adopt_data(d, p, c);
 	struct ant_frame *f = top_of(c);
 	f->caller = (uint16_t)p->server_id;
-	s->held--;
+	unhold(d, s, c);
 	if (mflags & ANT_MF_NEXT)
 		s->want++;
 	if (!stack_may_call(d->stack, p->server_id, f->callee)) {
@@ -441,7 +534,7 @@ void calls_on_reply(struct peer *p, unsigned char *page, size_t len, unsigned mf
 		return;
 	merge_page(c, page);
 	adopt_data(d, p, c);
-	s->held--;
+	unhold(d, s, c);
 	s->served++;
 	if (mflags & ANT_MF_NEXT)
 		s->want++;
@@ -453,16 +546,20 @@ void calls_on_next(struct peer *p, unsigned count)
 {
 	struct antd *d = p->d;
 	struct server *s = &d->servers[p->server_id];
-	if (s->want + count > 4096) {
-		antd_cut_off(p, "asked for %u items at once", s->want + count);
+	unsigned *want = p->standby ? &s->spare.want : &s->want;
+	if (*want + count > 4096) {
+		antd_cut_off(p, "asked for %u items at once", *want + count);
 		return;
 	}
-	s->want += count;
-	if (s->state == SRV_STARTING) {
-		s->state = SRV_RUNNING;
-		log_info("ready", s->conf->name, "pid %d ready", (int)s->pid);
-		antd_check_ready(d);
+	*want += count;
+	if (p->standby) {
+		if (!s->spare.ready)
+			log_info("spare-ready", s->conf->name, "spare pid %d ready", (int)s->spare.pid);
+		s->spare.ready = 1;
+		return;
 	}
+	if (s->state == SRV_STARTING)
+		supervise_ready(d, s);
 	calls_pump(d, s);
 }
 
@@ -495,7 +592,65 @@ void calls_on_release(struct peer *p, const struct ant_ica_ref *ref)
 
 /* ---- failures ----------------------------------------------------------------- */
 
-void calls_server_gone(struct antd *d, struct server *s, int error)
+void calls_server_died(struct antd *d, struct server *s, int counts)
+{
+	struct call_table *t = &d->calls;
+	const struct policy *pol = &s->conf->policy;
+	for (uint32_t i = 0; i < t->n; i++) {
+		struct call *c = t->c[i];
+		if (!c->gen || c->at != s->id)
+			continue;
+		if (c->state == CALL_RESULTQ && is_own_result(c, s)) {
+			callq_remove(&s->results, c);
+			call_free(d, c);   /* the instance that asked is gone */
+			continue;
+		}
+		if (c->state != CALL_HELD)
+			continue;   /* queued calls wait for the next instance */
+		ev_timer_stop(d->loop, &c->deadline);
+		const struct ant_frame *f = top_of(c);
+		const char *cause = s->kill_why[0] ? s->kill_why : s->last_exit;
+		c->kills += counts ? 1 : 0;
+		if (!policy_may_replay(pol, f->op)) {
+			log_warn("no-replay", s->conf->name,
+				 "control ICA %u:%u (op %s from %s) not replayed (replay %s): fails",
+				 c->index, c->gen, f->op, srv_name(d, f->caller),
+				 policy_replay_name(pol->replay));
+			c->at = 0;
+			set_error_text(c, ANT_E_SERVER_FAILED, "%s failed (%s); op %s is not replayed",
+				       s->conf->name, cause, f->op);
+			route_result(d, c, s->id);
+			continue;
+		}
+		if (c->kills >= pol->poison_kills) {
+			log_error("poison", s->conf->name,
+				  "control ICA %u:%u (op %s from %s) killed its server %u times: fails",
+				  c->index, c->gen, f->op, srv_name(d, f->caller), c->kills);
+			c->at = 0;
+			set_error_text(c, ANT_E_SERVER_FAILED,
+				       "poison request: %s failed %u times holding it (last: %s)",
+				       s->conf->name, c->kills, cause);
+			route_result(d, c, s->id);
+			continue;
+		}
+		/* Replay: antd's own copy, as it was handed over, goes first. */
+		log_info("replay", s->conf->name, "control ICA %u:%u (op %s from %s) goes back to the "
+			 "head of its %s queue", c->index, c->gen, f->op, srv_name(d, f->caller),
+			 c->held_as == ANT_M_REQUEST ? "request" : "result");
+		s->replays++;
+		if (c->held_as == ANT_M_REQUEST) {
+			c->state = CALL_QUEUED;
+			callq_push_head(&s->requests, c);
+		} else {
+			c->state = CALL_RESULTQ;
+			callq_push_head(&s->results, c);
+		}
+	}
+	s->want = 0;
+	s->held = 0;
+}
+
+void calls_fail_queued(struct antd *d, struct server *s, int error)
 {
 	struct call_table *t = &d->calls;
 	unsigned failed = 0;
@@ -503,31 +658,25 @@ void calls_server_gone(struct antd *d, struct server *s, int error)
 		struct call *c = t->c[i];
 		if (!c->gen || c->at != s->id)
 			continue;
-		switch (c->state) {
-		case CALL_QUEUED:
+		if (c->state == CALL_QUEUED) {
 			callq_remove(&s->requests, c);
-			break;
-		case CALL_RESULTQ:
+		} else if (c->state == CALL_RESULTQ) {
 			callq_remove(&s->results, c);
-			if (top_of(c)->callee != s->id) {
-				call_free(d, c);  /* its own call's result: nobody left to take it */
+			if (is_own_result(c, s)) {
+				call_free(d, c);
 				continue;
 			}
-			break;
-		case CALL_HELD:
-			break;
+		} else {
+			continue;
 		}
-		const struct ant_frame *f = top_of(c);
-		log_warn("call-failed", s->conf->name, "control ICA %u:%u (op %s from %s) fails: %s",
-			 c->index, c->gen, f->op, srv_name(d, f->caller), ant_errname(error));
 		c->at = 0;
 		failed++;
-		fail_now(d, c, error);
+		set_error_text(c, error, "%s is %s (%s)", s->conf->name, server_state_name(s->state),
+			       s->last_exit[0] ? s->last_exit : "no exit seen");
+		route_result(d, c, s->id);
 	}
-	s->want = 0;
-	s->held = 0;
 	if (failed)
-		log_info("call-failed", s->conf->name, "%u call(s) failed with %s", failed,
+		log_warn("call-failed", s->conf->name, "%u queued call(s) failed with %s", failed,
 			 ant_errname(error));
 }
 
@@ -542,6 +691,10 @@ void calls_app_gone(struct antd *d, struct peer *p)
 void calls_fail_all(struct antd *d, int error)
 {
 	struct call_table *t = &d->calls;
+	for (unsigned id = 1; id <= d->stack->nservers; id++) {
+		d->servers[id].held = 0;
+		d->servers[id].want = 0;
+	}
 	for (uint32_t i = 0; i < t->n; i++) {
 		struct call *c = t->c[i];
 		if (!c->gen)

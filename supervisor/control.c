@@ -37,6 +37,12 @@ static json_t *status_json(struct antd *d)
 				json_array_append_new(holding, json_sprintf("%u:%u", c->index, c->gen));
 		}
 		json_object_set_new(o, "holding", holding);
+		json_object_set_new(o, "restarts", json_integer((json_int_t)s->restarts));
+		json_object_set_new(o, "replays", json_integer((json_int_t)s->replays));
+		json_object_set_new(o, "failovers", json_integer((json_int_t)s->failovers));
+		json_object_set_new(o, "policy", json_string(s->conf->policy.name));
+		if (s->spare.pid > 0)
+			json_object_set_new(o, "standby_pid", json_integer(s->spare.pid));
 		if (o && s->last_exit[0])
 			json_object_set_new(o, "last_exit", json_string(s->last_exit));
 		json_array_append_new(servers, o);

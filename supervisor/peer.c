@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -204,10 +205,20 @@ void peer_close(struct peer *p, const char *why)
 	ica_unhold_all(&d->icas, peer_key(p));
 	if (p->kind == PEER_SERVER) {
 		struct server *s = &d->servers[p->server_id];
-		if (s->peer == p)
+		if (s->peer == p) {
 			s->peer = NULL;
-		log_info("disconnect", s->conf->name, "connection closed: %s", why);
-		calls_server_gone(d, s, ANT_E_SERVER_FAILED);
+			s->want = 0;
+			/* Alive but unreachable is no use: end it, and let its
+			 * exit be handled like any other (replay, restart). */
+			if (s->pid > 0 && !s->kill_why[0])
+				supervise_kill(d, s, 1, "closed its connection to antd");
+		} else if (s->spare.peer == p) {
+			s->spare.peer = NULL;
+			s->spare.ready = 0;
+			if (s->spare.pid > 0 && s->spare.pidfd >= 0)
+				pidfd_send_signal(s->spare.pidfd, SIGKILL, NULL, 0);
+		}
+		log_debug("disconnect", s->conf->name, "connection closed: %s", why);
 	} else if (p->kind == PEER_APP) {
 		log_debug("disconnect", NULL, "%s: %s", peer_name(p), why);
 		calls_app_gone(d, p);
@@ -231,6 +242,12 @@ static void dispatch(struct peer *p, unsigned char *buf, size_t n, int fd)
 	size_t plen = n - sizeof(h);
 	int is_server = p->kind == PEER_SERVER;
 
+	if (p->standby && h.type != ANT_M_NEXT && h.type != ANT_M_ALLOC && h.type != ANT_M_RELEASE) {
+		if (fd >= 0)
+			close(fd);
+		antd_cut_off(p, "spare sent %s (a spare takes no work)", ant_msg_name(h.type));
+		return;
+	}
 	if (fd >= 0) {   /* peers never send fds to antd */
 		close(fd);
 		antd_cut_off(p, "sent an fd with %s", ant_msg_name(h.type));
@@ -282,6 +299,22 @@ static void dispatch(struct peer *p, unsigned char *buf, size_t n, int fd)
 		break;
 	}
 	antd_cut_off(p, "unexpected %s message (flags 0x%x)", ant_msg_name(h.type), h.flags);
+}
+
+void peer_drain(struct peer *p)
+{
+	struct antd *d = p->d;
+	uint64_t key = peer_key(p);
+	static unsigned char buf[ANT_MSG_MAX] __attribute__((aligned(8)));
+	for (int i = 0; i < 4096; i++) {
+		int fd;
+		ssize_t n = ant_msg_recv(p->fd, buf, &fd);
+		if (n <= 0)
+			return;
+		dispatch(p, buf, (size_t)n, fd);
+		if (!peer_by_key(d, key) || peer_broken(p))
+			return;
+	}
 }
 
 static void read_control(struct peer *p)

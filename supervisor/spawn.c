@@ -21,6 +21,7 @@ const char *server_state_name(enum server_state st)
 	case SRV_STOPPED:  return "stopped";
 	case SRV_STARTING: return "starting";
 	case SRV_RUNNING:  return "running";
+	case SRV_RESTARTING: return "restarting";
 	case SRV_FAILED:   return "failed";
 	case SRV_STOPPING: return "stopping";
 	}
@@ -73,8 +74,9 @@ fail:;
 }
 
 static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents);
+static void on_spare_pidfd(struct ev_loop *loop, ev_io *w, int revents);
 
-int server_spawn(struct antd *d, struct server *s)
+int server_spawn(struct antd *d, struct server *s, int spare)
 {
 	const struct stack_server *conf = s->conf;
 	int sp[2], ep[2];
@@ -116,7 +118,9 @@ int server_spawn(struct antd *d, struct server *s)
 	close(csock);
 	close(cerr);
 
-	/* Wait for exec: EOF means it happened, an int means it failed. */
+	/* Wait for exec: EOF means it happened, an int means it failed.  This
+	 * is the one place antd waits, for the few hundred microseconds from
+	 * fork to exec; it tells "could not start" apart from "crashed". */
 	int err = 0;
 	ssize_t n;
 	do
@@ -128,8 +132,8 @@ int server_spawn(struct antd *d, struct server *s)
 		close(sp[0]);
 		snprintf(s->last_exit, sizeof(s->last_exit), "exec %s failed: %s",
 			 conf->exec_path, strerror(err));
-		log_error("start-failed", conf->name, "%s", s->last_exit);
-		s->state = SRV_FAILED;
+		log_error("start-failed", conf->name, "start-up failure%s: %s",
+			  spare ? " (spare)" : "", s->last_exit);
 		return -err;
 	}
 
@@ -141,22 +145,49 @@ int server_spawn(struct antd *d, struct server *s)
 		close(sp[0]);
 		return e;
 	}
-	s->pid = pid;
-	s->pidfd = pidfd;
-	s->state = SRV_STARTING;
-	s->want = 0;
-	s->held = 0;
-	s->started_ns = mono_ns();
-	ev_io_init(&s->pidw, on_pidfd, pidfd, EV_READ);
-	s->pidw.data = s;
-	ev_io_start(d->loop, &s->pidw);
-	s->peer = peer_new(d, sp[0], PEER_SERVER, s->id);
-	if (!s->peer) {
+	struct peer *p = peer_new(d, sp[0], PEER_SERVER, s->id);
+	if (!p) {
 		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(pidfd);
 		return -ENOMEM;
 	}
-	antd_send_welcome(d, s->peer);
-	log_info("start", conf->name, "pid %d: %s", (int)pid, conf->exec_path);
+	p->pid = pid;
+	p->uid = getuid();
+	p->gid = getgid();
+	p->standby = spare;
+	if (spare) {
+		struct standby *sb = &s->spare;
+		sb->pid = pid;
+		sb->pidfd = pidfd;
+		sb->peer = p;
+		sb->ready = 0;
+		sb->want = 0;
+		sb->started_ns = mono_ns();
+		ev_io_init(&sb->pidw, on_spare_pidfd, pidfd, EV_READ);
+		sb->pidw.data = s;
+		ev_io_start(d->loop, &sb->pidw);
+	} else {
+		s->pid = pid;
+		s->pidfd = pidfd;
+		s->peer = p;
+		s->state = SRV_STARTING;
+		s->ever_ready = 0;
+		s->want = 0;
+		s->held = 0;
+		s->instance++;
+		s->started_ns = mono_ns();
+		s->kill_why[0] = '\0';
+		s->kill_counts = 0;
+		ev_io_init(&s->pidw, on_pidfd, pidfd, EV_READ);
+		s->pidw.data = s;
+		ev_io_start(d->loop, &s->pidw);
+		ev_timer_set(&s->ready_timer, s->conf->policy.ready_timeout_ms / 1000.0, 0.);
+		ev_timer_start(d->loop, &s->ready_timer);
+	}
+	antd_send_welcome(d, p);
+	log_info(spare ? "start-spare" : "start", conf->name, "pid %d: %s", (int)pid,
+		 conf->exec_path);
 	return 0;
 }
 
@@ -179,26 +210,87 @@ static void describe_exit(const siginfo_t *si, char *buf, size_t len)
 	}
 }
 
+static int reap(int pidfd, siginfo_t *si)
+{
+	memset(si, 0, sizeof(*si));
+	if (waitid(P_PIDFD, (id_t)pidfd, si, WEXITED | WNOHANG) < 0 || si->si_pid == 0)
+		return -1;
+	return 0;
+}
+
 static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct server *s = w->data;
 	struct antd *d = (struct antd *)ev_userdata(loop);
 	siginfo_t si;
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)s->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+	if (reap(s->pidfd, &si) < 0)
 		return;
 	describe_exit(&si, s->last_exit, sizeof(s->last_exit));
 	ev_io_stop(loop, w);
 	close(s->pidfd);
 	s->pidfd = -1;
-	int expected = s->state == SRV_STOPPING || d->stopping;
-	if (expected)
-		log_info("server-exit", s->conf->name, "pid %d %s", (int)s->pid, s->last_exit);
-	else
-		log_error("server-exit", s->conf->name, "pid %d %s", (int)s->pid, s->last_exit);
-	s->pid = 0;
-	if (s->peer)
-		peer_close(s->peer, s->last_exit);
-	s->state = expected ? SRV_STOPPED : SRV_FAILED;
-	antd_server_exited(d, s);
+	supervise_exited(d, s, &si);
+}
+
+static void on_spare_pidfd(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct server *s = w->data;
+	struct antd *d = (struct antd *)ev_userdata(loop);
+	struct standby *sb = &s->spare;
+	siginfo_t si;
+	if (reap(sb->pidfd, &si) < 0)
+		return;
+	char how[96];
+	describe_exit(&si, how, sizeof(how));
+	ev_io_stop(loop, w);
+	close(sb->pidfd);
+	sb->pidfd = -1;
+	log_info("spare-exit", s->conf->name, "spare pid %d %s", (int)sb->pid, how);
+	sb->pid = 0;
+	if (sb->peer)
+		peer_close(sb->peer, how);
+	sb->peer = NULL;
+	supervise_spare_exited(d, s);
+}
+
+void server_adopt_spare(struct antd *d, struct server *s)
+{
+	struct standby *sb = &s->spare;
+	s->pid = sb->pid;
+	s->pidfd = sb->pidfd;
+	ev_io_init(&s->pidw, on_pidfd, s->pidfd, EV_READ);
+	s->pidw.data = s;
+	ev_io_start(d->loop, &s->pidw);
+	s->peer = sb->peer;
+	s->peer->standby = 0;
+	s->want = sb->want;
+	s->held = 0;
+	s->state = SRV_RUNNING;
+	s->ever_ready = 1;
+	s->instance++;
+	s->started_ns = sb->started_ns;
+	s->kill_why[0] = '\0';
+	s->kill_counts = 0;
+	memset(sb, 0, sizeof(*sb));
+	sb->pidfd = -1;
+}
+
+void server_reap_all(struct antd *d)
+{
+	for (unsigned id = 1; id <= d->stack->nservers; id++) {
+		struct server *s = &d->servers[id];
+		pid_t pids[2] = { s->pid, s->spare.pid };
+		for (int k = 0; k < 2; k++) {
+			if (pids[k] > 0) {
+				kill(pids[k], SIGKILL);
+				waitpid(pids[k], NULL, 0);
+			}
+		}
+		if (s->pidfd >= 0)
+			close(s->pidfd);
+		if (s->spare.pid > 0 && s->spare.pidfd >= 0)
+			close(s->spare.pidfd);
+		s->pid = s->spare.pid = 0;
+		s->pidfd = -1;
+	}
 }

@@ -276,7 +276,7 @@ static int parse_max_inflight(const struct errbuf *e, const char *where, const j
 static int parse_server(const struct errbuf *e, struct stack *s, unsigned i, json_t *v)
 {
 	static const char *const keys[] = {
-		"name", "exec", "args", "calls", "max_inflight", NULL
+		"name", "exec", "args", "calls", "max_inflight", "policy", "supervision", NULL
 	};
 	struct stack_server *sv = &s->servers[i];
 	struct text where = keypath("servers[%u]", i);
@@ -317,6 +317,51 @@ static int parse_server(const struct errbuf *e, struct stack *s, unsigned i, jso
 	if ((f = json_object_get(v, "max_inflight"))) {
 		w = keypath("%s.max_inflight", where.s);
 		if (parse_max_inflight(e, w.s, f, &sv->max_inflight) < 0)
+			return -1;
+	}
+
+	policy_defaults(&sv->policy);
+	if ((f = json_object_get(v, "policy"))) {
+		const char *name;
+		w = keypath("%s.policy", where.s);
+		if (!(name = get_string(e, w.s, f, 0)))
+			return -1;
+		if (strlen(name) >= sizeof(sv->policy_name)) {
+			fail(e, w.s, "policy name too long");
+			return -1;
+		}
+		strcpy(sv->policy_name, name);
+	}
+	if ((f = json_object_get(v, "supervision"))) {
+		/* Checked here against the defaults, so that a bad key is reported
+		 * with the stack file's own error; applied for real later. */
+		struct policy scratch;
+		policy_defaults(&scratch);
+		w = keypath("%s.supervision", where.s);
+		char why[512];
+		if (policy_apply(&scratch, f, e->path, w.s, why, sizeof(why)) < 0) {
+			if (e->buf)
+				snprintf(e->buf, e->len, "%s", why);
+			return -1;
+		}
+		sv->supervision = json_incref(f);
+	}
+	return 0;
+}
+
+int stack_resolve_policies(struct stack *s, const char *search, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < s->nservers; i++) {
+		struct stack_server *sv = &s->servers[i];
+		char where[512];
+		policy_defaults(&sv->policy);
+		snprintf(where, sizeof(where), "%s: servers[%u].policy", s->path, i);
+		if (sv->policy_name[0] &&
+		    policy_load(&sv->policy, sv->policy_name, search, where, err, errlen) < 0)
+			return -1;
+		snprintf(where, sizeof(where), "servers[%u].supervision", i);
+		if (sv->supervision &&
+		    policy_apply(&sv->policy, sv->supervision, s->path, where, err, errlen) < 0)
 			return -1;
 	}
 	return 0;
@@ -579,6 +624,7 @@ void stack_free(struct stack *s)
 
 		free(sv->exec);
 		free(sv->exec_path);
+		json_decref(sv->supervision);
 		for (j = 0; j < STACK_ARGS_MAX; j++)
 			free(sv->args[j]);
 	}

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include "ant/cica.h"
 #include "ant/proto.h"
+#include "policy.h"
 
 #define STACK_ARGS_MAX 32
 #define STACK_CPUS_MAX 1024
@@ -20,6 +21,9 @@ struct stack_server {
 	unsigned max_inflight;       /* 1..64, default 1 */
 	unsigned ncalls;
 	unsigned calls[ANT_SERVERS_MAX]; /* server ids this one may call */
+	char policy_name[64];        /* "policy": a file in the policy folders, or "" */
+	json_t *supervision;         /* "supervision": inline policy keys, or NULL */
+	struct policy policy;        /* resolved (stack_resolve_policies) */
 };
 
 struct stack {
@@ -58,5 +62,13 @@ int stack_may_call(const struct stack *s, unsigned caller, unsigned callee);
  * the server and what was tried.
  */
 int stack_resolve_execs(struct stack *s, const char *search_path, char *err, size_t errlen);
+
+/*
+ * Resolve each server's supervision policy: the defaults, then the policy
+ * file it names (NAME.json in the ':'-separated dirs of search), then its
+ * inline "supervision" keys.  Returns 0, or -1 with err naming the file and
+ * key.
+ */
+int stack_resolve_policies(struct stack *s, const char *search, char *err, size_t errlen);
 
 #endif

@@ -69,6 +69,7 @@ struct ant_call {
 	unsigned data_flags;     /* ANT_DF_RO, ANT_DF_DETACH */
 	unsigned call_flags;     /* ANT_CF_DIRECT_HINT */
 	unsigned frame_flags;    /* extra ANT_FF_* (ANT_FF_IO_WAIT) */
+	unsigned deadline_ms;    /* how long each server may hold it (0: its own default) */
 };
 
 /* What came back.  bytes points into page; data is held by the connection

@@ -82,6 +82,8 @@ struct ant_cica_hdr {
 	uint16_t trace_len;
 	uint8_t  trace[ANT_TRACE_MAX];
 	uint8_t  pad[2];
+	uint32_t deadline_ms;   /* caller's deadline for each stage (0: the server's own) */
+	uint32_t reserved;      /* 0 */
 };
 
 struct ant_frame {
