@@ -44,7 +44,8 @@ int main(int argc, char **argv)
 	}
 	struct ant_item it;
 	while ((r = ant_next(c, &it, -1)) == 0) {
-		testops_take(&o, c, &it);
+		if (testops_take(&o, c, &it))
+			continue;
 		if (it.kind == ANT_ITEM_REQUEST)
 			r = testops_answer(&o, c, &it);
 		else if (it.kind == ANT_ITEM_RESULT)

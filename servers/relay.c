@@ -142,7 +142,8 @@ int main(int argc, char **argv)
 	struct ant_item it;
 	struct pending *pending = NULL;
 	while ((r = ant_next(c, &it, -1)) == 0) {
-		testops_take(&o, c, &it);
+		if (testops_take(&o, c, &it))
+			continue;
 		switch (it.kind) {
 		case ANT_ITEM_REQUEST:
 			if (strcmp(it.op, "ask") == 0) {

@@ -1,5 +1,7 @@
 /* testops.c - what the example servers do at the end of a chain, and their shared options. */
 #include <errno.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,9 +11,43 @@
 #include "ant/proto.h"
 #include "testops.h"
 
+static int parse_fail(struct testopts *o, const char *v)
+{
+	static const char *const names[] = { "", "segv", "abort", "exit3", "hang", "corrupt" };
+	size_t n = strcspn(v, "@:");
+	for (int m = 1; m <= FAIL_CORRUPT; m++) {
+		if (strlen(names[m]) != n || strncmp(v, names[m], n) != 0)
+			continue;
+		o->fail = (enum fail_mode)m;
+		if (v[n] == '@') {
+			char *end;
+			unsigned long k = strtoul(v + n + 1, &end, 10);
+			if (*end || k == 0 || k > 1000000)
+				return -1;
+			o->fail_nth = (unsigned)k;
+			return 0;
+		}
+		if (v[n] == ':' && v[n + 1]) {
+			o->fail_marker = v + n + 1;
+			return 0;
+		}
+		return -1;
+	}
+	return -1;
+}
+
 int testopts_parse(struct testopts *o, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i];
+	if (strcmp(a, "--fail") == 0) {
+		if (*i + 1 >= argc || parse_fail(o, argv[*i + 1]) < 0) {
+			fprintf(stderr, "%s: --fail: expected segv|abort|exit3|hang|corrupt followed by "
+				"@N or :MARKER, got '%s'\n", o->self, *i + 1 < argc ? argv[*i + 1] : "");
+			return -1;
+		}
+		++*i;
+		return 1;
+	}
 	if (strcmp(a, "--pause-ms") == 0 || strcmp(a, "--log") == 0) {
 		if (*i + 1 >= argc) {
 			fprintf(stderr, "%s: %s needs a value\n", o->self, a);
@@ -47,8 +83,20 @@ static unsigned long data_ino(const struct ant_ica *ica)
 	return (unsigned long)st.st_ino;
 }
 
-void testops_take(struct testopts *o, struct ant_conn *c, const struct ant_item *it)
+static int should_fail(struct testopts *o, const struct ant_item *it)
 {
+	if (o->fail == FAIL_NONE || it->kind != ANT_ITEM_REQUEST)
+		return 0;
+	if (o->fail_nth)
+		return o->taken == o->fail_nth;
+	return it->params && memmem(it->params, it->nparams, o->fail_marker,
+				    strlen(o->fail_marker)) != NULL;
+}
+
+int testops_take(struct testopts *o, struct ant_conn *c, struct ant_item *it)
+{
+	if (it->kind == ANT_ITEM_REQUEST)
+		o->taken++;
 	static const char *const kinds[] = { "?", "REQUEST", "RETURN", "RESULT" };
 	if (o->log) {
 		int n = (int)(it->nparams > 64 ? 64 : it->nparams);
@@ -63,7 +111,35 @@ void testops_take(struct testopts *o, struct ant_conn *c, const struct ant_item 
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
 	}
-	(void)c;
+	if (!should_fail(o, it))
+		return 0;
+	if (o->log)
+		fprintf(o->log, "FAIL %d\n", (int)o->fail);
+	switch (o->fail) {
+	case FAIL_SEGV:
+		/* The default action, even under a sanitizer that catches SEGV. */
+		signal(SIGSEGV, SIG_DFL);
+		raise(SIGSEGV);
+		break;
+	case FAIL_ABORT:
+		signal(SIGABRT, SIG_DFL);
+		abort();
+	case FAIL_EXIT3:
+		exit(3);
+	case FAIL_HANG:
+		for (;;)
+			pause();
+	case FAIL_CORRUPT: {
+		struct ant_cica_hdr *h = (struct ant_cica_hdr *)it->page;
+		struct ant_frame *f = ant_cica_current(it->page);
+		f->prev = h->currentp;
+		ant_msg_send(ant_fd(c), ANT_M_REPLY, 0, it->page, h->used, -1);
+		return 1;
+	}
+	case FAIL_NONE:
+		break;
+	}
+	return 0;
 }
 
 int testops_targets_me(const struct testopts *o, const struct ant_item *it)

@@ -5,10 +5,16 @@
 #include <stdio.h>
 #include "ant/ant.h"
 
+enum fail_mode { FAIL_NONE, FAIL_SEGV, FAIL_ABORT, FAIL_EXIT3, FAIL_HANG, FAIL_CORRUPT };
+
 struct testopts {
 	const char *self;      /* this server's name ($ANT_SERVER) */
 	unsigned pause_ms;     /* sleep before handling each request */
 	FILE *log;             /* one line per item taken, or NULL */
+	enum fail_mode fail;   /* --fail: what to do ... */
+	unsigned fail_nth;     /* ... on this process's Nth request (0: not by count) */
+	const char *fail_marker;/* ... or on a request whose argument contains this */
+	unsigned taken;        /* requests taken by this process */
 };
 
 /* Handle a shared option at argv[*i] (--pause-ms N, --log FILE); advances *i.
@@ -16,10 +22,15 @@ struct testopts {
 int testopts_parse(struct testopts *o, int argc, char **argv, int *i);
 #define TESTOPTS_HELP \
 	"  --pause-ms N    sleep N ms before handling each request\n" \
-	"  --log FILE      append one line per item taken (kind, op, argument)\n"
+	"  --log FILE      append one line per item taken (kind, op, argument)\n" \
+	"  --fail WHAT@N   fail on this process's Nth request, or\n" \
+	"  --fail WHAT:MARK  on every request whose argument contains MARK; WHAT is\n" \
+	"                  segv, abort, exit3 (exit code 3), hang (never answer) or\n" \
+	"                  corrupt (send back a control ICA with a cycle in it)\n"
 
-/* Log the item, and pause if it is a request. */
-void testops_take(struct testopts *o, struct ant_conn *c, const struct ant_item *it);
+/* Log the item, pause if it is a request, and fail as --fail says.  Returns
+ * 1 if the item was used up (a corrupt answer went out), else 0. */
+int testops_take(struct testopts *o, struct ant_conn *c, struct ant_item *it);
 
 /* Does this request ask *this* server to misbehave (ops corrupt, garbage)? */
 int testops_targets_me(const struct testopts *o, const struct ant_item *it);

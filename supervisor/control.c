@@ -71,6 +71,60 @@ static void reply(struct peer *p, json_t *o)
 	free(s);
 }
 
+/* Connections that asked for log --follow (peer keys). */
+#define FOLLOWERS_MAX 64
+static struct antd *followed;
+static uint64_t followers[FOLLOWERS_MAX];
+
+static void on_log_event(const json_t *event, void *arg)
+{
+	struct antd *d = arg;
+	static int busy;
+	if (busy)
+		return;   /* an event logged while sending one */
+	busy = 1;
+	json_t *msg = json_pack("{s:O}", "event", event);
+	char *s = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	for (unsigned i = 0; s && i < FOLLOWERS_MAX; i++) {
+		struct peer *p = followers[i] ? peer_by_key(d, followers[i]) : NULL;
+		if (!p) {
+			followers[i] = 0;
+			continue;
+		}
+		if (send(p->fd, s, strlen(s), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			followers[i] = 0;   /* too slow or gone: it stops following */
+	}
+	free(s);
+	busy = 0;
+}
+
+static int follow(struct peer *p)
+{
+	if (followed != p->d) {
+		followed = p->d;
+		log_set_hook(on_log_event, p->d);
+	}
+	for (unsigned i = 0; i < FOLLOWERS_MAX; i++) {
+		if (!followers[i] || !peer_by_key(p->d, followers[i])) {
+			followers[i] = peer_key(p);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static struct server *find_server(struct antd *d, json_t *req, struct peer *p)
+{
+	const char *name = json_string_value(json_object_get(req, "server"));
+	for (unsigned id = 1; name && id <= d->stack->nservers; id++)
+		if (strcmp(d->servers[id].conf->name, name) == 0)
+			return &d->servers[id];
+	reply(p, json_pack("{s:b, s:s}", "ok", 0, "error",
+			   name ? "unknown server" : "missing \"server\": the server's name"));
+	return NULL;
+}
+
 void control_on_message(struct peer *p, const char *req, size_t len)
 {
 	json_error_t jerr;
@@ -86,6 +140,41 @@ void control_on_message(struct peer *p, const char *req, size_t len)
 		json_t *st = status_json(p->d);
 		json_object_set_new(st, "ok", json_true());
 		reply(p, st);
+	} else if (strcmp(cmd, "restart") == 0 || strcmp(cmd, "stop") == 0 ||
+		   strcmp(cmd, "start") == 0) {
+		struct server *s = find_server(p->d, o, p);
+		if (s) {
+			char why[256] = "";
+			int r = cmd[2] == 's' ? supervise_restart(p->d, s, why, sizeof(why)) :
+				cmd[2] == 'o' ? supervise_stop(p->d, s, why, sizeof(why)) :
+						supervise_start(p->d, s, why, sizeof(why));
+			if (r < 0)
+				reply(p, json_pack("{s:b, s:s}", "ok", 0, "error", why));
+			else
+				reply(p, json_pack("{s:b, s:s, s:s}", "ok", 1, "server", s->conf->name,
+						   "state", server_state_name(s->state)));
+		}
+	} else if (strcmp(cmd, "log") == 0) {
+		json_t *n = json_object_get(o, "lines");
+		json_int_t lines = json_is_integer(n) ? json_integer_value(n) : 50;
+		int want_follow = json_is_true(json_object_get(o, "follow"));
+		if (lines < 0 || lines > LOG_RING) {
+			reply(p, json_pack("{s:b, s:s}", "ok", 0, "error", "lines: 0 to 1000"));
+		} else if (want_follow && follow(p) < 0) {
+			reply(p, json_pack("{s:b, s:s}", "ok", 0, "error", "too many followers"));
+		} else {
+			/* One SEQPACKET message holds the reply: drop the oldest
+			 * events until it fits comfortably in a socket buffer. */
+			json_t *ev = log_recent((unsigned)lines);
+			char *text;
+			while ((text = json_dumps(ev, JSON_COMPACT)) && strlen(text) > 150000 &&
+			       json_array_size(ev) > 0) {
+				free(text);
+				json_array_remove(ev, 0);
+			}
+			free(text);
+			reply(p, json_pack("{s:b, s:o}", "ok", 1, "events", ev));
+		}
 	} else if (strcmp(cmd, "ping") == 0) {
 		reply(p, json_pack("{s:b}", "ok", 1));
 	} else {

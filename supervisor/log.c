@@ -14,7 +14,27 @@ static struct {
 	FILE *out;
 	int json;
 	enum log_level min;
-} lg = { NULL, 0, LOG_INFO };
+	json_t *ring[LOG_RING];        /* the supervision events, for antctl log */
+	unsigned head, count;
+	void (*hook)(const json_t *event, void *arg);
+	void *hook_arg;
+} lg = { .min = LOG_INFO };
+
+json_t *log_recent(unsigned n)
+{
+	json_t *a = json_array();
+	if (n > lg.count)
+		n = lg.count;
+	for (unsigned i = lg.count - n; i < lg.count; i++)
+		json_array_append(a, lg.ring[(lg.head + LOG_RING - lg.count + i) % LOG_RING]);
+	return a;
+}
+
+void log_set_hook(void (*fn)(const json_t *event, void *arg), void *arg)
+{
+	lg.hook = fn;
+	lg.hook_arg = arg;
+}
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
@@ -35,6 +55,11 @@ void log_set_level(enum log_level min) { lg.min = min; }
 
 void log_close(void)
 {
+	for (unsigned i = 0; i < LOG_RING; i++) {
+		json_decref(lg.ring[i]);
+		lg.ring[i] = NULL;
+	}
+	lg.count = lg.head = 0;
 	if (lg.out && lg.out != stderr)
 		fclose(lg.out);
 	lg.out = NULL;
@@ -59,20 +84,29 @@ void log_event(enum log_level lvl, const char *event, const char *server, const 
 	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
 		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 		 tm.tm_sec, ts.tv_nsec / 1000000);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "time", when, "level", level_names[lvl],
+			      "event", event, "msg", msg);
+	if (o && server)
+		json_object_set_new(o, "server", json_string(server));
+	if (o && lvl >= LOG_INFO) {
+		json_decref(lg.ring[lg.head]);
+		lg.ring[lg.head] = json_incref(o);
+		lg.head = (lg.head + 1) % LOG_RING;
+		if (lg.count < LOG_RING)
+			lg.count++;
+		if (lg.hook)
+			lg.hook(o, lg.hook_arg);
+	}
 	if (lg.json) {
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "time", when, "level",
-				      level_names[lvl], "event", event, "msg", msg);
-		if (o && server)
-			json_object_set_new(o, "server", json_string(server));
 		char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		if (s)
 			fprintf(out, "%s\n", s);
 		free(s);
-		json_decref(o);
 	} else if (server) {
 		fprintf(out, "%s antd %s %s [%s] %s\n", when, level_names[lvl], event, server, msg);
 	} else {
 		fprintf(out, "%s antd %s %s %s\n", when, level_names[lvl], event, msg);
 	}
+	json_decref(o);
 	fflush(out);
 }

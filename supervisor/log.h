@@ -13,6 +13,13 @@ void log_close(void);
 void log_event(enum log_level lvl, const char *event, const char *server, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* The last n events (at most LOG_RING), oldest first: a new JSON array. */
+#include <jansson.h>
+#define LOG_RING 1000
+json_t *log_recent(unsigned n);
+/* Called with every event logged from now on (NULL: none). */
+void log_set_hook(void (*fn)(const json_t *event, void *arg), void *arg);
+
 #define log_info(ev, srv, ...)  log_event(LOG_INFO, ev, srv, __VA_ARGS__)
 #define log_warn(ev, srv, ...)  log_event(LOG_WARN, ev, srv, __VA_ARGS__)
 #define log_error(ev, srv, ...) log_event(LOG_ERROR, ev, srv, __VA_ARGS__)
