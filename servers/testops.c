@@ -1,5 +1,6 @@
 /* testops.c - what the example servers do at the end of a chain, and their shared options. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,6 +40,14 @@ static int parse_fail(struct testopts *o, const char *v)
 int testopts_parse(struct testopts *o, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i];
+	if (strcmp(a, "--fail-once") == 0) {
+		if (*i + 1 >= argc) {
+			fprintf(stderr, "%s: --fail-once needs a file\n", o->self);
+			return -1;
+		}
+		o->fail_once = argv[++*i];
+		return 1;
+	}
 	if (strcmp(a, "--fail") == 0) {
 		if (*i + 1 >= argc || parse_fail(o, argv[*i + 1]) < 0) {
 			fprintf(stderr, "%s: --fail: expected segv|abort|exit3|hang|corrupt followed by "
@@ -113,6 +122,12 @@ int testops_take(struct testopts *o, struct ant_conn *c, struct ant_item *it)
 	}
 	if (!should_fail(o, it))
 		return 0;
+	if (o->fail_once) {
+		int fd = open(o->fail_once, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return 0;   /* failed once already */
+		close(fd);
+	}
 	if (o->log)
 		fprintf(o->log, "FAIL %d\n", (int)o->fail);
 	switch (o->fail) {

@@ -14,6 +14,7 @@ struct testopts {
 	enum fail_mode fail;   /* --fail: what to do ... */
 	unsigned fail_nth;     /* ... on this process's Nth request (0: not by count) */
 	const char *fail_marker;/* ... or on a request whose argument contains this */
+	const char *fail_once; /* ... only if this file can still be created */
 	unsigned taken;        /* requests taken by this process */
 };
 
@@ -26,7 +27,8 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i);
 	"  --fail WHAT@N   fail on this process's Nth request, or\n" \
 	"  --fail WHAT:MARK  on every request whose argument contains MARK; WHAT is\n" \
 	"                  segv, abort, exit3 (exit code 3), hang (never answer) or\n" \
-	"                  corrupt (send back a control ICA with a cycle in it)\n"
+	"                  corrupt (send back a control ICA with a cycle in it)\n" \
+	"  --fail-once F   fail only once per file F (it is created when failing)\n"
 
 /* Log the item, pause if it is a request, and fail as --fail says.  Returns
  * 1 if the item was used up (a corrupt answer went out), else 0. */

@@ -187,6 +187,7 @@ static void begin_stop(struct antd *d, const char *why)
 		ev_timer_stop(d->loop, &s->restart_timer);
 		ev_timer_stop(d->loop, &s->ready_timer);
 		ev_timer_stop(d->loop, &s->spare_timer);
+		ev_timer_stop(d->loop, &s->eof_timer);
 		if (s->pid > 0) {
 			s->state = SRV_STOPPING;
 			server_stop(d, s, SIGTERM);

@@ -120,6 +120,7 @@ struct server {
 	ev_timer restart_timer;            /* backoff before the next start */
 	ev_timer ready_timer;              /* a start must say ready in time */
 	ev_timer spare_timer;              /* re-make a spare that died */
+	ev_timer eof_timer;                /* it closed its socket: give it a moment to exit */
 	struct standby spare;
 };
 
@@ -151,6 +152,9 @@ void supervise_kill(struct antd *d, struct server *s, int counts, const char *fm
 int supervise_restart(struct antd *d, struct server *s, char *why, size_t len);
 int supervise_stop(struct antd *d, struct server *s, char *why, size_t len);
 int supervise_start(struct antd *d, struct server *s, char *why, size_t len);
+/* The serving instance closed its connection: it is killed unless it exits
+ * by itself at once (a crash closes the socket just before the exit shows). */
+void supervise_disconnected(struct antd *d, struct server *s);
 /* Is the server taking work now, or will it after a restart? */
 int supervise_accepts(const struct server *s);
 

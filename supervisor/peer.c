@@ -211,7 +211,7 @@ void peer_close(struct peer *p, const char *why)
 			/* Alive but unreachable is no use: end it, and let its
 			 * exit be handled like any other (replay, restart). */
 			if (s->pid > 0 && !s->kill_why[0])
-				supervise_kill(d, s, 1, "closed its connection to antd");
+				supervise_disconnected(d, s);
 		} else if (s->spare.peer == p) {
 			s->spare.peer = NULL;
 			s->spare.ready = 0;

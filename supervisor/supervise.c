@@ -50,8 +50,23 @@ static void on_spare_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	start_spare((struct antd *)ev_userdata(loop), w->data);
 }
 
+static void on_eof_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *s = w->data;
+	if (s->pid > 0 && !s->peer)
+		supervise_kill((struct antd *)ev_userdata(loop), s, 1, "closed its connection to antd");
+}
+
+void supervise_disconnected(struct antd *d, struct server *s)
+{
+	ev_timer_set(&s->eof_timer, 0.2, 0.);
+	ev_timer_start(d->loop, &s->eof_timer);
+}
+
 void supervise_init(struct antd *d, struct server *s)
 {
+	ev_timer_init(&s->eof_timer, on_eof_timer, 0., 0.);
+	s->eof_timer.data = s;
 	(void)d;
 	s->pidfd = -1;
 	s->spare.pidfd = -1;
@@ -205,6 +220,7 @@ void supervise_exited(struct antd *d, struct server *s, const siginfo_t *si)
 	pid_t pid = s->pid;
 	s->pid = 0;
 	ev_timer_stop(d->loop, &s->ready_timer);
+	ev_timer_stop(d->loop, &s->eof_timer);
 	int abnormal = !(si->si_code == CLD_EXITED && si->si_status == 0);
 	int counts = s->kill_why[0] ? s->kill_counts : 1;
 
@@ -221,13 +237,10 @@ void supervise_exited(struct antd *d, struct server *s, const siginfo_t *si)
 		}
 		return;
 	}
-	if (s->kill_why[0])
-		log_error(s->ever_ready ? "server-exit" : "start-failed", s->conf->name,
-			  "pid %d %s: %s", (int)pid, s->last_exit, s->kill_why);
-	else
-		log_error(s->ever_ready ? "server-exit" : "start-failed", s->conf->name,
-			  "pid %d %s%s", (int)pid, s->last_exit,
-			  s->ever_ready ? "" : " before it was ready (start-up failure)");
+	log_error(s->ever_ready ? "server-exit" : "start-failed", s->conf->name, "pid %d %s%s%s%s",
+		  (int)pid, s->last_exit,
+		  s->ever_ready ? "" : " before it was ready (start-up failure)",
+		  s->kill_why[0] ? ": " : "", s->kill_why);
 	/* What it sent before it died still counts: an answer already on its
 	 * way is taken, not replayed. */
 	if (s->peer)

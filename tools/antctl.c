@@ -1,7 +1,7 @@
 /* antctl.c - the operator's tool: status, restart/stop/start, log and wait-ready over antd's control socket. */
+#include <err.h>
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,8 +53,6 @@ struct command {
 	int nargs;                  /* positional arguments: exactly this many */
 	int (*run)(struct ctl *c, const struct command *cmd, const struct args *a);
 };
-
-static const struct command commands[];
 
 /* ---- time ------------------------------------------------------------------ */
 
@@ -139,16 +137,16 @@ static int ctl_send(struct ctl *c, json_t *req)
 /* Printable excerpt of bytes that were meant to be JSON. */
 static void excerpt(const char *p, size_t n, char *buf, size_t len)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < n && o + 5 < len; i++) {
+	size_t o = 0, i;
+	for (i = 0; i < n && o + 8 < len; i++) {
 		unsigned char b = (unsigned char)p[i];
 		if (b >= 32 && b < 127)
 			buf[o++] = (char)b;
 		else
 			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", b);
 	}
-	if (o + 5 >= len && o >= 3)
-		memcpy(buf + o - 3, "...", 3);
+	if (i < n)
+		o += (size_t)snprintf(buf + o, len - o, "...");
 	buf[o] = '\0';
 }
 
@@ -164,7 +162,7 @@ static int ctl_recv(struct ctl *c, int timeout_ms, json_t **out, char *why, size
 	double deadline = mono_s() + timeout_ms / 1000.0;
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 	for (;;) {
-		int left = timeout_ms < 0 ? -1 : (int)ceil((deadline - mono_s()) * 1000.0);
+		int left = timeout_ms < 0 ? -1 : (int)((deadline - mono_s()) * 1000.0) + 1;
 		int n = poll(&pfd, 1, timeout_ms < 0 ? -1 : left > 0 ? left : 0);
 		if (n > 0)
 			break;
@@ -339,12 +337,11 @@ static void print_status_table(const json_t *st)
 		for (int k = 0; k < NCOLS; k++) {
 			/* Names and states read left to right; numbers line up on the right. */
 			int left = k == COL_NAME || k == COL_STATE;
-			if (k == NCOLS - 1)
-				printf(left ? "%s" : "%*s", left ? cell[i][k] : width[k], cell[i][k]);
-			else if (left)
-				printf("%-*s  ", width[k], cell[i][k]);
+			const char *sep = k == NCOLS - 1 ? "" : "  ";
+			if (left)
+				printf("%-*s%s", k == NCOLS - 1 ? 0 : width[k], cell[i][k], sep);
 			else
-				printf("%*s  ", width[k], cell[i][k]);
+				printf("%*s%s", width[k], cell[i][k], sep);
 		}
 		putchar('\n');
 	}
@@ -662,15 +659,24 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
-/* The option getopt could not take, as the user typed it. */
-static const char *bad_option(char *const argv[])
+/* Say which option getopt could not take (ch '?' or ':'), as typed, and exit 2. */
+static void __attribute__((noreturn)) option_error(const char *prog, int ch, char *const argv[],
+						   const struct option *opts)
 {
-	static char one[3];
-	if (optopt && optopt < 256 && (argv[optind - 1][0] != '-' || argv[optind - 1][1] != '-')) {
-		snprintf(one, sizeof(one), "-%c", optopt);
-		return one;
+	const char *typed = argv[optind - 1];
+	if (ch == ':')
+		tool_usage_error(prog, "option '%s' needs a value", typed);
+	if (!optopt)
+		tool_usage_error(prog, "unknown option '%s'", typed);
+	/* A known long option given a value it does not take ("--json=1")... */
+	for (const struct option *o = opts; o->name; o++) {
+		size_t n = strlen(o->name);
+		if (o->val == optopt && strncmp(typed, "--", 2) == 0 &&
+		    strncmp(typed + 2, o->name, n) == 0 && typed[2 + n] == '=')
+			tool_usage_error(prog, "option '--%s' takes no value", o->name);
 	}
-	return argv[optind - 1];
+	/* ... else an unknown short option, maybe inside a cluster such as -fx. */
+	tool_usage_error(prog, "unknown option '-%c'", optopt);
 }
 
 struct globals {
@@ -703,9 +709,7 @@ int main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "+:h", gopts, NULL)) != -1) {
 		if (global_option(ch, &g))
 			continue;
-		if (ch == ':')
-			tool_usage_error("antctl", "option '%s' needs a value", argv[optind - 1]);
-		tool_usage_error("antctl", "unknown option '%s'", bad_option(argv));
+		option_error("antctl", ch, argv, gopts);
 	}
 	if (optind >= argc) {
 		if (g.help) {
@@ -762,10 +766,8 @@ int main(int argc, char **argv)
 						 optarg);
 			break;
 		}
-		case ':':
-			tool_usage_error(prog, "option '%s' needs a value", cargv[optind - 1]);
 		default:
-			tool_usage_error(prog, "unknown option '%s'", bad_option(cargv));
+			option_error(prog, ch, cargv, opts);
 		}
 	}
 	if (g.help) {

@@ -1,0 +1,514 @@
+/* test-antctl.c - the operator's tool against a real antd: status, wait-ready, ping, usage and reach errors. */
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* app -> relay1 -> relay2 -> relay3, and one echo on the side. */
+static const char chain3[] =
+	"{ \"name\": \"t-antctl\", \"servers\": ["
+	" {\"name\":\"relay1\",\"exec\":\"relay\",\"args\":[\"relay2\"],\"calls\":[\"relay2\"]},"
+	" {\"name\":\"relay2\",\"exec\":\"relay\",\"args\":[\"relay3\"],\"calls\":[\"relay3\"]},"
+	" {\"name\":\"relay3\",\"exec\":\"relay\"},"
+	" {\"name\":\"other\",\"exec\":\"echo\"}"
+	"]}";
+
+static const char *const chain3_names[] = { "relay1", "relay2", "relay3", "other" };
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Run antctl with up to 8 arguments (NULL-terminated); its exit status, output in *out. */
+static int antctl(char **out, const char *a0, ...)
+{
+	char *argv[10] = { (char *)harness_tool("antctl") };
+	va_list ap;
+	va_start(ap, a0);
+	int n = 1;
+	for (const char *a = a0; a && n < 9; a = va_arg(ap, const char *))
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	char *dummy = NULL;
+	int rc = harness_run(argv, out ? out : &dummy);
+	free(dummy);
+	return rc;
+}
+
+/* The line of text that starts with the word w, or NULL. */
+static const char *row_of(const char *text, const char *w)
+{
+	size_t n = strlen(w);
+	for (const char *p = text; p && *p;) {
+		if (strncmp(p, w, n) == 0 && p[n] == ' ')
+			return p;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return NULL;
+}
+
+static const json_t *server_of(const json_t *st, const char *name)
+{
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(st, "servers"), i, s)
+		if (strcmp(json_string_value(json_object_get(s, "name")), name) == 0)
+			return s;
+	return NULL;
+}
+
+START_TEST(status_table_lists_every_server)
+{
+	struct harness h;
+	harness_start(&h, chain3);
+	char *out;
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", NULL), 0);
+	ck_assert_msg(strstr(out, "SERVER") && strstr(out, "IN FLIGHT") && strstr(out, "SERVED"),
+		      "no header: %s", out);
+	ck_assert_msg(strstr(out, "stack t-antctl"), "%s", out);
+	for (size_t i = 0; i < sizeof(chain3_names) / sizeof(*chain3_names); i++) {
+		const char *row = row_of(out, chain3_names[i]);
+		ck_assert_msg(row, "no row for %s: %s", chain3_names[i], out);
+		char name[64], state[64], uptime[64];
+		int pid;
+		ck_assert_int_eq(sscanf(row, "%63s %d %63s %63s", name, &pid, state, uptime), 4);
+		ck_assert_int_eq(pid, harness_server_pid(&h, chain3_names[i]));
+		ck_assert_str_eq(state, "running");
+		ck_assert_msg(uptime[strlen(uptime) - 1] == 's', "uptime '%s'", uptime);
+	}
+	free(out);
+	/* Served counts show up: three calls through relay1, served by relay3. */
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(harness_call(c, "relay1", "echo", "x", 0, &res), 0);
+	ant_close(c);
+	ck_assert_int_eq(antctl(&out, "status", "--run-dir", h.dir, NULL), 0);
+	int pid, restarts, replays, inflight, served;
+	char name[64], state[64], uptime[64];
+	ck_assert_int_eq(sscanf(row_of(out, "relay3"), "%63s %d %63s %63s %d %d %d %d", name, &pid,
+				state, uptime, &restarts, &replays, &inflight, &served), 8);
+	ck_assert_int_eq(served, 3);
+	ck_assert_int_eq(inflight, 0);
+	free(out);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(status_json_is_antds_object)
+{
+	struct harness h;
+	harness_start(&h, chain3);
+	char *out;
+	/* Global options after the command work too. */
+	ck_assert_int_eq(antctl(&out, "status", "--json", "--run-dir", h.dir, NULL), 0);
+	json_error_t jerr;
+	json_t *st = json_loads(out, 0, &jerr);
+	ck_assert_msg(st, "not JSON (%s): %s", jerr.text, out);
+	ck_assert(json_is_true(json_object_get(st, "ok")));
+	ck_assert_str_eq(json_string_value(json_object_get(st, "stack")), "t-antctl");
+	ck_assert_int_eq(json_array_size(json_object_get(st, "servers")), 4);
+	for (size_t i = 0; i < sizeof(chain3_names) / sizeof(*chain3_names); i++) {
+		const json_t *s = server_of(st, chain3_names[i]);
+		ck_assert_msg(s, "no %s in %s", chain3_names[i], out);
+		ck_assert_int_eq(json_integer_value(json_object_get(s, "pid")),
+				 harness_server_pid(&h, chain3_names[i]));
+		ck_assert_str_eq(json_string_value(json_object_get(s, "state")), "running");
+		ck_assert(json_is_integer(json_object_get(s, "inflight")));
+		ck_assert(json_is_integer(json_object_get(s, "served")));
+	}
+	json_decref(st);
+	free(out);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(wait_ready_and_ping_on_a_ready_stack)
+{
+	struct harness h;
+	harness_start(&h, chain3);
+	char *out;
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "wait-ready", NULL), 0);
+	ck_assert_msg(out[0] == '\0', "wait-ready said: %s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "wait-ready", "--timeout", "2.5", "--json",
+				NULL), 0);
+	json_t *st = json_loads(out, 0, NULL);
+	ck_assert_msg(st && json_array_size(json_object_get(st, "servers")) == 4, "%s", out);
+	json_decref(st);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "ping", NULL), 0);
+	ck_assert_msg(strstr(out, "answers"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "--json", "ping", NULL), 0);
+	ck_assert_msg(strstr(out, "\"ok\":true"), "%s", out);
+	free(out);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(unknown_server_fails_clearly)
+{
+	struct harness h;
+	harness_start(&h, chain3);
+	const char *verbs[] = { "restart", "stop", "start" };
+	for (int i = 0; i < 3; i++) {
+		char *out;
+		/* Whether this antd knows the command yet or not: exit 1, saying why. */
+		ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, verbs[i], "nosuchserver", NULL), 1);
+		ck_assert_msg(strstr(out, "nosuchserver") && strstr(out, "antd says: unknown"),
+			      "%s: %s", verbs[i], out);
+		free(out);
+	}
+	/* And the stack is as it was. */
+	json_t *st = harness_status(&h);
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(st, "servers"), i, s)
+		ck_assert_str_eq(json_string_value(json_object_get(s, "state")), "running");
+	json_decref(st);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(usage_errors_exit_2_naming_the_culprit)
+{
+	/* Usage is checked before antd is looked for: no stack needed, and never 3. */
+	static const struct {
+		const char *args[4];
+		const char *says;
+	} cases[] = {
+		{ { "frobnicate" }, "unknown command 'frobnicate'" },
+		{ { "status", "--bogus" }, "'--bogus'" },
+		{ { "--bogus", "status" }, "'--bogus'" },
+		{ { "log", "-x" }, "'-x'" },
+		{ { "log", "--lines", "many" }, "'many'" },
+		{ { "status", "--json=yes" }, "--json" },
+		{ { "restart" }, "SERVER" },
+		{ { "restart", "a", "b" }, "'b'" },
+		{ { "wait-ready", "--timeout", "-1" }, "'-1'" },
+		{ { "log", "-n" }, "'-n'" },
+		{ { NULL }, "expected a command" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char *out;
+		int rc = antctl(&out, "--run-dir", "/nonexistent", cases[i].args[0], cases[i].args[1],
+				cases[i].args[2], cases[i].args[3], NULL);
+		ck_assert_msg(rc == 2, "case %zu exited %d: %s", i, rc, out);
+		ck_assert_msg(strstr(out, cases[i].says), "case %zu: '%s' not in: %s", i,
+			      cases[i].says, out);
+		free(out);
+	}
+	/* Help, global and per command, and the version: exit 0 on stdout. */
+	char *out;
+	ck_assert_int_eq(antctl(&out, "--help", NULL), 0);
+	ck_assert_msg(strstr(out, "wait-ready") && strstr(out, "Exit status"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "status", "--help", NULL), 0);
+	ck_assert_msg(strstr(out, "usage: antctl [OPTIONS] status"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "help", "log", NULL), 0);
+	ck_assert_msg(strstr(out, "--follow"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--version", NULL), 0);
+	ck_assert_msg(strncmp(out, "antctl ", 7) == 0, "%s", out);
+	free(out);
+}
+END_TEST
+
+START_TEST(unreachable_antd_exits_3_saying_why)
+{
+	char *out;
+	ck_assert_int_eq(antctl(&out, "--run-dir", "/nonexistent", "status", NULL), 3);
+	ck_assert_msg(strstr(out, "/nonexistent/control.sock") && strstr(out, strerror(ENOENT)),
+		      "%s", out);
+	free(out);
+	/* A socket nobody listens on (antd died and left it). */
+	char dir[] = "/tmp/antctl-test-XXXXXX", path[128];
+	ck_assert(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/control.sock", dir);
+	int s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(s);
+	int rc = antctl(&out, "--run-dir", dir, "ping", NULL);
+	unlink(path);
+	rmdir(dir);
+	ck_assert_int_eq(rc, 3);
+	ck_assert_msg(strstr(out, strerror(ECONNREFUSED)), "%s", out);
+	free(out);
+	/* wait-ready waits for antd to appear, then gives up with 3. */
+	double t0 = now_s();
+	ck_assert_int_eq(antctl(&out, "--run-dir", "/nonexistent", "wait-ready", "--timeout", "0.3",
+				NULL), 3);
+	double took = now_s() - t0;
+	ck_assert_msg(took >= 0.25 && took < 5, "took %.2f s", took);
+	ck_assert_msg(strstr(out, "/nonexistent/control.sock"), "%s", out);
+	free(out);
+}
+END_TEST
+
+/*
+ * A stand-in for antd's control socket in a new folder: answers every request
+ * with reply.  For what a real antd will not do on demand (a server that
+ * never gets ready, a reply that is not JSON).  The child dies with the test.
+ */
+struct fake {
+	char dir[64];
+	pid_t pid;
+};
+
+static void fake_start(struct fake *f, const char *reply)
+{
+	snprintf(f->dir, sizeof(f->dir), "/tmp/antctl-fake-XXXXXX");
+	ck_assert(mkdtemp(f->dir) != NULL);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", f->dir);
+	int ls = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(ls, 8), 0);
+	pid_t parent = getpid();
+	f->pid = fork();
+	ck_assert(f->pid >= 0);
+	if (f->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
+		for (;;) {
+			int c = accept(ls, NULL, NULL);
+			if (c < 0)
+				_exit(1);
+			char buf[4096];
+			while (recv(c, buf, sizeof(buf), 0) > 0)
+				if (send(c, reply, strlen(reply), MSG_NOSIGNAL) < 0)
+					break;
+			close(c);
+		}
+	}
+	close(ls);
+}
+
+static void fake_stop(struct fake *f)
+{
+	kill(f->pid, SIGKILL);
+	waitpid(f->pid, NULL, 0);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/control.sock", f->dir);
+	unlink(path);
+	rmdir(f->dir);
+}
+
+START_TEST(wait_ready_times_out_naming_servers_not_running)
+{
+	struct fake f;
+	fake_start(&f, "{\"ok\":true,\"stack\":\"s\",\"servers\":["
+		       "{\"name\":\"up\",\"pid\":10,\"state\":\"running\"},"
+		       "{\"name\":\"slowpoke\",\"pid\":11,\"state\":\"starting\"},"
+		       "{\"name\":\"broken\",\"state\":\"failed\"}]}");
+	char *out;
+	double t0 = now_s();
+	int rc = antctl(&out, "--run-dir", f.dir, "wait-ready", "--timeout", "0.3", NULL);
+	double took = now_s() - t0;
+	fake_stop(&f);
+	ck_assert_int_eq(rc, 1);
+	ck_assert_msg(took >= 0.25 && took < 5, "took %.2f s", took);
+	ck_assert_msg(strstr(out, "slowpoke (starting)") && strstr(out, "broken (failed)") &&
+		      !strstr(out, "up ("), "%s", out);
+	free(out);
+}
+END_TEST
+
+START_TEST(replies_antd_should_not_send_are_named)
+{
+	struct fake f;
+	char *out;
+	fake_start(&f, "hello, I am not JSON");
+	ck_assert_int_eq(antctl(&out, "--run-dir", f.dir, "status", NULL), 1);
+	fake_stop(&f);
+	ck_assert_msg(strstr(out, "not a JSON object") && strstr(out, "hello, I am not JSON"), "%s", out);
+	free(out);
+	/* What an antd without operator commands answers. */
+	fake_start(&f, "{\"ok\":false,\"error\":\"unknown command: restart\"}");
+	ck_assert_int_eq(antctl(&out, "--run-dir", f.dir, "restart", "relay1", NULL), 1);
+	fake_stop(&f);
+	ck_assert_msg(strstr(out, "restart relay1: antd says: unknown command: restart") &&
+		      strstr(out, "does not implement"), "%s", out);
+	free(out);
+	/* Missing numbers read as 0 and missing strings as "-". */
+	fake_start(&f, "{\"ok\":true,\"servers\":[{\"name\":\"bare\"}]}");
+	ck_assert_int_eq(antctl(&out, "--run-dir", f.dir, "status", NULL), 0);
+	fake_stop(&f);
+	const char *row = row_of(out, "bare");
+	ck_assert_msg(row && strncmp(row, "bare", 4) == 0, "%s", out);
+	char name[64], pid[64], state[64], uptime[64];
+	int restarts, replays, inflight, served;
+	ck_assert_int_eq(sscanf(row, "%63s %63s %63s %63s %d %d %d %d", name, pid, state, uptime,
+				&restarts, &replays, &inflight, &served), 8);
+	ck_assert_str_eq(pid, "-");
+	ck_assert_str_eq(state, "-");
+	ck_assert_int_eq(restarts + replays + inflight + served, 0);
+	free(out);
+}
+END_TEST
+
+/* Start antctl with its output on a pipe; *fd reads it.  The child dies with the test. */
+static pid_t antctl_spawn(int *fd, char *const argv[])
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		close(p[0]);
+		close(p[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	*fd = p[0];
+	return pid;
+}
+
+/* Read fd into buf until it holds what, or 5 s pass.  Returns 1 if found. */
+static int read_until(int fd, char *buf, size_t len, const char *what)
+{
+	size_t n = strlen(buf);
+	double end = now_s() + 5;
+	while (!strstr(buf, what) && now_s() < end && n + 1 < len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		ssize_t r = read(fd, buf + n, len - n - 1);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		buf[n] = '\0';
+	}
+	return strstr(buf, what) != NULL;
+}
+
+START_TEST(restart_and_log)
+{
+	struct harness h;
+	harness_start(&h, chain3);
+	char *out;
+	/* Someone follows the log meanwhile. */
+	int ffd;
+	char *const follow[] = { (char *)harness_tool("antctl"), "--run-dir", h.dir, "log", "-f",
+				 "--lines", "0", NULL };
+	pid_t follower = antctl_spawn(&ffd, follow);
+	usleep(200000);
+
+	pid_t before = harness_server_pid(&h, "relay2");
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "restart", "relay2", NULL), 0);
+	ck_assert_msg(strstr(out, "relay2: restart requested"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "wait-ready", "--timeout", "10", NULL), 0);
+	free(out);
+	pid_t after = harness_server_pid(&h, "relay2");
+	ck_assert_int_ne(before, after);
+	ck_assert_int_ne(kill(before, 0), 0);
+	/* It serves again, and the table counts the restart. */
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	ck_assert_int_eq(harness_call(c, "relay1", "echo", "again", 0, &res), 0);
+	ant_close(c);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", NULL), 0);
+	const char *row = row_of(out, "relay2");
+	int pid, restarts;
+	char name[64], state[64], uptime[64];
+	ck_assert_int_eq(sscanf(row, "%63s %d %63s %63s %d", name, &pid, state, uptime, &restarts), 5);
+	ck_assert_int_eq(pid, after);
+	ck_assert_int_ge(restarts, 1);
+	free(out);
+
+	/* The past events name it, in text and as JSON lines. */
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "-n", "50", NULL), 0);
+	ck_assert_msg(strstr(out, "[relay2]"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "--json", NULL), 0);
+	int lines = 0, relay2 = 0;
+	for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n"), lines++) {
+		json_t *ev = json_loads(l, 0, NULL);
+		ck_assert_msg(json_is_object(ev) && json_string_value(json_object_get(ev, "event")),
+			      "not an event: %s", l);
+		const char *srv = json_string_value(json_object_get(ev, "server"));
+		relay2 += srv && strcmp(srv, "relay2") == 0;
+		json_decref(ev);
+	}
+	ck_assert_int_gt(lines, 0);
+	ck_assert_int_gt(relay2, 0);
+	free(out);
+
+	/* Stopped stays stopped: wait-ready names it; start brings it back. */
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "stop", "relay3", NULL), 0);
+	ck_assert_msg(strstr(out, "relay3: stop requested"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "wait-ready", "--timeout", "0.3", NULL), 1);
+	ck_assert_msg(strstr(out, "relay3 (st"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "start", "relay3", NULL), 0);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "wait-ready", "--timeout", "10", NULL), 0);
+	free(out);
+
+	/* The follower saw it all as it happened. */
+	static char seen[1 << 16];
+	ck_assert_msg(read_until(ffd, seen, sizeof(seen), "[relay2]"), "follower: %s", seen);
+	ck_assert_msg(read_until(ffd, seen, sizeof(seen), "[relay3]"), "follower: %s", seen);
+	harness_stop(&h);
+	/* antd gone: the follower ends by itself, exit 0. */
+	ck_assert_msg(read_until(ffd, seen, sizeof(seen), "closed the log stream"), "follower: %s", seen);
+	int status;
+	ck_assert_int_eq(waitpid(follower, &status, 0), follower);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(ffd);
+}
+END_TEST
+
+static Suite *antctl_suite(void)
+{
+	Suite *s = suite_create("antctl");
+	TCase *tc = tcase_create("antctl");
+	tcase_add_unchecked_fixture(tc, harness_base_setup, harness_base_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, status_table_lists_every_server);
+	tcase_add_test(tc, status_json_is_antds_object);
+	tcase_add_test(tc, wait_ready_and_ping_on_a_ready_stack);
+	tcase_add_test(tc, unknown_server_fails_clearly);
+	tcase_add_test(tc, usage_errors_exit_2_naming_the_culprit);
+	tcase_add_test(tc, unreachable_antd_exits_3_saying_why);
+	tcase_add_test(tc, wait_ready_times_out_naming_servers_not_running);
+	tcase_add_test(tc, replies_antd_should_not_send_are_named);
+	tcase_add_test(tc, restart_and_log);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
+ANT_TEST_MAIN(antctl_suite)

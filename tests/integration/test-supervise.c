@@ -1,0 +1,490 @@
+/* test-supervise.c - servers that crash, hang or keep failing: restart, replay, poison, strategies, give-up. */
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static json_t *server_status(struct harness *h, const char *name)
+{
+	json_t *st = harness_status(h), *s, *found = NULL;
+	size_t i;
+	json_array_foreach(json_object_get(st, "servers"), i, s)
+		if (strcmp(json_string_value(json_object_get(s, "name")), name) == 0)
+			found = json_incref(s);
+	json_decref(st);
+	ck_assert_msg(found, "no server %s in the status", name);
+	return found;
+}
+
+static long num(struct harness *h, const char *name, const char *key)
+{
+	json_t *s = server_status(h, name);
+	long v = (long)json_integer_value(json_object_get(s, key));
+	json_decref(s);
+	return v;
+}
+
+static int state_is(struct harness *h, const char *name, const char *state)
+{
+	json_t *s = server_status(h, name);
+	int yes = strcmp(json_string_value(json_object_get(s, "state")), state) == 0;
+	json_decref(s);
+	return yes;
+}
+
+/* Wait until server name is in state (and, if pid_not, runs as another pid). */
+static pid_t wait_state(struct harness *h, const char *name, const char *state, pid_t pid_not)
+{
+	for (int i = 0; i < 500; i++) {
+		json_t *s = server_status(h, name);
+		int ok = strcmp(json_string_value(json_object_get(s, "state")), state) == 0;
+		pid_t pid = (pid_t)json_integer_value(json_object_get(s, "pid"));
+		json_decref(s);
+		if (ok && (!pid_not || pid != pid_not))
+			return pid;
+		sleep_ms(10);
+	}
+	ck_abort_msg("%s never reached state %s", name, state);
+	return 0;
+}
+
+static void expect_echo(struct ant_conn *c, const char *server, const char *arg)
+{
+	static struct ant_result res;
+	int r = harness_call(c, server, "echo", arg, 0, &res);
+	ck_assert_msg(r == 0, "%s echo %s: %s (%.*s)", server, arg, ant_errname(r), (int)res.len,
+		      res.bytes ? (const char *)res.bytes : "");
+	ck_assert(res.len == strlen(arg) && memcmp(res.bytes, arg, res.len) == 0);
+}
+
+/* No second answer: nothing more arrives for this connection. */
+static void expect_no_more_results(struct ant_conn *c)
+{
+	static struct ant_result res;
+	int r = ant_wait(c, 0, &res, 300);
+	ck_assert_msg(r == -ETIMEDOUT, "an extra result arrived (ticket %llu)",
+		      (unsigned long long)res.ticket);
+}
+
+START_TEST(hang_past_deadline_is_killed_and_replayed)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-hang\", \"servers\": ["
+			  " {\"name\":\"sleepy\",\"exec\":\"echo\",\"args\":[\"--fail\",\"hang@1\","
+			  "   \"--fail-once\",\"@DIR@/hung\"], \"supervision\": {\"deadline_ms\": 300}} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	double t0 = now_ms();
+	expect_echo(c, "sleepy", "wake up");
+	double took = now_ms() - t0;
+	ck_assert_msg(took >= 300 && took < 3000, "answer after %.0f ms", took);
+	ck_assert_int_eq(num(&h, "sleepy", "restarts"), 1);
+	ck_assert_int_eq(num(&h, "sleepy", "replays"), 1);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "deadline 300 ms exceeded"), "%s", log);
+	free(log);
+	/* A call's own deadline overrides the server's. */
+	struct ant_call x = { .server = "sleepy", .op = "echo", .arg = "quick", .arglen = 5,
+			      .deadline_ms = 2000 };
+	static struct ant_result res;
+	ck_assert_int_eq(ant_call_sync(c, &x, &res), 0);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(poison_request_fails_after_k_attempts)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-poison\", \"servers\": ["
+			  " {\"name\":\"front\",\"exec\":\"relay\",\"args\":[\"fragile\"],\"calls\":[\"fragile\"]},"
+			  " {\"name\":\"fragile\",\"exec\":\"echo\",\"args\":[\"--fail\",\"segv:POISON\"]} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	int sent = 0, answered = 0;
+	sent++;
+	ck_assert_int_eq(harness_call(c, "front", "echo", "a POISON pill", 0, &res),
+			 ANT_E_SERVER_FAILED);
+	answered++;
+	ck_assert_msg(memmem(res.bytes, res.len, "poison request: fragile failed 3 times", 38) &&
+		      memmem(res.bytes, res.len, "SIGSEGV", 7),
+		      "error text: %.*s", (int)res.len, (const char *)res.bytes);
+	/* The next request is served, by the server that was killed 3 times. */
+	for (int i = 0; i < 5; i++, sent++, answered++)
+		expect_echo(c, "front", "healthy");
+	ck_assert_int_eq(sent, answered);
+	ck_assert_int_eq(num(&h, "fragile", "restarts"), 3);
+	ck_assert_int_eq(num(&h, "fragile", "replays"), 2);
+	ck_assert_int_eq(num(&h, "front", "restarts"), 0);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "poison [fragile]"), "%s", log);
+	free(log);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+static const char strategy_stack[] =
+	"{ \"name\": \"t-strategy\", \"servers\": ["
+	" {\"name\":\"s1\",\"exec\":\"echo\"},"
+	" {\"name\":\"s2\",\"exec\":\"echo\",\"supervision\":{\"strategy\":\"%s\"}},"
+	" {\"name\":\"s3\",\"exec\":\"echo\"} ]}";
+
+static void check_strategy(const char *strategy, int s1_restarts, int s3_restarts)
+{
+	char stack[1024];
+	snprintf(stack, sizeof(stack), strategy_stack, strategy);
+	struct harness h;
+	harness_start(&h, stack);
+	pid_t p1 = harness_server_pid(&h, "s1"), p2 = harness_server_pid(&h, "s2"),
+	      p3 = harness_server_pid(&h, "s3");
+	ck_assert_int_eq(kill(p2, SIGKILL), 0);
+	wait_state(&h, "s2", "running", p2);
+	if (s3_restarts)
+		wait_state(&h, "s3", "running", p3);
+	if (s1_restarts)
+		wait_state(&h, "s1", "running", p1);
+	sleep_ms(200);
+	ck_assert_int_eq(num(&h, "s2", "restarts"), 1);
+	ck_assert_int_eq(num(&h, "s1", "restarts"), s1_restarts);
+	ck_assert_int_eq(num(&h, "s3", "restarts"), s3_restarts);
+	ck_assert_int_eq(harness_server_pid(&h, "s1") != p1, s1_restarts);
+	ck_assert_int_eq(harness_server_pid(&h, "s3") != p3, s3_restarts);
+	struct ant_conn *c = harness_connect(&h);
+	expect_echo(c, "s1", "one");
+	expect_echo(c, "s2", "two");
+	expect_echo(c, "s3", "three");
+	ant_close(c);
+	harness_stop(&h);
+}
+
+START_TEST(one_for_one_restarts_only_the_failed_server)
+{
+	check_strategy("one_for_one", 0, 0);
+}
+END_TEST
+
+START_TEST(rest_for_one_restarts_the_servers_started_after_it)
+{
+	check_strategy("rest_for_one", 0, 1);
+}
+END_TEST
+
+START_TEST(one_for_all_restarts_every_server)
+{
+	check_strategy("one_for_all", 1, 1);
+}
+END_TEST
+
+START_TEST(intensity_exceeded_gives_up_and_callers_fail_at_once)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-intensity\", \"servers\": ["
+			  " {\"name\":\"front\",\"exec\":\"relay\",\"args\":[\"weak\"],\"calls\":[\"weak\"]},"
+			  " {\"name\":\"weak\",\"exec\":\"echo\",\"supervision\":{"
+			  "   \"intensity\":{\"max_restarts\":2,\"period_s\":30},"
+			  "   \"backoff\":{\"initial_ms\":0,\"base_ms\":0}}} ]}");
+	pid_t pid = 0;
+	for (int i = 0; i < 2; i++) {
+		pid = harness_server_pid(&h, "weak");
+		kill(pid, SIGKILL);
+		wait_state(&h, "weak", "running", pid);
+	}
+	kill(harness_server_pid(&h, "weak"), SIGKILL);
+	for (int i = 0; i < 200 && !state_is(&h, "weak", "failed"); i++)
+		sleep_ms(10);
+	ck_assert(state_is(&h, "weak", "failed"));
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	double t0 = now_ms();
+	ck_assert_int_eq(harness_call(c, "front", "echo", "x", 0, &res), ANT_E_SERVER_FAILED);
+	ck_assert_int_eq(harness_call(c, "weak", "echo", "x", 0, &res), ANT_E_SERVER_FAILED);
+	ck_assert_msg(now_ms() - t0 < 1000, "errors took %.0f ms", now_ms() - t0);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "give-up [weak]"), "%s", log);
+	free(log);
+	/* The operator can bring it back. */
+	struct ant_conn *keep = c;
+	(void)keep;
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(replay_never_fails_the_call)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-never\", \"servers\": ["
+			  " {\"name\":\"once\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"1000\"],"
+			  "   \"supervision\":{\"replay\":\"never\"}} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	struct ant_call x = { .server = "once", .op = "echo", .arg = "x", .arglen = 1 };
+	uint64_t t;
+	ck_assert_int_eq(ant_call_async(c, &x, &t), 0);
+	sleep_ms(200);
+	kill(harness_server_pid(&h, "once"), SIGKILL);
+	static struct ant_result res;
+	ck_assert_int_eq(ant_wait(c, t, &res, 5000), 0);
+	ck_assert_int_eq(res.retval, ANT_E_SERVER_FAILED);
+	ck_assert_msg(memmem(res.bytes, res.len, "not replayed", 12), "%.*s", (int)res.len,
+		      (const char *)res.bytes);
+	wait_state(&h, "once", "running", 0);
+	ck_assert_int_eq(num(&h, "once", "replays"), 0);
+	ck_assert_int_eq(num(&h, "once", "restarts"), 1);
+	expect_no_more_results(c);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(eight_held_requests_all_answered_once)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-eight\", \"servers\": ["
+			  " {\"name\":\"cache\",\"exec\":\"relay\",\"max_inflight\":8,\"calls\":[\"slow\"]},"
+			  " {\"name\":\"slow\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"300\"]} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	uint64_t t[8];
+	char args[8][32];
+	for (int i = 0; i < 8; i++) {
+		snprintf(args[i], sizeof(args[i]), "slow block-%d", i);
+		struct ant_call x = { .server = "cache", .op = "ask", .arg = args[i],
+				      .arglen = strlen(args[i]) };
+		ck_assert_int_eq(ant_call_async(c, &x, &t[i]), 0);
+	}
+	sleep_ms(100);
+	ck_assert_int_eq(num(&h, "cache", "inflight"), 8);
+	kill(harness_server_pid(&h, "cache"), SIGKILL);
+	int answered = 0;
+	for (int i = 0; i < 8; i++) {
+		static struct ant_result res;
+		ck_assert_int_eq(ant_wait(c, t[i], &res, 10000), 0);
+		char want[64];
+		snprintf(want, sizeof(want), "slow said: block-%d", i);
+		ck_assert_msg(res.retval == 0 && res.len == strlen(want) &&
+			      memcmp(res.bytes, want, res.len) == 0, "call %d: %d '%.*s'", i,
+			      res.retval, (int)res.len, (const char *)res.bytes);
+		answered++;
+	}
+	ck_assert_int_eq(answered, 8);
+	expect_no_more_results(c);
+	ck_assert_int_eq(num(&h, "cache", "replays"), 8);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+/* One application process: n sync calls with unique arguments; exit 0 if all right. */
+static void app_worker(struct harness *h, int id, int n)
+{
+	struct ant_conn *c;
+	if (ant_connect(h->dir, &c) < 0)
+		_exit(10);
+	static struct ant_result res;
+	for (int i = 0; i < n; i++) {
+		char arg[48];
+		snprintf(arg, sizeof(arg), "app %d call %d", id, i);
+		struct ant_call x = { .server = "relay1", .op = "echo", .arg = arg, .arglen = strlen(arg) };
+		int r = ant_call_sync(c, &x, &res);
+		if (r != 0) {
+			fprintf(stderr, "app %d call %d: %s %.*s\n", id, i, ant_errname(r),
+				(int)res.len, res.bytes ? (const char *)res.bytes : "");
+			_exit(11);
+		}
+		if (res.len != strlen(arg) || memcmp(res.bytes, arg, res.len) != 0)
+			_exit(12);
+	}
+	if (ant_wait(c, 0, &res, 200) != -ETIMEDOUT)
+		_exit(13);   /* a second answer to some call */
+	ant_close(c);
+	_exit(0);
+}
+
+START_TEST(thousand_calls_from_four_apps_while_killing_a_server)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-storm\", \"servers\": ["
+			  " {\"name\":\"relay1\",\"exec\":\"relay\",\"args\":[\"relay2\"],\"calls\":[\"relay2\"]},"
+			  " {\"name\":\"relay2\",\"exec\":\"relay\",\"args\":[\"--pause-ms\",\"2\",\"relay3\"],"
+			  "   \"calls\":[\"relay3\"], \"supervision\": {"
+			  "   \"intensity\":{\"max_restarts\":10000,\"period_s\":60},"
+			  "   \"backoff\":{\"initial_ms\":0,\"base_ms\":0}, \"poison_kills\": 50}},"
+			  " {\"name\":\"relay3\",\"exec\":\"relay\"} ]}");
+	pid_t apps[4];
+	for (int a = 0; a < 4; a++) {
+		apps[a] = fork();
+		ck_assert(apps[a] >= 0);
+		if (apps[a] == 0)
+			app_worker(&h, a, 250);
+	}
+	int kills = 0, done = 0, status[4] = { 0 }, finished[4] = { 0 };
+	while (done < 4) {
+		sleep_ms(100);
+		json_t *s = server_status(&h, "relay2");
+		pid_t pid = (pid_t)json_integer_value(json_object_get(s, "pid"));
+		json_decref(s);
+		if (pid > 0 && kill(pid, SIGKILL) == 0)
+			kills++;
+		for (int a = 0; a < 4; a++) {
+			if (!finished[a] && waitpid(apps[a], &status[a], WNOHANG) == apps[a]) {
+				finished[a] = 1;
+				done++;
+			}
+		}
+		ck_assert_msg(kills < 600, "calls did not finish");
+	}
+	for (int a = 0; a < 4; a++)
+		ck_assert_msg(WIFEXITED(status[a]) && WEXITSTATUS(status[a]) == 0,
+			      "app %d ended with status 0x%x", a, status[a]);
+	ck_assert_msg(kills >= 5, "only %d kills during the run", kills);
+	ck_assert_int_ge(num(&h, "relay2", "restarts"), kills - 1);
+	ck_assert_int_ge(num(&h, "relay2", "replays"), 1);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(warm_standby_takes_over_without_a_start)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-standby\", \"servers\": ["
+			  " {\"name\":\"hot\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"300\"],"
+			  "   \"policy\":\"hot-standby\"} ]}");
+	/* The spare is started once the server is ready. */
+	pid_t spare = 0;
+	for (int i = 0; i < 300 && !spare; i++) {
+		spare = (pid_t)num(&h, "hot", "standby_pid");
+		if (!spare)
+			sleep_ms(10);
+	}
+	ck_assert_msg(spare > 0, "no spare started");
+	sleep_ms(100);
+	struct ant_conn *c = harness_connect(&h);
+	struct ant_call x = { .server = "hot", .op = "echo", .arg = "swap", .arglen = 4 };
+	uint64_t t;
+	ck_assert_int_eq(ant_call_async(c, &x, &t), 0);
+	sleep_ms(100);
+	pid_t active = harness_server_pid(&h, "hot");
+	kill(active, SIGKILL);
+	static struct ant_result res;
+	ck_assert_int_eq(ant_wait(c, t, &res, 5000), 0);
+	ck_assert(res.retval == 0 && res.len == 4 && memcmp(res.bytes, "swap", 4) == 0);
+	/* The spare is the server now, and a new spare is on its way. */
+	ck_assert_int_eq(harness_server_pid(&h, "hot"), spare);
+	ck_assert_int_eq(num(&h, "hot", "failovers"), 1);
+	pid_t next = 0;
+	for (int i = 0; i < 300 && !next; i++) {
+		next = (pid_t)num(&h, "hot", "standby_pid");
+		if (!next)
+			sleep_ms(10);
+	}
+	ck_assert(next > 0 && next != spare && next != active);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "failover [hot]"), "%s", log);
+	free(log);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(operator_restart_stop_start)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-op\", \"servers\": [ {\"name\":\"e\",\"exec\":\"echo\"} ]}");
+	pid_t pid = harness_server_pid(&h, "e");
+	char *out = NULL;
+	char *const restart[] = { (char *)harness_tool("antctl"), "--run-dir", h.dir, "restart", "e", NULL };
+	ck_assert_msg(access(restart[0], X_OK) == 0, "%s not built", restart[0]);
+	ck_assert_int_eq(harness_run(restart, &out), 0);
+	free(out);
+	pid_t pid2 = wait_state(&h, "e", "running", pid);
+	ck_assert_int_ne(pid2, pid);
+	/* An operator's restart is not a failure: no intensity, no replay count. */
+	ck_assert_int_eq(num(&h, "e", "replays"), 0);
+	char *const stop[] = { (char *)harness_tool("antctl"), "--run-dir", h.dir, "stop", "e", NULL };
+	ck_assert_int_eq(harness_run(stop, &out), 0);
+	free(out);
+	wait_state(&h, "e", "stopped", 0);
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	ck_assert_int_eq(harness_call(c, "e", "echo", "x", 0, &res), ANT_E_SERVER_FAILED);
+	char *const start[] = { (char *)harness_tool("antctl"), "--run-dir", h.dir, "start", "e", NULL };
+	ck_assert_int_eq(harness_run(start, &out), 0);
+	free(out);
+	wait_state(&h, "e", "running", 0);
+	expect_echo(c, "e", "back");
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(server_failing_at_start_up_is_told_apart)
+{
+	struct harness h;
+	/* It exits before it ever says ready: a start-up failure, throttled,
+	 * then given up, and a stack that never got ready stops with a reason. */
+	char dir[] = "/tmp/ant-startfail-XXXXXX";
+	ck_assert(mkdtemp(dir) != NULL);
+	char stack[512];
+	snprintf(stack, sizeof(stack), "%s/stack.json", dir);
+	FILE *f = fopen(stack, "w");
+	fputs("{ \"name\": \"t-startfail\", \"servers\": [ {\"name\":\"dud\",\"exec\":\"/bin/false\","
+	      " \"supervision\":{\"intensity\":{\"max_restarts\":2,\"period_s\":10},"
+	      " \"backoff\":{\"base_ms\":1}}} ]}", f);
+	fclose(f);
+	char *out = NULL;
+	char *const argv[] = { (char *)harness_antd(), "--foreground", "--run-dir", dir, stack, NULL };
+	int rc = harness_run(argv, &out);
+	ck_assert_int_ne(rc, 0);
+	ck_assert_msg(strstr(out, "start-failed [dud]") && strstr(out, "start-up failure") &&
+		      strstr(out, "give-up [dud]"), "%s", out);
+	free(out);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	(void)h;
+}
+END_TEST
+
+static Suite *supervise_suite(void)
+{
+	Suite *s = suite_create("supervise");
+	TCase *tc = tcase_create("supervise");
+	tcase_add_unchecked_fixture(tc, harness_base_setup, harness_base_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, hang_past_deadline_is_killed_and_replayed);
+	tcase_add_test(tc, poison_request_fails_after_k_attempts);
+	tcase_add_test(tc, one_for_one_restarts_only_the_failed_server);
+	tcase_add_test(tc, rest_for_one_restarts_the_servers_started_after_it);
+	tcase_add_test(tc, one_for_all_restarts_every_server);
+	tcase_add_test(tc, intensity_exceeded_gives_up_and_callers_fail_at_once);
+	tcase_add_test(tc, replay_never_fails_the_call);
+	tcase_add_test(tc, eight_held_requests_all_answered_once);
+	tcase_add_test(tc, thousand_calls_from_four_apps_while_killing_a_server);
+	tcase_add_test(tc, warm_standby_takes_over_without_a_start);
+	tcase_add_test(tc, operator_restart_stop_start);
+	tcase_add_test(tc, server_failing_at_start_up_is_told_apart);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
+ANT_TEST_MAIN(supervise_suite)
