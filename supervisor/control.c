@@ -92,8 +92,12 @@ static void on_log_event(const json_t *event, void *arg)
 			followers[i] = 0;
 			continue;
 		}
-		if (send(p->fd, s, strlen(s), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-			followers[i] = 0;   /* too slow or gone: it stops following */
+		if (send(p->fd, s, strlen(s), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+			/* Too slow or gone: rather than go quiet, hang up on it (its
+			 * read watcher sees the end and closes it). */
+			followers[i] = 0;
+			shutdown(p->fd, SHUT_RDWR);
+		}
 	}
 	free(s);
 	busy = 0;
@@ -120,8 +124,10 @@ static struct server *find_server(struct antd *d, json_t *req, struct peer *p)
 	for (unsigned id = 1; name && id <= d->stack->nservers; id++)
 		if (strcmp(d->servers[id].conf->name, name) == 0)
 			return &d->servers[id];
-	reply(p, json_pack("{s:b, s:s}", "ok", 0, "error",
-			   name ? "unknown server" : "missing \"server\": the server's name"));
+	if (name)
+		reply(p, json_pack("{s:b, s:s++}", "ok", 0, "error", "unknown server \"", name, "\""));
+	else
+		reply(p, json_pack("{s:b, s:s}", "ok", 0, "error", "missing \"server\": the server's name"));
 	return NULL;
 }
 
@@ -152,7 +158,7 @@ void control_on_message(struct peer *p, const char *req, size_t len)
 				reply(p, json_pack("{s:b, s:s}", "ok", 0, "error", why));
 			else
 				reply(p, json_pack("{s:b, s:s, s:s}", "ok", 1, "server", s->conf->name,
-						   "state", server_state_name(s->state)));
+						   "requested", cmd));
 		}
 	} else if (strcmp(cmd, "log") == 0) {
 		json_t *n = json_object_get(o, "lines");
