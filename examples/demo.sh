@@ -7,6 +7,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 run=$(mktemp -d /tmp/ant-demo-XXXXXX)
 antd="$build/supervisor/antd"
 call="$build/tools/ant-call"
+antctl="$build/tools/antctl"
 export ANT_RUN_DIR=$run
 
 cleanup() {
@@ -48,20 +49,27 @@ step "6. A call to a server that does not exist, and to an op nobody serves"
 show "$call" nosuchserver echo hi || true
 show "$call" relay1 frobnicate || true
 
-step "7. What antd counted (control socket, status)"
-python3 - "$run/control.sock" <<'PY' | sed 's/^/    /'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-s.connect(sys.argv[1])
-s.send(b'{"cmd":"status"}')
-st = json.loads(s.recv(1 << 16))
-print(f"{'server':8} {'pid':>7} {'state':9} {'served':>7} {'in flight':>9}")
-for v in st["servers"]:
-    print(f"{v['name']:8} {v['pid']:>7} {v['state']:9} {v['served']:>7} {v['inflight']:>9}")
-print(f"calls handled: {st['calls']['total']}, data ICAs created {st['icas']['created']}, recycled {st['icas']['recycled']}")
-PY
-echo "   relay1 and relay2 'served' only the sequential calls: with direct return they"
-echo "   never saw a reply."
+step "7. relay2 is killed in the middle of a call, and the call still succeeds"
+echo "   A call whose argument says HANG makes relay2 hold it without answering (once:"
+echo "   see chain3.json).  While relay2 holds it, we kill relay2 with SIGKILL.  antd"
+echo "   keeps its own copy of the control ICA relay2 held: it restarts relay2 and"
+echo "   hands the copy to the new relay2, which answers.  relay1 never notices."
+"$call" relay1 echo "HANG on, relay2" >"$run/slow-call.out" 2>&1 &
+caller=$!
+for _ in $(seq 100); do
+	"$antctl" status --json | grep -q '"holding": *\["' && break
+	sleep 0.05
+done
+show "$antctl" status
+victim=$("$antctl" status --json | python3 -c 'import json,sys; print([s["pid"] for s in json.load(sys.stdin)["servers"] if s["name"]=="relay2"][0])')
+printf '  $ kill -KILL %s    # relay2, holding the call\n' "$victim"
+kill -KILL "$victim"
+wait "$caller" && echo "    the call answered (relay2 appears twice: killed, then replayed):" ||
+	echo "    the call FAILED:"
+sed 's/^/      /' "$run/slow-call.out"
+echo "   What antd did (antctl log):"
+"$antctl" log -n 40 | grep -E 'kill|server-exit|replay|start|ready' | grep -v 'stack-ready' | tail -n 6 | sed 's/^/    /'
+show "$antctl" status
 
 step "8. SIGTERM: antd stops its servers and removes its sockets"
 kill "$(cat "$run/antd.pid")"

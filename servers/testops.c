@@ -123,7 +123,14 @@ int testops_take(struct testopts *o, struct ant_conn *c, struct ant_item *it)
 	if (!should_fail(o, it))
 		return 0;
 	if (o->fail_once) {
-		int fd = open(o->fail_once, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+		/* A relative name is taken in the stack's run folder. */
+		char path[4096];
+		const char *dir = getenv("ANT_RUN_DIR");
+		if (o->fail_once[0] != '/' && dir)
+			snprintf(path, sizeof(path), "%s/%s", dir, o->fail_once);
+		else
+			snprintf(path, sizeof(path), "%s", o->fail_once);
+		int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
 		if (fd < 0)
 			return 0;   /* failed once already */
 		close(fd);

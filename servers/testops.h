@@ -28,7 +28,8 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i);
 	"  --fail WHAT:MARK  on every request whose argument contains MARK; WHAT is\n" \
 	"                  segv, abort, exit3 (exit code 3), hang (never answer) or\n" \
 	"                  corrupt (send back a control ICA with a cycle in it)\n" \
-	"  --fail-once F   fail only once per file F (it is created when failing)\n"
+	"  --fail-once F   fail only once per file F (it is created when failing;\n" \
+	"                  a relative F is taken in the stack's run folder)\n"
 
 /* Log the item, pause if it is a request, and fail as --fail says.  Returns
  * 1 if the item was used up (a corrupt answer went out), else 0. */

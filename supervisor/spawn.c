@@ -36,7 +36,8 @@ static uint64_t mono_ns(void)
 }
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
-static void child_exec(const struct stack_server *conf, int sock, int errfd, pid_t parent)
+static void child_exec(const struct stack_server *conf, const char *run_dir, int sock, int errfd,
+		       pid_t parent)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -60,6 +61,7 @@ static void child_exec(const struct stack_server *conf, int sock, int errfd, pid
 	setenv("ANT_FD", fdnum, 1);
 	setenv("ANT_SERVER", conf->name, 1);
 	setenv("ANT_SERVER_ID", idnum, 1);
+	setenv("ANT_RUN_DIR", run_dir, 1);
 	char *argv[STACK_ARGS_MAX + 2];
 	argv[0] = conf->exec_path;
 	for (unsigned i = 0; i < conf->nargs; i++)
@@ -114,7 +116,7 @@ int server_spawn(struct antd *d, struct server *s, int spare)
 		return e;
 	}
 	if (pid == 0)
-		child_exec(conf, csock, cerr, parent);
+		child_exec(conf, d->run_dir, csock, cerr, parent);
 	close(csock);
 	close(cerr);
 
