@@ -1,4 +1,5 @@
-/* ant-bench.c - time sync calls down a chain of relays against a bare SEQPACKET round trip. */
+/* ant-bench.c - time sync calls down a chain of relays against a bare SEQPACKET round trip,
+ * and the failover of a killed server (cold restart or warm standby) as the app sees it. */
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +8,7 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +45,17 @@
 #define PAPER_DIR_CYCLES 103992
 #define PAPER_DIR_US     37.1
 
+/* failover: the supervision issue's targets, in microseconds. */
+#define TARGET_COLD_MEDIAN_US 3000
+#define TARGET_WARM_MEDIAN_US 500
+#define TARGET_P99_US         10000
+#define KILLS_MAX        100000L
+#define CTL_TIMEOUT_MS   2000    /* antd answers a control request within this */
+#define HOLD_TIMEOUT_MS  2000    /* the victim holds the hanging call within this */
+#define SPARE_TIMEOUT_MS 5000    /* a new spare is ready within this */
+#define REPLY_TIMEOUT_MS 5000    /* the replayed answer comes within this */
+#define POLL_US          100     /* between two looks at antd's status */
+
 enum ret_mode { RET_SEQUENTIAL, RET_DIRECT, RET_BOTH };
 static const char *const ret_names[] = { "sequential", "direct", "both" };
 
@@ -52,6 +66,9 @@ struct opts {
 	const char *antd;           /* NULL: next to this binary, else $PATH */
 	const char *server_path;    /* NULL: next to this binary */
 	long cpu;                   /* -1, or the one CPU for the bench, the floor and the stack */
+	/* failover */
+	long kills;                 /* kills per mode */
+	int cold, warm;             /* the modes to run */
 };
 
 /* Set by SIGINT/SIGTERM/SIGHUP; the loops stop at the next call and clean up. */
@@ -63,7 +80,7 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-static void usage(FILE *f)
+static void usage_chain(FILE *f)
 {
 	fprintf(f,
 		"usage: ant-bench chain [OPTIONS]\n"
@@ -94,6 +111,51 @@ static void usage(FILE *f)
 		"Exit status: 0 on success; 1 if the stack failed or a reply was wrong;\n"
 		"2 on bad usage.\n",
 		ARG_SIZE, ARG_SIZE, DEPTH_MAX);
+}
+
+static void usage_failover(FILE *f)
+{
+	fprintf(f,
+		"usage: ant-bench failover [OPTIONS]\n"
+		"Start a private stack with one echo server, victim, and kill it again and\n"
+		"again while it holds a call: each time the app makes an async call that\n"
+		"makes the victim hang, waits until antd says the victim holds it, sends the\n"
+		"victim SIGKILL and waits for the replayed answer.  The time from the kill\n"
+		"to the answer reaching the app is timed: median, p99 and max, in\n"
+		"microseconds, beside the supervision targets (median at most %d us with\n"
+		"a cold restart and %d us with a warm standby, p99 at most %d us).  The\n"
+		"stack is stopped and its temporary folder removed before it exits.\n"
+		"\n"
+		"  --kills N          kills per mode (default 200)\n"
+		"  --standby          warm standby: antd keeps a started, ready spare and\n"
+		"                     fails over to it (policy \"standby\": 1); default: a\n"
+		"                     cold restart (fork, exec, ready) after every kill\n"
+		"  --both             cold restart, then warm standby, on two stacks\n"
+		"  --json             print one JSON object instead of the table\n"
+		"  --antd PATH        the antd to run (default: ../supervisor/antd next to\n"
+		"                     this program, else antd in $PATH)\n"
+		"  --server-path DIRS where antd finds echo (default: ../servers next to\n"
+		"                     this program)\n"
+		"  --cpu N            run everything (this program, antd and the servers:\n"
+		"                     stack key cpu_affinity) on CPU N; default: wherever the\n"
+		"                     kernel places them\n"
+		"  --help             this text\n"
+		"\n"
+		"Missing a target is reported, not an error.  Exit status: 0 on success; 1\n"
+		"if the stack failed, an answer was wrong or did not come; 2 on bad usage.\n",
+		TARGET_COLD_MEDIAN_US, TARGET_WARM_MEDIAN_US, TARGET_P99_US);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ant-bench chain [OPTIONS]     sync calls down a chain of relays\n"
+		"       ant-bench failover [OPTIONS]  from a server's kill to the replayed answer\n"
+		"       ant-bench COMMAND --help      that command's options\n"
+		"\n");
+	usage_chain(f);
+	fputc('\n', f);
+	usage_failover(f);
 }
 
 /* ---- clocks ----------------------------------------------------------------- */

@@ -464,6 +464,73 @@ START_TEST(server_failing_at_start_up_is_told_apart)
 }
 END_TEST
 
+START_TEST(third_stage_failure_replays_only_that_stage)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-stage\", \"servers\": ["
+			  " {\"name\":\"relay1\",\"exec\":\"relay\",\"args\":[\"--log\",\"@DIR@/r1.log\",\"relay2\"],\"calls\":[\"relay2\"]},"
+			  " {\"name\":\"relay2\",\"exec\":\"relay\",\"args\":[\"--log\",\"@DIR@/r2.log\",\"relay3\"],\"calls\":[\"relay3\"]},"
+			  " {\"name\":\"relay3\",\"exec\":\"relay\",\"args\":[\"--log\",\"@DIR@/r3.log\","
+			  "   \"--fail\",\"hang:STUCK\",\"--fail-once\",\"stuck-once\"]} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	struct ant_call x = { .server = "relay1", .op = "echo", .arg = "STUCK here", .arglen = 10 };
+	uint64_t t;
+	ck_assert_int_eq(ant_call_async(c, &x, &t), 0);
+	for (int i = 0; i < 200 && num(&h, "relay3", "inflight") != 1; i++)
+		sleep_ms(10);
+	ck_assert_int_eq(num(&h, "relay3", "inflight"), 1);
+	kill(harness_server_pid(&h, "relay3"), SIGKILL);
+	static struct ant_result res;
+	ck_assert_int_eq(ant_wait(c, t, &res, 5000), 0);
+	ck_assert(res.retval == 0 && res.len == 10 && memcmp(res.bytes, "STUCK here", 10) == 0);
+	/* relay1 and relay2 took the request once and its result once. */
+	const char *logs[2] = { "r1.log", "r2.log" };
+	for (int i = 0; i < 2; i++) {
+		char *l = harness_read(&h, logs[i]);
+		ck_assert_msg(strcmp(l, "REQUEST echo STUCK here\nRETURN echo STUCK here\n") == 0,
+			      "%s: %s", logs[i], l);
+		free(l);
+	}
+	char *l3 = harness_read(&h, "r3.log");
+	ck_assert_msg(strstr(l3, "REQUEST echo STUCK here\nFAIL") &&
+		      strstr(strstr(l3, "FAIL"), "REQUEST echo STUCK here"), "r3.log: %s", l3);
+	free(l3);
+	ck_assert_int_eq(num(&h, "relay1", "restarts") + num(&h, "relay2", "restarts"), 0);
+	ck_assert_int_eq(num(&h, "relay3", "replays"), 1);
+	expect_no_more_results(c);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(replay_idempotent_replays_only_the_listed_ops)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-idem\", \"servers\": ["
+			  " {\"name\":\"srv\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"600\"],"
+			  "   \"supervision\":{\"replay\":\"idempotent\",\"idempotent_ops\":[\"echo\"]}} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	const char *ops[2] = { "echo", "fill" };
+	int want[2] = { 0, ANT_E_SERVER_FAILED };
+	for (int i = 0; i < 2; i++) {
+		struct ant_call x = { .server = "srv", .op = ops[i], .arg = "A", .arglen = 1 };
+		uint64_t t;
+		pid_t pid = wait_state(&h, "srv", "running", 0);
+		ck_assert_int_eq(ant_call_async(c, &x, &t), 0);
+		for (int k = 0; k < 100 && num(&h, "srv", "inflight") != 1; k++)
+			sleep_ms(5);
+		kill(pid, SIGKILL);
+		ck_assert_int_eq(ant_wait(c, t, &res, 5000), 0);
+		ck_assert_msg(res.retval == want[i], "op %s: %s", ops[i], ant_errname(res.retval));
+	}
+	ck_assert_int_eq(num(&h, "srv", "replays"), 1);
+	expect_no_more_results(c);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 static Suite *supervise_suite(void)
 {
 	Suite *s = suite_create("supervise");
@@ -472,11 +539,13 @@ static Suite *supervise_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, hang_past_deadline_is_killed_and_replayed);
 	tcase_add_test(tc, poison_request_fails_after_k_attempts);
+	tcase_add_test(tc, third_stage_failure_replays_only_that_stage);
 	tcase_add_test(tc, one_for_one_restarts_only_the_failed_server);
 	tcase_add_test(tc, rest_for_one_restarts_the_servers_started_after_it);
 	tcase_add_test(tc, one_for_all_restarts_every_server);
 	tcase_add_test(tc, intensity_exceeded_gives_up_and_callers_fail_at_once);
 	tcase_add_test(tc, replay_never_fails_the_call);
+	tcase_add_test(tc, replay_idempotent_replays_only_the_listed_ops);
 	tcase_add_test(tc, eight_held_requests_all_answered_once);
 	tcase_add_test(tc, thousand_calls_from_four_apps_while_killing_a_server);
 	tcase_add_test(tc, warm_standby_takes_over_without_a_start);
