@@ -14,9 +14,9 @@
 
 static int parse_fail(struct testopts *o, const char *v)
 {
-	static const char *const names[] = { "", "segv", "abort", "exit3", "hang", "corrupt" };
+	static const char *const names[] = { "", "segv", "abort", "exit3", "hang", "corrupt", "exit0" };
 	size_t n = strcspn(v, "@:");
-	for (int m = 1; m <= FAIL_CORRUPT; m++) {
+	for (int m = 1; m <= FAIL_EXIT0; m++) {
 		if (strlen(names[m]) != n || strncmp(v, names[m], n) != 0)
 			continue;
 		o->fail = (enum fail_mode)m;
@@ -50,7 +50,7 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i)
 	}
 	if (strcmp(a, "--fail") == 0) {
 		if (*i + 1 >= argc || parse_fail(o, argv[*i + 1]) < 0) {
-			fprintf(stderr, "%s: --fail: expected segv|abort|exit3|hang|corrupt followed by "
+			fprintf(stderr, "%s: --fail: expected segv|abort|exit3|exit0|hang|corrupt followed by "
 				"@N or :MARKER, got '%s'\n", o->self, *i + 1 < argc ? argv[*i + 1] : "");
 			return -1;
 		}
@@ -148,6 +148,8 @@ int testops_take(struct testopts *o, struct ant_conn *c, struct ant_item *it)
 		abort();
 	case FAIL_EXIT3:
 		exit(3);
+	case FAIL_EXIT0:
+		exit(0);
 	case FAIL_HANG:
 		for (;;)
 			pause();

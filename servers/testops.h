@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include "ant/ant.h"
 
-enum fail_mode { FAIL_NONE, FAIL_SEGV, FAIL_ABORT, FAIL_EXIT3, FAIL_HANG, FAIL_CORRUPT };
+enum fail_mode { FAIL_NONE, FAIL_SEGV, FAIL_ABORT, FAIL_EXIT3, FAIL_HANG, FAIL_CORRUPT, FAIL_EXIT0 };
 
 struct testopts {
 	const char *self;      /* this server's name ($ANT_SERVER) */
@@ -26,7 +26,8 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i);
 	"  --log FILE      append one line per item taken (kind, op, argument)\n" \
 	"  --fail WHAT@N   fail on this process's Nth request, or\n" \
 	"  --fail WHAT:MARK  on every request whose argument contains MARK; WHAT is\n" \
-	"                  segv, abort, exit3 (exit code 3), hang (never answer) or\n" \
+	"                  segv, abort, exit3 (exit code 3), exit0 (a clean exit),\n" \
+	"                  hang (never answer) or\n" \
 	"                  corrupt (send back a control ICA with a cycle in it)\n" \
 	"  --fail-once F   fail only once per file F (it is created when failing;\n" \
 	"                  a relative F is taken in the stack's run folder)\n"

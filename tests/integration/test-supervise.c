@@ -531,6 +531,35 @@ START_TEST(replay_idempotent_replays_only_the_listed_ops)
 }
 END_TEST
 
+START_TEST(restart_types_transient_and_temporary)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-types\", \"servers\": ["
+			  " {\"name\":\"tr\",\"exec\":\"echo\",\"args\":[\"--fail\",\"exit3:OOPS\","
+			  "   \"--fail-once\",\"oops-once\"],\"policy\":\"transient\"},"
+			  " {\"name\":\"tr0\",\"exec\":\"echo\",\"args\":[\"--fail\",\"exit0:BYE\"],"
+			  "   \"policy\":\"transient\"},"
+			  " {\"name\":\"tmp\",\"exec\":\"echo\",\"policy\":\"temporary\"} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	/* transient, abnormal exit (code 3): restarted, its request replayed. */
+	expect_echo(c, "tr", "OOPS once");
+	ck_assert_int_eq(num(&h, "tr", "restarts"), 1);
+	/* transient, clean exit 0: not restarted; the call fails. */
+	ck_assert_int_eq(harness_call(c, "tr0", "echo", "BYE", 0, &res), ANT_E_SERVER_FAILED);
+	ck_assert(state_is(&h, "tr0", "stopped"));
+	/* temporary: never restarted, whatever the cause. */
+	kill(harness_server_pid(&h, "tmp"), SIGKILL);
+	for (int i = 0; i < 200 && !state_is(&h, "tmp", "stopped"); i++)
+		sleep_ms(10);
+	ck_assert(state_is(&h, "tmp", "stopped"));
+	ck_assert_int_eq(harness_call(c, "tmp", "echo", "x", 0, &res), ANT_E_SERVER_FAILED);
+	ck_assert_int_eq(num(&h, "tmp", "restarts"), 0);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 static Suite *supervise_suite(void)
 {
 	Suite *s = suite_create("supervise");
@@ -545,6 +574,7 @@ static Suite *supervise_suite(void)
 	tcase_add_test(tc, one_for_all_restarts_every_server);
 	tcase_add_test(tc, intensity_exceeded_gives_up_and_callers_fail_at_once);
 	tcase_add_test(tc, replay_never_fails_the_call);
+	tcase_add_test(tc, restart_types_transient_and_temporary);
 	tcase_add_test(tc, replay_idempotent_replays_only_the_listed_ops);
 	tcase_add_test(tc, eight_held_requests_all_answered_once);
 	tcase_add_test(tc, thousand_calls_from_four_apps_while_killing_a_server);
