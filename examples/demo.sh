@@ -50,8 +50,8 @@ show "$call" nosuchserver echo hi || true
 show "$call" relay1 frobnicate || true
 
 step "7. relay2 is killed in the middle of a call, and the call still succeeds"
-echo "   A call whose argument says HANG makes relay2 hold it without answering (once:"
-echo "   see chain3.json).  While relay2 holds it, we kill relay2 with SIGKILL.  antd"
+echo "   A call whose argument says HANG makes relay2 hold it without answering (its"
+echo "   first process only: see chain3.json).  While relay2 holds it, we kill relay2 with SIGKILL.  antd"
 echo "   keeps its own copy of the control ICA relay2 held: it restarts relay2 and"
 echo "   hands the copy to the new relay2, which answers.  relay1 never notices."
 "$call" relay1 echo "HANG on, relay2" >"$run/slow-call.out" 2>&1 &

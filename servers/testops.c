@@ -40,6 +40,17 @@ static int parse_fail(struct testopts *o, const char *v)
 int testopts_parse(struct testopts *o, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i];
+	if (strcmp(a, "--fail-instance") == 0) {
+		char *end;
+		unsigned long n = *i + 1 < argc ? strtoul(argv[*i + 1], &end, 10) : 0;
+		if (!n || *end || n > 1000000) {
+			fprintf(stderr, "%s: --fail-instance needs a number from 1\n", o->self);
+			return -1;
+		}
+		o->fail_instance = (unsigned)n;
+		++*i;
+		return 1;
+	}
 	if (strcmp(a, "--fail-once") == 0) {
 		if (*i + 1 >= argc) {
 			fprintf(stderr, "%s: --fail-once needs a file\n", o->self);
@@ -122,6 +133,11 @@ int testops_take(struct testopts *o, struct ant_conn *c, struct ant_item *it)
 	}
 	if (!should_fail(o, it))
 		return 0;
+	if (o->fail_instance) {
+		const char *inst = getenv("ANT_INSTANCE");
+		if (!inst || strtoul(inst, NULL, 10) != o->fail_instance)
+			return 0;
+	}
 	if (o->fail_once) {
 		/* A relative name is taken in the stack's run folder. */
 		char path[4096];
@@ -151,8 +167,11 @@ int testops_take(struct testopts *o, struct ant_conn *c, struct ant_item *it)
 	case FAIL_EXIT0:
 		exit(0);
 	case FAIL_HANG:
-		for (;;)
-			pause();
+		/* nanosleep, not pause: the sandbox's time group allows it. */
+		for (;;) {
+			struct timespec ts = { 3600, 0 };
+			nanosleep(&ts, NULL);
+		}
 	case FAIL_CORRUPT: {
 		struct ant_cica_hdr *h = (struct ant_cica_hdr *)it->page;
 		struct ant_frame *f = ant_cica_current(it->page);

@@ -15,6 +15,7 @@ struct testopts {
 	unsigned fail_nth;     /* ... on this process's Nth request (0: not by count) */
 	const char *fail_marker;/* ... or on a request whose argument contains this */
 	const char *fail_once; /* ... only if this file can still be created */
+	unsigned fail_instance;/* ... only in the Nth process antd starts for this server */
 	unsigned taken;        /* requests taken by this process */
 };
 
@@ -29,8 +30,11 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i);
 	"                  segv, abort, exit3 (exit code 3), exit0 (a clean exit),\n" \
 	"                  hang (never answer) or\n" \
 	"                  corrupt (send back a control ICA with a cycle in it)\n" \
+	"  --fail-instance N  fail only in the Nth process antd starts for this\n" \
+	"                  server ($ANT_INSTANCE; 1: the first, so not after a restart)\n" \
 	"  --fail-once F   fail only once per file F (it is created when failing;\n" \
-	"                  a relative F is taken in the stack's run folder)\n"
+	"                  a relative F is taken in the stack's run folder; needs a\n" \
+	"                  sandbox that allows openat)\n"
 
 /* Log the item, pause if it is a request, and fail as --fail says.  Returns
  * 1 if the item was used up (a corrupt answer went out), else 0. */

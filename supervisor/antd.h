@@ -89,6 +89,8 @@ struct standby {
 	int ready;                         /* said NEXT */
 	unsigned want;
 	uint64_t started_ns;
+	int notify_fd;                     /* its seccomp notifications, or -1 */
+	ev_io notifyw;
 };
 
 #define RESTART_HISTORY 128
@@ -102,6 +104,7 @@ struct server {
 	ev_io pidw;
 	struct peer *peer;                 /* NULL when not connected */
 	unsigned instance;                 /* counts every start (or failover) */
+	unsigned spawns;                   /* processes started for it, spares included */
 	int ever_ready;                    /* this instance said ready */
 	struct callq requests;             /* calls waiting for this server */
 	struct callq results;              /* results waiting to be handed to it */
@@ -122,6 +125,10 @@ struct server {
 	ev_timer spare_timer;              /* re-make a spare that died */
 	ev_timer eof_timer;                /* it closed its socket: give it a moment to exit */
 	struct standby spare;
+	int notify_fd;                     /* the serving instance's seccomp notifications */
+	ev_io notifyw;
+	char violation[96];                /* the last sandbox violation */
+	uint64_t violations;
 };
 
 /* Start the serving instance (spare = 0) or the warm spare (spare = 1).
@@ -134,6 +141,16 @@ const char *server_state_name(enum server_state st);
 void server_adopt_spare(struct antd *d, struct server *s);
 /* Close every fd of the serving instance and the spare (antd exiting). */
 void server_reap_all(struct antd *d);
+
+/* ---- sandbox enforcement (sandbox_serve.c) --------------------------------- */
+
+/* Watch notify_fd (consumed; -1: stop watching and close) for the serving
+ * instance (spare 0) or the spare (1). */
+void sandbox_watch(struct antd *d, struct server *s, int spare, int notify_fd);
+/* Answer the pending seccomp notification on fd from pid: a loader call
+ * before ready goes on; anything else is a sandbox violation: logged, the
+ * process killed with SIGSYS.  starting: called from the spawn path. */
+void sandbox_serve(struct antd *d, struct server *s, int spare, int fd, pid_t pid, int starting);
 
 /* ---- supervision: restart policy, failover, replay (supervise.c) ---------- */
 

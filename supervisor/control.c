@@ -41,6 +41,14 @@ static json_t *status_json(struct antd *d)
 		json_object_set_new(o, "replays", json_integer((json_int_t)s->replays));
 		json_object_set_new(o, "failovers", json_integer((json_int_t)s->failovers));
 		json_object_set_new(o, "policy", json_string(s->conf->policy.name));
+		json_object_set_new(o, "sandbox", json_pack("{s:s, s:i, s:s, s:I}",
+			"policy", s->conf->sandbox.name,
+			"syscalls_allowed", (int)sandbox_size(&s->conf->sandbox),
+			"action", s->conf->sandbox.action == SANDBOX_KILL ? "kill" :
+				  s->conf->sandbox.action == SANDBOX_LOG ? "log" : "errno",
+			"violations", (json_int_t)s->violations));
+		if (s->violation[0])
+			json_object_set_new(o, "last_violation", json_string(s->violation));
 		if (s->spare.pid > 0)
 			json_object_set_new(o, "standby_pid", json_integer(s->spare.pid));
 		if (o && s->last_exit[0])

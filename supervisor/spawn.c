@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -35,10 +36,29 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* In the child, between fork and exec: only async-signal-safe calls. */
-static void child_exec(const struct stack_server *conf, const char *run_dir, int sock, int errfd,
-		       pid_t parent)
+/* What the child reports through the close-on-exec pipe when it fails. */
+struct start_error {
+	int err;
+	char stage[28];
+};
+
+/* How the child is set up: computed in antd before fork. */
+struct child_setup {
+	const struct stack_server *conf;
+	const char *run_dir;
+	unsigned instance;            /* $ANT_INSTANCE: the how-many-th process of this server */
+	void *filter;                 /* seccomp filter, or NULL */
+	int switch_user;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* In the child, between fork and exec (antd is single-threaded, so the
+ * libseccomp calls in sandbox_enter are safe here). */
+static void child_exec(const struct child_setup *cs, int sock, int errfd, pid_t parent)
 {
+	const struct stack_server *conf = cs->conf;
+	const char *stage = "setup";
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -61,24 +81,82 @@ static void child_exec(const struct stack_server *conf, const char *run_dir, int
 	setenv("ANT_FD", fdnum, 1);
 	setenv("ANT_SERVER", conf->name, 1);
 	setenv("ANT_SERVER_ID", idnum, 1);
-	setenv("ANT_RUN_DIR", run_dir, 1);
+	setenv("ANT_RUN_DIR", cs->run_dir, 1);
+	char instnum[16];
+	snprintf(instnum, sizeof(instnum), "%u", cs->instance);
+	setenv("ANT_INSTANCE", instnum, 1);
 	char *argv[STACK_ARGS_MAX + 2];
 	argv[0] = conf->exec_path;
 	for (unsigned i = 0; i < conf->nargs; i++)
 		argv[i + 1] = conf->args[i];
 	argv[conf->nargs + 1] = NULL;
+	/* Last: from here on every call outside the allowlist is antd's to judge. */
+	int r = sandbox_enter(&conf->sandbox, cs->filter, cs->switch_user, cs->uid, cs->gid, 3, &stage);
+	if (r < 0) {
+		errno = -r;
+		goto fail;
+	}
+	stage = "exec";
 	execv(conf->exec_path, argv);
 fail:;
-	int e = errno;
-	ssize_t w = write(errfd, &e, sizeof(e));
+	struct start_error se = { .err = errno };
+	snprintf(se.stage, sizeof(se.stage), "%s", stage);
+	ssize_t w = write(errfd, &se, sizeof(se));
 	(void)w;
 	_exit(127);
 }
 
+/* Receive the seccomp notification fd the child sends before exec.  Returns
+ * the fd, or -1 if the child ended first (its reason is in the pipe). */
+static int recv_notify_fd(int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	if (poll(&p, 1, 5000) != 1)
+		return -1;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	char tag;
+	struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf) };
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1 || tag != 'N')
+		return -1;
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
 static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents);
 static void on_spare_pidfd(struct ev_loop *loop, ev_io *w, int revents);
+static int spawn_child(struct antd *d, struct server *s, int spare, const struct child_setup *cs);
 
 int server_spawn(struct antd *d, struct server *s, int spare)
+{
+	const struct stack_server *conf = s->conf;
+	struct child_setup cs = { .conf = conf, .run_dir = d->run_dir, .instance = ++s->spawns };
+	char why[256];
+	if (sandbox_user(&conf->sandbox, conf->id, &cs.uid, &cs.gid, &cs.switch_user, why,
+			 sizeof(why)) < 0) {
+		snprintf(s->last_exit, sizeof(s->last_exit), "sandbox: %s", why);
+		log_error("start-failed", conf->name, "start-up failure: %s", s->last_exit);
+		return -EINVAL;
+	}
+	if (conf->sandbox.enabled && !(cs.filter = sandbox_filter(&conf->sandbox, why, sizeof(why)))) {
+		snprintf(s->last_exit, sizeof(s->last_exit), "sandbox: %s", why);
+		log_error("start-failed", conf->name, "start-up failure: %s", s->last_exit);
+		return -EINVAL;
+	}
+	int r = spawn_child(d, s, spare, &cs);
+	sandbox_filter_free(cs.filter);
+	return r;
+}
+
+static int spawn_child(struct antd *d, struct server *s, int spare, const struct child_setup *cs)
 {
 	const struct stack_server *conf = s->conf;
 	int sp[2], ep[2];
@@ -116,27 +194,55 @@ int server_spawn(struct antd *d, struct server *s, int spare)
 		return e;
 	}
 	if (pid == 0)
-		child_exec(conf, d->run_dir, csock, cerr, parent);
+		child_exec(cs, csock, cerr, parent);
 	close(csock);
 	close(cerr);
 
-	/* Wait for exec: EOF means it happened, an int means it failed.  This
-	 * is the one place antd waits, for the few hundred microseconds from
-	 * fork to exec; it tells "could not start" apart from "crashed". */
-	int err = 0;
-	ssize_t n;
-	do
-		n = read(ep[0], &err, sizeof(err));
-	while (n < 0 && errno == EINTR);
+	/* With a sandbox that kills, the child first hands antd its seccomp
+	 * notification fd; from then on its exec and its loader's calls wait on
+	 * antd, which serves them here until exec is done. */
+	int nfd = -1;
+	if (cs->filter && conf->sandbox.action == SANDBOX_KILL)
+		nfd = recv_notify_fd(sp[0]);
+
+	/* Wait for exec: EOF means it happened, a start_error means it failed.
+	 * This is the one place antd waits, for the few hundred microseconds
+	 * from fork to exec; it tells "could not start" apart from "crashed". */
+	struct start_error se = { 0 };
+	ssize_t n = 0;
+	for (;;) {
+		struct pollfd pf[2] = { { .fd = ep[0], .events = POLLIN },
+					{ .fd = nfd, .events = POLLIN } };
+		int pr = poll(pf, nfd >= 0 ? 2 : 1, 5000);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0) {
+			se.err = ETIMEDOUT;
+			snprintf(se.stage, sizeof(se.stage), "exec (no answer in 5 s)");
+			n = sizeof(se);
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (nfd >= 0 && (pf[1].revents & POLLIN))
+			sandbox_serve(d, s, spare, nfd, pid, 1);
+		if (pf[0].revents) {
+			do
+				n = read(ep[0], &se, sizeof(se));
+			while (n < 0 && errno == EINTR);
+			break;
+		}
+	}
 	close(ep[0]);
-	if (n == (ssize_t)sizeof(err)) {
+	if (n == (ssize_t)sizeof(se)) {
 		waitpid(pid, NULL, 0);
 		close(sp[0]);
-		snprintf(s->last_exit, sizeof(s->last_exit), "exec %s failed: %s",
-			 conf->exec_path, strerror(err));
+		if (nfd >= 0)
+			close(nfd);
+		snprintf(s->last_exit, sizeof(s->last_exit), "%s %s failed: %s", se.stage,
+			 conf->exec_path, strerror(se.err));
 		log_error("start-failed", conf->name, "start-up failure%s: %s",
 			  spare ? " (spare)" : "", s->last_exit);
-		return -err;
+		return -se.err;
 	}
 
 	int pidfd = pidfd_open(pid, 0);
@@ -152,11 +258,13 @@ int server_spawn(struct antd *d, struct server *s, int spare)
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		close(pidfd);
+		if (nfd >= 0)
+			close(nfd);
 		return -ENOMEM;
 	}
 	p->pid = pid;
-	p->uid = getuid();
-	p->gid = getgid();
+	p->uid = cs->uid;
+	p->gid = cs->gid;
 	p->standby = spare;
 	if (spare) {
 		struct standby *sb = &s->spare;
@@ -169,6 +277,7 @@ int server_spawn(struct antd *d, struct server *s, int spare)
 		ev_io_init(&sb->pidw, on_spare_pidfd, pidfd, EV_READ);
 		sb->pidw.data = s;
 		ev_io_start(d->loop, &sb->pidw);
+		sandbox_watch(d, s, 1, nfd);
 	} else {
 		s->pid = pid;
 		s->pidfd = pidfd;
@@ -184,6 +293,7 @@ int server_spawn(struct antd *d, struct server *s, int spare)
 		ev_io_init(&s->pidw, on_pidfd, pidfd, EV_READ);
 		s->pidw.data = s;
 		ev_io_start(d->loop, &s->pidw);
+		sandbox_watch(d, s, 0, nfd);
 		ev_timer_set(&s->ready_timer, s->conf->policy.ready_timeout_ms / 1000.0, 0.);
 		ev_timer_start(d->loop, &s->ready_timer);
 	}
@@ -231,6 +341,7 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_stop(loop, w);
 	close(s->pidfd);
 	s->pidfd = -1;
+	sandbox_watch(d, s, 0, -1);
 	supervise_exited(d, s, &si);
 }
 
@@ -247,6 +358,7 @@ static void on_spare_pidfd(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_stop(loop, w);
 	close(sb->pidfd);
 	sb->pidfd = -1;
+	sandbox_watch(d, s, 1, -1);
 	log_info("spare-exit", s->conf->name, "spare pid %d %s", (int)sb->pid, how);
 	sb->pid = 0;
 	if (sb->peer)
@@ -265,6 +377,10 @@ void server_adopt_spare(struct antd *d, struct server *s)
 	ev_io_start(d->loop, &s->pidw);
 	s->peer = sb->peer;
 	s->peer->standby = 0;
+	int nfd = sb->notify_fd;
+	sb->notify_fd = -1;
+	sandbox_watch(d, s, 1, -1);
+	sandbox_watch(d, s, 0, nfd);
 	s->want = sb->want;
 	s->held = 0;
 	s->state = SRV_RUNNING;
@@ -273,8 +389,11 @@ void server_adopt_spare(struct antd *d, struct server *s)
 	s->started_ns = sb->started_ns;
 	s->kill_why[0] = '\0';
 	s->kill_counts = 0;
+	ev_io notifyw = sb->notifyw;
 	memset(sb, 0, sizeof(*sb));
+	sb->notifyw = notifyw;
 	sb->pidfd = -1;
+	sb->notify_fd = -1;
 }
 
 void server_reap_all(struct antd *d)

@@ -276,7 +276,8 @@ static int parse_max_inflight(const struct errbuf *e, const char *where, const j
 static int parse_server(const struct errbuf *e, struct stack *s, unsigned i, json_t *v)
 {
 	static const char *const keys[] = {
-		"name", "exec", "args", "calls", "max_inflight", "policy", "supervision", NULL
+		"name", "exec", "args", "calls", "max_inflight", "policy", "supervision", "sandbox",
+		NULL
 	};
 	struct stack_server *sv = &s->servers[i];
 	struct text where = keypath("servers[%u]", i);
@@ -332,6 +333,21 @@ static int parse_server(const struct errbuf *e, struct stack *s, unsigned i, jso
 		}
 		strcpy(sv->policy_name, name);
 	}
+	if ((f = json_object_get(v, "sandbox"))) {
+		w = keypath("%s.sandbox", where.s);
+		if (json_is_object(f)) {
+			sv->sandbox_inline = json_incref(f);
+		} else {
+			const char *name = get_string(e, w.s, f, 0);
+			if (!name)
+				return -1;
+			if (strlen(name) >= sizeof(sv->sandbox_name)) {
+				fail(e, w.s, "sandbox policy name too long");
+				return -1;
+			}
+			strcpy(sv->sandbox_name, name);
+		}
+	}
 	if ((f = json_object_get(v, "supervision"))) {
 		/* Checked here against the defaults, so that a bad key is reported
 		 * with the stack file's own error; applied for real later. */
@@ -362,6 +378,10 @@ int stack_resolve_policies(struct stack *s, const char *search, char *err, size_
 		snprintf(where, sizeof(where), "servers[%u].supervision", i);
 		if (sv->supervision &&
 		    policy_apply(&sv->policy, sv->supervision, s->path, where, err, errlen) < 0)
+			return -1;
+		snprintf(where, sizeof(where), "%s: servers[%u].sandbox", s->path, i);
+		if (sandbox_load(&sv->sandbox, sv->sandbox_name[0] ? sv->sandbox_name : "default",
+				 sv->sandbox_inline, search, where, err, errlen) < 0)
 			return -1;
 	}
 	return 0;
@@ -625,6 +645,7 @@ void stack_free(struct stack *s)
 		free(sv->exec);
 		free(sv->exec_path);
 		json_decref(sv->supervision);
+		json_decref(sv->sandbox_inline);
 		for (j = 0; j < STACK_ARGS_MAX; j++)
 			free(sv->args[j]);
 	}

@@ -7,6 +7,7 @@
 #include "ant/cica.h"
 #include "ant/proto.h"
 #include "policy.h"
+#include "sandbox.h"
 
 #define STACK_ARGS_MAX 32
 #define STACK_CPUS_MAX 1024
@@ -24,6 +25,9 @@ struct stack_server {
 	char policy_name[64];        /* "policy": a file in the policy folders, or "" */
 	json_t *supervision;         /* "supervision": inline policy keys, or NULL */
 	struct policy policy;        /* resolved (stack_resolve_policies) */
+	char sandbox_name[64];       /* "sandbox": a policy name, "none", or "" (default) */
+	json_t *sandbox_inline;      /* "sandbox": an inline object, or NULL */
+	struct sandbox sandbox;      /* resolved (stack_resolve_policies) */
 };
 
 struct stack {
@@ -66,8 +70,9 @@ int stack_resolve_execs(struct stack *s, const char *search_path, char *err, siz
 /*
  * Resolve each server's supervision policy: the defaults, then the policy
  * file it names (NAME.json in the ':'-separated dirs of search), then its
- * inline "supervision" keys.  Returns 0, or -1 with err naming the file and
- * key.
+ * inline "supervision" keys; and its sandbox (sandbox/NAME.json, "default"
+ * when the server names none).  Returns 0, or -1 with err naming the file
+ * and key.
  */
 int stack_resolve_policies(struct stack *s, const char *search, char *err, size_t errlen);
 

@@ -65,6 +65,8 @@ void supervise_disconnected(struct antd *d, struct server *s)
 
 void supervise_init(struct antd *d, struct server *s)
 {
+	s->notify_fd = -1;
+	s->spare.notify_fd = -1;
 	ev_timer_init(&s->eof_timer, on_eof_timer, 0., 0.);
 	s->eof_timer.data = s;
 	(void)d;

@@ -89,11 +89,21 @@ static char *expand(const char *text, const char *dir)
 	return out;
 }
 
+/* Check refuses long failure messages: keep the end of a log. */
+static const char *tail_of(const char *text)
+{
+	size_t n = strlen(text);
+	return n > 3000 ? text + n - 3000 : text;
+}
+
 void harness_start(struct harness *h, const char *stack_json)
 {
 	ck_assert_msg(base[0], "harness_base_setup not run");
 	snprintf(h->dir, sizeof(h->dir), "%s/run-XXXXXX", base);
 	ck_assert(mkdtemp(h->dir) != NULL);
+	/* Servers run under uids of their own (antd runs as root here): the
+	 * test servers' --log and --fail-once files go into this folder. */
+	ck_assert(chmod(base, 0755) == 0 && chmod(h->dir, 01777) == 0);
 	snprintf(h->stack_path, sizeof(h->stack_path), "%s/stack.json", h->dir);
 	char *text = expand(stack_json, h->dir);
 	write_file(h->stack_path, text);
@@ -138,12 +148,12 @@ void harness_start(struct harness *h, const char *stack_json)
 		if (waitpid(h->antd, &status, WNOHANG) == h->antd) {
 			char *log = harness_read(h, "antd.log");
 			h->antd = 0;
-			ck_abort_msg("antd exited at start-up (status %d): %s", status, log);
+			ck_abort_msg("antd exited at start-up (status %d): %s", status, tail_of(log));
 		}
 		usleep(20000);
 	}
 	char *log = harness_read(h, "antd.log");
-	ck_abort_msg("antd not ready after 10 s: %s", log);
+	ck_abort_msg("antd not ready after 10 s: %s", tail_of(log));
 }
 
 void harness_stop(struct harness *h)
@@ -164,7 +174,7 @@ void harness_stop(struct harness *h)
 	}
 	h->antd = 0;
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "antd ended with status 0x%x: %s", status, harness_read(h, "antd.log"));
+		      "antd ended with status 0x%x: %s", status, tail_of(harness_read(h, "antd.log")));
 	char path[400];
 	snprintf(path, sizeof(path), "%s/app.sock", h->dir);
 	ck_assert_msg(access(path, F_OK) != 0, "app.sock left behind");

@@ -91,7 +91,7 @@ START_TEST(hang_past_deadline_is_killed_and_replayed)
 	struct harness h;
 	harness_start(&h, "{ \"name\": \"t-hang\", \"servers\": ["
 			  " {\"name\":\"sleepy\",\"exec\":\"echo\",\"args\":[\"--fail\",\"hang@1\","
-			  "   \"--fail-once\",\"@DIR@/hung\"], \"supervision\": {\"deadline_ms\": 300}} ]}");
+			  "   \"--fail-instance\",\"1\"], \"supervision\": {\"deadline_ms\": 300}} ]}");
 	struct ant_conn *c = harness_connect(&h);
 	double t0 = now_ms();
 	expect_echo(c, "sleepy", "wake up");
@@ -471,7 +471,7 @@ START_TEST(third_stage_failure_replays_only_that_stage)
 			  " {\"name\":\"relay1\",\"exec\":\"relay\",\"args\":[\"--log\",\"@DIR@/r1.log\",\"relay2\"],\"calls\":[\"relay2\"]},"
 			  " {\"name\":\"relay2\",\"exec\":\"relay\",\"args\":[\"--log\",\"@DIR@/r2.log\",\"relay3\"],\"calls\":[\"relay3\"]},"
 			  " {\"name\":\"relay3\",\"exec\":\"relay\",\"args\":[\"--log\",\"@DIR@/r3.log\","
-			  "   \"--fail\",\"hang:STUCK\",\"--fail-once\",\"stuck-once\"]} ]}");
+			  "   \"--fail\",\"hang:STUCK\",\"--fail-instance\",\"1\"]} ]}");
 	struct ant_conn *c = harness_connect(&h);
 	struct ant_call x = { .server = "relay1", .op = "echo", .arg = "STUCK here", .arglen = 10 };
 	uint64_t t;
@@ -536,7 +536,7 @@ START_TEST(restart_types_transient_and_temporary)
 	struct harness h;
 	harness_start(&h, "{ \"name\": \"t-types\", \"servers\": ["
 			  " {\"name\":\"tr\",\"exec\":\"echo\",\"args\":[\"--fail\",\"exit3:OOPS\","
-			  "   \"--fail-once\",\"oops-once\"],\"policy\":\"transient\"},"
+			  "   \"--fail-instance\",\"1\"],\"policy\":\"transient\"},"
 			  " {\"name\":\"tr0\",\"exec\":\"echo\",\"args\":[\"--fail\",\"exit0:BYE\"],"
 			  "   \"policy\":\"transient\"},"
 			  " {\"name\":\"tmp\",\"exec\":\"echo\",\"policy\":\"temporary\"} ]}");

@@ -1,0 +1,76 @@
+/* sandbox.h - a server's sandbox: seccomp allowlist from named syscall groups, its user, its rlimits. */
+#ifndef ANTD_SANDBOX_H
+#define ANTD_SANDBOX_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#define SANDBOX_RULES_MAX 512
+
+enum sandbox_action {
+	SANDBOX_KILL,    /* antd reports "sandbox violation: NAME (NR)" and kills it with SIGSYS */
+	SANDBOX_LOG,     /* allowed, and logged by the kernel (SCMP_ACT_LOG): writing a policy */
+	SANDBOX_ERRNO,   /* the call fails with EPERM */
+};
+
+struct sandbox_rule {
+	int nr;          /* syscall number on this architecture */
+	int err;         /* 0: allowed; else the call fails with this errno */
+};
+
+struct sandbox {
+	char name[64];                    /* policy file name, "inline" or "none" */
+	int enabled;                      /* 0: "sandbox": "none" */
+	enum sandbox_action action;
+	unsigned nrules;                  /* allowed after ready */
+	struct sandbox_rule rules[SANDBOX_RULES_MAX];
+	unsigned nloader;                 /* allowed before ready too (loader, sanitizer) */
+	int loader[SANDBOX_RULES_MAX];
+	char user[64];                    /* "auto", "root", a name or a number */
+	long nofile;                      /* RLIMIT_NOFILE (-1: leave) */
+	long core_bytes;                  /* RLIMIT_CORE */
+	long as_bytes;                    /* RLIMIT_AS (-1: unlimited) */
+};
+
+/* Defaults: enabled, policy "default" not yet loaded, kill, user auto,
+ * nofile 256, no core files, no address-space limit. */
+void sandbox_defaults(struct sandbox *sb);
+
+/*
+ * Fill sb from a sandbox policy: NAME (sandbox/NAME.json in the ':'-separated
+ * dirs of search) or an inline object, with the groups of sandbox/groups.json
+ * from the same dirs.  "none" disables the sandbox.  Returns 0, or -1 with err
+ * naming the file, the key and the unknown group or syscall.
+ */
+int sandbox_load(struct sandbox *sb, const char *name, json_t *inline_obj, const char *search,
+		 const char *where, char *err, size_t errlen);
+
+/* Number of distinct syscalls allowed once ready (for antctl status). */
+unsigned sandbox_size(const struct sandbox *sb);
+
+/* Is nr allowed before the server says ready (the loader's needs)? */
+int sandbox_loader_allows(const struct sandbox *sb, int nr);
+
+/* The uid/gid a server runs as: 0 = leave as antd's own.  Returns 0, or -1
+ * with err ("user \"x\" does not exist"). */
+int sandbox_user(const struct sandbox *sb, unsigned server_id, uid_t *uid, gid_t *gid,
+		 int *switch_user, char *err, size_t errlen);
+
+/*
+ * In the child, between fork and exec: rlimits, user switch, no_new_privs,
+ * the seccomp filter; then the filter's notification fd goes to antd over
+ * sock.  Returns 0 or -errno with *stage naming what failed.
+ */
+int sandbox_enter(const struct sandbox *sb, void *filter, int sw, uid_t uid, gid_t gid,
+		  int sock, const char **stage);
+
+/* Build (in antd, before fork) the seccomp filter for sb: a libseccomp
+ * context, or NULL with err.  Free with sandbox_filter_free. */
+void *sandbox_filter(const struct sandbox *sb, char *err, size_t errlen);
+void sandbox_filter_free(void *filter);
+
+/* Name of syscall nr ("openat"), or "?" */
+const char *sandbox_syscall_name(int nr);
+
+#endif
