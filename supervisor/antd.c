@@ -369,12 +369,13 @@ static char *policy_search_path(const char *stack_path, const char *extra)
 	const char *dir = dirname(buf);
 	const char *env = getenv("ANT_POLICY_PATH");
 	size_t len = strlen(dir) * 3 + 64 + (extra ? strlen(extra) : 0) +
-		     (env ? strlen(env) : 0) + strlen(ANT_POLICYDIR);
+		     (env ? strlen(env) : 0) + strlen(ANT_POLICYDIR) + strlen(ANT_SRC_POLICYDIR);
 	char *p = malloc(len);
 	if (!p)
 		return NULL;
-	snprintf(p, len, "%s%s%s%s%s:%s/policies:%s/../policies:%s", extra ? extra : "",
-		 extra ? ":" : "", env ? env : "", env ? ":" : "", dir, dir, dir, ANT_POLICYDIR);
+	snprintf(p, len, "%s%s%s%s%s:%s/policies:%s/../policies:%s:%s", extra ? extra : "",
+		 extra ? ":" : "", env ? env : "", env ? ":" : "", dir, dir, dir, ANT_POLICYDIR,
+		 ANT_SRC_POLICYDIR);
 	return p;
 }
 
