@@ -1,5 +1,7 @@
 /* testops.c - what the example servers do at the end of a chain, and their shared options. */
 #include <errno.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -14,9 +16,10 @@
 
 static int parse_fail(struct testopts *o, const char *v)
 {
-	static const char *const names[] = { "", "segv", "abort", "exit3", "hang", "corrupt", "exit0" };
+	static const char *const names[] = { "", "segv", "abort", "exit3", "hang", "corrupt", "exit0",
+					     "openat", "socket", "execve", "ptrace", "junk" };
 	size_t n = strcspn(v, "@:");
-	for (int m = 1; m <= FAIL_EXIT0; m++) {
+	for (int m = 1; m <= FAIL_JUNK; m++) {
 		if (strlen(names[m]) != n || strncmp(v, names[m], n) != 0)
 			continue;
 		o->fail = (enum fail_mode)m;
@@ -61,7 +64,7 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i)
 	}
 	if (strcmp(a, "--fail") == 0) {
 		if (*i + 1 >= argc || parse_fail(o, argv[*i + 1]) < 0) {
-			fprintf(stderr, "%s: --fail: expected segv|abort|exit3|exit0|hang|corrupt followed by "
+			fprintf(stderr, "%s: --fail: expected segv|abort|exit3|exit0|hang|corrupt|openat|socket|execve|ptrace|junk, then "
 				"@N or :MARKER, got '%s'\n", o->self, *i + 1 < argc ? argv[*i + 1] : "");
 			return -1;
 		}
@@ -101,6 +104,51 @@ static unsigned long data_ino(const struct ant_ica *ica)
 	if (!ica || fstat(ica->fd, &st) < 0)
 		return 0;
 	return (unsigned long)st.st_ino;
+}
+
+/* A hostile server's repertoire: each process sends one kind of bad message. */
+static void send_junk(struct ant_conn *c, struct ant_item *it)
+{
+	const char *inst = getenv("ANT_INSTANCE");
+	unsigned kind = inst ? (unsigned)strtoul(inst, NULL, 10) : 1;
+	int sock = ant_fd(c);
+	unsigned char buf[9000];
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 131 + kind * 7);
+	struct ant_cica_hdr *h = (struct ant_cica_hdr *)it->page;
+	switch (kind % 8) {
+	case 1:   /* random bytes */
+		send(sock, buf, 57, MSG_NOSIGNAL);
+		break;
+	case 2:   /* oversized */
+		send(sock, buf, sizeof(buf), MSG_NOSIGNAL);
+		break;
+	case 3:   /* truncated header */
+		send(sock, buf, 3, MSG_NOSIGNAL);
+		break;
+	case 4:   /* an fd attached to a reply (its own stdout) */
+		ant_cica_set_result(it->page, 0, "x", 1);
+		ant_msg_send(sock, ANT_M_REPLY, 0, it->page, h->used, 1);
+		break;
+	case 5:   /* the wrong control ICA id */
+		h->id_gen ^= 0x5555;
+		ant_cica_set_result(it->page, 0, "x", 1);
+		ant_msg_send(sock, ANT_M_REPLY, 0, it->page, h->used, -1);
+		break;
+	case 6:   /* a data ICA it was never given */
+		h->data = (struct ant_ica_ref){ .index = 7, .gen = 77777, .size = 4096 };
+		ant_cica_set_result(it->page, 0, "x", 1);
+		ant_msg_send(sock, ANT_M_REPLY, 0, it->page, h->used, -1);
+		break;
+	case 7: { /* a header that lies about the length */
+		struct ant_msg m = { .type = ANT_M_REPLY, .flags = 0, .len = 4000 };
+		send(sock, &m, sizeof(m), MSG_NOSIGNAL);
+		break;
+	}
+	default:  /* an unknown message type */
+		ant_msg_send(sock, 99, 0, NULL, 0, -1);
+		break;
+	}
 }
 
 static int should_fail(struct testopts *o, const struct ant_item *it)
@@ -180,6 +228,29 @@ int testops_take(struct testopts *o, struct ant_conn *c, struct ant_item *it)
 		ant_msg_send(ant_fd(c), ANT_M_REPLY, 0, it->page, h->used, -1);
 		return 1;
 	}
+	case FAIL_OPENAT: {
+		int fd = open("/etc/hostname", O_RDONLY);
+		if (fd >= 0)
+			close(fd);
+		break;
+	}
+	case FAIL_SOCKET: {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd >= 0)
+			close(fd);
+		break;
+	}
+	case FAIL_EXECVE: {
+		char *const argv[] = { "/bin/true", NULL };
+		execv(argv[0], argv);
+		break;
+	}
+	case FAIL_PTRACE:
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		break;
+	case FAIL_JUNK:
+		send_junk(c, it);
+		return 1;
 	case FAIL_NONE:
 		break;
 	}

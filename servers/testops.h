@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include "ant/ant.h"
 
-enum fail_mode { FAIL_NONE, FAIL_SEGV, FAIL_ABORT, FAIL_EXIT3, FAIL_HANG, FAIL_CORRUPT, FAIL_EXIT0 };
+enum fail_mode {
+	FAIL_NONE, FAIL_SEGV, FAIL_ABORT, FAIL_EXIT3, FAIL_HANG, FAIL_CORRUPT, FAIL_EXIT0,
+	FAIL_OPENAT, FAIL_SOCKET, FAIL_EXECVE, FAIL_PTRACE, FAIL_JUNK,
+};
 
 struct testopts {
 	const char *self;      /* this server's name ($ANT_SERVER) */
@@ -28,7 +31,9 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i);
 	"  --fail WHAT@N   fail on this process's Nth request, or\n" \
 	"  --fail WHAT:MARK  on every request whose argument contains MARK; WHAT is\n" \
 	"                  segv, abort, exit3 (exit code 3), exit0 (a clean exit),\n" \
-	"                  hang (never answer) or\n" \
+	"                  hang (never answer), openat, socket, execve, ptrace (make\n" \
+	"                  that system call: a sandbox violation), junk (send antd a\n" \
+	"                  bad message: which one depends on $ANT_INSTANCE) or\n" \
 	"                  corrupt (send back a control ICA with a cycle in it)\n" \
 	"  --fail-instance N  fail only in the Nth process antd starts for this\n" \
 	"                  server ($ANT_INSTANCE; 1: the first, so not after a restart)\n" \

@@ -583,7 +583,10 @@ int main(int argc, char **argv)
 			begin_stop(&d, "a server could not be started");
 		}
 	}
-	ev_run(d.loop, 0);
+	/* A stop begun before the loop runs (a server that could not start)
+	 * has nothing to wait for if no child is left. */
+	if (!d.stopping || children_left(&d))
+		ev_run(d.loop, 0);
 
 	int status = d.ever_ready ? 0 : 1;
 	close_listeners(&d);
