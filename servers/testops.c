@@ -43,6 +43,10 @@ static int parse_fail(struct testopts *o, const char *v)
 int testopts_parse(struct testopts *o, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i];
+	if (strcmp(a, "--fail-fresh") == 0) {
+		o->fail_fresh = 1;
+		return 1;
+	}
 	if (strcmp(a, "--fail-instance") == 0) {
 		char *end;
 		unsigned long n = *i + 1 < argc ? strtoul(argv[*i + 1], &end, 10) : 0;
@@ -155,6 +159,8 @@ static int should_fail(struct testopts *o, const struct ant_item *it)
 {
 	if (o->fail == FAIL_NONE || it->kind != ANT_ITEM_REQUEST)
 		return 0;
+	if (o->fail_fresh && it->replay)
+		return 0;
 	if (o->fail_nth)
 		return o->taken == o->fail_nth;
 	return it->params && memmem(it->params, it->nparams, o->fail_marker,
@@ -172,6 +178,8 @@ int testops_take(struct testopts *o, struct ant_conn *c, struct ant_item *it)
 			it->params ? (const char *)it->params : "");
 		if (it->data)
 			fprintf(o->log, " ino=%lu", data_ino(it->data));
+		if (it->replay)
+			fputs(" (replay)", o->log);
 		fputc('\n', o->log);
 	}
 	if (it->kind == ANT_ITEM_REQUEST && o->pause_ms) {

@@ -19,6 +19,7 @@ struct testopts {
 	const char *fail_marker;/* ... or on a request whose argument contains this */
 	const char *fail_once; /* ... only if this file can still be created */
 	unsigned fail_instance;/* ... only in the Nth process antd starts for this server */
+	int fail_fresh;        /* ... only on requests that are not replays */
 	unsigned taken;        /* requests taken by this process */
 };
 
@@ -37,6 +38,8 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i);
 	"                  corrupt (send back a control ICA with a cycle in it)\n" \
 	"  --fail-instance N  fail only in the Nth process antd starts for this\n" \
 	"                  server ($ANT_INSTANCE; 1: the first, so not after a restart)\n" \
+	"  --fail-fresh    fail only on requests handed over the first time (not on\n" \
+	"                  antd's replay of one after a server died)\n" \
 	"  --fail-once F   fail only once per file F (it is created when failing;\n" \
 	"                  a relative F is taken in the stack's run folder; needs a\n" \
 	"                  sandbox that allows openat)\n"

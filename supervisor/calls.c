@@ -512,6 +512,7 @@ void calls_on_forward(struct peer *p, unsigned char *page, size_t len, unsigned 
 	adopt_data(d, p, c);
 	struct ant_frame *f = top_of(c);
 	f->caller = (uint16_t)p->server_id;
+	hdr_of(c)->flags &= ~ANT_CF_REPLAY;   /* the next stage gets it for the first time */
 	unhold(d, s, c);
 	if (mflags & ANT_MF_NEXT)
 		s->want++;
@@ -534,6 +535,7 @@ void calls_on_reply(struct peer *p, unsigned char *page, size_t len, unsigned mf
 		return;
 	merge_page(c, page);
 	adopt_data(d, p, c);
+	hdr_of(c)->flags &= ~ANT_CF_REPLAY;
 	unhold(d, s, c);
 	s->served++;
 	if (mflags & ANT_MF_NEXT)
@@ -638,6 +640,7 @@ void calls_server_died(struct antd *d, struct server *s, int counts)
 			 "head of its %s queue", c->index, c->gen, f->op, srv_name(d, f->caller),
 			 c->held_as == ANT_M_REQUEST ? "request" : "result");
 		s->replays++;
+		hdr_of(c)->flags |= ANT_CF_REPLAY;
 		if (c->held_as == ANT_M_REQUEST) {
 			c->state = CALL_QUEUED;
 			callq_push_head(&s->requests, c);

@@ -118,6 +118,7 @@ struct ant_item {
 	const void *ret;
 	size_t ret_len;
 	uint64_t ticket;         /* RESULT: the ticket of your call */
+	int replay;              /* antd hands this over again: a server died holding it */
 	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8))); /* private */
 };
 

@@ -46,7 +46,8 @@
 /* Header flags (whole call). */
 #define ANT_CF_DIRECT_HINT   0x01u /* caller asks relays for direct return */
 #define ANT_CF_TRACE_FULL    0x02u /* trace overflowed; later hops not recorded */
-#define ANT_CF_ALL           0x03u
+#define ANT_CF_REPLAY        0x04u /* set by antd: handed over again after a server died */
+#define ANT_CF_ALL           0x07u
 
 /* Data ICA flags, for the data ICA travelling with the call. */
 #define ANT_DF_RO            0x01u /* receiver gets it read-only (sealed) */
