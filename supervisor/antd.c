@@ -261,6 +261,12 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			}
 			continue;
 		}
+		if (!stack_app_may_connect(d->stack, p->uid, p->gid, d->uid)) {
+			log_warn("denied", NULL, "app connection from uid %u gid %u refused (apps.uids, "
+				 "apps.gids)", (unsigned)p->uid, (unsigned)p->gid);
+			peer_close(p, "not allowed");
+			continue;
+		}
 		antd_send_welcome(d, p);
 	}
 	(void)loop;
@@ -537,7 +543,10 @@ int main(int argc, char **argv)
 	ica_table_init(&d.icas, (size_t)16 << 30, (size_t)256 << 20);
 	calls_init(&d);
 
-	d.app_listen = listen_on(d.app_path, 0600);
+	/* Other users reach app.sock only if the stack file names them; antd
+	 * checks each one's credentials when it connects. */
+	d.app_listen = listen_on(d.app_path,
+				 d.stack->napp_uids || d.stack->napp_gids ? 0666 : 0600);
 	d.control_listen = d.app_listen >= 0 ? listen_on(d.control_path, 0600) : -1;
 	if (d.app_listen < 0 || d.control_listen < 0) {
 		snprintf(err, sizeof(err), "cannot listen on %s: %s\n",

@@ -438,6 +438,12 @@ void calls_on_call(struct peer *p, unsigned char *page, size_t len)
 		fail_now(d, c, ANT_E_DENIED);
 		return;
 	}
+	if (p->kind == PEER_APP && !stack_app_uid_may_call(d->stack, p->uid, f->callee)) {
+		log_warn("denied", srv_name(d, f->callee), "call (op %s) from uid %u refused: not in "
+			 "app_uids", f->op, (unsigned)p->uid);
+		fail_now(d, c, ANT_E_DENIED);
+		return;
+	}
 	enqueue_request(d, c);
 }
 

@@ -1,5 +1,7 @@
 /* stackfile.c - read and check a stack file (JSON) into a struct stack. */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
@@ -269,6 +271,48 @@ static int parse_max_inflight(const struct errbuf *e, const char *where, const j
 	return 0;
 }
 
+/* A list of users (names or numbers) or groups into ids. */
+static int parse_ids(const struct errbuf *e, const char *where, const json_t *v, int groups,
+		     unsigned *ids, unsigned *n)
+{
+	size_t i;
+	json_t *x;
+	if (!json_is_array(v) || json_array_size(v) > STACK_IDS_MAX) {
+		fail(e, where, "must be an array of at most %d %s names or numbers", STACK_IDS_MAX,
+		     groups ? "group" : "user");
+		return -1;
+	}
+	json_array_foreach(v, i, x) {
+		struct text w = keypath("%s[%zu]", where, i);
+		if (json_is_integer(x) && json_integer_value(x) >= 0 &&
+		    json_integer_value(x) < 4294967295LL) {
+			ids[i] = (unsigned)json_integer_value(x);
+		} else if (json_is_string(x)) {
+			const char *name = json_string_value(x);
+			if (groups) {
+				struct group *g = getgrnam(name);
+				if (!g) {
+					fail(e, w.s, "no group %s", quote(name).s);
+					return -1;
+				}
+				ids[i] = g->gr_gid;
+			} else {
+				struct passwd *pw = getpwnam(name);
+				if (!pw) {
+					fail(e, w.s, "no user %s", quote(name).s);
+					return -1;
+				}
+				ids[i] = pw->pw_uid;
+			}
+		} else {
+			fail(e, w.s, "must be a %s name or number", groups ? "group" : "user");
+			return -1;
+		}
+	}
+	*n = (unsigned)json_array_size(v);
+	return 0;
+}
+
 /*
  * Everything of servers[i] except "calls", which needs every server's name
  * first (a server may call one listed after it).
@@ -277,7 +321,7 @@ static int parse_server(const struct errbuf *e, struct stack *s, unsigned i, jso
 {
 	static const char *const keys[] = {
 		"name", "exec", "args", "calls", "max_inflight", "policy", "supervision", "sandbox",
-		NULL
+		"app_uids", NULL
 	};
 	struct stack_server *sv = &s->servers[i];
 	struct text where = keypath("servers[%u]", i);
@@ -333,6 +377,12 @@ static int parse_server(const struct errbuf *e, struct stack *s, unsigned i, jso
 		}
 		strcpy(sv->policy_name, name);
 	}
+	if ((f = json_object_get(v, "app_uids"))) {
+		w = keypath("%s.app_uids", where.s);
+		if (parse_ids(e, w.s, f, 0, sv->app_uids, &sv->napp_uids) < 0)
+			return -1;
+		sv->app_uids_set = 1;
+	}
 	if ((f = json_object_get(v, "sandbox"))) {
 		w = keypath("%s.sandbox", where.s);
 		if (json_is_object(f)) {
@@ -362,6 +412,32 @@ static int parse_server(const struct errbuf *e, struct stack *s, unsigned i, jso
 		}
 		sv->supervision = json_incref(f);
 	}
+	return 0;
+}
+
+int stack_app_uid_may_call(const struct stack *s, uid_t uid, unsigned callee)
+{
+	if (callee < 1 || callee > s->nservers)
+		return 0;
+	const struct stack_server *sv = &s->servers[callee - 1];
+	if (!sv->app_uids_set)
+		return 1;
+	for (unsigned i = 0; i < sv->napp_uids; i++)
+		if (sv->app_uids[i] == uid)
+			return 1;
+	return 0;
+}
+
+int stack_app_may_connect(const struct stack *s, uid_t uid, gid_t gid, uid_t antd_uid)
+{
+	if (uid == 0 || uid == antd_uid)
+		return 1;
+	for (unsigned i = 0; i < s->napp_uids; i++)
+		if (s->app_uids[i] == uid)
+			return 1;
+	for (unsigned i = 0; i < s->napp_gids; i++)
+		if (s->app_gids[i] == gid)
+			return 1;
 	return 0;
 }
 
@@ -436,10 +512,16 @@ static int parse_calls(const struct errbuf *e, const struct stack *s, const char
 
 static int parse_apps(const struct errbuf *e, struct stack *s, json_t *v)
 {
-	static const char *const keys[] = { "calls", NULL };
-	json_t *calls;
+	static const char *const keys[] = { "calls", "uids", "gids", NULL };
+	json_t *calls, *f;
 
 	if (need_object(e, "apps", v) < 0 || check_keys(e, "apps", v, keys) < 0)
+		return -1;
+	if ((f = json_object_get(v, "uids")) &&
+	    parse_ids(e, "apps.uids", f, 0, s->app_uids, &s->napp_uids) < 0)
+		return -1;
+	if ((f = json_object_get(v, "gids")) &&
+	    parse_ids(e, "apps.gids", f, 1, s->app_gids, &s->napp_gids) < 0)
 		return -1;
 	/* "apps" present: applications may call exactly what it lists, maybe nothing. */
 	s->app_calls_all = 0;

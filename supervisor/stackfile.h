@@ -4,6 +4,7 @@
 
 #include <sched.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "ant/cica.h"
 #include "ant/proto.h"
 #include "policy.h"
@@ -11,6 +12,7 @@
 
 #define STACK_ARGS_MAX 32
 #define STACK_CPUS_MAX 1024
+#define STACK_IDS_MAX 64
 
 struct stack_server {
 	char name[ANT_NAME_MAX];     /* [a-z0-9_-], 1..31 bytes, unique */
@@ -28,6 +30,9 @@ struct stack_server {
 	char sandbox_name[64];       /* "sandbox": a policy name, "none", or "" (default) */
 	json_t *sandbox_inline;      /* "sandbox": an inline object, or NULL */
 	struct sandbox sandbox;      /* resolved (stack_resolve_policies) */
+	int app_uids_set;            /* "app_uids": only these app users may call it */
+	unsigned napp_uids;
+	uid_t app_uids[STACK_IDS_MAX];
 };
 
 struct stack {
@@ -39,6 +44,9 @@ struct stack {
 	unsigned napp_calls;         /* servers applications may call ... */
 	unsigned app_calls[ANT_SERVERS_MAX];
 	int app_calls_all;           /* ... or all of them (no "apps" key) */
+	unsigned napp_uids, napp_gids; /* "apps": who may connect to app.sock besides */
+	uid_t app_uids[STACK_IDS_MAX];  /* root and antd's own user */
+	gid_t app_gids[STACK_IDS_MAX];
 	unsigned ncpus;              /* "cpu_affinity": CPUs antd and every server run on */
 	cpu_set_t cpus;              /* (ncpus 0: wherever the kernel puts them) */
 };
@@ -56,6 +64,11 @@ void stack_free(struct stack *s);   /* accepts NULL */
 
 /* Server by name, or NULL. */
 const struct stack_server *stack_find(const struct stack *s, const char *name);
+/* May an application running as uid call server callee (its "app_uids")? */
+int stack_app_uid_may_call(const struct stack *s, uid_t uid, unsigned callee);
+/* May a process of uid/gid connect to app.sock ("apps": "uids", "gids")? */
+int stack_app_may_connect(const struct stack *s, uid_t uid, gid_t gid, uid_t antd_uid);
+
 /* May caller (server id, or ANT_PEER_APP) call callee (server id)? */
 int stack_may_call(const struct stack *s, unsigned caller, unsigned callee);
 

@@ -291,6 +291,46 @@ START_TEST(hostile_server_is_cut_off_and_antd_leaks_nothing)
 }
 END_TEST
 
+/* As uid, connect and call server; the exit code tells what happened. */
+static int app_as(struct harness *h, uid_t uid, const char *server)
+{
+	pid_t pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		if (setgid(uid) < 0 || setuid(uid) < 0)
+			_exit(10);
+		struct ant_conn *c;
+		if (ant_connect(h->dir, &c) < 0)
+			_exit(20);   /* refused */
+		static struct ant_result res;
+		int r = harness_call(c, server, "echo", "hi", 0, &res);
+		_exit(r == 0 ? 0 : r == ANT_E_DENIED ? 30 : 40);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(app_socket_lets_in_only_the_users_named)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-apps\", \"apps\": {\"uids\": [65534], \"calls\": [\"open\", \"locked\"]}, \"servers\": ["
+			  " {\"name\":\"open\",\"exec\":\"echo\"},"
+			  " {\"name\":\"locked\",\"exec\":\"echo\",\"app_uids\":[0]} ]}");
+	ck_assert_int_eq(app_as(&h, 65534, "open"), 0);      /* named: in, and served */
+	ck_assert_int_eq(app_as(&h, 65534, "locked"), 30);   /* not for this server */
+	ck_assert_int_eq(app_as(&h, 65533, "open"), 20);     /* not named: refused */
+	struct ant_conn *c = harness_connect(&h);          /* root may call both */
+	expect_echo(c, "locked", "root");
+	ant_close(c);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "app connection from uid 65533") &&
+		      strstr(log, "from uid 65534 refused: not in app_uids"), "%s", log);
+	free(log);
+	harness_stop(&h);
+}
+END_TEST
+
 static Suite *sandbox_suite(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -302,6 +342,7 @@ static Suite *sandbox_suite(void)
 	tcase_add_test(tc, unknown_user_is_a_clear_error);
 	tcase_add_test(tc, bad_sandbox_policies_are_refused_at_load);
 	tcase_add_test(tc, control_socket_refuses_other_users);
+	tcase_add_test(tc, app_socket_lets_in_only_the_users_named);
 	tcase_add_test(tc, hostile_server_is_cut_off_and_antd_leaks_nothing);
 	suite_add_tcase(s, tc);
 	return s;
