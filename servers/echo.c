@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/syscall.h>
+
 #include "ant/ant.h"
+#include "ant/sandbox.h"
 #include "testops.h"
 
 static void usage(FILE *f)
@@ -16,13 +19,20 @@ static void usage(FILE *f)
 		"servers/testops.h).\n"
 		"\n"
 		TESTOPTS_HELP
+		"  --tighten       after start-up, allow only what libant needs to serve\n"
+		"                  (a second seccomp filter; sleeping is then forbidden)\n"
 		"  --help          this text\n");
 }
 
 int main(int argc, char **argv)
 {
 	struct testopts o = { .self = getenv("ANT_SERVER") ? getenv("ANT_SERVER") : "echo" };
+	int tighten = 0;
 	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--tighten") == 0) {
+			tighten = 1;
+			continue;
+		}
 		int r = testopts_parse(&o, argc, argv, &i);
 		if (r < 0)
 			return 2;
@@ -41,6 +51,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: cannot reach antd: %s (echo runs under antd)\n", o.self,
 			ant_strerror(r));
 		return 1;
+	}
+	if (tighten) {
+		int nrs[64];
+		size_t n = ant_sandbox_base(nrs, 64);
+		r = ant_sandbox_restrict(nrs, n);
+		if (r < 0) {
+			fprintf(stderr, "%s: --tighten: %s\n", o.self, ant_strerror(r));
+			return 1;
+		}
 	}
 	struct ant_item it;
 	while ((r = ant_next(c, &it, -1)) == 0) {

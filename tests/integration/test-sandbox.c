@@ -331,6 +331,39 @@ START_TEST(app_socket_lets_in_only_the_users_named)
 }
 END_TEST
 
+START_TEST(server_can_tighten_its_own_sandbox)
+{
+	/* "tight" drops sleeping from its own filter after start-up: a call that
+	 * makes it pause (nanosleep, allowed by antd's policy) now kills it. */
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-tight\", \"servers\": ["
+			  " {\"name\":\"tight\",\"exec\":\"echo\",\"args\":[\"--tighten\","
+			  "   \"--fail\",\"hang:SLEEP\",\"--fail-fresh\"]},"
+			  " {\"name\":\"loose\",\"exec\":\"echo\",\"args\":[\"--fail\",\"hang:SLEEP\","
+			  "   \"--fail-fresh\"],\"supervision\":{\"deadline_ms\":200}} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	expect_echo(c, "tight", "still serves");
+	pid_t pid = harness_server_pid(&h, "tight");
+	char v[64];
+	proc_status(pid, "Seccomp_filters", v, sizeof(v));
+	ck_assert_str_eq(v, "2");
+	/* Sleeping: forbidden by tight's own filter (killed at once, SIGSYS), only
+	 * slow for loose (antd's policy allows it: killed by its deadline). */
+	expect_echo(c, "tight", "SLEEP now");
+	json_t *s = server_status(&h, "tight");
+	ck_assert_msg(strstr(json_string_value(json_object_get(s, "last_exit")), "SIGSYS"), "%s",
+		      json_string_value(json_object_get(s, "last_exit")));
+	json_decref(s);
+	expect_echo(c, "loose", "SLEEP now");
+	s = server_status(&h, "loose");
+	ck_assert_msg(strstr(json_string_value(json_object_get(s, "last_exit")), "SIGKILL"), "%s",
+		      json_string_value(json_object_get(s, "last_exit")));
+	json_decref(s);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 static Suite *sandbox_suite(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -343,6 +376,7 @@ static Suite *sandbox_suite(void)
 	tcase_add_test(tc, bad_sandbox_policies_are_refused_at_load);
 	tcase_add_test(tc, control_socket_refuses_other_users);
 	tcase_add_test(tc, app_socket_lets_in_only_the_users_named);
+	tcase_add_test(tc, server_can_tighten_its_own_sandbox);
 	tcase_add_test(tc, hostile_server_is_cut_off_and_antd_leaks_nothing);
 	suite_add_tcase(s, tc);
 	return s;
