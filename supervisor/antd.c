@@ -597,7 +597,7 @@ int main(int argc, char **argv)
 	if (!d.stopping || children_left(&d))
 		ev_run(d.loop, 0);
 
-	int status = d.ever_ready ? 0 : 1;
+	int status = d.ever_ready && !d.exit_status ? 0 : 1;
 	close_listeners(&d);
 	peers_close_all(&d);
 	server_reap_all(&d);

@@ -93,7 +93,7 @@ struct standby {
 	ev_io notifyw;
 };
 
-#define RESTART_HISTORY 128
+#define RESTART_HISTORY 1024
 
 struct server {
 	const struct stack_server *conf;   /* ro */
@@ -118,6 +118,7 @@ struct server {
 	int kill_counts;                   /* that kill counts against its requests */
 	int restart_asked;                 /* restart at once when it is gone (antctl, strategy) */
 	int stop_asked;                    /* do not restart (antctl stop) */
+	unsigned probation;                /* replays left to hand over one at a time */
 	double history[RESTART_HISTORY];   /* times of recent restarts (monotonic s) */
 	unsigned nhistory;
 	ev_timer restart_timer;            /* backoff before the next start */
@@ -125,6 +126,7 @@ struct server {
 	ev_timer spare_timer;              /* re-make a spare that died */
 	ev_timer eof_timer;                /* it closed its socket: give it a moment to exit */
 	struct standby spare;
+	unsigned spare_failures;           /* spares that died in a row */
 	int notify_fd;                     /* the serving instance's seccomp notifications */
 	ev_io notifyw;
 	char violation[96];                /* the last sandbox violation */
@@ -249,6 +251,7 @@ struct antd {
 	ev_timer stop_timer;
 	int stopping;
 	int ever_ready;                     /* every server was running once */
+	int exit_status;                    /* antd's, when it stops */
 	int ready_fd;                       /* daemon mode: tell the parent we are up */
 	uid_t uid;                          /* antd's own uid (control socket check) */
 	struct server servers[ANT_SERVERS_MAX + 1]; /* index = server id */

@@ -114,15 +114,19 @@ static int is_own_result(const struct call *c, const struct server *s)
 	       ((const struct ant_cica_hdr *)c->page)->nframes == 1;
 }
 
-/* How long s may hold c before it counts as hung (0: no limit). */
+/* How long s may hold c before it counts as hung (0: no limit).  A caller's
+ * own deadline may be shorter or longer than the server's, but never longer
+ * than the server's I/O deadline: a caller cannot switch hang detection off. */
 static unsigned deadline_ms(const struct server *s, const struct call *c)
 {
 	const struct ant_cica_hdr *h = (const void *)c->page;
 	const struct ant_frame *f = ant_cica_current_const(c->page);
-	if (h->deadline_ms)
-		return h->deadline_ms;
-	return (f->flags & ANT_FF_IO_WAIT) ? s->conf->policy.io_deadline_ms
-					   : s->conf->policy.deadline_ms;
+	const struct policy *p = &s->conf->policy;
+	if (h->deadline_ms) {
+		unsigned cap = p->io_deadline_ms > p->deadline_ms ? p->io_deadline_ms : p->deadline_ms;
+		return cap && h->deadline_ms > cap ? cap : h->deadline_ms;
+	}
+	return (f->flags & ANT_FF_IO_WAIT) ? p->io_deadline_ms : p->deadline_ms;
 }
 
 static void hold(struct antd *d, struct server *s, struct call *c, unsigned as)
@@ -143,6 +147,9 @@ static void unhold(struct antd *d, struct server *s, struct call *c)
 	ev_timer_stop(d->loop, &c->deadline);
 	if (s->held)
 		s->held--;
+	/* A replayed call answered: one less to replay one at a time. */
+	if ((hdr_of(c)->flags & ANT_CF_REPLAY) && s->probation)
+		s->probation--;
 }
 
 static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
@@ -321,7 +328,10 @@ void calls_pump(struct antd *d, struct server *s)
 			}
 			continue;
 		}
-		if (!s->requests.head || s->held >= s->conf->max_inflight)
+		/* After a death with several calls held, the replays go one at a
+		 * time, so that a death can be blamed on the one call it held. */
+		unsigned limit = s->probation ? 1 : s->conf->max_inflight;
+		if (!s->requests.head || s->held >= limit)
 			break;
 		c = callq_pop(&s->requests);
 		s->want--;
@@ -421,7 +431,7 @@ void calls_on_call(struct peer *p, unsigned char *page, size_t len)
 	h->trace_len = 0;
 	h->pad[0] = h->pad[1] = 0;
 	h->reserved = 0;
-	h->flags &= ~ANT_CF_TRACE_FULL;
+	h->flags &= ~(ANT_CF_TRACE_FULL | ANT_CF_REPLAY);   /* antd's to set */
 	memset(h->trace, 0, sizeof(h->trace));
 	ant_cica_trace(c->page, p->server_id);
 	struct ant_frame *f = top_of(c);
@@ -564,6 +574,7 @@ void calls_on_next(struct peer *p, unsigned count)
 		if (!s->spare.ready)
 			log_info("spare-ready", s->conf->name, "spare pid %d ready", (int)s->spare.pid);
 		s->spare.ready = 1;
+		s->spare_failures = 0;
 		return;
 	}
 	if (s->state == SRV_STARTING)
@@ -604,6 +615,16 @@ void calls_server_died(struct antd *d, struct server *s, int counts)
 {
 	struct call_table *t = &d->calls;
 	const struct policy *pol = &s->conf->policy;
+	/* The death is blamed on the call it held only if it held one; with
+	 * several, nobody is blamed now and they are replayed one at a time. */
+	unsigned held = 0;
+	for (uint32_t i = 0; i < t->n; i++)
+		held += t->c[i]->gen && t->c[i]->at == s->id && t->c[i]->state == CALL_HELD;
+	if (held != 1)
+		counts = 0;
+	unsigned requeued = 0;
+	struct call *order[64];
+	unsigned norder = 0;
 	for (uint32_t i = 0; i < t->n; i++) {
 		struct call *c = t->c[i];
 		if (!c->gen || c->at != s->id)
@@ -631,11 +652,12 @@ void calls_server_died(struct antd *d, struct server *s, int counts)
 			continue;
 		}
 		if (c->kills >= pol->poison_kills) {
+			int hang = strncmp(cause, "hang:", 5) == 0;
 			log_error("poison", s->conf->name,
 				  "control ICA %u:%u (op %s from %s) killed its server %u times: fails",
 				  c->index, c->gen, f->op, srv_name(d, f->caller), c->kills);
 			c->at = 0;
-			set_error_text(c, ANT_E_SERVER_FAILED,
+			set_error_text(c, hang ? ANT_E_DEADLINE : ANT_E_SERVER_FAILED,
 				       "poison request: %s failed %u times holding it (last: %s)",
 				       s->conf->name, c->kills, cause);
 			route_result(d, c, s->id);
@@ -647,14 +669,26 @@ void calls_server_died(struct antd *d, struct server *s, int counts)
 			 c->held_as == ANT_M_REQUEST ? "request" : "result");
 		s->replays++;
 		hdr_of(c)->flags |= ANT_CF_REPLAY;
-		if (c->held_as == ANT_M_REQUEST) {
-			c->state = CALL_QUEUED;
-			callq_push_head(&s->requests, c);
-		} else {
-			c->state = CALL_RESULTQ;
-			callq_push_head(&s->results, c);
-		}
+		requeued++;
+		if (norder < sizeof(order) / sizeof(order[0]))
+			order[norder++] = c;
+		else
+			callq_push_head(c->held_as == ANT_M_REQUEST ? &s->requests : &s->results, c);
+		c->state = c->held_as == ANT_M_REQUEST ? CALL_QUEUED : CALL_RESULTQ;
 	}
+	/* Back at the head of the queues, in the order they were handed over
+	 * (call ids grow with time; the table index does not). */
+	for (unsigned a = 1; a < norder; a++)
+		for (unsigned b = a; b > 0 && order[b - 1]->gen < order[b]->gen; b--) {
+			struct call *x = order[b];
+			order[b] = order[b - 1];
+			order[b - 1] = x;
+		}
+	for (unsigned a = 0; a < norder; a++)
+		callq_push_head(order[a]->held_as == ANT_M_REQUEST ? &s->requests : &s->results,
+				order[a]);
+	if (requeued > 1)
+		s->probation = requeued;
 	s->want = 0;
 	s->held = 0;
 }

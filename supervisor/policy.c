@@ -156,7 +156,7 @@ int policy_apply(struct policy *p, json_t *obj, const char *file, const char *pr
 			return -1;
 		json_t *f;
 		if ((f = json_object_get(v, "max_restarts")) &&
-		    get_uint(&c, "intensity.max_restarts", f, 0, 100000, &p->max_restarts) < 0)
+		    get_uint(&c, "intensity.max_restarts", f, 0, 1000, &p->max_restarts) < 0)
 			return -1;
 		if ((f = json_object_get(v, "period_s")) &&
 		    get_real(&c, "intensity.period_s", f, 0.001, 86400, &p->period_s) < 0)

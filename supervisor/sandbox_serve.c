@@ -1,5 +1,6 @@
 /* sandbox_serve.c - antd's side of each server's seccomp filter: judge the calls outside its allowlist. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,10 @@ void sandbox_serve(struct antd *d, struct server *s, int spare, int fd, pid_t pi
 		log_error("sandbox", s->conf->name, "cannot allocate a seccomp notification");
 		return;
 	}
+	/* Never block antd: receive only what is there. */
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	if (poll(&pf, 1, 0) != 1 || !(pf.revents & POLLIN))
+		return;
 	memset(req, 0, sizeof(*req));
 	if (seccomp_notify_receive(fd, req) < 0)
 		return;   /* the caller died meanwhile */

@@ -377,9 +377,12 @@ void server_adopt_spare(struct antd *d, struct server *s)
 	ev_io_start(d->loop, &s->pidw);
 	s->peer = sb->peer;
 	s->peer->standby = 0;
+	/* The spare's notification fd moves with it: stop watching it as the
+	 * spare's before watching it as the server's (never two watchers). */
 	int nfd = sb->notify_fd;
+	if (nfd >= 0)
+		ev_io_stop(d->loop, &sb->notifyw);
 	sb->notify_fd = -1;
-	sandbox_watch(d, s, 1, -1);
 	sandbox_watch(d, s, 0, nfd);
 	s->want = sb->want;
 	s->held = 0;

@@ -31,7 +31,7 @@ static void on_ready_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct server *s = w->data;
 	supervise_kill((struct antd *)ev_userdata(loop), s, 0,
-		       "start-up failure: not ready within %u ms", s->conf->policy.ready_timeout_ms);
+		       "not ready within %u ms", s->conf->policy.ready_timeout_ms);
 }
 
 static void start_spare(struct antd *d, struct server *s)
@@ -161,7 +161,7 @@ static void decide(struct antd *d, struct server *s, int abnormal)
 	}
 	if (p->restart == RESTART_TEMPORARY || (p->restart == RESTART_TRANSIENT && !abnormal)) {
 		s->state = SRV_STOPPED;
-		log_info("not-restarted", name, "not restarted: policy %s, it %s",
+		log_info("not-restarted", name, "not restarted (policy %s); it %s",
 			 policy_restart_name(p->restart), s->last_exit);
 		calls_fail_queued(d, s, ANT_E_SERVER_FAILED);
 		antd_server_exited(d, s);
@@ -182,8 +182,10 @@ static void decide(struct antd *d, struct server *s, int abnormal)
 			  "stopping the stack" : "its callers get ANT_E_SERVER_FAILED");
 		calls_fail_queued(d, s, ANT_E_SERVER_FAILED);
 		antd_server_exited(d, s);
-		if (p->on_give_up == GIVE_UP_STOP_STACK)
+		if (p->on_give_up == GIVE_UP_STOP_STACK) {
+			d->exit_status = 1;
 			antd_stop(d, "a server was given up");
+		}
 		return;
 	}
 	if (s->nhistory == RESTART_HISTORY) {
@@ -244,7 +246,9 @@ void supervise_exited(struct antd *d, struct server *s, const siginfo_t *si)
 		  s->ever_ready ? "" : " before it was ready (start-up failure)",
 		  s->kill_why[0] ? ": " : "", s->kill_why);
 	/* What it sent before it died still counts: an answer already on its
-	 * way is taken, not replayed. */
+	 * way is taken, not replayed.  No new work goes to it meanwhile. */
+	s->state = SRV_RESTARTING;
+	s->want = 0;
 	if (s->peer)
 		peer_drain(s->peer);
 	if (s->peer)
@@ -261,7 +265,12 @@ void supervise_spare_exited(struct antd *d, struct server *s)
 		antd_server_exited(d, s);
 		return;
 	}
-	ev_timer_set(&s->spare_timer, 0.1, 0.);
+	/* A spare that keeps dying is re-made ever more slowly (0.1 s .. 10 s). */
+	double delay = 0.1;
+	for (unsigned i = 0; i < s->spare_failures && delay < 10; i++)
+		delay *= 2;
+	s->spare_failures++;
+	ev_timer_set(&s->spare_timer, delay < 10 ? delay : 10, 0.);
 	ev_timer_start(d->loop, &s->spare_timer);
 }
 

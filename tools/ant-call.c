@@ -65,7 +65,13 @@ static int report(struct ant_conn *c, const struct ant_result *res, int quiet, i
 	if (async && !quiet)
 		printf("ticket %llu: ", (unsigned long long)res->ticket);
 	if (res->retval < 0) {
-		printf("error %s: %s\n", ant_errname(res->retval), ant_strerror(res->retval));
+		printf("error %s: %s", ant_errname(res->retval), ant_strerror(res->retval));
+		if (res->len) {
+			printf(" (");
+			print_bytes(res->bytes, res->len);
+			printf(")");
+		}
+		putchar('\n');
 		if (!quiet)
 			print_path(c, res);
 		return 1;

@@ -364,6 +364,29 @@ START_TEST(server_can_tighten_its_own_sandbox)
 }
 END_TEST
 
+START_TEST(violation_after_a_failover_is_judged_too)
+{
+	/* The spare's seccomp notifications move with it when it takes over. */
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-sbx-standby\", \"servers\": ["
+			  " {\"name\":\"hot\",\"exec\":\"echo\",\"policy\":\"hot-standby\","
+			  "   \"args\":[\"--fail\",\"openat:BAD\",\"--fail-fresh\"]} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	for (int round = 1; round <= 3; round++) {
+		for (int i = 0; i < 300 && !num(&h, "hot", "standby_pid"); i++)
+			sleep_ms(10);
+		sleep_ms(50);
+		expect_echo(c, "hot", "BAD again");
+		ck_assert_int_eq(num(&h, "hot", "failovers"), round);
+	}
+	json_t *s = server_status(&h, "hot");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(s, "sandbox"), "violations")), 3);
+	json_decref(s);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 static Suite *sandbox_suite(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -377,6 +400,7 @@ static Suite *sandbox_suite(void)
 	tcase_add_test(tc, control_socket_refuses_other_users);
 	tcase_add_test(tc, app_socket_lets_in_only_the_users_named);
 	tcase_add_test(tc, server_can_tighten_its_own_sandbox);
+	tcase_add_test(tc, violation_after_a_failover_is_judged_too);
 	tcase_add_test(tc, hostile_server_is_cut_off_and_antd_leaks_nothing);
 	suite_add_tcase(s, tc);
 	return s;

@@ -326,7 +326,7 @@ START_TEST(thousand_calls_from_four_apps_while_killing_a_server)
 			  " {\"name\":\"relay1\",\"exec\":\"relay\",\"args\":[\"relay2\"],\"calls\":[\"relay2\"]},"
 			  " {\"name\":\"relay2\",\"exec\":\"relay\",\"args\":[\"--pause-ms\",\"2\",\"relay3\"],"
 			  "   \"calls\":[\"relay3\"], \"supervision\": {"
-			  "   \"intensity\":{\"max_restarts\":10000,\"period_s\":60},"
+			  "   \"intensity\":{\"max_restarts\":1000,\"period_s\":60},"
 			  "   \"backoff\":{\"initial_ms\":0,\"base_ms\":0}, \"poison_kills\": 50}},"
 			  " {\"name\":\"relay3\",\"exec\":\"relay\"} ]}");
 	pid_t apps[4];

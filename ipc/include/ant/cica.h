@@ -30,7 +30,7 @@
 
 #define ANT_CICA_SIZE      4096u
 #define ANT_CICA_MAGIC     0x41434931u /* "1ICA" little-endian */
-#define ANT_CICA_VERSION   1u
+#define ANT_CICA_VERSION   2u   /* 2: 120-byte header (deadline_ms) */
 #define ANT_FRAMES_MAX     16u   /* stages of one multi-stage call */
 #define ANT_OP_MAX         16u   /* op name, NUL included */
 #define ANT_TRACE_MAX      32u   /* peers the call was delivered to, in order */
