@@ -49,8 +49,10 @@ static json_t *status_json(struct antd *d)
 			"violations", (json_int_t)s->violations));
 		if (s->violation[0])
 			json_object_set_new(o, "last_violation", json_string(s->violation));
-		if (s->spare.pid > 0)
+		if (s->spare.pid > 0) {
 			json_object_set_new(o, "standby_pid", json_integer(s->spare.pid));
+			json_object_set_new(o, "standby_ready", json_boolean(s->spare.ready));
+		}
 		if (o && s->last_exit[0])
 			json_object_set_new(o, "last_exit", json_string(s->last_exit));
 		json_array_append_new(servers, o);

@@ -120,7 +120,10 @@ static void failover(struct antd *d, struct server *s)
 	s->restarts++;
 	log_info("failover", s->conf->name, "spare pid %d takes over", (int)pid);
 	calls_pump(d, s);
-	start_spare(d, s);
+	/* The next spare a moment later: its fork and exec would otherwise
+	 * compete with the replayed calls the new server is answering now. */
+	ev_timer_set(&s->spare_timer, 0.005, 0.);
+	ev_timer_start(d->loop, &s->spare_timer);
 }
 
 static void restart_now(struct antd *d, struct server *s)

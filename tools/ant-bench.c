@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -69,6 +70,7 @@ struct opts {
 	/* failover */
 	long kills;                 /* kills per mode */
 	int cold, warm;             /* the modes to run */
+	int no_sandbox;             /* the victim runs with "sandbox": "none" */
 };
 
 /* Set by SIGINT/SIGTERM/SIGHUP; the loops stop at the next call and clean up. */
@@ -131,6 +133,9 @@ static void usage_failover(FILE *f)
 		"                     fails over to it (policy \"standby\": 1); default: a\n"
 		"                     cold restart (fork, exec, ready) after every kill\n"
 		"  --both             cold restart, then warm standby, on two stacks\n"
+		"  --sandbox WHICH    the victim's sandbox: default (sandbox/default.json; antd\n"
+		"                     judges its loader's calls at every start) or none\n"
+		"                     (default: default)\n"
 		"  --json             print one JSON object instead of the table\n"
 		"  --antd PATH        the antd to run (default: ../supervisor/antd next to\n"
 		"                     this program, else antd in $PATH)\n"
@@ -342,7 +347,12 @@ static int write_stack_file(const char *path, long depth, const char *mode, long
 	return r;
 }
 
-/* Copy antd's log to stderr: the reason a stack failed is in there. */
+#define LOG_HEAD 20   /* a long log: its first lines ... */
+#define LOG_TAIL 40   /* ... and its last */
+
+/* Copy antd's log to stderr: the reason a stack failed is in there.  A
+ * server restarted without limit (failover) can log thousands of lines:
+ * then only the first and the last are shown. */
 static void show_log(struct stack_run *sr)
 {
 	FILE *f = sr->log_shown ? NULL : fopen(sr->log_path, "re");
@@ -350,10 +360,25 @@ static void show_log(struct stack_run *sr)
 		return;
 	sr->log_shown = 1;
 	char line[1024];
-	for (int n = 0; fgets(line, sizeof(line), f); n++) {
-		if (n == 0)
+	long total = 0;
+	while (fgets(line, sizeof(line), f))
+		total += strchr(line, '\n') != NULL;
+	rewind(f);
+	int skipping = 0, mid = 0;   /* mid: inside a line longer than the buffer */
+	for (long n = 0; fgets(line, sizeof(line), f); ) {
+		int nl = strchr(line, '\n') != NULL;
+		if (n == 0 && !mid)
 			fprintf(stderr, "%s: antd's log (%s):\n", PROG, sr->log_path);
-		fprintf(stderr, "  %s%s", line, strchr(line, '\n') ? "" : "\n");
+		if (total > LOG_HEAD + LOG_TAIL && n >= LOG_HEAD && n < total - LOG_TAIL) {
+			if (!skipping)
+				fprintf(stderr, "  ... %ld lines left out ...\n",
+					total - LOG_HEAD - LOG_TAIL);
+			skipping = 1;
+		} else {
+			fprintf(stderr, "%s%s%s", mid ? "" : "  ", line, nl || !feof(f) ? "" : "\n");
+		}
+		mid = !nl;
+		n += nl;
 	}
 	fclose(f);
 }
@@ -412,9 +437,9 @@ static void antd_exec(const struct stack_run *sr, const char *antd, const char *
 	_exit(127);
 }
 
-/* Make the run folder and stack file, start antd, connect.  Returns 0, or
- * -1 after printing why; stack_stop cleans up either way. */
-static int stack_start(struct stack_run *sr, const struct opts *o)
+/* Make the run folder (sr->dir) and name the stack file and log in it.
+ * Returns 0, or -1 after printing why. */
+static int stack_prepare(struct stack_run *sr)
 {
 	snprintf(sr->dir, sizeof(sr->dir), "/tmp/ant-bench.XXXXXX");
 	if (!mkdtemp(sr->dir)) {
@@ -424,11 +449,14 @@ static int stack_start(struct stack_run *sr, const struct opts *o)
 	}
 	snprintf(sr->stack_path, sizeof(sr->stack_path), "%s/stack.json", sr->dir);
 	snprintf(sr->log_path, sizeof(sr->log_path), "%s/antd.log", sr->dir);
-	/* With both modes the relays follow the caller's ANT_CF_DIRECT_HINT. */
-	const char *relay_mode = o->ret == RET_BOTH ? "caller" : ret_names[o->ret];
-	if (write_stack_file(sr->stack_path, o->depth, relay_mode, o->cpu) < 0)
-		return -1;
+	return 0;
+}
 
+/* Start antd on the stack file stack_prepare named, connect, check that the
+ * stack has server first.  Returns 0, or -1 after printing why; stack_stop
+ * cleans up either way. */
+static int stack_launch(struct stack_run *sr, const struct opts *o, const char *first)
+{
 	char server_path[PATH_MAX], sibling[PATH_MAX];
 	if (o->server_path)
 		snprintf(server_path, sizeof(server_path), "%s", o->server_path);
@@ -496,11 +524,23 @@ static int stack_start(struct stack_run *sr, const struct opts *o)
 		}
 		nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
 	}
-	if (ant_server_id(sr->conn, "relay1") < 0) {
-		fprintf(stderr, "%s: the stack in %s has no relay1\n", PROG, sr->dir);
+	if (ant_server_id(sr->conn, first) < 0) {
+		fprintf(stderr, "%s: the stack in %s has no %s\n", PROG, sr->dir, first);
 		return -1;
 	}
 	return 0;
+}
+
+/* The chain: run folder, stack file of relays, antd. */
+static int stack_start(struct stack_run *sr, const struct opts *o)
+{
+	if (stack_prepare(sr) < 0)
+		return -1;
+	/* With both modes the relays follow the caller's ANT_CF_DIRECT_HINT. */
+	const char *relay_mode = o->ret == RET_BOTH ? "caller" : ret_names[o->ret];
+	if (write_stack_file(sr->stack_path, o->depth, relay_mode, o->cpu) < 0)
+		return -1;
+	return stack_launch(sr, o, "relay1");
 }
 
 /* Stop antd (SIGTERM, then SIGKILL), remove what the run left.  Returns 0,
@@ -538,8 +578,8 @@ static int stack_stop(struct stack_run *sr)
 	static const char *const files[] = {
 		"stack.json", "antd.log", "antd.lock", "antd.pid", "app.sock", "control.sock",
 	};
+	char path[PATH_MAX];
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/%s", sr->dir, files[i]);
 		unlink(path);
 	}
@@ -737,7 +777,495 @@ static int print_json(const struct opts *o, const struct stats *s, size_t nt, do
 	return r;
 }
 
+/* ---- failover: kill the server holding a call, time the replayed answer ----- */
+
+enum fo_mode { FO_COLD, FO_WARM };
+static const char *const fo_names[] = { "cold", "warm" };
+static const char *const fo_labels[] = { "cold restart", "warm standby" };
+
+struct fo_result {
+	int ran;
+	uint64_t median_ns, p99_ns, max_ns;
+	long restarts, failovers, replays;  /* victim's counters at the end */
+	int counts_ok;                      /* they say every kill went as the mode says */
+};
+
+static void sleep_us(long us)
+{
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+	nanosleep(&ts, NULL);   /* a signal cuts it short: the callers look at interrupted */
+}
+
+/*
+ * One server, victim: echo that hangs on any argument holding HANG when it is
+ * handed over the first time (--fail-fresh: antd's replay of it, flagged
+ * ANT_CF_REPLAY, is answered).  Restarted at once and without limit
+ * (intensity: at most 1000, antd's maximum, in 1 ms, its shortest period: a
+ * restart takes longer than that), the call replayed every time
+ * (poison_kills 1000), with or without a warm spare.  Its sandbox is the
+ * default one, as every example server's: a start costs what it costs every
+ * server, antd judging its loader's calls.
+ */
+static int write_failover_stack(const struct stack_run *sr, enum fo_mode mode, long cpu,
+				int no_sandbox)
+{
+	json_t *sandbox = json_string(no_sandbox ? "none" : "default");
+	json_t *sup = json_pack("{s:{s:i, s:f}, s:{s:i, s:i, s:i, s:i}, s:i, s:i}",
+				"intensity", "max_restarts", 1000, "period_s", 0.001,
+				"backoff", "initial_ms", 0, "base_ms", 0, "cap_ms", 0, "jitter", 0,
+				"poison_kills", 1000, "standby", mode == FO_WARM ? 1 : 0);
+	json_t *root = NULL;
+	if (sup && sandbox) {
+		/* "o" takes both references, even if it fails. */
+		root = json_pack("{s:s, s:[{s:s, s:s, s:[s, s, s], s:o, s:o}], s:{s:[s]}}",
+				 "name", "ant-bench-failover",
+				 "servers", "name", "victim", "exec", "echo",
+				 "args", "--fail", "hang:HANG", "--fail-fresh",
+				 "supervision", sup, "sandbox", sandbox,
+				 "apps", "calls", "victim");
+	} else {
+		json_decref(sup);
+		json_decref(sandbox);
+	}
+	if (root && cpu >= 0)
+		json_object_set_new(root, "cpu_affinity", json_pack("[I]", (json_int_t)cpu));
+	int r = root ? json_dump_file(root, sr->stack_path, JSON_INDENT(2)) : -1;
+	json_decref(root);
+	if (r < 0)
+		fprintf(stderr, "%s: cannot write %s\n", PROG, sr->stack_path);
+	return r;
+}
+
+/* Connect to DIR/control.sock.  Returns the fd, or -1 after printing why. */
+static int ctl_open(const char *dir)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", dir) >=
+	    (int)sizeof(sa.sun_path)) {
+		fprintf(stderr, "%s: %s/control.sock: path too long\n", PROG, dir);
+		return -1;
+	}
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return fd;
+	fprintf(stderr, "%s: %s: %s\n", PROG, sa.sun_path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* One request over the control socket; antd's reply, a new object that says
+ * "ok": true, or NULL after printing why (or on interruption). */
+static json_t *ctl_ask(int fd, const char *req)
+{
+	ssize_t n;
+	while ((n = send(fd, req, strlen(req), MSG_NOSIGNAL)) < 0 && errno == EINTR &&
+	       !interrupted)
+		;
+	if (n < 0) {
+		if (!interrupted)
+			fprintf(stderr, "%s: control socket: %s\n", PROG, strerror(errno));
+		return NULL;
+	}
+	uint64_t deadline = now_ns() + (uint64_t)CTL_TIMEOUT_MS * 1000000u;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	for (;;) {
+		uint64_t now = now_ns();
+		int left = now < deadline ? (int)((deadline - now) / 1000000u) + 1 : 0;
+		int r = poll(&pfd, 1, left);
+		if (r > 0)
+			break;
+		if (interrupted)
+			return NULL;
+		if (r == 0) {
+			fprintf(stderr, "%s: antd did not answer %s within %d ms\n", PROG, req,
+				CTL_TIMEOUT_MS);
+			return NULL;
+		}
+		if (errno != EINTR) {
+			fprintf(stderr, "%s: control socket: %s\n", PROG, strerror(errno));
+			return NULL;
+		}
+	}
+	/* A SOCK_SEQPACKET message comes whole: learn its size first. */
+	ssize_t size;
+	while ((size = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC)) < 0 && errno == EINTR)
+		;
+	char *buf = size > 0 ? malloc((size_t)size) : NULL;
+	if (buf) {
+		while ((n = recv(fd, buf, (size_t)size, 0)) < 0 && errno == EINTR)
+			;
+	}
+	if (!buf || n <= 0) {
+		fprintf(stderr, "%s: control socket: %s\n", PROG,
+			size == 0 || n == 0 ? "antd closed it" : strerror(errno));
+		free(buf);
+		return NULL;
+	}
+	json_error_t jerr;
+	json_t *o = json_loadb(buf, (size_t)n, 0, &jerr);
+	free(buf);
+	if (!o || !json_is_true(json_object_get(o, "ok"))) {
+		const char *why = json_string_value(json_object_get(o, "error"));
+		fprintf(stderr, "%s: antd answered %s with %s\n", PROG, req,
+			why ? why : o ? "no \"ok\": true" : "something that is not JSON");
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* What antd's status says about victim. */
+struct victim {
+	long pid, inflight, standby_pid, restarts, replays, failovers;
+	int running;
+};
+
+static long int_of(json_t *o, const char *key)
+{
+	return (long)json_integer_value(json_object_get(o, key));   /* 0 if absent */
+}
+
+/* Returns 0, or -1 after printing why. */
+static int victim_status(int ctl, struct victim *v)
+{
+	json_t *st = ctl_ask(ctl, "{\"cmd\":\"status\"}");
+	if (!st)
+		return -1;
+	json_t *servers = json_object_get(st, "servers"), *s;
+	size_t i;
+	int found = 0;
+	json_array_foreach(servers, i, s) {
+		const char *name = json_string_value(json_object_get(s, "name"));
+		if (!name || strcmp(name, "victim") != 0)
+			continue;
+		const char *state = json_string_value(json_object_get(s, "state"));
+		*v = (struct victim){
+			.pid = int_of(s, "pid"), .inflight = int_of(s, "inflight"),
+			.standby_pid = int_of(s, "standby_pid"), .restarts = int_of(s, "restarts"),
+			.replays = int_of(s, "replays"), .failovers = int_of(s, "failovers"),
+			.running = state && strcmp(state, "running") == 0,
+		};
+		found = 1;
+	}
+	json_decref(st);
+	if (!found)
+		fprintf(stderr, "%s: antd's status lists no server victim\n", PROG);
+	return found ? 0 : -1;
+}
+
+/* Has antd logged that spare pid is ready?  1 yes, 0 not yet, -1 (printed). */
+static int spare_ready_logged(int ctl, long pid)
+{
+	json_t *r = ctl_ask(ctl, "{\"cmd\":\"log\",\"lines\":50}");
+	if (!r)
+		return -1;
+	char want[64];
+	snprintf(want, sizeof(want), "spare pid %ld ready", pid);
+	json_t *ev = json_object_get(r, "events"), *e;
+	size_t i;
+	int found = 0;
+	json_array_foreach(ev, i, e) {
+		const char *event = json_string_value(json_object_get(e, "event"));
+		const char *msg = json_string_value(json_object_get(e, "msg"));
+		if (event && msg && strcmp(event, "spare-ready") == 0 && strcmp(msg, want) == 0)
+			found = 1;
+	}
+	json_decref(r);
+	return found;
+}
+
+/*
+ * Wait until the victim has a ready spare, so that the next kill is a
+ * failover and not a cold restart.  The status shows standby_pid from the
+ * spare's fork on, well before it is ready (exec, connect, NEXT), and has
+ * no field for readiness; antd logs "spare-ready" when the spare asks for
+ * work, which is exactly when it will fail over to it (spare.ready), so
+ * that event, read back over the control socket, is the signal.  Returns 0,
+ * or -1 after printing why.
+ */
+static int wait_spare_ready(int ctl)
+{
+	uint64_t deadline = now_ns() + (uint64_t)SPARE_TIMEOUT_MS * 1000000u;
+	struct victim v = { 0 };
+	for (;;) {
+		if (victim_status(ctl, &v) < 0)
+			return -1;
+		if (v.standby_pid > 0 && v.running) {
+			int r = spare_ready_logged(ctl, v.standby_pid);
+			if (r < 0)
+				return -1;
+			if (r > 0)
+				return 0;
+		}
+		if (interrupted)
+			return -1;
+		if (now_ns() > deadline) {
+			fprintf(stderr, "%s: victim has no ready spare after %d ms (standby_pid %ld)\n",
+				PROG, SPARE_TIMEOUT_MS, v.standby_pid);
+			return -1;
+		}
+		sleep_us(POLL_US);
+	}
+}
+
+/* ant_wait for up to timeout_ms, in slices so that Ctrl-C is seen (libant
+ * waits on through EINTR); a slice ends as soon as the answer comes.
+ * Returns what ant_wait does; -ETIMEDOUT also when interrupted. */
+static int wait_answer(struct ant_conn *c, uint64_t ticket, struct ant_result *res,
+		       int timeout_ms)
+{
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	int r;
+	do
+		r = ant_wait(c, ticket, res, 50);
+	while (r == -ETIMEDOUT && !interrupted && now_ns() < deadline);
+	return r;
+}
+
+/*
+ * Kill number i: make the victim hold a call it hangs on, kill it, and time
+ * SIGKILL to the replayed answer reaching us.  Returns 0 with *lat_ns, or -1
+ * after printing why.
+ */
+static int one_kill(struct stack_run *sr, int ctl, enum fo_mode mode, long i, uint64_t *lat_ns)
+{
+	if (mode == FO_WARM && wait_spare_ready(ctl) < 0)
+		return -1;
+
+	char arg[32];
+	int arglen = snprintf(arg, sizeof(arg), "HANG %ld", i);
+	struct ant_call call = { .server = "victim", .op = "echo", .arg = arg,
+				 .arglen = (size_t)arglen };
+	uint64_t ticket;
+	int r = ant_call_async(sr->conn, &call, &ticket);
+	if (r < 0) {
+		fprintf(stderr, "%s: kill %ld: call failed: %s (%s)\n", PROG, i, ant_errname(r),
+			ant_strerror(r));
+		return -1;
+	}
+	/* Held: antd handed the call over (inflight 1).  Whether the victim read
+	 * it yet or not, the kill makes antd replay it and the replay is answered. */
+	struct victim v = { 0 };
+	uint64_t deadline = now_ns() + (uint64_t)HOLD_TIMEOUT_MS * 1000000u;
+	for (;;) {
+		if (victim_status(ctl, &v) < 0)
+			return -1;
+		if (v.inflight == 1 && v.pid > 0)
+			break;
+		if (interrupted)
+			return -1;
+		if (now_ns() > deadline) {
+			fprintf(stderr, "%s: kill %ld: the victim did not take the call within %d ms "
+				"(pid %ld, inflight %ld)\n", PROG, i, HOLD_TIMEOUT_MS, v.pid, v.inflight);
+			return -1;
+		}
+		sleep_us(POLL_US);
+	}
+
+	static struct ant_result res;   /* a whole page: keep it off the stack */
+	uint64_t t0 = now_ns();
+	if (kill((pid_t)v.pid, SIGKILL) < 0) {
+		fprintf(stderr, "%s: kill %ld: kill %ld: %s\n", PROG, i, v.pid, strerror(errno));
+		return -1;
+	}
+	r = wait_answer(sr->conn, ticket, &res, REPLY_TIMEOUT_MS);
+	uint64_t t1 = now_ns();
+	if (r == 0 && res.data)
+		ant_ica_release(sr->conn, res.data);
+	if (r < 0) {
+		if (r == -ETIMEDOUT && !interrupted)
+			fprintf(stderr, "%s: kill %ld: no answer within %d ms of the kill\n", PROG, i,
+				REPLY_TIMEOUT_MS);
+		else if (!interrupted)
+			fprintf(stderr, "%s: kill %ld: waiting for the answer: %s (%s)\n", PROG, i,
+				ant_errname(r), ant_strerror(r));
+		return -1;
+	}
+	if (res.retval != 0) {
+		fprintf(stderr, "%s: kill %ld: the call failed: %s (%.*s)\n", PROG, i,
+			ant_errname(res.retval), (int)(res.len > 200 ? 200 : res.len),
+			(const char *)res.bytes);
+		return -1;
+	}
+	if (res.len != (size_t)arglen || memcmp(res.bytes, arg, (size_t)arglen) != 0) {
+		fprintf(stderr, "%s: kill %ld: the answer (%zu bytes) is not the argument '%s'\n",
+			PROG, i, res.len, arg);
+		return -1;
+	}
+	*lat_ns = t1 - t0;
+	return 0;
+}
+
+/* One stack, o->kills kills in mode.  Returns 0 with *res, or -1 (printed). */
+static int run_failover(const struct opts *o, enum fo_mode mode, struct fo_result *res)
+{
+	uint64_t *lat = calloc((size_t)o->kills, sizeof(*lat));
+	if (!lat) {
+		fprintf(stderr, "%s: out of memory for %ld samples\n", PROG, o->kills);
+		return -1;
+	}
+	struct stack_run sr = { .antd = 0 };
+	int ok = 0, ctl = -1;
+	if (stack_prepare(&sr) == 0 &&
+	    write_failover_stack(&sr, mode, o->cpu, o->no_sandbox) == 0 &&
+	    stack_launch(&sr, o, "victim") == 0 && (ctl = ctl_open(sr.dir)) >= 0) {
+		/* One plain call first: the victim runs and answers.  antd takes
+		 * apps before its servers are ready, so this waits for that too. */
+		static struct ant_result r0;
+		struct ant_call call = { .server = "victim", .op = "echo", .arg = "ping", .arglen = 4 };
+		uint64_t ticket;
+		int r = ant_call_async(sr.conn, &call, &ticket);
+		if (r == 0)
+			r = wait_answer(sr.conn, ticket, &r0, START_TIMEOUT_S * 1000);
+		if (r == 0 && r0.data)
+			ant_ica_release(sr.conn, r0.data);
+		if (r == 0 && r0.retval == 0 && r0.len == 4 && memcmp(r0.bytes, "ping", 4) == 0)
+			ok = 1;
+		else if (!interrupted)
+			fprintf(stderr, "%s: the victim does not answer%s: %s\n", PROG,
+				r == -ETIMEDOUT ? " (is it starting at all?)" : "",
+				r == -ETIMEDOUT ? "no answer within 10 s" : r < 0 ? ant_strerror(r) :
+				r0.retval ? ant_strerror(r0.retval) : "wrong answer");
+		for (long i = 0; ok && i < o->kills; i++)
+			ok = !interrupted && one_kill(&sr, ctl, mode, i + 1, &lat[i]) == 0;
+		struct victim v;
+		if (ok && victim_status(ctl, &v) == 0) {
+			res->restarts = v.restarts;
+			res->failovers = v.failovers;
+			res->replays = v.replays;
+			/* Every kill a restart and a replay; warm: every one a failover. */
+			res->counts_ok = v.restarts == o->kills && v.replays == o->kills &&
+					 v.failovers == (mode == FO_WARM ? o->kills : 0);
+			if (!res->counts_ok)
+				fprintf(stderr, "%s: warning: %s: %ld kills, but antd counts %ld "
+					"restarts, %ld failovers, %ld replays (expected %ld, %ld, %ld)\n",
+					PROG, fo_labels[mode], o->kills, v.restarts, v.failovers,
+					v.replays, o->kills, mode == FO_WARM ? o->kills : 0, o->kills);
+		} else {
+			ok = 0;
+		}
+		if (!ok && !interrupted)
+			show_log(&sr);
+	}
+	if (ctl >= 0)
+		close(ctl);
+	if (stack_stop(&sr) < 0)
+		ok = 0;
+	if (ok) {
+		uint64_t median, p99;
+		median_p99(lat, (size_t)o->kills, &median, &p99);   /* sorts */
+		res->ran = 1;
+		res->median_ns = median;
+		res->p99_ns = p99;
+		res->max_ns = lat[o->kills - 1];
+	}
+	free(lat);
+	return ok ? 0 : -1;
+}
+
+static int meets_targets(enum fo_mode mode, const struct fo_result *r)
+{
+	uint64_t median_us = mode == FO_WARM ? TARGET_WARM_MEDIAN_US : TARGET_COLD_MEDIAN_US;
+	return r->median_ns <= median_us * 1000u && r->p99_ns <= TARGET_P99_US * 1000u;
+}
+
+static void print_failover_table(const struct opts *o, const struct fo_result *r)
+{
+	printf("ant-bench failover: %ld kills per mode; time from SIGKILL of the server holding "
+	       "a call to its replayed answer reaching the app\n", o->kills);
+	if (o->cpu >= 0)
+		printf("  everything on CPU %ld (bench, antd, servers)\n", o->cpu);
+	else
+		printf("  processes placed by the kernel (--cpu N pins them all to one CPU)\n");
+	printf("  the victim's sandbox: %s\n", o->no_sandbox ? "none" :
+	       "default (antd judges its loader's calls at every start)");
+	printf("  %-13s %11s %11s %11s %9s %9s %8s  %s\n", "", "median", "p99", "max",
+	       "restarts", "failovers", "replays", "targets");
+	for (int m = FO_COLD; m <= FO_WARM; m++) {
+		if (!r[m].ran)
+			continue;
+		printf("  %-13s %8.1f us %8.1f us %8.1f us %9ld %9ld %8ld  %s%s\n", fo_labels[m],
+		       r[m].median_ns / 1e3, r[m].p99_ns / 1e3, r[m].max_ns / 1e3, r[m].restarts,
+		       r[m].failovers, r[m].replays, meets_targets(m, &r[m]) ? "met" : "MISSED",
+		       r[m].counts_ok ? "" : " (counts differ from the kills)");
+	}
+	printf("  targets: median <= %d us cold, <= %d us warm; p99 <= %d us\n",
+	       TARGET_COLD_MEDIAN_US, TARGET_WARM_MEDIAN_US, TARGET_P99_US);
+}
+
+/* Microseconds to 0.1 us. */
+static json_t *us_json(uint64_t ns)
+{
+	return json_real((double)((ns + 50) / 100) / 10.0);
+}
+
+static int print_failover_json(const struct opts *o, const struct fo_result *r)
+{
+	json_t *root = json_pack("{s:s, s:I}", "benchmark", "failover", "kills",
+				 (json_int_t)o->kills);
+	if (!root)
+		return -1;
+	json_object_set_new(root, "cpu", o->cpu >= 0 ? json_integer(o->cpu) : json_null());
+	json_object_set_new(root, "sandbox", json_string(o->no_sandbox ? "none" : "default"));
+	for (int m = FO_COLD; m <= FO_WARM; m++) {
+		if (!r[m].ran)
+			continue;
+		json_t *one = json_object();
+		json_object_set_new(one, "median_us", us_json(r[m].median_ns));
+		json_object_set_new(one, "p99_us", us_json(r[m].p99_ns));
+		json_object_set_new(one, "max_us", us_json(r[m].max_ns));
+		json_object_set_new(one, "meets_targets", json_boolean(meets_targets(m, &r[m])));
+		json_object_set_new(one, "restarts", json_integer(r[m].restarts));
+		json_object_set_new(one, "failovers", json_integer(r[m].failovers));
+		json_object_set_new(one, "replays", json_integer(r[m].replays));
+		json_object_set_new(one, "counts_match_kills", json_boolean(r[m].counts_ok));
+		json_object_set_new(root, fo_names[m], one);
+	}
+	json_object_set_new(root, "targets", json_pack(
+		"{s:i, s:i, s:i}", "cold_median_us", TARGET_COLD_MEDIAN_US,
+		"warm_median_us", TARGET_WARM_MEDIAN_US, "p99_us", TARGET_P99_US));
+	int ret = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+			     JSON_REAL_PRECISION(12));
+	json_decref(root);
+	if (ret == 0)
+		putchar('\n');
+	return ret;
+}
+
+static int failover_main(const struct opts *o)
+{
+	struct fo_result r[2];
+	memset(r, 0, sizeof(r));
+	int ok = 1;
+	if (o->cold)
+		ok = run_failover(o, FO_COLD, &r[FO_COLD]) == 0;
+	if (ok && o->warm)
+		ok = run_failover(o, FO_WARM, &r[FO_WARM]) == 0;
+	if (interrupted)
+		fprintf(stderr, "%s: interrupted\n", PROG);
+	if (!ok)
+		return 1;
+	if (o->json)
+		return print_failover_json(o, r) == 0 ? 0 : 1;
+	print_failover_table(o, r);
+	return 0;
+}
+
 /* ---- command line ----------------------------------------------------------- */
+
+/* After getopt_long said '?': name the bad option and exit 2. */
+static void __attribute__((noreturn)) bad_option(char **argv)
+{
+	/* A long option: optind has moved past it; optopt is set only when it
+	 * is known but lacks its value. */
+	const char *bad = argv[optind - 1];
+	if (strncmp(bad, "--", 2) == 0 && optopt)
+		tool_usage_error(PROG, "option '%s' needs a value", bad);
+	if (strncmp(bad, "--", 2) == 0 || !optopt)
+		tool_usage_error(PROG, "unknown option '%s'", bad);
+	tool_usage_error(PROG, "unknown option '-%c'", optopt);
+}
 
 static void parse_chain(int argc, char **argv, struct opts *o)
 {
@@ -791,39 +1319,86 @@ static void parse_chain(int argc, char **argv, struct opts *o)
 			if (tool_parse_long(optarg, 0, CPU_SETSIZE - 1, &o->cpu) < 0)
 				tool_usage_error(PROG, "--cpu: expected a CPU number, got '%s'", optarg);
 			break;
-		case 'h': usage(stdout); exit(0);
-		default: {
-			/* A long option: optind has moved past it; optopt is set only
-			 * when it is known but lacks its value. */
-			const char *bad = argv[optind - 1];
-			if (strncmp(bad, "--", 2) == 0 && optopt)
-				tool_usage_error(PROG, "option '%s' needs a value", bad);
-			if (strncmp(bad, "--", 2) == 0 || !optopt)
-				tool_usage_error(PROG, "unknown option '%s'", bad);
-			tool_usage_error(PROG, "unknown option '-%c'", optopt);
-		}
+		case 'h': usage_chain(stdout); exit(0);
+		default: bad_option(argv);
 		}
 	}
 	if (optind < argc)
 		tool_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
 }
 
+static void parse_failover(int argc, char **argv, struct opts *o)
+{
+	static const struct option opts[] = {
+		{ "kills", required_argument, NULL, 'k' },
+		{ "standby", no_argument, NULL, 'S' },
+		{ "both", no_argument, NULL, 'B' },
+		{ "sandbox", required_argument, NULL, 'X' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "antd", required_argument, NULL, 'a' },
+		{ "server-path", required_argument, NULL, 's' },
+		{ "cpu", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch, standby = 0, both = 0;
+	opterr = 0;
+	/* argv[0] is the command, "failover". */
+	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'k':
+			if (tool_parse_long(optarg, 1, KILLS_MAX, &o->kills) < 0)
+				tool_usage_error(PROG, "--kills: expected 1 to %ld, got '%s'",
+						 KILLS_MAX, optarg);
+			break;
+		case 'S': standby = 1; break;
+		case 'B': both = 1; break;
+		case 'X':
+			if (strcmp(optarg, "default") != 0 && strcmp(optarg, "none") != 0)
+				tool_usage_error(PROG, "--sandbox: expected default or none, got '%s'",
+						 optarg);
+			o->no_sandbox = strcmp(optarg, "none") == 0;
+			break;
+		case 'j': o->json = 1; break;
+		case 'a': o->antd = optarg; break;
+		case 's': o->server_path = optarg; break;
+		case 'c':
+			if (tool_parse_long(optarg, 0, CPU_SETSIZE - 1, &o->cpu) < 0)
+				tool_usage_error(PROG, "--cpu: expected a CPU number, got '%s'", optarg);
+			break;
+		case 'h': usage_failover(stdout); exit(0);
+		default: bad_option(argv);
+		}
+	}
+	if (optind < argc)
+		tool_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
+	/* --both covers --standby. */
+	o->cold = both || !standby;
+	o->warm = both || standby;
+}
+
+static int chain_main(const struct opts *op);
+
 int main(int argc, char **argv)
 {
 	struct opts o = { .depth = 3, .iterations = 20000, .warmup = 1000, .ret = RET_DIRECT,
-			  .cpu = -1 };
+			  .cpu = -1, .kills = 200 };
 	if (argc < 2)
-		tool_usage_error(PROG, "expected a command (chain)");
+		tool_usage_error(PROG, "expected a command (chain or failover)");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return 0;
 	}
 	if (argv[1][0] == '-')
-		tool_usage_error(PROG, "unknown option '%s' (the command, chain, comes first)",
-				 argv[1]);
-	if (strcmp(argv[1], "chain") != 0)
-		tool_usage_error(PROG, "unknown command '%s' (known: chain)", argv[1]);
-	parse_chain(argc - 1, argv + 1, &o);
+		tool_usage_error(PROG, "unknown option '%s' (the command, chain or failover, "
+				 "comes first)", argv[1]);
+	int failover = strcmp(argv[1], "failover") == 0;
+	if (!failover && strcmp(argv[1], "chain") != 0)
+		tool_usage_error(PROG, "unknown command '%s' (known: chain, failover)", argv[1]);
+	if (failover)
+		parse_failover(argc - 1, argv + 1, &o);
+	else
+		parse_chain(argc - 1, argv + 1, &o);
 	if (o.cpu >= 0) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
@@ -840,6 +1415,12 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 
+	return failover ? failover_main(&o) : chain_main(&o);
+}
+
+static int chain_main(const struct opts *op)
+{
+	struct opts o = *op;
 	/* Targets: the ant call(s), then the floor, always last. */
 	struct target t[3];
 	size_t nt = 0;

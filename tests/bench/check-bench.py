@@ -37,6 +37,26 @@ check(o["direct"]["median_ns"] < o["sequential"]["median_ns"],
 rc, out, err = run("chain", "--depth", "2", "--return", "sequential", "--iterations", "200")
 check(rc == 0 and "x floor" in out and "AnT paper" in out, "table output")
 
+rc, out, err = run("failover", "--kills", "20", "--both", "--json")
+check(rc == 0, f"failover --both run exits 0 ({err.strip()[-2000:]})")
+o = json.loads(out)
+check(o.get("benchmark") == "failover" and o.get("kills") == 20, "failover --json names itself and the kills")
+t = o.get("targets", {})
+check(t == {"cold_median_us": 3000, "warm_median_us": 500, "p99_us": 10000}, "failover --json has the targets")
+for mode in ("cold", "warm"):
+    m = o.get(mode, {})
+    for k in ("median_us", "p99_us", "max_us", "meets_targets"):
+        check(k in m, f"failover --json {mode} has {k}")
+    check(isinstance(m["meets_targets"], bool), f"{mode} meets_targets is a bool")
+    check(0 < m["median_us"] <= m["p99_us"] <= m["max_us"], f"{mode}: 0 < median <= p99 <= max")
+    check(m.get("restarts") == 20 and m.get("replays") == 20,
+          f"{mode}: antd counts 20 restarts and 20 replays")
+check(o["cold"].get("failovers") == 0 and o["warm"].get("failovers") == 20,
+      "cold restarts fail over never, warm standby every time")
+
+rc, out, err = run("failover", "--bogus")
+check(rc == 2 and "--bogus" in err, "failover: unknown flag is an error naming it")
+
 rc, out, err = run("chain", "--bogus")
 check(rc == 2 and "--bogus" in err, "unknown flag is an error naming it")
 rc, out, err = run("frobnicate")
