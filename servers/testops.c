@@ -1,6 +1,7 @@
 /* testops.c - what the example servers do at the end of a chain, and their shared options. */
 #include <errno.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,9 +18,9 @@
 static int parse_fail(struct testopts *o, const char *v)
 {
 	static const char *const names[] = { "", "segv", "abort", "exit3", "hang", "corrupt", "exit0",
-					     "openat", "socket", "execve", "ptrace", "junk" };
+					     "openat", "socket", "execve", "ptrace", "junk", "tgkill", "setown" };
 	size_t n = strcspn(v, "@:");
-	for (int m = 1; m <= FAIL_JUNK; m++) {
+	for (int m = 1; m <= FAIL_SETOWN; m++) {
 		if (strlen(names[m]) != n || strncmp(v, names[m], n) != 0)
 			continue;
 		o->fail = (enum fail_mode)m;
@@ -259,6 +260,12 @@ int testops_take(struct testopts *o, struct ant_conn *c, struct ant_item *it)
 	case FAIL_JUNK:
 		send_junk(c, it);
 		return 1;
+	case FAIL_TGKILL:   /* a signal (0: harmless) to another process: init */
+		syscall(SYS_tgkill, 1, 1, 0);
+		break;
+	case FAIL_SETOWN:   /* SIGIO of its socket to another process: a way to signal it */
+		fcntl(ant_fd(c), F_SETOWN, 1);
+		break;
 	case FAIL_NONE:
 		break;
 	}

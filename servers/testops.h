@@ -7,7 +7,7 @@
 
 enum fail_mode {
 	FAIL_NONE, FAIL_SEGV, FAIL_ABORT, FAIL_EXIT3, FAIL_HANG, FAIL_CORRUPT, FAIL_EXIT0,
-	FAIL_OPENAT, FAIL_SOCKET, FAIL_EXECVE, FAIL_PTRACE, FAIL_JUNK,
+	FAIL_OPENAT, FAIL_SOCKET, FAIL_EXECVE, FAIL_PTRACE, FAIL_JUNK, FAIL_TGKILL, FAIL_SETOWN,
 };
 
 struct testopts {
@@ -33,7 +33,8 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i);
 	"  --fail WHAT:MARK  on every request whose argument contains MARK; WHAT is\n" \
 	"                  segv, abort, exit3 (exit code 3), exit0 (a clean exit),\n" \
 	"                  hang (never answer), openat, socket, execve, ptrace (make\n" \
-	"                  that system call: a sandbox violation), junk (send antd a\n" \
+	"                  that system call: a sandbox violation), tgkill (signal 0 to\n" \
+	"                  init), setown (F_SETOWN init on its socket), junk (send antd a\n" \
 	"                  bad message: which one depends on $ANT_INSTANCE) or\n" \
 	"                  corrupt (send back a control ICA with a cycle in it)\n" \
 	"  --fail-instance N  fail only in the Nth process antd starts for this\n" \

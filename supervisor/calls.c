@@ -122,11 +122,15 @@ static unsigned deadline_ms(const struct server *s, const struct call *c)
 	const struct ant_cica_hdr *h = (const void *)c->page;
 	const struct ant_frame *f = ant_cica_current_const(c->page);
 	const struct policy *p = &s->conf->policy;
-	if (h->deadline_ms) {
+	unsigned own = (f->flags & ANT_FF_IO_WAIT) ? p->io_deadline_ms : p->deadline_ms;
+	if (h->deadline_ms && own) {
+		/* Only longer (a slow op), never past the longest the policy allows,
+		 * and never shorter: a caller cannot get a server killed early. */
 		unsigned cap = p->io_deadline_ms > p->deadline_ms ? p->io_deadline_ms : p->deadline_ms;
-		return cap && h->deadline_ms > cap ? cap : h->deadline_ms;
+		unsigned want = h->deadline_ms > cap ? cap : h->deadline_ms;
+		return want > own ? want : own;
 	}
-	return (f->flags & ANT_FF_IO_WAIT) ? p->io_deadline_ms : p->deadline_ms;
+	return own;
 }
 
 static void hold(struct antd *d, struct server *s, struct call *c, unsigned as)
@@ -725,10 +729,23 @@ void calls_fail_queued(struct antd *d, struct server *s, int error)
 
 void calls_app_gone(struct antd *d, struct peer *p)
 {
-	/* Calls it made go on; their results are dropped on arrival
-	 * (deliver_to_origin finds no peer for the key). */
-	(void)d;
-	(void)p;
+	/* Calls it made that no server holds yet are dropped (no one would take
+	 * their results, and a reconnecting app must not pile up more); those
+	 * held go on, their results dropped on arrival (no peer for the key). */
+	struct call_table *t = &d->calls;
+	uint64_t key = peer_key(p);
+	unsigned dropped = 0;
+	for (uint32_t i = 0; i < t->n; i++) {
+		struct call *c = t->c[i];
+		if (!c->gen || c->origin != key || c->state != CALL_QUEUED || !c->at ||
+		    hdr_of(c)->nframes != 1)
+			continue;
+		callq_remove(&d->servers[c->at].requests, c);
+		call_free(d, c);
+		dropped++;
+	}
+	if (dropped)
+		log_debug("disconnect", NULL, "%s gone: %u queued call(s) dropped", peer_name(p), dropped);
 }
 
 void calls_fail_all(struct antd *d, int error)

@@ -1,5 +1,6 @@
 /* sandbox.c - a server's sandbox: seccomp allowlist from named syscall groups, its user, its rlimits. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <seccomp.h>
@@ -306,6 +307,14 @@ out:
 	return r;
 }
 
+static int sandbox_rule_allows(const struct sandbox *sb, int nr)
+{
+	for (unsigned i = 0; i < sb->nrules; i++)
+		if (sb->rules[i].nr == nr && !sb->rules[i].err)
+			return 1;
+	return 0;
+}
+
 unsigned sandbox_size(const struct sandbox *sb)
 {
 	unsigned n = 0;
@@ -369,7 +378,20 @@ void *sandbox_filter(const struct sandbox *sb, char *err, size_t errlen)
 	}
 	for (unsigned i = 0; i < sb->nrules; i++) {
 		uint32_t act = sb->rules[i].err ? SCMP_ACT_ERRNO((uint32_t)sb->rules[i].err) : SCMP_ACT_ALLOW;
-		int r = seccomp_rule_add(ctx, act, sb->rules[i].nr, 0);
+		int nr = sb->rules[i].nr;
+		int r;
+		if (nr == SCMP_SYS(tgkill) && act == SCMP_ACT_ALLOW) {
+			continue;   /* its own process only: added in the child (sandbox_enter) */
+		} else if (nr == SCMP_SYS(fcntl) && act == SCMP_ACT_ALLOW) {
+			/* Not F_SETOWN/F_SETSIG: signals to other processes. */
+			static const int cmds[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC,
+						    F_GET_SEALS, F_ADD_SEALS };
+			r = 0;
+			for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]) && r == 0; k++)
+				r = seccomp_rule_add(ctx, act, nr, 1, SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)cmds[k]));
+		} else {
+			r = seccomp_rule_add(ctx, act, nr, 0);
+		}
 		if (r < 0) {
 			snprintf(err, errlen, "seccomp rule for %s: %s", sandbox_syscall_name(sb->rules[i].nr),
 				 strerror(-r));
@@ -424,6 +446,13 @@ int sandbox_enter(const struct sandbox *sb, void *filter, int sw, uid_t uid, gid
 	if (!sb->enabled || !filter)
 		return 0;
 	*stage = "seccomp";
+	/* tgkill (raise, abort) only to itself, never to other processes. */
+	if (sandbox_rule_allows(sb, SCMP_SYS(tgkill))) {
+		int r = seccomp_rule_add(filter, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+					 SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+		if (r < 0)
+			return r;
+	}
 	int r = seccomp_load(filter);
 	if (r < 0)
 		return r;

@@ -47,21 +47,20 @@ void sandbox_watch(struct antd *d, struct server *s, int spare, int notify_fd)
 	ev_io_start(d->loop, w);
 }
 
-/* Does pid catch sig?  (A caught SIGSYS would not end it.) */
-static int catches(pid_t pid, int sig)
+/* Would sig fail to end pid (caught, ignored or blocked)? */
+static int survives(pid_t pid, int sig)
 {
 	char path[64], line[256];
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	FILE *f = fopen(path, "re");
 	if (!f)
-		return 0;
+		return 1;   /* cannot tell: make sure */
 	int yes = 0;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long mask;
-		if (sscanf(line, "SigCgt: %llx", &mask) == 1) {
-			yes = !!(mask & (1ull << (sig - 1)));
-			break;
-		}
+		if ((sscanf(line, "SigCgt: %llx", &mask) == 1 || sscanf(line, "SigIgn: %llx", &mask) == 1 ||
+		     sscanf(line, "SigBlk: %llx", &mask) == 1) && (mask & (1ull << (sig - 1))))
+			yes = 1;
 	}
 	fclose(f);
 	return yes;
@@ -96,7 +95,7 @@ void sandbox_serve(struct antd *d, struct server *s, int spare, int fd, pid_t pi
 	s->violations++;
 	log_error("sandbox-violation", s->conf->name, "pid %d%s: %s%s", (int)req->pid,
 		  spare ? " (spare)" : "", s->violation, ready ? "" : " before it was ready");
-	int sig = catches(req->pid, SIGSYS) ? SIGKILL : SIGSYS;
+	int sig = survives(req->pid, SIGSYS) ? SIGKILL : SIGSYS;
 	if (!spare && !starting && s->pid == pid && s->pidfd >= 0) {
 		snprintf(s->kill_why, sizeof(s->kill_why), "%s", s->violation);
 		s->kill_counts = 1;

@@ -87,15 +87,17 @@ static void proc_status(pid_t pid, const char *field, char *out, size_t len)
 
 START_TEST(forbidden_syscalls_are_named_killed_restarted_and_replayed)
 {
-	static const char *const calls[] = { "openat", "socket", "execve", "ptrace" };
+	static const char *const calls[] = { "openat", "socket", "execve", "ptrace", "tgkill", "fcntl" };
 	struct harness h;
 	harness_start(&h, "{ \"name\": \"t-violate\", \"servers\": ["
 			  " {\"name\":\"v-openat\",\"exec\":\"echo\",\"args\":[\"--fail\",\"openat:BAD\",\"--fail-instance\",\"1\"]},"
 			  " {\"name\":\"v-socket\",\"exec\":\"echo\",\"args\":[\"--fail\",\"socket:BAD\",\"--fail-instance\",\"1\"]},"
 			  " {\"name\":\"v-execve\",\"exec\":\"echo\",\"args\":[\"--fail\",\"execve:BAD\",\"--fail-instance\",\"1\"]},"
-			  " {\"name\":\"v-ptrace\",\"exec\":\"echo\",\"args\":[\"--fail\",\"ptrace:BAD\",\"--fail-instance\",\"1\"]} ]}");
+			  " {\"name\":\"v-ptrace\",\"exec\":\"echo\",\"args\":[\"--fail\",\"ptrace:BAD\",\"--fail-instance\",\"1\"]},"
+			  " {\"name\":\"v-tgkill\",\"exec\":\"echo\",\"args\":[\"--fail\",\"tgkill:BAD\",\"--fail-instance\",\"1\"]},"
+			  " {\"name\":\"v-fcntl\",\"exec\":\"echo\",\"args\":[\"--fail\",\"setown:BAD\",\"--fail-instance\",\"1\"]} ]}");
 	struct ant_conn *c = harness_connect(&h);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 6; i++) {
 		char server[32];
 		snprintf(server, sizeof(server), "v-%s", calls[i]);
 		/* The call is answered: by the restarted server, from the replay. */

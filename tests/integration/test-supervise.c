@@ -560,6 +560,30 @@ START_TEST(restart_types_transient_and_temporary)
 }
 END_TEST
 
+START_TEST(crashes_of_every_kind_are_reported_and_survived)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-crash\", \"servers\": ["
+			  " {\"name\":\"segv\",\"exec\":\"echo\",\"args\":[\"--fail\",\"segv:X\",\"--fail-instance\",\"1\"]},"
+			  " {\"name\":\"abrt\",\"exec\":\"echo\",\"args\":[\"--fail\",\"abort:X\",\"--fail-instance\",\"1\"]},"
+			  " {\"name\":\"exit3\",\"exec\":\"echo\",\"args\":[\"--fail\",\"exit3:X\",\"--fail-instance\",\"1\"]} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	const char *names[3] = { "segv", "abrt", "exit3" };
+	const char *how[3] = { "killed by signal SIGSEGV", "killed by signal SIGABRT", "exited with code 3" };
+	for (int i = 0; i < 3; i++) {
+		expect_echo(c, names[i], "X marks the spot");
+		json_t *s = server_status(&h, names[i]);
+		const char *last = json_string_value(json_object_get(s, "last_exit"));
+		ck_assert_msg(last && strstr(last, how[i]), "%s: %s", names[i], last);
+		ck_assert_int_eq(json_integer_value(json_object_get(s, "restarts")), 1);
+		ck_assert_int_eq(json_integer_value(json_object_get(s, "replays")), 1);
+		json_decref(s);
+	}
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 static Suite *supervise_suite(void)
 {
 	Suite *s = suite_create("supervise");
@@ -567,6 +591,7 @@ static Suite *supervise_suite(void)
 	tcase_add_unchecked_fixture(tc, harness_base_setup, harness_base_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, hang_past_deadline_is_killed_and_replayed);
+	tcase_add_test(tc, crashes_of_every_kind_are_reported_and_survived);
 	tcase_add_test(tc, poison_request_fails_after_k_attempts);
 	tcase_add_test(tc, third_stage_failure_replays_only_that_stage);
 	tcase_add_test(tc, one_for_one_restarts_only_the_failed_server);
