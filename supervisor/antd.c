@@ -230,7 +230,9 @@ static int listen_on(const char *path, mode_t mode)
 	mode_t old = umask(0777 & ~mode);
 	int r = bind(s, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (r < 0 || chmod(path, mode) < 0 || listen(s, 128) < 0) {
+	/* The umask above gave the socket its mode: no chmod by name after bind,
+	 * which a swapped-in symlink could redirect. */
+	if (r < 0 || listen(s, 128) < 0) {
 		int e = -errno;
 		close(s);
 		return e;
@@ -301,10 +303,23 @@ static int claim_run_dir(struct antd *d, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot create: %s", d->run_dir, strerror(-r));
 		return -1;
 	}
+	/* Only its owner may write in it: antd creates and removes files there
+	 * as root, and a folder others can write would let them plant links. */
+	struct stat st;
+	if (lstat(d->run_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a folder", d->run_dir);
+		return -1;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+		snprintf(err, errlen, "%s: must belong to uid %u and be writable by it alone "
+			 "(it is uid %u, mode %04o)", d->run_dir, (unsigned)geteuid(),
+			 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
 	char lock[PATH_MAX];
 	snprintf(lock, sizeof(lock), "%s/antd.lock", d->run_dir);
 	snprintf(d->pid_path, sizeof(d->pid_path), "%s/antd.pid", d->run_dir);
-	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", lock, strerror(errno));
 		return -1;
@@ -339,8 +354,11 @@ static int claim_run_dir(struct antd *d, char *err, size_t errlen)
 
 static void write_pid_file(struct antd *d)
 {
-	FILE *f = fopen(d->pid_path, "we");
+	int fd = open(d->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		log_warn("pid-file", NULL, "%s: %s", d->pid_path, strerror(errno));
 		return;
 	}
@@ -425,7 +443,7 @@ static int daemonize(struct antd *d, const char *log_file)
 		dup2(devnull, 0);
 		close(devnull);
 	}
-	int out = log_file ? open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : -1;
+	int out = log_file ? open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644) : -1;
 	if (out < 0)
 		out = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (out >= 0) {

@@ -1,5 +1,7 @@
 /* log.c - antd's one logging sink: plain lines or JSON lines, to stderr or a file. */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,9 +44,14 @@ int log_open(int json, const char *path)
 {
 	lg.json = json;
 	if (path) {
-		FILE *f = fopen(path, "ae");
-		if (!f)
-			return -errno;
+		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+		if (!f) {
+			int e = -errno;
+			if (fd >= 0)
+				close(fd);
+			return e;
+		}
 		setvbuf(f, NULL, _IOLBF, 0);
 		lg.out = f;
 	}

@@ -102,10 +102,14 @@ void harness_start(struct harness *h, const char *stack_json)
 	snprintf(h->dir, sizeof(h->dir), "%s/run-XXXXXX", base);
 	ck_assert(mkdtemp(h->dir) != NULL);
 	/* Servers run under uids of their own (antd runs as root here): the
-	 * test servers' --log and --fail-once files go into this folder. */
-	ck_assert(chmod(base, 0755) == 0 && chmod(h->dir, 01777) == 0);
+	 * test servers' --log files go into DIR/files, which they may write
+	 * (antd refuses a run folder others can write). */
+	char files[320];
+	snprintf(files, sizeof(files), "%s/files", h->dir);
+	ck_assert(chmod(base, 0755) == 0 && chmod(h->dir, 0755) == 0);
+	ck_assert(mkdir(files, 0755) == 0 && chmod(files, 01777) == 0);
 	snprintf(h->stack_path, sizeof(h->stack_path), "%s/stack.json", h->dir);
-	char *text = expand(stack_json, h->dir);
+	char *text = expand(stack_json, files);
 	write_file(h->stack_path, text);
 	free(text);
 	char logpath[400];
@@ -230,7 +234,10 @@ pid_t harness_server_pid(struct harness *h, const char *name)
 char *harness_read(struct harness *h, const char *name)
 {
 	char path[400];
-	snprintf(path, sizeof(path), "%s/%s", h->dir, name);
+	/* A server's file (DIR/files), else antd's own (DIR). */
+	snprintf(path, sizeof(path), "%s/files/%s", h->dir, name);
+	if (access(path, F_OK) != 0)
+		snprintf(path, sizeof(path), "%s/%s", h->dir, name);
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return strdup("");

@@ -18,7 +18,8 @@ void harness_base_teardown(void);
 
 /*
  * Write stack_json to DIR/stack.json (the text may use "@DIR@", replaced by
- * the run folder, e.g. for --log files), start antd --foreground on it and
+ * DIR/files, a folder servers may write in, e.g. for --log files; harness_read
+ * looks there first), start antd --foreground on it and
  * wait until app.sock answers.  Fails the test on any error.
  */
 void harness_start(struct harness *h, const char *stack_json);

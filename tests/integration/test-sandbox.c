@@ -389,6 +389,27 @@ START_TEST(violation_after_a_failover_is_judged_too)
 }
 END_TEST
 
+START_TEST(run_folder_others_can_write_is_refused)
+{
+	char dir[] = "/tmp/ant-runmode-XXXXXX";
+	ck_assert(mkdtemp(dir) != NULL);
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	char stack[512];
+	snprintf(stack, sizeof(stack), "%s.json", dir);
+	FILE *f = fopen(stack, "w");
+	fputs("{ \"name\": \"t-mode\", \"servers\": [ {\"name\":\"e\",\"exec\":\"echo\"} ]}", f);
+	fclose(f);
+	char *out = NULL;
+	char *const argv[] = { (char *)harness_antd(), "--foreground", "--run-dir", dir,
+			       "--server-path", getenv("ANT_SERVERS_DIR"), stack, NULL };
+	ck_assert_int_ne(harness_run(argv, &out), 0);
+	ck_assert_msg(strstr(out, "writable by it alone") && strstr(out, "mode 1777"), "%s", out);
+	free(out);
+	unlink(stack);
+	ck_assert_int_eq(rmdir(dir), 0);   /* antd made nothing in it */
+}
+END_TEST
+
 static Suite *sandbox_suite(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -403,6 +424,7 @@ static Suite *sandbox_suite(void)
 	tcase_add_test(tc, app_socket_lets_in_only_the_users_named);
 	tcase_add_test(tc, server_can_tighten_its_own_sandbox);
 	tcase_add_test(tc, violation_after_a_failover_is_judged_too);
+	tcase_add_test(tc, run_folder_others_can_write_is_refused);
 	tcase_add_test(tc, hostile_server_is_cut_off_and_antd_leaks_nothing);
 	suite_add_tcase(s, tc);
 	return s;
