@@ -106,6 +106,9 @@ void supervise_kill(struct antd *d, struct server *s, int counts, const char *fm
 	va_end(ap);
 	s->kill_counts = counts;
 	log_error("kill", s->conf->name, "pid %d killed: %s", (int)s->pid, s->kill_why);
+	/* Doomed: no more work for it, and the status says so at once. */
+	if (s->state == SRV_RUNNING || s->state == SRV_STARTING)
+		s->state = SRV_RESTARTING;
 	server_stop(d, s, SIGKILL);
 }
 
