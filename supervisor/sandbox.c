@@ -246,7 +246,7 @@ int sandbox_load(struct sandbox *sb, const char *name, json_t *inline_obj, const
 #if defined(__SANITIZE_ADDRESS__)
 	/* A sanitized antd runs sanitized servers: their run-time needs more. */
 	if (add_group(sb, groups, gpath, "sanitizer", 0, ppath, err, errlen) < 0 ||
-	    add_group(sb, groups, gpath, "sanitizer", 1, ppath, err, errlen) < 0)
+	    add_group(sb, groups, gpath, "sanitizer-start", 1, ppath, err, errlen) < 0)
 		goto out;
 #endif
 	if ((v = json_object_get(pol, "action"))) {
