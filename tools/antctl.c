@@ -353,6 +353,8 @@ static void print_status_table(const json_t *st)
 			printf("%s: warm spare pid %.0f\n", str(s, "name"), num(s, "standby_pid"));
 		if (json_string_value(json_object_get(s, "last_exit")))
 			printf("%s: last exit: %s\n", str(s, "name"), str(s, "last_exit"));
+		if (json_string_value(json_object_get(s, "last_violation")))
+			printf("%s: last %s\n", str(s, "name"), str(s, "last_violation"));
 	}
 }
 
