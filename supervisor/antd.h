@@ -250,6 +250,7 @@ struct antd {
 	ev_signal sigterm_w, sigint_w;
 	ev_timer stop_timer;
 	int stopping;
+	int done;                           /* the loop is to end */
 	int ever_ready;                     /* every server was running once */
 	int exit_status;                    /* antd's, when it stops */
 	int ready_fd;                       /* daemon mode: tell the parent we are up */
@@ -260,6 +261,7 @@ struct antd {
 	struct call_table calls;
 	struct ica_table icas;
 	uint64_t calls_total;
+	uint64_t events;                    /* messages read: the busy-poll loop's sign of life */
 };
 
 /* Send WELCOME (protocol version, its id, the server table) to a new peer. */

@@ -335,6 +335,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct peer *p = w->data;
 	struct antd *d = p->d;
+	d->events++;
 	uint64_t key = peer_key(p);
 	if (p->kind == PEER_CONTROL) {
 		read_control(p);

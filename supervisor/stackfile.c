@@ -557,7 +557,7 @@ static int parse_cpus(const struct errbuf *e, struct stack *s, const json_t *v)
 static int parse_root(const struct errbuf *e, struct stack *s, json_t *root)
 {
 	static const char *const keys[] = { "name", "run_dir", "apps", "servers", "cpu_affinity",
-					    NULL };
+					    "busy_poll_us", NULL };
 	json_t *f, *servers;
 	size_t n, i;
 
@@ -572,6 +572,13 @@ static int parse_root(const struct errbuf *e, struct stack *s, json_t *root)
 
 	if ((f = json_object_get(root, "cpu_affinity")) && parse_cpus(e, s, f) < 0)
 		return -1;
+	if ((f = json_object_get(root, "busy_poll_us"))) {
+		if (!json_is_integer(f) || json_integer_value(f) < 0 || json_integer_value(f) > 10000) {
+			fail(e, "busy_poll_us", "must be an integer from 0 to 10000 (microseconds)");
+			return -1;
+		}
+		s->busy_poll_us = (unsigned)json_integer_value(f);
+	}
 
 	if (!(servers = need_key(e, "(root)", root, "servers")))
 		return -1;

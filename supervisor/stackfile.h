@@ -49,6 +49,7 @@ struct stack {
 	gid_t app_gids[STACK_IDS_MAX];
 	unsigned ncpus;              /* "cpu_affinity": CPUs antd and every server run on */
 	cpu_set_t cpus;              /* (ncpus 0: wherever the kernel puts them) */
+	unsigned busy_poll_us;       /* antd polls this long after a message before sleeping */
 };
 
 /*

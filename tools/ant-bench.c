@@ -67,6 +67,7 @@ struct opts {
 	const char *antd;           /* NULL: next to this binary, else $PATH */
 	const char *server_path;    /* NULL: next to this binary */
 	long cpu;                   /* -1, or the one CPU for the bench, the floor and the stack */
+	long busy_poll_us;          /* the stack's busy_poll_us (0: antd sleeps at once) */
 	/* failover */
 	long kills;                 /* kills per mode */
 	int cold, warm;             /* the modes to run */
@@ -108,6 +109,8 @@ static void usage_chain(FILE *f)
 		"  --cpu N            run everything (this program, the floor's child, antd\n"
 		"                     and the relays: stack key cpu_affinity) on CPU N;\n"
 		"                     default: wherever the kernel places them\n"
+		"  --busy-poll US     the stack's busy_poll_us: antd polls US microseconds\n"
+		"                     after each message before it sleeps (default 0)\n"
 		"  --help             this text\n"
 		"\n"
 		"Exit status: 0 on success; 1 if the stack failed or a reply was wrong;\n"
@@ -323,7 +326,8 @@ static const char *self_dir(void)
 }
 
 /* relay1 -> relay2 -> ... -> relayN; each passes results on as mode says. */
-static int write_stack_file(const char *path, long depth, const char *mode, long cpu)
+static int write_stack_file(const char *path, long depth, const char *mode, long cpu,
+			    long busy_poll_us)
 {
 	json_t *servers = json_array();
 	for (long i = 1; i <= depth; i++) {
@@ -340,6 +344,8 @@ static int write_stack_file(const char *path, long depth, const char *mode, long
 				 "apps", "calls", "relay1");
 	if (root && cpu >= 0)
 		json_object_set_new(root, "cpu_affinity", json_pack("[I]", (json_int_t)cpu));
+	if (root && busy_poll_us > 0)
+		json_object_set_new(root, "busy_poll_us", json_integer(busy_poll_us));
 	int r = root ? json_dump_file(root, path, JSON_INDENT(2)) : -1;
 	json_decref(root);
 	if (r < 0)
@@ -538,7 +544,7 @@ static int stack_start(struct stack_run *sr, const struct opts *o)
 		return -1;
 	/* With both modes the relays follow the caller's ANT_CF_DIRECT_HINT. */
 	const char *relay_mode = o->ret == RET_BOTH ? "caller" : ret_names[o->ret];
-	if (write_stack_file(sr->stack_path, o->depth, relay_mode, o->cpu) < 0)
+	if (write_stack_file(sr->stack_path, o->depth, relay_mode, o->cpu, o->busy_poll_us) < 0)
 		return -1;
 	return stack_launch(sr, o, "relay1");
 }
@@ -709,6 +715,8 @@ static void print_table(const struct opts *o, const struct target *t, const stru
 		printf("  everything on CPU %ld (bench, floor, antd, relays)\n", o->cpu);
 	else
 		printf("  processes placed by the kernel (--cpu N pins them all to one CPU)\n");
+	if (o->busy_poll_us)
+		printf("  antd busy-polls %ld us after each message (busy_poll_us)\n", o->busy_poll_us);
 	int width = 0;
 	for (size_t k = 0; k < nt; k++)
 		if ((int)strlen(t[k].label) > width)
@@ -748,6 +756,7 @@ static int print_json(const struct opts *o, const struct stats *s, size_t nt, do
 	if (!root)
 		return -1;
 	json_object_set_new(root, "cpu", o->cpu >= 0 ? json_integer(o->cpu) : json_null());
+	json_object_set_new(root, "busy_poll_us", json_integer(o->busy_poll_us));
 	if (o->ret == RET_BOTH) {
 		json_object_set_new(root, "sequential", stats_json(&s[0], fl));
 		json_object_set_new(root, "direct", stats_json(&s[1], fl));
@@ -1178,6 +1187,8 @@ static void print_failover_table(const struct opts *o, const struct fo_result *r
 		printf("  everything on CPU %ld (bench, antd, servers)\n", o->cpu);
 	else
 		printf("  processes placed by the kernel (--cpu N pins them all to one CPU)\n");
+	if (o->busy_poll_us)
+		printf("  antd busy-polls %ld us after each message (busy_poll_us)\n", o->busy_poll_us);
 	printf("  the victim's sandbox: %s\n", o->no_sandbox ? "none" :
 	       "default (antd judges its loader's calls at every start)");
 	printf("  %-13s %11s %11s %11s %9s %9s %8s  %s\n", "", "median", "p99", "max",
@@ -1278,6 +1289,7 @@ static void parse_chain(int argc, char **argv, struct opts *o)
 		{ "antd", required_argument, NULL, 'a' },
 		{ "server-path", required_argument, NULL, 's' },
 		{ "cpu", required_argument, NULL, 'c' },
+		{ "busy-poll", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1318,6 +1330,10 @@ static void parse_chain(int argc, char **argv, struct opts *o)
 		case 'c':
 			if (tool_parse_long(optarg, 0, CPU_SETSIZE - 1, &o->cpu) < 0)
 				tool_usage_error(PROG, "--cpu: expected a CPU number, got '%s'", optarg);
+			break;
+		case 'b':
+			if (tool_parse_long(optarg, 0, 10000, &o->busy_poll_us) < 0)
+				tool_usage_error(PROG, "--busy-poll: expected 0 to 10000 us, got '%s'", optarg);
 			break;
 		case 'h': usage_chain(stdout); exit(0);
 		default: bad_option(argv);

@@ -114,6 +114,21 @@ START_TEST(test_not_object)
 }
 END_TEST
 
+START_TEST(test_busy_poll_us)
+{
+	struct stack *s = parse_ok("{'name':'c','busy_poll_us':50,'servers':[" SERVER1 "]}");
+	ck_assert_uint_eq(s->busy_poll_us, 50);
+	stack_free(s);
+	s = parse_ok("{'name':'c','servers':[" SERVER1 "]}");
+	ck_assert_uint_eq(s->busy_poll_us, 0);
+	stack_free(s);
+	expect_error("{'name':'c','busy_poll_us':-1,'servers':[" SERVER1 "]}", "busy_poll_us",
+		     "from 0 to 10000");
+	expect_error("{'name':'c','busy_poll_us':'50','servers':[" SERVER1 "]}", "busy_poll_us",
+		     "from 0 to 10000");
+}
+END_TEST
+
 START_TEST(test_cpu_affinity)
 {
 	struct stack *s = parse_ok("{'name':'c','cpu_affinity':[0,1],'servers':[" SERVER1 "]}");
@@ -883,6 +898,7 @@ Suite *stackfile_suite(void)
 	tcase_add_test(bad, test_not_object);
 	tcase_add_test(bad, test_missing_name);
 	tcase_add_test(bad, test_cpu_affinity);
+	tcase_add_test(bad, test_busy_poll_us);
 	tcase_add_test(bad, test_name_bad_chars);
 	tcase_add_test(bad, test_name_too_long);
 	tcase_add_test(bad, test_name_empty);
