@@ -1,5 +1,6 @@
 /* harness.c - integration tests: start a real antd with real servers in a temp folder, stop it. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -306,4 +307,84 @@ void harness_trace(struct ant_conn *c, const struct ant_result *res, char *buf, 
 		const char *n = res->trace[i] ? ant_server_name(c, res->trace[i]) : "app";
 		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? " " : "", n ? n : "?");
 	}
+}
+
+void harness_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+json_t *harness_server_status(struct harness *h, const char *name)
+{
+	json_t *st = harness_status(h), *s, *found = NULL;
+	size_t i;
+	json_array_foreach(json_object_get(st, "servers"), i, s)
+		if (strcmp(json_string_value(json_object_get(s, "name")), name) == 0)
+			found = json_incref(s);
+	json_decref(st);
+	ck_assert_msg(found, "no server %s in the status", name);
+	return found;
+}
+
+long harness_server_num(struct harness *h, const char *name, const char *key)
+{
+	json_t *s = harness_server_status(h, name);
+	long v = (long)json_integer_value(json_object_get(s, key));
+	json_decref(s);
+	return v;
+}
+
+int harness_server_state_is(struct harness *h, const char *name, const char *state)
+{
+	json_t *s = harness_server_status(h, name);
+	int yes = strcmp(json_string_value(json_object_get(s, "state")), state) == 0;
+	json_decref(s);
+	return yes;
+}
+
+pid_t harness_wait_state(struct harness *h, const char *name, const char *state, pid_t pid_not)
+{
+	for (int i = 0; i < 500; i++) {
+		json_t *s = harness_server_status(h, name);
+		int ok = strcmp(json_string_value(json_object_get(s, "state")), state) == 0;
+		pid_t pid = (pid_t)json_integer_value(json_object_get(s, "pid"));
+		json_decref(s);
+		if (ok && (!pid_not || pid != pid_not))
+			return pid;
+		harness_sleep_ms(10);
+	}
+	ck_abort_msg("%s never reached state %s", name, state);
+	return 0;
+}
+
+void harness_expect_echo(struct ant_conn *c, const char *server, const char *arg)
+{
+	static struct ant_result res;
+	int r = harness_call(c, server, "echo", arg, 0, &res);
+	ck_assert_msg(r == 0, "%s echo %s: %s (%.*s)", server, arg, ant_errname(r), (int)res.len,
+		      res.bytes ? (const char *)res.bytes : "");
+	ck_assert(res.len == strlen(arg) && memcmp(res.bytes, arg, res.len) == 0);
+}
+
+void harness_expect_no_more_results(struct ant_conn *c)
+{
+	static struct ant_result res;
+	int r = ant_wait(c, 0, &res, 300);
+	ck_assert_msg(r == -ETIMEDOUT, "an extra result arrived (ticket %llu)",
+		      (unsigned long long)res.ticket);
+}
+
+int harness_count_fds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	ck_assert_msg(d != NULL, "%s: %s", path, strerror(errno));
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }

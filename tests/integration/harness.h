@@ -39,6 +39,24 @@ int harness_run(char *const argv[], char **out);
 const char *harness_antd(void);
 const char *harness_tool(const char *name);
 
+/* Sleep ms milliseconds. */
+void harness_sleep_ms(int ms);
+/* The status entry of server name (caller decrefs); fails if there is none. */
+json_t *harness_server_status(struct harness *h, const char *name);
+/* A number from it (restarts, replays, inflight, standby_pid...); 0 if absent. */
+long harness_server_num(struct harness *h, const char *name, const char *key);
+/* Is server name in state? */
+int harness_server_state_is(struct harness *h, const char *name, const char *state);
+/* Wait (up to 5 s) until server name is in state and, if pid_not, runs as
+ * another pid; returns its pid.  Fails the test on a time-out. */
+pid_t harness_wait_state(struct harness *h, const char *name, const char *state, pid_t pid_not);
+/* Call server's echo with arg and check the reply is arg. */
+void harness_expect_echo(struct ant_conn *c, const char *server, const char *arg);
+/* No other result arrives for c within 300 ms (no call answered twice). */
+void harness_expect_no_more_results(struct ant_conn *c);
+/* Open fds of process pid. */
+int harness_count_fds(pid_t pid);
+
 /* Simple sync call with a string argument: returns retval, fills res. */
 int harness_call(struct ant_conn *c, const char *server, const char *op, const char *arg,
 		 unsigned call_flags, struct ant_result *res);

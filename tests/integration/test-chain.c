@@ -20,12 +20,6 @@ static const char chain3[] =
 	" {\"name\":\"other\",\"exec\":\"echo\"}"
 	"]}";
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-	nanosleep(&ts, NULL);
-}
-
 /* Mappings of this process whose line in /proc/self/maps contains what. */
 static int count_maps(const char *what)
 {
@@ -190,7 +184,7 @@ START_TEST(server_takes_results_before_requests)
 	int at_ms[3] = { 0, 50, 400 };
 	int now = 0;
 	for (int i = 0; i < 3; i++) {
-		sleep_ms(at_ms[i] - now);
+		harness_sleep_ms(at_ms[i] - now);
 		now = at_ms[i];
 		struct ant_call x = { .server = "relay1", .op = "echo", .arg = args[i], .arglen = 1 };
 		ck_assert_int_eq(ant_call_async(c, &x, &t[i]), 0);
@@ -327,26 +321,6 @@ START_TEST(call_outside_calls_list_is_refused)
 }
 END_TEST
 
-static json_t *server_status(struct harness *h, const char *name)
-{
-	json_t *st = harness_status(h), *s, *found = NULL;
-	size_t i;
-	json_array_foreach(json_object_get(st, "servers"), i, s)
-		if (strcmp(json_string_value(json_object_get(s, "name")), name) == 0)
-			found = json_incref(s);
-	json_decref(st);
-	ck_assert_msg(found, "no server %s in the status", name);
-	return found;
-}
-
-static long server_num(struct harness *h, const char *name, const char *key)
-{
-	json_t *s = server_status(h, name);
-	long v = (long)json_integer_value(json_object_get(s, key));
-	json_decref(s);
-	return v;
-}
-
 /*
  * A server that misbehaves as asked is cut off and restarted; its request is
  * replayed, misbehaves again, and after 3 deaths it is a poison request: the
@@ -370,8 +344,8 @@ static void check_cut_off(const char *op, const char *reason)
 	ck_assert_int_eq(harness_call(c, "relay1", "echo", "via relay2", 0, &res), 0);
 	ck_assert(res.len == 10 && memcmp(res.bytes, "via relay2", 10) == 0);
 	/* Three deaths, three restarts, two replays (the third attempt failed). */
-	ck_assert_int_eq(server_num(&h, "relay2", "restarts"), 3);
-	ck_assert_int_eq(server_num(&h, "relay2", "replays"), 2);
+	ck_assert_int_eq(harness_server_num(&h, "relay2", "restarts"), 3);
+	ck_assert_int_eq(harness_server_num(&h, "relay2", "replays"), 2);
 	ant_close(c);
 	harness_stop(&h);
 }
@@ -401,8 +375,8 @@ START_TEST(killed_server_is_restarted_and_its_call_replayed)
 	struct ant_call x = { .server = "relay1", .op = "echo", .arg = "survives", .arglen = 8 };
 	uint64_t t;
 	ck_assert_int_eq(ant_call_async(c, &x, &t), 0);
-	sleep_ms(200);
-	ck_assert_int_eq(server_num(&h, "victim", "inflight"), 1);
+	harness_sleep_ms(200);
+	ck_assert_int_eq(harness_server_num(&h, "victim", "inflight"), 1);
 	ck_assert_int_eq(kill(victim, SIGKILL), 0);
 	static struct ant_result res;
 	ck_assert_int_eq(ant_wait(c, t, &res, 5000), 0);
@@ -412,11 +386,11 @@ START_TEST(killed_server_is_restarted_and_its_call_replayed)
 	char trace[256];
 	harness_trace(c, &res, trace, sizeof(trace));
 	ck_assert_str_eq(trace, "app relay1 victim victim last victim relay1 app");
-	ck_assert_int_eq(server_num(&h, "victim", "restarts"), 1);
-	ck_assert_int_eq(server_num(&h, "victim", "replays"), 1);
+	ck_assert_int_eq(harness_server_num(&h, "victim", "restarts"), 1);
+	ck_assert_int_eq(harness_server_num(&h, "victim", "replays"), 1);
 	ck_assert_int_ne(harness_server_pid(&h, "victim"), victim);
 	/* relay1 never noticed: it took one request and one return. */
-	ck_assert_int_eq(server_num(&h, "relay1", "restarts"), 0);
+	ck_assert_int_eq(harness_server_num(&h, "relay1", "restarts"), 0);
 	char *log = harness_read(&h, "antd.log");
 	ck_assert_msg(strstr(log, "server-exit [victim]") && strstr(log, "killed by signal SIGKILL") &&
 		      strstr(log, "replay [victim]"), "antd.log: %s", log);
@@ -516,7 +490,7 @@ START_TEST(server_calls_async_while_serving_others)
 				      .arglen = strlen(args[i]) };
 		ck_assert_int_eq(ant_call_async(c, &x, &t[i]), 0);
 	}
-	sleep_ms(100);
+	harness_sleep_ms(100);
 	json_t *st = harness_status(&h);
 	json_t *asker = json_array_get(json_object_get(st, "servers"), 0);
 	ck_assert_int_eq(json_integer_value(json_object_get(asker, "inflight")), 3);

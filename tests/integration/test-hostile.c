@@ -18,20 +18,6 @@ static const char stack[] =
 	" {\"name\":\"relay1\",\"exec\":\"relay\",\"args\":[\"echo1\"],\"calls\":[\"echo1\"]},"
 	" {\"name\":\"echo1\",\"exec\":\"echo\"} ]}";
 
-static int count_fds(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	ck_assert_msg(d != NULL, "%s: %s", path, strerror(errno));
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* A raw connection to app.sock, WELCOME read. */
 static int raw_connect(struct harness *h)
 {
@@ -85,7 +71,7 @@ START_TEST(hostile_applications_are_cut_off)
 	harness_start(&h, stack);
 	still_serves(&h);
 	usleep(100000);
-	int base = count_fds(h.antd);
+	int base = harness_count_fds(h.antd);
 
 	unsigned char junk[8200];
 	for (size_t i = 0; i < sizeof(junk); i++)
@@ -156,7 +142,7 @@ START_TEST(hostile_applications_are_cut_off)
 
 	still_serves(&h);
 	usleep(200000);
-	ck_assert_int_eq(count_fds(h.antd), base);
+	ck_assert_int_eq(harness_count_fds(h.antd), base);
 	char *log = harness_read(&h, "antd.log");
 	ck_assert_msg(strstr(log, "cut-off") && strstr(log, "bad magic") &&
 		      strstr(log, "unknown callee") && strstr(log, "does not hold"), "%s", log);

@@ -15,55 +15,6 @@
 
 #include "harness.h"
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-	nanosleep(&ts, NULL);
-}
-
-static json_t *server_status(struct harness *h, const char *name)
-{
-	json_t *st = harness_status(h), *s, *found = NULL;
-	size_t i;
-	json_array_foreach(json_object_get(st, "servers"), i, s)
-		if (strcmp(json_string_value(json_object_get(s, "name")), name) == 0)
-			found = json_incref(s);
-	json_decref(st);
-	ck_assert_msg(found, "no server %s in the status", name);
-	return found;
-}
-
-static long num(struct harness *h, const char *name, const char *key)
-{
-	json_t *s = server_status(h, name);
-	long v = (long)json_integer_value(json_object_get(s, key));
-	json_decref(s);
-	return v;
-}
-
-static void expect_echo(struct ant_conn *c, const char *server, const char *arg)
-{
-	static struct ant_result res;
-	int r = harness_call(c, server, "echo", arg, 0, &res);
-	ck_assert_msg(r == 0, "%s echo %s: %s (%.*s)", server, arg, ant_errname(r), (int)res.len,
-		      res.bytes ? (const char *)res.bytes : "");
-	ck_assert(res.len == strlen(arg) && memcmp(res.bytes, arg, res.len) == 0);
-}
-
-static int count_fds(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	ck_assert(d != NULL);
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* A field of /proc/PID/status, e.g. "Uid", as its text. */
 static void proc_status(pid_t pid, const char *field, char *out, size_t len)
 {
@@ -101,8 +52,8 @@ START_TEST(forbidden_syscalls_are_named_killed_restarted_and_replayed)
 		char server[32];
 		snprintf(server, sizeof(server), "v-%s", calls[i]);
 		/* The call is answered: by the restarted server, from the replay. */
-		expect_echo(c, server, "a BAD request");
-		json_t *s = server_status(&h, server);
+		harness_expect_echo(c, server, "a BAD request");
+		json_t *s = harness_server_status(&h, server);
 		const char *viol = json_string_value(json_object_get(s, "last_violation"));
 		const char *last = json_string_value(json_object_get(s, "last_exit"));
 		char want[64];
@@ -156,7 +107,7 @@ START_TEST(servers_run_as_their_own_users_without_capabilities)
 		ck_assert_str_eq(v, "2");
 	}
 	struct ant_conn *c = harness_connect(&h);
-	expect_echo(c, "nob", "as nobody");
+	harness_expect_echo(c, "nob", "as nobody");
 	ant_close(c);
 	harness_stop(&h);
 }
@@ -265,10 +216,10 @@ START_TEST(hostile_server_is_cut_off_and_antd_leaks_nothing)
 			  "   \"backoff\":{\"initial_ms\":0,\"base_ms\":0}}},"
 			  " {\"name\":\"good\",\"exec\":\"echo\"} ]}");
 	struct ant_conn *c = harness_connect(&h);
-	expect_echo(c, "good", "warm up");
-	expect_echo(c, "bad", "warm up");
-	sleep_ms(100);
-	int base = count_fds(h.antd);
+	harness_expect_echo(c, "good", "warm up");
+	harness_expect_echo(c, "bad", "warm up");
+	harness_sleep_ms(100);
+	int base = harness_count_fds(h.antd);
 	static struct ant_result res;
 	/* Each process of "bad" answers JUNK with another kind of bad message:
 	 * random bytes, oversized, truncated, an fd, a wrong ICA id, an ICA it
@@ -277,11 +228,11 @@ START_TEST(hostile_server_is_cut_off_and_antd_leaks_nothing)
 	ck_assert_int_eq(harness_call(c, "bad", "echo", "JUNK", 0, &res), ANT_E_SERVER_FAILED);
 	ck_assert_msg(memmem(res.bytes, res.len, "poison", 6), "%.*s", (int)res.len,
 		      (const char *)res.bytes);
-	expect_echo(c, "good", "still serving");
-	expect_echo(c, "bad", "and bad too, for good requests");
-	ck_assert_int_eq(num(&h, "bad", "restarts"), 9);
-	sleep_ms(200);
-	ck_assert_int_eq(count_fds(h.antd), base);
+	harness_expect_echo(c, "good", "still serving");
+	harness_expect_echo(c, "bad", "and bad too, for good requests");
+	ck_assert_int_eq(harness_server_num(&h, "bad", "restarts"), 9);
+	harness_sleep_ms(200);
+	ck_assert_int_eq(harness_count_fds(h.antd), base);
 	char *log = harness_read(&h, "antd.log");
 	const char *reasons[] = { "malformed message", "sent control ICA", "sent data ICA" };
 	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
@@ -323,7 +274,7 @@ START_TEST(app_socket_lets_in_only_the_users_named)
 	ck_assert_int_eq(app_as(&h, 65534, "locked"), 30);   /* not for this server */
 	ck_assert_int_eq(app_as(&h, 65533, "open"), 20);     /* not named: refused */
 	struct ant_conn *c = harness_connect(&h);          /* root may call both */
-	expect_echo(c, "locked", "root");
+	harness_expect_echo(c, "locked", "root");
 	ant_close(c);
 	char *log = harness_read(&h, "antd.log");
 	ck_assert_msg(strstr(log, "app connection from uid 65533") &&
@@ -344,20 +295,20 @@ START_TEST(server_can_tighten_its_own_sandbox)
 			  " {\"name\":\"loose\",\"exec\":\"echo\",\"args\":[\"--fail\",\"hang:SLEEP\","
 			  "   \"--fail-fresh\"],\"supervision\":{\"deadline_ms\":200}} ]}");
 	struct ant_conn *c = harness_connect(&h);
-	expect_echo(c, "tight", "still serves");
+	harness_expect_echo(c, "tight", "still serves");
 	pid_t pid = harness_server_pid(&h, "tight");
 	char v[64];
 	proc_status(pid, "Seccomp_filters", v, sizeof(v));
 	ck_assert_str_eq(v, "2");
 	/* Sleeping: forbidden by tight's own filter (killed at once, SIGSYS), only
 	 * slow for loose (antd's policy allows it: killed by its deadline). */
-	expect_echo(c, "tight", "SLEEP now");
-	json_t *s = server_status(&h, "tight");
+	harness_expect_echo(c, "tight", "SLEEP now");
+	json_t *s = harness_server_status(&h, "tight");
 	ck_assert_msg(strstr(json_string_value(json_object_get(s, "last_exit")), "SIGSYS"), "%s",
 		      json_string_value(json_object_get(s, "last_exit")));
 	json_decref(s);
-	expect_echo(c, "loose", "SLEEP now");
-	s = server_status(&h, "loose");
+	harness_expect_echo(c, "loose", "SLEEP now");
+	s = harness_server_status(&h, "loose");
 	ck_assert_msg(strstr(json_string_value(json_object_get(s, "last_exit")), "SIGKILL"), "%s",
 		      json_string_value(json_object_get(s, "last_exit")));
 	json_decref(s);
@@ -375,13 +326,13 @@ START_TEST(violation_after_a_failover_is_judged_too)
 			  "   \"args\":[\"--fail\",\"openat:BAD\",\"--fail-fresh\"]} ]}");
 	struct ant_conn *c = harness_connect(&h);
 	for (int round = 1; round <= 3; round++) {
-		for (int i = 0; i < 300 && !num(&h, "hot", "standby_pid"); i++)
-			sleep_ms(10);
-		sleep_ms(50);
-		expect_echo(c, "hot", "BAD again");
-		ck_assert_int_eq(num(&h, "hot", "failovers"), round);
+		for (int i = 0; i < 300 && !harness_server_num(&h, "hot", "standby_pid"); i++)
+			harness_sleep_ms(10);
+		harness_sleep_ms(50);
+		harness_expect_echo(c, "hot", "BAD again");
+		ck_assert_int_eq(harness_server_num(&h, "hot", "failovers"), round);
 	}
-	json_t *s = server_status(&h, "hot");
+	json_t *s = harness_server_status(&h, "hot");
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(s, "sandbox"), "violations")), 3);
 	json_decref(s);
 	ant_close(c);

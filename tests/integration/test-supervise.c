@@ -11,79 +11,11 @@
 
 #include "harness.h"
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-	nanosleep(&ts, NULL);
-}
-
 static double now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static json_t *server_status(struct harness *h, const char *name)
-{
-	json_t *st = harness_status(h), *s, *found = NULL;
-	size_t i;
-	json_array_foreach(json_object_get(st, "servers"), i, s)
-		if (strcmp(json_string_value(json_object_get(s, "name")), name) == 0)
-			found = json_incref(s);
-	json_decref(st);
-	ck_assert_msg(found, "no server %s in the status", name);
-	return found;
-}
-
-static long num(struct harness *h, const char *name, const char *key)
-{
-	json_t *s = server_status(h, name);
-	long v = (long)json_integer_value(json_object_get(s, key));
-	json_decref(s);
-	return v;
-}
-
-static int state_is(struct harness *h, const char *name, const char *state)
-{
-	json_t *s = server_status(h, name);
-	int yes = strcmp(json_string_value(json_object_get(s, "state")), state) == 0;
-	json_decref(s);
-	return yes;
-}
-
-/* Wait until server name is in state (and, if pid_not, runs as another pid). */
-static pid_t wait_state(struct harness *h, const char *name, const char *state, pid_t pid_not)
-{
-	for (int i = 0; i < 500; i++) {
-		json_t *s = server_status(h, name);
-		int ok = strcmp(json_string_value(json_object_get(s, "state")), state) == 0;
-		pid_t pid = (pid_t)json_integer_value(json_object_get(s, "pid"));
-		json_decref(s);
-		if (ok && (!pid_not || pid != pid_not))
-			return pid;
-		sleep_ms(10);
-	}
-	ck_abort_msg("%s never reached state %s", name, state);
-	return 0;
-}
-
-static void expect_echo(struct ant_conn *c, const char *server, const char *arg)
-{
-	static struct ant_result res;
-	int r = harness_call(c, server, "echo", arg, 0, &res);
-	ck_assert_msg(r == 0, "%s echo %s: %s (%.*s)", server, arg, ant_errname(r), (int)res.len,
-		      res.bytes ? (const char *)res.bytes : "");
-	ck_assert(res.len == strlen(arg) && memcmp(res.bytes, arg, res.len) == 0);
-}
-
-/* No second answer: nothing more arrives for this connection. */
-static void expect_no_more_results(struct ant_conn *c)
-{
-	static struct ant_result res;
-	int r = ant_wait(c, 0, &res, 300);
-	ck_assert_msg(r == -ETIMEDOUT, "an extra result arrived (ticket %llu)",
-		      (unsigned long long)res.ticket);
 }
 
 START_TEST(hang_past_deadline_is_killed_and_replayed)
@@ -94,11 +26,11 @@ START_TEST(hang_past_deadline_is_killed_and_replayed)
 			  "   \"--fail-instance\",\"1\"], \"supervision\": {\"deadline_ms\": 300}} ]}");
 	struct ant_conn *c = harness_connect(&h);
 	double t0 = now_ms();
-	expect_echo(c, "sleepy", "wake up");
+	harness_expect_echo(c, "sleepy", "wake up");
 	double took = now_ms() - t0;
 	ck_assert_msg(took >= 300 && took < 3000, "answer after %.0f ms", took);
-	ck_assert_int_eq(num(&h, "sleepy", "restarts"), 1);
-	ck_assert_int_eq(num(&h, "sleepy", "replays"), 1);
+	ck_assert_int_eq(harness_server_num(&h, "sleepy", "restarts"), 1);
+	ck_assert_int_eq(harness_server_num(&h, "sleepy", "replays"), 1);
 	char *log = harness_read(&h, "antd.log");
 	ck_assert_msg(strstr(log, "deadline 300 ms exceeded"), "%s", log);
 	free(log);
@@ -130,11 +62,11 @@ START_TEST(poison_request_fails_after_k_attempts)
 		      "error text: %.*s", (int)res.len, (const char *)res.bytes);
 	/* The next request is served, by the server that was killed 3 times. */
 	for (int i = 0; i < 5; i++, sent++, answered++)
-		expect_echo(c, "front", "healthy");
+		harness_expect_echo(c, "front", "healthy");
 	ck_assert_int_eq(sent, answered);
-	ck_assert_int_eq(num(&h, "fragile", "restarts"), 3);
-	ck_assert_int_eq(num(&h, "fragile", "replays"), 2);
-	ck_assert_int_eq(num(&h, "front", "restarts"), 0);
+	ck_assert_int_eq(harness_server_num(&h, "fragile", "restarts"), 3);
+	ck_assert_int_eq(harness_server_num(&h, "fragile", "replays"), 2);
+	ck_assert_int_eq(harness_server_num(&h, "front", "restarts"), 0);
 	char *log = harness_read(&h, "antd.log");
 	ck_assert_msg(strstr(log, "poison [fragile]"), "%s", log);
 	free(log);
@@ -158,21 +90,21 @@ static void check_strategy(const char *strategy, int s1_restarts, int s3_restart
 	pid_t p1 = harness_server_pid(&h, "s1"), p2 = harness_server_pid(&h, "s2"),
 	      p3 = harness_server_pid(&h, "s3");
 	ck_assert_int_eq(kill(p2, SIGKILL), 0);
-	wait_state(&h, "s2", "running", p2);
+	harness_wait_state(&h, "s2", "running", p2);
 	if (s3_restarts)
-		wait_state(&h, "s3", "running", p3);
+		harness_wait_state(&h, "s3", "running", p3);
 	if (s1_restarts)
-		wait_state(&h, "s1", "running", p1);
-	sleep_ms(200);
-	ck_assert_int_eq(num(&h, "s2", "restarts"), 1);
-	ck_assert_int_eq(num(&h, "s1", "restarts"), s1_restarts);
-	ck_assert_int_eq(num(&h, "s3", "restarts"), s3_restarts);
+		harness_wait_state(&h, "s1", "running", p1);
+	harness_sleep_ms(200);
+	ck_assert_int_eq(harness_server_num(&h, "s2", "restarts"), 1);
+	ck_assert_int_eq(harness_server_num(&h, "s1", "restarts"), s1_restarts);
+	ck_assert_int_eq(harness_server_num(&h, "s3", "restarts"), s3_restarts);
 	ck_assert_int_eq(harness_server_pid(&h, "s1") != p1, s1_restarts);
 	ck_assert_int_eq(harness_server_pid(&h, "s3") != p3, s3_restarts);
 	struct ant_conn *c = harness_connect(&h);
-	expect_echo(c, "s1", "one");
-	expect_echo(c, "s2", "two");
-	expect_echo(c, "s3", "three");
+	harness_expect_echo(c, "s1", "one");
+	harness_expect_echo(c, "s2", "two");
+	harness_expect_echo(c, "s3", "three");
 	ant_close(c);
 	harness_stop(&h);
 }
@@ -207,12 +139,12 @@ START_TEST(intensity_exceeded_gives_up_and_callers_fail_at_once)
 	for (int i = 0; i < 2; i++) {
 		pid = harness_server_pid(&h, "weak");
 		kill(pid, SIGKILL);
-		wait_state(&h, "weak", "running", pid);
+		harness_wait_state(&h, "weak", "running", pid);
 	}
 	kill(harness_server_pid(&h, "weak"), SIGKILL);
-	for (int i = 0; i < 200 && !state_is(&h, "weak", "failed"); i++)
-		sleep_ms(10);
-	ck_assert(state_is(&h, "weak", "failed"));
+	for (int i = 0; i < 200 && !harness_server_state_is(&h, "weak", "failed"); i++)
+		harness_sleep_ms(10);
+	ck_assert(harness_server_state_is(&h, "weak", "failed"));
 	struct ant_conn *c = harness_connect(&h);
 	static struct ant_result res;
 	double t0 = now_ms();
@@ -240,17 +172,17 @@ START_TEST(replay_never_fails_the_call)
 	struct ant_call x = { .server = "once", .op = "echo", .arg = "x", .arglen = 1 };
 	uint64_t t;
 	ck_assert_int_eq(ant_call_async(c, &x, &t), 0);
-	sleep_ms(200);
+	harness_sleep_ms(200);
 	kill(harness_server_pid(&h, "once"), SIGKILL);
 	static struct ant_result res;
 	ck_assert_int_eq(ant_wait(c, t, &res, 5000), 0);
 	ck_assert_int_eq(res.retval, ANT_E_SERVER_FAILED);
 	ck_assert_msg(memmem(res.bytes, res.len, "not replayed", 12), "%.*s", (int)res.len,
 		      (const char *)res.bytes);
-	wait_state(&h, "once", "running", 0);
-	ck_assert_int_eq(num(&h, "once", "replays"), 0);
-	ck_assert_int_eq(num(&h, "once", "restarts"), 1);
-	expect_no_more_results(c);
+	harness_wait_state(&h, "once", "running", 0);
+	ck_assert_int_eq(harness_server_num(&h, "once", "replays"), 0);
+	ck_assert_int_eq(harness_server_num(&h, "once", "restarts"), 1);
+	harness_expect_no_more_results(c);
 	ant_close(c);
 	harness_stop(&h);
 }
@@ -271,8 +203,8 @@ START_TEST(eight_held_requests_all_answered_once)
 				      .arglen = strlen(args[i]) };
 		ck_assert_int_eq(ant_call_async(c, &x, &t[i]), 0);
 	}
-	sleep_ms(100);
-	ck_assert_int_eq(num(&h, "cache", "inflight"), 8);
+	harness_sleep_ms(100);
+	ck_assert_int_eq(harness_server_num(&h, "cache", "inflight"), 8);
 	kill(harness_server_pid(&h, "cache"), SIGKILL);
 	int answered = 0;
 	for (int i = 0; i < 8; i++) {
@@ -286,8 +218,8 @@ START_TEST(eight_held_requests_all_answered_once)
 		answered++;
 	}
 	ck_assert_int_eq(answered, 8);
-	expect_no_more_results(c);
-	ck_assert_int_eq(num(&h, "cache", "replays"), 8);
+	harness_expect_no_more_results(c);
+	ck_assert_int_eq(harness_server_num(&h, "cache", "replays"), 8);
 	ant_close(c);
 	harness_stop(&h);
 }
@@ -338,8 +270,8 @@ START_TEST(thousand_calls_from_four_apps_while_killing_a_server)
 	}
 	int kills = 0, done = 0, status[4] = { 0 }, finished[4] = { 0 };
 	while (done < 4) {
-		sleep_ms(100);
-		json_t *s = server_status(&h, "relay2");
+		harness_sleep_ms(100);
+		json_t *s = harness_server_status(&h, "relay2");
 		pid_t pid = (pid_t)json_integer_value(json_object_get(s, "pid"));
 		json_decref(s);
 		if (pid > 0 && kill(pid, SIGKILL) == 0)
@@ -356,8 +288,8 @@ START_TEST(thousand_calls_from_four_apps_while_killing_a_server)
 		ck_assert_msg(WIFEXITED(status[a]) && WEXITSTATUS(status[a]) == 0,
 			      "app %d ended with status 0x%x", a, status[a]);
 	ck_assert_msg(kills >= 5, "only %d kills during the run", kills);
-	ck_assert_int_ge(num(&h, "relay2", "restarts"), kills - 1);
-	ck_assert_int_ge(num(&h, "relay2", "replays"), 1);
+	ck_assert_int_ge(harness_server_num(&h, "relay2", "restarts"), kills - 1);
+	ck_assert_int_ge(harness_server_num(&h, "relay2", "replays"), 1);
 	harness_stop(&h);
 }
 END_TEST
@@ -371,17 +303,17 @@ START_TEST(warm_standby_takes_over_without_a_start)
 	/* The spare is started once the server is ready. */
 	pid_t spare = 0;
 	for (int i = 0; i < 300 && !spare; i++) {
-		spare = (pid_t)num(&h, "hot", "standby_pid");
+		spare = (pid_t)harness_server_num(&h, "hot", "standby_pid");
 		if (!spare)
-			sleep_ms(10);
+			harness_sleep_ms(10);
 	}
 	ck_assert_msg(spare > 0, "no spare started");
-	sleep_ms(100);
+	harness_sleep_ms(100);
 	struct ant_conn *c = harness_connect(&h);
 	struct ant_call x = { .server = "hot", .op = "echo", .arg = "swap", .arglen = 4 };
 	uint64_t t;
 	ck_assert_int_eq(ant_call_async(c, &x, &t), 0);
-	sleep_ms(100);
+	harness_sleep_ms(100);
 	pid_t active = harness_server_pid(&h, "hot");
 	kill(active, SIGKILL);
 	static struct ant_result res;
@@ -389,12 +321,12 @@ START_TEST(warm_standby_takes_over_without_a_start)
 	ck_assert(res.retval == 0 && res.len == 4 && memcmp(res.bytes, "swap", 4) == 0);
 	/* The spare is the server now, and a new spare is on its way. */
 	ck_assert_int_eq(harness_server_pid(&h, "hot"), spare);
-	ck_assert_int_eq(num(&h, "hot", "failovers"), 1);
+	ck_assert_int_eq(harness_server_num(&h, "hot", "failovers"), 1);
 	pid_t next = 0;
 	for (int i = 0; i < 300 && !next; i++) {
-		next = (pid_t)num(&h, "hot", "standby_pid");
+		next = (pid_t)harness_server_num(&h, "hot", "standby_pid");
 		if (!next)
-			sleep_ms(10);
+			harness_sleep_ms(10);
 	}
 	ck_assert(next > 0 && next != spare && next != active);
 	char *log = harness_read(&h, "antd.log");
@@ -415,22 +347,22 @@ START_TEST(operator_restart_stop_start)
 	ck_assert_msg(access(restart[0], X_OK) == 0, "%s not built", restart[0]);
 	ck_assert_int_eq(harness_run(restart, &out), 0);
 	free(out);
-	pid_t pid2 = wait_state(&h, "e", "running", pid);
+	pid_t pid2 = harness_wait_state(&h, "e", "running", pid);
 	ck_assert_int_ne(pid2, pid);
 	/* An operator's restart is not a failure: no intensity, no replay count. */
-	ck_assert_int_eq(num(&h, "e", "replays"), 0);
+	ck_assert_int_eq(harness_server_num(&h, "e", "replays"), 0);
 	char *const stop[] = { (char *)harness_tool("antctl"), "--run-dir", h.dir, "stop", "e", NULL };
 	ck_assert_int_eq(harness_run(stop, &out), 0);
 	free(out);
-	wait_state(&h, "e", "stopped", 0);
+	harness_wait_state(&h, "e", "stopped", 0);
 	struct ant_conn *c = harness_connect(&h);
 	static struct ant_result res;
 	ck_assert_int_eq(harness_call(c, "e", "echo", "x", 0, &res), ANT_E_SERVER_FAILED);
 	char *const start[] = { (char *)harness_tool("antctl"), "--run-dir", h.dir, "start", "e", NULL };
 	ck_assert_int_eq(harness_run(start, &out), 0);
 	free(out);
-	wait_state(&h, "e", "running", 0);
-	expect_echo(c, "e", "back");
+	harness_wait_state(&h, "e", "running", 0);
+	harness_expect_echo(c, "e", "back");
 	ant_close(c);
 	harness_stop(&h);
 }
@@ -476,9 +408,9 @@ START_TEST(third_stage_failure_replays_only_that_stage)
 	struct ant_call x = { .server = "relay1", .op = "echo", .arg = "STUCK here", .arglen = 10 };
 	uint64_t t;
 	ck_assert_int_eq(ant_call_async(c, &x, &t), 0);
-	for (int i = 0; i < 200 && num(&h, "relay3", "inflight") != 1; i++)
-		sleep_ms(10);
-	ck_assert_int_eq(num(&h, "relay3", "inflight"), 1);
+	for (int i = 0; i < 200 && harness_server_num(&h, "relay3", "inflight") != 1; i++)
+		harness_sleep_ms(10);
+	ck_assert_int_eq(harness_server_num(&h, "relay3", "inflight"), 1);
 	kill(harness_server_pid(&h, "relay3"), SIGKILL);
 	static struct ant_result res;
 	ck_assert_int_eq(ant_wait(c, t, &res, 5000), 0);
@@ -495,9 +427,9 @@ START_TEST(third_stage_failure_replays_only_that_stage)
 	ck_assert_msg(strstr(l3, "REQUEST echo STUCK here\nFAIL") &&
 		      strstr(strstr(l3, "FAIL"), "REQUEST echo STUCK here (replay)\n"), "r3.log: %s", l3);
 	free(l3);
-	ck_assert_int_eq(num(&h, "relay1", "restarts") + num(&h, "relay2", "restarts"), 0);
-	ck_assert_int_eq(num(&h, "relay3", "replays"), 1);
-	expect_no_more_results(c);
+	ck_assert_int_eq(harness_server_num(&h, "relay1", "restarts") + harness_server_num(&h, "relay2", "restarts"), 0);
+	ck_assert_int_eq(harness_server_num(&h, "relay3", "replays"), 1);
+	harness_expect_no_more_results(c);
 	ant_close(c);
 	harness_stop(&h);
 }
@@ -516,16 +448,16 @@ START_TEST(replay_idempotent_replays_only_the_listed_ops)
 	for (int i = 0; i < 2; i++) {
 		struct ant_call x = { .server = "srv", .op = ops[i], .arg = "A", .arglen = 1 };
 		uint64_t t;
-		pid_t pid = wait_state(&h, "srv", "running", 0);
+		pid_t pid = harness_wait_state(&h, "srv", "running", 0);
 		ck_assert_int_eq(ant_call_async(c, &x, &t), 0);
-		for (int k = 0; k < 100 && num(&h, "srv", "inflight") != 1; k++)
-			sleep_ms(5);
+		for (int k = 0; k < 100 && harness_server_num(&h, "srv", "inflight") != 1; k++)
+			harness_sleep_ms(5);
 		kill(pid, SIGKILL);
 		ck_assert_int_eq(ant_wait(c, t, &res, 5000), 0);
 		ck_assert_msg(res.retval == want[i], "op %s: %s", ops[i], ant_errname(res.retval));
 	}
-	ck_assert_int_eq(num(&h, "srv", "replays"), 1);
-	expect_no_more_results(c);
+	ck_assert_int_eq(harness_server_num(&h, "srv", "replays"), 1);
+	harness_expect_no_more_results(c);
 	ant_close(c);
 	harness_stop(&h);
 }
@@ -543,18 +475,18 @@ START_TEST(restart_types_transient_and_temporary)
 	struct ant_conn *c = harness_connect(&h);
 	static struct ant_result res;
 	/* transient, abnormal exit (code 3): restarted, its request replayed. */
-	expect_echo(c, "tr", "OOPS once");
-	ck_assert_int_eq(num(&h, "tr", "restarts"), 1);
+	harness_expect_echo(c, "tr", "OOPS once");
+	ck_assert_int_eq(harness_server_num(&h, "tr", "restarts"), 1);
 	/* transient, clean exit 0: not restarted; the call fails. */
 	ck_assert_int_eq(harness_call(c, "tr0", "echo", "BYE", 0, &res), ANT_E_SERVER_FAILED);
-	ck_assert(state_is(&h, "tr0", "stopped"));
+	ck_assert(harness_server_state_is(&h, "tr0", "stopped"));
 	/* temporary: never restarted, whatever the cause. */
 	kill(harness_server_pid(&h, "tmp"), SIGKILL);
-	for (int i = 0; i < 200 && !state_is(&h, "tmp", "stopped"); i++)
-		sleep_ms(10);
-	ck_assert(state_is(&h, "tmp", "stopped"));
+	for (int i = 0; i < 200 && !harness_server_state_is(&h, "tmp", "stopped"); i++)
+		harness_sleep_ms(10);
+	ck_assert(harness_server_state_is(&h, "tmp", "stopped"));
 	ck_assert_int_eq(harness_call(c, "tmp", "echo", "x", 0, &res), ANT_E_SERVER_FAILED);
-	ck_assert_int_eq(num(&h, "tmp", "restarts"), 0);
+	ck_assert_int_eq(harness_server_num(&h, "tmp", "restarts"), 0);
 	ant_close(c);
 	harness_stop(&h);
 }
@@ -571,8 +503,8 @@ START_TEST(crashes_of_every_kind_are_reported_and_survived)
 	const char *names[3] = { "segv", "abrt", "exit3" };
 	const char *how[3] = { "killed by signal SIGSEGV", "killed by signal SIGABRT", "exited with code 3" };
 	for (int i = 0; i < 3; i++) {
-		expect_echo(c, names[i], "X marks the spot");
-		json_t *s = server_status(&h, names[i]);
+		harness_expect_echo(c, names[i], "X marks the spot");
+		json_t *s = harness_server_status(&h, names[i]);
 		const char *last = json_string_value(json_object_get(s, "last_exit"));
 		ck_assert_msg(last && strstr(last, how[i]), "%s: %s", names[i], last);
 		ck_assert_int_eq(json_integer_value(json_object_get(s, "restarts")), 1);
