@@ -1,5 +1,6 @@
 /* spawn.c - start a server as a child with its socketpair, watch its pidfd, report how it ended. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@ struct child_setup {
 	const struct stack_server *conf;
 	const char *run_dir;
 	unsigned instance;            /* $ANT_INSTANCE: the how-many-th process of this server */
+	int files[STACK_FILES_MAX];   /* "files", opened by antd; the child gets them at 4.. */
 	void *filter;                 /* seccomp filter, or NULL */
 	int switch_user;
 	uid_t uid;
@@ -72,9 +74,19 @@ static void child_exec(const struct child_setup *cs, int sock, int errfd, pid_t 
 		dup2(devnull, 0);
 	if (dup2(sock, 3) < 0)
 		goto fail;
+	/* Its files at 4, 5...: antd's copies are above 10 (F_DUPFD_CLOEXEC). */
+	stage = "files";
+	for (unsigned i = 0; i < conf->nfiles; i++)
+		if (dup2(cs->files[i], 4 + (int)i) < 0)
+			goto fail;
 	/* Everything else antd had open stays behind at exec; errfd is
 	 * close-on-exec already and tells the parent whether exec worked. */
-	close_range(4, ~0u, CLOSE_RANGE_CLOEXEC);
+	close_range(4 + conf->nfiles, ~0u, CLOSE_RANGE_CLOEXEC);
+	if (conf->nfiles) {
+		char nf[16];
+		snprintf(nf, sizeof(nf), "%u", conf->nfiles);
+		setenv("ANT_FILES", nf, 1);
+	}
 	char fdnum[16], idnum[16];
 	snprintf(fdnum, sizeof(fdnum), "%d", 3);
 	snprintf(idnum, sizeof(idnum), "%u", conf->id);
@@ -151,7 +163,35 @@ int server_spawn(struct antd *d, struct server *s, int spare)
 		log_error("start-failed", conf->name, "start-up failure: %s", s->last_exit);
 		return -EINVAL;
 	}
+	/* The files it may use: antd opens them, the server could not (no
+	 * openat in its sandbox). */
+	for (unsigned i = 0; i < conf->nfiles; i++) {
+		const struct stack_file *f = &conf->files[i];
+		char path[PATH_MAX];
+		const char *dir = d->stack->path;
+		const char *slash = strrchr(dir, '/');
+		if (f->path[0] == '/' || !slash)
+			snprintf(path, sizeof(path), "%s", f->path);
+		else
+			snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - dir), dir, f->path);
+		int fd = open(path, (f->write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
+		int hi = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 10) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (hi < 0) {
+			snprintf(s->last_exit, sizeof(s->last_exit), "files[%u]: %s: %s", i, path,
+				 strerror(errno));
+			log_error("start-failed", conf->name, "start-up failure: %s", s->last_exit);
+			for (unsigned k = 0; k < i; k++)
+				close(cs.files[k]);
+			sandbox_filter_free(cs.filter);
+			return -ENOENT;
+		}
+		cs.files[i] = hi;
+	}
 	int r = spawn_child(d, s, spare, &cs);
+	for (unsigned i = 0; i < conf->nfiles; i++)
+		close(cs.files[i]);
 	sandbox_filter_free(cs.filter);
 	return r;
 }

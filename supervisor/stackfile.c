@@ -321,7 +321,7 @@ static int parse_server(const struct errbuf *e, struct stack *s, unsigned i, jso
 {
 	static const char *const keys[] = {
 		"name", "exec", "args", "calls", "max_inflight", "policy", "supervision", "sandbox",
-		"app_uids", NULL
+		"app_uids", "files", NULL
 	};
 	struct stack_server *sv = &s->servers[i];
 	struct text where = keypath("servers[%u]", i);
@@ -382,6 +382,35 @@ static int parse_server(const struct errbuf *e, struct stack *s, unsigned i, jso
 		if (parse_ids(e, w.s, f, 0, sv->app_uids, &sv->napp_uids) < 0)
 			return -1;
 		sv->app_uids_set = 1;
+	}
+	if ((f = json_object_get(v, "files"))) {
+		size_t k;
+		json_t *x;
+		w = keypath("%s.files", where.s);
+		if (!json_is_array(f) || json_array_size(f) > STACK_FILES_MAX) {
+			fail(e, w.s, "must be an array of at most %d files", STACK_FILES_MAX);
+			return -1;
+		}
+		json_array_foreach(f, k, x) {
+			static const char *const fkeys[] = { "path", "write", NULL };
+			struct text wf = keypath("%s[%zu]", w.s, k);
+			json_t *path, *wr;
+			if (need_object(e, wf.s, x) < 0 || check_keys(e, wf.s, x, fkeys) < 0 ||
+			    !(path = need_key(e, wf.s, x, "path")))
+				return -1;
+			struct text wp = keypath("%s.path", wf.s);
+			if (!(sv->files[k].path = dup_string(e, wp.s, path, 0)))
+				return -1;
+			sv->nfiles = (unsigned)k + 1;
+			if ((wr = json_object_get(x, "write"))) {
+				if (!json_is_boolean(wr)) {
+					struct text ww = keypath("%s.write", wf.s);
+					fail(e, ww.s, "must be true or false");
+					return -1;
+				}
+				sv->files[k].write = json_is_true(wr);
+			}
+		}
 	}
 	if ((f = json_object_get(v, "sandbox"))) {
 		w = keypath("%s.sandbox", where.s);
@@ -734,6 +763,8 @@ void stack_free(struct stack *s)
 		free(sv->exec);
 		free(sv->exec_path);
 		json_decref(sv->supervision);
+		for (j = 0; j < STACK_FILES_MAX; j++)
+			free(sv->files[j].path);
 		json_decref(sv->sandbox_inline);
 		for (j = 0; j < STACK_ARGS_MAX; j++)
 			free(sv->args[j]);

@@ -13,6 +13,7 @@
 #define STACK_ARGS_MAX 32
 #define STACK_CPUS_MAX 1024
 #define STACK_IDS_MAX 64
+#define STACK_FILES_MAX 8
 
 struct stack_server {
 	char name[ANT_NAME_MAX];     /* [a-z0-9_-], 1..31 bytes, unique */
@@ -30,6 +31,11 @@ struct stack_server {
 	char sandbox_name[64];       /* "sandbox": a policy name, "none", or "" (default) */
 	json_t *sandbox_inline;      /* "sandbox": an inline object, or NULL */
 	struct sandbox sandbox;      /* resolved (stack_resolve_policies) */
+	unsigned nfiles;             /* "files": opened by antd, handed over as fds 4.. */
+	struct stack_file {
+		char *path;          /* as written (relative: to the stack file's folder) */
+		int write;           /* opened read-write, else read-only */
+	} files[STACK_FILES_MAX];
 	int app_uids_set;            /* "app_uids": only these app users may call it */
 	unsigned napp_uids;
 	uid_t app_uids[STACK_IDS_MAX];

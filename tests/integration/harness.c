@@ -99,6 +99,20 @@ static const char *tail_of(const char *text)
 
 void harness_start(struct harness *h, const char *stack_json)
 {
+	harness_start_prepared(h, stack_json, NULL);
+}
+
+void harness_start_prepared(struct harness *h, const char *stack_json,
+			    void (*prepare)(struct harness *h))
+{
+	harness_prepare(h, stack_json);
+	if (prepare)
+		prepare(h);
+	harness_launch(h);
+}
+
+void harness_prepare(struct harness *h, const char *stack_json)
+{
 	ck_assert_msg(base[0], "harness_base_setup not run");
 	snprintf(h->dir, sizeof(h->dir), "%s/run-XXXXXX", base);
 	ck_assert(mkdtemp(h->dir) != NULL);
@@ -113,6 +127,10 @@ void harness_start(struct harness *h, const char *stack_json)
 	char *text = expand(stack_json, files);
 	write_file(h->stack_path, text);
 	free(text);
+}
+
+void harness_launch(struct harness *h)
+{
 	char logpath[400];
 	snprintf(logpath, sizeof(logpath), "%s/antd.log", h->dir);
 	pid_t parent = getpid();

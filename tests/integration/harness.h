@@ -23,6 +23,12 @@ void harness_base_teardown(void);
  * wait until app.sock answers.  Fails the test on any error.
  */
 void harness_start(struct harness *h, const char *stack_json);
+/* The same in steps: make the folder and stack.json; let prepare (may be
+ * NULL) add files to it; start antd. */
+void harness_start_prepared(struct harness *h, const char *stack_json,
+			    void (*prepare)(struct harness *h));
+void harness_prepare(struct harness *h, const char *stack_json);
+void harness_launch(struct harness *h);
 /* SIGTERM antd, wait for it (asserting a clean exit, sockets removed). */
 void harness_stop(struct harness *h);
 /* Connect an application; fails the test on error. */
