@@ -523,8 +523,24 @@ static int take_data(struct ant_conn *c, struct qmsg *m, struct ant_ica **out)
 		*out = held;
 		return 0;
 	}
-	if (m->fd < 0)
-		return ANT_E_PROTOCOL;
+	if (m->fd < 0) {
+		/* antd sends an ICA's fd once, with the first message that carries
+		 * it; that message may still be queued behind this one. */
+		struct queue *qs[2] = { &c->results, &c->requests };
+		for (int k = 0; k < 2 && m->fd < 0; k++) {
+			for (struct qmsg *o = qs[k]->head; o; o = o->next) {
+				const struct ant_cica_hdr *oh = (const void *)o->page;
+				if (o->fd >= 0 && oh->data.index == h->data.index &&
+				    oh->data.gen == h->data.gen) {
+					m->fd = o->fd;
+					o->fd = -1;
+					break;
+				}
+			}
+		}
+		if (m->fd < 0)
+			return ANT_E_PROTOCOL;
+	}
 	int fd = m->fd;
 	m->fd = -1;
 	return ica_adopt(c, &h->data, fd, !(h->data_flags & ANT_DF_RO), out);

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -112,6 +115,150 @@ START_TEST(a_missing_image_is_a_start_up_failure)
 }
 END_TEST
 
+static const char cache_stack[] =
+	"{ \"name\": \"t-cache\", \"servers\": ["
+	" {\"name\":\"disk\",\"exec\":\"disk\",\"sandbox\":\"blockio\",\"args\":[\"--pause-ms\",\"%d\"],"
+	"  \"files\":[{\"path\":\"@DIR@/disk.img\",\"write\":true}]},"
+	" {\"name\":\"cache\",\"exec\":\"cache\",\"max_inflight\":32,\"calls\":[\"disk\"],"
+	"  \"args\":[\"--block-size\",\"65536\",\"--blocks\",\"4\",\"disk\"]} ]}";
+
+static void start_cache(struct harness *h, int disk_pause_ms)
+{
+	char stack[1024];
+	snprintf(stack, sizeof(stack), cache_stack, disk_pause_ms);
+	harness_start_prepared(h, stack, make_image);
+}
+
+static int cache_read(struct ant_conn *c, unsigned block, struct ant_result *res)
+{
+	char arg[32];
+	snprintf(arg, sizeof(arg), "%u", block);
+	struct ant_call x = { .server = "cache", .op = "read", .arg = arg, .arglen = strlen(arg) };
+	return ant_call_sync(c, &x, res);
+}
+
+static void check_block(const struct ant_result *res, unsigned block)
+{
+	ck_assert_int_eq(res->retval, 65536);
+	ck_assert_ptr_nonnull(res->data);
+	const unsigned char *p = res->data->addr;
+	for (unsigned i = 0; i < 65536; i++)
+		if (p[i] != image_byte(block * 65536 + i))
+			ck_abort_msg("block %u byte %u differs", block, i);
+}
+
+START_TEST(cached_blocks_reach_the_app_without_a_copy)
+{
+	struct harness h;
+	start_cache(&h, 0);
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result a, b;
+	ck_assert_int_eq(cache_read(c, 3, &a), 65536);
+	check_block(&a, 3);
+	struct ant_ica *first = a.data;
+	ck_assert_int_eq(cache_read(c, 3, &b), 65536);
+	/* The second read is a hit: the same ICA (the same memfd pages the
+	 * cache holds), handed read-only, and the disk read once. */
+	ck_assert_ptr_eq(b.data, first);
+	ck_assert(!first->writable);
+	ck_assert_int_eq(harness_server_num(&h, "disk", "served"), 1);
+	ck_assert_int_eq(mprotect(first->addr, 4096, PROT_READ | PROT_WRITE), -1);
+	/* A second app gets the very same pages too. */
+	struct ant_conn *c2 = harness_connect(&h);
+	static struct ant_result d;
+	ck_assert_int_eq(cache_read(c2, 3, &d), 65536);
+	struct stat s1, s2;
+	ck_assert_int_eq(fstat(first->fd, &s1), 0);
+	ck_assert_int_eq(fstat(d.data->fd, &s2), 0);
+	ck_assert_uint_eq(s1.st_ino, s2.st_ino);
+	ck_assert_int_eq(harness_server_num(&h, "disk", "served"), 1);
+	ant_close(c2);
+	ant_ica_release(c, first);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(concurrent_misses_share_one_disk_read)
+{
+	struct harness h;
+	start_cache(&h, 300);   /* the disk takes 300 ms a request */
+	struct ant_conn *c = harness_connect(&h);
+	uint64_t t[6];
+	for (int i = 0; i < 6; i++) {
+		/* Five readers of block 5, and one of block 1 (a second miss). */
+		const char *arg = i == 3 ? "1" : "5";
+		struct ant_call x = { .server = "cache", .op = "read", .arg = arg, .arglen = 1 };
+		ck_assert_int_eq(ant_call_async(c, &x, &t[i]), 0);
+	}
+	static struct ant_result res;
+	for (int i = 0; i < 6; i++) {
+		ck_assert_int_eq(ant_wait(c, t[i], &res, 5000), 0);
+		check_block(&res, i == 3 ? 1 : 5);
+	}
+	ck_assert_int_eq(harness_server_num(&h, "disk", "served"), 2);
+	static struct ant_result st;
+	ck_assert_int_eq(harness_call(c, "cache", "stats", "", 0, &st), 0);
+	ck_assert_msg(memmem(st.bytes, st.len, "misses 2 coalesced 4", 20), "%.*s", (int)st.len,
+		      (const char *)st.bytes);
+	harness_expect_no_more_results(c);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(lru_eviction_and_write_through)
+{
+	struct harness h;
+	start_cache(&h, 0);
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	/* Five blocks through a cache of four: block 0 is evicted. */
+	for (unsigned b = 0; b < 5; b++) {
+		ck_assert_int_eq(cache_read(c, b, &res), 65536);
+		check_block(&res, b);
+		ant_ica_release(c, res.data);
+	}
+	ck_assert_int_eq(cache_read(c, 4, &res), 65536);   /* a hit */
+	ant_ica_release(c, res.data);
+	ck_assert_int_eq(harness_server_num(&h, "disk", "served"), 5);
+	ck_assert_int_eq(cache_read(c, 0, &res), 65536);   /* evicted: read again */
+	ant_ica_release(c, res.data);
+	ck_assert_int_eq(harness_server_num(&h, "disk", "served"), 6);
+
+	/* A write goes through to the disk before it is answered. */
+	struct ant_ica *w;
+	ck_assert_int_eq(ant_ica_alloc(c, 65536, &w), 0);
+	memset(w->addr, 0x5c, 65536);
+	struct ant_call x = { .server = "cache", .op = "write", .arg = "2", .arglen = 1, .data = w };
+	ck_assert_int_eq(ant_call_sync(c, &x, &res), 65536);
+	ant_ica_release(c, w);
+	char path[400];
+	snprintf(path, sizeof(path), "%s/files/disk.img", h.dir);
+	int fd = open(path, O_RDONLY);
+	unsigned char byte = 0;
+	ck_assert_int_eq(pread(fd, &byte, 1, 2 * 65536 + 100), 1);
+	close(fd);
+	ck_assert_uint_eq(byte, 0x5c);
+	/* The cache forgot its stale copy: a read shows the new bytes. */
+	ck_assert_int_eq(cache_read(c, 2, &res), 65536);
+	ck_assert_uint_eq(((const unsigned char *)res.data->addr)[100], 0x5c);
+	ant_ica_release(c, res.data);
+	/* A crash of the cache loses nothing: the disk has every write. */
+	kill(harness_server_pid(&h, "cache"), SIGKILL);
+	ck_assert_int_eq(cache_read(c, 2, &res), 65536);
+	ck_assert_uint_eq(((const unsigned char *)res.data->addr)[65535], 0x5c);
+	ant_ica_release(c, res.data);
+	/* flush goes on to the disk, which answers the app directly. */
+	ck_assert_int_eq(harness_call(c, "cache", "flush", "", 0, &res), 0);
+	char trace[128];
+	harness_trace(c, &res, trace, sizeof(trace));
+	ck_assert_str_eq(trace, "app cache disk app");
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 static Suite *disk_suite(void)
 {
 	Suite *s = suite_create("disk");
@@ -120,6 +267,9 @@ static Suite *disk_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, reads_writes_and_flushes_the_image);
 	tcase_add_test(tc, a_missing_image_is_a_start_up_failure);
+	tcase_add_test(tc, cached_blocks_reach_the_app_without_a_copy);
+	tcase_add_test(tc, concurrent_misses_share_one_disk_read);
+	tcase_add_test(tc, lru_eviction_and_write_through);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,345 @@
+/* cache.c - the buffer cache: blocks kept in data ICAs it holds, handed out read-only, misses coalesced. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ant/ant.h"
+#include "ant/proto.h"
+#include "testops.h"
+
+/*
+ * Ops (text parameters, as the disk driver's):
+ *   read  "BLOCK"  -> the block's data ICA, read-only (no copy: the cache keeps
+ *                     it and hands the same pages to every reader); retval =
+ *                     valid bytes (fewer at the end of the image)
+ *   write "BLOCK"  <- BLOCK_SIZE bytes in the call's data ICA; written through
+ *                     to the disk before the answer, so the cache never holds
+ *                     the only copy of a block: a crash of the cache loses
+ *                     nothing
+ *   flush ""       -> the disk's flush
+ *   stats ""       -> "hits H misses M coalesced C evictions E"
+ * It calls the disk asynchronously (I/O wait), so it serves a hit on block B
+ * while a miss on block A is out, and every read of A that comes meanwhile
+ * waits on that one disk read (the paper's figures 7 and 9): it holds several
+ * control ICAs, so its stack file gives it max_inflight > 1.
+ */
+
+struct waiter {
+	struct waiter *next;
+	struct ant_item it;          /* a read held until its block arrives */
+};
+
+struct block {
+	uint64_t no;
+	struct ant_ica *ica;         /* NULL while the disk read is out */
+	int32_t valid;               /* bytes the disk returned */
+	uint64_t ticket;             /* the disk read, while pending */
+	uint64_t used;               /* LRU clock */
+	struct waiter *waiters;
+	struct block *next;
+};
+
+/* A write held until the disk has it. */
+struct pending_write {
+	struct pending_write *next;
+	uint64_t ticket;
+	uint64_t block;
+	struct ant_item it;
+};
+
+static struct {
+	const char *disk;
+	unsigned block_size;
+	unsigned max_blocks;
+	unsigned nblocks;
+	struct block *blocks;
+	struct pending_write *writes;
+	uint64_t clock;
+	uint64_t hits, misses, coalesced, evictions;
+} C = { .block_size = 65536, .max_blocks = 256 };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cache [OPTIONS] DISK\n"
+		"An ant server (started by antd): a buffer cache in front of the disk server\n"
+		"DISK.  Ops: read BLOCK, write BLOCK, flush, stats.\n"
+		"\n"
+		"  --block-size N  bytes per block (default 65536, a multiple of 4096)\n"
+		"  --blocks N      blocks kept at most (default 256); least recently used go\n"
+		TESTOPTS_HELP
+		"  --help          this text\n");
+}
+
+static struct block *find(uint64_t no)
+{
+	for (struct block *b = C.blocks; b; b = b->next)
+		if (b->no == no)
+			return b;
+	return NULL;
+}
+
+static void drop(struct ant_conn *c, struct block *b)
+{
+	for (struct block **pp = &C.blocks; *pp; pp = &(*pp)->next) {
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	}
+	ant_ica_release(c, b->ica);
+	free(b);
+	C.nblocks--;
+}
+
+/* Make room: drop the least recently used block nobody waits for. */
+static void evict(struct ant_conn *c)
+{
+	while (C.nblocks >= C.max_blocks) {
+		struct block *lru = NULL;
+		for (struct block *b = C.blocks; b; b = b->next)
+			if (b->ica && !b->waiters && (!lru || b->used < lru->used))
+				lru = b;
+		if (!lru)
+			return;   /* everything is pending: go over the limit for a while */
+		drop(c, lru);
+		C.evictions++;
+	}
+}
+
+static int parse_block(const struct ant_item *it, uint64_t *no)
+{
+	char buf[32];
+	if (!it->params || !it->nparams || it->nparams >= sizeof(buf))
+		return -1;
+	memcpy(buf, it->params, it->nparams);
+	buf[it->nparams] = '\0';
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(buf, &end, 10);
+	if (errno || *end || v > UINT64_MAX / C.block_size)
+		return -1;
+	*no = v;
+	return 0;
+}
+
+static int reply_text(struct ant_conn *c, struct ant_item *it, int32_t rv, const char *text)
+{
+	return ant_reply(c, it, rv, text, text ? strlen(text) : 0, NULL, ANT_DF_DETACH);
+}
+
+/* The block's pages, read-only, to a reader; the cache keeps its hold. */
+static int serve(struct ant_conn *c, struct ant_item *it, struct block *b)
+{
+	b->used = ++C.clock;
+	return ant_reply(c, it, b->valid, NULL, 0, b->ica, ANT_DF_RO);
+}
+
+static int disk_call(struct ant_conn *c, const char *op, uint64_t no, struct ant_ica *data,
+		     uint64_t *ticket)
+{
+	char arg[64];
+	int n = snprintf(arg, sizeof(arg), "%" PRIu64 " %u", no * C.block_size, C.block_size);
+	struct ant_call call = { .server = C.disk, .op = op, .arg = arg, .arglen = (size_t)n,
+				 .data = data, .frame_flags = ANT_FF_IO_WAIT };
+	return ant_call_async(c, &call, ticket);
+}
+
+static int do_read(struct ant_conn *c, struct ant_item *it)
+{
+	uint64_t no;
+	if (parse_block(it, &no) < 0)
+		return reply_text(c, it, ANT_E_BAD_REQUEST, "read wants a block number");
+	struct block *b = find(no);
+	if (b && b->ica) {
+		C.hits++;
+		return serve(c, it, b);
+	}
+	struct waiter *w = malloc(sizeof(*w));
+	if (!w)
+		return reply_text(c, it, -ENOMEM, NULL);
+	ant_item_copy(&w->it, it);
+	if (b) {   /* the disk read of this block is out already: wait for it too */
+		C.coalesced++;
+		w->next = b->waiters;
+		b->waiters = w;
+		return 0;
+	}
+	C.misses++;
+	evict(c);
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		free(w);
+		return reply_text(c, it, -ENOMEM, NULL);
+	}
+	b->no = no;
+	int r = disk_call(c, "read", no, NULL, &b->ticket);
+	if (r < 0) {
+		free(b);
+		free(w);
+		return reply_text(c, it, r, "the disk cannot be called");
+	}
+	w->next = NULL;
+	b->waiters = w;
+	b->next = C.blocks;
+	C.blocks = b;
+	C.nblocks++;
+	return 0;
+}
+
+static int do_write(struct ant_conn *c, struct ant_item *it)
+{
+	uint64_t no;
+	if (parse_block(it, &no) < 0)
+		return reply_text(c, it, ANT_E_BAD_REQUEST, "write wants a block number");
+	if (!it->data || it->data->size < C.block_size)
+		return reply_text(c, it, ANT_E_BAD_REQUEST, "write wants a data ICA of one block");
+	struct pending_write *pw = malloc(sizeof(*pw));
+	if (!pw)
+		return reply_text(c, it, -ENOMEM, NULL);
+	/* The cached copy (sealed, handed out read-only) is stale from now on. */
+	struct block *b = find(no);
+	if (b && b->ica)
+		drop(c, b);
+	int r = disk_call(c, "write", no, it->data, &pw->ticket);
+	if (r < 0) {
+		free(pw);
+		return reply_text(c, it, r, "the disk cannot be called");
+	}
+	pw->block = no;
+	ant_item_copy(&pw->it, it);
+	pw->next = C.writes;
+	C.writes = pw;
+	return 0;
+}
+
+/* A disk answer: a block arrived (serve its waiters) or a write is done. */
+static int on_result(struct ant_conn *c, struct ant_item *res)
+{
+	for (struct pending_write **pp = &C.writes; *pp; pp = &(*pp)->next) {
+		struct pending_write *pw = *pp;
+		if (pw->ticket != res->ticket)
+			continue;
+		*pp = pw->next;
+		int r = ant_reply(c, &pw->it, res->retval, NULL, 0, NULL, ANT_DF_DETACH);
+		free(pw);
+		return r;
+	}
+	for (struct block *b = C.blocks; b; b = b->next) {
+		if (b->ica || b->ticket != res->ticket)
+			continue;
+		struct waiter *w = b->waiters;
+		b->waiters = NULL;
+		int r = 0;
+		if (res->retval < 0 || !res->data) {
+			/* Nothing to keep: every waiter gets the disk's error. */
+			for (; w; w = b->waiters) {
+				b->waiters = w->next;
+				if (r == 0)
+					r = ant_reply(c, &w->it, res->retval < 0 ? res->retval : -EIO, NULL, 0,
+						      NULL, ANT_DF_DETACH);
+				free(w);
+			}
+			ant_ica_release(c, res->data);
+			drop(c, b);
+			return r;
+		}
+		b->ica = res->data;
+		b->valid = res->retval;
+		while (w) {
+			struct waiter *n = w->next;
+			if (r == 0)
+				r = serve(c, &w->it, b);
+			free(w);
+			w = n;
+		}
+		return r;
+	}
+	ant_ica_release(c, res->data);   /* an answer nobody waits for */
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct testopts o = { .self = getenv("ANT_SERVER") ? getenv("ANT_SERVER") : "cache" };
+	for (int i = 1; i < argc; i++) {
+		int r = testopts_parse(&o, argc, argv, &i);
+		if (r < 0)
+			return 2;
+		if (r > 0)
+			continue;
+		if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if ((strcmp(argv[i], "--block-size") == 0 || strcmp(argv[i], "--blocks") == 0) &&
+			   i + 1 < argc) {
+			char *end;
+			unsigned long v = strtoul(argv[i + 1], &end, 10);
+			int bs = argv[i][2] == 'b' && argv[i][7] == '-';
+			if (*end || !v || (bs && (v % 4096 || v > (64u << 20))) || (!bs && v > 1000000)) {
+				fprintf(stderr, "%s: %s: bad value '%s'\n", o.self, argv[i], argv[i + 1]);
+				return 2;
+			}
+			if (bs)
+				C.block_size = (unsigned)v;
+			else
+				C.max_blocks = (unsigned)v;
+			i++;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "%s: unknown option '%s' (see cache --help)\n", o.self, argv[i]);
+			return 2;
+		} else if (!C.disk) {
+			C.disk = argv[i];
+		} else {
+			fprintf(stderr, "%s: more than one DISK given\n", o.self);
+			return 2;
+		}
+	}
+	if (!C.disk) {
+		fprintf(stderr, "%s: which disk server? (see cache --help)\n", o.self);
+		return 2;
+	}
+	struct ant_conn *c;
+	int r = ant_server_open(&c);
+	if (r < 0) {
+		fprintf(stderr, "%s: cannot reach antd: %s (cache runs under antd)\n", o.self,
+			ant_strerror(r));
+		return 1;
+	}
+	if (ant_server_id(c, C.disk) < 0) {
+		fprintf(stderr, "%s: no server named '%s' in this stack\n", o.self, C.disk);
+		return 1;
+	}
+	struct ant_item it;
+	while ((r = ant_next(c, &it, -1)) == 0) {
+		if (testops_take(&o, c, &it))
+			continue;
+		if (it.kind == ANT_ITEM_RESULT) {
+			r = on_result(c, &it);
+		} else if (it.kind != ANT_ITEM_REQUEST) {
+			continue;
+		} else if (strcmp(it.op, "read") == 0) {
+			r = do_read(c, &it);
+		} else if (strcmp(it.op, "write") == 0) {
+			r = do_write(c, &it);
+		} else if (strcmp(it.op, "flush") == 0) {
+			struct ant_forward fw = { .server = C.disk, .return_needed = 0,
+						  .frame_flags = ANT_FF_IO_WAIT };
+			r = ant_forward(c, &it, &fw);   /* the disk answers the caller directly */
+		} else if (strcmp(it.op, "stats") == 0) {
+			char buf[160];
+			snprintf(buf, sizeof(buf), "hits %" PRIu64 " misses %" PRIu64 " coalesced %" PRIu64
+				 " evictions %" PRIu64 " blocks %u", C.hits, C.misses, C.coalesced,
+				 C.evictions, C.nblocks);
+			r = reply_text(c, &it, 0, buf);
+		} else {
+			r = reply_text(c, &it, ANT_E_NO_OP, NULL);
+		}
+		if (r < 0)
+			break;
+	}
+	ant_close(c);
+	return r == -ECONNRESET ? 0 : (r < 0 ? 1 : 0);
+}
