@@ -532,8 +532,8 @@ void calls_on_forward(struct peer *p, unsigned char *page, size_t len, unsigned 
 	adopt_data(d, p, c);
 	struct ant_frame *f = top_of(c);
 	f->caller = (uint16_t)p->server_id;
+	unhold(d, s, c);   /* before the replay mark goes: it ends the probation */
 	hdr_of(c)->flags &= ~ANT_CF_REPLAY;   /* the next stage gets it for the first time */
-	unhold(d, s, c);
 	if (mflags & ANT_MF_NEXT)
 		s->want++;
 	if (!stack_may_call(d->stack, p->server_id, f->callee)) {
@@ -555,8 +555,8 @@ void calls_on_reply(struct peer *p, unsigned char *page, size_t len, unsigned mf
 		return;
 	merge_page(c, page);
 	adopt_data(d, p, c);
-	hdr_of(c)->flags &= ~ANT_CF_REPLAY;
 	unhold(d, s, c);
+	hdr_of(c)->flags &= ~ANT_CF_REPLAY;
 	s->served++;
 	if (mflags & ANT_MF_NEXT)
 		s->want++;

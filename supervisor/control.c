@@ -40,6 +40,7 @@ static json_t *status_json(struct antd *d)
 		json_object_set_new(o, "restarts", json_integer((json_int_t)s->restarts));
 		json_object_set_new(o, "replays", json_integer((json_int_t)s->replays));
 		json_object_set_new(o, "failovers", json_integer((json_int_t)s->failovers));
+		json_object_set_new(o, "probation", json_integer((json_int_t)s->probation));
 		json_object_set_new(o, "policy", json_string(s->conf->policy.name));
 		json_object_set_new(o, "sandbox", json_pack("{s:s, s:i, s:s, s:I}",
 			"policy", s->conf->sandbox.name,

@@ -220,6 +220,19 @@ START_TEST(eight_held_requests_all_answered_once)
 	ck_assert_int_eq(answered, 8);
 	harness_expect_no_more_results(c);
 	ck_assert_int_eq(harness_server_num(&h, "cache", "replays"), 8);
+	/* They went back one at a time; once answered, 8 at a time again. */
+	ck_assert_int_eq(harness_server_num(&h, "cache", "probation"), 0);
+	for (int i = 0; i < 8; i++) {
+		struct ant_call x = { .server = "cache", .op = "ask", .arg = args[i],
+				      .arglen = strlen(args[i]) };
+		ck_assert_int_eq(ant_call_async(c, &x, &t[i]), 0);
+	}
+	harness_sleep_ms(100);
+	ck_assert_int_eq(harness_server_num(&h, "cache", "inflight"), 8);
+	for (int i = 0; i < 8; i++) {
+		static struct ant_result res;
+		ck_assert_int_eq(ant_wait(c, t[i], &res, 10000), 0);
+	}
 	ant_close(c);
 	harness_stop(&h);
 }
