@@ -115,8 +115,9 @@ static int is_own_result(const struct call *c, const struct server *s)
 }
 
 /* How long s may hold c before it counts as hung (0: no limit).  A caller's
- * own deadline may be shorter or longer than the server's, but never longer
- * than the server's I/O deadline: a caller cannot switch hang detection off. */
+ * own deadline can only lengthen the server's (a slow op), up to the longest
+ * its policy allows: a caller can neither switch hang detection off nor get a
+ * server killed early. */
 static unsigned deadline_ms(const struct server *s, const struct call *c)
 {
 	const struct ant_cica_hdr *h = (const void *)c->page;
@@ -691,8 +692,9 @@ void calls_server_died(struct antd *d, struct server *s, int counts)
 	for (unsigned a = 0; a < norder; a++)
 		callq_push_head(order[a]->held_as == ANT_M_REQUEST ? &s->requests : &s->results,
 				order[a]);
-	if (requeued > 1)
-		s->probation = requeued;
+	/* A new death starts a new probation (or none): whatever was left of
+	 * the last one is in these requeued calls. */
+	s->probation = requeued > 1 ? requeued : 0;
 	s->want = 0;
 	s->held = 0;
 }
@@ -716,6 +718,8 @@ void calls_fail_queued(struct antd *d, struct server *s, int error)
 		} else {
 			continue;
 		}
+		if ((hdr_of(c)->flags & ANT_CF_REPLAY) && s->probation)
+			s->probation--;
 		c->at = 0;
 		failed++;
 		set_error_text(c, error, "%s is %s (%s)", s->conf->name, server_state_name(s->state),

@@ -384,8 +384,10 @@ void *sandbox_filter(const struct sandbox *sb, char *err, size_t errlen)
 			continue;   /* its own process only: added in the child (sandbox_enter) */
 		} else if (nr == SCMP_SYS(fcntl) && act == SCMP_ACT_ALLOW) {
 			/* Not F_SETOWN/F_SETSIG: signals to other processes. */
-			static const int cmds[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC,
-						    F_GET_SEALS, F_ADD_SEALS };
+			static const int cmds[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD,
+						    F_DUPFD_CLOEXEC, F_GET_SEALS, F_ADD_SEALS, F_GETLK,
+						    F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK,
+						    F_OFD_SETLKW };
 			r = 0;
 			for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]) && r == 0; k++)
 				r = seccomp_rule_add(ctx, act, nr, 1, SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)cmds[k]));
