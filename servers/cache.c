@@ -301,13 +301,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: which disk server? (see cache --help)\n", o.self);
 		return 2;
 	}
-	struct ant_conn *c;
-	int r = ant_server_open(&c);
-	if (r < 0) {
-		fprintf(stderr, "%s: cannot reach antd: %s (cache runs under antd)\n", o.self,
-			ant_strerror(r));
-		return 1;
-	}
+	struct ant_conn *c = testops_connect(&o, "cache");
+	int r;
 	if (ant_server_id(c, C.disk) < 0) {
 		fprintf(stderr, "%s: no server named '%s' in this stack\n", o.self, C.disk);
 		return 1;

@@ -138,13 +138,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int img = 4;
-	struct ant_conn *c;
-	int r = ant_server_open(&c);
-	if (r < 0) {
-		fprintf(stderr, "%s: cannot reach antd: %s (disk runs under antd)\n", o.self,
-			ant_strerror(r));
-		return 1;
-	}
+	struct ant_conn *c = testops_connect(&o, "disk");
+	int r;
 	struct ant_item it;
 	while ((r = ant_next(c, &it, -1)) == 0) {
 		if (testops_take(&o, c, &it))

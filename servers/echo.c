@@ -45,13 +45,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: unknown argument '%s' (see echo --help)\n", o.self, argv[i]);
 		return 2;
 	}
-	struct ant_conn *c;
-	int r = ant_server_open(&c);
-	if (r < 0) {
-		fprintf(stderr, "%s: cannot reach antd: %s (echo runs under antd)\n", o.self,
-			ant_strerror(r));
-		return 1;
-	}
+	struct ant_conn *c = testops_connect(&o, "echo");
+	int r;
 	if (tighten) {
 		int nrs[64];
 		size_t n = ant_sandbox_base(nrs, 64);

@@ -126,13 +126,8 @@ int main(int argc, char **argv)
 		}
 	}
 
-	struct ant_conn *c;
-	int r = ant_server_open(&c);
-	if (r < 0) {
-		fprintf(stderr, "%s: cannot reach antd: %s (relay runs under antd)\n", o.self,
-			ant_strerror(r));
-		return 1;
-	}
+	struct ant_conn *c = testops_connect(&o, "relay");
+	int r;
 	int next_id = 0;
 	if (next && (next_id = ant_server_id(c, next)) < 0) {
 		fprintf(stderr, "%s: no server named '%s' in this stack\n", o.self, next);

@@ -103,6 +103,18 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i)
 	return 0;
 }
 
+struct ant_conn *testops_connect(const struct testopts *o, const char *prog)
+{
+	struct ant_conn *c;
+	int r = ant_server_open(&c);
+	if (r < 0) {
+		fprintf(stderr, "%s: cannot reach antd: %s (%s runs under antd)\n", o->self,
+			ant_strerror(r), prog);
+		exit(1);
+	}
+	return c;
+}
+
 static unsigned long data_ino(const struct ant_ica *ica)
 {
 	struct stat st;

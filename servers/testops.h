@@ -45,6 +45,10 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i);
 	"                  a relative F is taken in the stack's run folder; needs a\n" \
 	"                  sandbox that allows openat)\n"
 
+/* Open this server's connection to antd; on failure print why (naming prog)
+ * and exit 1: a server started by hand, outside antd, ends here. */
+struct ant_conn *testops_connect(const struct testopts *o, const char *prog);
+
 /* Log the item, pause if it is a request, and fail as --fail says.  Returns
  * 1 if the item was used up (a corrupt answer went out), else 0. */
 int testops_take(struct testopts *o, struct ant_conn *c, struct ant_item *it);
