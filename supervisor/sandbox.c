@@ -21,7 +21,7 @@ void sandbox_defaults(struct sandbox *sb)
 	sb->enabled = 1;
 	sb->action = SANDBOX_KILL;
 	snprintf(sb->user, sizeof(sb->user), "auto");
-	sb->nofile = 256;
+	sb->nofile = 4096;   /* a cache holds one fd per block it keeps */
 	sb->core_bytes = 0;
 	sb->as_bytes = -1;
 }

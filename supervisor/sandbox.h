@@ -34,7 +34,8 @@ struct sandbox {
 };
 
 /* Defaults: enabled, policy "default" not yet loaded, kill, user auto,
- * nofile 256, no core files, no address-space limit. */
+ * nofile 4096 (a cache keeps one fd per block), no core files, no address-space
+ * limit. */
 void sandbox_defaults(struct sandbox *sb);
 
 /*

@@ -1,0 +1,742 @@
+/* test-fs.c - the file manager: an ext4 image read through fs -> cache -> disk. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define BIG_SIZE (3u << 20)
+#define MIB (1u << 20)
+
+/*
+ * The stack: disk <- cache <- fs.  %s: extra arguments for the cache.
+ * The cache keeps an fd for every block it holds (libant keeps each data
+ * ICA's fd open), and a server's RLIMIT_NOFILE is 256: with 256 blocks it
+ * would run out of fds, fail to take the next one antd sends, and exit.
+ * Hence its own sandbox here: the default one with room for 1024 fds.
+ */
+static const char fs_stack[] =
+	"{ \"name\": \"t-fs\", \"servers\": ["
+	" {\"name\":\"disk\",\"exec\":\"disk\",\"sandbox\":\"blockio\","
+	"  \"files\":[{\"path\":\"@DIR@/fs.img\",\"write\":true}]},"
+	" {\"name\":\"cache\",\"exec\":\"cache\",\"max_inflight\":32,\"calls\":[\"disk\"],"
+	"  \"sandbox\":{\"groups\":[\"ant\",\"stdio\",\"mem\",\"time\"],\"rlimits\":{\"nofile\":1024}},"
+	"  \"args\":[%s\"--block-size\",\"4096\",\"--blocks\",\"256\",\"disk\"]},"
+	" {\"name\":\"fs\",\"exec\":\"fs\",\"calls\":[\"cache\"],\"args\":[\"cache\"]} ]}";
+
+/* ---- the tree the image is made from ------------------------------------- */
+
+static unsigned char big_byte(unsigned i)
+{
+	return (unsigned char)((i * 7 + i / 4096 * 13 + i / 65536) & 0xff);
+}
+
+static void put_file(const char *dir, const char *name, const void *bytes, size_t n)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	ck_assert(n == 0 || fwrite(bytes, 1, n, f) == n);
+	ck_assert(fclose(f) == 0);
+}
+
+static void put_dir(const char *dir, const char *name)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_msg(mkdir(path, 0755) == 0, "%s: %s", path, strerror(errno));
+}
+
+/* A small file of n bytes; its text depends on seed. */
+static void put_text(const char *dir, const char *name, unsigned seed, size_t n)
+{
+	char *b = malloc(n + 1);
+	for (size_t j = 0; j < n; j++)
+		b[j] = (j % 64 == 63) ? '\n' : (char)('a' + (seed * 7 + j) % 26);
+	put_file(dir, name, b, n);
+	free(b);
+}
+
+/* Extra mkfs.ext4 features for the next image ("^filetype"), or NULL. */
+static const char *mkfs_features;
+
+static const char *mkfs_path(void)
+{
+	static const char *const c[] = { "/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4", NULL };
+	for (int i = 0; c[i]; i++)
+		if (access(c[i], X_OK) == 0)
+			return c[i];
+	ck_abort_msg("no mkfs.ext4 (install e2fsprogs)");
+	return NULL;
+}
+
+/*
+ * DIR/files/tree: hello.txt, empty.txt, a symlink to hello.txt, the 3 MiB
+ * big.bin, docs/ (20 notes of 1 byte to 9 KB), src/ with a nested folder,
+ * an empty folder, and many/ (120 files with long names: its listing is
+ * too long for the control ICA).  Then DIR/files/fs.img made from it.
+ */
+static void make_tree(struct harness *h)
+{
+	char tree[400], img[400];
+	snprintf(tree, sizeof(tree), "%s/files/tree", h->dir);
+	snprintf(img, sizeof(img), "%s/files/fs.img", h->dir);
+	ck_assert(mkdir(tree, 0755) == 0 && chmod(tree, 0755) == 0);
+	put_file(tree, "hello.txt", "hello, world\n", 13);
+	put_file(tree, "empty.txt", "", 0);
+	char path[600];
+	snprintf(path, sizeof(path), "%s/link", tree);
+	ck_assert(symlink("hello.txt", path) == 0);
+	unsigned char *big = malloc(BIG_SIZE);
+	for (unsigned i = 0; i < BIG_SIZE; i++)
+		big[i] = big_byte(i);
+	put_file(tree, "big.bin", big, BIG_SIZE);
+	free(big);
+	put_dir(tree, "docs");
+	put_dir(tree, "src");
+	put_dir(tree, "src/deep");
+	put_dir(tree, "src/deep/nested");
+	put_dir(tree, "empty");
+	put_dir(tree, "many");
+	for (unsigned i = 0; i < 20; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "docs/note-%02u.txt", i);
+		put_text(tree, name, i, (i * 523u) % 9000u + 1);
+	}
+	static const char *const src[] = { "main.c", "util.c", "util.h", "Makefile", "README" };
+	for (unsigned i = 0; i < 5; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "src/%s", src[i]);
+		put_text(tree, name, 100 + i, 200 + i * 1500);
+	}
+	put_text(tree, "src/deep/nested/file.c", 7, 4096);   /* exactly one block */
+	put_text(tree, "src/deep/nested/file2.c", 8, 4097);  /* one byte more */
+	for (unsigned i = 0; i < 120; i++) {
+		char name[96];
+		snprintf(name, sizeof(name), "many/a-file-with-a-fairly-long-name-number-%03u.txt", i);
+		put_file(tree, name, name, strlen(name));
+	}
+	char *out = NULL;
+	char *argv[] = { (char *)mkfs_path(), "-q", "-F", "-b", "4096", "-d", tree, img, "32M", NULL, NULL,
+			 NULL };
+	if (mkfs_features) {
+		argv[9] = "-O";
+		argv[10] = (char *)mkfs_features;
+	}
+	int st = harness_run(argv, &out);
+	ck_assert_msg(st == 0, "mkfs.ext4 failed (%d): %s", st, out);
+	free(out);
+	ck_assert(chmod(img, 0644) == 0);
+}
+
+static void start_fs(struct harness *h, const char *cache_args)
+{
+	char stack[2048];
+	snprintf(stack, sizeof(stack), fs_stack, cache_args);
+	harness_start_prepared(h, stack, make_tree);
+}
+
+/* No server died along the way: antd restarts and replays so well that a
+ * crash would otherwise go unseen (only the cache's counters would reset). */
+static void expect_no_restarts(struct harness *h)
+{
+	static const char *const names[] = { "disk", "cache", "fs" };
+	for (unsigned i = 0; i < 3; i++) {
+		if (harness_server_num(h, names[i], "restarts") == 0)
+			continue;
+		char *log = harness_read(h, "antd.log");
+		size_t n = strlen(log);
+		ck_abort_msg("%s was restarted: %s", names[i], n > 2000 ? log + n - 2000 : log);
+	}
+}
+
+/* ---- calling fs ---------------------------------------------------------- */
+
+static struct ant_result res;
+
+static int fs_call(struct ant_conn *c, const char *op, const char *arg)
+{
+	return harness_call(c, "fs", op, arg, 0, &res);
+}
+
+/* The result's text as a C string (static). */
+static const char *res_text(void)
+{
+	static char buf[ANT_CICA_SIZE + 1];
+	size_t n = res.len < ANT_CICA_SIZE ? res.len : ANT_CICA_SIZE;
+	if (n)
+		memcpy(buf, res.bytes, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Read path [off, off+len) through fs: returns retval; *out a malloc'd copy. */
+static int fs_read(struct ant_conn *c, const char *path, uint64_t off, uint64_t len,
+		   unsigned char **out)
+{
+	char arg[700];
+	snprintf(arg, sizeof(arg), "%s %" PRIu64 " %" PRIu64, path, off, len);
+	int r = fs_call(c, "read", arg);
+	*out = NULL;
+	if (r > 0) {
+		ck_assert_msg(res.data != NULL, "read %s: no data ICA", arg);
+		ck_assert_uint_ge(res.data->size, (size_t)r);
+		*out = malloc((size_t)r);
+		memcpy(*out, res.data->addr, (size_t)r);
+	}
+	if (res.data)
+		ant_ica_release(c, res.data);
+	return r;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	unsigned char *buf = NULL;
+	size_t n = 0, cap = 0;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 65536;
+			buf = realloc(buf, cap);
+		}
+		size_t k = fread(buf + n, 1, cap - n, f);
+		if (k == 0)
+			break;
+		n += k;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The cache's counters. */
+static void cache_stats(struct ant_conn *c, unsigned long *hits, unsigned long *misses)
+{
+	ck_assert_int_eq(harness_call(c, "cache", "stats", "", 0, &res), 0);
+	const char *t = res_text();
+	ck_assert_msg(sscanf(t, "hits %lu misses %lu", hits, misses) == 2, "stats: %s", t);
+}
+
+/* ---- walking the source tree -------------------------------------------- */
+
+static struct {
+	struct ant_conn *c;
+	const char *root;        /* DIR/files/tree */
+	size_t rootlen;
+	unsigned files, dirs, checked;
+} W;
+
+/* The image's path of a source path ("/" for the tree itself). */
+static const char *image_path(const char *src)
+{
+	static char p[600];
+	snprintf(p, sizeof(p), "%s", src[W.rootlen] ? src + W.rootlen : "/");
+	return p;
+}
+
+static char type_of(mode_t m)
+{
+	return S_ISREG(m) ? 'f' : S_ISDIR(m) ? 'd' : S_ISLNK(m) ? 'l' : '?';
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* readdir of a source folder through fs equals its listing (sorted, with
+ * types and the inodes lookup gives); the image's root also has lost+found. */
+static void check_dir(const char *src, unsigned *subdirs)
+{
+	char ipath[600];
+	snprintf(ipath, sizeof(ipath), "%s", image_path(src));
+	DIR *d = opendir(src);
+	ck_assert(d != NULL);
+	char *names[256];
+	unsigned n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		ck_assert(n < 255);
+		names[n++] = strdup(e->d_name);
+	}
+	closedir(d);
+	if (strcmp(ipath, "/") == 0)
+		names[n++] = strdup("lost+found");
+	qsort(names, n, sizeof(names[0]), name_cmp);
+
+	int r = fs_call(W.c, "readdir", ipath);
+	ck_assert_msg(r >= 0, "readdir %s: %s %s", ipath, ant_errname(r), res_text());
+	char *text = malloc((size_t)r + 1);
+	int had_ica = res.data != NULL;
+	if (res.data) {
+		/* Too long for the control ICA: it came in a data ICA. */
+		ck_assert_uint_gt((unsigned)r, 2048);
+		ck_assert_uint_ge(res.data->size, (size_t)r);
+		memcpy(text, res.data->addr, (size_t)r);
+		ant_ica_release(W.c, res.data);
+	} else {
+		ck_assert_uint_eq(res.len, (size_t)r);
+		if (r)
+			memcpy(text, res.bytes, (size_t)r);
+	}
+	text[r] = '\0';
+	if (strcmp(ipath, "/many") == 0)
+		ck_assert_msg(r > 4096 && had_ica, "many/: listing of %d bytes", r);
+
+	*subdirs = 0;
+	char *save = NULL, *line = strtok_r(text, "\n", &save);
+	for (unsigned i = 0; i < n; i++, line = strtok_r(NULL, "\n", &save)) {
+		ck_assert_msg(line != NULL, "readdir %s: %u entries, expected %u", ipath, i, n);
+		char name[300], type;
+		unsigned ino;
+		ck_assert_msg(sscanf(line, "%299[^\t]\t%u\t%c", name, &ino, &type) == 3, "line '%s'", line);
+		ck_assert_str_eq(name, names[i]);
+		char child[700], ichild[700];
+		snprintf(child, sizeof(child), "%s/%s", src, names[i]);
+		snprintf(ichild, sizeof(ichild), "%s%s%s", ipath, strcmp(ipath, "/") ? "/" : "", names[i]);
+		struct stat st;
+		if (strcmp(child + W.rootlen, "/lost+found") == 0)
+			st.st_mode = S_IFDIR | 0700;
+		else
+			ck_assert(lstat(child, &st) == 0);
+		ck_assert_msg(type == type_of(st.st_mode), "%s: type %c", ichild, type);
+		*subdirs += type == 'd';
+		ck_assert_int_eq(fs_call(W.c, "lookup", ichild), 0);
+		char want[32];
+		snprintf(want, sizeof(want), "ino=%u", ino);
+		ck_assert_str_eq(res_text(), want);
+		free(names[i]);
+	}
+	ck_assert_msg(line == NULL, "readdir %s: extra entry '%s'", ipath, line);
+	free(text);
+}
+
+/* stat through fs equals lstat of the source (mode, size, mtime; nlink). */
+static void check_stat(const char *src, const struct stat *st, unsigned subdirs)
+{
+	const char *ip = image_path(src);
+	int r = fs_call(W.c, "stat", ip);
+	ck_assert_msg(r == 0, "stat %s: %s %s", ip, ant_errname(r), res_text());
+	unsigned ino, mode, nlink;
+	unsigned long long size;
+	long long mtime;
+	ck_assert_msg(sscanf(res_text(), "ino=%u mode=%o size=%llu nlink=%u mtime=%lld", &ino, &mode,
+			     &size, &nlink, &mtime) == 5, "stat %s: %s", ip, res_text());
+	char octal[16];
+	ck_assert(strstr(res_text(), " mode=0") != NULL);
+	snprintf(octal, sizeof(octal), "mode=0%o ", (unsigned)st->st_mode);
+	ck_assert_msg(strstr(res_text(), octal), "stat %s: %s, wanted %s", ip, res_text(), octal);
+	ck_assert_uint_eq(mode, (unsigned)st->st_mode);
+	if (!S_ISDIR(st->st_mode))
+		ck_assert_uint_eq(size, (unsigned long long)st->st_size);
+	/* mkfs adds lost+found to the root after copying it: its mtime is mkfs's. */
+	if (strcmp(ip, "/") == 0)
+		ck_assert_msg(mtime >= (long long)st->st_mtime, "stat /: mtime %lld", mtime);
+	else
+		ck_assert_msg(mtime == (long long)st->st_mtime, "stat %s: mtime %lld, source %lld", ip,
+			      mtime, (long long)st->st_mtime);
+	/* A folder's links: ".", its name above, and each subfolder's "..". */
+	ck_assert_uint_eq(nlink, S_ISDIR(st->st_mode) ? 2 + subdirs : 1);
+	ck_assert_int_eq(fs_call(W.c, "lookup", ip), 0);
+	char want[32];
+	snprintf(want, sizeof(want), "ino=%u", ino);
+	ck_assert_str_eq(res_text(), want);
+}
+
+static void check_file(const char *src, const struct stat *st)
+{
+	size_t n;
+	unsigned char *want = slurp(src, &n);
+	unsigned char *got;
+	int r = fs_read(W.c, image_path(src), 0, 64u << 20, &got);
+	ck_assert_msg(r == (int)n, "read %s: %d (%s), wanted %zu", image_path(src), r, ant_errname(r), n);
+	ck_assert_msg(n == 0 || memcmp(got, want, n) == 0, "read %s: the bytes differ", image_path(src));
+	free(got);
+	free(want);
+}
+
+static int visit_stat(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	unsigned subdirs = 0;
+	if (flag == FTW_D) {
+		check_dir(path, &subdirs);
+		W.dirs++;
+	}
+	check_stat(path, st, subdirs);
+	W.checked++;
+	return 0;
+}
+
+static int visit_read(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (flag == FTW_F && S_ISREG(st->st_mode) && st->st_size < (off_t)MIB) {
+		check_file(path, st);
+		W.files++;
+	}
+	return 0;
+}
+
+static void walk(struct harness *h, struct ant_conn *c,
+		 int (*fn)(const char *, const struct stat *, int, struct FTW *))
+{
+	static char root[400];
+	snprintf(root, sizeof(root), "%s/files/tree", h->dir);
+	W.c = c;
+	W.root = root;
+	W.rootlen = strlen(root);
+	ck_assert_int_eq(nftw(root, fn, 16, FTW_PHYS), 0);
+}
+
+/* ---- the tests ----------------------------------------------------------- */
+
+START_TEST(stat_lookup_and_readdir_match_the_tree)
+{
+	struct harness h;
+	start_fs(&h, "");
+	struct ant_conn *c = harness_connect(&h);
+	memset(&W, 0, sizeof(W));
+	walk(&h, c, visit_stat);
+	ck_assert_uint_eq(W.dirs, 7);      /* root, docs, src, deep, nested, empty, many */
+	ck_assert_uint_eq(W.checked, 158);  /* every entry of the tree, the root too */
+
+	/* A symlink is not followed by stat and lookup. */
+	ck_assert_int_eq(fs_call(c, "stat", "/link"), 0);
+	ck_assert_msg(strstr(res_text(), "mode=0120777 size=9 "), "%s", res_text());
+	ck_assert_int_eq(fs_call(c, "stat", "/"), 0);
+	ck_assert_msg(strncmp(res_text(), "ino=2 mode=040755 ", 18) == 0, "%s", res_text());
+	ck_assert_int_eq(fs_call(c, "readdir", "/empty"), 0);
+	ck_assert_uint_eq(res.len, 0);
+
+	/* Errors. */
+	ck_assert_int_eq(fs_call(c, "stat", "/missing"), -ENOENT);
+	ck_assert_msg(strstr(res_text(), "/missing"), "%s", res_text());
+	ck_assert_int_eq(fs_call(c, "lookup", "/docs/missing.txt"), -ENOENT);
+	ck_assert_int_eq(fs_call(c, "readdir", "/nowhere"), -ENOENT);
+	ck_assert_int_eq(fs_call(c, "stat", "/hello.txt/x"), -ENOTDIR);
+	ck_assert_int_eq(fs_call(c, "readdir", "/hello.txt"), -ENOTDIR);
+	ck_assert_int_eq(fs_call(c, "read", "/docs 0 10"), -EISDIR);
+	ck_assert_int_eq(fs_call(c, "read", "/missing 0 10"), -ENOENT);
+	ck_assert_int_eq(fs_call(c, "stat", "hello.txt"), ANT_E_BAD_REQUEST);
+	ck_assert_int_eq(fs_call(c, "stat", ""), ANT_E_BAD_REQUEST);
+	ck_assert_int_eq(fs_call(c, "read", "/hello.txt 0"), ANT_E_BAD_REQUEST);
+	ck_assert_int_eq(fs_call(c, "read", "/hello.txt x 10"), ANT_E_BAD_REQUEST);
+	ck_assert_int_eq(fs_call(c, "read", "/hello.txt 0 67108865"), ANT_E_BAD_REQUEST);
+	ck_assert_int_eq(fs_call(c, "frobnicate", "/"), ANT_E_NO_OP);
+	/* fs is where its stack file put it: its own user, the default sandbox. */
+	json_t *s = harness_server_status(&h, "fs");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(s, "sandbox"), "policy")),
+			 "default");
+	json_decref(s);
+	expect_no_restarts(&h);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+/* Without the filetype feature the entries carry no type: fs asks the inodes. */
+START_TEST(an_image_without_file_types_still_lists_them)
+{
+	struct harness h;
+	mkfs_features = "^filetype";
+	start_fs(&h, "");
+	mkfs_features = NULL;
+	struct ant_conn *c = harness_connect(&h);
+	memset(&W, 0, sizeof(W));
+	walk(&h, c, visit_stat);
+	ck_assert_uint_eq(W.checked, 158);
+	expect_no_restarts(&h);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(reads_match_the_source_bytes)
+{
+	struct harness h;
+	start_fs(&h, "");
+	struct ant_conn *c = harness_connect(&h);
+	memset(&W, 0, sizeof(W));
+	walk(&h, c, visit_read);
+	ck_assert_uint_ge(W.files, 140);
+
+	/* The 3 MiB file in 1 MiB pieces, then in one piece, timed. */
+	unsigned char *got;
+	double t0 = now_ms();
+	for (unsigned k = 0; k < 3; k++) {
+		ck_assert_int_eq(fs_read(c, "/big.bin", (uint64_t)k * MIB, MIB, &got), (int)MIB);
+		for (unsigned i = 0; i < MIB; i++)
+			if (got[i] != big_byte(k * MIB + i))
+				ck_abort_msg("big.bin piece %u byte %u differs", k, i);
+		free(got);
+	}
+	double t1 = now_ms();
+	ck_assert_int_eq(fs_read(c, "/big.bin", 0, BIG_SIZE, &got), (int)BIG_SIZE);
+	double t2 = now_ms();
+	for (unsigned i = 0; i < BIG_SIZE; i++)
+		if (got[i] != big_byte(i))
+			ck_abort_msg("big.bin byte %u differs", i);
+	free(got);
+	ck_assert_int_eq(fs_call(c, "stats", ""), 0);
+	fprintf(stderr, "test-fs: 3 MiB through fs<-cache<-disk: 3 x 1 MiB in %.1f ms, "
+		"one piece in %.1f ms (%.1f MiB/s); fs %s\n", t1 - t0, t2 - t1,
+		3.0 / ((t2 - t1) / 1e3), res_text());
+
+	/* Pieces that straddle blocks. */
+	ck_assert_int_eq(fs_read(c, "/big.bin", 4095, 8194, &got), 8194);
+	for (unsigned i = 0; i < 8194; i++)
+		ck_assert_uint_eq(got[i], big_byte(4095 + i));
+	free(got);
+
+	/* Reads at the end are short; past it, 0 and no ICA. */
+	ck_assert_int_eq(fs_read(c, "/big.bin", BIG_SIZE - 100, MIB, &got), 100);
+	for (unsigned i = 0; i < 100; i++)
+		ck_assert_uint_eq(got[i], big_byte(BIG_SIZE - 100 + i));
+	free(got);
+	ck_assert_int_eq(fs_read(c, "/hello.txt", 7, 100, &got), 6);
+	ck_assert(memcmp(got, "world\n", 6) == 0);
+	free(got);
+	ck_assert_int_eq(fs_call(c, "read", "/hello.txt 13 10"), 0);
+	ck_assert_ptr_null(res.data);
+	ck_assert_int_eq(fs_call(c, "read", "/hello.txt 1000000 10"), 0);
+	ck_assert_ptr_null(res.data);
+	ck_assert_int_eq(fs_call(c, "read", "/empty.txt 0 10"), 0);
+	/* read follows a symlink. */
+	ck_assert_int_eq(fs_read(c, "/link", 0, 100, &got), 13);
+	ck_assert(memcmp(got, "hello, world\n", 13) == 0);
+	free(got);
+	expect_no_restarts(&h);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(the_cache_serves_a_second_pass_from_memory)
+{
+	struct harness h;
+	start_fs(&h, "");
+	struct ant_conn *c = harness_connect(&h);
+	unsigned long h0, m0, h1, m1, h2, m2;
+	cache_stats(c, &h0, &m0);
+	memset(&W, 0, sizeof(W));
+	walk(&h, c, visit_read);   /* every small file: about 150 blocks, all fit */
+	cache_stats(c, &h1, &m1);
+	double t0 = now_ms();
+	walk(&h, c, visit_read);
+	double t1 = now_ms();
+	cache_stats(c, &h2, &m2);
+	fprintf(stderr, "test-fs: %u small files: first pass hits %lu misses %lu; second pass "
+		"hits %lu misses %lu (%.1f ms)\n", W.files / 2, h1 - h0, m1 - m0, h2 - h1, m2 - m1,
+		t1 - t0);
+	ck_assert_uint_ge(m1 - m0, W.files / 2);      /* the first pass went to the disk */
+	ck_assert_uint_ge(h2 - h1, W.files / 2);      /* at least a block a file from memory */
+	ck_assert_uint_le(m2 - m1, (h2 - h1) / 20);   /* and almost nothing else */
+
+	/* The 3 MiB file is 768 blocks, three times the cache's 256: an LRU
+	 * cache keeps none of a sequential scan that long (only metadata hits). */
+	unsigned char *got;
+	ck_assert_int_eq(fs_read(c, "/big.bin", 0, BIG_SIZE, &got), (int)BIG_SIZE);
+	free(got);
+	cache_stats(c, &h1, &m1);
+	ck_assert_int_eq(fs_read(c, "/big.bin", 0, BIG_SIZE, &got), (int)BIG_SIZE);
+	free(got);
+	cache_stats(c, &h2, &m2);
+	fprintf(stderr, "test-fs: second read of big.bin: hits %lu misses %lu\n", h2 - h1, m2 - m1);
+	ck_assert_uint_ge(m2 - m1, 768);
+	expect_no_restarts(&h);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(a_cache_crash_in_the_middle_of_a_read_loses_nothing)
+{
+	struct harness h;
+	/* The cache takes 1 ms a request: the 3 MiB read lasts about a second. */
+	start_fs(&h, "\"--pause-ms\",\"1\",");
+	struct ant_conn *c = harness_connect(&h);
+	pid_t fs_pid = harness_server_pid(&h, "fs");
+	pid_t cache_pid = harness_server_pid(&h, "cache");
+	unsigned long hits, m0, m;
+	cache_stats(c, &hits, &m0);
+	char arg[64];
+	snprintf(arg, sizeof(arg), "/big.bin 0 %u", BIG_SIZE);
+	struct ant_call x = { .server = "fs", .op = "read", .arg = arg, .arglen = strlen(arg) };
+	uint64_t t;
+	ck_assert_int_eq(ant_call_async(c, &x, &t), 0);
+	do {
+		harness_sleep_ms(20);
+		cache_stats(c, &hits, &m);
+	} while (m < m0 + 200);   /* a quarter of the file read */
+	static struct ant_result r;
+	ck_assert_int_eq(ant_wait(c, t, &r, 0), -ETIMEDOUT);   /* still reading */
+	ck_assert_int_eq(kill(cache_pid, SIGKILL), 0);
+	ck_assert_int_eq(ant_wait(c, t, &r, 30000), 0);
+	ck_assert_int_eq(r.retval, (int)BIG_SIZE);
+	ck_assert_ptr_nonnull(r.data);
+	const unsigned char *p = r.data->addr;
+	for (unsigned i = 0; i < BIG_SIZE; i++)
+		if (p[i] != big_byte(i))
+			ck_abort_msg("big.bin byte %u differs after the cache crash", i);
+	ant_ica_release(c, r.data);
+	/* The cache was restarted and its held call replayed; fs never noticed. */
+	ck_assert_int_ge(harness_server_num(&h, "cache", "restarts"), 1);
+	ck_assert_int_ne(harness_server_pid(&h, "cache"), cache_pid);
+	ck_assert_int_eq(harness_server_pid(&h, "fs"), fs_pid);
+	ck_assert_int_eq(harness_server_num(&h, "fs", "restarts"), 0);
+	/* And it goes on serving. */
+	unsigned char *got;
+	ck_assert_int_eq(fs_read(c, "/hello.txt", 0, 100, &got), 13);
+	ck_assert(memcmp(got, "hello, world\n", 13) == 0);
+	free(got);
+	harness_expect_no_more_results(c);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(write_ops_are_refused_read_only)
+{
+	struct harness h;
+	start_fs(&h, "");
+	struct ant_conn *c = harness_connect(&h);
+	static const char *const ops[][2] = {
+		{ "write", "/hello.txt 0 5" }, { "create", "/new.txt" }, { "mkdir", "/newdir" },
+		{ "unlink", "/hello.txt" }, { "rmdir", "/empty" }, { "rename", "/hello.txt /bye.txt" },
+		{ "truncate", "/hello.txt 0" }, { "symlink", "/hello.txt /l2" },
+	};
+	struct ant_ica *w;
+	ck_assert_int_eq(ant_ica_alloc(c, 4096, &w), 0);
+	memcpy(w->addr, "HELLO", 5);
+	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		struct ant_call x = { .server = "fs", .op = ops[i][0], .arg = ops[i][1],
+				      .arglen = strlen(ops[i][1]), .data = i == 0 ? w : NULL };
+		ck_assert_msg(ant_call_sync(c, &x, &res) == -EROFS, "%s: %s", ops[i][0],
+			      ant_errname(res.retval));
+		if (res.data && res.data != w)
+			ant_ica_release(c, res.data);
+	}
+	ant_ica_release(c, w);
+	unsigned char *got;
+	ck_assert_int_eq(fs_read(c, "/hello.txt", 0, 100, &got), 13);
+	ck_assert(memcmp(got, "hello, world\n", 13) == 0);
+	free(got);
+	ck_assert_int_eq(fs_call(c, "stat", "/new.txt"), -ENOENT);
+	expect_no_restarts(&h);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(odd_requests_get_answers_and_leave_nothing_behind)
+{
+	struct harness h;
+	start_fs(&h, "");
+	struct ant_conn *c = harness_connect(&h);
+	/* Long paths: up to 2048 bytes are looked up, longer ones refused; the
+	 * answer always fits in what is left of the control ICA. */
+	static char path[3200];
+	path[0] = '/';
+	memset(path + 1, 'a', 2047);
+	path[2048] = '\0';
+	ck_assert_int_eq(fs_call(c, "stat", path), -ENOENT);
+	ck_assert_msg(strstr(res_text(), ": File not found"), "%s", res_text());
+	memset(path + 1, 'a', 3000);
+	path[3001] = '\0';
+	ck_assert_int_eq(fs_call(c, "stat", path), ANT_E_BAD_REQUEST);
+	ck_assert_int_eq(fs_call(c, "read", "/hello.txt 99999999999999999999 1"), ANT_E_BAD_REQUEST);
+	ck_assert_int_eq(fs_call(c, "read", "/hello.txt 0 -1"), ANT_E_BAD_REQUEST);
+	ck_assert_int_eq(fs_call(c, "stat", "/../../hello.txt"), 0);   /* the root's ".." is the root */
+
+	/* Requests that bring a data ICA along: fs keeps no hold on it (an fd
+	 * each, and a server has 256), whatever it answers. */
+	pid_t fs_pid = harness_server_pid(&h, "fs");
+	ck_assert_int_eq(fs_call(c, "stat", "/hello.txt"), 0);   /* opened already */
+	int fds = harness_count_fds(fs_pid);
+	for (int i = 0; i < 40; i++) {
+		struct ant_ica *w;
+		ck_assert_int_eq(ant_ica_alloc(c, 4096, &w), 0);
+		static const char *const ops[][2] = {
+			{ "stat", "/hello.txt" }, { "read", "/hello.txt 0 5" }, { "readdir", "/many" },
+			{ "write", "/hello.txt 0 5" },
+		};
+		const char *const *o = ops[i % 4];
+		struct ant_call x = { .server = "fs", .op = o[0], .arg = o[1], .arglen = strlen(o[1]),
+				      .data = w, .data_flags = i % 8 < 4 ? ANT_DF_DETACH : 0 };
+		int r = ant_call_sync(c, &x, &res);
+		ck_assert_msg(i % 4 == 3 ? r == -EROFS : r >= 0, "%s: %s", o[0], ant_errname(r));
+		if (res.data && res.data != w)
+			ant_ica_release(c, res.data);
+		if (i % 8 >= 4)
+			ant_ica_release(c, w);
+	}
+	ck_assert_int_eq(harness_count_fds(fs_pid), fds);
+	expect_no_restarts(&h);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+/* fs told 4096-byte blocks, the cache using 64 KiB ones: -EIO, not wrong bytes. */
+START_TEST(a_cache_with_other_blocks_is_an_error)
+{
+	struct harness h;
+	static const char stack[] =
+		"{ \"name\": \"t-fs\", \"servers\": ["
+		" {\"name\":\"disk\",\"exec\":\"disk\",\"sandbox\":\"blockio\","
+		"  \"files\":[{\"path\":\"@DIR@/fs.img\",\"write\":true}]},"
+		" {\"name\":\"cache\",\"exec\":\"cache\",\"max_inflight\":32,\"calls\":[\"disk\"],"
+		"  \"args\":[\"--block-size\",\"65536\",\"--blocks\",\"16\",\"disk\"]},"
+		" {\"name\":\"fs\",\"exec\":\"fs\",\"calls\":[\"cache\"],\"args\":[\"cache\"]} ]}";
+	harness_start_prepared(&h, stack, make_tree);
+	struct ant_conn *c = harness_connect(&h);
+	ck_assert_int_eq(fs_call(c, "stat", "/hello.txt"), -EIO);
+	ck_assert_msg(strstr(res_text(), "cannot open the file system"), "%s", res_text());
+	ck_assert_int_eq(fs_call(c, "stats", ""), 0);
+	ck_assert_msg(strstr(res_text(), "opens 0"), "%s", res_text());
+	expect_no_restarts(&h);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+static Suite *fs_suite(void)
+{
+	Suite *s = suite_create("fs");
+	TCase *tc = tcase_create("fs");
+	tcase_add_unchecked_fixture(tc, harness_base_setup, harness_base_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, stat_lookup_and_readdir_match_the_tree);
+	tcase_add_test(tc, an_image_without_file_types_still_lists_them);
+	tcase_add_test(tc, reads_match_the_source_bytes);
+	tcase_add_test(tc, the_cache_serves_a_second_pass_from_memory);
+	tcase_add_test(tc, a_cache_crash_in_the_middle_of_a_read_loses_nothing);
+	tcase_add_test(tc, write_ops_are_refused_read_only);
+	tcase_add_test(tc, odd_requests_get_answers_and_leave_nothing_behind);
+	tcase_add_test(tc, a_cache_with_other_blocks_is_an_error);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
+ANT_TEST_MAIN(fs_suite)
