@@ -410,6 +410,41 @@ static void walk(struct harness *h, struct ant_conn *c,
 
 /* ---- the tests ----------------------------------------------------------- */
 
+START_TEST(ant_fs_tool_lists_cats_and_stats)
+{
+	struct harness h;
+	start_fs(&h, "");
+	char *out = NULL;
+	char *const cat[] = { (char *)harness_tool("ant-fs"), "--run-dir", h.dir, "cat", "/big.bin", NULL };
+	ck_assert_int_eq(harness_run(cat, &out), 0);
+	for (unsigned i = 0; i < BIG_SIZE; i++)
+		if ((unsigned char)out[i] != big_byte(i))
+			ck_abort_msg("ant-fs cat: byte %u differs", i);
+	free(out);
+	char *const ls[] = { (char *)harness_tool("ant-fs"), "--run-dir", h.dir, "ls", "/", NULL };
+	ck_assert_int_eq(harness_run(ls, &out), 0);
+	ck_assert_msg(strstr(out, "  big.bin\n") && strstr(out, "d ") && strstr(out, "  docs\n"),
+		      "%s", out);
+	free(out);
+	char *const st[] = { (char *)harness_tool("ant-fs"), "--run-dir", h.dir, "stat", "/big.bin", NULL };
+	ck_assert_int_eq(harness_run(st, &out), 0);
+	ck_assert_msg(strstr(out, "/big.bin: ino=") && strstr(out, "size=3145728"), "%s", out);
+	free(out);
+	char *const missing[] = { (char *)harness_tool("ant-fs"), "--run-dir", h.dir, "cat", "/nope", NULL };
+	ck_assert_int_eq(harness_run(missing, &out), 1);
+	ck_assert_msg(strstr(out, "ENOENT"), "%s", out);
+	free(out);
+	char *const put[] = { (char *)harness_tool("ant-fs"), "--run-dir", h.dir, "put", "/x", NULL };
+	ck_assert_int_eq(harness_run(put, &out), 1);
+	ck_assert_msg(strstr(out, "EROFS"), "%s", out);
+	free(out);
+	char *const bad[] = { (char *)harness_tool("ant-fs"), "--bogus", NULL };
+	ck_assert_int_eq(harness_run(bad, &out), 2);
+	free(out);
+	harness_stop(&h);
+}
+END_TEST
+
 START_TEST(stat_lookup_and_readdir_match_the_tree)
 {
 	struct harness h;
@@ -727,6 +762,7 @@ static Suite *fs_suite(void)
 	tcase_add_unchecked_fixture(tc, harness_base_setup, harness_base_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, stat_lookup_and_readdir_match_the_tree);
+	tcase_add_test(tc, ant_fs_tool_lists_cats_and_stats);
 	tcase_add_test(tc, an_image_without_file_types_still_lists_them);
 	tcase_add_test(tc, reads_match_the_source_bytes);
 	tcase_add_test(tc, the_cache_serves_a_second_pass_from_memory);

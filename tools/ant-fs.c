@@ -1,0 +1,168 @@
+/* ant-fs.c - the file stack from the shell: ls, cat, stat against the fs server of a running stack. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ant/ant.h"
+#include "tool_common.h"
+
+#define PROG "ant-fs"
+#define CHUNK (4u << 20)   /* cat reads the file in pieces of this many bytes */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ant-fs [OPTIONS] COMMAND PATH\n"
+		"Use the file server (servers/fs) of a running stack.\n"
+		"\n"
+		"Commands:\n"
+		"  ls PATH     list a folder: type, inode and name of each entry\n"
+		"  cat PATH    write the file's bytes to standard output\n"
+		"  stat PATH   inode, mode, size, links, modification time\n"
+		"  put, rm, mkdir: the file server is read-only for now; they are refused\n"
+		"\n"
+		"Options:\n"
+		"  --run-dir DIR   the stack's run folder (default: $ANT_RUN_DIR)\n"
+		"  --server NAME   the file server's name in the stack (default: fs)\n"
+		"  --help          this text\n"
+		"\n"
+		"Exit status: 0 on success; 1 if the file server answered with an error\n"
+		"(its name is printed, e.g. ENOENT); 2 on bad usage; 3 if the stack cannot\n"
+		"be reached.\n");
+}
+
+static struct ant_conn *conn;
+static const char *server = "fs";
+
+/* One call; on an error print it the way the other tools do and exit 1. */
+static int32_t call(const char *op, const char *arg, struct ant_result *res)
+{
+	struct ant_call c = { .server = server, .op = op, .arg = arg, .arglen = strlen(arg) };
+	int r = ant_call_sync(conn, &c, res);
+	if (r < 0) {
+		fprintf(stderr, "%s: %s %s: %s: %s", PROG, op, arg, ant_errname(r), ant_strerror(r));
+		if (res->len)
+			fprintf(stderr, " (%.*s)", (int)res->len, (const char *)res->bytes);
+		fputc('\n', stderr);
+		ant_close(conn);
+		exit(1);
+	}
+	return r;
+}
+
+/* The reply's bytes: inline, or in the data ICA that came back. */
+static const char *reply_bytes(const struct ant_result *res, size_t *len)
+{
+	if (res->data) {
+		*len = (size_t)res->retval < res->data->size ? (size_t)res->retval : res->data->size;
+		return res->data->addr;
+	}
+	*len = res->len;
+	return res->bytes;
+}
+
+static int cmd_ls(const char *path)
+{
+	static struct ant_result res;
+	call("readdir", path, &res);
+	size_t len;
+	const char *p = reply_bytes(&res, &len);
+	/* "NAME\tINO\tTYPE" lines: print "TYPE INO NAME" like a short ls -i. */
+	const char *end = p + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *stop = nl ? nl : end;
+		const char *t1 = memchr(p, '\t', (size_t)(stop - p));
+		const char *t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(stop - t1 - 1)) : NULL;
+		if (t1 && t2)
+			printf("%.*s %8.*s  %.*s\n", (int)(stop - t2 - 1), t2 + 1, (int)(t2 - t1 - 1), t1 + 1,
+			       (int)(t1 - p), p);
+		p = nl ? nl + 1 : end;
+	}
+	ant_ica_release(conn, res.data);
+	return 0;
+}
+
+static int cmd_cat(const char *path)
+{
+	static struct ant_result res;
+	char arg[4200];
+	for (uint64_t off = 0;; off += CHUNK) {
+		snprintf(arg, sizeof(arg), "%s %" PRIu64 " %u", path, off, CHUNK);
+		int32_t n = call("read", arg, &res);
+		if (n > 0 && res.data && fwrite(res.data->addr, 1, (size_t)n, stdout) != (size_t)n) {
+			fprintf(stderr, "%s: writing standard output: %s\n", PROG, strerror(errno));
+			return 1;
+		}
+		ant_ica_release(conn, res.data);
+		if ((uint32_t)n < CHUNK)
+			break;
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int cmd_stat(const char *path)
+{
+	static struct ant_result res;
+	call("stat", path, &res);
+	size_t len;
+	const char *p = reply_bytes(&res, &len);
+	printf("%s: %.*s\n", path, (int)len, p);
+	ant_ica_release(conn, res.data);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "server", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *run_dir = NULL;
+	int ch;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'r': run_dir = optarg; break;
+		case 's': server = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: tool_usage_error(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 2)
+		tool_usage_error(PROG, "expected COMMAND PATH");
+	const char *cmd = argv[optind], *path = argv[optind + 1];
+	int (*fn)(const char *) = strcmp(cmd, "ls") == 0 ? cmd_ls :
+				  strcmp(cmd, "cat") == 0 ? cmd_cat :
+				  strcmp(cmd, "stat") == 0 ? cmd_stat : NULL;
+	if (!fn && (strcmp(cmd, "put") == 0 || strcmp(cmd, "rm") == 0 || strcmp(cmd, "mkdir") == 0)) {
+		fprintf(stderr, "%s: %s: EROFS: the file server is read-only for now\n", PROG, cmd);
+		return 1;
+	}
+	if (!fn)
+		tool_usage_error(PROG, "unknown command '%s' (ls, cat, stat)", cmd);
+	if (strlen(path) > 2048 || path[0] != '/')
+		tool_usage_error(PROG, "PATH must be absolute and at most 2048 bytes");
+	run_dir = tool_run_dir(run_dir);
+	int r = ant_connect(run_dir, &conn);
+	if (r < 0) {
+		fprintf(stderr, "%s: cannot reach the stack in %s: %s\n", PROG,
+			run_dir ? run_dir : "(no run folder: give --run-dir or set ANT_RUN_DIR)",
+			ant_strerror(r));
+		return 3;
+	}
+	if (ant_server_id(conn, server) < 0) {
+		fprintf(stderr, "%s: ANT_E_NO_SERVER: no server named '%s' in this stack\n", PROG, server);
+		ant_close(conn);
+		return 1;
+	}
+	r = fn(path);
+	ant_close(conn);
+	return r;
+}
