@@ -47,6 +47,14 @@ void harness_base_setup(void)
 	}
 }
 
+void harness_mkdtemp(char *dir, size_t len, const char *template)
+{
+	ck_assert_msg(base[0], "harness_base_setup not run");
+	snprintf(dir, len, "%s/%s", base, template);
+	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp %s: %s", dir, strerror(errno));
+	ck_assert(chmod(base, 0755) == 0);
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;

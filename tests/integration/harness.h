@@ -14,6 +14,9 @@ struct harness {
 
 /* The folder every test of this program works under (made by harness_base_setup). */
 void harness_base_setup(void);
+/* Make a fresh folder under that one (removed with it even if a test
+ * fails); template is e.g. "user-XXXXXX", dir gets the path. */
+void harness_mkdtemp(char *dir, size_t len, const char *template);
 void harness_base_teardown(void);
 
 /*

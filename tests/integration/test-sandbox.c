@@ -117,8 +117,8 @@ START_TEST(unknown_user_is_a_clear_error)
 {
 	if (geteuid() != 0)
 		return;
-	char dir[] = "/tmp/ant-user-XXXXXX";
-	ck_assert(mkdtemp(dir) != NULL);
+	char dir[400];
+	harness_mkdtemp(dir, sizeof(dir), "user-XXXXXX");
 	char stack[512];
 	snprintf(stack, sizeof(stack), "%s/stack.json", dir);
 	FILE *f = fopen(stack, "w");
@@ -139,8 +139,8 @@ END_TEST
 
 START_TEST(bad_sandbox_policies_are_refused_at_load)
 {
-	char dir[] = "/tmp/ant-sbx-XXXXXX";
-	ck_assert(mkdtemp(dir) != NULL);
+	char dir[400];
+	harness_mkdtemp(dir, sizeof(dir), "sbx-XXXXXX");
 	static const char *const cases[][2] = {
 		{ "{\"groups\":[\"stdio\",\"teleport\"]}", "unknown syscall group \"teleport\"" },
 		{ "{\"groups\":[\"stdio\"],\"extra\":[\"frobnicate\"]}", "unknown syscall \"frobnicate\"" },
@@ -342,8 +342,8 @@ END_TEST
 
 START_TEST(run_folder_others_can_write_is_refused)
 {
-	char dir[] = "/tmp/ant-runmode-XXXXXX";
-	ck_assert(mkdtemp(dir) != NULL);
+	char dir[400];
+	harness_mkdtemp(dir, sizeof(dir), "runmode-XXXXXX");
 	ck_assert_int_eq(chmod(dir, 01777), 0);
 	char stack[512];
 	snprintf(stack, sizeof(stack), "%s.json", dir);

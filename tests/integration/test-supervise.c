@@ -386,8 +386,8 @@ START_TEST(server_failing_at_start_up_is_told_apart)
 	struct harness h;
 	/* It exits before it ever says ready: a start-up failure, throttled,
 	 * then given up, and a stack that never got ready stops with a reason. */
-	char dir[] = "/tmp/ant-startfail-XXXXXX";
-	ck_assert(mkdtemp(dir) != NULL);
+	char dir[400];
+	harness_mkdtemp(dir, sizeof(dir), "startfail-XXXXXX");
 	char stack[512];
 	snprintf(stack, sizeof(stack), "%s/stack.json", dir);
 	FILE *f = fopen(stack, "w");
