@@ -57,7 +57,8 @@ static struct {
 	struct block *blocks;
 	struct pending_write *writes;
 	uint64_t clock;
-	uint64_t hits, misses, coalesced, evictions;
+	unsigned readahead;          /* blocks read ahead after a miss */
+	uint64_t hits, misses, coalesced, evictions, readaheads;
 } C = { .block_size = 65536, .max_blocks = 256 };
 
 static void usage(FILE *f)
@@ -69,6 +70,7 @@ static void usage(FILE *f)
 		"\n"
 		"  --block-size N  bytes per block (default 65536, a multiple of 4096)\n"
 		"  --blocks N      blocks kept at most (default 256); least recently used go\n"
+		"  --readahead N   after a miss on block B, also read B+1..B+N (default 0)\n"
 		TESTOPTS_HELP
 		"  --help          this text\n");
 }
@@ -186,6 +188,23 @@ static int do_read(struct ant_conn *c, struct ant_item *it)
 	b->next = C.blocks;
 	C.blocks = b;
 	C.nblocks++;
+	/* Read ahead: the blocks after it are asked for now, nobody waits for
+	 * them; a sequential reader then finds them here or on their way. */
+	for (unsigned k = 1; k <= C.readahead && C.nblocks < C.max_blocks; k++) {
+		if (no + k < no || (no + k) > UINT64_MAX / C.block_size || find(no + k))
+			continue;
+		struct block *ra = calloc(1, sizeof(*ra));
+		if (!ra || disk_call(c, "read", no + k, NULL, &ra->ticket) < 0) {
+			free(ra);
+			break;
+		}
+		ra->no = no + k;
+		ra->used = ++C.clock;
+		ra->next = C.blocks;
+		C.blocks = ra;
+		C.nblocks++;
+		C.readaheads++;
+	}
 	return 0;
 }
 
@@ -273,6 +292,16 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
+		} else if (strcmp(argv[i], "--readahead") == 0 && i + 1 < argc) {
+			char *end;
+			unsigned long v = strtoul(argv[i + 1], &end, 10);
+			if (*end || !*argv[i + 1] || v > 256) {
+				fprintf(stderr, "%s: --readahead: 0 to 256 blocks, not '%s'\n", o.self,
+					argv[i + 1]);
+				return 2;
+			}
+			C.readahead = (unsigned)v;
+			i++;
 		} else if ((strcmp(argv[i], "--block-size") == 0 || strcmp(argv[i], "--blocks") == 0) &&
 			   i + 1 < argc) {
 			char *end;
@@ -326,8 +355,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(it.op, "stats") == 0) {
 			char buf[160];
 			snprintf(buf, sizeof(buf), "hits %" PRIu64 " misses %" PRIu64 " coalesced %" PRIu64
-				 " evictions %" PRIu64 " blocks %u", C.hits, C.misses, C.coalesced,
-				 C.evictions, C.nblocks);
+				 " evictions %" PRIu64 " blocks %u readaheads %" PRIu64, C.hits, C.misses,
+				 C.coalesced, C.evictions, C.nblocks, C.readaheads);
 			r = reply_text(c, &it, 0, buf);
 		} else {
 			r = reply_text(c, &it, ANT_E_NO_OP, NULL);

@@ -120,12 +120,19 @@ static const char cache_stack[] =
 	" {\"name\":\"disk\",\"exec\":\"disk\",\"sandbox\":\"blockio\",\"args\":[\"--pause-ms\",\"%d\"],"
 	"  \"files\":[{\"path\":\"@DIR@/disk.img\",\"write\":true}]},"
 	" {\"name\":\"cache\",\"exec\":\"cache\",\"max_inflight\":32,\"calls\":[\"disk\"],"
-	"  \"args\":[\"--block-size\",\"65536\",\"--blocks\",\"4\",\"disk\"]} ]}";
+	"  \"args\":[%s\"--block-size\",\"65536\",\"--blocks\",\"4\",\"disk\"]} ]}";
+
+static void start_cache_with(struct harness *h, int disk_pause_ms, const char *extra_args)
+{
+	char stack[1024];
+	snprintf(stack, sizeof(stack), cache_stack, disk_pause_ms, extra_args);
+	harness_start_prepared(h, stack, make_image);
+}
 
 static void start_cache(struct harness *h, int disk_pause_ms)
 {
 	char stack[1024];
-	snprintf(stack, sizeof(stack), cache_stack, disk_pause_ms);
+	snprintf(stack, sizeof(stack), cache_stack, disk_pause_ms, "");
 	harness_start_prepared(h, stack, make_image);
 }
 
@@ -259,6 +266,31 @@ START_TEST(lru_eviction_and_write_through)
 }
 END_TEST
 
+START_TEST(readahead_turns_a_sequential_scan_into_hits)
+{
+	struct harness h;
+	start_cache_with(&h, 0, "\"--readahead\",\"3\",");
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	ck_assert_int_eq(cache_read(c, 0, &res), 65536);
+	check_block(&res, 0);
+	ant_ica_release(c, res.data);
+	/* Blocks 1-3 were asked for with block 0: reading them costs no disk read. */
+	for (unsigned b = 1; b <= 3; b++) {
+		ck_assert_int_eq(cache_read(c, b, &res), 65536);
+		check_block(&res, b);
+		ant_ica_release(c, res.data);
+	}
+	ck_assert_int_eq(harness_server_num(&h, "disk", "served"), 4);
+	static struct ant_result st;
+	ck_assert_int_eq(harness_call(c, "cache", "stats", "", 0, &st), 0);
+	ck_assert_msg(memmem(st.bytes, st.len, "misses 1 ", 9) && memmem(st.bytes, st.len, "readaheads 3", 12),
+		      "%.*s", (int)st.len, (const char *)st.bytes);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 static Suite *disk_suite(void)
 {
 	Suite *s = suite_create("disk");
@@ -270,6 +302,7 @@ static Suite *disk_suite(void)
 	tcase_add_test(tc, cached_blocks_reach_the_app_without_a_copy);
 	tcase_add_test(tc, concurrent_misses_share_one_disk_read);
 	tcase_add_test(tc, lru_eviction_and_write_through);
+	tcase_add_test(tc, readahead_turns_a_sequential_scan_into_hits);
 	suite_add_tcase(s, tc);
 	return s;
 }
