@@ -292,30 +292,14 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
-		} else if (strcmp(argv[i], "--readahead") == 0 && i + 1 < argc) {
-			char *end;
-			unsigned long v = strtoul(argv[i + 1], &end, 10);
-			if (*end || !*argv[i + 1] || v > 256) {
-				fprintf(stderr, "%s: --readahead: 0 to 256 blocks, not '%s'\n", o.self,
-					argv[i + 1]);
+		} else if ((r = testopts_number(&o, argc, argv, &i, "--readahead", 0, 256, 0,
+						&C.readahead)) != 0 ||
+			   (r = testopts_number(&o, argc, argv, &i, "--blocks", 1, 1000000, 0,
+						&C.max_blocks)) != 0 ||
+			   (r = testopts_number(&o, argc, argv, &i, "--block-size", 4096, 64u << 20,
+						4096, &C.block_size)) != 0) {
+			if (r < 0)
 				return 2;
-			}
-			C.readahead = (unsigned)v;
-			i++;
-		} else if ((strcmp(argv[i], "--block-size") == 0 || strcmp(argv[i], "--blocks") == 0) &&
-			   i + 1 < argc) {
-			char *end;
-			unsigned long v = strtoul(argv[i + 1], &end, 10);
-			int bs = argv[i][2] == 'b' && argv[i][7] == '-';
-			if (*end || !v || (bs && (v % 4096 || v > (64u << 20))) || (!bs && v > 1000000)) {
-				fprintf(stderr, "%s: %s: bad value '%s'\n", o.self, argv[i], argv[i + 1]);
-				return 2;
-			}
-			if (bs)
-				C.block_size = (unsigned)v;
-			else
-				C.max_blocks = (unsigned)v;
-			i++;
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "%s: unknown option '%s' (see cache --help)\n", o.self, argv[i]);
 			return 2;

@@ -395,15 +395,28 @@ static int64_t inode_mtime(const struct ext2_inode_large *inode)
 	return t;
 }
 
+/* PATH's inode (following a last symlink if follow); on an error the call
+ * is answered and *answered holds ant_reply's result. */
+static int load_inode(struct ant_conn *c, struct ant_item *it, const char *path, int follow,
+		      ext2_ino_t *ino, struct ext2_inode_large *inode, int *answered)
+{
+	errcode_t e = resolve(path, follow, ino);
+	if (!e && inode)
+		e = read_inode(*ino, inode);
+	if (e) {
+		*answered = reply_err(c, it, e, path);
+		return -1;
+	}
+	return 0;
+}
+
 static int do_stat(struct ant_conn *c, struct ant_item *it, const char *path)
 {
 	ext2_ino_t ino;
 	struct ext2_inode_large inode;
-	errcode_t e = resolve(path, 0, &ino);
-	if (!e)
-		e = read_inode(ino, &inode);
-	if (e)
-		return reply_err(c, it, e, path);
+	int answered;
+	if (load_inode(c, it, path, 0, &ino, &inode, &answered) < 0)
+		return answered;
 	char text[160];
 	snprintf(text, sizeof(text), "ino=%u mode=0%o size=%" PRIu64 " nlink=%u mtime=%" PRId64,
 		 (unsigned)ino, (unsigned)inode.i_mode, (uint64_t)EXT2_I_SIZE(&inode),
@@ -414,9 +427,9 @@ static int do_stat(struct ant_conn *c, struct ant_item *it, const char *path)
 static int do_lookup(struct ant_conn *c, struct ant_item *it, const char *path)
 {
 	ext2_ino_t ino;
-	errcode_t e = resolve(path, 0, &ino);
-	if (e)
-		return reply_err(c, it, e, path);
+	int answered;
+	if (load_inode(c, it, path, 0, &ino, NULL, &answered) < 0)
+		return answered;
 	char text[32];
 	snprintf(text, sizeof(text), "ino=%u", (unsigned)ino);
 	return reply_text(c, it, 0, text);
@@ -554,15 +567,13 @@ static int do_readdir(struct ant_conn *c, struct ant_item *it, const char *path)
 {
 	ext2_ino_t ino;
 	struct ext2_inode_large inode;
-	errcode_t e = resolve(path, 1, &ino);
-	if (!e)
-		e = read_inode(ino, &inode);
-	if (e)
-		return reply_err(c, it, e, path);
+	int answered;
+	if (load_inode(c, it, path, 1, &ino, &inode, &answered) < 0)
+		return answered;
 	if (!LINUX_S_ISDIR(inode.i_mode))
 		return reply_text(c, it, -ENOTDIR, "not a directory");
 	struct listing l = { 0 };
-	e = ext2fs_dir_iterate2(F.fs, ino, 0, NULL, collect, &l);
+	errcode_t e = ext2fs_dir_iterate2(F.fs, ino, 0, NULL, collect, &l);
 	if (!e)
 		e = l.err;
 	struct text t = { 0 };
@@ -648,11 +659,9 @@ static int do_read(struct ant_conn *c, struct ant_item *it, char *buf)
 	const char *path = buf;
 	ext2_ino_t ino;
 	struct ext2_inode_large inode;
-	errcode_t e = resolve(path, 1, &ino);
-	if (!e)
-		e = read_inode(ino, &inode);
-	if (e)
-		return reply_err(c, it, e, path);
+	int answered;
+	if (load_inode(c, it, path, 1, &ino, &inode, &answered) < 0)
+		return answered;
 	if (LINUX_S_ISDIR(inode.i_mode))
 		return reply_text(c, it, -EISDIR, "is a directory");
 	if (!LINUX_S_ISREG(inode.i_mode))
@@ -666,7 +675,7 @@ static int do_read(struct ant_conn *c, struct ant_item *it, char *buf)
 	if (r < 0)
 		return reply_text(c, it, r, "no data ICA for the bytes");
 	ext2_file_t file = NULL;
-	e = ext2fs_file_open2(F.fs, ino, (struct ext2_inode *)&inode, 0, &file);
+	errcode_t e = ext2fs_file_open2(F.fs, ino, (struct ext2_inode *)&inode, 0, &file);
 	uint64_t got = 0;
 	if (!e)
 		e = ext2fs_file_llseek(file, off, EXT2_SEEK_SET, NULL);
@@ -753,15 +762,10 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
-		} else if (strcmp(argv[i], "--block-size") == 0 && i + 1 < argc) {
-			char *end;
-			unsigned long v = strtoul(argv[i + 1], &end, 10);
-			if (*end || !v || v % 4096 || v > (64u << 20)) {
-				fprintf(stderr, "%s: --block-size: bad value '%s'\n", o.self, argv[i + 1]);
+		} else if ((r = testopts_number(&o, argc, argv, &i, "--block-size", 4096, 64u << 20,
+						4096, &F.block_size)) != 0) {
+			if (r < 0)
 				return 2;
-			}
-			F.block_size = (unsigned)v;
-			i++;
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "%s: unknown option '%s' (see fs --help)\n", o.self, argv[i]);
 			return 2;

@@ -103,6 +103,29 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i)
 	return 0;
 }
 
+int testopts_number(const struct testopts *o, int argc, char **argv, int *i, const char *name,
+		    unsigned long min, unsigned long max, unsigned long multiple, unsigned *out)
+{
+	if (strcmp(argv[*i], name) != 0)
+		return 0;
+	const char *v = *i + 1 < argc ? argv[*i + 1] : "";
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (!*v || *end || errno || n < min || n > max || (multiple && n % multiple)) {
+		if (multiple)
+			fprintf(stderr, "%s: %s: expected a multiple of %lu from %lu to %lu, got '%s'\n",
+				o->self, name, multiple, min, max, v);
+		else
+			fprintf(stderr, "%s: %s: expected a number from %lu to %lu, got '%s'\n", o->self,
+				name, min, max, v);
+		return -1;
+	}
+	*out = (unsigned)n;
+	++*i;
+	return 1;
+}
+
 struct ant_conn *testops_connect(const struct testopts *o, const char *prog)
 {
 	struct ant_conn *c;

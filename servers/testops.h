@@ -45,6 +45,13 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i);
 	"                  a relative F is taken in the stack's run folder; needs a\n" \
 	"                  sandbox that allows openat)\n"
 
+/* If argv[*i] is option name, parse its value (argv[*i + 1]) as a whole
+ * number in [min, max] and, if multiple, a multiple of it, into *out and
+ * advance *i.  Returns 1 if done, 0 if argv[*i] is not name, -1 (message
+ * printed) on a bad or missing value. */
+int testopts_number(const struct testopts *o, int argc, char **argv, int *i, const char *name,
+		    unsigned long min, unsigned long max, unsigned long multiple, unsigned *out);
+
 /* Open this server's connection to antd; on failure print why (naming prog)
  * and exit 1: a server started by hand, outside antd, ends here. */
 struct ant_conn *testops_connect(const struct testopts *o, const char *prog);
