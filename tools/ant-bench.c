@@ -1278,6 +1278,20 @@ static void __attribute__((noreturn)) bad_option(char **argv)
 	tool_usage_error(PROG, "unknown option '-%c'", optopt);
 }
 
+/* The options every command takes: --json, --antd, --server-path, --cpu. */
+static void common_option(int ch, struct opts *o)
+{
+	switch (ch) {
+	case 'j': o->json = 1; break;
+	case 'a': o->antd = optarg; break;
+	case 's': o->server_path = optarg; break;
+	case 'c':
+		if (tool_parse_long(optarg, 0, CPU_SETSIZE - 1, &o->cpu) < 0)
+			tool_usage_error(PROG, "--cpu: expected a CPU number, got '%s'", optarg);
+		break;
+	}
+}
+
 static void parse_chain(int argc, char **argv, struct opts *o)
 {
 	static const struct option opts[] = {
@@ -1324,12 +1338,8 @@ static void parse_chain(int argc, char **argv, struct opts *o)
 				tool_usage_error(PROG, "--warmup: expected 0 to %ld, got '%s'",
 						 ITER_MAX, optarg);
 			break;
-		case 'j': o->json = 1; break;
-		case 'a': o->antd = optarg; break;
-		case 's': o->server_path = optarg; break;
-		case 'c':
-			if (tool_parse_long(optarg, 0, CPU_SETSIZE - 1, &o->cpu) < 0)
-				tool_usage_error(PROG, "--cpu: expected a CPU number, got '%s'", optarg);
+		case 'j': case 'a': case 's': case 'c':
+			common_option(ch, o);
 			break;
 		case 'b':
 			if (tool_parse_long(optarg, 0, 10000, &o->busy_poll_us) < 0)
@@ -1375,12 +1385,8 @@ static void parse_failover(int argc, char **argv, struct opts *o)
 						 optarg);
 			o->no_sandbox = strcmp(optarg, "none") == 0;
 			break;
-		case 'j': o->json = 1; break;
-		case 'a': o->antd = optarg; break;
-		case 's': o->server_path = optarg; break;
-		case 'c':
-			if (tool_parse_long(optarg, 0, CPU_SETSIZE - 1, &o->cpu) < 0)
-				tool_usage_error(PROG, "--cpu: expected a CPU number, got '%s'", optarg);
+		case 'j': case 'a': case 's': case 'c':
+			common_option(ch, o);
 			break;
 		case 'h': usage_failover(stdout); exit(0);
 		default: bad_option(argv);
