@@ -8,6 +8,7 @@
 #include "ant/ant.h"
 #include "ant/proto.h"
 #include "testops.h"
+#include "txn.h"
 
 /*
  * Ops (text parameters, as the disk driver's):
@@ -19,6 +20,10 @@
  *                     the only copy of a block: a crash of the cache loses
  *                     nothing
  *   flush ""       -> the disk's flush
+ *   commit ""      <- a transaction (txn.h) in the call's data ICA: the cached
+ *                     copies of the blocks it touches are dropped, then it
+ *                     goes on to the disk, which answers the caller directly
+ *   txnstatus ...  -> forwarded to the disk, which answers directly
  *   stats ""       -> "hits H misses M coalesced C evictions E"
  * It calls the disk asynchronously (I/O wait), so it serves a hit on block B
  * while a miss on block A is out, and every read of A that comes meanwhile
@@ -37,6 +42,8 @@ struct block {
 	int32_t valid;               /* bytes the disk returned */
 	uint64_t ticket;             /* the disk read, while pending */
 	uint64_t used;               /* LRU clock */
+	int stale;                   /* a write came while the disk read was out:
+					its bytes go to the waiters, not the cache */
 	struct waiter *waiters;
 	struct block *next;
 };
@@ -66,7 +73,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: cache [OPTIONS] DISK\n"
 		"An ant server (started by antd): a buffer cache in front of the disk server\n"
-		"DISK.  Ops: read BLOCK, write BLOCK, flush, stats.\n"
+		"DISK.  Ops: read BLOCK, write BLOCK, commit, txnstatus, flush, stats.\n"
 		"\n"
 		"  --block-size N  bytes per block (default 65536, a multiple of 4096)\n"
 		"  --blocks N      blocks kept at most (default 256); least recently used go\n"
@@ -78,7 +85,7 @@ static void usage(FILE *f)
 static struct block *find(uint64_t no)
 {
 	for (struct block *b = C.blocks; b; b = b->next)
-		if (b->no == no)
+		if (b->no == no && !b->stale)
 			return b;
 	return NULL;
 }
@@ -109,6 +116,21 @@ static void evict(struct ant_conn *c)
 		drop(c, lru);
 		C.evictions++;
 	}
+}
+
+/* Block no is about to change on the disk: drop the cached copy (it was
+ * handed out sealed read-only, so it cannot be updated), or mark the disk read
+ * that is out for it stale, so that its bytes are not kept: a later read then
+ * asks the disk again, after the write. */
+static void invalidate(struct ant_conn *c, uint64_t no)
+{
+	struct block *b = find(no);
+	if (!b)
+		return;
+	if (b->ica)
+		drop(c, b);
+	else
+		b->stale = 1;
 }
 
 static int parse_block(const struct ant_item *it, uint64_t *no)
@@ -218,10 +240,7 @@ static int do_write(struct ant_conn *c, struct ant_item *it)
 	struct pending_write *pw = malloc(sizeof(*pw));
 	if (!pw)
 		return reply_text(c, it, -ENOMEM, NULL);
-	/* The cached copy (sealed, handed out read-only) is stale from now on. */
-	struct block *b = find(no);
-	if (b && b->ica)
-		drop(c, b);
+	invalidate(c, no);
 	int r = disk_call(c, "write", no, it->data, &pw->ticket);
 	if (r < 0) {
 		free(pw);
@@ -274,10 +293,35 @@ static int on_result(struct ant_conn *c, struct ant_item *res)
 			free(w);
 			w = n;
 		}
+		if (b->stale)
+			drop(c, b);   /* its waiters asked before the write: they have it */
 		return r;
 	}
 	ant_ica_release(c, res->data);   /* an answer nobody waits for */
 	return 0;
+}
+
+/* A transaction: drop what it changes, then the disk applies it and answers
+ * the caller (direct return).  The disk serves its requests in order, so a
+ * read of a changed block sent after this reaches the disk after it. */
+static int do_commit(struct ant_conn *c, struct ant_item *it)
+{
+	if (!it->data)
+		return reply_text(c, it, ANT_E_BAD_REQUEST, "commit wants a transaction in a data ICA");
+	const char *bad = txn_check(it->data->addr, it->data->size, 0);
+	if (bad)
+		return reply_text(c, it, ANT_E_BAD_REQUEST, bad);
+	const struct txn_hdr *t = it->data->addr;
+	const uint64_t *off = txn_offs(t);
+	uint64_t last = UINT64_MAX;
+	for (uint32_t i = 0; i < t->nunits; i++) {
+		uint64_t no = off[i] / C.block_size;
+		if (no != last)
+			invalidate(c, no);
+		last = no;
+	}
+	struct ant_forward fw = { .server = C.disk, .return_needed = 0, .frame_flags = ANT_FF_IO_WAIT };
+	return ant_forward(c, it, &fw);
 }
 
 int main(int argc, char **argv)
@@ -332,7 +376,9 @@ int main(int argc, char **argv)
 			r = do_read(c, &it);
 		} else if (strcmp(it.op, "write") == 0) {
 			r = do_write(c, &it);
-		} else if (strcmp(it.op, "flush") == 0) {
+		} else if (strcmp(it.op, "commit") == 0) {
+			r = do_commit(c, &it);
+		} else if (strcmp(it.op, "flush") == 0 || strcmp(it.op, "txnstatus") == 0) {
 			struct ant_forward fw = { .server = C.disk, .return_needed = 0,
 						  .frame_flags = ANT_FF_IO_WAIT };
 			r = ant_forward(c, &it, &fw);   /* the disk answers the caller directly */

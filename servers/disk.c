@@ -4,25 +4,71 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ant/ant.h"
 #include "testops.h"
+#include "txn.h"
 
 /*
  * Ops (parameters are text, so that ant-call can drive it too):
  *   read  "OFFSET LENGTH"  -> a new data ICA holding the bytes; retval = bytes read
  *                             (fewer at the end of the image, 0 past it)
  *   write "OFFSET LENGTH"  <- the bytes in the call's data ICA; retval = bytes written
- *   flush ""               -> fsync; retval 0
+ *   flush ""               -> fsync (image and redo log); retval 0
  *   size  ""               -> the image's size in bytes, as text
+ *   commit ""              <- a transaction (txn.h) in the call's data ICA:
+ *                             applied whole or not at all; retval = its units
+ *   txnstatus "RUN CALL"   -> 1 if the transaction with that id (hex) was
+ *                             applied (among the last LOG_RING), else 0
  * The image is fd 4, opened by antd ("files" in the stack file): this server
  * cannot open files (sandbox policy blockio).  Requests to a driver are
  * synchronous with the I/O-wait flag (the caller sets it), as the paper says.
+ *
+ * The redo log (--redo-log: fd 5, the second of "files") makes a commit atomic
+ * against the death of any process, this one included:
+ *   1. the transaction is written to the log at LOG_REC_OFF;
+ *   2. the log's header page is written with state COMMITTED, the record's
+ *      length and checksum (one 4 KiB pwrite: a kill cannot tear it);
+ *   3. the units are written to the image;
+ *   4. the header goes back to state EMPTY, with the transaction's id added to
+ *      the ring of applied ids.
+ * At start the driver reads the header: COMMITTED with a record whose
+ * checksum holds means a driver died in step 3 or 4, and it applies the
+ * record again (the same bytes to the same places) before it serves anything.
+ * A death before step 2 leaves nothing applied; antd hands the commit to the
+ * next instance.  Against power loss the steps must also reach the disk in
+ * order: --sync adds fdatasync after steps 1, 2 and 3 (slower).
  */
 
 #define MAX_IO (256u << 20)   /* one request moves at most 256 MiB */
+
+#define LOG_MAGIC   0x474f4c41u   /* "ALOG" */
+#define LOG_VERSION 1u
+#define LOG_REC_OFF 4096u
+#define LOG_RING    128u
+enum { LOG_EMPTY = 0, LOG_COMMITTED = 1 };
+
+/* The redo log's first page. */
+struct log_hdr {
+	uint32_t magic, version;
+	uint32_t state;
+	uint32_t ring_next;      /* slot for the next applied id */
+	uint64_t rec_len, rec_sum;
+	uint64_t applied;        /* transactions applied, ever */
+	uint64_t hdr_sum;        /* over the fields above */
+	uint64_t ring[LOG_RING][2];
+};
+
+static struct {
+	int img, log;            /* fds; log -1 without --log */
+	int sync;
+	int read_only;
+	struct log_hdr h;
+	uint64_t image_size;
+} D = { .img = 4, .log = -1 };
 
 static void usage(FILE *f)
 {
@@ -33,6 +79,9 @@ static void usage(FILE *f)
 		"LENGTH as text; the bytes travel in a data ICA), flush, size.\n"
 		"\n"
 		"  --read-only     refuse writes\n"
+		"  --redo-log      fd 5 (the second of \"files\") is the redo log that makes\n"
+		"                  each commit atomic; without it commits are refused\n"
+		"  --sync          fdatasync between the steps of a commit (power-loss safe)\n"
 		TESTOPTS_HELP
 		"  --help          this text\n");
 }
@@ -110,10 +159,195 @@ static int do_write(struct ant_conn *c, struct ant_item *it, int img, int read_o
 	return ant_reply(c, it, (int32_t)put, NULL, 0, NULL, ANT_DF_DETACH);
 }
 
+/* Whole pread/pwrite: -errno, or -EIO for a short read. */
+static int pread_all(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
+{
+	size_t put = 0;
+	while (put < n) {
+		ssize_t r = pwrite(fd, (const char *)buf + put, n - put, (off_t)(off + put));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		put += (size_t)r;
+	}
+	return 0;
+}
+
+static int maybe_sync(int fd)
+{
+	return D.sync && fdatasync(fd) < 0 ? -errno : 0;
+}
+
+static uint64_t hdr_sum(const struct log_hdr *h)
+{
+	return txn_sum(h, offsetof(struct log_hdr, hdr_sum), 1) ^
+	       txn_sum(h->ring, sizeof(h->ring), 2);
+}
+
+static int write_hdr(void)
+{
+	D.h.hdr_sum = hdr_sum(&D.h);
+	unsigned char page[LOG_REC_OFF] = { 0 };
+	memcpy(page, &D.h, sizeof(D.h));
+	return pwrite_all(D.log, page, sizeof(page), 0);
+}
+
+static int id_applied(const uint64_t id[2])
+{
+	if (!id[0] && !id[1])
+		return 0;
+	for (unsigned i = 0; i < LOG_RING; i++)
+		if (D.h.ring[i][0] == id[0] && D.h.ring[i][1] == id[1])
+			return 1;
+	return 0;
+}
+
+/* Steps 3 and 4: the units to the image, then the log says EMPTY. */
+static int apply(const void *txn)
+{
+	const struct txn_hdr *t = txn;
+	const uint64_t *off = txn_offs(txn);
+	for (uint32_t i = 0; i < t->nunits; i++) {
+		int r = pwrite_all(D.img, txn_unit(txn, i), TXN_UNIT, off[i]);
+		if (r < 0)
+			return r;
+	}
+	int r = maybe_sync(D.img);
+	if (r < 0)
+		return r;
+	if (t->id[0] || t->id[1]) {
+		D.h.ring[D.h.ring_next][0] = t->id[0];
+		D.h.ring[D.h.ring_next][1] = t->id[1];
+		D.h.ring_next = (D.h.ring_next + 1) % LOG_RING;
+	}
+	D.h.state = LOG_EMPTY;
+	D.h.applied++;
+	return write_hdr();
+}
+
+/* At start: a new log gets a header; a COMMITTED one is applied again. */
+static int recover(const char *self)
+{
+	unsigned char page[LOG_REC_OFF];
+	struct stat st;
+	if (fstat(D.log, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size < LOG_REC_OFF) {
+		memset(&D.h, 0, sizeof(D.h));
+		D.h.magic = LOG_MAGIC;
+		D.h.version = LOG_VERSION;
+		return write_hdr();
+	}
+	int r = pread_all(D.log, page, sizeof(page), 0);
+	if (r < 0)
+		return r;
+	memcpy(&D.h, page, sizeof(D.h));
+	if (D.h.magic != LOG_MAGIC || D.h.version != LOG_VERSION || D.h.hdr_sum != hdr_sum(&D.h) ||
+	    D.h.ring_next >= LOG_RING) {
+		fprintf(stderr, "%s: the redo log's header is damaged or not a redo log: refusing it "
+			"(move it away to start with an empty one)\n", self);
+		return -EUCLEAN;
+	}
+	if (D.h.state != LOG_COMMITTED)
+		return 0;
+	if (D.h.rec_len > (uint64_t)st.st_size - LOG_REC_OFF || D.h.rec_len > ((uint64_t)1 << 31)) {
+		fprintf(stderr, "%s: the redo log's record is cut short: not applied\n", self);
+		D.h.state = LOG_EMPTY;
+		return write_hdr();
+	}
+	void *rec = malloc(D.h.rec_len ? D.h.rec_len : 1);
+	if (!rec)
+		return -ENOMEM;
+	r = pread_all(D.log, rec, D.h.rec_len, LOG_REC_OFF);
+	const char *bad = r < 0 ? "unreadable" : txn_sum(rec, D.h.rec_len, 3) != D.h.rec_sum ?
+					     "its checksum does not hold" :
+					     txn_check(rec, D.h.rec_len, D.image_size);
+	if (bad) {
+		/* Only a power loss without --sync gets here: the header was
+		 * written before the record reached the disk. */
+		fprintf(stderr, "%s: the redo log's committed record is %s: not applied\n", self, bad);
+		free(rec);
+		D.h.state = LOG_EMPTY;
+		return write_hdr();
+	}
+	fprintf(stderr, "%s: applying the transaction a dead driver left in the redo log (%u units)\n",
+		self, ((const struct txn_hdr *)rec)->nunits);
+	r = apply(rec);
+	free(rec);
+	return r;
+}
+
+static int do_commit(struct ant_conn *c, struct ant_item *it)
+{
+	if (D.read_only)
+		return reply_text(c, it, -EROFS, "the image is read-only");
+	if (D.log < 0)
+		return reply_text(c, it, -EOPNOTSUPP, "no redo log (start the driver with --redo-log)");
+	if (!it->data)
+		return reply_text(c, it, ANT_E_BAD_REQUEST, "commit wants a transaction in a data ICA");
+	const void *txn = it->data->addr;
+	const char *bad = txn_check(txn, it->data->size, D.image_size);
+	if (bad)
+		return reply_text(c, it, ANT_E_BAD_REQUEST, bad);
+	const struct txn_hdr *t = txn;
+	int32_t n = (int32_t)t->nunits;
+	if (id_applied(t->id))   /* a replay of a commit that was done */
+		return ant_reply(c, it, n, "applied already", 15, NULL, ANT_DF_DETACH);
+	int r = pwrite_all(D.log, txn, t->total, LOG_REC_OFF);
+	if (r == 0)
+		r = maybe_sync(D.log);
+	if (r == 0) {
+		D.h.state = LOG_COMMITTED;
+		D.h.rec_len = t->total;
+		D.h.rec_sum = txn_sum(txn, t->total, 3);
+		r = write_hdr();
+	}
+	if (r == 0)
+		r = maybe_sync(D.log);
+	if (r == 0)
+		r = apply(txn);
+	if (r < 0)
+		return reply_text(c, it, r, "the redo log or the image cannot be written");
+	return ant_reply(c, it, n, NULL, 0, NULL, ANT_DF_DETACH);
+}
+
+static int do_txnstatus(struct ant_conn *c, struct ant_item *it)
+{
+	char buf[64];
+	uint64_t id[2];
+	char *end;
+	if (!it->params || !it->nparams || it->nparams >= sizeof(buf))
+		return reply_text(c, it, ANT_E_BAD_REQUEST, "txnstatus wants \"RUN CALL\" in hex");
+	memcpy(buf, it->params, it->nparams);
+	buf[it->nparams] = '\0';
+	errno = 0;
+	id[0] = strtoull(buf, &end, 16);
+	if (errno || *end != ' ')
+		return reply_text(c, it, ANT_E_BAD_REQUEST, "txnstatus wants \"RUN CALL\" in hex");
+	id[1] = strtoull(end + 1, &end, 16);
+	if (errno || *end)
+		return reply_text(c, it, ANT_E_BAD_REQUEST, "txnstatus wants \"RUN CALL\" in hex");
+	return reply_text(c, it, id_applied(id), NULL);
+}
+
 int main(int argc, char **argv)
 {
 	struct testopts o = { .self = getenv("ANT_SERVER") ? getenv("ANT_SERVER") : "disk" };
-	int read_only = 0;
 	for (int i = 1; i < argc; i++) {
 		int r = testopts_parse(&o, argc, argv, &i);
 		if (r < 0)
@@ -124,7 +358,11 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (strcmp(argv[i], "--read-only") == 0) {
-			read_only = 1;
+			D.read_only = 1;
+		} else if (strcmp(argv[i], "--redo-log") == 0) {
+			D.log = 5;
+		} else if (strcmp(argv[i], "--sync") == 0) {
+			D.sync = 1;
 		} else {
 			fprintf(stderr, "%s: unknown argument '%s' (see disk --help)\n", o.self, argv[i]);
 			return 2;
@@ -137,7 +375,22 @@ int main(int argc, char **argv)
 			"[{\"path\": \"disk.img\", \"write\": true}])\n", o.self);
 		return 1;
 	}
-	int img = 4;
+	D.image_size = (uint64_t)st.st_size;
+	if (D.log >= 0) {
+		struct stat ls;
+		if (atoi(nf) < 2 || fstat(D.log, &ls) < 0 || !S_ISREG(ls.st_mode)) {
+			fprintf(stderr, "%s: --redo-log: no redo log file as fd 5: give it as the second of "
+				"\"files\" ({\"path\": \"disk.log\", \"write\": true, \"create\": true})\n",
+				o.self);
+			return 1;
+		}
+		int lr = recover(o.self);
+		if (lr < 0) {
+			fprintf(stderr, "%s: redo log: %s\n", o.self, strerror(-lr));
+			return 1;
+		}
+	}
+	int img = D.img;
 	struct ant_conn *c = testops_connect(&o, "disk");
 	int r;
 	struct ant_item it;
@@ -153,9 +406,16 @@ int main(int argc, char **argv)
 		if (strcmp(it.op, "read") == 0) {
 			r = do_read(c, &it, img);
 		} else if (strcmp(it.op, "write") == 0) {
-			r = do_write(c, &it, img, read_only);
+			r = do_write(c, &it, img, D.read_only);
+		} else if (strcmp(it.op, "commit") == 0) {
+			r = do_commit(c, &it);
+		} else if (strcmp(it.op, "txnstatus") == 0) {
+			r = do_txnstatus(c, &it);
 		} else if (strcmp(it.op, "flush") == 0) {
-			r = reply_text(c, &it, fsync(img) < 0 ? -errno : 0, NULL);
+			int e = fsync(img) < 0 ? -errno : 0;
+			if (!e && D.log >= 0 && fsync(D.log) < 0)
+				e = -errno;
+			r = reply_text(c, &it, e, NULL);
 		} else if (strcmp(it.op, "size") == 0) {
 			char buf[32];
 			snprintf(buf, sizeof(buf), "%" PRIu64,

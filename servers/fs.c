@@ -11,6 +11,7 @@
 
 #include "ant/ant.h"
 #include "testops.h"
+#include "txn.h"
 
 /*
  * Ops (text parameters, as the disk's and the cache's; PATH is absolute):
@@ -55,13 +56,38 @@
 #define PARAM_MAX    ANT_CICA_SIZE
 #define PATH_MAX_LEN 2048u        /* leaves the result area room for an answer */
 
+#define HELD_MAX     64u          /* cache blocks held mapped at once */
+#define OV_BUCKETS   1024u        /* the overlay's hash buckets */
+
+/* A cache block fs holds (read-only, mapped). */
+struct held {
+	uint64_t no;
+	struct ant_ica *ica;
+	size_t valid;                /* bytes the cache said are valid */
+	uint64_t used;               /* LRU clock */
+};
+
+/* A 4 KiB unit of the image the current operation wrote. */
+struct unit {
+	struct unit *next;
+	uint64_t off;                /* in the image, a multiple of TXN_UNIT */
+	unsigned char bytes[TXN_UNIT];
+};
+
 static struct {
 	struct ant_conn *c;
 	const char *cache;           /* the cache server's name */
 	unsigned block_size;         /* the cache's block size */
+	int read_only;               /* --read-only: every change is -EROFS */
 	ext2_filsys fs;              /* NULL until opened */
 	int io_err;                  /* the last failed cache call's retval (for texts) */
-	uint64_t cache_reads, cache_bytes, opens;
+	uint64_t run_id;             /* $ANT_RUN_ID: names transactions with a call id */
+	struct held held[HELD_MAX];
+	unsigned nheld;
+	uint64_t clock;
+	struct unit *ov[OV_BUCKETS]; /* the overlay */
+	uint32_t nunits;
+	uint64_t cache_reads, cache_bytes, opens, commits, committed_bytes, replays_skipped;
 } F = { .block_size = 4096 };
 
 static void usage(FILE *f)
@@ -114,8 +140,6 @@ static errcode_t ant_io_open(const char *name, int flags, io_channel *channel)
 {
 	if (!name)
 		return EXT2_ET_BAD_DEVICE_NAME;
-	if (flags & IO_FLAG_RW)
-		return EXT2_ET_RO_FILSYS;   /* writes come in the next version */
 	io_channel io = calloc(1, sizeof(*io));
 	if (!io)
 		return EXT2_ET_NO_MEMORY;
@@ -154,53 +178,199 @@ static errcode_t ant_io_set_blksize(io_channel io, int blksize)
 }
 
 /*
- * Read count blocks of the channel's block size from block on (a negative
- * count is a byte count, as libext2fs uses for the superblock) into buf, one
- * cache block at a time.  The channel's block size (1024 while the superblock
- * is read, then the file system's) need not be the cache's.  Bytes past the
- * end of the image read as zeros and the answer is EXT2_ET_SHORT_READ, as
- * unix_io does it.
+ * The cache blocks fs holds on to: their read-only data ICAs, mapped, so that
+ * libext2fs's many small reads inside one cache block cost one call.  Nobody
+ * but fs writes the file system, so a held block goes stale only through fs's
+ * own commits, which drop the blocks they touch (held_forget).
  */
-static errcode_t ant_io_read_blk64(io_channel io, unsigned long long block, int count, void *buf)
+static struct held *held_find(uint64_t no)
 {
-	if (io->magic != EXT2_ET_MAGIC_IO_CHANNEL)
-		return EXT2_ET_MAGIC_IO_CHANNEL;
-	uint64_t len = count < 0 ? (uint64_t)-(int64_t)count : (uint64_t)count * (uint64_t)io->block_size;
-	if (block > (UINT64_MAX - len) / (uint64_t)io->block_size)
-		return EXT2_ET_LLSEEK_FAILED;
-	uint64_t off = block * (uint64_t)io->block_size;
+	for (unsigned i = 0; i < F.nheld; i++)
+		if (F.held[i].no == no)
+			return &F.held[i];
+	return NULL;
+}
+
+static void held_drop(unsigned i)
+{
+	ant_ica_release(F.c, F.held[i].ica);
+	F.held[i] = F.held[--F.nheld];
+}
+
+static void held_forget(uint64_t no)
+{
+	for (unsigned i = 0; i < F.nheld; i++)
+		if (F.held[i].no == no) {
+			held_drop(i);
+			return;
+		}
+}
+
+/* Cache block no, held (read from the cache if it is not). */
+static int held_get(uint64_t no, struct held **out)
+{
+	struct held *h = held_find(no);
+	if (!h) {
+		struct ant_ica *ica;
+		int valid = cache_read(no, &ica);
+		if (valid < 0)
+			return valid;
+		if (F.nheld == HELD_MAX) {   /* the least recently used goes */
+			unsigned lru = 0;
+			for (unsigned i = 1; i < F.nheld; i++)
+				if (F.held[i].used < F.held[lru].used)
+					lru = i;
+			held_drop(lru);
+		}
+		h = &F.held[F.nheld++];
+		h->no = no;
+		h->ica = ica;
+		h->valid = (size_t)valid < ica->size ? (size_t)valid : ica->size;
+	}
+	h->used = ++F.clock;
+	*out = h;
+	return 0;
+}
+
+/* ---- the overlay: this operation's writes, until its commit --------------- */
+
+static struct unit *overlay_find(uint64_t off)
+{
+	for (struct unit *u = F.ov[(off / TXN_UNIT) % OV_BUCKETS]; u; u = u->next)
+		if (u->off == off)
+			return u;
+	return NULL;
+}
+
+static void overlay_clear(void)
+{
+	for (unsigned b = 0; b < OV_BUCKETS; b++) {
+		while (F.ov[b]) {
+			struct unit *u = F.ov[b];
+			F.ov[b] = u->next;
+			free(u);
+		}
+	}
+	F.nunits = 0;
+}
+
+/*
+ * Copy the image's bytes [off, off+len) (inside one TXN_UNIT) into p: this
+ * operation's own writes first, else the cache.  Returns the bytes that exist
+ * (fewer at the end of the image), or < 0.
+ */
+static int image_read(uint64_t off, size_t len, unsigned char *p)
+{
+	struct unit *u = overlay_find(off / TXN_UNIT * TXN_UNIT);
+	if (u) {
+		memcpy(p, u->bytes + off % TXN_UNIT, len);
+		return (int)len;
+	}
+	struct held *h;
+	int r = held_get(off / F.block_size, &h);
+	if (r < 0)
+		return r;
+	size_t in = (size_t)(off % F.block_size);
+	size_t have = h->valid > in ? h->valid - in : 0;
+	if (have > len)
+		have = len;
+	memcpy(p, (const unsigned char *)h->ica->addr + in, have);
+	F.cache_bytes += have;
+	return (int)have;
+}
+
+/* Put bytes [off, off+len) (inside one unit) into this operation's overlay. */
+static errcode_t image_write(uint64_t off, size_t len, const unsigned char *p)
+{
+	uint64_t uoff = off / TXN_UNIT * TXN_UNIT;
+	struct unit *u = overlay_find(uoff);
+	if (!u) {
+		if (F.nunits >= TXN_MAX_UNITS)
+			return EXT2_ET_NO_MEMORY;
+		u = malloc(sizeof(*u));
+		if (!u)
+			return EXT2_ET_NO_MEMORY;
+		u->off = uoff;
+		if (len < TXN_UNIT) {   /* a part of the unit: start from what is there */
+			int r = image_read(uoff, TXN_UNIT, u->bytes);
+			if (r < 0) {
+				free(u);
+				return io_error(r);
+			}
+			if ((size_t)r < TXN_UNIT) {   /* the image ends inside this unit */
+				free(u);
+				return EXT2_ET_SHORT_WRITE;
+			}
+		}
+		unsigned b = (unsigned)((uoff / TXN_UNIT) % OV_BUCKETS);
+		u->next = F.ov[b];
+		F.ov[b] = u;
+		F.nunits++;
+	}
+	memcpy(u->bytes + off % TXN_UNIT, p, len);
+	return 0;
+}
+
+/* Bytes [off, off+len) of the image, in unit-sized pieces. */
+static errcode_t range_io(io_channel io, uint64_t off, uint64_t len, void *buf, int write)
+{
 	unsigned char *p = buf;
-	size_t done = 0;
+	uint64_t done = 0;
 	int short_read = 0;
 	while (done < len) {
-		uint64_t cb = (off + done) / F.block_size;
-		size_t in = (size_t)((off + done) % F.block_size);
-		size_t want = F.block_size - in;
+		size_t in = (size_t)((off + done) % TXN_UNIT);
+		size_t want = TXN_UNIT - in;
 		if (want > len - done)
 			want = (size_t)(len - done);
-		struct ant_ica *ica;
-		int valid = cache_read(cb, &ica);
-		if (valid < 0) {
-			errcode_t e = io_error(valid);
-			if (io->read_error)
-				return io->read_error(io, (unsigned long)block, count, buf, (size_t)len,
-						      (int)done, e);
-			return e;
-		}
-		size_t have = (size_t)valid < ica->size ? (size_t)valid : ica->size;
-		have = have > in ? have - in : 0;
-		if (have > want)
-			have = want;
-		memcpy(p + done, (const unsigned char *)ica->addr + in, have);
-		ant_ica_release(F.c, ica);
-		F.cache_bytes += have;
-		if (have < want) {
-			memset(p + done + have, 0, want - have);
-			short_read = 1;
+		if (write) {
+			errcode_t e = image_write(off + done, want, p + done);
+			if (e)
+				return e;
+		} else {
+			int got = image_read(off + done, want, p + done);
+			if (got < 0) {
+				errcode_t e = io_error(got);
+				if (io->read_error)
+					return io->read_error(io, (unsigned long)(off / io->block_size),
+							      (int)(len / io->block_size), buf, (size_t)len,
+							      (int)done, e);
+				return e;
+			}
+			if ((size_t)got < want) {
+				memset(p + done + got, 0, want - (size_t)got);
+				short_read = 1;
+			}
 		}
 		done += want;
 	}
 	return short_read ? EXT2_ET_SHORT_READ : 0;
+}
+
+/* A block range of the channel's block size (a negative count is a byte
+ * count, as libext2fs uses for the superblock) as bytes. */
+static errcode_t blk_range(io_channel io, unsigned long long block, int count, uint64_t *off,
+			   uint64_t *len)
+{
+	if (io->magic != EXT2_ET_MAGIC_IO_CHANNEL)
+		return EXT2_ET_MAGIC_IO_CHANNEL;
+	*len = count < 0 ? (uint64_t)-(int64_t)count : (uint64_t)count * (uint64_t)io->block_size;
+	if (block > (UINT64_MAX - *len) / (uint64_t)io->block_size)
+		return EXT2_ET_LLSEEK_FAILED;
+	*off = block * (uint64_t)io->block_size;
+	return 0;
+}
+
+/*
+ * Read count blocks from block on into buf.  The channel's block size (1024
+ * while the superblock is read, then the file system's) need not be the
+ * cache's.  Bytes past the end of the image read as zeros and the answer is
+ * EXT2_ET_SHORT_READ, as unix_io does it.
+ */
+static errcode_t ant_io_read_blk64(io_channel io, unsigned long long block, int count, void *buf)
+{
+	uint64_t off, len;
+	errcode_t e = blk_range(io, block, count, &off, &len);
+	return e ? e : range_io(io, off, len, buf, 0);
 }
 
 static errcode_t ant_io_read_blk(io_channel io, unsigned long block, int count, void *buf)
@@ -208,27 +378,33 @@ static errcode_t ant_io_read_blk(io_channel io, unsigned long block, int count, 
 	return ant_io_read_blk64(io, block, count, buf);
 }
 
-/* Read-only for now: the file system is opened without EXT2_FLAG_RW, so
- * libext2fs never writes; these answer anyone who tries anyway. */
+/* Writes go to the overlay; the operation's commit sends them on as one
+ * transaction (commit_op). */
 static errcode_t ant_io_write_blk64(io_channel io, unsigned long long block, int count,
 				    const void *buf)
 {
-	return EXT2_ET_RO_FILSYS;
+	uint64_t off, len;
+	errcode_t e = blk_range(io, block, count, &off, &len);
+	return e ? e : range_io(io, off, len, (void *)buf, 1);
 }
 
 static errcode_t ant_io_write_blk(io_channel io, unsigned long block, int count, const void *buf)
 {
-	return EXT2_ET_RO_FILSYS;
+	return ant_io_write_blk64(io, block, count, buf);
 }
 
 static errcode_t ant_io_write_byte(io_channel io, unsigned long offset, int count, const void *buf)
 {
-	return EXT2_ET_RO_FILSYS;
+	if (io->magic != EXT2_ET_MAGIC_IO_CHANNEL)
+		return EXT2_ET_MAGIC_IO_CHANNEL;
+	if (count < 0)
+		return EXT2_ET_INVALID_ARGUMENT;
+	return range_io(io, offset, (uint64_t)count, (void *)buf, 1);
 }
 
 static errcode_t ant_io_flush(io_channel io)
 {
-	return 0;   /* nothing is ever written */
+	return 0;   /* the overlay is committed per operation, not here */
 }
 
 static errcode_t ant_io_set_option(io_channel io, const char *option, const char *arg)
@@ -241,7 +417,7 @@ static errcode_t ant_io_get_stats(io_channel io, io_stats *stats)
 	static struct struct_io_stats st;
 	st.num_fields = 2;
 	st.bytes_read = F.cache_bytes;
-	st.bytes_written = 0;
+	st.bytes_written = F.committed_bytes;
 	if (stats)
 		*stats = &st;
 	return 0;
@@ -339,13 +515,42 @@ static errcode_t fs_open(void)
 		return 0;
 	ext2_filsys fs = NULL;
 	/* 64BITS: mkfs.ext4 makes 64bit file systems, and libext2fs refuses
-	 * them to a caller that only knows the legacy bitmaps. */
-	errcode_t e = ext2fs_open2("ant-cache", NULL, EXT2_FLAG_64BITS, 0, 0, &ant_io_manager_s, &fs);
+	 * them to a caller that only knows the legacy bitmaps.  MASTER_SB_ONLY:
+	 * a commit writes the primary superblock and descriptors only, as the
+	 * kernel does; e2fsck brings the backups up to date. */
+	int flags = EXT2_FLAG_64BITS | (F.read_only ? 0 : EXT2_FLAG_RW | EXT2_FLAG_MASTER_SB_ONLY);
+	errcode_t e = ext2fs_open2("ant-cache", NULL, flags, 0, 0, &ant_io_manager_s, &fs);
 	if (e)
 		return e;
+	if (!F.read_only && ext2fs_has_feature_journal_needs_recovery(fs->super)) {
+		/* A journal with transactions in it: writing past them would
+		 * lose them.  fsck the image first (e2fsck -fy). */
+		fprintf(stderr, "fs: the image's journal needs recovery: serving it read-only\n");
+		ext2fs_free(fs);
+		F.read_only = 1;
+		return fs_open();
+	}
+	if (!F.read_only) {
+		e = ext2fs_read_bitmaps(fs);
+		if (e) {
+			ext2fs_free(fs);
+			return e;
+		}
+	}
 	F.fs = fs;
 	F.opens++;
 	return 0;
+}
+
+/* Forget the file system as libext2fs has it in memory: after an operation
+ * that failed half-way, its bitmaps and counters may not match the image
+ * any more.  The next request opens it again from the image. */
+static void fs_discard(void)
+{
+	overlay_clear();
+	if (F.fs)
+		ext2fs_free(F.fs);
+	F.fs = NULL;
 }
 
 static void log_open_error(errcode_t e)
@@ -417,10 +622,14 @@ static int do_stat(struct ant_conn *c, struct ant_item *it, const char *path)
 	int answered;
 	if (load_inode(c, it, path, 0, &ino, &inode, &answered) < 0)
 		return answered;
-	char text[160];
-	snprintf(text, sizeof(text), "ino=%u mode=0%o size=%" PRIu64 " nlink=%u mtime=%" PRId64,
+	char text[320];
+	snprintf(text, sizeof(text), "ino=%u mode=0%o size=%" PRIu64 " nlink=%u mtime=%" PRId64
+		 " uid=%u gid=%u atime=%" PRId64 " ctime=%" PRId64 " blocks=%llu",
 		 (unsigned)ino, (unsigned)inode.i_mode, (uint64_t)EXT2_I_SIZE(&inode),
-		 (unsigned)inode.i_links_count, inode_mtime(&inode));
+		 (unsigned)inode.i_links_count, inode_mtime(&inode), (unsigned)inode_uid(inode),
+		 (unsigned)inode_gid(inode), (int64_t)(int32_t)inode.i_atime,
+		 (int64_t)(int32_t)inode.i_ctime,
+		 (unsigned long long)ext2fs_get_stat_i_blocks(F.fs, (struct ext2_inode *)&inode));
 	return reply_text(c, it, 0, text);
 }
 
@@ -699,16 +908,826 @@ static int do_read(struct ant_conn *c, struct ant_item *it, char *buf)
 	return ant_reply(c, it, (int32_t)got, NULL, 0, ica, ANT_DF_DETACH);
 }
 
-/* The ops that would change the file system: refused while it is read-only. */
+/* ---- changes: each operation is one transaction ---------------------------- */
+
+/* Sort unit offsets (merge sort; see sort_dents for why not qsort). */
+static void sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
+{
+	if (n < 2)
+		return;
+	size_t h = n / 2, i = 0, j = h, k = 0;
+	sort_u64(v, tmp, h);
+	sort_u64(v + h, tmp, n - h);
+	while (i < h && j < n)
+		tmp[k++] = v[j] < v[i] ? v[j++] : v[i++];
+	while (i < h)
+		tmp[k++] = v[i++];
+	memcpy(v, tmp, k * sizeof(*v));
+}
+
+/*
+ * End of a changing operation: libext2fs's bitmaps, group descriptors and
+ * superblock go to the overlay too (ext2fs_flush), then the whole overlay
+ * travels to the cache as one transaction in one data ICA, tagged with the
+ * operation's id, and the disk applies it whole (redo log) before the answer
+ * comes back.  On any failure the in-memory file system is dropped: the
+ * image has none of the operation.
+ */
+static errcode_t commit_op(uint64_t call_id)
+{
+	errcode_t e = ext2fs_flush2(F.fs, 0);
+	if (e)
+		return e;
+	uint32_t n = F.nunits;
+	if (n == 0)
+		return 0;
+	uint64_t *offs = malloc(2 * (size_t)n * sizeof(*offs));
+	if (!offs)
+		return EXT2_ET_NO_MEMORY;
+	uint32_t k = 0;
+	for (unsigned b = 0; b < OV_BUCKETS; b++)
+		for (struct unit *u = F.ov[b]; u; u = u->next)
+			offs[k++] = u->off;
+	sort_u64(offs, offs + n, n);
+	size_t data_off = txn_data_off(n);
+	uint64_t total = data_off + (uint64_t)n * TXN_UNIT;
+	struct ant_ica *ica;
+	int r = ant_ica_alloc(F.c, (size_t)total, &ica);
+	if (r < 0) {
+		free(offs);
+		F.io_err = r;
+		return io_error(r);
+	}
+	struct txn_hdr *t = ica->addr;
+	t->magic = TXN_MAGIC;
+	t->version = TXN_VERSION;
+	t->id[0] = F.run_id;
+	t->id[1] = call_id;
+	t->nunits = n;
+	t->data_off = (uint32_t)data_off;
+	t->total = total;
+	memcpy((unsigned char *)ica->addr + sizeof(*t), offs, (size_t)n * sizeof(*offs));
+	for (uint32_t i = 0; i < n; i++)
+		memcpy((unsigned char *)ica->addr + data_off + (size_t)i * TXN_UNIT,
+		       overlay_find(offs[i])->bytes, TXN_UNIT);
+	/* The cache blocks fs holds that this changes are stale from now on. */
+	for (uint32_t i = 0; i < n; i++)
+		held_forget(offs[i] / F.block_size);
+	free(offs);
+	struct ant_call call = { .server = F.cache, .op = "commit", .data = ica,
+				 .data_flags = ANT_DF_DETACH, .frame_flags = ANT_FF_IO_WAIT };
+	struct ant_result res;
+	res.data = NULL;
+	r = ant_call_sync(F.c, &call, &res);
+	ant_ica_release(F.c, res.data);
+	if (r < 0) {
+		if (r == ANT_E_NO_OP || r == -EOPNOTSUPP)
+			fprintf(stderr, "fs: the cache or disk takes no transactions (%s): "
+				"changes are refused\n", ant_strerror(r));
+		F.io_err = r;
+		return io_error(r);
+	}
+	F.commits++;
+	F.committed_bytes += (uint64_t)n * TXN_UNIT;
+	overlay_clear();
+	return 0;
+}
+
+/* Was the transaction of call id applied already?  1, 0, or < 0 (unknown). */
+static int txn_applied(uint64_t call_id)
+{
+	char arg[48];
+	int n = snprintf(arg, sizeof(arg), "%" PRIx64 " %" PRIx64, F.run_id, call_id);
+	struct ant_call call = { .server = F.cache, .op = "txnstatus", .arg = arg, .arglen = (size_t)n,
+				 .frame_flags = ANT_FF_IO_WAIT };
+	struct ant_result res;
+	res.data = NULL;
+	int r = ant_call_sync(F.c, &call, &res);
+	ant_ica_release(F.c, res.data);
+	return r;
+}
+
+static uint32_t now32(void)
+{
+	return (uint32_t)time(NULL);
+}
+
+static void set_times(struct ext2_inode_large *inode, int a, int m, int c)
+{
+	uint32_t t = now32();
+	if (a)
+		inode->i_atime = t;
+	if (m)
+		inode->i_mtime = t;
+	if (c)
+		inode->i_ctime = t;
+}
+
+static errcode_t write_inode(ext2_ino_t ino, struct ext2_inode_large *inode)
+{
+	return ext2fs_write_inode_full(F.fs, ino, (struct ext2_inode *)inode, sizeof(*inode));
+}
+
+/* A changed directory's mtime and ctime. */
+static errcode_t touch_dir(ext2_ino_t dir)
+{
+	struct ext2_inode_large inode;
+	errcode_t e = read_inode(dir, &inode);
+	if (e)
+		return e;
+	set_times(&inode, 0, 1, 1);
+	return write_inode(dir, &inode);
+}
+
+/* PATH split into its folder's inode and its last name (in name, NUL-ended). */
+static errcode_t split(const char *path, ext2_ino_t *dir, char *name)
+{
+	const char *slash = strrchr(path, '/');
+	const char *last = slash + 1;
+	size_t n = strlen(last);
+	if (n == 0 || (n == 1 && last[0] == '.') || (n == 2 && last[0] == '.' && last[1] == '.'))
+		return EXT2_ET_INVALID_ARGUMENT;
+	if (n > EXT2_NAME_LEN)
+		return ENAMETOOLONG;
+	memcpy(name, last, n + 1);
+	char parent[PATH_MAX_LEN + 1];
+	size_t pl = (size_t)(slash - path);
+	memcpy(parent, path, pl ? pl : 1);
+	parent[pl ? pl : 1] = '\0';
+	errcode_t e = resolve(parent, 1, dir);
+	if (e)
+		return e;
+	struct ext2_inode_large inode;
+	e = read_inode(*dir, &inode);
+	if (!e && !LINUX_S_ISDIR(inode.i_mode))
+		e = EXT2_ET_NO_DIRECTORY;
+	return e;
+}
+
+static errcode_t lookup_in(ext2_ino_t dir, const char *name, ext2_ino_t *ino)
+{
+	return ext2fs_lookup(F.fs, dir, name, (int)strlen(name), NULL, ino);
+}
+
+/* ext2fs_link, growing the folder by a block when it is full. */
+static errcode_t link_in(ext2_ino_t dir, const char *name, ext2_ino_t ino, int ft)
+{
+	errcode_t e = ext2fs_link(F.fs, dir, name, ino, ft);
+	if (e == EXT2_ET_DIR_NO_SPACE) {
+		e = ext2fs_expand_dir(F.fs, dir);
+		if (!e)
+			e = ext2fs_link(F.fs, dir, name, ino, ft);
+	}
+	return e;
+}
+
+static int file_type(unsigned mode)
+{
+	return LINUX_S_ISDIR(mode) ? EXT2_FT_DIR : LINUX_S_ISLNK(mode) ? EXT2_FT_SYMLINK :
+	       LINUX_S_ISREG(mode) ? EXT2_FT_REG_FILE : EXT2_FT_UNKNOWN;
+}
+
+/* An inode nothing links to any more: its blocks, extended-attribute block
+ * and the inode itself go back to the free pool. */
+static errcode_t release_inode(ext2_ino_t ino, struct ext2_inode_large *inode)
+{
+	errcode_t e = 0;
+	if (ext2fs_inode_has_valid_blocks2(F.fs, (struct ext2_inode *)inode))
+		e = ext2fs_punch(F.fs, ino, (struct ext2_inode *)inode, NULL, 0, ~0ULL);
+	if (e)
+		return e;
+	blk64_t acl = ext2fs_file_acl_block(F.fs, (struct ext2_inode *)inode);
+	if (acl) {
+		__u32 count = 0;
+		e = ext2fs_adjust_ea_refcount3(F.fs, acl, NULL, -1, &count, ino);
+		if (e)
+			return e;
+		if (count == 0)
+			ext2fs_block_alloc_stats2(F.fs, acl, -1);
+		ext2fs_file_acl_block_set(F.fs, (struct ext2_inode *)inode, 0);
+	}
+	inode->i_links_count = 0;
+	inode->i_dtime = now32();
+	e = write_inode(ino, inode);
+	if (!e)
+		ext2fs_inode_alloc_stats2(F.fs, ino, -1, LINUX_S_ISDIR(inode->i_mode));
+	return e;
+}
+
+struct empty_check {
+	int entries;
+};
+
+static int count_entry(ext2_ino_t dir, int entry, struct ext2_dir_entry *d, int offset, int blocksize,
+		       char *buf, void *priv)
+{
+	struct empty_check *c = priv;
+	int len = ext2fs_dirent_name_len(d);
+	if (d->inode && !((len == 1 && d->name[0] == '.') ||
+			  (len == 2 && d->name[0] == '.' && d->name[1] == '.'))) {
+		c->entries++;
+		return DIRENT_ABORT;
+	}
+	return 0;
+}
+
+static errcode_t dir_empty(ext2_ino_t dir, int *empty)
+{
+	struct empty_check c = { 0 };
+	errcode_t e = ext2fs_dir_iterate2(F.fs, dir, 0, NULL, count_entry, &c);
+	*empty = c.entries == 0;
+	return e;
+}
+
+/* Remove name (inode ino, already read into inode) from dir. */
+static errcode_t remove_entry(ext2_ino_t dir, const char *name, ext2_ino_t ino,
+			      struct ext2_inode_large *inode)
+{
+	errcode_t e = ext2fs_unlink(F.fs, dir, name, ino, 0);
+	if (e)
+		return e;
+	if (LINUX_S_ISDIR(inode->i_mode)) {
+		/* Its ".." no longer counts for the parent. */
+		struct ext2_inode_large pi;
+		e = read_inode(dir, &pi);
+		if (e)
+			return e;
+		if (pi.i_links_count > 1)
+			pi.i_links_count--;
+		set_times(&pi, 0, 1, 1);
+		e = write_inode(dir, &pi);
+		if (e)
+			return e;
+		return release_inode(ino, inode);
+	}
+	e = touch_dir(dir);
+	if (e)
+		return e;
+	if (inode->i_links_count > 1) {
+		inode->i_links_count--;
+		set_times(inode, 0, 0, 1);
+		return write_inode(ino, inode);
+	}
+	return release_inode(ino, inode);
+}
+
+/* A new inode for a regular file or a symlink's place: mode, times, extents. */
+static errcode_t new_file(ext2_ino_t dir, const char *name, unsigned mode, ext2_ino_t *out)
+{
+	ext2_ino_t ino;
+	errcode_t e = ext2fs_new_inode(F.fs, dir, (int)mode, NULL, &ino);
+	if (e)
+		return e;
+	e = link_in(dir, name, ino, file_type(mode));
+	if (e)
+		return e;
+	ext2fs_inode_alloc_stats2(F.fs, ino, +1, 0);
+	struct ext2_inode_large inode;
+	memset(&inode, 0, sizeof(inode));
+	inode.i_mode = (__u16)mode;
+	inode.i_links_count = 1;
+	set_times(&inode, 1, 1, 1);
+	if (EXT2_INODE_SIZE(F.fs->super) > EXT2_GOOD_OLD_INODE_SIZE)
+		inode.i_extra_isize = sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
+	if (ext2fs_has_feature_extents(F.fs->super)) {
+		ext2_extent_handle_t h;
+		e = ext2fs_extent_open2(F.fs, ino, (struct ext2_inode *)&inode, &h);
+		if (e)
+			return e;
+		ext2fs_extent_free(h);
+	}
+	e = ext2fs_write_new_inode(F.fs, ino, (struct ext2_inode *)&inode);
+	if (!e)
+		e = touch_dir(dir);
+	*out = ino;
+	return e;
+}
+
+/* "PATH MODE" / "PATH SIZE" / "PATH A B": the last n words are numbers
+ * (base 8 if octal, else 10); cuts buf after PATH. */
+static int parse_tail(char *buf, unsigned n, int octal, uint64_t *v)
+{
+	for (unsigned i = n; i-- > 0;) {
+		char *sp = strrchr(buf, ' ');
+		if (!sp || sp == buf || sp[1] < '0' || sp[1] > '9')
+			return -1;
+		char *end;
+		errno = 0;
+		unsigned long long x = strtoull(sp + 1, &end, octal ? 8 : 10);
+		if (errno || *end || x > INT64_MAX)
+			return -1;
+		v[i] = x;
+		*sp = '\0';
+	}
+	return is_path(buf) ? 0 : -1;
+}
+
+/* "A\nB": two absolute paths; cuts buf at the newline. */
+static int parse_two(char *buf, char **a, char **b)
+{
+	char *nl = strchr(buf, '\n');
+	if (!nl)
+		return -1;
+	*nl = '\0';
+	*a = buf;
+	*b = nl + 1;
+	return strchr(*b, '\n') ? -1 : 0;
+}
+
+/* What a changing op answers on success: a retval and a short text. */
+struct answer {
+	int32_t rv;
+	char text[64];
+};
+
+static void answer_ino(struct answer *a, ext2_ino_t ino)
+{
+	snprintf(a->text, sizeof(a->text), "ino=%u", (unsigned)ino);
+}
+
+static errcode_t op_create(char *buf, int dir, struct answer *a)
+{
+	uint64_t mode;
+	if (parse_tail(buf, 1, 1, &mode) < 0 || mode > 07777)
+		return EXT2_ET_INVALID_ARGUMENT;
+	ext2_ino_t parent, ino;
+	char name[EXT2_NAME_LEN + 1];
+	errcode_t e = split(buf, &parent, name);
+	if (e)
+		return e;
+	if (lookup_in(parent, name, &ino) == 0)
+		return EXT2_ET_FILE_EXISTS;
+	if (!dir) {
+		e = new_file(parent, name, LINUX_S_IFREG | (unsigned)mode, &ino);
+	} else {
+		e = ext2fs_mkdir(F.fs, parent, 0, name);
+		if (e == EXT2_ET_DIR_NO_SPACE) {
+			e = ext2fs_expand_dir(F.fs, parent);
+			if (!e)
+				e = ext2fs_mkdir(F.fs, parent, 0, name);
+		}
+		struct ext2_inode_large inode;
+		if (!e)
+			e = lookup_in(parent, name, &ino);
+		if (!e)
+			e = read_inode(ino, &inode);
+		if (!e) {
+			inode.i_mode = (__u16)(LINUX_S_IFDIR | mode);
+			set_times(&inode, 1, 1, 1);
+			e = write_inode(ino, &inode);
+		}
+		if (!e)
+			e = touch_dir(parent);
+	}
+	if (!e)
+		answer_ino(a, ino);
+	return e;
+}
+
+static errcode_t op_symlink(char *buf, struct answer *a)
+{
+	char *target, *path;
+	if (parse_two(buf, &target, &path) < 0 || !is_path(path) || !*target ||
+	    strlen(target) >= F.fs->blocksize)
+		return EXT2_ET_INVALID_ARGUMENT;
+	ext2_ino_t parent, ino;
+	char name[EXT2_NAME_LEN + 1];
+	errcode_t e = split(path, &parent, name);
+	if (e)
+		return e;
+	if (lookup_in(parent, name, &ino) == 0)
+		return EXT2_ET_FILE_EXISTS;
+	e = ext2fs_symlink(F.fs, parent, 0, name, target);
+	if (e == EXT2_ET_DIR_NO_SPACE) {
+		e = ext2fs_expand_dir(F.fs, parent);
+		if (!e)
+			e = ext2fs_symlink(F.fs, parent, 0, name, target);
+	}
+	if (!e)
+		e = lookup_in(parent, name, &ino);
+	if (!e)
+		e = touch_dir(parent);
+	if (!e)
+		answer_ino(a, ino);
+	return e;
+}
+
+static errcode_t op_remove(char *buf, int dir)
+{
+	if (!is_path(buf))
+		return EXT2_ET_INVALID_ARGUMENT;
+	ext2_ino_t parent, ino;
+	char name[EXT2_NAME_LEN + 1];
+	errcode_t e = split(buf, &parent, name);
+	struct ext2_inode_large inode;
+	if (!e)
+		e = lookup_in(parent, name, &ino);
+	if (!e)
+		e = read_inode(ino, &inode);
+	if (e)
+		return e;
+	if (dir && !LINUX_S_ISDIR(inode.i_mode))
+		return ENOTDIR;
+	if (!dir && LINUX_S_ISDIR(inode.i_mode))
+		return EISDIR;
+	if (dir) {
+		int empty;
+		e = dir_empty(ino, &empty);
+		if (e)
+			return e;
+		if (!empty)
+			return ENOTEMPTY;
+	}
+	return remove_entry(parent, name, ino, &inode);
+}
+
+struct dotdot {
+	ext2_ino_t to;
+	int done;
+};
+
+static int set_dotdot(ext2_ino_t dir, int entry, struct ext2_dir_entry *d, int offset, int blocksize,
+		      char *buf, void *priv)
+{
+	struct dotdot *dd = priv;
+	if (entry == DIRENT_DOT_DOT_FILE) {
+		d->inode = dd->to;
+		dd->done = 1;
+		return DIRENT_CHANGED | DIRENT_ABORT;
+	}
+	return 0;
+}
+
+/* Is dir (a folder) ino itself or inside it?  Walks up the ".." entries. */
+static errcode_t inside(ext2_ino_t dir, ext2_ino_t ino, int *yes)
+{
+	*yes = 0;
+	for (int depth = 0; depth < 4096; depth++) {
+		if (dir == ino) {
+			*yes = 1;
+			return 0;
+		}
+		if (dir == EXT2_ROOT_INO)
+			return 0;
+		errcode_t e = ext2fs_lookup(F.fs, dir, "..", 2, NULL, &dir);
+		if (e)
+			return e;
+	}
+	return EXT2_ET_SYMLINK_LOOP;
+}
+
+static errcode_t op_rename(char *buf)
+{
+	char *from, *to;
+	if (parse_two(buf, &from, &to) < 0 || !is_path(from) || !is_path(to))
+		return EXT2_ET_INVALID_ARGUMENT;
+	ext2_ino_t sdir, ddir, ino, old;
+	char sname[EXT2_NAME_LEN + 1], dname[EXT2_NAME_LEN + 1];
+	struct ext2_inode_large inode, oi;
+	errcode_t e = split(from, &sdir, sname);
+	if (!e)
+		e = split(to, &ddir, dname);
+	if (!e)
+		e = lookup_in(sdir, sname, &ino);
+	if (!e)
+		e = read_inode(ino, &inode);
+	if (e)
+		return e;
+	int isdir = LINUX_S_ISDIR(inode.i_mode);
+	if (isdir) {
+		int yes;
+		e = inside(ddir, ino, &yes);
+		if (e)
+			return e;
+		if (yes)
+			return EINVAL;   /* a folder into itself */
+	}
+	if (lookup_in(ddir, dname, &old) == 0) {
+		if (old == ino)
+			return 0;   /* the same file: nothing to do */
+		e = read_inode(old, &oi);
+		if (e)
+			return e;
+		if (LINUX_S_ISDIR(oi.i_mode) && !isdir)
+			return EISDIR;
+		if (!LINUX_S_ISDIR(oi.i_mode) && isdir)
+			return ENOTDIR;
+		if (LINUX_S_ISDIR(oi.i_mode)) {
+			int empty;
+			e = dir_empty(old, &empty);
+			if (e)
+				return e;
+			if (!empty)
+				return ENOTEMPTY;
+		}
+		e = remove_entry(ddir, dname, old, &oi);
+		if (e)
+			return e;
+	}
+	e = link_in(ddir, dname, ino, file_type(inode.i_mode));
+	if (!e)
+		e = ext2fs_unlink(F.fs, sdir, sname, ino, 0);
+	if (!e && isdir && sdir != ddir) {
+		/* The folder's ".." now names its new parent; the link counts
+		 * of the two parents follow. */
+		struct dotdot dd = { .to = ddir };
+		e = ext2fs_dir_iterate2(F.fs, ino, DIRENT_FLAG_INCLUDE_EMPTY, NULL, set_dotdot, &dd);
+		if (!e && !dd.done)
+			e = EXT2_ET_DIR_CORRUPTED;
+		struct ext2_inode_large pi;
+		if (!e)
+			e = read_inode(sdir, &pi);
+		if (!e) {
+			if (pi.i_links_count > 1)
+				pi.i_links_count--;
+			e = write_inode(sdir, &pi);
+		}
+		if (!e)
+			e = read_inode(ddir, &pi);
+		if (!e) {
+			pi.i_links_count++;
+			e = write_inode(ddir, &pi);
+		}
+	}
+	if (!e)
+		e = touch_dir(sdir);
+	if (!e && ddir != sdir)
+		e = touch_dir(ddir);
+	if (!e) {
+		e = read_inode(ino, &inode);
+		if (!e) {
+			set_times(&inode, 0, 0, 1);
+			e = write_inode(ino, &inode);
+		}
+	}
+	return e;
+}
+
+/* A regular file of PATH (symlinks followed), opened for writing. */
+static errcode_t open_for_write(const char *path, ext2_ino_t *ino, ext2_file_t *file)
+{
+	struct ext2_inode_large inode;
+	errcode_t e = resolve(path, 1, ino);
+	if (!e)
+		e = read_inode(*ino, &inode);
+	if (e)
+		return e;
+	if (LINUX_S_ISDIR(inode.i_mode))
+		return EISDIR;
+	if (!LINUX_S_ISREG(inode.i_mode))
+		return EXT2_ET_INVALID_ARGUMENT;
+	return ext2fs_file_open2(F.fs, *ino, (struct ext2_inode *)&inode, EXT2_FILE_WRITE, file);
+}
+
+/* A written or truncated file's mtime and ctime (after its handle is closed). */
+static errcode_t touch_file(ext2_ino_t ino)
+{
+	struct ext2_inode_large inode;
+	errcode_t e = read_inode(ino, &inode);
+	if (e)
+		return e;
+	set_times(&inode, 0, 1, 1);
+	return write_inode(ino, &inode);
+}
+
+static errcode_t op_write(char *buf, const struct ant_ica *data, struct answer *a)
+{
+	uint64_t off, len;
+	if (parse_read(buf, &off, &len) < 0 || !is_path(buf))
+		return EXT2_ET_INVALID_ARGUMENT;
+	if (len && (!data || data->size < len))
+		return EXT2_ET_INVALID_ARGUMENT;
+	if (off + len > ((uint64_t)1 << 44))
+		return EXT2_ET_FILE_TOO_BIG;
+	ext2_ino_t ino;
+	ext2_file_t file;
+	errcode_t e = open_for_write(buf, &ino, &file);
+	if (e)
+		return e;
+	e = ext2fs_file_llseek(file, off, EXT2_SEEK_SET, NULL);
+	uint64_t put = 0;
+	while (!e && put < len) {
+		unsigned int step = 0;
+		e = ext2fs_file_write(file, (const char *)data->addr + put, (unsigned int)(len - put), &step);
+		if (!e && step == 0)
+			e = EXT2_ET_SHORT_WRITE;
+		put += step;
+	}
+	/* libext2fs grows i_size as it writes; make sure, for a write past the end. */
+	__u64 size = 0;
+	if (!e)
+		e = ext2fs_file_get_lsize(file, &size);
+	if (!e && size < off + len)
+		e = ext2fs_file_set_size2(file, off + len);
+	errcode_t ce = ext2fs_file_close(file);
+	if (!e)
+		e = ce;
+	if (!e)
+		e = touch_file(ino);
+	a->rv = (int32_t)len;
+	return e;
+}
+
+static errcode_t op_truncate(char *buf)
+{
+	uint64_t size;
+	if (parse_tail(buf, 1, 0, &size) < 0)
+		return EXT2_ET_INVALID_ARGUMENT;
+	if (size > ((uint64_t)1 << 44))
+		return EXT2_ET_FILE_TOO_BIG;
+	ext2_ino_t ino;
+	ext2_file_t file;
+	errcode_t e = open_for_write(buf, &ino, &file);
+	if (e)
+		return e;
+	e = ext2fs_file_set_size2(file, size);
+	errcode_t ce = ext2fs_file_close(file);
+	if (!e)
+		e = ce;
+	if (!e)
+		e = touch_file(ino);
+	return e;
+}
+
+/* chmod "PATH MODE" and utimens "PATH ATIME MTIME": the inode only. */
+static errcode_t op_attr(char *buf, int times)
+{
+	uint64_t v[2];
+	if (parse_tail(buf, times ? 2 : 1, !times, v) < 0 || (!times && v[0] > 07777) ||
+	    (times && (v[0] > UINT32_MAX || v[1] > UINT32_MAX)))
+		return EXT2_ET_INVALID_ARGUMENT;
+	ext2_ino_t ino;
+	struct ext2_inode_large inode;
+	errcode_t e = resolve(buf, 1, &ino);
+	if (!e)
+		e = read_inode(ino, &inode);
+	if (e)
+		return e;
+	if (times) {
+		inode.i_atime = (__u32)v[0];
+		inode.i_mtime = (__u32)v[1];
+	} else {
+		inode.i_mode = (__u16)((inode.i_mode & ~07777u) | v[0]);
+	}
+	set_times(&inode, 0, 0, 1);
+	return write_inode(ino, &inode);
+}
+
+/* The ops that change the file system. */
 static int is_write_op(const char *op)
 {
 	static const char *const ops[] = { "write", "create", "mkdir", "unlink", "rmdir", "rename",
-					   "symlink", "link", "truncate", "setattr", "chmod", "chown",
-					   "utimens", NULL };
+					   "symlink", "truncate", "chmod", "utimens", NULL };
 	for (int i = 0; ops[i]; i++)
 		if (strcmp(op, ops[i]) == 0)
 			return 1;
 	return 0;
+}
+
+/*
+ * A replayed change whose transaction the disk applied already (fs died
+ * after its commit, before its answer): doing it again would fail (create:
+ * EEXIST) or do it twice.  Answer what the first run would have.
+ */
+static int answer_applied(struct ant_conn *c, struct ant_item *it, char *buf)
+{
+	F.replays_skipped++;
+	const char *op = it->op;
+	char *path = buf, *a, *b;
+	uint64_t v[2];
+	if (strcmp(op, "write") == 0) {
+		uint64_t off, len;
+		if (parse_read(buf, &off, &len) == 0)
+			return reply_text(c, it, (int32_t)len, NULL);
+	}
+	if (strcmp(op, "create") == 0 || strcmp(op, "mkdir") == 0) {
+		if (parse_tail(buf, 1, 1, v) < 0)
+			return reply_text(c, it, ANT_E_BAD_REQUEST, NULL);
+	} else if (strcmp(op, "symlink") == 0) {
+		if (parse_two(buf, &a, &b) < 0)
+			return reply_text(c, it, ANT_E_BAD_REQUEST, NULL);
+		path = b;
+	} else {
+		return reply_text(c, it, 0, NULL);
+	}
+	ext2_ino_t ino;
+	errcode_t e = resolve(path, 0, &ino);
+	if (e)
+		return reply_err(c, it, e, path);
+	struct answer ans;
+	answer_ino(&ans, ino);
+	return reply_text(c, it, 0, ans.text);
+}
+
+static int do_change(struct ant_conn *c, struct ant_item *it, char *buf)
+{
+	if (F.read_only)
+		return reply_text(c, it, -EROFS, "the file system is served read-only");
+	if (it->replay) {
+		int r = txn_applied(it->call_id);
+		if (r == 1)
+			return answer_applied(c, it, buf);
+	}
+	const char *op = it->op;
+	struct answer a = { 0 };
+	errcode_t e;
+	F.io_err = 0;
+	if (strcmp(op, "write") == 0)
+		e = op_write(buf, it->data, &a);
+	else if (strcmp(op, "create") == 0 || strcmp(op, "mkdir") == 0)
+		e = op_create(buf, op[0] == 'm', &a);
+	else if (strcmp(op, "symlink") == 0)
+		e = op_symlink(buf, &a);
+	else if (strcmp(op, "unlink") == 0 || strcmp(op, "rmdir") == 0)
+		e = op_remove(buf, op[0] == 'r');
+	else if (strcmp(op, "rename") == 0)
+		e = op_rename(buf);
+	else if (strcmp(op, "truncate") == 0)
+		e = op_truncate(buf);
+	else
+		e = op_attr(buf, strcmp(op, "utimens") == 0);
+	ant_ica_release(c, it->data);
+	it->data = NULL;
+	if (!e)
+		e = commit_op(it->call_id);
+	if (e) {
+		/* Nothing of it reached the image: forget libext2fs's memory of it. */
+		fs_discard();
+		if (e == EXT2_ET_INVALID_ARGUMENT && !F.io_err)
+			return reply_text(c, it, ANT_E_BAD_REQUEST, "bad parameters (see fs --help)");
+		return reply_err(c, it, e, op);
+	}
+	return reply_text(c, it, a.rv, a.text[0] ? a.text : NULL);
+}
+
+static int do_readlink(struct ant_conn *c, struct ant_item *it, const char *path)
+{
+	ext2_ino_t ino;
+	struct ext2_inode_large inode;
+	int answered;
+	if (load_inode(c, it, path, 0, &ino, &inode, &answered) < 0)
+		return answered;
+	if (!LINUX_S_ISLNK(inode.i_mode))
+		return reply_text(c, it, -EINVAL, "not a symbolic link");
+	uint64_t size = EXT2_I_SIZE(&inode);
+	if (size >= F.fs->blocksize || size > INLINE_MAX)
+		return reply_text(c, it, -EUCLEAN, "symbolic link too long");
+	char target[INLINE_MAX + 1];
+	errcode_t e = 0;
+	if (ext2fs_is_fast_symlink((struct ext2_inode *)&inode)) {
+		memcpy(target, inode.i_block, (size_t)size);
+	} else if (inode.i_flags & EXT4_INLINE_DATA_FL) {
+		size_t n = 0;
+		char tmp[EXT2_N_BLOCKS * 4 + 256];
+		e = ext2fs_inline_data_size(F.fs, ino, &n);
+		if (!e && n > sizeof(tmp))
+			e = EXT2_ET_INLINE_DATA_NO_SPACE;
+		if (!e)
+			e = ext2fs_inline_data_get(F.fs, ino, (struct ext2_inode *)&inode, tmp, &n);
+		if (!e)
+			memcpy(target, tmp, (size_t)size < n ? (size_t)size : n);
+	} else {
+		ext2_file_t file;
+		unsigned got = 0;
+		e = ext2fs_file_open2(F.fs, ino, (struct ext2_inode *)&inode, 0, &file);
+		if (!e) {
+			e = ext2fs_file_read(file, target, (unsigned)size, &got);
+			errcode_t ce = ext2fs_file_close(file);
+			if (!e)
+				e = ce;
+		}
+		if (!e && got != size)
+			e = EXT2_ET_SHORT_READ;
+	}
+	if (e)
+		return reply_err(c, it, e, path);
+	return ant_reply(c, it, (int32_t)size, target, (size_t)size, NULL, ANT_DF_DETACH);
+}
+
+static int do_statfs(struct ant_conn *c, struct ant_item *it)
+{
+	struct ext2_super_block *sb = F.fs->super;
+	blk64_t bfree = ext2fs_free_blocks_count(sb), res = ext2fs_r_blocks_count(sb);
+	char text[200];
+	snprintf(text, sizeof(text), "bsize=%u blocks=%llu bfree=%llu bavail=%llu files=%u ffree=%u "
+		 "namelen=%u", (unsigned)F.fs->blocksize,
+		 (unsigned long long)ext2fs_blocks_count(sb), (unsigned long long)bfree,
+		 (unsigned long long)(bfree > res ? bfree - res : 0), (unsigned)sb->s_inodes_count,
+		 (unsigned)sb->s_free_inodes_count, (unsigned)EXT2_NAME_LEN);
+	return reply_text(c, it, 0, text);
+}
+
+/* flush: everything answered so far is on the image already (one commit per
+ * change); the disk's fsync makes it durable. */
+static int do_flush(struct ant_conn *c, struct ant_item *it)
+{
+	struct ant_call call = { .server = F.cache, .op = "flush", .frame_flags = ANT_FF_IO_WAIT };
+	struct ant_result res;
+	res.data = NULL;
+	int r = ant_call_sync(F.c, &call, &res);
+	ant_ica_release(F.c, res.data);
+	return reply_text(c, it, r < 0 && r > -4096 ? r : (r < 0 ? -EIO : 0),
+			  r < 0 ? "the disk's flush failed" : NULL);
 }
 
 static int serve(struct ant_conn *c, struct ant_item *it)
@@ -716,24 +1735,28 @@ static int serve(struct ant_conn *c, struct ant_item *it)
 	static char buf[PARAM_MAX];
 	const char *op = it->op;
 	int path_op = strcmp(op, "stat") == 0 || strcmp(op, "lookup") == 0 ||
-		      strcmp(op, "readdir") == 0;
+		      strcmp(op, "readdir") == 0 || strcmp(op, "readlink") == 0;
+	int bare_op = strcmp(op, "statfs") == 0 || strcmp(op, "flush") == 0;
+	int change = is_write_op(op);
 	if (strcmp(op, "stats") == 0) {
-		char text[160];
+		char text[256];
 		snprintf(text, sizeof(text), "cache_reads %" PRIu64 " cache_bytes %" PRIu64
-			 " opens %" PRIu64, F.cache_reads, F.cache_bytes, F.opens);
+			 " opens %" PRIu64 " commits %" PRIu64 " committed_bytes %" PRIu64
+			 " replays_skipped %" PRIu64, F.cache_reads, F.cache_bytes, F.opens,
+			 F.commits, F.committed_bytes, F.replays_skipped);
 		return reply_text(c, it, 0, text);
 	}
-	if (it->data) {
-		/* No op of this version takes a data ICA: drop this server's hold
-		 * (the answer then carries none, or one of this server's). */
+	if (it->data && strcmp(op, "write") != 0) {
+		/* Only write takes a data ICA: drop this server's hold (the
+		 * answer then carries none, or one of this server's). */
 		ant_ica_release(c, it->data);
 		it->data = NULL;
 	}
-	if (is_write_op(op))
-		return reply_text(c, it, -EROFS, "the file system is read-only");
-	if (!path_op && strcmp(op, "read") != 0)
+	if (!path_op && !bare_op && !change && strcmp(op, "read") != 0)
 		return reply_text(c, it, ANT_E_NO_OP, NULL);
-	if (param_text(it, buf) < 0 || (path_op && !is_path(buf)))
+	if (bare_op)
+		buf[0] = '\0';
+	else if (param_text(it, buf) < 0 || (path_op && !is_path(buf)))
 		return reply_text(c, it, ANT_E_BAD_REQUEST, "wants an absolute PATH (at most 2048 bytes)");
 	F.io_err = 0;
 	errcode_t e = fs_open();
@@ -741,12 +1764,20 @@ static int serve(struct ant_conn *c, struct ant_item *it)
 		log_open_error(e);
 		return reply_err(c, it, e, "cannot open the file system");
 	}
+	if (change)
+		return do_change(c, it, buf);
 	if (strcmp(op, "stat") == 0)
 		return do_stat(c, it, buf);
 	if (strcmp(op, "lookup") == 0)
 		return do_lookup(c, it, buf);
 	if (strcmp(op, "readdir") == 0)
 		return do_readdir(c, it, buf);
+	if (strcmp(op, "readlink") == 0)
+		return do_readlink(c, it, buf);
+	if (strcmp(op, "statfs") == 0)
+		return do_statfs(c, it);
+	if (strcmp(op, "flush") == 0)
+		return do_flush(c, it);
 	return do_read(c, it, buf);
 }
 
@@ -762,6 +1793,8 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
+		} else if (strcmp(argv[i], "--read-only") == 0) {
+			F.read_only = 1;
 		} else if ((r = testopts_number(&o, argc, argv, &i, "--block-size", 4096, 64u << 20,
 						4096, &F.block_size)) != 0) {
 			if (r < 0)
@@ -779,6 +1812,13 @@ int main(int argc, char **argv)
 	if (!F.cache) {
 		fprintf(stderr, "%s: which cache server? (see fs --help)\n", o.self);
 		return 2;
+	}
+	const char *run = getenv("ANT_RUN_ID");
+	F.run_id = run ? strtoull(run, NULL, 16) : 0;
+	if (!F.run_id) {
+		/* Not under antd, or an old one: transactions still work, but a
+		 * replayed change cannot be told from a new one. */
+		fprintf(stderr, "%s: no $ANT_RUN_ID: replayed changes are done again\n", o.self);
 	}
 	initialize_ext2_error_table();
 	F.c = testops_connect(&o, "fs");
@@ -806,8 +1846,7 @@ int main(int argc, char **argv)
 		if (r < 0)
 			break;
 	}
-	if (F.fs)
-		ext2fs_close_free(&F.fs);
+	fs_discard();   /* never ext2fs_close: it would write */
 	ant_close(F.c);
 	return r == -ECONNRESET ? 0 : (r < 0 ? 1 : 0);
 }

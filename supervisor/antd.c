@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/pidfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -490,6 +491,22 @@ static void run_loop(struct antd *d)
 	}
 }
 
+/* ANT_RUN_ID: 16 hex digits, new for every run of antd, inherited by every
+ * server.  With a call's id (the same across replays, but reused by a later
+ * run) it names one call for good: fs tags its transactions with both. */
+static void set_run_id(void)
+{
+	uint64_t id = 0;
+	if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		id = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40);
+	}
+	char hex[24];
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)(id | 1));
+	setenv("ANT_RUN_ID", hex, 1);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -559,6 +576,7 @@ int main(int argc, char **argv)
 		run_dir = defdir;
 	}
 	d.run_dir = strdup(run_dir);
+	set_run_id();
 	if (claim_run_dir(&d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "antd: %s\n", err);
 		return 1;

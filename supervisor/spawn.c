@@ -174,7 +174,8 @@ int server_spawn(struct antd *d, struct server *s, int spare)
 			snprintf(path, sizeof(path), "%s", f->path);
 		else
 			snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - dir), dir, f->path);
-		int fd = open(path, (f->write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
+		int fd = open(path, (f->write ? O_RDWR : O_RDONLY) | (f->create ? O_CREAT : 0) |
+				    O_CLOEXEC | O_NOCTTY, 0600);
 		int hi = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 10) : -1;
 		if (fd >= 0)
 			close(fd);

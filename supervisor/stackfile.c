@@ -392,7 +392,7 @@ static int parse_server(const struct errbuf *e, struct stack *s, unsigned i, jso
 			return -1;
 		}
 		json_array_foreach(f, k, x) {
-			static const char *const fkeys[] = { "path", "write", NULL };
+			static const char *const fkeys[] = { "path", "write", "create", NULL };
 			struct text wf = keypath("%s[%zu]", w.s, k);
 			json_t *path, *wr;
 			if (need_object(e, wf.s, x) < 0 || check_keys(e, wf.s, x, fkeys) < 0 ||
@@ -409,6 +409,18 @@ static int parse_server(const struct errbuf *e, struct stack *s, unsigned i, jso
 					return -1;
 				}
 				sv->files[k].write = json_is_true(wr);
+			}
+			if ((wr = json_object_get(x, "create"))) {
+				struct text ww = keypath("%s.create", wf.s);
+				if (!json_is_boolean(wr)) {
+					fail(e, ww.s, "must be true or false");
+					return -1;
+				}
+				sv->files[k].create = json_is_true(wr);
+				if (sv->files[k].create && !sv->files[k].write) {
+					fail(e, ww.s, "needs \"write\": true (an empty read-only file is no use)");
+					return -1;
+				}
 			}
 		}
 	}

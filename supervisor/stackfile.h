@@ -35,6 +35,7 @@ struct stack_server {
 	struct stack_file {
 		char *path;          /* as written (relative: to the stack file's folder) */
 		int write;           /* opened read-write, else read-only */
+		int create;          /* created (empty, mode 0600) if missing; needs write */
 	} files[STACK_FILES_MAX];
 	int app_uids_set;            /* "app_uids": only these app users may call it */
 	unsigned napp_uids;

@@ -129,6 +129,26 @@ START_TEST(test_busy_poll_us)
 }
 END_TEST
 
+START_TEST(test_files)
+{
+	struct stack *s = parse_ok("{'name':'c','servers':[{'name':'d','exec':'disk','files':"
+				   "[{'path':'a.img','write':true},{'path':'a.log','write':true,"
+				   "'create':true},{'path':'ro'}]}]}");
+	ck_assert_uint_eq(s->servers[0].nfiles, 3);
+	ck_assert_str_eq(s->servers[0].files[1].path, "a.log");
+	ck_assert(s->servers[0].files[0].write && !s->servers[0].files[0].create);
+	ck_assert(s->servers[0].files[1].write && s->servers[0].files[1].create);
+	ck_assert(!s->servers[0].files[2].write && !s->servers[0].files[2].create);
+	stack_free(s);
+	expect_error("{'name':'c','servers':[{'name':'d','exec':'disk','files':[{'path':'l',"
+		     "'create':true}]}]}", "servers[0].files[0].create", "needs \"write\": true");
+	expect_error("{'name':'c','servers':[{'name':'d','exec':'disk','files':[{'path':'l',"
+		     "'write':true,'create':1}]}]}", "servers[0].files[0].create", "true or false");
+	expect_error("{'name':'c','servers':[{'name':'d','exec':'disk','files':[{'path':'l',"
+		     "'mode':1}]}]}", "servers[0].files[0]", "mode");
+}
+END_TEST
+
 START_TEST(test_cpu_affinity)
 {
 	struct stack *s = parse_ok("{'name':'c','cpu_affinity':[0,1],'servers':[" SERVER1 "]}");
@@ -898,6 +918,7 @@ Suite *stackfile_suite(void)
 	tcase_add_test(bad, test_not_object);
 	tcase_add_test(bad, test_missing_name);
 	tcase_add_test(bad, test_cpu_affinity);
+	tcase_add_test(bad, test_files);
 	tcase_add_test(bad, test_busy_poll_us);
 	tcase_add_test(bad, test_name_bad_chars);
 	tcase_add_test(bad, test_name_too_long);

@@ -119,6 +119,8 @@ struct ant_item {
 	size_t ret_len;
 	uint64_t ticket;         /* RESULT: the ticket of your call */
 	int replay;              /* antd hands this over again: a server died holding it */
+	uint64_t call_id;        /* this call's id from antd: the same across replays,
+				    unique within one run of antd ($ANT_RUN_ID) */
 	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8))); /* private */
 };
 
