@@ -1,4 +1,4 @@
-/* ant-fs.c - the file stack from the shell: ls, cat, stat against the fs server of a running stack. */
+/* ant-fs.c - the file stack from the shell: ls, cat, stat, put, rm, mkdir against the fs server of a running stack. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -16,14 +16,17 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: ant-fs [OPTIONS] COMMAND PATH\n"
+		"usage: ant-fs [OPTIONS] COMMAND PATH [FILE]\n"
 		"Use the file server (servers/fs) of a running stack.\n"
 		"\n"
 		"Commands:\n"
 		"  ls PATH     list a folder: type, inode and name of each entry\n"
 		"  cat PATH    write the file's bytes to standard output\n"
 		"  stat PATH   inode, mode, size, links, modification time\n"
-		"  put, rm, mkdir: the file server is read-only for now; they are refused\n"
+		"  put PATH [FILE]  write FILE (default: standard input) to PATH, replacing\n"
+		"                   what PATH held (a new file is made with mode 0644)\n"
+		"  rm PATH     remove a file, a symbolic link or an empty folder\n"
+		"  mkdir PATH  make a folder (mode 0755)\n"
 		"\n"
 		"Options:\n"
 		"  --run-dir DIR   the stack's run folder (default: $ANT_RUN_DIR)\n"
@@ -116,6 +119,89 @@ static int cmd_stat(const char *path)
 	return 0;
 }
 
+static const char *put_source;   /* put's FILE, or NULL: standard input */
+
+/* put: create (or empty) PATH, then write the bytes in CHUNK-sized calls. */
+static int cmd_put(const char *path)
+{
+	static struct ant_result res;
+	FILE *in = put_source ? fopen(put_source, "rb") : stdin;
+	if (!in) {
+		fprintf(stderr, "%s: %s: %s\n", PROG, put_source, strerror(errno));
+		return 1;
+	}
+	char arg[4200];
+	/* A new file, or the old one emptied: put replaces, as cp does. */
+	struct ant_call c = { .server = server, .op = "create" };
+	snprintf(arg, sizeof(arg), "%s 0644", path);
+	c.arg = arg;
+	c.arglen = strlen(arg);
+	int r = ant_call_sync(conn, &c, &res);
+	ant_ica_release(conn, res.data);
+	if (r == -EEXIST) {
+		snprintf(arg, sizeof(arg), "%s 0", path);
+		call("truncate", arg, &res);
+	} else if (r < 0) {
+		snprintf(arg, sizeof(arg), "%s 0644", path);
+		call("create", arg, &res);   /* prints the error and exits */
+	}
+	uint64_t off = 0;
+	for (;;) {
+		struct ant_ica *ica;
+		r = ant_ica_alloc(conn, CHUNK, &ica);
+		if (r < 0) {
+			fprintf(stderr, "%s: no data ICA: %s\n", PROG, ant_strerror(r));
+			return 1;
+		}
+		size_t n = fread(ica->addr, 1, CHUNK, in);
+		if (n == 0) {
+			ant_ica_release(conn, ica);
+			break;
+		}
+		snprintf(arg, sizeof(arg), "%s %" PRIu64 " %zu", path, off, n);
+		struct ant_call w = { .server = server, .op = "write", .arg = arg, .arglen = strlen(arg),
+				      .data = ica, .data_flags = ANT_DF_DETACH };
+		r = ant_call_sync(conn, &w, &res);
+		ant_ica_release(conn, res.data);
+		if (r < 0) {
+			fprintf(stderr, "%s: write %s at %" PRIu64 ": %s: %s\n", PROG, path, off,
+				ant_errname(r), ant_strerror(r));
+			return 1;
+		}
+		off += n;
+	}
+	int bad = ferror(in);
+	if (in != stdin)
+		fclose(in);
+	if (bad) {
+		fprintf(stderr, "%s: reading %s: %s\n", PROG, put_source ? put_source : "standard input",
+			strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_rm(const char *path)
+{
+	static struct ant_result res;
+	struct ant_call c = { .server = server, .op = "unlink", .arg = path, .arglen = strlen(path) };
+	int r = ant_call_sync(conn, &c, &res);
+	if (r == -EISDIR)
+		call("rmdir", path, &res);
+	else if (r < 0)
+		call("unlink", path, &res);   /* prints the error and exits */
+	return 0;
+}
+
+static int cmd_mkdir(const char *path)
+{
+	static struct ant_result res;
+	char arg[4200];
+	snprintf(arg, sizeof(arg), "%s 0755", path);
+	call("mkdir", arg, &res);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -135,18 +221,21 @@ int main(int argc, char **argv)
 		default: tool_usage_error(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
 		}
 	}
-	if (argc - optind != 2)
+	if (argc - optind < 2)
 		tool_usage_error(PROG, "expected COMMAND PATH");
 	const char *cmd = argv[optind], *path = argv[optind + 1];
 	int (*fn)(const char *) = strcmp(cmd, "ls") == 0 ? cmd_ls :
 				  strcmp(cmd, "cat") == 0 ? cmd_cat :
-				  strcmp(cmd, "stat") == 0 ? cmd_stat : NULL;
-	if (!fn && (strcmp(cmd, "put") == 0 || strcmp(cmd, "rm") == 0 || strcmp(cmd, "mkdir") == 0)) {
-		fprintf(stderr, "%s: %s: EROFS: the file server is read-only for now\n", PROG, cmd);
-		return 1;
-	}
+				  strcmp(cmd, "stat") == 0 ? cmd_stat :
+				  strcmp(cmd, "put") == 0 ? cmd_put :
+				  strcmp(cmd, "rm") == 0 ? cmd_rm :
+				  strcmp(cmd, "mkdir") == 0 ? cmd_mkdir : NULL;
 	if (!fn)
-		tool_usage_error(PROG, "unknown command '%s' (ls, cat, stat)", cmd);
+		tool_usage_error(PROG, "unknown command '%s' (ls, cat, stat, put, rm, mkdir)", cmd);
+	if (argc - optind > (fn == cmd_put ? 3 : 2))
+		tool_usage_error(PROG, "too many arguments for %s", cmd);
+	if (fn == cmd_put && argc - optind == 3)
+		put_source = argv[optind + 2];
 	if (strlen(path) > 2048 || path[0] != '/')
 		tool_usage_error(PROG, "PATH must be absolute and at most 2048 bytes");
 	run_dir = tool_run_dir(run_dir);
