@@ -1,6 +1,7 @@
 /* disk.c - the disk driver (the paper's DK): block reads and writes on the image antd handed over. */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,8 @@ static struct {
 	int img, log;            /* fds; log -1 without --log */
 	int sync;
 	int read_only;
+	unsigned crash_nth;      /* --crash-in-commit N: for the tests */
+	unsigned commits;        /* commits this process began */
 	struct log_hdr h;
 	uint64_t image_size;
 } D = { .img = 4, .log = -1 };
@@ -82,6 +85,8 @@ static void usage(FILE *f)
 		"  --redo-log      fd 5 (the second of \"files\") is the redo log that makes\n"
 		"                  each commit atomic; without it commits are refused\n"
 		"  --sync          fdatasync between the steps of a commit (power-loss safe)\n"
+		"  --crash-in-commit N  testing: in the first process antd starts, die\n"
+		"                  (SIGKILL) half-way through applying the Nth commit\n"
 		TESTOPTS_HELP
 		"  --help          this text\n");
 }
@@ -223,6 +228,14 @@ static int apply(const void *txn)
 	const struct txn_hdr *t = txn;
 	const uint64_t *off = txn_offs(txn);
 	for (uint32_t i = 0; i < t->nunits; i++) {
+		if (i == t->nunits / 2 && D.crash_nth && D.commits == D.crash_nth) {
+			const char *inst = getenv("ANT_INSTANCE");
+			if (inst && strcmp(inst, "1") == 0) {
+				fprintf(stderr, "disk: --crash-in-commit: dying with %u of %u units "
+					"written\n", i, t->nunits);
+				raise(SIGKILL);
+			}
+		}
 		int r = pwrite_all(D.img, txn_unit(txn, i), TXN_UNIT, off[i]);
 		if (r < 0)
 			return r;
@@ -306,6 +319,7 @@ static int do_commit(struct ant_conn *c, struct ant_item *it)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, bad);
 	const struct txn_hdr *t = txn;
 	int32_t n = (int32_t)t->nunits;
+	D.commits++;
 	if (id_applied(t->id))   /* a replay of a commit that was done */
 		return ant_reply(c, it, n, "applied already", 15, NULL, ANT_DF_DETACH);
 	int r = pwrite_all(D.log, txn, t->total, LOG_REC_OFF);
@@ -363,6 +377,8 @@ int main(int argc, char **argv)
 			D.log = 5;
 		} else if (strcmp(argv[i], "--sync") == 0) {
 			D.sync = 1;
+		} else if (strcmp(argv[i], "--crash-in-commit") == 0 && i + 1 < argc) {
+			D.crash_nth = (unsigned)atoi(argv[++i]);
 		} else {
 			fprintf(stderr, "%s: unknown argument '%s' (see disk --help)\n", o.self, argv[i]);
 			return 2;

@@ -1,6 +1,7 @@
 /* fs.c - the file manager (the paper's FM): an ext2/3/4 file system read with libext2fs, blocks from the cache. */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,41 +15,56 @@
 #include "txn.h"
 
 /*
- * Ops (text parameters, as the disk's and the cache's; PATH is absolute):
- *   stat    "PATH"                -> "ino=N mode=0100644 size=S nlink=L mtime=T"
- *                                    (mode in octal; a symlink is not followed)
- *   lookup  "PATH"                -> "ino=N" (a symlink is not followed)
- *   readdir "PATH"                -> one line per entry "NAME\tINO\tTYPE" (TYPE f, d,
+ * Ops (text parameters, as the disk's and the cache's; PATH is absolute; the
+ * full table is in docs/filestack.md):
+ *   stat     "PATH"               -> "ino=N mode=0100644 size=S nlink=L mtime=T uid=U
+ *                                    gid=G atime=A ctime=C blocks=B" (mode in octal,
+ *                                    blocks of 512 bytes; a symlink is not followed)
+ *   lookup   "PATH"               -> "ino=N" (a symlink is not followed)
+ *   readdir  "PATH"               -> one line per entry "NAME\tINO\tTYPE" (TYPE f, d,
  *                                    l or ?), sorted by name, no "." and ".."; retval =
  *                                    the listing's bytes.  A listing that does not fit
  *                                    in the control ICA's result area (about 3 KB)
  *                                    comes in a data ICA given to the caller (detached)
  *                                    instead: look at the result's data ICA first.
- *   read    "PATH OFFSET LENGTH"  -> a data ICA of this server's (detached to the caller)
+ *   read     "PATH OFFSET LENGTH" -> a data ICA of this server's (detached to the caller)
  *                                    with the file's bytes; retval = bytes read, fewer at
  *                                    the end of the file, 0 (and no ICA) past it.
  *                                    LENGTH is at most 64 MiB.
- *   stats   ""                    -> "cache_reads R cache_bytes B opens O"
+ *   readlink "PATH"               -> the target; statfs "" -> "bsize=.. blocks=.. ..."
+ *   write    "PATH OFFSET LENGTH" <- the bytes in the call's data ICA; retval LENGTH
+ *   create / mkdir "PATH MODE"    -> "ino=N" (MODE octal; -EEXIST if PATH exists)
+ *   symlink  "TARGET\nPATH"       -> "ino=N"
+ *   unlink / rmdir "PATH", rename "OLD\nNEW", truncate "PATH SIZE",
+ *   chmod "PATH MODE", utimens "PATH ATIME MTIME" -> 0
+ *   flush    ""                   -> 0 once the disk has fsync'ed
+ *   stats    ""                   -> "cache_reads R ... commits C ..."
  * readdir and read follow a symlink at the end of PATH; every op follows the
  * ones inside it.  Errors are -errno with a short text (-ENOENT, -ENOTDIR,
  * -EISDIR, -EUCLEAN for a corrupt structure, -EIO when the cache failed);
  * ANT_E_BAD_REQUEST for bad parameters, ANT_E_NO_OP for an unknown op.
  *
- * This first version is read-only: the ops that would change the file system
- * (write, create, mkdir, unlink, ...) answer -EROFS.
+ * libext2fs does its I/O through an io_manager of this file's own ("ant-cache").
+ * A read is a synchronous call "read BLOCK" to the cache server, whose answer
+ * is the block's data ICA, read-only; fs keeps up to HELD_MAX of them mapped
+ * (most of libext2fs's reads are small pieces of one cache block) and copies
+ * the bytes out.  A write goes to an overlay of 4 KiB units in this process.
  *
- * libext2fs does its I/O through an io_manager of this file's own ("ant-cache"):
- * every block it reads is a synchronous call "read BLOCK" to the cache server,
- * whose answer is the block's data ICA, read-only; the bytes are copied into
- * libext2fs's buffer and the ICA released (the cache keeps its own hold).
- * libant buffers whatever else arrives during such a call; with the default
- * max_inflight of 1 antd sends nothing but the result anyway.
+ * Each change is one transaction: when the op is done, libext2fs's bitmaps,
+ * descriptors and superblock are flushed into the overlay too, and the whole
+ * overlay goes to the cache in one data ICA ("commit"), which the disk
+ * applies whole through its redo log.  Until then the image has none of it,
+ * so a death of fs (or an error half-way, after which fs forgets libext2fs's
+ * state and opens the image again) leaves the image as it was.
+ *
+ * Replay: reads are replayed freely.  A transaction carries the op's id
+ * ($ANT_RUN_ID and the call's id, the same across replays); a replayed change
+ * first asks the disk ("txnstatus") whether that transaction was applied, and
+ * if so answers as the first run would have, without doing it again.
  *
  * The file system is opened on the first request (the io_manager needs the
  * connection to antd, which is a global of this file), and again on a later
- * request if that failed.  Every op only reads, so antd may replay any of
- * them; this server keeps no cache state of its own that a cache restart could
- * make stale.
+ * request if that failed.
  */
 
 #define MAX_READ     (64u << 20)  /* a read moves at most 64 MiB */
@@ -79,6 +95,7 @@ static struct {
 	const char *cache;           /* the cache server's name */
 	unsigned block_size;         /* the cache's block size */
 	int read_only;               /* --read-only: every change is -EROFS */
+	const char *crash_mark;      /* --crash-after-commit: for the tests */
 	ext2_filsys fs;              /* NULL until opened */
 	int io_err;                  /* the last failed cache call's retval (for texts) */
 	uint64_t run_id;             /* $ANT_RUN_ID: names transactions with a call id */
@@ -94,11 +111,17 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: fs [OPTIONS] CACHE\n"
-		"An ant server (started by antd): the file manager.  Reads the ext2/3/4 file\n"
-		"system whose blocks the cache server CACHE serves (read-only for now).\n"
-		"Ops: stat PATH, lookup PATH, readdir PATH, read PATH OFFSET LENGTH, stats.\n"
+		"An ant server (started by antd): the file manager.  Serves the ext2/3/4 file\n"
+		"system whose blocks the cache server CACHE serves; each change is one\n"
+		"transaction the disk applies whole (its --redo-log).\n"
+		"Ops: stat, lookup, readdir, read, readlink, statfs, write, create, mkdir,\n"
+		"symlink, unlink, rmdir, rename, truncate, chmod, utimens, flush, stats.\n"
 		"\n"
 		"  --block-size N  the cache's block size (default 4096, a multiple of 4096)\n"
+		"  --read-only     refuse every change with EROFS\n"
+		"  --crash-after-commit MARK  testing: die (SIGKILL) after the commit of a\n"
+		"                  change whose parameters contain MARK, before answering\n"
+		"                  (not when antd replays it)\n"
 		TESTOPTS_HELP
 		"  --help          this text\n");
 }
@@ -1621,19 +1644,21 @@ static int answer_applied(struct ant_conn *c, struct ant_item *it, char *buf)
 
 static int do_change(struct ant_conn *c, struct ant_item *it, char *buf)
 {
-	if (F.read_only)
-		return reply_text(c, it, -EROFS, "the file system is served read-only");
-	if (it->replay) {
-		int r = txn_applied(it->call_id);
-		if (r == 1)
-			return answer_applied(c, it, buf);
+	/* write's bytes: used here, never passed on (the answer carries none). */
+	struct ant_ica *data = it->data;
+	it->data = NULL;
+	if (F.read_only || (it->replay && txn_applied(it->call_id) == 1)) {
+		ant_ica_release(c, data);
+		if (F.read_only)
+			return reply_text(c, it, -EROFS, "the file system is served read-only");
+		return answer_applied(c, it, buf);
 	}
 	const char *op = it->op;
 	struct answer a = { 0 };
 	errcode_t e;
 	F.io_err = 0;
 	if (strcmp(op, "write") == 0)
-		e = op_write(buf, it->data, &a);
+		e = op_write(buf, data, &a);
 	else if (strcmp(op, "create") == 0 || strcmp(op, "mkdir") == 0)
 		e = op_create(buf, op[0] == 'm', &a);
 	else if (strcmp(op, "symlink") == 0)
@@ -1646,10 +1671,13 @@ static int do_change(struct ant_conn *c, struct ant_item *it, char *buf)
 		e = op_truncate(buf);
 	else
 		e = op_attr(buf, strcmp(op, "utimens") == 0);
-	ant_ica_release(c, it->data);
-	it->data = NULL;
+	ant_ica_release(c, data);
 	if (!e)
 		e = commit_op(it->call_id);
+	if (!e && F.crash_mark && !it->replay && strstr(buf, F.crash_mark)) {
+		fprintf(stderr, "fs: --crash-after-commit: dying before the answer\n");
+		raise(SIGKILL);
+	}
 	if (e) {
 		/* Nothing of it reached the image: forget libext2fs's memory of it. */
 		fs_discard();
@@ -1795,6 +1823,8 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--read-only") == 0) {
 			F.read_only = 1;
+		} else if (strcmp(argv[i], "--crash-after-commit") == 0 && i + 1 < argc) {
+			F.crash_mark = argv[++i];
 		} else if ((r = testopts_number(&o, argc, argv, &i, "--block-size", 4096, 64u << 20,
 						4096, &F.block_size)) != 0) {
 			if (r < 0)

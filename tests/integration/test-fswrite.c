@@ -1,0 +1,450 @@
+/* test-fswrite.c - changes through fs: each one a transaction, whole on the image across kills. */
+#include <check.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* Restart at once, and do not give up: the kill tests restart servers often. */
+#define SUP "\"supervision\":{\"intensity\":{\"max_restarts\":1000,\"period_s\":60}," \
+	    "\"backoff\":{\"initial_ms\":0,\"base_ms\":0},\"poison_kills\":50}"
+
+/* disk <- cache <- fs, 64 KiB cache blocks.  %s: the disk's extra
+ * arguments, %s: fs's.  Without "--redo-log" in the disk's the log file is
+ * handed over but unused. */
+static const char fsw_stack[] =
+	"{ \"name\": \"t-fsw\", \"servers\": ["
+	" {\"name\":\"disk\",\"exec\":\"disk\",\"sandbox\":\"blockio\",\"args\":[%s],"
+	"  \"files\":[{\"path\":\"@DIR@/fs.img\",\"write\":true},"
+	"             {\"path\":\"@DIR@/fs.log\",\"write\":true,\"create\":true}]," SUP "},"
+	" {\"name\":\"cache\",\"exec\":\"cache\",\"max_inflight\":32,\"calls\":[\"disk\"],"
+	"  \"sandbox\":{\"groups\":[\"ant\",\"stdio\",\"mem\",\"time\"],\"rlimits\":{\"nofile\":1024}},"
+	"  \"args\":[\"--block-size\",\"65536\",\"--blocks\",\"64\",\"--readahead\",\"2\",\"disk\"],"
+	SUP "},"
+	" {\"name\":\"fs\",\"exec\":\"fs\",\"calls\":[\"cache\"],"
+	"  \"args\":[%s\"--block-size\",\"65536\",\"cache\"]," SUP "} ]}";
+
+static const char *sbin(const char *name)
+{
+	static char path[64];
+	snprintf(path, sizeof(path), "/usr/sbin/%s", name);
+	if (access(path, X_OK) == 0)
+		return path;
+	snprintf(path, sizeof(path), "/sbin/%s", name);
+	ck_assert_msg(access(path, X_OK) == 0, "no %s (install e2fsprogs)", name);
+	return path;
+}
+
+/* DIR/files/fs.img: an empty ext4 of 64 MiB with a file and a folder. */
+static void make_image(struct harness *h)
+{
+	char tree[400], img[400], path[500];
+	snprintf(tree, sizeof(tree), "%s/files/tree", h->dir);
+	snprintf(img, sizeof(img), "%s/files/fs.img", h->dir);
+	ck_assert(mkdir(tree, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/old.txt", tree);
+	FILE *f = fopen(path, "w");
+	ck_assert(f && fputs("made by mkfs\n", f) >= 0 && fclose(f) == 0);
+	snprintf(path, sizeof(path), "%s/keep", tree);
+	ck_assert(mkdir(path, 0755) == 0);
+	char *out = NULL;
+	char *argv[] = { (char *)sbin("mkfs.ext4"), "-q", "-F", "-b", "4096", "-d", tree, img, "64M", NULL };
+	int st = harness_run(argv, &out);
+	ck_assert_msg(st == 0, "mkfs.ext4 failed (%d): %s", st, out);
+	free(out);
+}
+
+static void start(struct harness *h, const char *disk_args, const char *fs_args)
+{
+	char stack[4096];
+	snprintf(stack, sizeof(stack), fsw_stack, disk_args, fs_args);
+	harness_start_prepared(h, stack, make_image);
+}
+
+/* e2fsck -fn finds the image clean (exit status 0). */
+static void expect_fsck_clean(struct harness *h)
+{
+	char img[400];
+	snprintf(img, sizeof(img), "%s/files/fs.img", h->dir);
+	char *out = NULL;
+	char *argv[] = { (char *)sbin("e2fsck"), "-fn", img, NULL };
+	int st = harness_run(argv, &out);
+	ck_assert_msg(st == 0, "e2fsck -fn: status %d:\n%s", st, out);
+	free(out);
+}
+
+/* ---- calling fs ---------------------------------------------------------- */
+
+static struct ant_result res;
+
+static const char *res_text(void)
+{
+	static char buf[ANT_CICA_SIZE + 1];
+	size_t n = res.len < ANT_CICA_SIZE ? res.len : ANT_CICA_SIZE;
+	if (n)
+		memcpy(buf, res.bytes, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+static int fs_call(struct ant_conn *c, const char *op, const char *arg)
+{
+	int r = harness_call(c, "fs", op, arg, 0, &res);
+	if (res.data) {
+		ant_ica_release(c, res.data);
+		res.data = NULL;
+	}
+	return r;
+}
+
+/* fs_call that must succeed. */
+static int fs_ok(struct ant_conn *c, const char *op, const char *arg)
+{
+	int r = fs_call(c, op, arg);
+	ck_assert_msg(r >= 0, "%s %s: %s %s", op, arg, ant_errname(r), res_text());
+	return r;
+}
+
+/* A stat key's number, or fails. */
+static unsigned long long stat_key(struct ant_conn *c, const char *path, const char *key)
+{
+	fs_ok(c, "stat", path);
+	char want[40];
+	snprintf(want, sizeof(want), " %s=", key);
+	char line[ANT_CICA_SIZE + 2] = " ";
+	strcat(line, res_text());
+	const char *p = strstr(line, want);
+	ck_assert_msg(p != NULL, "stat %s: no %s in '%s'", path, key, line);
+	return strtoull(p + strlen(want), NULL, strcmp(key, "mode") == 0 ? 8 : 10);
+}
+
+static unsigned char pattern(unsigned seed, uint64_t i)
+{
+	return (unsigned char)((i * 31 + seed * 7 + i / 4096) & 0xff);
+}
+
+/* Write n bytes of pattern seed at off into path. */
+static int fs_write(struct ant_conn *c, const char *path, uint64_t off, size_t n, unsigned seed)
+{
+	struct ant_ica *ica;
+	ck_assert_int_eq(ant_ica_alloc(c, n ? n : 1, &ica), 0);
+	for (size_t i = 0; i < n; i++)
+		((unsigned char *)ica->addr)[i] = pattern(seed, off + i);
+	char arg[600];
+	snprintf(arg, sizeof(arg), "%s %" PRIu64 " %zu", path, off, n);
+	struct ant_call call = { .server = "fs", .op = "write", .arg = arg, .arglen = strlen(arg),
+				 .data = ica, .data_flags = ANT_DF_DETACH };
+	int r = ant_call_sync(c, &call, &res);
+	if (res.data) {
+		ant_ica_release(c, res.data);
+		res.data = NULL;
+	}
+	return r;
+}
+
+/* path's bytes [off, off+n) are pattern seed (at their own offsets). */
+static void expect_pattern(struct ant_conn *c, const char *path, uint64_t off, size_t n, unsigned seed)
+{
+	char arg[600];
+	snprintf(arg, sizeof(arg), "%s %" PRIu64 " %zu", path, off, n);
+	int r = harness_call(c, "fs", "read", arg, 0, &res);
+	ck_assert_msg(r == (int)n, "read %s: %d (%s), wanted %zu", arg, r, res_text(), n);
+	ck_assert(res.data != NULL);
+	const unsigned char *p = res.data->addr;
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(p[i] == pattern(seed, off + i), "%s: byte %" PRIu64 " differs", path, off + i);
+	ant_ica_release(c, res.data);
+	res.data = NULL;
+}
+
+/* The number of entries readdir lists. */
+static unsigned entries(struct ant_conn *c, const char *path)
+{
+	int r = harness_call(c, "fs", "readdir", path, 0, &res);
+	ck_assert_msg(r >= 0, "readdir %s: %s", path, ant_errname(r));
+	const char *p = res.data ? res.data->addr : res.bytes;
+	unsigned n = 0;
+	for (int i = 0; i < r; i++)
+		n += p[i] == '\n';
+	if (res.data) {
+		ant_ica_release(c, res.data);
+		res.data = NULL;
+	}
+	return n;
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+/* Every change op does what it says, the image stays clean, and it all is
+ * still there after the stack is stopped and started again. */
+START_TEST(test_changes_persist)
+{
+	struct harness h;
+	start(&h, "\"--redo-log\"", "");
+	struct ant_conn *c = harness_connect(&h);
+	fs_ok(c, "mkdir", "/d 0755");
+	fs_ok(c, "create", "/d/f 0644");
+	ck_assert_msg(strncmp(res_text(), "ino=", 4) == 0, "create: %s", res_text());
+	ck_assert_int_eq(fs_call(c, "create", "/d/f 0644"), -EEXIST);
+	ck_assert_int_eq(fs_write(c, "/d/f", 0, 200000, 1), 200000);
+	expect_pattern(c, "/d/f", 0, 200000, 1);
+	/* Past the end: a hole, then 5000 bytes. */
+	ck_assert_int_eq(fs_write(c, "/d/f", 1000000, 5000, 1), 5000);
+	ck_assert_uint_eq(stat_key(c, "/d/f", "size"), 1005000);
+	expect_pattern(c, "/d/f", 1000000, 5000, 1);
+	fs_ok(c, "truncate", "/d/f 100000");
+	ck_assert_uint_eq(stat_key(c, "/d/f", "size"), 100000);
+	/* Overwrite in the middle, across a 64 KiB cache block boundary. */
+	ck_assert_int_eq(fs_write(c, "/d/f", 60000, 10000, 1), 10000);
+	expect_pattern(c, "/d/f", 0, 100000, 1);
+	fs_ok(c, "symlink", "f\n/d/l");
+	ck_assert_int_eq(fs_ok(c, "readlink", "/d/l"), 1);
+	ck_assert_str_eq(res_text(), "f");
+	fs_ok(c, "rename", "/d/f\n/d/g");
+	ck_assert_int_eq(fs_call(c, "stat", "/d/f"), -ENOENT);
+	fs_ok(c, "chmod", "/d/g 0600");
+	ck_assert_uint_eq(stat_key(c, "/d/g", "mode"), 0100600);
+	fs_ok(c, "utimens", "/d/g 1000 2000");
+	ck_assert_uint_eq(stat_key(c, "/d/g", "atime"), 1000);
+	ck_assert_uint_eq(stat_key(c, "/d/g", "mtime"), 2000);
+	fs_ok(c, "create", "/d/gone 0644");
+	fs_ok(c, "unlink", "/d/gone");
+	ck_assert_int_eq(fs_call(c, "unlink", "/d/gone"), -ENOENT);
+	/* A folder moved into another: its ".." follows, link counts too. */
+	fs_ok(c, "mkdir", "/e 0700");
+	fs_ok(c, "create", "/e/inside 0644");
+	fs_ok(c, "rename", "/e\n/d/e");
+	fs_ok(c, "lookup", "/d");
+	char dino[32];
+	snprintf(dino, sizeof(dino), "%s", res_text());
+	fs_ok(c, "lookup", "/d/e/..");
+	ck_assert_str_eq(res_text(), dino);
+	ck_assert_uint_eq(stat_key(c, "/d", "nlink"), 3);
+	ck_assert_int_eq(fs_call(c, "rename", "/d\n/d/e/x"), -EINVAL);   /* into itself */
+	ck_assert_int_eq(fs_call(c, "rmdir", "/d/e"), -ENOTEMPTY);
+	ck_assert_int_eq(fs_call(c, "unlink", "/d/e"), -EISDIR);
+	fs_ok(c, "unlink", "/d/e/inside");
+	fs_ok(c, "rmdir", "/d/e");
+	ck_assert_uint_eq(stat_key(c, "/d", "nlink"), 2);
+	/* Replacing rename. */
+	fs_ok(c, "create", "/old2 0644");
+	fs_ok(c, "rename", "/old2\n/old.txt");
+	ck_assert_uint_eq(stat_key(c, "/old.txt", "size"), 0);
+	/* 300 names: the folder grows by blocks. */
+	fs_ok(c, "mkdir", "/d/many 0755");
+	for (unsigned i = 0; i < 300; i++) {
+		char arg[128];
+		snprintf(arg, sizeof(arg), "/d/many/a-longer-file-name-so-the-folder-grows-%03u 0644", i);
+		fs_ok(c, "create", arg);
+	}
+	ck_assert_uint_eq(entries(c, "/d/many"), 300);
+	/* Bad parameters are refused, not half-done. */
+	ck_assert_int_eq(fs_call(c, "create", "/d/x"), ANT_E_BAD_REQUEST);
+	ck_assert_int_eq(fs_call(c, "rename", "/d/g"), ANT_E_BAD_REQUEST);
+	ck_assert_int_eq(fs_call(c, "chmod", "/d/g 99999"), ANT_E_BAD_REQUEST);
+	ck_assert_int_eq(fs_call(c, "mkdir", "/nope/x 0755"), -ENOENT);
+	ck_assert_uint_eq(harness_server_num(&h, "fs", "restarts"), 0);
+	ant_close(c);
+	harness_stop(&h);
+	expect_fsck_clean(&h);
+
+	harness_launch(&h);
+	c = harness_connect(&h);
+	expect_pattern(c, "/d/g", 0, 100000, 1);
+	ck_assert_uint_eq(stat_key(c, "/d/g", "mode"), 0100600);
+	ck_assert_uint_eq(entries(c, "/d/many"), 300);
+	ck_assert_int_eq(fs_ok(c, "read", "/keep/../old.txt 0 100"), 0);
+	ant_close(c);
+	harness_stop(&h);
+	expect_fsck_clean(&h);
+}
+END_TEST
+
+/* fs dies after its commit, before its answer: antd replays the change, and
+ * fs answers it from the disk's record instead of doing it again. */
+START_TEST(test_replay_of_applied_change)
+{
+	struct harness h;
+	start(&h, "\"--redo-log\"", "\"--crash-after-commit\",\"MARK\",");
+	struct ant_conn *c = harness_connect(&h);
+	fs_ok(c, "create", "/MARK-file 0644");   /* not EEXIST */
+	ck_assert_msg(strncmp(res_text(), "ino=", 4) == 0, "create: %s", res_text());
+	ck_assert_int_eq(fs_write(c, "/MARK-file", 0, 70000, 3), 70000);
+	fs_ok(c, "mkdir", "/MARK-dir 0755");
+	fs_ok(c, "rename", "/MARK-dir\n/keep/MARK-moved");
+	fs_ok(c, "unlink", "/MARK-file");          /* not ENOENT */
+	ck_assert_int_eq(fs_call(c, "stat", "/MARK-file"), -ENOENT);
+	fs_ok(c, "stat", "/keep/MARK-moved");
+	ck_assert_uint_eq(harness_server_num(&h, "fs", "restarts"), 5);
+	fs_ok(c, "stats", "");
+	ck_assert_msg(strstr(res_text(), "replays_skipped 1") != NULL, "%s", res_text());
+	ant_close(c);
+	harness_stop(&h);
+	expect_fsck_clean(&h);
+}
+END_TEST
+
+/* The disk dies half-way through writing a transaction to the image: the
+ * next disk applies it again from its redo log, and the replayed commit is
+ * not applied twice. */
+START_TEST(test_disk_dies_mid_commit)
+{
+	struct harness h;
+	start(&h, "\"--redo-log\",\"--crash-in-commit\",\"2\"", "");
+	struct ant_conn *c = harness_connect(&h);
+	fs_ok(c, "create", "/x 0644");                                /* commit 1 */
+	ck_assert_int_eq(fs_write(c, "/x", 0, 300000, 5), 300000);    /* commit 2: dies */
+	ck_assert_uint_eq(harness_server_num(&h, "disk", "restarts"), 1);
+	expect_pattern(c, "/x", 0, 300000, 5);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "applying the transaction a dead driver left") != NULL, "%s", log);
+	free(log);
+	ant_close(c);
+	harness_stop(&h);
+	expect_fsck_clean(&h);
+}
+END_TEST
+
+/* A disk without a redo log takes no transactions: changes fail with a
+ * clear error and the image is untouched. */
+START_TEST(test_no_redo_log)
+{
+	struct harness h;
+	start(&h, "", "");
+	struct ant_conn *c = harness_connect(&h);
+	ck_assert_int_eq(fs_call(c, "create", "/x 0644"), -EOPNOTSUPP);
+	ck_assert_int_eq(fs_call(c, "stat", "/x"), -ENOENT);
+	fs_ok(c, "stat", "/old.txt");
+	ant_close(c);
+	harness_stop(&h);
+	expect_fsck_clean(&h);
+}
+END_TEST
+
+/* ---- changes under random kills ------------------------------------------ */
+
+#define KILLS 36
+
+/* The writer: files of growing size in a few folders, some renamed, some
+ * removed, until told to stop (stop_fd readable); then it reads back what
+ * it should find.  Every call must succeed: a kill only makes it slower. */
+static void writer(struct harness *h, int stop_fd)
+{
+	struct ant_conn *c = harness_connect(h);
+	static char alive[4000];
+	static unsigned sizes[4000];
+	unsigned n = 0;
+	char path[128], arg[300];
+	for (;; n++) {
+		fd_set fds;
+		FD_ZERO(&fds);
+		FD_SET(stop_fd, &fds);
+		struct timeval tv = { 0, 0 };
+		if (n >= 4000 || select(stop_fd + 1, &fds, NULL, NULL, &tv) > 0)
+			break;
+		if (n % 20 == 0) {
+			snprintf(arg, sizeof(arg), "/w%u 0755", n / 20);
+			fs_ok(c, "mkdir", arg);
+		}
+		snprintf(path, sizeof(path), "/w%u/f%u", n / 20, n);
+		snprintf(arg, sizeof(arg), "%s 0644", path);
+		fs_ok(c, "create", arg);
+		sizes[n] = (n * 7919u) % 150000u;
+		int r = fs_write(c, path, 0, sizes[n], n);
+		ck_assert_msg(r == (int)sizes[n], "write %s: %s", path, ant_errname(r));
+		alive[n] = 1;
+		if (n % 5 == 4) {   /* rename the one before */
+			snprintf(arg, sizeof(arg), "/w%u/f%u\n/w%u/g%u", (n - 1) / 20, n - 1, (n - 1) / 20, n - 1);
+			fs_ok(c, "rename", arg);
+			alive[n - 1] = 2;
+		}
+		if (n % 7 == 6) {   /* remove the one two back, if still a plain f */
+			if (alive[n - 2] == 1) {
+				snprintf(arg, sizeof(arg), "/w%u/f%u", (n - 2) / 20, n - 2);
+				fs_ok(c, "unlink", arg);
+				alive[n - 2] = 0;
+			}
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/w%u/%c%u", i / 20, alive[i] == 2 ? 'g' : 'f', i);
+		if (!alive[i]) {
+			ck_assert_int_eq(fs_call(c, "stat", path), -ENOENT);
+			continue;
+		}
+		ck_assert_uint_eq(stat_key(c, path, "size"), sizes[i]);
+		if (sizes[i])
+			expect_pattern(c, path, 0, sizes[i], i);
+	}
+	printf("writer: %u files written under kills\n", n);
+	ant_close(c);
+}
+
+START_TEST(test_changes_under_kills)
+{
+	struct harness h;
+	start(&h, "\"--redo-log\"", "");
+	int stop[2];
+	ck_assert(pipe(stop) == 0);
+	pid_t w = fork();
+	ck_assert(w >= 0);
+	if (w == 0) {
+		close(stop[1]);
+		writer(&h, stop[0]);
+		_exit(0);
+	}
+	close(stop[0]);
+	static const char *const names[] = { "disk", "cache", "fs" };
+	unsigned kills = 0, per[3] = { 0 };
+	srand((unsigned)getpid());
+	harness_sleep_ms(100);
+	while (kills < KILLS) {
+		harness_sleep_ms(40 + rand() % 60);
+		unsigned k = (unsigned)rand() % 3;
+		pid_t pid = harness_server_pid(&h, names[k]);
+		if (pid > 0 && kill(pid, SIGKILL) == 0) {
+			kills++;
+			per[k]++;
+		}
+		int st;
+		ck_assert_msg(waitpid(w, &st, WNOHANG) == 0, "the writer ended early (status 0x%x)", st);
+	}
+	ck_assert(write(stop[1], "x", 1) == 1);
+	int st = 0;
+	ck_assert(waitpid(w, &st, 0) == w);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer failed: 0x%x\n%s", st,
+		      harness_read(&h, "antd.log"));
+	printf("kills: disk %u, cache %u, fs %u\n", per[0], per[1], per[2]);
+	ck_assert(per[0] && per[1] && per[2]);
+	harness_stop(&h);
+	expect_fsck_clean(&h);
+	close(stop[1]);
+}
+END_TEST
+
+static Suite *fswrite_suite(void)
+{
+	Suite *s = suite_create("fswrite");
+	TCase *tc = tcase_create("fswrite");
+	tcase_add_unchecked_fixture(tc, harness_base_setup, harness_base_teardown);
+	tcase_set_timeout(tc, 240);
+	tcase_add_test(tc, test_changes_persist);
+	tcase_add_test(tc, test_replay_of_applied_change);
+	tcase_add_test(tc, test_disk_dies_mid_commit);
+	tcase_add_test(tc, test_no_redo_log);
+	tcase_add_test(tc, test_changes_under_kills);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
+ANT_TEST_MAIN(fswrite_suite)
