@@ -1,0 +1,972 @@
+/* ant-fuse.c - mount the file server (servers/fs) of a running stack with FUSE (libfuse3, high-level API). */
+#define FUSE_USE_VERSION 35
+#include <fuse.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ant/ant.h"
+#include "tool_common.h"
+
+#define PROG "ant-fuse"
+
+/*
+ * Every FUSE op is one synchronous call to the file server (the contract is
+ * the op table in docs/filestack.md): "stat PATH", "read PATH OFF LEN", ...
+ * The kernel caches attributes and pages (only this mount changes the
+ * files), so most repeated work never reaches the stack.
+ *
+ * Threads: libant's connection is used by one thread at a time, so each FUSE
+ * worker thread has its own, made on its first op (a pthread key closes it
+ * when libfuse retires the thread).  A connection that fails is closed and
+ * the op answers EIO; the thread's next op connects again.  antd restarting
+ * the fs server needs none of this (antd replays the call); antd itself
+ * going away does.
+ */
+
+#define IO_MAX      (1u << 20)   /* read/write requests we ask the kernel for (its usual cap) */
+#define PATH_LEN    2048u        /* the longest PATH fs accepts */
+#define ARG_LEN     (2 * PATH_LEN + 64)
+#define TEXT_LEN    (ANT_CICA_SIZE + 1)
+#define ERRNO_LIMIT 1000         /* -1 .. -999 are errnos; ANT_E_* lie below (errors.h) */
+
+/* What every worker thread reads; set in main before the mount, then read-only. */
+struct mount_ctx {
+	const char *run_dir;         /* absolute: a daemon runs in "/" */
+	const char *server;          /* the file server's name in the stack */
+	pthread_key_t conn_key;      /* this thread's struct ant_conn * */
+};
+
+static struct mount_ctx *ctx(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+/* ---- the connection of this thread ------------------------------------- */
+
+static void on_thread_exit(void *conn)
+{
+	ant_close(conn);
+}
+
+/* This thread's connection, made on first use; NULL if the stack cannot be reached. */
+static struct ant_conn *conn_get(void)
+{
+	struct mount_ctx *m = ctx();
+	struct ant_conn *c = pthread_getspecific(m->conn_key);
+	if (c)
+		return c;
+	if (ant_connect(m->run_dir, &c) < 0)
+		return NULL;
+	if (pthread_setspecific(m->conn_key, c) != 0) {
+		ant_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* The connection broke (or antd is gone): close it; the next op reconnects. */
+static void conn_drop(struct ant_conn *c)
+{
+	pthread_setspecific(ctx()->conn_key, NULL);
+	ant_close(c);
+}
+
+/* A call's outcome as FUSE wants it: -errno from fs as it is; ANT_E_* codes
+ * (the call itself failed) are EIO, except "fs does not serve that op yet". */
+static int to_errno(int r)
+{
+	if (r >= 0 || r > -ERRNO_LIMIT)
+		return r;
+	return r == ANT_E_NO_OP ? -ENOSYS : -EIO;
+}
+
+/*
+ * One synchronous call to the file server on this thread's connection c:
+ * op with the parameters fmt formats.  data, if not NULL, was allocated on c
+ * and is given away: sent detached, or released if the call is not sent.
+ * Returns fs's retval mapped by to_errno (so < 0 is a -errno for FUSE);
+ * -ENAMETOOLONG when the parameters do not fit in a control ICA.  res->data,
+ * when not NULL, is the caller's to release with ant_ica_release(c, ...),
+ * even on an error.  After a transport failure it is NULL and c is closed.
+ */
+static int fs_vcall(struct ant_conn *c, struct ant_ica *data, struct ant_result *res,
+		    const char *op, const char *fmt, va_list ap)
+{
+	char arg[ARG_LEN];
+	res->data = NULL;
+	int n = vsnprintf(arg, sizeof(arg), fmt, ap);
+	if (n < 0 || (size_t)n >= sizeof(arg)) {
+		ant_ica_release(c, data);
+		return -ENAMETOOLONG;
+	}
+	struct ant_call call = {
+		.server = ctx()->server, .op = op, .arg = arg, .arglen = (size_t)n,
+		.data = data, .data_flags = data ? ANT_DF_DETACH : 0,
+	};
+	uint64_t ticket;
+	int r = ant_call_async(c, &call, &ticket);
+	if (r < 0) {
+		ant_ica_release(c, data);
+		if (r == -E2BIG)
+			return -ENAMETOOLONG;
+		if (r <= -ERRNO_LIMIT || r == -EINVAL)
+			return to_errno(r);     /* refused before sending: the connection is fine */
+		conn_drop(c);
+		return -EIO;
+	}
+	r = ant_wait(c, ticket, res, -1);
+	if (r < 0) {
+		res->data = NULL;
+		conn_drop(c);
+		return -EIO;
+	}
+	return to_errno(res->retval);
+}
+
+static int fs_call(struct ant_conn *c, struct ant_ica *data, struct ant_result *res,
+		   const char *op, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int fs_call(struct ant_conn *c, struct ant_ica *data, struct ant_result *res,
+		   const char *op, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = fs_vcall(c, data, res, op, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* A call whose answer is just 0 or an error ("unlink PATH", "flush", ...). */
+static int fs_simple(const char *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fs_simple(const char *op, const char *fmt, ...)
+{
+	struct ant_conn *c = conn_get();
+	if (!c)
+		return -EIO;
+	struct ant_result res;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = fs_vcall(c, NULL, &res, op, fmt, ap);
+	va_end(ap);
+	if (res.data)
+		ant_ica_release(c, res.data);
+	return r < 0 ? r : 0;
+}
+
+/* The reply's bytes: in the data ICA that came back, else inline. */
+static const char *reply_bytes(const struct ant_result *res, size_t *len)
+{
+	if (res->data) {
+		size_t n = res->retval > 0 ? (size_t)res->retval : 0;
+		*len = n < res->data->size ? n : res->data->size;
+		return res->data->addr;
+	}
+	*len = res->len;
+	return res->bytes;
+}
+
+/* Copy the reply into text as a C string (cut at n-1 bytes). */
+static void reply_text(const struct ant_result *res, char *text, size_t n)
+{
+	size_t len;
+	const char *p = reply_bytes(res, &len);
+	if (len >= n)
+		len = n - 1;
+	if (len)
+		memcpy(text, p, len);
+	text[len] = '\0';
+}
+
+/* fs takes paths of at most PATH_LEN bytes; the two-path ops put a newline
+ * between them, so a name with a newline cannot travel there. */
+static int path_ok(const char *path, int two_path_op)
+{
+	if (strlen(path) > PATH_LEN)
+		return -ENAMETOOLONG;
+	if (two_path_op && strchr(path, '\n'))
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- attributes ---------------------------------------------------------- */
+
+/* A number after "key=": decimal (octal for mode); 0 or -1 if malformed. */
+static int parse_num(const char *v, int base, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long x = strtoll(v, &end, base);
+	if (errno || end == v || (*end && *end != ' ' && *end != '.'))
+		return -1;
+	*out = x;
+	return 0;
+}
+
+/*
+ * "ino=N mode=0100644 size=S nlink=L mtime=T uid=U gid=G atime=A ctime=C
+ * blocks=B" into st.  Parsed by key: unknown keys are skipped, and the keys
+ * an older fs does not send get defaults (uid/gid 0, atime/ctime = mtime,
+ * blocks from the size).  Returns 0, or -EIO without a mode.
+ */
+static int parse_stat(char *text, struct stat *st)
+{
+	long long v, atime = 0, ctime_ = 0, blocks = 0;
+	int have_mode = 0, have_atime = 0, have_ctime = 0, have_blocks = 0;
+	char *save = NULL;
+	memset(st, 0, sizeof(*st));
+	for (char *tok = strtok_r(text, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+		char *eq = strchr(tok, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		const char *k = tok, *val = eq + 1;
+		if (parse_num(val, strcmp(k, "mode") == 0 ? 8 : 10, &v) < 0)
+			continue;
+		if (strcmp(k, "ino") == 0)
+			st->st_ino = (ino_t)v;
+		else if (strcmp(k, "mode") == 0)
+			st->st_mode = (mode_t)v, have_mode = 1;
+		else if (strcmp(k, "size") == 0)
+			st->st_size = (off_t)v;
+		else if (strcmp(k, "nlink") == 0)
+			st->st_nlink = (nlink_t)v;
+		else if (strcmp(k, "uid") == 0)
+			st->st_uid = (uid_t)v;
+		else if (strcmp(k, "gid") == 0)
+			st->st_gid = (gid_t)v;
+		else if (strcmp(k, "mtime") == 0)
+			st->st_mtim.tv_sec = (time_t)v;
+		else if (strcmp(k, "atime") == 0)
+			atime = v, have_atime = 1;
+		else if (strcmp(k, "ctime") == 0)
+			ctime_ = v, have_ctime = 1;
+		else if (strcmp(k, "blocks") == 0)
+			blocks = v, have_blocks = 1;
+	}
+	if (!have_mode)
+		return -EIO;
+	st->st_atim.tv_sec = have_atime ? (time_t)atime : st->st_mtim.tv_sec;
+	st->st_ctim.tv_sec = have_ctime ? (time_t)ctime_ : st->st_mtim.tv_sec;
+	st->st_blocks = have_blocks ? (blkcnt_t)blocks : (st->st_size + 511) / 512;
+	if (!st->st_nlink)
+		st->st_nlink = 1;
+	st->st_blksize = 4096;
+	return 0;
+}
+
+/* "stat PATH" into st. */
+static int fs_stat(const char *path, struct stat *st)
+{
+	int r = path_ok(path, 0);
+	if (r < 0)
+		return r;
+	struct ant_conn *c = conn_get();
+	if (!c)
+		return -EIO;
+	struct ant_result res;
+	r = fs_call(c, NULL, &res, "stat", "%s", path);
+	if (r >= 0) {
+		char text[TEXT_LEN];
+		reply_text(&res, text, sizeof(text));
+		r = parse_stat(text, st);
+	}
+	if (res.data)
+		ant_ica_release(c, res.data);
+	return r;
+}
+
+static int on_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	(void)fi;
+	return fs_stat(path, st);
+}
+
+/* ---- folders ------------------------------------------------------------- */
+
+/* Undo readdir's escapes (\t \n \\) of [p, end) into out (size n); -1 if too long. */
+static int unescape_name(const char *p, const char *end, char *out, size_t n)
+{
+	size_t k = 0;
+	for (; p < end; p++) {
+		char ch = *p;
+		if (ch == '\\' && p + 1 < end) {
+			p++;
+			ch = *p == 't' ? '\t' : *p == 'n' ? '\n' : *p;
+		}
+		if (k + 1 >= n)
+			return -1;
+		out[k++] = ch;
+	}
+	out[k] = '\0';
+	return 0;
+}
+
+static mode_t type_mode(char t)
+{
+	return t == 'd' ? S_IFDIR : t == 'f' ? S_IFREG : t == 'l' ? S_IFLNK : 0;
+}
+
+/* The whole listing in one call, handed to the kernel with offset 0 (libfuse
+ * keeps it and serves the kernel's reads of it in pieces). */
+static int on_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	(void)off, (void)fi, (void)flags;
+	int r = path_ok(path, 0);
+	if (r < 0)
+		return r;
+	struct ant_conn *c = conn_get();
+	if (!c)
+		return -EIO;
+	struct ant_result res;
+	r = fs_call(c, NULL, &res, "readdir", "%s", path);
+	if (r < 0)
+		goto out;
+	if (fill(buf, ".", NULL, 0, 0) || fill(buf, "..", NULL, 0, 0)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	size_t len;
+	const char *p = reply_bytes(&res, &len), *end = p + len;
+	r = 0;
+	while (p < end && r == 0) {
+		/* "NAME\tINO\tTYPE\n"; the name's own tabs are escaped. */
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *stop = nl ? nl : end;
+		const char *t1 = memchr(p, '\t', (size_t)(stop - p));
+		const char *t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(stop - t1 - 1)) : NULL;
+		char name[NAME_MAX * 2 + 2];
+		if (t2 && unescape_name(p, t1, name, sizeof(name)) == 0) {
+			struct stat st = { 0 };
+			st.st_ino = (ino_t)strtoull(t1 + 1, NULL, 10);
+			st.st_mode = type_mode(t2 + 1 < stop ? t2[1] : '?');
+			if (fill(buf, name, &st, 0, 0))
+				r = -ENOMEM;
+		}
+		p = nl ? nl + 1 : end;
+	}
+out:
+	if (res.data)
+		ant_ica_release(c, res.data);
+	return r;
+}
+
+static int on_mkdir(const char *path, mode_t mode)
+{
+	int r = path_ok(path, 0);
+	return r < 0 ? r : fs_simple("mkdir", "%s 0%o", path, (unsigned)(mode & 07777));
+}
+
+static int on_rmdir(const char *path)
+{
+	int r = path_ok(path, 0);
+	return r < 0 ? r : fs_simple("rmdir", "%s", path);
+}
+
+/* ---- files --------------------------------------------------------------- */
+
+/* The file exists (the kernel looked it up just before, so this is cheap).
+ * O_TRUNC normally never gets here: init turns atomic O_TRUNC off, so the
+ * kernel truncates through setattr; honoured anyway in case it does. */
+static int on_open(const char *path, struct fuse_file_info *fi)
+{
+	struct stat st;
+	int r = fs_stat(path, &st);
+	if (r < 0)
+		return r;
+	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY && st.st_size)
+		return fs_simple("truncate", "%s 0", path);
+	return 0;
+}
+
+static int on_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	int r = path_ok(path, 0);
+	if (r < 0)
+		return r;
+	r = fs_simple("create", "%s 0%o", path, (unsigned)(mode & 07777));
+	/* Someone made it since the kernel's lookup: without O_EXCL that is a plain open. */
+	if (r == -EEXIST && !(fi->flags & O_EXCL))
+		return on_open(path, fi);
+	return r;
+}
+
+/* One call for the whole request: the kernel sends up to IO_MAX at once. */
+static int on_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	int r = path_ok(path, 0);
+	if (r < 0)
+		return r;
+	if (size == 0)
+		return 0;
+	struct ant_conn *c = conn_get();
+	if (!c)
+		return -EIO;
+	struct ant_result res;
+	r = fs_call(c, NULL, &res, "read", "%s %lld %zu", path, (long long)off, size);
+	if (r > 0) {
+		size_t n = (size_t)r;
+		if (!res.data) {
+			r = -EIO;   /* bytes promised but none came */
+		} else {
+			if (n > res.data->size)
+				n = res.data->size;
+			if (n > size)
+				n = size;
+			memcpy(buf, res.data->addr, n);
+			r = (int)n;
+		}
+	}
+	if (res.data)
+		ant_ica_release(c, res.data);
+	return r;
+}
+
+/* The bytes go in a data ICA of our own, given away with the call. */
+static int on_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)fi;
+	int r = path_ok(path, 0);
+	if (r < 0)
+		return r;
+	if (size == 0)
+		return 0;
+	struct ant_conn *c = conn_get();
+	if (!c)
+		return -EIO;
+	struct ant_ica *ica;
+	r = ant_ica_alloc(c, size, &ica);
+	if (r < 0) {
+		if (r == -ENOMEM || r == ANT_E_NO_ICA)
+			return -ENOMEM;
+		if (r > -ERRNO_LIMIT)
+			conn_drop(c);   /* the socket failed */
+		return -EIO;
+	}
+	memcpy(ica->addr, buf, size);
+	struct ant_result res;
+	r = fs_call(c, ica, &res, "write", "%s %lld %zu", path, (long long)off, size);
+	if (res.data)
+		ant_ica_release(c, res.data);
+	if (r > 0 && (size_t)r > size)
+		r = -EIO;
+	return r;
+}
+
+static int on_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	(void)fi;
+	int r = path_ok(path, 0);
+	return r < 0 ? r : fs_simple("truncate", "%s %lld", path, (long long)size);
+}
+
+static int on_unlink(const char *path)
+{
+	int r = path_ok(path, 0);
+	return r < 0 ? r : fs_simple("unlink", "%s", path);
+}
+
+static int on_rename(const char *from, const char *to, unsigned int flags)
+{
+	if (flags)
+		return -EINVAL;   /* RENAME_NOREPLACE, RENAME_EXCHANGE: not in the contract */
+	int r = path_ok(from, 1);
+	if (r == 0)
+		r = path_ok(to, 1);
+	return r < 0 ? r : fs_simple("rename", "%s\n%s", from, to);
+}
+
+/* ext4 could, but the fs server's contract has no "link" op. */
+static int on_link(const char *from, const char *to)
+{
+	(void)from, (void)to;
+	return -EPERM;
+}
+
+static int on_symlink(const char *target, const char *path)
+{
+	int r = path_ok(target, 1);
+	if (r == 0)
+		r = path_ok(path, 1);
+	return r < 0 ? r : fs_simple("symlink", "%s\n%s", target, path);
+}
+
+static int on_readlink(const char *path, char *buf, size_t size)
+{
+	int r = path_ok(path, 0);
+	if (r < 0)
+		return r;
+	if (size == 0)
+		return -EINVAL;
+	struct ant_conn *c = conn_get();
+	if (!c)
+		return -EIO;
+	struct ant_result res;
+	r = fs_call(c, NULL, &res, "readlink", "%s", path);
+	if (r >= 0) {
+		reply_text(&res, buf, size);   /* cut to size-1 bytes, as FUSE wants */
+		r = 0;
+	}
+	if (res.data)
+		ant_ica_release(c, res.data);
+	return r;
+}
+
+/* ---- attributes that change ---------------------------------------------- */
+
+static int on_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)fi;
+	int r = path_ok(path, 0);
+	return r < 0 ? r : fs_simple("chmod", "%s 0%o", path, (unsigned)(mode & 07777));
+}
+
+/* fs has no chown: only a change to the owner the file already has succeeds
+ * (cp -p and tar as root ask for that). */
+static int on_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct stat st;
+	int r = fs_stat(path, &st);
+	if (r < 0)
+		return r;
+	if ((uid == (uid_t)-1 || uid == st.st_uid) && (gid == (gid_t)-1 || gid == st.st_gid))
+		return 0;
+	return -EPERM;
+}
+
+/* fs keeps whole seconds.  UTIME_NOW is the current time; UTIME_OMIT keeps
+ * the file's current value (one stat more). */
+static int on_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	(void)fi;
+	int r = path_ok(path, 0);
+	if (r < 0)
+		return r;
+	time_t now = time(NULL), t[2];
+	struct stat st;
+	int have_st = 0;
+	for (int i = 0; i < 2; i++) {
+		long nsec = tv ? tv[i].tv_nsec : UTIME_NOW;
+		if (nsec == UTIME_NOW) {
+			t[i] = now;
+		} else if (nsec == UTIME_OMIT) {
+			if (!have_st && (r = fs_stat(path, &st)) < 0)
+				return r;
+			have_st = 1;
+			t[i] = i == 0 ? st.st_atim.tv_sec : st.st_mtim.tv_sec;
+		} else {
+			t[i] = tv[i].tv_sec;
+		}
+	}
+	return fs_simple("utimens", "%s %lld %lld", path, (long long)t[0], (long long)t[1]);
+}
+
+/* ---- the whole file system ----------------------------------------------- */
+
+static int on_statfs(const char *path, struct statvfs *sv)
+{
+	(void)path;
+	memset(sv, 0, sizeof(*sv));
+	struct ant_conn *c = conn_get();
+	if (!c)
+		return -EIO;
+	struct ant_result res;
+	int r = fs_call(c, NULL, &res, "statfs", "%s", "");
+	if (r == -ENOSYS) {
+		/* An fs without statfs yet: report nothing, so df still works. */
+		sv->f_bsize = sv->f_frsize = 4096;
+		sv->f_namemax = 255;
+		r = 0;
+	} else if (r >= 0) {
+		char text[TEXT_LEN];
+		reply_text(&res, text, sizeof(text));
+		r = 0;
+		sv->f_namemax = 255;
+		char *save = NULL;
+		for (char *tok = strtok_r(text, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+			char *eq = strchr(tok, '=');
+			long long v;
+			if (!eq)
+				continue;
+			*eq = '\0';
+			if (parse_num(eq + 1, 10, &v) < 0 || v < 0)
+				continue;
+			if (strcmp(tok, "bsize") == 0)
+				sv->f_bsize = sv->f_frsize = (unsigned long)v;
+			else if (strcmp(tok, "blocks") == 0)
+				sv->f_blocks = (fsblkcnt_t)v;
+			else if (strcmp(tok, "bfree") == 0)
+				sv->f_bfree = (fsblkcnt_t)v;
+			else if (strcmp(tok, "bavail") == 0)
+				sv->f_bavail = (fsblkcnt_t)v;
+			else if (strcmp(tok, "files") == 0)
+				sv->f_files = (fsfilcnt_t)v;
+			else if (strcmp(tok, "ffree") == 0)
+				sv->f_ffree = sv->f_favail = (fsfilcnt_t)v;
+			else if (strcmp(tok, "namelen") == 0)
+				sv->f_namemax = (unsigned long)v;
+		}
+	}
+	if (res.data)
+		ant_ica_release(c, res.data);
+	return r;
+}
+
+/* fsync: everything written so far onto the image and synced.  fs's
+ * "flush" is for the whole file system, not one file. */
+static int on_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)path, (void)datasync, (void)fi;
+	return fs_simple("flush", "%s", "");
+}
+
+static int on_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	return on_fsync(path, datasync, fi);
+}
+
+/* close(2) sends FLUSH: deliberately nothing, so closing stays fast.  Every
+ * write already went through fs to the disk server when it was answered;
+ * only putting the image on stable storage waits for fsync. */
+static int on_flush(const char *path, struct fuse_file_info *fi)
+{
+	(void)path, (void)fi;
+	return 0;
+}
+
+/* No per-open state: ops go by path. */
+static int on_release(const char *path, struct fuse_file_info *fi)
+{
+	(void)path, (void)fi;
+	return 0;
+}
+
+static void *on_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	/* Big requests: one fs call per MiB rather than per 4 KiB or 128 KiB.
+	 * libfuse has already capped max_write at its buffer (1 MiB with 4 KiB
+	 * pages) and derives the kernel's max_pages from it; the kernel keeps
+	 * the smaller of max_readahead and the mount's read_ahead_kb (see
+	 * raise_readahead).  max_read stays 0 (no limit of ours): libfuse
+	 * insists it equal the max_read= mount option. */
+	if (conn->max_write > IO_MAX)
+		conn->max_write = IO_MAX;
+	conn->max_readahead = conn->max_write;
+	/* O_TRUNC as a truncate (setattr) before the open, not a flag open must handle. */
+	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
+	/* readdir brings no attributes, so READDIRPLUS would only send more bytes. */
+	conn->want &= ~(unsigned)(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+	/* Only this mount changes the files: keep pages across opens and trust
+	 * attributes and names for a second (missing names too). */
+	cfg->kernel_cache = 1;
+	cfg->attr_timeout = 1.0;
+	cfg->entry_timeout = 1.0;
+	cfg->negative_timeout = 1.0;
+	cfg->use_ino = 1;
+	return ctx();
+}
+
+static const struct fuse_operations ops = {
+	.init = on_init,
+	.getattr = on_getattr,
+	.readlink = on_readlink,
+	.mkdir = on_mkdir,
+	.unlink = on_unlink,
+	.rmdir = on_rmdir,
+	.symlink = on_symlink,
+	.rename = on_rename,
+	.link = on_link,
+	.chmod = on_chmod,
+	.chown = on_chown,
+	.truncate = on_truncate,
+	.open = on_open,
+	.read = on_read,
+	.write = on_write,
+	.statfs = on_statfs,
+	.flush = on_flush,
+	.release = on_release,
+	.fsync = on_fsync,
+	.readdir = on_readdir,
+	.fsyncdir = on_fsyncdir,
+	.create = on_create,
+	.utimens = on_utimens,
+};
+
+/* ---- start-up ------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ant-fuse [OPTIONS] MOUNTPOINT\n"
+		"Mount the file server (servers/fs) of a running stack on MOUNTPOINT with FUSE.\n"
+		"\n"
+		"Options:\n"
+		"  --run-dir DIR   the stack's run folder (default: $ANT_RUN_DIR, else the\n"
+		"                  only stack under /run/ant)\n"
+		"  --server NAME   the file server's name in the stack (default: fs)\n"
+		"  -f              stay in the foreground (default: detach once mounted)\n"
+		"  -d              FUSE debug output on standard error (implies -f)\n"
+		"  -s              one thread (default: one per busy request, each with its\n"
+		"                  own connection to the stack)\n"
+		"  -o OPTS         mount options for libfuse, comma-separated (allow_other,\n"
+		"                  ro, ...); may be given more than once\n"
+		"  --help          this text\n"
+		"  --version       print the libfuse version in use\n"
+		"\n"
+		"Stop it with `fusermount3 -u MOUNTPOINT` (or `umount MOUNTPOINT` as root);\n"
+		"with -f, SIGINT (Ctrl-C) or SIGTERM unmounts too.\n"
+		"\n"
+		"Exit status: 0 after a clean unmount; 1 if FUSE is unavailable, mounting\n"
+		"fails or the mount ends with an error; 2 on bad usage; 3 if the stack or\n"
+		"its file server cannot be reached.\n");
+}
+
+/* The stack answers and has the server: checked once before mounting. */
+static int check_stack(const char *run_dir, const char *server)
+{
+	struct ant_conn *c;
+	int r = ant_connect(run_dir, &c);
+	if (r < 0) {
+		fprintf(stderr, "%s: cannot reach the stack in %s: %s\n", PROG, run_dir, ant_strerror(r));
+		return -1;
+	}
+	if (ant_server_id(c, server) < 0) {
+		fprintf(stderr, "%s: ANT_E_NO_SERVER: no server named '%s' in the stack in %s\n", PROG,
+			server, run_dir);
+		ant_close(c);
+		return -1;
+	}
+	struct ant_call call = { .server = server, .op = "stat", .arg = "/", .arglen = 1 };
+	struct ant_result res;
+	r = ant_call_sync(c, &call, &res);
+	if (r >= 0 && res.data)
+		ant_ica_release(c, res.data);
+	ant_close(c);
+	if (r < 0) {
+		fprintf(stderr, "%s: the file server '%s' cannot stat '/': %s: %s\n", PROG, server,
+			ant_errname(r), ant_strerror(r));
+		return -1;
+	}
+	return 0;
+}
+
+/* The mount's "MAJ:MIN" from /proc/self/mountinfo (the last mount on mnt);
+ * no request to the file system, whose loop is not running yet.  0 or -1. */
+static int mount_dev(const char *mnt, unsigned *maj, unsigned *min)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -1;
+	char *line = NULL;
+	size_t cap = 0;
+	int found = -1;
+	while (getline(&line, &cap, f) > 0) {
+		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...", the mount point with
+		 * space, tab, newline and backslash as \ooo. */
+		unsigned a, b;
+		int at = 0;
+		if (sscanf(line, "%*d %*d %u:%u %*s %n", &a, &b, &at) != 2 || !at)
+			continue;
+		char path[PATH_MAX];
+		size_t k = 0;
+		const char *p = line + at;
+		for (; *p && *p != ' ' && *p != '\n' && k + 1 < sizeof(path); p++) {
+			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+			    p[3] >= '0' && p[3] <= '7') {
+				path[k++] = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+				p += 3;
+			} else {
+				path[k++] = *p;
+			}
+		}
+		path[k] = '\0';
+		if (strcmp(path, mnt) == 0) {
+			*maj = a, *min = b;
+			found = 0;
+		}
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/* The kernel starts a FUSE mount's readahead at 128 KiB and the INIT answer
+ * can only lower it, so sequential reads would reach us in 128 KiB pieces.
+ * As root, raise it to IO_MAX; anyone else keeps the kernel's (best effort). */
+static void raise_readahead(const char *mnt)
+{
+	unsigned maj, min;
+	if (mount_dev(mnt, &maj, &min) < 0)
+		return;
+	char path[64];
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
+	FILE *f = fopen(path, "we");
+	if (!f)
+		return;
+	fprintf(f, "%u\n", IO_MAX / 1024);
+	fclose(f);
+}
+
+/* "-o" strings joined with commas (NULL if none). */
+static char *join_opts(char *have, const char *more)
+{
+	size_t n = (have ? strlen(have) + 1 : 0) + strlen(more) + 1;
+	char *s = malloc(n);
+	if (!s) {
+		fprintf(stderr, "%s: out of memory\n", PROG);
+		exit(1);
+	}
+	snprintf(s, n, "%s%s%s", have ? have : "", have ? "," : "", more);
+	free(have);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "server", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *run_dir = NULL, *server = "fs";
+	int foreground = 0, debug = 0, single = 0, ch;
+	char *user_opts = NULL;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:fdso:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'r': run_dir = optarg; break;
+		case 'S': server = optarg; break;
+		case 'f': foreground = 1; break;
+		case 'd': debug = foreground = 1; break;
+		case 's': single = 1; break;
+		case 'o': user_opts = join_opts(user_opts, optarg); break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("%s (libfuse %s)\n", PROG, fuse_pkgversion()); return 0;
+		case ':': tool_usage_error(PROG, "option '%s' needs a value", argv[optind - 1]);
+		default: tool_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		tool_usage_error(PROG, argc == optind ? "expected MOUNTPOINT" : "expected one MOUNTPOINT");
+	if (!*server || strlen(server) >= 32)
+		tool_usage_error(PROG, "--server NAME must have 1 to 31 characters");
+
+	/* Absolute paths: without -f the daemon runs in "/", and the unmount
+	 * at the end names the mount point again. */
+	char mnt[PATH_MAX], rdir[PATH_MAX];
+	if (!realpath(argv[optind], mnt)) {
+		fprintf(stderr, "%s: mount point %s: %s\n", PROG, argv[optind], strerror(errno));
+		return 1;
+	}
+	struct stat st;
+	if (stat(mnt, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "%s: mount point %s: not a folder\n", PROG, mnt);
+		return 1;
+	}
+	run_dir = tool_run_dir(run_dir);
+	if (!run_dir) {
+		fprintf(stderr, "%s: no run folder: give --run-dir or set ANT_RUN_DIR\n", PROG);
+		return 3;
+	}
+	if (!realpath(run_dir, rdir)) {
+		fprintf(stderr, "%s: cannot reach the stack in %s: %s\n", PROG, run_dir, strerror(errno));
+		return 3;
+	}
+	if (check_stack(rdir, server) < 0)
+		return 3;
+
+	/* Say plainly when there is no FUSE at all; a permission problem is
+	 * left to the mount, which may still succeed through fusermount3. */
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fd < 0 && (errno == ENOENT || errno == ENXIO || errno == ENODEV)) {
+		fprintf(stderr, "%s: /dev/fuse: %s: FUSE is not available here (modprobe fuse; in a "
+			"container, pass the device in)\n", PROG, strerror(errno));
+		return 1;
+	}
+	if (fd >= 0)
+		close(fd);
+
+	struct mount_ctx m = { .run_dir = rdir, .server = server };
+	if (pthread_key_create(&m.conn_key, on_thread_exit) != 0) {
+		fprintf(stderr, "%s: pthread_key_create failed\n", PROG);
+		return 1;
+	}
+	char own_opts[96];
+	snprintf(own_opts, sizeof(own_opts), "default_permissions,fsname=ant-%s,subtype=ant", server);
+	char *fargv[8];
+	int fargc = 0;
+	fargv[fargc++] = argv[0];
+	if (debug)
+		fargv[fargc++] = "-d";
+	fargv[fargc++] = "-o";
+	fargv[fargc++] = own_opts;
+	if (user_opts) {
+		fargv[fargc++] = "-o";
+		fargv[fargc++] = user_opts;
+	}
+	fargv[fargc] = NULL;
+	struct fuse_args args = FUSE_ARGS_INIT(fargc, fargv);
+	struct fuse *f = fuse_new(&args, &ops, sizeof(ops), &m);
+	if (!f) {
+		fprintf(stderr, "%s: libfuse refused the options%s%s\n", PROG,
+			user_opts ? " given with -o: " : "", user_opts ? user_opts : "");
+		fuse_opt_free_args(&args);
+		free(user_opts);
+		return user_opts ? 2 : 1;
+	}
+	int status = 1;
+	if (fuse_mount(f, mnt) != 0) {
+		fprintf(stderr, "%s: cannot mount on %s (mounting needs root, or fusermount3 and "
+			"access to /dev/fuse; libfuse's reason is above)\n", PROG, mnt);
+		goto out_destroy;
+	}
+	raise_readahead(mnt);
+	if (fuse_daemonize(foreground) != 0) {
+		fprintf(stderr, "%s: cannot detach: %s\n", PROG, strerror(errno));
+		goto out_unmount;
+	}
+	struct fuse_session *se = fuse_get_session(f);
+	if (fuse_set_signal_handlers(se) != 0) {
+		fprintf(stderr, "%s: cannot set signal handlers\n", PROG);
+		goto out_unmount;
+	}
+	int r;
+	if (single) {
+		r = fuse_loop(f);
+	} else {
+		struct fuse_loop_config lc = { .clone_fd = 0, .max_idle_threads = 10 };
+		r = fuse_loop_mt(f, &lc);
+	}
+	fuse_remove_signal_handlers(se);
+	/* r > 0: the signal that ended the loop (SIGINT, SIGTERM, SIGHUP); 0:
+	 * unmounted from outside; < 0: an error. */
+	if (r < 0)
+		fprintf(stderr, "%s: the FUSE loop ended: %s\n", PROG, strerror(-r));
+	status = r < 0 ? 1 : 0;
+out_unmount:
+	fuse_unmount(f);
+out_destroy:
+	/* The loop's own thread (with -s, all work) keeps its connection here. */
+	ant_close(pthread_getspecific(m.conn_key));
+	fuse_destroy(f);
+	fuse_opt_free_args(&args);
+	free(user_opts);
+	return status;
+}
