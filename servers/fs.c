@@ -882,7 +882,7 @@ static int parse_read(char *buf, uint64_t *off, uint64_t *len)
 	return 0;
 }
 
-static int do_read(struct ant_conn *c, struct ant_item *it, char *buf)
+static int read_into(struct ant_conn *c, struct ant_item *it, char *buf, struct ant_ica **given)
 {
 	uint64_t off, len;
 	if (parse_read(buf, &off, &len) < 0 || !is_path(buf))
@@ -902,8 +902,14 @@ static int do_read(struct ant_conn *c, struct ant_item *it, char *buf)
 	if (off >= size || len == 0)
 		return reply_text(c, it, 0, NULL);   /* past the end: nothing, no ICA */
 	uint64_t n = size - off < len ? size - off : len;
-	struct ant_ica *ica;
-	int r = ant_ica_alloc(c, (size_t)n, &ica);
+	/* The caller's own data ICA, if it sent a writable one big enough
+	 * (ant-fuse keeps one per thread): no new area per read. */
+	struct ant_ica *ica = NULL;
+	if (*given && (*given)->writable && (*given)->size >= n) {
+		ica = *given;
+		*given = NULL;
+	}
+	int r = ica ? 0 : ant_ica_alloc(c, (size_t)n, &ica);
 	if (r < 0)
 		return reply_text(c, it, r, "no data ICA for the bytes");
 	ext2_file_t file = NULL;
@@ -929,6 +935,15 @@ static int do_read(struct ant_conn *c, struct ant_item *it, char *buf)
 	}
 	/* The bytes go to the caller; this server keeps nothing (detach). */
 	return ant_reply(c, it, (int32_t)got, NULL, 0, ica, ANT_DF_DETACH);
+}
+
+static int do_read(struct ant_conn *c, struct ant_item *it, char *buf)
+{
+	struct ant_ica *given = it->data;   /* the caller's area, if it sent one */
+	it->data = NULL;
+	int r = read_into(c, it, buf, &given);
+	ant_ica_release(c, given);          /* not used: drop this server's hold */
+	return r;
 }
 
 /* ---- changes: each operation is one transaction ---------------------------- */
@@ -1774,9 +1789,9 @@ static int serve(struct ant_conn *c, struct ant_item *it)
 			 F.commits, F.committed_bytes, F.replays_skipped);
 		return reply_text(c, it, 0, text);
 	}
-	if (it->data && strcmp(op, "write") != 0) {
-		/* Only write takes a data ICA: drop this server's hold (the
-		 * answer then carries none, or one of this server's). */
+	if (it->data && strcmp(op, "write") != 0 && strcmp(op, "read") != 0) {
+		/* Only write and read take a data ICA: drop this server's hold
+		 * (the answer then carries none, or one of this server's). */
 		ant_ica_release(c, it->data);
 		it->data = NULL;
 	}

@@ -316,6 +316,48 @@ START_TEST(test_disk_dies_mid_commit)
 }
 END_TEST
 
+/* A read can fill the caller's own data ICA (ant-fuse keeps one per
+ * thread): the same area comes back, with the bytes, and fs keeps no hold. */
+START_TEST(test_read_into_callers_ica)
+{
+	struct harness h;
+	start(&h, "\"--redo-log\"", "");
+	struct ant_conn *c = harness_connect(&h);
+	fs_ok(c, "create", "/r 0644");
+	ck_assert_int_eq(fs_write(c, "/r", 0, 300000, 9), 300000);
+	struct ant_ica *mine;
+	ck_assert_int_eq(ant_ica_alloc(c, 1 << 20, &mine), 0);
+	pid_t fs_pid = harness_server_pid(&h, "fs");
+	int fds = 0;
+	for (int i = 0; i < 20; i++) {
+		if (i == 2)
+			fds = harness_count_fds(fs_pid);
+		memset(mine->addr, 0, mine->size);
+		struct ant_call call = { .server = "fs", .op = "read", .arg = "/r 1000 250000",
+					 .arglen = strlen("/r 1000 250000"), .data = mine };
+		ck_assert_int_eq(ant_call_sync(c, &call, &res), 250000);
+		ck_assert_ptr_eq(res.data, mine);
+		size_t k = 0;
+		while (k < 250000 && ((unsigned char *)mine->addr)[k] == pattern(9, 1000 + k))
+			k++;
+		ck_assert_uint_eq(k, 250000);
+	}
+	ck_assert_int_eq(harness_count_fds(fs_pid), fds);
+	/* Too small an area: fs uses one of its own instead. */
+	struct ant_ica *small;
+	ck_assert_int_eq(ant_ica_alloc(c, 4096, &small), 0);
+	struct ant_call call = { .server = "fs", .op = "read", .arg = "/r 0 100000",
+				 .arglen = strlen("/r 0 100000"), .data = small };
+	ck_assert_int_eq(ant_call_sync(c, &call, &res), 100000);
+	ck_assert(res.data != NULL && res.data != small);
+	ant_ica_release(c, res.data);
+	ant_ica_release(c, small);
+	ant_ica_release(c, mine);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 /* A disk without a redo log takes no transactions: changes fail with a
  * clear error and the image is untouched. */
 START_TEST(test_no_redo_log)
@@ -388,6 +430,7 @@ static void writer(struct harness *h, int stop_fd)
 			expect_pattern(c, path, 0, sizes[i], i);
 	}
 	printf("writer: %u files written under kills\n", n);
+	fflush(stdout);
 	ant_close(c);
 }
 
@@ -443,6 +486,7 @@ static Suite *fswrite_suite(void)
 	tcase_add_test(tc, test_replay_of_applied_change);
 	tcase_add_test(tc, test_disk_dies_mid_commit);
 	tcase_add_test(tc, test_no_redo_log);
+	tcase_add_test(tc, test_read_into_callers_ica);
 	tcase_add_test(tc, test_changes_under_kills);
 	suite_add_tcase(s, tc);
 	return s;

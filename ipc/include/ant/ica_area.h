@@ -27,6 +27,8 @@ int ant_area_is_sealed_ro(int fd);
 int ant_area_reopen_ro(int fd);
 
 /* Map size bytes of fd shared, read-write or read-only.  Returns 0 or -errno. */
+/* Areas up to this size are mapped with all their pages present (MAP_POPULATE). */
+#define ANT_AREA_POPULATE_MAX (64u << 20)
 int ant_area_map(int fd, size_t size, int writable, void **addr);
 
 #endif
