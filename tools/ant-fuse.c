@@ -47,6 +47,7 @@ struct mount_ctx {
 	const char *run_dir;         /* absolute: a daemon runs in "/" */
 	const char *server;          /* the file server's name in the stack */
 	pthread_key_t conn_key;      /* this thread's struct ant_conn * */
+	pthread_key_t buf_key;       /* this thread's read ICA (on its connection) */
 };
 
 static struct mount_ctx *ctx(void)
@@ -81,7 +82,23 @@ static struct ant_conn *conn_get(void)
 static void conn_drop(struct ant_conn *c)
 {
 	pthread_setspecific(ctx()->conn_key, NULL);
+	pthread_setspecific(ctx()->buf_key, NULL);   /* ant_close releases it */
 	ant_close(c);
+}
+
+/* This thread's data ICA for reads (at least size bytes), which fs fills
+ * and gives back: no new area, no fresh pages per read.  NULL if none. */
+static struct ant_ica *read_buf(struct ant_conn *c, size_t size)
+{
+	struct ant_ica *b = pthread_getspecific(ctx()->buf_key);
+	if (b && b->size >= size)
+		return b;
+	ant_ica_release(c, b);
+	pthread_setspecific(ctx()->buf_key, NULL);
+	if (ant_ica_alloc(c, size < IO_MAX ? IO_MAX : size, &b) < 0)
+		return NULL;
+	pthread_setspecific(ctx()->buf_key, b);
+	return b;
 }
 
 /* A call's outcome as FUSE wants it: -errno from fs as it is; ANT_E_* codes
@@ -380,13 +397,17 @@ static int on_rmdir(const char *path)
 /* The file exists (the kernel looked it up just before, so this is cheap).
  * O_TRUNC normally never gets here: init turns atomic O_TRUNC off, so the
  * kernel truncates through setattr; honoured anyway in case it does. */
+/* The kernel opens only what its lookup found: a read-only open needs no
+ * call at all (a tar of many small files saves one call per file). */
 static int on_open(const char *path, struct fuse_file_info *fi)
 {
+	if (!(fi->flags & O_TRUNC) || (fi->flags & O_ACCMODE) == O_RDONLY)
+		return 0;
 	struct stat st;
 	int r = fs_stat(path, &st);
 	if (r < 0)
 		return r;
-	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY && st.st_size)
+	if (st.st_size)
 		return fs_simple("truncate", "%s 0", path);
 	return 0;
 }
@@ -404,7 +425,7 @@ static int on_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 }
 
 /* One call for the whole request: the kernel sends up to IO_MAX at once. */
-static int on_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+static int on_read(const char *path, char *out, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)fi;
 	int r = path_ok(path, 0);
@@ -416,22 +437,40 @@ static int on_read(const char *path, char *buf, size_t size, off_t off, struct f
 	if (!c)
 		return -EIO;
 	struct ant_result res;
-	r = fs_call(c, NULL, &res, "read", "%s %lld %zu", path, (long long)off, size);
+	char arg[ARG_LEN];
+	int n = snprintf(arg, sizeof(arg), "%s %lld %zu", path, (long long)off, size);
+	if (n < 0 || (size_t)n >= sizeof(arg))
+		return -ENAMETOOLONG;
+	/* Our own area goes along (kept: not detached); fs fills it and it
+	 * comes back as the result's data ICA. */
+	struct ant_ica *buf = read_buf(c, size);
+	struct ant_call call = { .server = ctx()->server, .op = "read", .arg = arg,
+				 .arglen = (size_t)n, .data = buf };
+	uint64_t ticket;
+	res.data = NULL;
+	r = ant_call_async(c, &call, &ticket);
+	if (r == 0)
+		r = ant_wait(c, ticket, &res, -1);
+	if (r < 0) {
+		conn_drop(c);
+		return -EIO;
+	}
+	r = to_errno(res.retval);
 	if (r > 0) {
-		size_t n = (size_t)r;
+		size_t got = (size_t)r;
 		if (!res.data) {
 			r = -EIO;   /* bytes promised but none came */
 		} else {
-			if (n > res.data->size)
-				n = res.data->size;
-			if (n > size)
-				n = size;
-			memcpy(buf, res.data->addr, n);
-			r = (int)n;
+			if (got > res.data->size)
+				got = res.data->size;
+			if (got > size)
+				got = size;
+			memcpy(out, res.data->addr, got);
+			r = (int)got;
 		}
 	}
-	if (res.data)
-		ant_ica_release(c, res.data);
+	if (res.data && res.data != buf)
+		ant_ica_release(c, res.data);   /* fs sent one of its own */
 	return r;
 }
 
@@ -904,7 +943,8 @@ int main(int argc, char **argv)
 		close(fd);
 
 	struct mount_ctx m = { .run_dir = rdir, .server = server };
-	if (pthread_key_create(&m.conn_key, on_thread_exit) != 0) {
+	if (pthread_key_create(&m.buf_key, NULL) != 0 ||
+	    pthread_key_create(&m.conn_key, on_thread_exit) != 0) {
 		fprintf(stderr, "%s: pthread_key_create failed\n", PROG);
 		return 1;
 	}
