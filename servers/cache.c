@@ -320,7 +320,10 @@ static int do_commit(struct ant_conn *c, struct ant_item *it)
 			invalidate(c, no);
 		last = no;
 	}
-	struct ant_forward fw = { .server = C.disk, .return_needed = 0, .frame_flags = ANT_FF_IO_WAIT };
+	/* The transaction goes on to the disk; the cache keeps no hold on it
+	 * (else one fd and mapping per commit would pile up here). */
+	struct ant_forward fw = { .server = C.disk, .return_needed = 0, .frame_flags = ANT_FF_IO_WAIT,
+				  .data_flags = ANT_DF_DETACH };
 	return ant_forward(c, it, &fw);
 }
 
