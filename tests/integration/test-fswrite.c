@@ -246,11 +246,13 @@ START_TEST(test_changes_persist)
 	 * cache): their fd counts do not grow with the changes. */
 	fs_ok(c, "mkdir", "/d/many 0755");
 	pid_t cache_pid = harness_server_pid(&h, "cache"), fs_pid = harness_server_pid(&h, "fs");
-	int cache_fds = 0, fs_fds = 0;
+	pid_t disk_pid = harness_server_pid(&h, "disk");
+	int cache_fds = 0, fs_fds = 0, disk_fds = 0;
 	for (unsigned i = 0; i < 300; i++) {
 		if (i == 20) {
 			cache_fds = harness_count_fds(cache_pid);
 			fs_fds = harness_count_fds(fs_pid);
+			disk_fds = harness_count_fds(disk_pid);
 		}
 		char arg[128];
 		snprintf(arg, sizeof(arg), "/d/many/a-longer-file-name-so-the-folder-grows-%03u 0644", i);
@@ -260,6 +262,7 @@ START_TEST(test_changes_persist)
 	/* (the cache may hold more blocks now, each an fd: at most its 64) */
 	ck_assert_int_le(harness_count_fds(cache_pid), cache_fds + 64);
 	ck_assert_int_le(harness_count_fds(fs_pid), fs_fds + 2);
+	ck_assert_int_le(harness_count_fds(disk_pid), disk_fds + 2);
 	/* Bad parameters are refused, not half-done. */
 	ck_assert_int_eq(fs_call(c, "create", "/d/x"), ANT_E_BAD_REQUEST);
 	ck_assert_int_eq(fs_call(c, "rename", "/d/g"), ANT_E_BAD_REQUEST);
