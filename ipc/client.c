@@ -39,6 +39,7 @@ struct ant_conn {
 	unsigned credit;             /* NEXTs antd has not answered yet */
 	struct queue results;        /* RESULT messages (RETURN or own results) */
 	struct queue requests;       /* REQUEST messages */
+	int lazy_map;                /* received ICAs are mapped on demand (ant_ica_map) */
 	int alloc_state;             /* 0 idle, 1 waiting, 2 got ok, 3 got error */
 	int alloc_fd;
 	struct ant_m_alloc_ok alloc_ok;
@@ -130,9 +131,9 @@ static void ica_drop(struct ant_conn *c, struct ant_ica *ica)
 	free(ica);
 }
 
-/* Map an ICA fd (consumes fd) and hold it. */
+/* Hold an ICA fd (consumes fd), mapped if map. */
 static int ica_adopt(struct ant_conn *c, const struct ant_ica_ref *ref, int fd,
-		     int writable, struct ant_ica **out)
+			int writable, int map, struct ant_ica **out)
 {
 	struct ant_ica *ica = calloc(1, sizeof(*ica));
 	if (!ica) {
@@ -143,7 +144,7 @@ static int ica_adopt(struct ant_conn *c, const struct ant_ica_ref *ref, int fd,
 	ica->size = ref->size;
 	ica->fd = fd;
 	ica->writable = writable;
-	int r = ant_area_map(fd, ica->size, writable, &ica->addr);
+	int r = map ? ant_area_map(fd, ica->size, writable, &ica->addr) : 0;
 	if (r < 0 && writable) {
 		/* Sealed read-only by someone along the way. */
 		ica->writable = 0;
@@ -395,7 +396,7 @@ const char *ant_server_name(const struct ant_conn *c, unsigned id)
 
 /* ---- data ICAs ---------------------------------------------------------- */
 
-int ant_ica_alloc(struct ant_conn *c, size_t size, struct ant_ica **out)
+static int ica_alloc(struct ant_conn *c, size_t size, int map, struct ant_ica **out)
 {
 	*out = NULL;
 	if (!size)
@@ -419,7 +420,42 @@ int ant_ica_alloc(struct ant_conn *c, size_t size, struct ant_ica **out)
 	c->alloc_state = 0;
 	int fd = c->alloc_fd;
 	c->alloc_fd = -1;
-	return ica_adopt(c, &c->alloc_ok.ref, fd, 1, out);
+	return ica_adopt(c, &c->alloc_ok.ref, fd, 1, map, out);
+}
+
+int ant_ica_alloc(struct ant_conn *c, size_t size, struct ant_ica **out)
+{
+	return ica_alloc(c, size, 1, out);
+}
+
+int ant_ica_alloc_unmapped(struct ant_conn *c, size_t size, struct ant_ica **out)
+{
+	return ica_alloc(c, size, 0, out);
+}
+
+int ant_ica_fd(const struct ant_ica *ica)
+{
+	return ica->fd;
+}
+
+void ant_set_lazy_map(struct ant_conn *c, int lazy)
+{
+	c->lazy_map = !!lazy;
+}
+
+int ant_ica_map(struct ant_conn *c, struct ant_ica *ica)
+{
+	(void)c;
+	if (ica->addr)
+		return 0;
+	int r = ant_area_map(ica->fd, ica->size, ica->writable, &ica->addr);
+	if (r < 0 && ica->writable) {
+		ica->writable = 0;   /* sealed read-only by someone along the way */
+		r = ant_area_map(ica->fd, ica->size, 0, &ica->addr);
+	}
+	if (r < 0)
+		ica->addr = NULL;
+	return r;
 }
 
 void ant_ica_release(struct ant_conn *c, struct ant_ica *ica)
@@ -543,7 +579,7 @@ static int take_data(struct ant_conn *c, struct qmsg *m, struct ant_ica **out)
 	}
 	int fd = m->fd;
 	m->fd = -1;
-	return ica_adopt(c, &h->data, fd, !(h->data_flags & ANT_DF_RO), out);
+	return ica_adopt(c, &h->data, fd, !(h->data_flags & ANT_DF_RO), !c->lazy_map, out);
 }
 
 static void fill_result(struct ant_conn *c, struct qmsg *m, struct ant_result *res)
@@ -721,6 +757,16 @@ static int send_held(struct ant_conn *c, unsigned type, struct ant_item *it)
 	detach_after_send(c, it->page);
 	it->kind = 0;   /* no longer held */
 	return 0;
+}
+
+struct ant_ica *ant_item_take_data(struct ant_item *it)
+{
+	struct ant_ica *d = it->data;
+	struct ant_cica_hdr *h = (void *)it->page;
+	it->data = NULL;
+	memset(&h->data, 0, sizeof(h->data));
+	h->data_flags = 0;
+	return d;
 }
 
 int ant_reply(struct ant_conn *c, struct ant_item *it, int32_t retval,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,19 +122,28 @@ static int do_read(struct ant_conn *c, struct ant_item *it, int img)
 	uint64_t off, len;
 	if (parse_range(it, &off, &len) < 0)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, "read wants \"OFFSET LENGTH\"");
+	/* The area is filled through its fd (sendfile: page cache to its pages)
+	 * and never mapped here: no page is faulted in or unmapped by the driver. */
 	struct ant_ica *ica;
-	int r = ant_ica_alloc(c, len, &ica);
+	int r = ant_ica_alloc_unmapped(c, len, &ica);
 	if (r < 0)
 		return reply_text(c, it, r, "no data ICA for the block");
+	int out = ant_ica_fd(ica);
+	if (lseek(out, 0, SEEK_SET) < 0) {
+		int e = -errno;
+		ant_ica_release(c, ica);
+		return reply_text(c, it, e, "lseek on the data ICA failed");
+	}
 	uint64_t got = 0;
 	while (got < len) {
-		ssize_t n = pread(img, (char *)ica->addr + got, len - got, (off_t)(off + got));
+		off_t pos = (off_t)(off + got);
+		ssize_t n = sendfile(out, img, &pos, len - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			int e = -errno;
 			ant_ica_release(c, ica);
-			return reply_text(c, it, e, "pread failed");
+			return reply_text(c, it, e, "sendfile from the image failed");
 		}
 		if (n == 0)
 			break;

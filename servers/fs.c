@@ -939,8 +939,9 @@ static int read_into(struct ant_conn *c, struct ant_item *it, char *buf, struct 
 
 static int do_read(struct ant_conn *c, struct ant_item *it, char *buf)
 {
-	struct ant_ica *given = it->data;   /* the caller's area, if it sent one */
-	it->data = NULL;
+	/* The caller's area, if it sent one; out of the page, so that an answer
+	 * without it (an error, the end of the file) does not carry it back. */
+	struct ant_ica *given = ant_item_take_data(it);
 	int r = read_into(c, it, buf, &given);
 	ant_ica_release(c, given);          /* not used: drop this server's hold */
 	return r;
@@ -1660,8 +1661,7 @@ static int answer_applied(struct ant_conn *c, struct ant_item *it, char *buf)
 static int do_change(struct ant_conn *c, struct ant_item *it, char *buf)
 {
 	/* write's bytes: used here, never passed on (the answer carries none). */
-	struct ant_ica *data = it->data;
-	it->data = NULL;
+	struct ant_ica *data = ant_item_take_data(it);
 	if (F.read_only || (it->replay && txn_applied(it->call_id) == 1)) {
 		ant_ica_release(c, data);
 		if (F.read_only)
@@ -1792,8 +1792,7 @@ static int serve(struct ant_conn *c, struct ant_item *it)
 	if (it->data && strcmp(op, "write") != 0 && strcmp(op, "read") != 0) {
 		/* Only write and read take a data ICA: drop this server's hold
 		 * (the answer then carries none, or one of this server's). */
-		ant_ica_release(c, it->data);
-		it->data = NULL;
+		ant_ica_release(c, ant_item_take_data(it));
 	}
 	if (!path_op && !bare_op && !change && strcmp(op, "read") != 0)
 		return reply_text(c, it, ANT_E_NO_OP, NULL);

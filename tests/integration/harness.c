@@ -65,7 +65,10 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 void harness_base_teardown(void)
 {
-	if (base[0])
+	/* ANT_TEST_KEEP=1: leave the folders (antd.log, images...) to look at. */
+	if (base[0] && getenv("ANT_TEST_KEEP"))
+		fprintf(stderr, "ANT_TEST_KEEP: kept %s\n", base);
+	else if (base[0])
 		nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	base[0] = '\0';
 }

@@ -54,6 +54,18 @@ unsigned ant_max_inflight(const struct ant_conn *c);
 
 /* Ask antd for a data ICA of at least size bytes, mapped read-write, zeroed. */
 int ant_ica_alloc(struct ant_conn *c, size_t size, struct ant_ica **out);
+/* The same, not mapped (addr NULL): for a server that fills it through its
+ * fd (ant_ica_fd) with pread-like system calls, e.g. copy_file_range from a
+ * file, so that no page is mapped, faulted in or unmapped here. */
+int ant_ica_alloc_unmapped(struct ant_conn *c, size_t size, struct ant_ica **out);
+/* The fd of an ICA this process holds (valid until it is released). */
+int ant_ica_fd(const struct ant_ica *ica);
+/* Lazy mapping: data ICAs that arrive from now on are held but not mapped
+ * (addr NULL) until ant_ica_map; for a server that passes areas on without
+ * reading them (the cache), which saves mapping and unmapping every page. */
+void ant_set_lazy_map(struct ant_conn *c, int lazy);
+/* Map an ICA held unmapped (no-op if mapped).  Returns 0 or -errno. */
+int ant_ica_map(struct ant_conn *c, struct ant_ica *ica);
 /* Drop this process's hold: unmap, close, tell antd.  Accepts NULL. */
 void ant_ica_release(struct ant_conn *c, struct ant_ica *ica);
 
@@ -132,8 +144,15 @@ void ant_item_copy(struct ant_item *dst, const struct ant_item *src);
  * (-1: forever).  Returns 0, -ETIMEDOUT, -ECONNRESET when antd is gone. */
 int ant_next(struct ant_conn *c, struct ant_item *it, int timeout_ms);
 
+/* Take the call's data ICA out of the item: the caller now owns this hold
+ * (release it, or send it with a reply), and a reply without a data ICA no
+ * longer carries it back.  Returns NULL if the call brought none. */
+struct ant_ica *ant_item_take_data(struct ant_item *it);
+
 /* Answer the held call (REQUEST or RETURN item) with retval and bytes, and
- * optionally a data ICA (data_flags ANT_DF_*). */
+ * optionally a data ICA (data_flags ANT_DF_*).  With data NULL, the call's
+ * own data ICA, if this server still holds it, goes back with the answer
+ * (with data_flags: ANT_DF_DETACH gives up this server's hold). */
 int ant_reply(struct ant_conn *c, struct ant_item *it, int32_t retval,
 	      const void *bytes, size_t n, struct ant_ica *data, unsigned data_flags);
 
