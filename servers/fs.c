@@ -74,6 +74,7 @@
 
 #define HELD_MAX     64u          /* cache blocks held mapped at once */
 #define OV_BUCKETS   1024u        /* the overlay's hash buckets */
+#define AREAS_MAX    8u           /* callers' read areas kept mapped */
 
 /* A cache block fs holds (read-only, mapped). */
 struct held {
@@ -101,6 +102,11 @@ static struct {
 	uint64_t run_id;             /* $ANT_RUN_ID: names transactions with a call id */
 	struct held held[HELD_MAX];
 	unsigned nheld;
+	struct {
+		struct ant_ica *ica;
+		uint64_t used;
+	} areas[AREAS_MAX];          /* callers' read areas kept mapped (area_keep) */
+	unsigned nareas;
 	uint64_t clock;
 	struct unit *ov[OV_BUCKETS]; /* the overlay */
 	uint32_t nunits;
@@ -882,6 +888,37 @@ static int parse_read(char *buf, uint64_t *off, uint64_t *len)
 	return 0;
 }
 
+/*
+ * The areas callers send along with their reads (ant-fuse: one per thread),
+ * kept mapped here between reads: the next read that brings the same area
+ * costs no mmap and munmap of its pages.  At most AREAS_MAX, least recently
+ * used given up first.
+ */
+static int area_kept(const struct ant_ica *ica)
+{
+	for (unsigned i = 0; i < F.nareas; i++)
+		if (F.areas[i].ica == ica) {
+			F.areas[i].used = ++F.clock;
+			return 1;
+		}
+	return 0;
+}
+
+static int area_keep(struct ant_ica *ica)
+{
+	if (F.nareas == AREAS_MAX) {
+		unsigned lru = 0;
+		for (unsigned i = 1; i < F.nareas; i++)
+			if (F.areas[i].used < F.areas[lru].used)
+				lru = i;
+		ant_ica_release(F.c, F.areas[lru].ica);
+		F.areas[lru] = F.areas[--F.nareas];
+	}
+	F.areas[F.nareas].ica = ica;
+	F.areas[F.nareas++].used = ++F.clock;
+	return 1;
+}
+
 static int read_into(struct ant_conn *c, struct ant_item *it, char *buf, struct ant_ica **given)
 {
 	uint64_t off, len;
@@ -904,14 +941,16 @@ static int read_into(struct ant_conn *c, struct ant_item *it, char *buf, struct 
 	uint64_t n = size - off < len ? size - off : len;
 	/* The caller's own data ICA, if it sent a writable one big enough
 	 * (ant-fuse keeps one per thread): no new area per read. */
-	struct ant_ica *ica = NULL;
+	struct ant_ica *ica = NULL, *fresh = NULL;
 	if (*given && (*given)->writable && (*given)->size >= n) {
 		ica = *given;
 		*given = NULL;
 	}
-	int r = ica ? 0 : ant_ica_alloc(c, (size_t)n, &ica);
+	int r = ica ? 0 : ant_ica_alloc(c, (size_t)n, &fresh);
 	if (r < 0)
 		return reply_text(c, it, r, "no data ICA for the bytes");
+	if (!ica)
+		ica = fresh;
 	ext2_file_t file = NULL;
 	errcode_t e = ext2fs_file_open2(F.fs, ino, (struct ext2_inode *)&inode, 0, &file);
 	uint64_t got = 0;
@@ -930,9 +969,12 @@ static int read_into(struct ant_conn *c, struct ant_item *it, char *buf, struct 
 			e = ce;
 	}
 	if (e) {
-		ant_ica_release(c, ica);
+		if (!area_kept(ica))
+			ant_ica_release(c, ica);
 		return reply_err(c, it, e, path);
 	}
+	if (area_kept(ica) || (ica != fresh && area_keep(ica)))
+		return ant_reply(c, it, (int32_t)got, NULL, 0, ica, 0);   /* still mapped here */
 	/* The bytes go to the caller; this server keeps nothing (detach). */
 	return ant_reply(c, it, (int32_t)got, NULL, 0, ica, ANT_DF_DETACH);
 }
@@ -943,7 +985,8 @@ static int do_read(struct ant_conn *c, struct ant_item *it, char *buf)
 	 * without it (an error, the end of the file) does not carry it back. */
 	struct ant_ica *given = ant_item_take_data(it);
 	int r = read_into(c, it, buf, &given);
-	ant_ica_release(c, given);          /* not used: drop this server's hold */
+	if (given && !area_kept(given))
+		ant_ica_release(c, given);   /* not used: drop this server's hold */
 	return r;
 }
 

@@ -708,7 +708,7 @@ START_TEST(odd_requests_get_answers_and_leave_nothing_behind)
 	pid_t fs_pid = harness_server_pid(&h, "fs");
 	ck_assert_int_eq(fs_call(c, "stat", "/hello.txt"), 0);   /* opened already */
 	int fds = 0;
-	for (int i = 0; i < 48; i++) {
+	for (int i = 0; i < 96; i++) {
 		/* fs keeps up to 64 cache blocks mapped (an fd each): count after
 		 * every op has run once, then the count must not grow. */
 		if (i == 8)
@@ -729,7 +729,8 @@ START_TEST(odd_requests_get_answers_and_leave_nothing_behind)
 		if (i % 8 >= 4)
 			ant_ica_release(c, w);
 	}
-	ck_assert_int_eq(harness_count_fds(fs_pid), fds);
+	/* (fs keeps up to 8 of its callers' read areas mapped: no more) */
+	ck_assert_int_le(harness_count_fds(fs_pid), fds + 8);
 	expect_no_restarts(&h);
 	ant_close(c);
 	harness_stop(&h);
