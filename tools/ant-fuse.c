@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,14 +27,17 @@
  * Every FUSE op is one synchronous call to the file server (the contract is
  * the op table in docs/filestack.md): "stat PATH", "read PATH OFF LEN", ...
  * The kernel caches attributes and pages (only this mount changes the
- * files), so most repeated work never reaches the stack.
+ * files), so most repeated work never reaches the stack; --uncached turns
+ * that off.
  *
  * Threads: libant's connection is used by one thread at a time, so each FUSE
  * worker thread has its own, made on its first op (a pthread key closes it
  * when libfuse retires the thread).  A connection that fails is closed and
- * the op answers EIO; the thread's next op connects again.  antd restarting
- * the fs server needs none of this (antd replays the call); antd itself
- * going away does.
+ * the op answers EIO; the thread's next op connects again.  A connection
+ * antd hung up on while its thread was idle (antd stopped, or restarted) is
+ * replaced before the op, so it costs no EIO once antd is back.  antd
+ * restarting the fs server needs none of this (antd replays the call);
+ * antd itself going away does.
  */
 
 #define IO_MAX      (1u << 20)   /* read/write requests we ask the kernel for (its usual cap) */
@@ -46,6 +50,7 @@
 struct mount_ctx {
 	const char *run_dir;         /* absolute: a daemon runs in "/" */
 	const char *server;          /* the file server's name in the stack */
+	int uncached;                /* --uncached: the kernel caches nothing */
 	pthread_key_t conn_key;      /* this thread's struct ant_conn * */
 	pthread_key_t buf_key;       /* this thread's read ICA (on its connection) */
 };
@@ -62,13 +67,27 @@ static void on_thread_exit(void *conn)
 	ant_close(conn);
 }
 
-/* This thread's connection, made on first use; NULL if the stack cannot be reached. */
+static void conn_drop(struct ant_conn *c);
+
+/* Has antd hung up on c (stopped, or restarted since c was made)?  Checked
+ * before each op: a thread that sat idle while antd was restarted would
+ * otherwise fail its next op with EIO although antd is back. */
+static int conn_hung_up(struct ant_conn *c)
+{
+	struct pollfd p = { .fd = ant_fd(c), .events = POLLRDHUP };
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL));
+}
+
+/* This thread's connection, made on first use (or again when antd hung up
+ * on the old one); NULL if the stack cannot be reached. */
 static struct ant_conn *conn_get(void)
 {
 	struct mount_ctx *m = ctx();
 	struct ant_conn *c = pthread_getspecific(m->conn_key);
-	if (c)
+	if (c && !conn_hung_up(c))
 		return c;
+	if (c)
+		conn_drop(c);
 	if (ant_connect(m->run_dir, &c) < 0)
 		return NULL;
 	if (pthread_setspecific(m->conn_key, c) != 0) {
@@ -710,14 +729,24 @@ static void *on_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 	/* readdir brings no attributes, so READDIRPLUS would only send more bytes. */
 	conn->want &= ~(unsigned)(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+	cfg->use_ino = 1;
+	struct mount_ctx *m = ctx();
+	if (m->uncached) {
+		/* Every read, write, lookup and stat goes to fs: no page cache
+		 * (direct I/O, so reads come in the application's sizes) and no
+		 * attributes or names kept. */
+		cfg->direct_io = 1;
+		cfg->kernel_cache = 0;
+		cfg->attr_timeout = cfg->entry_timeout = cfg->negative_timeout = 0;
+		return m;
+	}
 	/* Only this mount changes the files: keep pages across opens and trust
 	 * attributes and names for a second (missing names too). */
 	cfg->kernel_cache = 1;
 	cfg->attr_timeout = 1.0;
 	cfg->entry_timeout = 1.0;
 	cfg->negative_timeout = 1.0;
-	cfg->use_ino = 1;
-	return ctx();
+	return m;
 }
 
 static const struct fuse_operations ops = {
@@ -762,6 +791,9 @@ static void usage(FILE *f)
 		"  -d              FUSE debug output on standard error (implies -f)\n"
 		"  -s              one thread (default: one per busy request, each with its\n"
 		"                  own connection to the stack)\n"
+		"  --uncached      the kernel caches no pages, attributes or names: every\n"
+		"                  access reaches the file server (slower; for tests, or\n"
+		"                  when other clients change the files too)\n"
 		"  -o OPTS         mount options for libfuse, comma-separated (allow_other,\n"
 		"                  ro, ...); may be given more than once\n"
 		"  --help          this text\n"
@@ -880,12 +912,13 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "run-dir", required_argument, NULL, 'r' },
 		{ "server", required_argument, NULL, 'S' },
+		{ "uncached", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *run_dir = NULL, *server = "fs";
-	int foreground = 0, debug = 0, single = 0, ch;
+	int foreground = 0, debug = 0, single = 0, uncached = 0, ch;
 	char *user_opts = NULL;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:fdso:", opts, NULL)) != -1) {
@@ -895,6 +928,7 @@ int main(int argc, char **argv)
 		case 'f': foreground = 1; break;
 		case 'd': debug = foreground = 1; break;
 		case 's': single = 1; break;
+		case 'U': uncached = 1; break;
 		case 'o': user_opts = join_opts(user_opts, optarg); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("%s (libfuse %s)\n", PROG, fuse_pkgversion()); return 0;
@@ -942,7 +976,7 @@ int main(int argc, char **argv)
 	if (fd >= 0)
 		close(fd);
 
-	struct mount_ctx m = { .run_dir = rdir, .server = server };
+	struct mount_ctx m = { .run_dir = rdir, .server = server, .uncached = uncached };
 	if (pthread_key_create(&m.buf_key, NULL) != 0 ||
 	    pthread_key_create(&m.conn_key, on_thread_exit) != 0) {
 		fprintf(stderr, "%s: pthread_key_create failed\n", PROG);
