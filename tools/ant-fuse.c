@@ -413,10 +413,9 @@ static int on_rmdir(const char *path)
 
 /* ---- files --------------------------------------------------------------- */
 
-/* The file exists (the kernel looked it up just before, so this is cheap).
- * O_TRUNC normally never gets here: init turns atomic O_TRUNC off, so the
- * kernel truncates through setattr; honoured anyway in case it does. */
-/* The kernel opens only what its lookup found: a read-only open needs no
+/* O_TRUNC normally never gets here: init turns atomic O_TRUNC off, so the
+ * kernel truncates through setattr; honoured anyway in case it does.
+ * The kernel opens only what its lookup found: a read-only open needs no
  * call at all (a tar of many small files saves one call per file). */
 static int on_open(const char *path, struct fuse_file_info *fi)
 {
@@ -443,53 +442,114 @@ static int on_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	return r;
 }
 
-/* One call for the whole request: the kernel sends up to IO_MAX at once. */
+/*
+ * One call for the whole request (the kernel sends up to IO_MAX at once).
+ * This thread's own area goes along, kept (not detached): fs fills it and it
+ * comes back as the result's data ICA, *buf.  Returns the bytes (> 0, with
+ * res->data holding them), 0 or -errno.  res->data, if not NULL and not
+ * *buf, is fs's own area: the caller releases it.
+ */
+static int read_call(struct ant_conn *c, const char *path, size_t size, off_t off,
+		     struct ant_result *res, struct ant_ica **buf)
+{
+	char arg[ARG_LEN];
+	int n = snprintf(arg, sizeof(arg), "%s %lld %zu", path, (long long)off, size);
+	res->data = NULL;
+	if (n < 0 || (size_t)n >= sizeof(arg))
+		return -ENAMETOOLONG;
+	*buf = read_buf(c, size);
+	struct ant_call call = { .server = ctx()->server, .op = "read", .arg = arg,
+				 .arglen = (size_t)n, .data = *buf };
+	uint64_t ticket;
+	int r = ant_call_async(c, &call, &ticket);
+	if (r == 0)
+		r = ant_wait(c, ticket, res, -1);
+	if (r < 0) {
+		res->data = NULL;
+		*buf = NULL;
+		conn_drop(c);
+		return -EIO;
+	}
+	r = to_errno(res->retval);
+	if (r > 0 && !res->data)
+		return -EIO;   /* bytes promised but none came */
+	if (r > 0) {
+		size_t got = (size_t)r;
+		if (got > res->data->size)
+			got = res->data->size;
+		if (got > size)
+			got = size;
+		r = (int)got;
+	}
+	return r;
+}
+
+/* read, for a libfuse that cannot take the bytes as an fd: copied out. */
 static int on_read(const char *path, char *out, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)fi;
 	int r = path_ok(path, 0);
-	if (r < 0)
+	if (r < 0 || size == 0)
 		return r;
-	if (size == 0)
-		return 0;
 	struct ant_conn *c = conn_get();
 	if (!c)
 		return -EIO;
 	struct ant_result res;
-	char arg[ARG_LEN];
-	int n = snprintf(arg, sizeof(arg), "%s %lld %zu", path, (long long)off, size);
-	if (n < 0 || (size_t)n >= sizeof(arg))
-		return -ENAMETOOLONG;
-	/* Our own area goes along (kept: not detached); fs fills it and it
-	 * comes back as the result's data ICA. */
-	struct ant_ica *buf = read_buf(c, size);
-	struct ant_call call = { .server = ctx()->server, .op = "read", .arg = arg,
-				 .arglen = (size_t)n, .data = buf };
-	uint64_t ticket;
-	res.data = NULL;
-	r = ant_call_async(c, &call, &ticket);
-	if (r == 0)
-		r = ant_wait(c, ticket, &res, -1);
-	if (r < 0) {
-		conn_drop(c);
-		return -EIO;
-	}
-	r = to_errno(res.retval);
-	if (r > 0) {
-		size_t got = (size_t)r;
-		if (!res.data) {
-			r = -EIO;   /* bytes promised but none came */
-		} else {
-			if (got > res.data->size)
-				got = res.data->size;
-			if (got > size)
-				got = size;
-			memcpy(out, res.data->addr, got);
-			r = (int)got;
-		}
-	}
+	struct ant_ica *buf;
+	r = read_call(c, path, size, off, &res, &buf);
+	if (r > 0)
+		memcpy(out, res.data->addr, (size_t)r);
 	if (res.data && res.data != buf)
 		ant_ica_release(c, res.data);   /* fs sent one of its own */
+	return r;
+}
+
+/*
+ * read, with the bytes handed to libfuse as this thread's area's fd: libfuse
+ * splices them from the memfd's pages to /dev/fuse (with splice_write), so
+ * they are not copied through this process.  The area stays this thread's
+ * until its next read, after libfuse has sent this reply.
+ */
+static int on_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct fuse_bufvec *v = malloc(sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	*v = FUSE_BUFVEC_INIT(0);
+	*bufp = v;
+	int r = path_ok(path, 0);
+	if (r < 0 || size == 0)
+		return r;
+	struct ant_conn *c = conn_get();
+	if (!c)
+		return -EIO;
+	struct ant_result res;
+	struct ant_ica *buf;
+	r = read_call(c, path, size, off, &res, &buf);
+	if (r <= 0)
+		goto out;
+	if (res.data == buf) {
+		v->buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		v->buf[0].fd = ant_ica_fd(buf);
+		v->buf[0].pos = 0;
+		v->buf[0].size = (size_t)r;
+	} else {
+		void *mem = malloc((size_t)r);   /* fs sent one of its own */
+		if (!mem) {
+			r = -ENOMEM;
+			goto out;
+		}
+		memcpy(mem, res.data->addr, (size_t)r);
+		v->buf[0].mem = mem;
+		v->buf[0].size = (size_t)r;
+	}
+	v->buf[0].size = (size_t)r;
+	r = 0;
+out:
+	if (res.data && res.data != buf)
+		ant_ica_release(c, res.data);
 	return r;
 }
 
@@ -727,6 +787,8 @@ static void *on_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	conn->max_readahead = conn->max_write;
 	/* O_TRUNC as a truncate (setattr) before the open, not a flag open must handle. */
 	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;   /* read_buf's fd goes by splice */
 	/* readdir brings no attributes, so READDIRPLUS would only send more bytes. */
 	conn->want &= ~(unsigned)(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
 	cfg->use_ino = 1;
@@ -764,6 +826,7 @@ static const struct fuse_operations ops = {
 	.truncate = on_truncate,
 	.open = on_open,
 	.read = on_read,
+	.read_buf = on_read_buf,
 	.write = on_write,
 	.statfs = on_statfs,
 	.flush = on_flush,
