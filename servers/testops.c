@@ -59,6 +59,17 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i)
 		++*i;
 		return 1;
 	}
+	if (strcmp(a, "--say") == 0) {
+		if (*i + 1 >= argc) {
+			fprintf(stderr, "%s: --say needs a text\n", o->self);
+			return -1;
+		}
+		/* Printed now, on stderr and stdout: what antd logs of it. */
+		fprintf(stderr, "%s\n", argv[++*i]);
+		printf("%s\n", argv[*i]);
+		fflush(stdout);
+		return 1;
+	}
 	if (strcmp(a, "--fail-once") == 0) {
 		if (*i + 1 >= argc) {
 			fprintf(stderr, "%s: --fail-once needs a file\n", o->self);

@@ -29,6 +29,7 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i);
 #define TESTOPTS_HELP \
 	"  --pause-ms N    sleep N ms before handling each request\n" \
 	"  --log FILE      append one line per item taken (kind, op, argument)\n" \
+	"  --say TEXT      print TEXT on stderr and stdout at start (antd logs it)\n" \
 	"  --fail WHAT@N   fail on this process's Nth request, or\n" \
 	"  --fail WHAT:MARK  on every request whose argument contains MARK; WHAT is\n" \
 	"                  segv, abort, exit3 (exit code 3), exit0 (a clean exit),\n" \

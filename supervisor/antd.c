@@ -24,6 +24,7 @@
 #include "ant/errors.h"
 #include "antd.h"
 #include "log.h"
+#include "output.h"
 
 #define STOP_GRACE_S 3.0
 
@@ -673,6 +674,7 @@ int main(int argc, char **argv)
 	close_listeners(&d);
 	peers_close_all(&d);
 	server_reap_all(&d);
+	output_close_all(d.loop);   /* the servers' last lines, then their pipes */
 	log_info("stopped", NULL, "stack %s stopped", d.stack->name);
 	unlink(d.pid_path);
 	calls_fini(&d);

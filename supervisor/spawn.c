@@ -16,6 +16,7 @@
 
 #include "antd.h"
 #include "log.h"
+#include "output.h"
 
 const char *server_state_name(enum server_state st)
 {
@@ -57,7 +58,7 @@ struct child_setup {
 
 /* In the child, between fork and exec (antd is single-threaded, so the
  * libseccomp calls in sandbox_enter are safe here). */
-static void child_exec(const struct child_setup *cs, int sock, int errfd, pid_t parent)
+static void child_exec(const struct child_setup *cs, int sock, int errfd, int outfd, pid_t parent)
 {
 	const struct stack_server *conf = cs->conf;
 	const char *stage = "setup";
@@ -72,6 +73,9 @@ static void child_exec(const struct child_setup *cs, int sock, int errfd, pid_t 
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull >= 0 && devnull != 0)
 		dup2(devnull, 0);
+	/* stdout and stderr: the pipe antd reads and logs under our name. */
+	if (outfd >= 0 && (dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0))
+		goto fail;
 	if (dup2(sock, 3) < 0)
 		goto fail;
 	/* Its files at 4, 5...: antd's copies are above 10 (F_DUPFD_CLOEXEC). */
@@ -224,6 +228,10 @@ static int spawn_child(struct antd *d, struct server *s, int spare, const struct
 		close(ep[0]);
 		return e;
 	}
+	/* Its stdout and stderr (without a pipe it prints to antd's stderr). */
+	int out[2] = { -1, -1 };
+	if (output_pipe(out) < 0)
+		log_warn("output", conf->name, "no pipe for its output: it goes to antd's stderr");
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -232,12 +240,20 @@ static int spawn_child(struct antd *d, struct server *s, int spare, const struct
 		close(cerr);
 		close(sp[0]);
 		close(ep[0]);
+		if (out[0] >= 0) {
+			close(out[0]);
+			close(out[1]);
+		}
 		return e;
 	}
 	if (pid == 0)
-		child_exec(cs, csock, cerr, parent);
+		child_exec(cs, csock, cerr, out[1], parent);
 	close(csock);
 	close(cerr);
+	if (out[0] >= 0) {
+		close(out[1]);
+		output_watch(d->loop, out[0], conf->name, pid);
+	}
 
 	/* With a sandbox that kills, the child first hands antd its seccomp
 	 * notification fd; from then on its exec and its loader's calls wait on

@@ -175,6 +175,38 @@ START_TEST(fuzzed_calls_never_crash_antd)
 }
 END_TEST
 
+/* A server's output cannot pass for antd's own lines: every line of it is an
+ * "output" event with the server's name and pid, control bytes escaped. */
+START_TEST(server_output_cannot_forge_antd_lines)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-say\", \"servers\": ["
+			  " {\"name\":\"echo1\",\"exec\":\"echo\",\"args\":[\"--say\","
+			  "  \"hello\\n2026-01-01T00:00:00.000Z antd error server-exit [relay9] forged"
+			  "\\u001b[31m red\\rback\"]} ]}");
+	pid_t pid = harness_server_pid(&h, "echo1");
+	harness_stop(&h);
+	char *log = harness_read(&h, "antd.log");
+	char want[160];
+	snprintf(want, sizeof(want), "output [echo1] pid %d: hello\n", (int)pid);
+	ck_assert_msg(strstr(log, want) != NULL, "no '%s' in:\n%s", want, log);
+	snprintf(want, sizeof(want), "output [echo1] pid %d: 2026-01-01T00:00:00.000Z antd error "
+		 "server-exit [relay9] forged\\x1b[31m red\\x0dback\n", (int)pid);
+	ck_assert_msg(strstr(log, want) != NULL, "no '%s' in:\n%s", want, log);
+	/* Both streams (stderr and stdout), and no line that starts with the forgery. */
+	const char *p = log;
+	unsigned n = 0;
+	while ((p = strstr(p, "pid ")) && (p = strstr(p, ": hello\n"))) {
+		n++;
+		p++;
+	}
+	ck_assert_uint_eq(n, 2);
+	ck_assert_ptr_null(strstr(log, "\n2026-01-01T00:00:00.000Z"));
+	ck_assert_ptr_null(strstr(log, "\x1b"));
+	free(log);
+}
+END_TEST
+
 static Suite *hostile_suite(void)
 {
 	Suite *s = suite_create("hostile");
@@ -183,6 +215,7 @@ static Suite *hostile_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, hostile_applications_are_cut_off);
 	tcase_add_test(tc, fuzzed_calls_never_crash_antd);
+	tcase_add_test(tc, server_output_cannot_forge_antd_lines);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,158 @@
+/* output.c - what servers print: each server's stdout and stderr, logged line by line under its name. */
+#include "output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ant/proto.h"
+#include "log.h"
+
+/*
+ * A server's output used to go straight to antd's own stderr, so a server
+ * could write lines that looked like antd's (a forged "server-exit", say) and
+ * nobody could tell which server printed what.  Now each child's stdout and
+ * stderr are one pipe that antd reads: every line becomes an "output" event
+ * with the server's name and pid, and bytes that could fake a line break or
+ * a terminal sequence are escaped.
+ */
+
+struct output {
+	ev_io w;                     /* first: the callback gets it back */
+	struct output *next;
+	char name[ANT_NAME_MAX];
+	pid_t pid;
+	size_t len;                  /* bytes of the line being gathered */
+	char line[OUTPUT_LINE_MAX + 1];
+	ev_tstamp second;            /* the second lines are being counted in */
+	unsigned lines, dropped;
+};
+
+static struct output *outputs;   /* every live watch (for output_close_all) */
+
+int output_pipe(int fds[2])
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	/* The child's end blocks (a server that prints a lot waits for antd
+	 * rather than losing its lines) and keeps clear of fds 3.. */
+	int w = fcntl(p[1], F_DUPFD_CLOEXEC, 10);
+	int e = errno;
+	close(p[1]);
+	if (w < 0) {
+		close(p[0]);
+		return -e;
+	}
+	fcntl(w, F_SETFL, fcntl(w, F_GETFL) & ~O_NONBLOCK);
+	fds[0] = p[0];
+	fds[1] = w;
+	return 0;
+}
+
+/* One finished line: escaped, counted, logged. */
+static void emit(struct ev_loop *loop, struct output *o)
+{
+	ev_tstamp now = ev_now(loop);
+	if (now - o->second >= 1.0) {
+		if (o->dropped)
+			log_warn("output", o->name, "pid %d: %u lines dropped (more than %u a second)",
+				 (int)o->pid, o->dropped, OUTPUT_LINES_PER_S);
+		o->second = now;
+		o->lines = o->dropped = 0;
+	}
+	if (++o->lines > OUTPUT_LINES_PER_S) {
+		o->dropped++;
+		o->len = 0;
+		return;
+	}
+	char esc[OUTPUT_LINE_MAX * 4 + 1];
+	size_t k = 0;
+	for (size_t i = 0; i < o->len; i++) {
+		unsigned char ch = (unsigned char)o->line[i];
+		if (ch < 0x20 || ch == 0x7f || ch == '\\')
+			k += (size_t)snprintf(esc + k, sizeof(esc) - k, ch == '\\' ? "\\\\" : "\\x%02x", ch);
+		else
+			esc[k++] = (char)ch;
+	}
+	esc[k] = '\0';
+	log_info("output", o->name, "pid %d: %s", (int)o->pid, esc);
+	o->len = 0;
+}
+
+static void close_one(struct ev_loop *loop, struct output *o)
+{
+	ev_io_stop(loop, &o->w);
+	close(o->w.fd);
+	for (struct output **pp = &outputs; *pp; pp = &(*pp)->next)
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+	free(o);
+}
+
+static void on_output(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct output *o = (struct output *)w;
+	char buf[4096];
+	ssize_t n = read(w->fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {   /* EOF: the server and all it started are gone */
+		if (o->len)
+			emit(loop, o);
+		close_one(loop, o);
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			emit(loop, o);
+			continue;
+		}
+		o->line[o->len++] = buf[i];
+		if (o->len == OUTPUT_LINE_MAX)   /* a very long line goes out in pieces */
+			emit(loop, o);
+	}
+}
+
+void output_watch(struct ev_loop *loop, int fd, const char *name, pid_t pid)
+{
+	struct output *o = calloc(1, sizeof(*o));
+	if (!o) {
+		close(fd);   /* the server's writes then fail (EPIPE); it runs on */
+		return;
+	}
+	snprintf(o->name, sizeof(o->name), "%s", name);
+	o->pid = pid;
+	o->second = ev_now(loop);
+	ev_io_init(&o->w, on_output, fd, EV_READ);
+	ev_io_start(loop, &o->w);
+	o->next = outputs;
+	outputs = o;
+}
+
+void output_close_all(struct ev_loop *loop)
+{
+	while (outputs) {
+		struct output *o = outputs;
+		/* What is still in the pipe is the last words of a server that is
+		 * being stopped: log it, then let go. */
+		char buf[4096];
+		ssize_t n;
+		while ((n = read(o->w.fd, buf, sizeof(buf))) > 0) {
+			for (ssize_t i = 0; i < n; i++) {
+				if (buf[i] == '\n' || o->len == OUTPUT_LINE_MAX)
+					emit(loop, o);
+				if (buf[i] != '\n')
+					o->line[o->len++] = buf[i];
+			}
+		}
+		if (o->len)
+			emit(loop, o);
+		close_one(loop, o);
+	}
+}
