@@ -492,6 +492,14 @@ static void run_loop(struct antd *d)
 	}
 }
 
+/* Nothing else to do: make one stocked data ICA; stop when the stock is full. */
+static void on_stock_idle(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct antd *d = w->data;
+	if (!d || !ica_stock_one(&d->icas))
+		ev_idle_stop(loop, w);
+}
+
 /* ANT_RUN_ID: 16 hex digits, new for every run of antd, inherited by every
  * server.  With a call's id (the same across replays, but reused by a later
  * run) it names one call for good: fs tags its transactions with both. */
@@ -632,6 +640,8 @@ int main(int argc, char **argv)
 		close_listeners(&d);
 		return 1;
 	}
+	ev_idle_init(&d.stock_w, on_stock_idle);
+	d.stock_w.data = &d;
 	ev_io_init(&d.app_w, on_accept, d.app_listen, EV_READ);
 	d.app_w.data = &d;
 	ev_io_start(d.loop, &d.app_w);
@@ -678,6 +688,7 @@ int main(int argc, char **argv)
 	log_info("stopped", NULL, "stack %s stopped", d.stack->name);
 	unlink(d.pid_path);
 	calls_fini(&d);
+	ev_idle_stop(d.loop, &d.stock_w);
 	ica_table_fini(&d.icas);
 	ev_loop_destroy(d.loop);
 	free(d.peers);

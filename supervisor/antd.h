@@ -249,6 +249,7 @@ struct antd {
 	ev_io app_w, control_w;
 	ev_signal sigterm_w, sigint_w;
 	ev_timer stop_timer;
+	ev_idle stock_w;                    /* fills the ICA stock when idle */
 	int stopping;
 	int done;                           /* the loop is to end */
 	int ever_ready;                     /* every server was running once */

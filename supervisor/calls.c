@@ -602,6 +602,9 @@ void calls_on_alloc(struct peer *p, uint64_t size)
 	}
 	struct ant_m_alloc_ok ok = { .ref = ref };
 	peer_send(p, ANT_M_ALLOC_OK, 0, &ok, sizeof(ok), fd);
+	/* Make the next areas of this size ahead, when there is nothing to do. */
+	if (!ev_is_active(&d->stock_w))
+		ev_idle_start(d->loop, &d->stock_w);
 }
 
 void calls_on_release(struct peer *p, const struct ant_ica_ref *ref)

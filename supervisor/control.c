@@ -58,7 +58,7 @@ static json_t *status_json(struct antd *d)
 			json_object_set_new(o, "last_exit", json_string(s->last_exit));
 		json_array_append_new(servers, o);
 	}
-	return json_pack("{s:s, s:i, s:s, s:o, s:{s:i, s:I, s:I, s:I, s:I}, s:{s:i, s:I}}",
+	return json_pack("{s:s, s:i, s:s, s:o, s:{s:i, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:i, s:I}}",
 			 "stack", d->stack->name, "pid", (int)getpid(), "run_dir", d->run_dir,
 			 "servers", servers,
 			 "icas", "live", (int)ica_live_count(&d->icas),
@@ -66,6 +66,8 @@ static json_t *status_json(struct antd *d)
 			 "pooled_bytes", (json_int_t)d->icas.pooled_bytes,
 			 "created", (json_int_t)d->icas.created,
 			 "recycled", (json_int_t)d->icas.recycled,
+			 "stocked", (json_int_t)d->icas.stocked,
+			 "stock_bytes", (json_int_t)d->icas.stock_bytes,
 			 "calls", "in_flight", (int)d->calls.live,
 			 "total", (json_int_t)d->calls_total);
 }

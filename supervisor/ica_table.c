@@ -1,5 +1,6 @@
 /* ica_table.c - antd's table of data ICAs: ids, holders, in-flight references, the pool. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,12 +26,40 @@ static void entry_close(struct ica_entry *e)
 
 void ica_table_fini(struct ica_table *t)
 {
+	for (unsigned c = 0; c < ICA_CLASSES; c++)
+		for (unsigned i = 0; i < t->nstock[c]; i++)
+			close(t->stock[c][i]);
 	for (uint32_t i = 0; i < t->n; i++) {
 		entry_close(&t->e[i]);
 		free(t->e[i].holders);
 	}
 	free(t->e);
 	memset(t, 0, sizeof(*t));
+}
+
+int ica_stock_one(struct ica_table *t)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	for (unsigned c = ICA_STOCK_MIN_CLASS; c <= ICA_STOCK_MAX_CLASS; c++) {
+		size_t sz = ((size_t)1 << c) * (size_t)ps;
+		if (!t->stock_wanted[c] || t->nstock[c] == ICA_STOCK_PER_CLASS ||
+		    t->stock_bytes + sz > ICA_STOCK_BYTES)
+			continue;
+		int fd = ant_area_create(sz);
+		if (fd < 0)
+			return 0;
+		/* Allocate its pages now, while antd is idle: the peer's first
+		 * write then finds them (fresh zeroed pages, never seen by anyone). */
+		if (fallocate(fd, 0, 0, (off_t)sz) < 0) {
+			close(fd);
+			t->stock_wanted[c] = 0;   /* no memory, or a file system without it */
+			return 0;
+		}
+		t->stock[c][t->nstock[c]++] = fd;
+		t->stock_bytes += sz;
+		return 1;
+	}
+	return 0;
 }
 
 static unsigned size_class(size_t pages)
@@ -117,7 +146,16 @@ int ica_alloc(struct ica_table *t, size_t size, uint64_t holder,
 		if (r < 0)
 			return r;
 		e = &t->e[idx];
-		int fd = ant_area_create(sz);
+		if (cls >= ICA_STOCK_MIN_CLASS && cls <= ICA_STOCK_MAX_CLASS)
+			t->stock_wanted[cls] = 1;
+		int fd;
+		if (t->nstock[cls]) {
+			fd = t->stock[cls][--t->nstock[cls]];
+			t->stock_bytes -= sz;
+			t->stocked++;
+		} else {
+			fd = ant_area_create(sz);
+		}
 		if (fd < 0) {
 			e->next_free = t->free_slots;
 			t->free_slots = idx + 1;

@@ -38,6 +38,10 @@ struct ica_entry {
 };
 
 #define ICA_CLASSES 24         /* 2^0 .. 2^23 pages (32 GiB) */
+#define ICA_STOCK_MIN_CLASS 4  /* areas of 16 pages (64 KiB) and more are stocked ... */
+#define ICA_STOCK_MAX_CLASS 10 /* ... up to 1024 pages (4 MiB) */
+#define ICA_STOCK_PER_CLASS 8  /* at most this many ready per class */
+#define ICA_STOCK_BYTES (32u << 20) /* and this many bytes in all */
 
 struct ica_table {
 	struct ica_entry *e;
@@ -47,6 +51,15 @@ struct ica_table {
 	size_t pooled_bytes, pool_limit;
 	size_t live_bytes, live_limit;
 	uint64_t created, recycled;/* counters */
+	/* Fresh areas made ahead, their pages already allocated (fallocate),
+	 * for the classes peers have asked for: an ALLOC takes one instead of
+	 * making an area whose every page the peer would then fault in.  Never
+	 * seen by any peer, so they go to anyone. */
+	int stock[ICA_CLASSES][ICA_STOCK_PER_CLASS];
+	unsigned nstock[ICA_CLASSES];
+	uint8_t stock_wanted[ICA_CLASSES];
+	size_t stock_bytes;
+	uint64_t stocked;          /* allocations served from the stock */
 	uint32_t next_gen;         /* last generation handed out */
 };
 
@@ -57,6 +70,11 @@ void ica_table_fini(struct ica_table *t);
  * the table's fd (do not close).  Returns 0, -ENOSPC (limit), -errno. */
 int ica_alloc(struct ica_table *t, size_t size, uint64_t holder,
 	      struct ant_ica_ref *ref, int *fd_out);
+
+/* Make one stocked area for a class that is short of them.  Returns 1 if it
+ * made one (more may be wanted), 0 if the stock is full.  antd calls it when
+ * it has nothing else to do. */
+int ica_stock_one(struct ica_table *t);
 
 /* The live entry for ref, or NULL (unknown, stale generation or size). */
 struct ica_entry *ica_lookup(struct ica_table *t, const struct ant_ica_ref *ref);

@@ -3,6 +3,7 @@
 #include <fuse.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -972,6 +973,12 @@ static char *join_opts(char *have, const char *more)
 
 int main(int argc, char **argv)
 {
+	/* libfuse takes a new buffer of the request's size (1 MiB) for every read;
+	 * above glibc's default threshold each is a fresh mmap whose pages fault
+	 * in zeroed and are unmapped after the reply.  Keep such buffers in the
+	 * heap, reused from one read to the next. */
+	mallopt(M_MMAP_THRESHOLD, 8 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	static const struct option opts[] = {
 		{ "run-dir", required_argument, NULL, 'r' },
 		{ "server", required_argument, NULL, 'S' },
