@@ -956,6 +956,45 @@ START_TEST(test_fini_closes)
 }
 END_TEST
 
+/* The stock: areas of a size asked for are made ahead with their pages
+ * allocated, handed to the next asker of that size (any peer: nobody saw
+ * them), zeroed and whole; small sizes are not stocked; fini closes them. */
+START_TEST(test_stock)
+{
+	int base = count_fds(0);
+	struct ica_table t;
+	ica_table_init(&t, BIG, BIG);
+	int fd;
+	ck_assert_int_eq(ica_stock_one(&t), 0);          /* nothing asked for yet */
+	alloc_ok(&t, 1, 1, &fd);                          /* one page: not stocked */
+	ck_assert_int_eq(ica_stock_one(&t), 0);
+	alloc_ok(&t, 1 << 20, 1, &fd);                    /* 1 MiB: now wanted */
+	unsigned made = 0;
+	while (ica_stock_one(&t))
+		made++;
+	ck_assert_uint_eq(made, ICA_STOCK_PER_CLASS);
+	ck_assert_uint_eq(t.stock_bytes, (size_t)ICA_STOCK_PER_CLASS << 20);
+	/* Its pages are there already (fallocate), and it is all zeros. */
+	struct stat st;
+	ck_assert_int_eq(fstat(t.stock[8][0], &st), 0);
+	ck_assert_int_ge(st.st_blocks * 512, 1 << 20);
+	struct ant_ica_ref r = alloc_ok(&t, 1 << 20, 7, &fd);   /* another peer */
+	ck_assert_uint_eq(t.stocked, 1);
+	ck_assert_uint_eq(r.size, 1 << 20);
+	unsigned char *m = mmap(NULL, 1 << 20, PROT_READ, MAP_SHARED, fd, 0);
+	ck_assert(m != MAP_FAILED);
+	size_t k = 0;
+	while (k < (1u << 20) && m[k] == 0)
+		k++;
+	ck_assert_uint_eq(k, 1u << 20);
+	munmap(m, 1 << 20);
+	ck_assert_int_eq(ica_stock_one(&t), 1);          /* topped up again */
+	ck_assert_int_eq(ica_stock_one(&t), 0);
+	ica_table_fini(&t);
+	ck_assert_int_eq(count_fds(0), base);
+}
+END_TEST
+
 static Suite *ica_suite(void)
 {
 	Suite *s = suite_create("ica");
@@ -983,6 +1022,7 @@ static Suite *ica_suite(void)
 	tcase_add_test(tc, test_many_holders);
 	tcase_add_test(tc, test_gen_wrap);
 	tcase_add_test(tc, test_fini_closes);
+	tcase_add_test(tc, test_stock);
 	suite_add_tcase(s, tc);
 	return s;
 }
