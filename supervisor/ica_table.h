@@ -40,7 +40,7 @@ struct ica_entry {
 #define ICA_CLASSES 24         /* 2^0 .. 2^23 pages (32 GiB) */
 #define ICA_STOCK_MIN_CLASS 4  /* areas of 16 pages (64 KiB) and more are stocked ... */
 #define ICA_STOCK_MAX_CLASS 10 /* ... up to 1024 pages (4 MiB) */
-#define ICA_STOCK_PER_CLASS 8  /* at most this many ready per class */
+#define ICA_STOCK_PER_CLASS 16 /* at most this many ready per class */
 #define ICA_STOCK_BYTES (32u << 20) /* and this many bytes in all */
 
 struct ica_table {
