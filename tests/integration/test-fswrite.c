@@ -384,6 +384,33 @@ START_TEST(test_read_into_callers_ica)
 }
 END_TEST
 
+/* --sync (fdatasync between the steps of a commit) changes nothing a
+ * caller sees: the same changes, the same clean image. */
+START_TEST(test_sync_commits)
+{
+	struct harness h;
+	start(&h, "\"--redo-log\",\"--sync\"", "");
+	struct ant_conn *c = harness_connect(&h);
+	fs_ok(c, "mkdir", "/s 0755");
+	for (unsigned i = 0; i < 20; i++) {
+		char path[64], arg[80];
+		snprintf(path, sizeof(path), "/s/f%u", i);
+		snprintf(arg, sizeof(arg), "%s 0644", path);
+		fs_ok(c, "create", arg);
+		ck_assert_int_eq(fs_write(c, path, 0, 5000 * i, i), (int)(5000 * i));
+	}
+	fs_ok(c, "flush", "");
+	for (unsigned i = 1; i < 20; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/s/f%u", i);
+		expect_pattern(c, path, 0, 5000 * i, i);
+	}
+	ant_close(c);
+	harness_stop(&h);
+	expect_fsck_clean(&h);
+}
+END_TEST
+
 /* A disk without a redo log takes no transactions: changes fail with a
  * clear error and the image is untouched. */
 START_TEST(test_no_redo_log)
@@ -512,6 +539,7 @@ static Suite *fswrite_suite(void)
 	tcase_add_test(tc, test_replay_of_applied_change);
 	tcase_add_test(tc, test_disk_dies_mid_commit);
 	tcase_add_test(tc, test_no_redo_log);
+	tcase_add_test(tc, test_sync_commits);
 	tcase_add_test(tc, test_read_into_callers_ica);
 	tcase_add_test(tc, test_changes_under_kills);
 	suite_add_tcase(s, tc);
