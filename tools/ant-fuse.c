@@ -485,26 +485,6 @@ static int read_call(struct ant_conn *c, const char *path, size_t size, off_t of
 	return r;
 }
 
-/* read, for a libfuse that cannot take the bytes as an fd: copied out. */
-static int on_read(const char *path, char *out, size_t size, off_t off, struct fuse_file_info *fi)
-{
-	(void)fi;
-	int r = path_ok(path, 0);
-	if (r < 0 || size == 0)
-		return r;
-	struct ant_conn *c = conn_get();
-	if (!c)
-		return -EIO;
-	struct ant_result res;
-	struct ant_ica *buf;
-	r = read_call(c, path, size, off, &res, &buf);
-	if (r > 0)
-		memcpy(out, res.data->addr, (size_t)r);
-	if (res.data && res.data != buf)
-		ant_ica_release(c, res.data);   /* fs sent one of its own */
-	return r;
-}
-
 /*
  * read, with the bytes handed to libfuse as this thread's area's fd: libfuse
  * splices them from the memfd's pages to /dev/fuse (with splice_write), so
@@ -826,8 +806,7 @@ static const struct fuse_operations ops = {
 	.chown = on_chown,
 	.truncate = on_truncate,
 	.open = on_open,
-	.read = on_read,
-	.read_buf = on_read_buf,
+	.read_buf = on_read_buf,   /* (libfuse calls read_buf, never read, when it is set) */
 	.write = on_write,
 	.statfs = on_statfs,
 	.flush = on_flush,

@@ -29,6 +29,19 @@ static const char *env_or(const char *name, const char *def)
 
 const char *harness_antd(void) { return env_or("ANTD", "antd"); }
 
+const char *harness_sbin(const char *name)
+{
+	static char path[2][64];
+	static int i;
+	i = !i;
+	snprintf(path[i], sizeof(path[i]), "/usr/sbin/%s", name);
+	if (access(path[i], X_OK) == 0)
+		return path[i];
+	snprintf(path[i], sizeof(path[i]), "/sbin/%s", name);
+	ck_assert_msg(access(path[i], X_OK) == 0, "no %s (install e2fsprogs)", name);
+	return path[i];
+}
+
 const char *harness_tool(const char *name)
 {
 	static char buf[4][512];

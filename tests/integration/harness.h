@@ -48,6 +48,10 @@ int harness_run(char *const argv[], char **out);
 const char *harness_antd(void);
 const char *harness_tool(const char *name);
 
+/* The path of a system program in /usr/sbin or /sbin (mkfs.ext4, e2fsck);
+ * fails the test if there is none.  Static: valid until the next call. */
+const char *harness_sbin(const char *name);
+
 /* Sleep ms milliseconds. */
 void harness_sleep_ms(int ms);
 /* The status entry of server name (caller decrefs); fails if there is none. */

@@ -71,16 +71,6 @@ static void put_text(const char *dir, const char *name, unsigned seed, size_t n)
 /* Extra mkfs.ext4 features for the next image ("^filetype"), or NULL. */
 static const char *mkfs_features;
 
-static const char *mkfs_path(void)
-{
-	static const char *const c[] = { "/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4", NULL };
-	for (int i = 0; c[i]; i++)
-		if (access(c[i], X_OK) == 0)
-			return c[i];
-	ck_abort_msg("no mkfs.ext4 (install e2fsprogs)");
-	return NULL;
-}
-
 /*
  * DIR/files/tree: hello.txt, empty.txt, a symlink to hello.txt, the 3 MiB
  * big.bin, docs/ (20 notes of 1 byte to 9 KB), src/ with a nested folder,
@@ -128,7 +118,7 @@ static void make_tree(struct harness *h)
 		put_file(tree, name, name, strlen(name));
 	}
 	char *out = NULL;
-	char *argv[] = { (char *)mkfs_path(), "-q", "-F", "-b", "4096", "-d", tree, img, "32M", NULL, NULL,
+	char *argv[] = { (char *)harness_sbin("mkfs.ext4"), "-q", "-F", "-b", "4096", "-d", tree, img, "32M", NULL, NULL,
 			 NULL };
 	if (mkfs_features) {
 		argv[9] = "-O";

@@ -33,17 +33,6 @@ static const char fsw_stack[] =
 	" {\"name\":\"fs\",\"exec\":\"fs\",\"calls\":[\"cache\"],"
 	"  \"args\":[%s\"--block-size\",\"65536\",\"cache\"]," SUP "} ]}";
 
-static const char *sbin(const char *name)
-{
-	static char path[64];
-	snprintf(path, sizeof(path), "/usr/sbin/%s", name);
-	if (access(path, X_OK) == 0)
-		return path;
-	snprintf(path, sizeof(path), "/sbin/%s", name);
-	ck_assert_msg(access(path, X_OK) == 0, "no %s (install e2fsprogs)", name);
-	return path;
-}
-
 /* DIR/files/fs.img: an empty ext4 of 64 MiB with a file and a folder. */
 static void make_image(struct harness *h)
 {
@@ -57,7 +46,7 @@ static void make_image(struct harness *h)
 	snprintf(path, sizeof(path), "%s/keep", tree);
 	ck_assert(mkdir(path, 0755) == 0);
 	char *out = NULL;
-	char *argv[] = { (char *)sbin("mkfs.ext4"), "-q", "-F", "-b", "4096", "-d", tree, img, "64M", NULL };
+	char *argv[] = { (char *)harness_sbin("mkfs.ext4"), "-q", "-F", "-b", "4096", "-d", tree, img, "64M", NULL };
 	int st = harness_run(argv, &out);
 	ck_assert_msg(st == 0, "mkfs.ext4 failed (%d): %s", st, out);
 	free(out);
@@ -76,7 +65,7 @@ static void expect_fsck_clean(struct harness *h)
 	char img[400];
 	snprintf(img, sizeof(img), "%s/files/fs.img", h->dir);
 	char *out = NULL;
-	char *argv[] = { (char *)sbin("e2fsck"), "-fn", img, NULL };
+	char *argv[] = { (char *)harness_sbin("e2fsck"), "-fn", img, NULL };
 	int st = harness_run(argv, &out);
 	ck_assert_msg(st == 0, "e2fsck -fn: status %d:\n%s", st, out);
 	free(out);

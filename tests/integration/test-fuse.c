@@ -72,17 +72,6 @@ static const char *files_at(struct harness *h, const char *rel)
 	return pathf("%s/files/%s", h->dir, rel);
 }
 
-static const char *sbin(const char *name)
-{
-	static char path[64];
-	snprintf(path, sizeof(path), "/usr/sbin/%s", name);
-	if (access(path, X_OK) == 0)
-		return path;
-	snprintf(path, sizeof(path), "/sbin/%s", name);
-	ck_assert_msg(access(path, X_OK) == 0, "no %s (install e2fsprogs)", name);
-	return path;
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -215,7 +204,7 @@ static void make_image(struct harness *h)
 	snprintf(img, sizeof(img), "%s", files_at(h, "fs.img"));
 	make_tree(tree);
 	char *out = NULL;
-	char *argv[] = { (char *)sbin("mkfs.ext4"), "-q", "-F", "-b", "4096", "-d", tree, img, "256M", NULL };
+	char *argv[] = { (char *)harness_sbin("mkfs.ext4"), "-q", "-F", "-b", "4096", "-d", tree, img, "256M", NULL };
 	int st = harness_run(argv, &out);
 	ck_assert_msg(st == 0, "mkfs.ext4 failed (%d): %s", st, out);
 	free(out);
@@ -225,7 +214,7 @@ static void make_image(struct harness *h)
 static void expect_fsck_clean(struct harness *h)
 {
 	char *out = NULL;
-	char *argv[] = { (char *)sbin("e2fsck"), "-fn", (char *)files_at(h, "fs.img"), NULL };
+	char *argv[] = { (char *)harness_sbin("e2fsck"), "-fn", (char *)files_at(h, "fs.img"), NULL };
 	int st = harness_run(argv, &out);
 	ck_assert_msg(st == 0, "e2fsck -fn: status %d:\n%s", st, out);
 	free(out);
