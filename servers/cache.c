@@ -332,17 +332,14 @@ static int do_commit(struct ant_conn *c, struct ant_item *it)
 
 int main(int argc, char **argv)
 {
-	struct testopts o = { .self = getenv("ANT_SERVER") ? getenv("ANT_SERVER") : "cache" };
+	struct testopts o = { .self = testops_self("cache"), .usage = usage };
 	for (int i = 1; i < argc; i++) {
 		int r = testopts_parse(&o, argc, argv, &i);
 		if (r < 0)
 			return 2;
 		if (r > 0)
 			continue;
-		if (strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
-			return 0;
-		} else if ((r = testopts_number(&o, argc, argv, &i, "--readahead", 0, 256, 0,
+		if ((r = testopts_number(&o, argc, argv, &i, "--readahead", 0, 256, 0,
 						&C.readahead)) != 0 ||
 			   (r = testopts_number(&o, argc, argv, &i, "--blocks", 1, 1000000, 0,
 						&C.max_blocks)) != 0 ||

@@ -371,17 +371,14 @@ static int do_txnstatus(struct ant_conn *c, struct ant_item *it)
 
 int main(int argc, char **argv)
 {
-	struct testopts o = { .self = getenv("ANT_SERVER") ? getenv("ANT_SERVER") : "disk" };
+	struct testopts o = { .self = testops_self("disk"), .usage = usage };
 	for (int i = 1; i < argc; i++) {
 		int r = testopts_parse(&o, argc, argv, &i);
 		if (r < 0)
 			return 2;
 		if (r > 0)
 			continue;
-		if (strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--read-only") == 0) {
+		if (strcmp(argv[i], "--read-only") == 0) {
 			D.read_only = 1;
 		} else if (strcmp(argv[i], "--redo-log") == 0) {
 			D.log = 5;

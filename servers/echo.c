@@ -26,7 +26,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	struct testopts o = { .self = getenv("ANT_SERVER") ? getenv("ANT_SERVER") : "echo" };
+	struct testopts o = { .self = testops_self("echo"), .usage = usage };
 	int tighten = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--tighten") == 0) {
@@ -38,10 +38,6 @@ int main(int argc, char **argv)
 			return 2;
 		if (r > 0)
 			continue;
-		if (strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
-			return 0;
-		}
 		fprintf(stderr, "%s: unknown argument '%s' (see echo --help)\n", o.self, argv[i]);
 		return 2;
 	}

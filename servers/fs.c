@@ -1976,17 +1976,14 @@ static int serve(struct ant_conn *c, struct ant_item *it)
 
 int main(int argc, char **argv)
 {
-	struct testopts o = { .self = getenv("ANT_SERVER") ? getenv("ANT_SERVER") : "fs" };
+	struct testopts o = { .self = testops_self("fs"), .usage = usage };
 	for (int i = 1; i < argc; i++) {
 		int r = testopts_parse(&o, argc, argv, &i);
 		if (r < 0)
 			return 2;
 		if (r > 0)
 			continue;
-		if (strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--read-only") == 0) {
+		if (strcmp(argv[i], "--read-only") == 0) {
 			F.read_only = 1;
 		} else if (strcmp(argv[i], "--crash-after-commit") == 0 && i + 1 < argc) {
 			F.crash_mark = argv[++i];

@@ -91,7 +91,7 @@ static int finish_ask(struct ant_conn *c, struct ant_item *res, struct pending *
 
 int main(int argc, char **argv)
 {
-	struct testopts o = { .self = getenv("ANT_SERVER") ? getenv("ANT_SERVER") : "relay" };
+	struct testopts o = { .self = testops_self("relay"), .usage = usage };
 	enum ret_mode mode = RET_CALLER;
 	const char *next = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -100,10 +100,7 @@ int main(int argc, char **argv)
 			return 2;
 		if (r > 0)
 			continue;
-		if (strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--return") == 0 && i + 1 < argc) {
+		if (strcmp(argv[i], "--return") == 0 && i + 1 < argc) {
 			const char *m = argv[++i];
 			if (strcmp(m, "sequential") == 0)
 				mode = RET_SEQUENTIAL;

@@ -41,9 +41,19 @@ static int parse_fail(struct testopts *o, const char *v)
 	return -1;
 }
 
+const char *testops_self(const char *prog)
+{
+	const char *s = getenv("ANT_SERVER");
+	return s && *s ? s : prog;
+}
+
 int testopts_parse(struct testopts *o, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i];
+	if (strcmp(a, "--help") == 0 && o->usage) {
+		o->usage(stdout);
+		exit(0);
+	}
 	if (strcmp(a, "--fail-fresh") == 0) {
 		o->fail_fresh = 1;
 		return 1;

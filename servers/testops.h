@@ -21,10 +21,15 @@ struct testopts {
 	unsigned fail_instance;/* ... only in the Nth process antd starts for this server */
 	int fail_fresh;        /* ... only on requests that are not replays */
 	unsigned taken;        /* requests taken by this process */
+	void (*usage)(FILE *); /* the server's --help text (testopts_parse prints it) */
 };
 
-/* Handle a shared option at argv[*i] (--pause-ms N, --log FILE); advances *i.
- * Returns 1 if handled, 0 if not ours, -1 on a bad value (message printed). */
+/* This server's name: $ANT_SERVER, or prog outside antd. */
+const char *testops_self(const char *prog);
+
+/* Handle a shared option at argv[*i] (--pause-ms N, --log FILE, ...; --help
+ * prints o->usage and exits 0); advances *i.  Returns 1 if handled, 0 if not
+ * ours, -1 on a bad value (message printed). */
 int testopts_parse(struct testopts *o, int argc, char **argv, int *i);
 #define TESTOPTS_HELP \
 	"  --pause-ms N    sleep N ms before handling each request\n" \
