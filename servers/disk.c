@@ -117,6 +117,35 @@ static int reply_text(struct ant_conn *c, struct ant_item *it, int32_t rv, const
 	return ant_reply(c, it, rv, text, text ? strlen(text) : 0, NULL, ANT_DF_DETACH);
 }
 
+/* Whole pread/pwrite: -errno, or -EIO for a short read. */
+static int pread_all(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
+{
+	size_t put = 0;
+	while (put < n) {
+		ssize_t r = pwrite(fd, (const char *)buf + put, n - put, (off_t)(off + put));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		put += (size_t)r;
+	}
+	return 0;
+}
+
 static int do_read(struct ant_conn *c, struct ant_item *it, int img)
 {
 	uint64_t off, len;
@@ -162,45 +191,10 @@ static int do_write(struct ant_conn *c, struct ant_item *it, int img, int read_o
 		return reply_text(c, it, ANT_E_BAD_REQUEST, "write wants \"OFFSET LENGTH\"");
 	if (!it->data || it->data->size < len)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, "write wants a data ICA of LENGTH bytes");
-	uint64_t put = 0;
-	while (put < len) {
-		ssize_t n = pwrite(img, (const char *)it->data->addr + put, len - put, (off_t)(off + put));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return reply_text(c, it, n < 0 ? -errno : -EIO, "pwrite failed");
-		put += (uint64_t)n;
-	}
-	return ant_reply(c, it, (int32_t)put, NULL, 0, NULL, ANT_DF_DETACH);
-}
-
-/* Whole pread/pwrite: -errno, or -EIO for a short read. */
-static int pread_all(int fd, void *buf, size_t n, uint64_t off)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		got += (size_t)r;
-	}
-	return 0;
-}
-
-static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
-{
-	size_t put = 0;
-	while (put < n) {
-		ssize_t r = pwrite(fd, (const char *)buf + put, n - put, (off_t)(off + put));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		put += (size_t)r;
-	}
-	return 0;
+	int r = pwrite_all(img, it->data->addr, len, off);
+	if (r < 0)
+		return reply_text(c, it, r, "pwrite failed");
+	return ant_reply(c, it, (int32_t)len, NULL, 0, NULL, ANT_DF_DETACH);
 }
 
 static int maybe_sync(int fd)
