@@ -95,18 +95,19 @@ static void close_one(struct ev_loop *loop, struct output *o)
 	free(o);
 }
 
-static void on_output(struct ev_loop *loop, ev_io *w, int revents)
+/* Read what the pipe holds and log its whole lines.  Returns 1 if it read
+ * something, -1 if the pipe is empty for now, 0 at EOF (or an error), after
+ * logging a last line that had no newline. */
+static int take(struct ev_loop *loop, struct output *o)
 {
-	struct output *o = (struct output *)w;
 	char buf[4096];
-	ssize_t n = read(w->fd, buf, sizeof(buf));
+	ssize_t n = read(o->w.fd, buf, sizeof(buf));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {   /* EOF: the server and all it started are gone */
+		return -1;
+	if (n <= 0) {
 		if (o->len)
 			emit(loop, o);
-		close_one(loop, o);
-		return;
+		return 0;
 	}
 	for (ssize_t i = 0; i < n; i++) {
 		if (buf[i] == '\n') {
@@ -117,6 +118,14 @@ static void on_output(struct ev_loop *loop, ev_io *w, int revents)
 		if (o->len == OUTPUT_LINE_MAX)   /* a very long line goes out in pieces */
 			emit(loop, o);
 	}
+	return 1;
+}
+
+static void on_output(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct output *o = (struct output *)w;
+	if (take(loop, o) == 0)   /* EOF: the server and all it started are gone */
+		close_one(loop, o);
 }
 
 void output_watch(struct ev_loop *loop, int fd, const char *name, pid_t pid)
@@ -141,16 +150,8 @@ void output_close_all(struct ev_loop *loop)
 		struct output *o = outputs;
 		/* What is still in the pipe is the last words of a server that is
 		 * being stopped: log it, then let go. */
-		char buf[4096];
-		ssize_t n;
-		while ((n = read(o->w.fd, buf, sizeof(buf))) > 0) {
-			for (ssize_t i = 0; i < n; i++) {
-				if (buf[i] == '\n' || o->len == OUTPUT_LINE_MAX)
-					emit(loop, o);
-				if (buf[i] != '\n')
-					o->line[o->len++] = buf[i];
-			}
-		}
+		while (take(loop, o) > 0)
+			;
 		if (o->len)
 			emit(loop, o);
 		close_one(loop, o);
