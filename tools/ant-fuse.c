@@ -133,30 +133,33 @@ static int to_errno(int r)
 /*
  * One synchronous call to the file server on this thread's connection c:
  * op with the parameters fmt formats.  data, if not NULL, was allocated on c
- * and is given away: sent detached, or released if the call is not sent.
+ * and is given away (sent detached, or released if the call is not sent),
+ * unless keep: then it is only lent, and comes back as res->data.
  * Returns fs's retval mapped by to_errno (so < 0 is a -errno for FUSE);
  * -ENAMETOOLONG when the parameters do not fit in a control ICA.  res->data,
  * when not NULL, is the caller's to release with ant_ica_release(c, ...),
  * even on an error.  After a transport failure it is NULL and c is closed.
  */
-static int fs_vcall(struct ant_conn *c, struct ant_ica *data, struct ant_result *res,
+static int fs_vcall(struct ant_conn *c, struct ant_ica *data, int keep, struct ant_result *res,
 		    const char *op, const char *fmt, va_list ap)
 {
 	char arg[ARG_LEN];
 	res->data = NULL;
 	int n = vsnprintf(arg, sizeof(arg), fmt, ap);
 	if (n < 0 || (size_t)n >= sizeof(arg)) {
-		ant_ica_release(c, data);
+		if (!keep)
+			ant_ica_release(c, data);
 		return -ENAMETOOLONG;
 	}
 	struct ant_call call = {
 		.server = ctx()->server, .op = op, .arg = arg, .arglen = (size_t)n,
-		.data = data, .data_flags = data ? ANT_DF_DETACH : 0,
+		.data = data, .data_flags = data && !keep ? ANT_DF_DETACH : 0,
 	};
 	uint64_t ticket;
 	int r = ant_call_async(c, &call, &ticket);
 	if (r < 0) {
-		ant_ica_release(c, data);
+		if (!keep)
+			ant_ica_release(c, data);
 		if (r == -E2BIG)
 			return -ENAMETOOLONG;
 		if (r <= -ERRNO_LIMIT || r == -EINVAL)
@@ -173,14 +176,14 @@ static int fs_vcall(struct ant_conn *c, struct ant_ica *data, struct ant_result 
 	return to_errno(res->retval);
 }
 
-static int fs_call(struct ant_conn *c, struct ant_ica *data, struct ant_result *res,
-		   const char *op, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int fs_call(struct ant_conn *c, struct ant_ica *data, struct ant_result *res,
+static int fs_call(struct ant_conn *c, struct ant_ica *data, int keep, struct ant_result *res,
+		   const char *op, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int fs_call(struct ant_conn *c, struct ant_ica *data, int keep, struct ant_result *res,
 		   const char *op, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int r = fs_vcall(c, data, res, op, fmt, ap);
+	int r = fs_vcall(c, data, keep, res, op, fmt, ap);
 	va_end(ap);
 	return r;
 }
@@ -195,7 +198,7 @@ static int fs_simple(const char *op, const char *fmt, ...)
 	struct ant_result res;
 	va_list ap;
 	va_start(ap, fmt);
-	int r = fs_vcall(c, NULL, &res, op, fmt, ap);
+	int r = fs_vcall(c, NULL, 0, &res, op, fmt, ap);
 	va_end(ap);
 	if (res.data)
 		ant_ica_release(c, res.data);
@@ -313,7 +316,7 @@ static int fs_stat(const char *path, struct stat *st)
 	if (!c)
 		return -EIO;
 	struct ant_result res;
-	r = fs_call(c, NULL, &res, "stat", "%s", path);
+	r = fs_call(c, NULL, 0, &res, "stat", "%s", path);
 	if (r >= 0) {
 		char text[TEXT_LEN];
 		reply_text(&res, text, sizeof(text));
@@ -368,7 +371,7 @@ static int on_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 	if (!c)
 		return -EIO;
 	struct ant_result res;
-	r = fs_call(c, NULL, &res, "readdir", "%s", path);
+	r = fs_call(c, NULL, 0, &res, "readdir", "%s", path);
 	if (r < 0)
 		goto out;
 	if (fill(buf, ".", NULL, 0, 0) || fill(buf, "..", NULL, 0, 0)) {
@@ -453,25 +456,10 @@ static int on_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 static int read_call(struct ant_conn *c, const char *path, size_t size, off_t off,
 		     struct ant_result *res, struct ant_ica **buf)
 {
-	char arg[ARG_LEN];
-	int n = snprintf(arg, sizeof(arg), "%s %lld %zu", path, (long long)off, size);
-	res->data = NULL;
-	if (n < 0 || (size_t)n >= sizeof(arg))
-		return -ENAMETOOLONG;
 	*buf = read_buf(c, size);
-	struct ant_call call = { .server = ctx()->server, .op = "read", .arg = arg,
-				 .arglen = (size_t)n, .data = *buf };
-	uint64_t ticket;
-	int r = ant_call_async(c, &call, &ticket);
-	if (r == 0)
-		r = ant_wait(c, ticket, res, -1);
-	if (r < 0) {
-		res->data = NULL;
-		*buf = NULL;
-		conn_drop(c);
-		return -EIO;
-	}
-	r = to_errno(res->retval);
+	int r = fs_call(c, *buf, 1, res, "read", "%s %lld %zu", path, (long long)off, size);
+	if (pthread_getspecific(ctx()->buf_key) != *buf)
+		*buf = NULL;   /* the connection broke: the area went with it */
 	if (r > 0 && !res->data)
 		return -EIO;   /* bytes promised but none came */
 	if (r > 0) {
@@ -558,7 +546,7 @@ static int on_write(const char *path, const char *buf, size_t size, off_t off,
 	}
 	memcpy(ica->addr, buf, size);
 	struct ant_result res;
-	r = fs_call(c, ica, &res, "write", "%s %lld %zu", path, (long long)off, size);
+	r = fs_call(c, ica, 0, &res, "write", "%s %lld %zu", path, (long long)off, size);
 	if (res.data)
 		ant_ica_release(c, res.data);
 	if (r > 0 && (size_t)r > size)
@@ -615,7 +603,7 @@ static int on_readlink(const char *path, char *buf, size_t size)
 	if (!c)
 		return -EIO;
 	struct ant_result res;
-	r = fs_call(c, NULL, &res, "readlink", "%s", path);
+	r = fs_call(c, NULL, 0, &res, "readlink", "%s", path);
 	if (r >= 0) {
 		reply_text(&res, buf, size);   /* cut to size-1 bytes, as FUSE wants */
 		r = 0;
@@ -685,7 +673,7 @@ static int on_statfs(const char *path, struct statvfs *sv)
 	if (!c)
 		return -EIO;
 	struct ant_result res;
-	int r = fs_call(c, NULL, &res, "statfs", "%s", "");
+	int r = fs_call(c, NULL, 0, &res, "statfs", "%s", "");
 	if (r == -ENOSYS) {
 		/* An fs without statfs yet: report nothing, so df still works. */
 		sv->f_bsize = sv->f_frsize = 4096;
