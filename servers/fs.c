@@ -158,11 +158,26 @@ static int cache_read(uint64_t block, struct ant_ica **ica)
 	return r;
 }
 
+/* A call to the cache that wants no data ICA back (commit, txnstatus,
+ * flush: the disk answers): data, if any, is given away.  Returns the
+ * retval. */
+static int cache_call(const char *op, const char *arg, struct ant_ica *data)
+{
+	struct ant_call call = { .server = F.cache, .op = op, .arg = arg,
+				 .arglen = arg ? strlen(arg) : 0, .data = data,
+				 .data_flags = data ? ANT_DF_DETACH : 0, .frame_flags = ANT_FF_IO_WAIT };
+	struct ant_result res;
+	res.data = NULL;
+	int r = ant_call_sync(F.c, &call, &res);
+	ant_ica_release(F.c, res.data);
+	return r;
+}
+
 /* An ant call's error as an errcode_t: -errno stays an errno (com_err keeps
  * errnos as they are), ANT_E_* (the cache failed, its deadline...) is EIO. */
 static errcode_t io_error(int r)
 {
-	return r < 0 && r > -4096 ? (errcode_t)-r : EIO;
+	return ant_is_errno(r) ? (errcode_t)-r : EIO;
 }
 
 static errcode_t ant_io_open(const char *name, int flags, io_channel *channel)
@@ -1160,12 +1175,7 @@ static errcode_t commit_op(uint64_t call_id)
 	for (uint32_t i = 0; i < n; i++)
 		held_forget(offs[i] / F.block_size);
 	free(offs);
-	struct ant_call call = { .server = F.cache, .op = "commit", .data = ica,
-				 .data_flags = ANT_DF_DETACH, .frame_flags = ANT_FF_IO_WAIT };
-	struct ant_result res;
-	res.data = NULL;
-	r = ant_call_sync(F.c, &call, &res);
-	ant_ica_release(F.c, res.data);
+	r = cache_call("commit", NULL, ica);
 	if (r < 0) {
 		if (r == ANT_E_NO_OP || r == -EOPNOTSUPP)
 			fprintf(stderr, "fs: the cache or disk takes no transactions (%s): "
@@ -1183,14 +1193,8 @@ static errcode_t commit_op(uint64_t call_id)
 static int txn_applied(uint64_t call_id)
 {
 	char arg[48];
-	int n = snprintf(arg, sizeof(arg), "%" PRIx64 " %" PRIx64, F.run_id, call_id);
-	struct ant_call call = { .server = F.cache, .op = "txnstatus", .arg = arg, .arglen = (size_t)n,
-				 .frame_flags = ANT_FF_IO_WAIT };
-	struct ant_result res;
-	res.data = NULL;
-	int r = ant_call_sync(F.c, &call, &res);
-	ant_ica_release(F.c, res.data);
-	return r;
+	snprintf(arg, sizeof(arg), "%" PRIx64 " %" PRIx64, F.run_id, call_id);
+	return cache_call("txnstatus", arg, NULL);
 }
 
 static uint32_t now32(void)
@@ -1915,13 +1919,8 @@ static int do_statfs(struct ant_conn *c, struct ant_item *it)
  * change); the disk's fsync makes it durable. */
 static int do_flush(struct ant_conn *c, struct ant_item *it)
 {
-	struct ant_call call = { .server = F.cache, .op = "flush", .frame_flags = ANT_FF_IO_WAIT };
-	struct ant_result res;
-	res.data = NULL;
-	int r = ant_call_sync(F.c, &call, &res);
-	ant_ica_release(F.c, res.data);
-	return reply_text(c, it, r < 0 && r > -4096 ? r : (r < 0 ? -EIO : 0),
-			  r < 0 ? "the disk's flush failed" : NULL);
+	int r = cache_call("flush", NULL, NULL);
+	return reply_text(c, it, r < 0 ? -(int)io_error(r) : 0, r < 0 ? "the disk's flush failed" : NULL);
 }
 
 static int serve(struct ant_conn *c, struct ant_item *it)

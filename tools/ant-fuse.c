@@ -45,7 +45,6 @@
 #define PATH_LEN    2048u        /* the longest PATH fs accepts */
 #define ARG_LEN     (2 * PATH_LEN + 64)
 #define TEXT_LEN    (ANT_CICA_SIZE + 1)
-#define ERRNO_LIMIT 1000         /* -1 .. -999 are errnos; ANT_E_* lie below (errors.h) */
 
 /* What every worker thread reads; set in main before the mount, then read-only. */
 struct mount_ctx {
@@ -125,7 +124,7 @@ static struct ant_ica *read_buf(struct ant_conn *c, size_t size)
  * (the call itself failed) are EIO, except "fs does not serve that op yet". */
 static int to_errno(int r)
 {
-	if (r >= 0 || r > -ERRNO_LIMIT)
+	if (r >= 0 || ant_is_errno(r))
 		return r;
 	return r == ANT_E_NO_OP ? -ENOSYS : -EIO;
 }
@@ -162,7 +161,7 @@ static int fs_vcall(struct ant_conn *c, struct ant_ica *data, int keep, struct a
 			ant_ica_release(c, data);
 		if (r == -E2BIG)
 			return -ENAMETOOLONG;
-		if (r <= -ERRNO_LIMIT || r == -EINVAL)
+		if (!ant_is_errno(r) || r == -EINVAL)
 			return to_errno(r);     /* refused before sending: the connection is fine */
 		conn_drop(c);
 		return -EIO;
@@ -540,7 +539,7 @@ static int on_write(const char *path, const char *buf, size_t size, off_t off,
 	if (r < 0) {
 		if (r == -ENOMEM || r == ANT_E_NO_ICA)
 			return -ENOMEM;
-		if (r > -ERRNO_LIMIT)
+		if (ant_is_errno(r))
 			conn_drop(c);   /* the socket failed */
 		return -EIO;
 	}

@@ -19,6 +19,14 @@ enum ant_error {
 	ANT_E_NO_ICA        = -1009, /* no ICA could be allocated */
 };
 
+/* Codes above -ANT_ERRNO_MAX are -errno (a server's own answer, or a system
+ * error); the ANT_E_* codes lie below.  One test for every caller. */
+#define ANT_ERRNO_MAX 1000
+static inline int ant_is_errno(int code)
+{
+	return code < 0 && code > -ANT_ERRNO_MAX;
+}
+
 /* "ANT_E_DENIED", "ENOENT", ...: a stable name for scripts. Never NULL. */
 const char *ant_errname(int code);
 /* A one-line human description of code (ANT_E* or -errno). Never NULL. */
