@@ -999,20 +999,15 @@ static errcode_t read_extents(ext2_ino_t ino, struct ext2_inode_large *inode, ui
  * The areas callers send along with their reads (ant-fuse: one per thread),
  * kept mapped here between reads: the next read that brings the same area
  * costs no mmap and munmap of its pages.  At most AREAS_MAX, least recently
- * used given up first.
+ * used given up first.  Keeps ica (or marks it used again if kept).
  */
-static int area_kept(const struct ant_ica *ica)
+static void area_keep(struct ant_ica *ica)
 {
 	for (unsigned i = 0; i < F.nareas; i++)
 		if (F.areas[i].ica == ica) {
 			F.areas[i].used = ++F.clock;
-			return 1;
+			return;
 		}
-	return 0;
-}
-
-static int area_keep(struct ant_ica *ica)
-{
 	if (F.nareas == AREAS_MAX) {
 		unsigned lru = 0;
 		for (unsigned i = 1; i < F.nareas; i++)
@@ -1023,10 +1018,9 @@ static int area_keep(struct ant_ica *ica)
 	}
 	F.areas[F.nareas].ica = ica;
 	F.areas[F.nareas++].used = ++F.clock;
-	return 1;
 }
 
-static int read_into(struct ant_conn *c, struct ant_item *it, char *buf, struct ant_ica **given)
+static int read_into(struct ant_conn *c, struct ant_item *it, char *buf, struct ant_ica *given)
 {
 	uint64_t off, len;
 	if (parse_read(buf, &off, &len) < 0 || !is_path(buf))
@@ -1046,23 +1040,16 @@ static int read_into(struct ant_conn *c, struct ant_item *it, char *buf, struct 
 	if (off >= size || len == 0)
 		return reply_text(c, it, 0, NULL);   /* past the end: nothing, no ICA */
 	uint64_t n = size - off < len ? size - off : len;
-	/* The caller's own data ICA, if it sent a writable one big enough
-	 * (ant-fuse keeps one per thread): no new area per read. */
-	struct ant_ica *ica = NULL, *fresh = NULL;
-	if (*given && (*given)->writable && (*given)->size >= n) {
-		ica = *given;
-		*given = NULL;
-	}
-	int r = ica ? 0 : ant_ica_alloc(c, (size_t)n, &fresh);
-	if (r < 0)
-		return reply_text(c, it, r, "no data ICA for the bytes");
-	if (!ica)
+	/* The caller's own area (kept here, see area_keep) if it is big enough
+	 * and writable: no new area per read.  Else one of fs's, given away. */
+	struct ant_ica *ica = given && given->size >= n ? given : NULL, *fresh = NULL;
+	if (ica && (ant_ica_map(c, ica) < 0 || !ica->writable))
+		ica = NULL;   /* (a caller's area arrives unmapped: lazy mapping) */
+	if (!ica) {
+		int r = ant_ica_alloc(c, (size_t)n, &fresh);
+		if (r < 0)
+			return reply_text(c, it, r, "no data ICA for the bytes");
 		ica = fresh;
-	r = ant_ica_map(c, ica);   /* a caller's area arrives unmapped */
-	if (r < 0) {
-		if (!area_kept(ica))
-			ant_ica_release(c, ica);
-		return reply_text(c, it, r, "cannot map the data ICA");
 	}
 	ext2_file_t file = NULL;
 	errcode_t e = 0;
@@ -1088,14 +1075,11 @@ static int read_into(struct ant_conn *c, struct ant_item *it, char *buf, struct 
 			e = ce;
 	}
 	if (e) {
-		if (!area_kept(ica))
-			ant_ica_release(c, ica);
+		ant_ica_release(c, fresh);
 		return reply_err(c, it, e, path);
 	}
-	if (area_kept(ica) || (ica != fresh && area_keep(ica)))
-		return ant_reply(c, it, (int32_t)got, NULL, 0, ica, 0);   /* still mapped here */
-	/* The bytes go to the caller; this server keeps nothing (detach). */
-	return ant_reply(c, it, (int32_t)got, NULL, 0, ica, ANT_DF_DETACH);
+	/* fs's own area goes to the caller (detach); the caller's stays kept. */
+	return ant_reply(c, it, (int32_t)got, NULL, 0, ica, ica == fresh ? ANT_DF_DETACH : 0);
 }
 
 static int do_read(struct ant_conn *c, struct ant_item *it, char *buf)
@@ -1103,10 +1087,13 @@ static int do_read(struct ant_conn *c, struct ant_item *it, char *buf)
 	/* The caller's area, if it sent one; out of the page, so that an answer
 	 * without it (an error, the end of the file) does not carry it back. */
 	struct ant_ica *given = ant_item_take_data(it);
-	int r = read_into(c, it, buf, &given);
-	if (given && !area_kept(given))
-		ant_ica_release(c, given);   /* not used: drop this server's hold */
-	return r;
+	if (given && given->writable)
+		area_keep(given);
+	else if (given) {
+		ant_ica_release(c, given);   /* read-only: of no use for the bytes */
+		given = NULL;
+	}
+	return read_into(c, it, buf, given);
 }
 
 /* ---- changes: each operation is one transaction ---------------------------- */
