@@ -6,42 +6,50 @@
 
 #include "ant/proto.h"
 
-/* Which types may carry an fd. */
-static int type_may_carry_fd(unsigned type)
+/* Every message type, once: its name, its payload and whether an fd may
+ * come with it.  PAGE: a control page of 1..ANT_CICA_SIZE bytes. */
+#define PAGE (-1)
+static const struct msg_desc {
+	const char *name;
+	int payload;
+	int fd;
+} descs[ANT_M_TYPE_MAX] = {
+	[ANT_M_CALL] = { "CALL", PAGE, 0 },
+	[ANT_M_FORWARD] = { "FORWARD", PAGE, 0 },
+	[ANT_M_REPLY] = { "REPLY", PAGE, 0 },
+	[ANT_M_NEXT] = { "NEXT", sizeof(struct ant_m_next), 0 },
+	[ANT_M_ALLOC] = { "ALLOC", sizeof(struct ant_m_alloc), 0 },
+	[ANT_M_RELEASE] = { "RELEASE", sizeof(struct ant_m_release), 0 },
+	[ANT_M_WELCOME] = { "WELCOME", sizeof(struct ant_m_welcome), 0 },
+	[ANT_M_REQUEST] = { "REQUEST", PAGE, 1 },
+	[ANT_M_RESULT] = { "RESULT", PAGE, 1 },
+	[ANT_M_ALLOC_OK] = { "ALLOC_OK", sizeof(struct ant_m_alloc_ok), 1 },
+	[ANT_M_ERROR] = { "ERROR", sizeof(struct ant_m_error), 0 },
+	[ANT_M_SPAWN_NOTIFY] = { "SPAWN_NOTIFY", 0, 1 },
+	[ANT_M_SPAWN_ERROR] = { "SPAWN_ERROR", sizeof(struct ant_m_spawn_error), 0 },
+};
+
+static const struct msg_desc *desc_of(unsigned type)
 {
-	return type == ANT_M_REQUEST || type == ANT_M_RESULT || type == ANT_M_ALLOC_OK;
+	return type < ANT_M_TYPE_MAX && descs[type].name ? &descs[type] : NULL;
+}
+
+int ant_msg_may_carry_fd(unsigned type)
+{
+	const struct msg_desc *m = desc_of(type);
+	return m && m->fd;
 }
 
 int ant_msg_payload_size(unsigned type)
 {
-	switch (type) {
-	case ANT_M_CALL:
-	case ANT_M_FORWARD:
-	case ANT_M_REPLY:
-	case ANT_M_REQUEST:
-	case ANT_M_RESULT:
-		return -1;
-	case ANT_M_NEXT:     return sizeof(struct ant_m_next);
-	case ANT_M_ALLOC:    return sizeof(struct ant_m_alloc);
-	case ANT_M_RELEASE:  return sizeof(struct ant_m_release);
-	case ANT_M_WELCOME:  return sizeof(struct ant_m_welcome);
-	case ANT_M_ALLOC_OK: return sizeof(struct ant_m_alloc_ok);
-	case ANT_M_ERROR:    return sizeof(struct ant_m_error);
-	default:             return -2;
-	}
+	const struct msg_desc *m = desc_of(type);
+	return m ? m->payload : -2;
 }
 
 const char *ant_msg_name(unsigned type)
 {
-	static const char *const names[] = {
-		[ANT_M_CALL] = "CALL", [ANT_M_FORWARD] = "FORWARD", [ANT_M_REPLY] = "REPLY",
-		[ANT_M_NEXT] = "NEXT", [ANT_M_ALLOC] = "ALLOC", [ANT_M_RELEASE] = "RELEASE",
-		[ANT_M_WELCOME] = "WELCOME", [ANT_M_REQUEST] = "REQUEST", [ANT_M_RESULT] = "RESULT",
-		[ANT_M_ALLOC_OK] = "ALLOC_OK", [ANT_M_ERROR] = "ERROR",
-	};
-	if (type < sizeof(names) / sizeof(names[0]) && names[type])
-		return names[type];
-	return "?";
+	const struct msg_desc *m = desc_of(type);
+	return m ? m->name : "?";
 }
 
 static void close_fds_in(struct msghdr *mh)
@@ -104,7 +112,7 @@ static ssize_t msg_recv(int sock, void *buf, int *fd_out, int rflags)
 			bad = 1;
 		else if (!!(h.flags & ANT_MF_FD) != (nfds > 0) || nfds > 1)
 			bad = 1;
-		else if (nfds && !type_may_carry_fd(h.type))
+		else if (nfds && !ant_msg_may_carry_fd(h.type))
 			bad = 1;
 	}
 	if (bad) {

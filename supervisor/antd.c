@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/pidfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,6 +22,7 @@
 #include "ant-config.h"
 #include "ant/errors.h"
 #include "antd.h"
+#include "control.h"
 #include "log.h"
 #include "output.h"
 
@@ -54,41 +54,38 @@ static void usage(FILE *f)
 		"Stops cleanly on SIGTERM or SIGINT.\n");
 }
 
-/* ---- peers' first message -------------------------------------------------- */
+/* ---- what antd does with each kind of peer -------------------------------- */
 
-void antd_send_welcome(struct antd *d, struct peer *p)
+/* A server's connection broke the protocol: that is a fault of the server. */
+static void on_server_fault(struct peer *p, const char *why)
 {
-	struct ant_m_welcome w;
-	memset(&w, 0, sizeof(w));
-	w.version = ANT_PROTO_VERSION;
-	w.self_id = (uint16_t)p->server_id;
-	w.nservers = (uint16_t)d->stack->nservers;
-	w.max_inflight = p->server_id ? d->servers[p->server_id].conf->max_inflight : 0;
-	for (unsigned i = 0; i < d->stack->nservers; i++)
-		memcpy(w.names[i], d->stack->servers[i].name, ANT_NAME_MAX);
-	peer_send(p, ANT_M_WELCOME, 0, &w, sizeof(w), -1);
+	supervise_fault(p->d, p->inst, EV_PROTOCOL_FAULT, "cut off: %s", why);
 }
 
-void antd_cut_off(struct peer *p, const char *fmt, ...)
+static void on_server_close(struct peer *p, const char *why)
 {
-	char why[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	struct antd *d = p->d;
-	struct ant_m_error e = { .code = ANT_E_PROTOCOL };
-	snprintf(e.text, sizeof(e.text), "cut off: %s", why);
-	peer_send(p, ANT_M_ERROR, 0, &e, sizeof(e), -1);
-	if (p->kind == PEER_SERVER) {
-		struct server *s = &d->servers[p->server_id];
-		log_error("cut-off", s->conf->name, "%s: %s", p->standby ? "spare" : "server", why);
-		if (s->peer == p)
-			supervise_kill(d, s, 1, "cut off: %s", why);
-	} else {
-		log_warn("cut-off", NULL, "%s disconnected: %s", peer_name(p), why);
-	}
-	peer_close(p, why);
+	struct instance *in = p->inst;
+	if (in->peer != p)
+		return;
+	in->peer = NULL;
+	in->want = 0;
+	if (instance_alive(in))
+		supervise_event(p->d, in->srv, in, EV_DISCONNECTED, NULL);
+}
+
+static void install_handlers(struct antd *d)
+{
+	static const struct peer_handlers server = {
+		.framed = 1, .on_message = calls_on_message, .on_fault = on_server_fault,
+		.on_close = on_server_close,
+	};
+	static const struct peer_handlers app = {
+		.framed = 1, .on_message = calls_on_message, .on_close = calls_on_app_close,
+	};
+	static const struct peer_handlers control = { .on_message = control_on_message };
+	peer_set_handlers(d, PEER_SERVER, &server);
+	peer_set_handlers(d, PEER_APP, &app);
+	peer_set_handlers(d, PEER_CONTROL, &control);
 }
 
 /* ---- readiness and stopping ------------------------------------------------ */
@@ -122,7 +119,7 @@ static int children_left(const struct antd *d)
 {
 	int n = 0;
 	for (unsigned id = 1; id <= d->stack->nservers; id++)
-		n += (d->servers[id].pid > 0) + (d->servers[id].spare.pid > 0);
+		n += instance_alive(d->servers[id].cur) + instance_alive(d->servers[id].spare);
 	return n;
 }
 
@@ -147,16 +144,26 @@ void antd_stop(struct antd *d, const char *why)
 	begin_stop(d, why);
 }
 
+void antd_start_failed(struct antd *d, struct server *s, const char *why)
+{
+	char msg[256];
+	snprintf(msg, sizeof(msg), "server %s: %s\n", s->conf->name, why);
+	report_ready(d, msg);
+	if (d->foreground)
+		fprintf(stderr, "antd: %s", msg);
+	begin_stop(d, "a server could not be started");
+}
+
 static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct antd *d = w->data;
 	for (unsigned id = 1; id <= d->stack->nservers; id++) {
 		struct server *s = &d->servers[id];
-		if (s->pid > 0 || s->spare.pid > 0)
+		if (instance_alive(s->cur) || instance_alive(s->spare))
 			log_warn("stop", s->conf->name, "still running after %.0f s: SIGKILL",
 				 STOP_GRACE_S);
 	}
-	server_reap_all(d);
+	instances_reap_all(d);
 	ev_break(loop, EVBREAK_ALL);
 	d->done = 1;
 }
@@ -185,25 +192,9 @@ static void begin_stop(struct antd *d, const char *why)
 	log_info("stopping", NULL, "stack %s stopping: %s", d->stack->name, why);
 	close_listeners(d);
 	calls_fail_all(d, ANT_E_SHUTDOWN);
-	int running = 0;
-	for (unsigned id = 1; id <= d->stack->nservers; id++) {
-		struct server *s = &d->servers[id];
-		ev_timer_stop(d->loop, &s->restart_timer);
-		ev_timer_stop(d->loop, &s->ready_timer);
-		ev_timer_stop(d->loop, &s->spare_timer);
-		ev_timer_stop(d->loop, &s->eof_timer);
-		if (s->pid > 0) {
-			s->state = SRV_STOPPING;
-			server_stop(d, s, SIGTERM);
-			running++;
-		} else if (s->state != SRV_FAILED) {
-			s->state = SRV_STOPPED;
-		}
-		if (s->spare.pid > 0) {
-			pidfd_send_signal(s->spare.pidfd, SIGTERM, NULL, 0);
-			running++;
-		}
-	}
+	for (unsigned id = 1; id <= d->stack->nservers; id++)
+		supervise_event(d, &d->servers[id], NULL, EV_SHUTDOWN, NULL);
+	int running = children_left(d);
 	if (!running) {
 		ev_break(d->loop, EVBREAK_ALL), d->done = 1;
 		return;
@@ -273,7 +264,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			peer_close(p, "not allowed");
 			continue;
 		}
-		antd_send_welcome(d, p);
+		peer_welcome(p);
 	}
 	(void)loop;
 }
@@ -516,7 +507,14 @@ static void set_run_id(void)
 	setenv("ANT_RUN_ID", hex, 1);
 }
 
-int main(int argc, char **argv)
+/* What the command line says. */
+struct args {
+	const char *run_dir, *log_file, *server_path, *policy_path, *stack_file;
+	int foreground, log_json, verbose;
+};
+
+/* Returns -1 to go on, else the exit status (help, version, usage error). */
+static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
 		{ "run-dir", required_argument, NULL, 'r' },
@@ -530,18 +528,17 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *run_dir = NULL, *log_file = NULL, *server_path = NULL, *policy_path = NULL;
-	int foreground = 0, log_json = 0, verbose = 0, c;
+	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'r': run_dir = optarg; break;
-		case 'f': foreground = 1; break;
-		case 'j': log_json = 1; break;
-		case 'l': log_file = optarg; break;
-		case 's': server_path = optarg; break;
-		case 'p': policy_path = optarg; break;
-		case 'v': verbose = 1; break;
+		case 'r': a->run_dir = optarg; break;
+		case 'f': a->foreground = 1; break;
+		case 'j': a->log_json = 1; break;
+		case 'l': a->log_file = optarg; break;
+		case 's': a->server_path = optarg; break;
+		case 'p': a->policy_path = optarg; break;
+		case 'v': a->verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("antd %s\n", ANT_VERSION); return 0;
 		default:
@@ -555,106 +552,164 @@ int main(int argc, char **argv)
 			optind == argc ? "missing STACK.json" : "more than one stack file given");
 		return 2;
 	}
+	a->stack_file = argv[optind];
+	return -1;
+}
 
+/* The stack file, its servers' binaries and its policies.  Returns 0, or -1
+ * after saying why on stderr. */
+static int load_stack(struct antd *d, const struct args *a)
+{
+	char err[1024];
+	d->stack = stack_load(a->stack_file, err, sizeof(err));
+	if (!d->stack) {
+		fprintf(stderr, "antd: %s\n", err);
+		return -1;
+	}
+	char *search = server_search_path(a->server_path);
+	int r = search ? stack_resolve_execs(d->stack, search, err, sizeof(err)) : -1;
+	free(search);
+	if (r < 0) {
+		fprintf(stderr, "antd: %s\n", search ? err : "out of memory");
+		return -1;
+	}
+	char *psearch = policy_search_path(d->stack->path, a->policy_path);
+	r = psearch ? stack_resolve_policies(d->stack, psearch, err, sizeof(err)) : -1;
+	if (r < 0) {
+		fprintf(stderr, "antd: %s\n", psearch ? err : "out of memory");
+		free(psearch);
+		return -1;
+	}
+	free(psearch);
+	return 0;
+}
+
+/* Claim the run folder, open the log, detach.  Returns 0 or -1 (said why). */
+static int settle_in(struct antd *d, const struct args *a)
+{
+	char err[1024], defdir[PATH_MAX], logpath[PATH_MAX];
+	const char *run_dir = a->run_dir ? a->run_dir : d->stack->run_dir;
+	if (!run_dir) {
+		snprintf(defdir, sizeof(defdir), "/run/ant/%s", d->stack->name);
+		run_dir = defdir;
+	}
+	d->run_dir = strdup(run_dir);
+	set_run_id();
+	if (claim_run_dir(d, err, sizeof(err)) < 0) {
+		fprintf(stderr, "antd: %s\n", err);
+		return -1;
+	}
+	const char *log_file = a->log_file;
+	if (!log_file && !a->foreground) {
+		snprintf(logpath, sizeof(logpath), "%s/antd.log", d->run_dir);
+		log_file = logpath;
+	}
+	int r = log_open(a->log_json, log_file);
+	if (r < 0) {
+		fprintf(stderr, "antd: %s: %s\n", log_file, strerror(-r));
+		return -1;
+	}
+	if (a->verbose)
+		log_set_level(LOG_DEBUG);
+	if (!a->foreground && (r = daemonize(d, log_file)) < 0) {
+		fprintf(stderr, "antd: cannot detach: %s\n", strerror(-r));
+		return -1;
+	}
+	write_pid_file(d);
+	return 0;
+}
+
+static void watch_io(struct antd *d, ev_io *w, void (*cb)(struct ev_loop *, ev_io *, int), int fd)
+{
+	ev_io_init(w, cb, fd, EV_READ);
+	w->data = d;
+	ev_io_start(d->loop, w);
+}
+
+/* The event loop, the two listening sockets, the signals.  Returns 0 or -1
+ * (logged and reported). */
+static int open_loop(struct antd *d)
+{
+	/* antd and, by inheritance, every server: a synchronous call chain pays
+	 * for each cross-CPU wake-up (see docs/architecture.md, "CPU placement"). */
+	if (d->stack->ncpus && sched_setaffinity(0, sizeof(d->stack->cpus), &d->stack->cpus) < 0)
+		log_warn("start", NULL, "cpu_affinity: %s; running unpinned", strerror(errno));
+	d->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_SIGNALFD);
+	if (!d->loop) {
+		log_error("start", NULL, "cannot create the event loop");
+		report_ready(d, "cannot create the event loop\n");
+		return -1;
+	}
+	ev_set_userdata(d->loop, d);
+	ica_table_init(&d->icas, (size_t)16 << 30, (size_t)256 << 20);
+	calls_init(d);
+	install_handlers(d);
+	/* Other users reach app.sock only if the stack file names them; antd
+	 * checks each one's credentials when it connects. */
+	d->app_listen = listen_on(d->app_path,
+				  d->stack->napp_uids || d->stack->napp_gids ? 0666 : 0600);
+	d->control_listen = d->app_listen >= 0 ? listen_on(d->control_path, 0600) : -1;
+	if (d->app_listen < 0 || d->control_listen < 0) {
+		char err[1024];
+		snprintf(err, sizeof(err), "cannot listen on %s: %s\n",
+			 d->app_listen < 0 ? d->app_path : d->control_path,
+			 strerror(-(d->app_listen < 0 ? d->app_listen : d->control_listen)));
+		log_error("start", NULL, "%s", err);
+		report_ready(d, err);
+		if (d->foreground)
+			fprintf(stderr, "antd: %s", err);
+		close_listeners(d);
+		return -1;
+	}
+	ev_idle_init(&d->stock_w, on_stock_idle);
+	d->stock_w.data = d;
+	watch_io(d, &d->app_w, on_accept, d->app_listen);
+	watch_io(d, &d->control_w, on_accept, d->control_listen);
+	ev_signal_init(&d->sigterm_w, on_signal, SIGTERM);
+	d->sigterm_w.data = d;
+	ev_signal_start(d->loop, &d->sigterm_w);
+	ev_signal_init(&d->sigint_w, on_signal, SIGINT);
+	d->sigint_w.data = d;
+	ev_signal_start(d->loop, &d->sigint_w);
+	return 0;
+}
+
+/* Everything antd holds, once the loop is over. */
+static void tear_down(struct antd *d)
+{
+	close_listeners(d);
+	peers_close_all(d);
+	instances_reap_all(d);
+	output_close_all(d->loop);   /* the servers' last lines, then their pipes */
+	log_info("stopped", NULL, "stack %s stopped", d->stack->name);
+	unlink(d->pid_path);
+	calls_fini(d);
+	ev_idle_stop(d->loop, &d->stock_w);
+	ica_table_fini(&d->icas);
+	ev_loop_destroy(d->loop);
+	free(d->peers);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	free(d->run_dir);
+	stack_free(d->stack);
+	log_close();
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { 0 };
+	int r = parse_args(argc, argv, &a);
+	if (r >= 0)
+		return r;
 	static struct antd d;
 	d.app_listen = d.control_listen = d.lock_fd = d.ready_fd = -1;
 	d.uid = geteuid();
-	char err[1024];
-	d.stack = stack_load(argv[optind], err, sizeof(err));
-	if (!d.stack) {
-		fprintf(stderr, "antd: %s\n", err);
+	d.foreground = a.foreground;
+	if (load_stack(&d, &a) < 0 || settle_in(&d, &a) < 0)
 		return 1;
-	}
-	char *search = server_search_path(server_path);
-	if (!search || stack_resolve_execs(d.stack, search, err, sizeof(err)) < 0) {
-		fprintf(stderr, "antd: %s\n", search ? err : "out of memory");
-		return 1;
-	}
-	free(search);
-	char *psearch = policy_search_path(d.stack->path, policy_path);
-	if (!psearch || stack_resolve_policies(d.stack, psearch, err, sizeof(err)) < 0) {
-		fprintf(stderr, "antd: %s\n", psearch ? err : "out of memory");
-		return 1;
-	}
-	free(psearch);
-	if (!run_dir)
-		run_dir = d.stack->run_dir;
-	char defdir[PATH_MAX];
-	if (!run_dir) {
-		snprintf(defdir, sizeof(defdir), "/run/ant/%s", d.stack->name);
-		run_dir = defdir;
-	}
-	d.run_dir = strdup(run_dir);
-	set_run_id();
-	if (claim_run_dir(&d, err, sizeof(err)) < 0) {
-		fprintf(stderr, "antd: %s\n", err);
-		return 1;
-	}
-	char logpath[PATH_MAX];
-	if (!log_file && !foreground) {
-		snprintf(logpath, sizeof(logpath), "%s/antd.log", d.run_dir);
-		log_file = logpath;
-	}
-	int r = log_open(log_json, log_file);
-	if (r < 0) {
-		fprintf(stderr, "antd: %s: %s\n", log_file, strerror(-r));
-		return 1;
-	}
-	if (verbose)
-		log_set_level(LOG_DEBUG);
-	if (!foreground && (r = daemonize(&d, log_file)) < 0) {
-		fprintf(stderr, "antd: cannot detach: %s\n", strerror(-r));
-		return 1;
-	}
-	write_pid_file(&d);
 	signal(SIGPIPE, SIG_IGN);
-
-	/* antd and, by inheritance, every server: a synchronous call chain pays
-	 * for each cross-CPU wake-up (see docs/architecture.md, "CPU placement"). */
-	if (d.stack->ncpus && sched_setaffinity(0, sizeof(d.stack->cpus), &d.stack->cpus) < 0)
-		log_warn("start", NULL, "cpu_affinity: %s; running unpinned", strerror(errno));
-
-	d.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_SIGNALFD);
-	if (!d.loop) {
-		log_error("start", NULL, "cannot create the event loop");
-		report_ready(&d, "cannot create the event loop\n");
+	if (open_loop(&d) < 0)
 		return 1;
-	}
-	ev_set_userdata(d.loop, &d);
-	ica_table_init(&d.icas, (size_t)16 << 30, (size_t)256 << 20);
-	calls_init(&d);
-
-	/* Other users reach app.sock only if the stack file names them; antd
-	 * checks each one's credentials when it connects. */
-	d.app_listen = listen_on(d.app_path,
-				 d.stack->napp_uids || d.stack->napp_gids ? 0666 : 0600);
-	d.control_listen = d.app_listen >= 0 ? listen_on(d.control_path, 0600) : -1;
-	if (d.app_listen < 0 || d.control_listen < 0) {
-		snprintf(err, sizeof(err), "cannot listen on %s: %s\n",
-			 d.app_listen < 0 ? d.app_path : d.control_path,
-			 strerror(-(d.app_listen < 0 ? d.app_listen : d.control_listen)));
-		log_error("start", NULL, "%s", err);
-		report_ready(&d, err);
-		if (foreground)
-			fprintf(stderr, "antd: %s", err);
-		close_listeners(&d);
-		return 1;
-	}
-	ev_idle_init(&d.stock_w, on_stock_idle);
-	d.stock_w.data = &d;
-	ev_io_init(&d.app_w, on_accept, d.app_listen, EV_READ);
-	d.app_w.data = &d;
-	ev_io_start(d.loop, &d.app_w);
-	ev_io_init(&d.control_w, on_accept, d.control_listen, EV_READ);
-	d.control_w.data = &d;
-	ev_io_start(d.loop, &d.control_w);
-	ev_signal_init(&d.sigterm_w, on_signal, SIGTERM);
-	d.sigterm_w.data = &d;
-	ev_signal_start(d.loop, &d.sigterm_w);
-	ev_signal_init(&d.sigint_w, on_signal, SIGINT);
-	d.sigint_w.data = &d;
-	ev_signal_start(d.loop, &d.sigint_w);
-
 	log_info("start", NULL, "antd %s pid %ld: stack %s from %s, run folder %s", ANT_VERSION,
 		 (long)getpid(), d.stack->name, d.stack->path, d.run_dir);
 	for (unsigned id = 1; id <= d.stack->nservers; id++) {
@@ -663,39 +718,13 @@ int main(int argc, char **argv)
 		s->conf = &d.stack->servers[id - 1];
 		supervise_init(&d, s);
 	}
-	for (unsigned id = 1; id <= d.stack->nservers && !d.stopping; id++) {
-		struct server *s = &d.servers[id];
-		r = server_spawn(&d, s, 0);
-		if (r < 0) {
-			snprintf(err, sizeof(err), "server %s: %s\n", s->conf->name,
-				 s->last_exit[0] ? s->last_exit : strerror(-r));
-			report_ready(&d, err);
-			if (foreground)
-				fprintf(stderr, "antd: %s", err);
-			begin_stop(&d, "a server could not be started");
-		}
-	}
+	for (unsigned id = 1; id <= d.stack->nservers && !d.stopping; id++)
+		supervise_launch(&d, &d.servers[id]);
 	/* A stop begun before the loop runs (a server that could not start)
 	 * has nothing to wait for if no child is left. */
 	if (!d.stopping || children_left(&d))
 		run_loop(&d);
-
 	int status = d.ever_ready && !d.exit_status ? 0 : 1;
-	close_listeners(&d);
-	peers_close_all(&d);
-	server_reap_all(&d);
-	output_close_all(d.loop);   /* the servers' last lines, then their pipes */
-	log_info("stopped", NULL, "stack %s stopped", d.stack->name);
-	unlink(d.pid_path);
-	calls_fini(&d);
-	ev_idle_stop(d.loop, &d.stock_w);
-	ica_table_fini(&d.icas);
-	ev_loop_destroy(d.loop);
-	free(d.peers);
-	if (d.lock_fd >= 0)
-		close(d.lock_fd);
-	free(d.run_dir);
-	stack_free(d.stack);
-	log_close();
+	tear_down(&d);
 	return status;
 }

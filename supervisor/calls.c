@@ -5,10 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ant/errors.h"
 #include "antd.h"
+#include "calls.h"
 #include "log.h"
+#include "peer.h"
+#include "supervise.h"
 
 /* ---- the table of control ICAs in flight --------------------------------- */
 
@@ -34,7 +38,7 @@ static struct call *call_new(struct antd *d)
 	uint32_t idx;
 	if (t->free_head) {
 		idx = t->free_head - 1;
-		t->free_head = (uint32_t)(uintptr_t)t->c[idx]->next;
+		t->free_head = t->c[idx]->free_next;
 	} else {
 		if (t->n == t->cap) {
 			uint32_t cap = t->cap ? t->cap * 2 : 64;
@@ -74,7 +78,7 @@ static void call_free(struct antd *d, struct call *c)
 	if (c->data.gen)
 		ica_unref(&d->icas, &c->data);
 	c->gen = 0;
-	c->next = (struct call *)(uintptr_t)t->free_head;
+	c->free_next = t->free_head;
 	t->free_head = c->index + 1;
 	t->live--;
 }
@@ -165,8 +169,9 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	struct server *s = &d->servers[c->at];
 	const struct ant_frame *f = ant_cica_current_const(c->page);
-	supervise_kill(d, s, 1, "hang: deadline %u ms exceeded holding control ICA %u:%u (op %s)",
-		       deadline_ms(s, c), c->index, c->gen, f->op);
+	supervise_fault(d, s->cur, EV_DEADLINE,
+			"hang: deadline %u ms exceeded holding control ICA %u:%u (op %s)",
+			deadline_ms(s, c), c->index, c->gen, f->op);
 	(void)loop;
 }
 
@@ -236,7 +241,7 @@ static void deliver_to_origin(struct antd *d, struct call *c)
 	if (c->origin_server) {
 		struct server *s = &d->servers[c->origin_server];
 		/* Only the instance that made the call may take its result. */
-		if (server_alive(s) && s->instance == c->origin_instance) {
+		if (server_alive(s) && s->cur->gen == c->origin_gen) {
 			c->state = CALL_RESULTQ;
 			c->at = s->id;
 			callq_push(&s->results, c);
@@ -319,31 +324,32 @@ static void enqueue_request(struct antd *d, struct call *c)
 /* Results before requests; requests only while under max_inflight. */
 void calls_pump(struct antd *d, struct server *s)
 {
-	while (s->peer && s->want > 0 && s->state == SRV_RUNNING) {
+	struct instance *in = s->cur;
+	while (in->peer && in->want > 0 && s->state == SRV_RUNNING) {
 		struct call *c = callq_pop(&s->results);
 		if (c) {
-			s->want--;
+			in->want--;
 			if (is_own_result(c, s)) {
-				deliver(d, s->peer, c, ANT_M_RESULT);
+				deliver(d, in->peer, c, ANT_M_RESULT);
 				call_free(d, c);
 			} else {
 				/* A RETURN: the call this server forwarded is its own again. */
 				hold(d, s, c, ANT_M_RESULT);
-				deliver(d, s->peer, c, ANT_M_RESULT);
+				deliver(d, in->peer, c, ANT_M_RESULT);
 			}
 			continue;
 		}
 		/* After a death with several calls held, the replays go one at a
 		 * time, so that a death can be blamed on the one call it held. */
 		unsigned limit = s->probation ? 1 : s->conf->max_inflight;
-		if (!s->requests.head || s->held >= limit)
+		if (!callq_first(&s->requests) || s->held >= limit)
 			break;
 		c = callq_pop(&s->requests);
-		s->want--;
+		in->want--;
 		hold(d, s, c, ANT_M_REQUEST);
-		if (deliver(d, s->peer, c, ANT_M_REQUEST) < 0) {
+		if (deliver(d, in->peer, c, ANT_M_REQUEST) < 0) {
 			unhold(d, s, c);
-			s->want++;
+			in->want++;
 			fail_now(d, c, ANT_E_NO_ICA);
 		}
 	}
@@ -358,7 +364,7 @@ static int check_data(struct peer *p, const unsigned char *page)
 	struct ant_cica_hdr in;
 	memcpy(&in, page, sizeof(in));
 	if (in.data.gen && ica_holds(&p->d->icas, &in.data, peer_key(p)) < 0) {
-		antd_cut_off(p, "sent data ICA %u:%u it does not hold", in.data.index, in.data.gen);
+		peer_cut_off(p, "sent data ICA %u:%u it does not hold", in.data.index, in.data.gen);
 		return -1;
 	}
 	return 0;
@@ -395,13 +401,13 @@ static int check_page(struct peer *p, const unsigned char *page, size_t len)
 {
 	enum ant_cica_fault f = ant_cica_validate(page, len, p->d->stack->nservers);
 	if (f != ANT_CICA_OK) {
-		antd_cut_off(p, "invalid control ICA: %s", ant_cica_fault_str(f));
+		peer_cut_off(p, "invalid control ICA: %s", ant_cica_fault_str(f));
 		return -1;
 	}
 	return 0;
 }
 
-void calls_on_call(struct peer *p, unsigned char *page, size_t len)
+static void on_call(struct peer *p, unsigned char *page, size_t len)
 {
 	struct antd *d = p->d;
 	if (check_page(p, page, len) < 0)
@@ -409,13 +415,13 @@ void calls_on_call(struct peer *p, unsigned char *page, size_t len)
 	struct ant_cica_hdr in;
 	memcpy(&in, page, sizeof(in));
 	if (in.nframes != 1) {
-		antd_cut_off(p, "CALL with %u frames (a new call has one)", in.nframes);
+		peer_cut_off(p, "CALL with %u frames (a new call has one)", in.nframes);
 		return;
 	}
 	if (check_data(p, page) < 0)
 		return;
 	if (p->calls_out >= PEER_CALLS_MAX) {
-		antd_cut_off(p, "more than %u calls in flight", PEER_CALLS_MAX);
+		peer_cut_off(p, "more than %u calls in flight", PEER_CALLS_MAX);
 		return;
 	}
 	struct call *c = call_new(d);
@@ -443,7 +449,7 @@ void calls_on_call(struct peer *p, unsigned char *page, size_t len)
 	f->caller = (uint16_t)p->server_id;
 	c->origin = peer_key(p);
 	c->origin_server = p->server_id;
-	c->origin_instance = p->server_id ? d->servers[p->server_id].instance : 0;
+	c->origin_gen = p->server_id ? d->servers[p->server_id].cur->gen : 0;
 	memset(&c->data, 0, sizeof(c->data));
 	adopt_data(d, p, c);
 	p->calls_out++;
@@ -475,7 +481,7 @@ static struct call *held_call(struct peer *p, const unsigned char *page, size_t 
 	if (d->stopping && (!c || c->state != CALL_HELD))
 		return NULL;   /* its call was failed by the shutdown: nothing to answer */
 	if (!c || c->state != CALL_HELD || c->at != p->server_id) {
-		antd_cut_off(p, "sent control ICA %u:%u it does not hold", in.id_index, in.id_gen);
+		peer_cut_off(p, "sent control ICA %u:%u it does not hold", in.id_index, in.id_gen);
 		return NULL;
 	}
 	struct ant_cica_hdr *old = hdr_of(c);
@@ -484,7 +490,7 @@ static struct call *held_call(struct peer *p, const unsigned char *page, size_t 
 	struct ant_frame ntop;
 	memcpy(&ntop, page + in.currentp, sizeof(ntop));
 	if (frames_end > in.used) {
-		antd_cut_off(p, "control ICA %u:%u corrupted: shorter than its frames",
+		peer_cut_off(p, "control ICA %u:%u corrupted: shorter than its frames",
 			     in.id_index, in.id_gen);
 		return NULL;
 	}
@@ -492,7 +498,7 @@ static struct call *held_call(struct peer *p, const unsigned char *page, size_t 
 			    : (in.nframes == old->nframes && in.currentp == old->currentp);
 	if (!shape_ok || memcmp(page + old->hdr_size, c->page + old->hdr_size,
 				frames_end - old->hdr_size) != 0) {
-		antd_cut_off(p, "control ICA %u:%u corrupted: frames below its own changed",
+		peer_cut_off(p, "control ICA %u:%u corrupted: frames below its own changed",
 			     in.id_index, in.id_gen);
 		return NULL;
 	}
@@ -522,7 +528,7 @@ static void merge_page(struct call *c, const unsigned char *page)
 	c->len = in.used;
 }
 
-void calls_on_forward(struct peer *p, unsigned char *page, size_t len, unsigned mflags)
+static void on_forward(struct peer *p, unsigned char *page, size_t len, unsigned mflags)
 {
 	struct antd *d = p->d;
 	struct server *s = &d->servers[p->server_id];
@@ -536,7 +542,7 @@ void calls_on_forward(struct peer *p, unsigned char *page, size_t len, unsigned 
 	unhold(d, s, c);   /* before the replay mark goes: it ends the probation */
 	hdr_of(c)->flags &= ~ANT_CF_REPLAY;   /* the next stage gets it for the first time */
 	if (mflags & ANT_MF_NEXT)
-		s->want++;
+		s->cur->want++;
 	if (!stack_may_call(d->stack, p->server_id, f->callee)) {
 		log_warn("denied", s->conf->name, "forward to %s (op %s) refused: not in calls",
 			 srv_name(d, f->callee), f->op);
@@ -547,7 +553,7 @@ void calls_on_forward(struct peer *p, unsigned char *page, size_t len, unsigned 
 	calls_pump(d, s);
 }
 
-void calls_on_reply(struct peer *p, unsigned char *page, size_t len, unsigned mflags)
+static void on_reply(struct peer *p, unsigned char *page, size_t len, unsigned mflags)
 {
 	struct antd *d = p->d;
 	struct server *s = &d->servers[p->server_id];
@@ -560,34 +566,28 @@ void calls_on_reply(struct peer *p, unsigned char *page, size_t len, unsigned mf
 	hdr_of(c)->flags &= ~ANT_CF_REPLAY;
 	s->served++;
 	if (mflags & ANT_MF_NEXT)
-		s->want++;
+		s->cur->want++;
 	route_result(d, c, p->server_id);
 	calls_pump(d, s);
 }
 
-void calls_on_next(struct peer *p, unsigned count)
+static void on_next(struct peer *p, unsigned count)
 {
 	struct antd *d = p->d;
 	struct server *s = &d->servers[p->server_id];
-	unsigned *want = p->standby ? &s->spare.want : &s->want;
-	if (*want + count > 4096) {
-		antd_cut_off(p, "asked for %u items at once", *want + count);
+	struct instance *in = p->inst;
+	if (in->want + count > ANT_NEXT_CREDIT_MAX) {
+		peer_cut_off(p, "asked for %u items at once", in->want + count);
 		return;
 	}
-	*want += count;
-	if (p->standby) {
-		if (!s->spare.ready)
-			log_info("spare-ready", s->conf->name, "spare pid %d ready", (int)s->spare.pid);
-		s->spare.ready = 1;
-		s->spare_failures = 0;
-		return;
-	}
-	if (s->state == SRV_STARTING)
-		supervise_ready(d, s);
-	calls_pump(d, s);
+	in->want += count;
+	if (in->phase != INST_READY)
+		supervise_event(d, s, in, EV_READY, NULL);
+	if (in == s->cur)
+		calls_pump(d, s);
 }
 
-void calls_on_alloc(struct peer *p, uint64_t size)
+static void on_alloc(struct peer *p, uint64_t size)
 {
 	struct antd *d = p->d;
 	struct ant_ica_ref ref;
@@ -607,14 +607,84 @@ void calls_on_alloc(struct peer *p, uint64_t size)
 		ev_idle_start(d->loop, &d->stock_w);
 }
 
-void calls_on_release(struct peer *p, const struct ant_ica_ref *ref)
+static void on_release(struct peer *p, const struct ant_ica_ref *ref)
 {
 	struct antd *d = p->d;
 	if (ica_holds(&d->icas, ref, peer_key(p)) < 0) {
-		antd_cut_off(p, "released data ICA %u:%u it does not hold", ref->index, ref->gen);
+		peer_cut_off(p, "released data ICA %u:%u it does not hold", ref->index, ref->gen);
 		return;
 	}
 	ica_unhold(&d->icas, ref, peer_key(p));
+}
+
+/* ---- dispatch: the handler of framed peers -------------------------------- */
+
+void calls_on_message(struct peer *p, unsigned char *buf, size_t n, int fd)
+{
+	struct ant_msg h;
+	memcpy(&h, buf, sizeof(h));
+	unsigned char *payload = buf + sizeof(h);
+	size_t plen = n - sizeof(h);
+	int is_server = p->kind == PEER_SERVER;
+	int spare = is_server && p->inst != p->d->servers[p->server_id].cur;
+
+	if (spare && h.type != ANT_M_NEXT && h.type != ANT_M_ALLOC && h.type != ANT_M_RELEASE) {
+		if (fd >= 0)
+			close(fd);
+		peer_cut_off(p, "spare sent %s (a spare takes no work)", ant_msg_name(h.type));
+		return;
+	}
+	if (fd >= 0) {   /* peers never send fds to antd */
+		close(fd);
+		peer_cut_off(p, "sent an fd with %s", ant_msg_name(h.type));
+		return;
+	}
+	switch (h.type) {
+	case ANT_M_CALL:
+		if (h.flags & ANT_MF_NEXT)
+			break;
+		on_call(p, payload, plen);
+		return;
+	case ANT_M_FORWARD:
+		if (!is_server)
+			break;
+		on_forward(p, payload, plen, h.flags);
+		return;
+	case ANT_M_REPLY:
+		if (!is_server)
+			break;
+		on_reply(p, payload, plen, h.flags);
+		return;
+	case ANT_M_NEXT: {
+		if (!is_server || h.flags)
+			break;
+		struct ant_m_next nx;
+		memcpy(&nx, payload, sizeof(nx));
+		if (nx.count == 0 || nx.count > ANT_NEXT_COUNT_MAX)
+			break;
+		on_next(p, nx.count);
+		return;
+	}
+	case ANT_M_ALLOC: {
+		if (h.flags)
+			break;
+		struct ant_m_alloc a;
+		memcpy(&a, payload, sizeof(a));
+		on_alloc(p, a.size);
+		return;
+	}
+	case ANT_M_RELEASE: {
+		if (h.flags)
+			break;
+		struct ant_m_release rl;
+		memcpy(&rl, payload, sizeof(rl));
+		on_release(p, &rl.ref);
+		return;
+	}
+	default:
+		break;
+	}
+	peer_cut_off(p, "unexpected %s message (flags 0x%x)", ant_msg_name(h.type), h.flags);
 }
 
 /* ---- failures ----------------------------------------------------------------- */
@@ -646,7 +716,7 @@ void calls_server_died(struct antd *d, struct server *s, int counts)
 			continue;   /* queued calls wait for the next instance */
 		ev_timer_stop(d->loop, &c->deadline);
 		const struct ant_frame *f = top_of(c);
-		const char *cause = s->kill_why[0] ? s->kill_why : s->last_exit;
+		const char *cause = s->cur->kill_why[0] ? s->cur->kill_why : s->last_exit;
 		c->kills += counts ? 1 : 0;
 		if (!policy_may_replay(pol, f->op)) {
 			log_warn("no-replay", s->conf->name,
@@ -698,7 +768,7 @@ void calls_server_died(struct antd *d, struct server *s, int counts)
 	/* A new death starts a new probation (or none): whatever was left of
 	 * the last one is in these requeued calls. */
 	s->probation = requeued > 1 ? requeued : 0;
-	s->want = 0;
+	s->cur->want = 0;
 	s->held = 0;
 }
 
@@ -734,8 +804,10 @@ void calls_fail_queued(struct antd *d, struct server *s, int error)
 			 ant_errname(error));
 }
 
-void calls_app_gone(struct antd *d, struct peer *p)
+void calls_on_app_close(struct peer *p, const char *why)
 {
+	struct antd *d = p->d;
+	(void)why;
 	/* Calls it made that no server holds yet are dropped (no one would take
 	 * their results, and a reconnecting app must not pile up more); those
 	 * held go on, their results dropped on arrival (no peer for the key). */
@@ -760,7 +832,7 @@ void calls_fail_all(struct antd *d, int error)
 	struct call_table *t = &d->calls;
 	for (unsigned id = 1; id <= d->stack->nservers; id++) {
 		d->servers[id].held = 0;
-		d->servers[id].want = 0;
+		d->servers[id].cur->want = 0;
 	}
 	for (uint32_t i = 0; i < t->n; i++) {
 		struct call *c = t->c[i];

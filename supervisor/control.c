@@ -1,13 +1,13 @@
 /* control.c - the operator's control socket: one JSON request per message, one JSON reply. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "antd.h"
+#include "control.h"
 #include "log.h"
 
 static uint64_t mono_ns(void)
@@ -23,12 +23,13 @@ static json_t *status_json(struct antd *d)
 	uint64_t now = mono_ns();
 	for (unsigned id = 1; id <= d->stack->nservers; id++) {
 		struct server *s = &d->servers[id];
+		const struct instance *in = s->cur;
 		json_t *o = json_pack("{s:s, s:i, s:i, s:s, s:i, s:i, s:i, s:I, s:f}",
-				      "name", s->conf->name, "id", (int)id, "pid", (int)s->pid,
+				      "name", s->conf->name, "id", (int)id, "pid", (int)in->pid,
 				      "state", server_state_name(s->state), "inflight", (int)s->held,
 				      "queued", (int)s->requests.len, "results_queued",
 				      (int)s->results.len, "served", (json_int_t)s->served,
-				      "uptime_s", s->pid > 0 ? (double)(now - s->started_ns) / 1e9 : 0.0);
+				      "uptime_s", in->pid > 0 ? (double)(now - in->started_ns) / 1e9 : 0.0);
 		/* Which control ICAs it holds right now, as index:generation. */
 		json_t *holding = json_array();
 		for (uint32_t i = 0; i < d->calls.n; i++) {
@@ -50,9 +51,10 @@ static json_t *status_json(struct antd *d)
 			"violations", (json_int_t)s->violations));
 		if (s->violation[0])
 			json_object_set_new(o, "last_violation", json_string(s->violation));
-		if (s->spare.pid > 0) {
-			json_object_set_new(o, "standby_pid", json_integer(s->spare.pid));
-			json_object_set_new(o, "standby_ready", json_boolean(s->spare.ready));
+		if (instance_alive(s->spare)) {
+			json_object_set_new(o, "standby_pid", json_integer(s->spare->pid));
+			json_object_set_new(o, "standby_ready",
+					    json_boolean(s->spare->phase == INST_READY));
 		}
 		if (o && s->last_exit[0])
 			json_object_set_new(o, "last_exit", json_string(s->last_exit));
@@ -78,9 +80,9 @@ static void reply(struct peer *p, json_t *o)
 	json_decref(o);
 	if (!s)
 		return;
-	size_t n = strlen(s);
-	if (send(p->fd, s, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-		log_warn("control", NULL, "reply to %s lost: %m", peer_name(p));
+	int r = peer_send_raw(p, s, strlen(s));
+	if (r < 0)
+		log_warn("control", NULL, "reply to %s lost: %s", peer_name(p), strerror(-r));
 	free(s);
 }
 
@@ -105,11 +107,10 @@ static void on_log_event(const json_t *event, void *arg)
 			followers[i] = 0;
 			continue;
 		}
-		if (send(p->fd, s, strlen(s), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-			/* Too slow or gone: rather than go quiet, hang up on it (its
-			 * read watcher sees the end and closes it). */
+		if (peer_send_raw(p, s, strlen(s)) < 0) {
+			/* Too slow or gone: rather than go quiet, hang up on it. */
 			followers[i] = 0;
-			shutdown(p->fd, SHUT_RDWR);
+			peer_hang_up(p);
 		}
 	}
 	free(s);
@@ -144,10 +145,81 @@ static struct server *find_server(struct antd *d, json_t *req, struct peer *p)
 	return NULL;
 }
 
-void control_on_message(struct peer *p, const char *req, size_t len)
+/* ---- the commands: one function each, one table -------------------------- */
+
+static void cmd_status(struct peer *p, json_t *req)
+{
+	json_t *st = status_json(p->d);
+	json_object_set_new(st, "ok", json_true());
+	reply(p, st);
+}
+
+/* restart, stop, start: an operator event for one server. */
+static void cmd_server_op(struct peer *p, json_t *req, const char *cmd, enum sv_event ev)
+{
+	struct server *s = find_server(p->d, req, p);
+	if (!s)
+		return;
+	char why[256] = "";
+	struct sv_detail dt = { .reply = why, .replylen = sizeof(why) };
+	if (supervise_event(p->d, s, NULL, ev, &dt) < 0)
+		reply(p, json_pack("{s:b, s:s}", "ok", 0, "error", why));
+	else
+		reply(p, json_pack("{s:b, s:s, s:s}", "ok", 1, "server", s->conf->name,
+				   "requested", cmd));
+}
+
+static void cmd_restart(struct peer *p, json_t *req) { cmd_server_op(p, req, "restart", EV_OP_RESTART); }
+static void cmd_stop(struct peer *p, json_t *req) { cmd_server_op(p, req, "stop", EV_OP_STOP); }
+static void cmd_start(struct peer *p, json_t *req) { cmd_server_op(p, req, "start", EV_OP_START); }
+
+static void cmd_log(struct peer *p, json_t *req)
+{
+	json_t *n = json_object_get(req, "lines");
+	json_int_t lines = json_is_integer(n) ? json_integer_value(n) : 50;
+	int want_follow = json_is_true(json_object_get(req, "follow"));
+	if (lines < 0 || lines > LOG_RING) {
+		reply(p, json_pack("{s:b, s:s}", "ok", 0, "error", "lines: 0 to 1000"));
+		return;
+	}
+	if (want_follow && follow(p) < 0) {
+		reply(p, json_pack("{s:b, s:s}", "ok", 0, "error", "too many followers"));
+		return;
+	}
+	/* One SEQPACKET message holds the reply: drop the oldest events until
+	 * it fits comfortably in a socket buffer. */
+	json_t *ev = log_recent((unsigned)lines);
+	char *text;
+	while ((text = json_dumps(ev, JSON_COMPACT)) && strlen(text) > 150000 &&
+	       json_array_size(ev) > 0) {
+		free(text);
+		json_array_remove(ev, 0);
+	}
+	free(text);
+	reply(p, json_pack("{s:b, s:o}", "ok", 1, "events", ev));
+}
+
+static void cmd_ping(struct peer *p, json_t *req)
+{
+	reply(p, json_pack("{s:b}", "ok", 1));
+}
+
+static const struct command {
+	const char *name;
+	void (*run)(struct peer *p, json_t *req);
+} commands[] = {
+	{ "status", cmd_status },
+	{ "restart", cmd_restart },
+	{ "stop", cmd_stop },
+	{ "start", cmd_start },
+	{ "log", cmd_log },
+	{ "ping", cmd_ping },
+};
+
+void control_on_message(struct peer *p, unsigned char *req, size_t len, int fd)
 {
 	json_error_t jerr;
-	json_t *o = json_loadb(req, len, 0, &jerr);
+	json_t *o = json_loadb((const char *)req, len, 0, &jerr);
 	const char *cmd = NULL;
 	if (!o || json_unpack(o, "{s:s}", "cmd", &cmd) < 0) {
 		reply(p, json_pack("{s:b, s:s}", "ok", 0, "error",
@@ -155,49 +227,13 @@ void control_on_message(struct peer *p, const char *req, size_t len)
 		json_decref(o);
 		return;
 	}
-	if (strcmp(cmd, "status") == 0) {
-		json_t *st = status_json(p->d);
-		json_object_set_new(st, "ok", json_true());
-		reply(p, st);
-	} else if (strcmp(cmd, "restart") == 0 || strcmp(cmd, "stop") == 0 ||
-		   strcmp(cmd, "start") == 0) {
-		struct server *s = find_server(p->d, o, p);
-		if (s) {
-			char why[256] = "";
-			int r = cmd[2] == 's' ? supervise_restart(p->d, s, why, sizeof(why)) :
-				cmd[2] == 'o' ? supervise_stop(p->d, s, why, sizeof(why)) :
-						supervise_start(p->d, s, why, sizeof(why));
-			if (r < 0)
-				reply(p, json_pack("{s:b, s:s}", "ok", 0, "error", why));
-			else
-				reply(p, json_pack("{s:b, s:s, s:s}", "ok", 1, "server", s->conf->name,
-						   "requested", cmd));
-		}
-	} else if (strcmp(cmd, "log") == 0) {
-		json_t *n = json_object_get(o, "lines");
-		json_int_t lines = json_is_integer(n) ? json_integer_value(n) : 50;
-		int want_follow = json_is_true(json_object_get(o, "follow"));
-		if (lines < 0 || lines > LOG_RING) {
-			reply(p, json_pack("{s:b, s:s}", "ok", 0, "error", "lines: 0 to 1000"));
-		} else if (want_follow && follow(p) < 0) {
-			reply(p, json_pack("{s:b, s:s}", "ok", 0, "error", "too many followers"));
-		} else {
-			/* One SEQPACKET message holds the reply: drop the oldest
-			 * events until it fits comfortably in a socket buffer. */
-			json_t *ev = log_recent((unsigned)lines);
-			char *text;
-			while ((text = json_dumps(ev, JSON_COMPACT)) && strlen(text) > 150000 &&
-			       json_array_size(ev) > 0) {
-				free(text);
-				json_array_remove(ev, 0);
-			}
-			free(text);
-			reply(p, json_pack("{s:b, s:o}", "ok", 1, "events", ev));
-		}
-	} else if (strcmp(cmd, "ping") == 0) {
-		reply(p, json_pack("{s:b}", "ok", 1));
-	} else {
+	size_t i;
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			break;
+	if (i < sizeof(commands) / sizeof(commands[0]))
+		commands[i].run(p, o);
+	else
 		reply(p, json_pack("{s:b, s:s+}", "ok", 0, "error", "unknown command: ", cmd));
-	}
 	json_decref(o);
 }

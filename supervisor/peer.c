@@ -1,16 +1,17 @@
-/* peer.c - antd's connections: read and check messages, dispatch by peer kind, queue output. */
+/* peer.c - antd's connections: read and check messages, hand them to their kind's handlers, queue output. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "ant/errors.h"
 #include "antd.h"
 #include "log.h"
+#include "peer.h"
 
 /* A peer that stops reading gets cut off rather than growing antd's memory. */
 #define OUT_MAX_MSGS  16384u
@@ -25,6 +26,11 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents);
 
 /* A peer closed by a handler (its fd is gone). */
 static int peer_broken(const struct peer *p) { return p->fd < 0; }
+
+void peer_set_handlers(struct antd *d, enum peer_kind kind, const struct peer_handlers *h)
+{
+	d->handlers[kind] = *h;
+}
 
 struct peer *peer_new(struct antd *d, int fd, enum peer_kind kind, unsigned server_id)
 {
@@ -59,6 +65,7 @@ struct peer *peer_new(struct antd *d, int fd, enum peer_kind kind, unsigned serv
 	p->fd = fd;
 	p->d = d;
 	p->pid = -1;
+	STAILQ_INIT(&p->out);
 	struct ucred cr;
 	socklen_t cl = sizeof(cr);
 	if (kind != PEER_SERVER && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0) {
@@ -95,25 +102,24 @@ const char *peer_name(const struct peer *p)
 
 static void out_free_all(struct peer *p)
 {
-	struct outmsg *m = p->out_h, *n;
-	for (; m; m = n) {
-		n = m->next;
+	struct outmsg *m;
+	while ((m = STAILQ_FIRST(&p->out))) {
+		STAILQ_REMOVE_HEAD(&p->out, link);
 		if (m->fd >= 0)
 			close(m->fd);
 		free(m);
 	}
-	p->out_h = p->out_t = NULL;
 	p->nout = 0;
 	p->out_bytes = 0;
 }
 
-/* Mark for closing and let the read watcher do it outside the caller's stack. */
-static void peer_break(struct peer *p)
+void peer_hang_up(struct peer *p)
 {
 	if (p->fd < 0)
 		return;
 	ev_io_stop(p->d->loop, &p->wio);
 	shutdown(p->fd, SHUT_RDWR);
+	/* Its reader sees the end and closes it, outside the caller's stack. */
 	ev_feed_event(p->d->loop, &p->rio, EV_READ);
 }
 
@@ -122,65 +128,67 @@ int peer_send(struct peer *p, unsigned type, unsigned flags, const void *payload
 {
 	if (p->fd < 0)
 		return -EPIPE;
-	if (!p->out_h) {
+	if (STAILQ_EMPTY(&p->out)) {
 		int r = ant_msg_send(p->fd, type, flags, payload, n, fd);
 		if (r == 0)
 			return 0;
 		if (r != -EAGAIN) {
-			peer_break(p);
+			peer_hang_up(p);
 			return r;
 		}
 	}
 	if (p->nout >= OUT_MAX_MSGS || p->out_bytes + n > OUT_MAX_BYTES) {
 		log_warn("cut-off", NULL, "%s: not reading its messages (%u queued)",
 			 peer_name(p), p->nout);
-		peer_break(p);
+		peer_hang_up(p);
 		return -ENOBUFS;
 	}
 	struct outmsg *m = malloc(sizeof(*m) + n + sizeof(struct ant_msg));
 	if (!m) {
-		peer_break(p);
+		peer_hang_up(p);
 		return -ENOMEM;
 	}
-	m->next = NULL;
 	m->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
 	if (fd >= 0 && m->fd < 0) {
 		free(m);
-		peer_break(p);
+		peer_hang_up(p);
 		return -EMFILE;
 	}
 	struct ant_msg h = { .type = (uint16_t)type, .flags = (uint16_t)flags, .len = 0 };
 	memcpy(m->buf, &h, sizeof(h));
 	memcpy(m->buf + sizeof(h), payload, n);
 	m->len = n;
-	if (p->out_t)
-		p->out_t->next = m;
-	else
-		p->out_h = m;
-	p->out_t = m;
+	STAILQ_INSERT_TAIL(&p->out, m, link);
 	p->nout++;
 	p->out_bytes += n;
 	ev_io_start(p->d->loop, &p->wio);
 	return 0;
 }
 
+int peer_send_raw(struct peer *p, const void *buf, size_t n)
+{
+	if (p->fd < 0)
+		return -EPIPE;
+	if (send(p->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		return -errno;
+	return 0;
+}
+
 static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct peer *p = w->data;
-	while (p->out_h) {
-		struct outmsg *m = p->out_h;
+	struct outmsg *m;
+	while ((m = STAILQ_FIRST(&p->out))) {
 		struct ant_msg h;
 		memcpy(&h, m->buf, sizeof(h));
 		int r = ant_msg_send(p->fd, h.type, h.flags, m->buf + sizeof(h), m->len, m->fd);
 		if (r == -EAGAIN)
 			return;
 		if (r < 0) {
-			peer_break(p);
+			peer_hang_up(p);
 			return;
 		}
-		p->out_h = m->next;
-		if (!p->out_h)
-			p->out_t = NULL;
+		STAILQ_REMOVE_HEAD(&p->out, link);
 		p->nout--;
 		p->out_bytes -= m->len;
 		if (m->fd >= 0)
@@ -188,6 +196,43 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 		free(m);
 	}
 	ev_io_stop(loop, w);
+}
+
+void peer_welcome(struct peer *p)
+{
+	const struct stack *st = p->d->stack;
+	struct ant_m_welcome w;
+	memset(&w, 0, sizeof(w));
+	w.version = ANT_PROTO_VERSION;
+	w.self_id = (uint16_t)p->server_id;
+	w.nservers = (uint16_t)st->nservers;
+	w.max_inflight = p->server_id ? st->servers[p->server_id - 1].max_inflight : 0;
+	for (unsigned i = 0; i < st->nservers; i++)
+		memcpy(w.names[i], st->servers[i].name, ANT_NAME_MAX);
+	peer_send(p, ANT_M_WELCOME, 0, &w, sizeof(w), -1);
+}
+
+void peer_cut_off(struct peer *p, const char *fmt, ...)
+{
+	if (p->fd < 0)
+		return;   /* cut off or closed already */
+	char why[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	struct ant_m_error e = { .code = ANT_E_PROTOCOL };
+	snprintf(e.text, sizeof(e.text), "cut off: %s", why);
+	peer_send(p, ANT_M_ERROR, 0, &e, sizeof(e), -1);
+	if (p->kind == PEER_SERVER)
+		log_error("cut-off", peer_name(p), "%s: %s",
+			  p->inst && p->inst != p->inst->srv->cur ? "spare" : "server", why);
+	else
+		log_warn("cut-off", NULL, "%s disconnected: %s", peer_name(p), why);
+	const struct peer_handlers *h = &p->d->handlers[p->kind];
+	if (h->on_fault)
+		h->on_fault(p, why);
+	peer_close(p, why);
 }
 
 void peer_close(struct peer *p, const char *why)
@@ -203,26 +248,11 @@ void peer_close(struct peer *p, const char *why)
 	p->fd = -1;
 	d->peers[p->idx] = NULL;
 	ica_unhold_all(&d->icas, peer_key(p));
-	if (p->kind == PEER_SERVER) {
-		struct server *s = &d->servers[p->server_id];
-		if (s->peer == p) {
-			s->peer = NULL;
-			s->want = 0;
-			/* Alive but unreachable is no use: end it, and let its
-			 * exit be handled like any other (replay, restart). */
-			if (s->pid > 0 && !s->kill_why[0])
-				supervise_disconnected(d, s);
-		} else if (s->spare.peer == p) {
-			s->spare.peer = NULL;
-			s->spare.ready = 0;
-			if (s->spare.pid > 0 && s->spare.pidfd >= 0)
-				pidfd_send_signal(s->spare.pidfd, SIGKILL, NULL, 0);
-		}
-		log_debug("disconnect", s->conf->name, "connection closed: %s", why);
-	} else if (p->kind == PEER_APP) {
-		log_debug("disconnect", NULL, "%s: %s", peer_name(p), why);
-		calls_app_gone(d, p);
-	}
+	log_debug("disconnect", p->kind == PEER_SERVER ? peer_name(p) : NULL, "%s%s%s",
+		  p->kind == PEER_SERVER ? "connection closed" : peer_name(p), ": ", why);
+	const struct peer_handlers *h = &d->handlers[p->kind];
+	if (h->on_close)
+		h->on_close(p, why);
 	free(p);
 }
 
@@ -233,72 +263,17 @@ void peers_close_all(struct antd *d)
 			peer_close(d->peers[i], "antd stopping");
 }
 
-/* One checked message from a server or an application. */
-static void dispatch(struct peer *p, unsigned char *buf, size_t n, int fd)
+/* One framed message: its kind's handler, unless the peer is gone by then. */
+static void deliver(struct peer *p, unsigned char *buf, size_t n, int fd)
 {
-	struct ant_msg h;
-	memcpy(&h, buf, sizeof(h));
-	unsigned char *payload = buf + sizeof(h);
-	size_t plen = n - sizeof(h);
-	int is_server = p->kind == PEER_SERVER;
-
-	if (p->standby && h.type != ANT_M_NEXT && h.type != ANT_M_ALLOC && h.type != ANT_M_RELEASE) {
-		if (fd >= 0)
-			close(fd);
-		antd_cut_off(p, "spare sent %s (a spare takes no work)", ant_msg_name(h.type));
+	const struct peer_handlers *h = &p->d->handlers[p->kind];
+	if (h->on_message) {
+		h->on_message(p, buf, n, fd);
 		return;
 	}
-	if (fd >= 0) {   /* peers never send fds to antd */
+	if (fd >= 0)
 		close(fd);
-		antd_cut_off(p, "sent an fd with %s", ant_msg_name(h.type));
-		return;
-	}
-	switch (h.type) {
-	case ANT_M_CALL:
-		if (h.flags & ANT_MF_NEXT)
-			break;
-		calls_on_call(p, payload, plen);
-		return;
-	case ANT_M_FORWARD:
-		if (!is_server)
-			break;
-		calls_on_forward(p, payload, plen, h.flags);
-		return;
-	case ANT_M_REPLY:
-		if (!is_server)
-			break;
-		calls_on_reply(p, payload, plen, h.flags);
-		return;
-	case ANT_M_NEXT: {
-		if (!is_server || h.flags)
-			break;
-		struct ant_m_next nx;
-		memcpy(&nx, payload, sizeof(nx));
-		if (nx.count == 0 || nx.count > 1024)
-			break;
-		calls_on_next(p, nx.count);
-		return;
-	}
-	case ANT_M_ALLOC: {
-		if (h.flags)
-			break;
-		struct ant_m_alloc a;
-		memcpy(&a, payload, sizeof(a));
-		calls_on_alloc(p, a.size);
-		return;
-	}
-	case ANT_M_RELEASE: {
-		if (h.flags)
-			break;
-		struct ant_m_release rl;
-		memcpy(&rl, payload, sizeof(rl));
-		calls_on_release(p, &rl.ref);
-		return;
-	}
-	default:
-		break;
-	}
-	antd_cut_off(p, "unexpected %s message (flags 0x%x)", ant_msg_name(h.type), h.flags);
+	peer_cut_off(p, "sent %s to a peer that takes no messages", ant_msg_name(((struct ant_msg *)buf)->type));
 }
 
 void peer_drain(struct peer *p)
@@ -311,13 +286,14 @@ void peer_drain(struct peer *p)
 		ssize_t n = ant_msg_recv(p->fd, buf, &fd);
 		if (n <= 0)
 			return;
-		dispatch(p, buf, (size_t)n, fd);
+		deliver(p, buf, (size_t)n, fd);
 		if (!peer_by_key(d, key) || peer_broken(p))
 			return;
 	}
 }
 
-static void read_control(struct peer *p)
+/* A raw datagram (control): NUL-terminated for its handler. */
+static void read_raw(struct peer *p)
 {
 	char buf[4096];
 	ssize_t n = recv(p->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
@@ -328,7 +304,9 @@ static void read_control(struct peer *p)
 		return;
 	}
 	buf[n] = '\0';
-	control_on_message(p, buf, (size_t)n);
+	const struct peer_handlers *h = &p->d->handlers[p->kind];
+	if (h->on_message)
+		h->on_message(p, (unsigned char *)buf, (size_t)n, -1);
 }
 
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
@@ -337,8 +315,8 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 	struct antd *d = p->d;
 	d->events++;
 	uint64_t key = peer_key(p);
-	if (p->kind == PEER_CONTROL) {
-		read_control(p);
+	if (!d->handlers[p->kind].framed) {
+		read_raw(p);
 		return;
 	}
 	static unsigned char buf[ANT_MSG_MAX] __attribute__((aligned(8)));
@@ -352,14 +330,14 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		if (n == -EPROTO) {
-			antd_cut_off(p, "malformed message (bad type, length or fds)");
+			peer_cut_off(p, "malformed message (bad type, length or fds)");
 			return;
 		}
 		if (n < 0) {
 			peer_close(p, strerror((int)-n));
 			return;
 		}
-		dispatch(p, buf, (size_t)n, fd);
+		deliver(p, buf, (size_t)n, fd);
 		/* The handler may have cut this peer off. */
 		if (!peer_by_key(d, key) || peer_broken(p))
 			return;

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ant/proto.h"
 #include "sandbox.h"
 
 void sandbox_defaults(struct sandbox *sb)
@@ -465,22 +466,7 @@ int sandbox_enter(const struct sandbox *sb, void *filter, int sw, uid_t uid, gid
 		return nfd;
 	/* antd serves this fd: every call outside the allowlist waits on it. */
 	*stage = "notify fd hand-over";
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	memset(&ctl, 0, sizeof(ctl));
-	char tag = 'N';
-	struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-			     .msg_controllen = sizeof(ctl.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &nfd, sizeof(int));
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
-		return -errno;
+	int r2 = ant_msg_send(sock, ANT_M_SPAWN_NOTIFY, 0, NULL, 0, nfd);
 	close(nfd);
-	return 0;
+	return r2;
 }

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <unistd.h>
 
 #include "antd.h"
 #include "log.h"
+#include "sandbox_serve.h"
 /* After ev.h: seccomp.h pulls in elf.h, whose EV_NONE macro would break it. */
 #include <seccomp.h>
 
@@ -22,29 +22,26 @@
  * with SIGSYS, as a seccomp kill would.
  */
 
+static void serve(struct antd *d, struct instance *in);
+
 static void on_notify(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct server *s = w->data;
-	int spare = w == &s->spare.notifyw;
-	sandbox_serve((struct antd *)ev_userdata(loop), s, spare, w->fd,
-		      spare ? s->spare.pid : s->pid, 0);
+	serve((struct antd *)ev_userdata(loop), w->data);
 }
 
-void sandbox_watch(struct antd *d, struct server *s, int spare, int notify_fd)
+void sandbox_watch(struct antd *d, struct instance *in, int notify_fd)
 {
-	int *pfd = spare ? &s->spare.notify_fd : &s->notify_fd;
-	ev_io *w = spare ? &s->spare.notifyw : &s->notifyw;
-	if (*pfd >= 0) {
-		ev_io_stop(d->loop, w);
-		close(*pfd);
-		*pfd = -1;
+	if (in->notify_fd >= 0) {
+		ev_io_stop(d->loop, &in->notifyw);
+		close(in->notify_fd);
+		in->notify_fd = -1;
 	}
 	if (notify_fd < 0)
 		return;
-	*pfd = notify_fd;
-	ev_io_init(w, on_notify, notify_fd, EV_READ);
-	w->data = s;
-	ev_io_start(d->loop, w);
+	in->notify_fd = notify_fd;
+	ev_io_init(&in->notifyw, on_notify, notify_fd, EV_READ);
+	in->notifyw.data = in;
+	ev_io_start(d->loop, &in->notifyw);
 }
 
 /* Would sig fail to end pid (caught, ignored or blocked)? */
@@ -66,10 +63,14 @@ static int survives(pid_t pid, int sig)
 	return yes;
 }
 
-void sandbox_serve(struct antd *d, struct server *s, int spare, int fd, pid_t pid, int starting)
+/* Answer the notification waiting on in's fd: a loader call before ready
+ * goes on; anything else is a violation, posted as EV_SANDBOX. */
+static void serve(struct antd *d, struct instance *in)
 {
 	static struct seccomp_notif *req;
 	static struct seccomp_notif_resp *resp;
+	struct server *s = in->srv;
+	int fd = in->notify_fd;
 	if (!req && seccomp_notify_alloc(&req, &resp) < 0) {
 		log_error("sandbox", s->conf->name, "cannot allocate a seccomp notification");
 		return;
@@ -82,7 +83,8 @@ void sandbox_serve(struct antd *d, struct server *s, int spare, int fd, pid_t pi
 	if (seccomp_notify_receive(fd, req) < 0)
 		return;   /* the caller died meanwhile */
 	int nr = req->data.nr;
-	int ready = starting ? 0 : spare ? s->spare.ready : s->ever_ready;
+	int ready = in->phase == INST_READY;
+	int spare = in != s->cur;
 	memset(resp, 0, sizeof(*resp));
 	resp->id = req->id;
 	if (!ready && sandbox_loader_allows(&s->conf->sandbox, nr)) {
@@ -95,15 +97,11 @@ void sandbox_serve(struct antd *d, struct server *s, int spare, int fd, pid_t pi
 	s->violations++;
 	log_error("sandbox-violation", s->conf->name, "pid %d%s: %s%s", (int)req->pid,
 		  spare ? " (spare)" : "", s->violation, ready ? "" : " before it was ready");
-	int sig = survives(req->pid, SIGSYS) ? SIGKILL : SIGSYS;
-	if (!spare && !starting && s->pid == pid && s->pidfd >= 0) {
-		snprintf(s->kill_why, sizeof(s->kill_why), "%s", s->violation);
-		s->kill_counts = 1;
-		pidfd_send_signal(s->pidfd, sig, NULL, 0);
-	} else {
-		kill(pid, sig);
-	}
-	/* The call itself never ran; it fails if the signal somehow does not end it. */
+	struct sv_detail dt = { .sig = survives(req->pid, SIGSYS) ? SIGKILL : SIGSYS,
+				.why = s->violation };
+	supervise_event(d, s, in, EV_SANDBOX, &dt);
+	/* The call itself never runs; it fails if the signal somehow does not
+	 * end the process.  (Killing only signals: fd is still open.) */
 	resp->error = -ENOSYS;
 	seccomp_notify_respond(fd, resp);
 }

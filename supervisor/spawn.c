@@ -1,4 +1,4 @@
-/* spawn.c - start a server as a child with its socketpair, watch its pidfd, report how it ended. */
+/* spawn.c - start a server's instance as a child without waiting for it, watch its spawn channel and its end. */
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -17,18 +16,22 @@
 #include "antd.h"
 #include "log.h"
 #include "output.h"
+#include "sandbox_serve.h"
+#include "server.h"
+
+/* A child that has neither exec'd nor failed by then is killed. */
+#define SPAWN_TIMEOUT_S 5.0
+/* antd's copies of the fds a child gets stay above the ones it dup2s to (3..11). */
+#define CHILD_FD_FLOOR 16
 
 const char *server_state_name(enum server_state st)
 {
-	switch (st) {
-	case SRV_STOPPED:  return "stopped";
-	case SRV_STARTING: return "starting";
-	case SRV_RUNNING:  return "running";
-	case SRV_RESTARTING: return "restarting";
-	case SRV_FAILED:   return "failed";
-	case SRV_STOPPING: return "stopping";
-	}
-	return "?";
+	static const char *const names[SRV_NSTATES] = {
+		[SRV_STOPPED] = "stopped", [SRV_SPAWNING] = "spawning", [SRV_STARTING] = "starting",
+		[SRV_RUNNING] = "running", [SRV_RESTARTING] = "restarting", [SRV_FAILED] = "failed",
+		[SRV_STOPPING] = "stopping",
+	};
+	return (unsigned)st < SRV_NSTATES ? names[st] : "?";
 }
 
 static uint64_t mono_ns(void)
@@ -37,12 +40,6 @@ static uint64_t mono_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
-
-/* What the child reports through the close-on-exec pipe when it fails. */
-struct start_error {
-	int err;
-	char stage[28];
-};
 
 /* How the child is set up: computed in antd before fork. */
 struct child_setup {
@@ -58,7 +55,7 @@ struct child_setup {
 
 /* In the child, between fork and exec (antd is single-threaded, so the
  * libseccomp calls in sandbox_enter are safe here). */
-static void child_exec(const struct child_setup *cs, int sock, int errfd, int outfd, pid_t parent)
+static void child_exec(const struct child_setup *cs, int sock, int chan, int outfd, pid_t parent)
 {
 	const struct stack_server *conf = cs->conf;
 	const char *stage = "setup";
@@ -83,8 +80,8 @@ static void child_exec(const struct child_setup *cs, int sock, int errfd, int ou
 	for (unsigned i = 0; i < conf->nfiles; i++)
 		if (dup2(cs->files[i], 4 + (int)i) < 0)
 			goto fail;
-	/* Everything else antd had open stays behind at exec; errfd is
-	 * close-on-exec already and tells the parent whether exec worked. */
+	/* Everything else antd had open stays behind at exec; chan is
+	 * close-on-exec already: its end tells antd that exec worked. */
 	close_range(4 + conf->nfiles, ~0u, CLOSE_RANGE_CLOEXEC);
 	if (conf->nfiles) {
 		char nf[16];
@@ -107,7 +104,8 @@ static void child_exec(const struct child_setup *cs, int sock, int errfd, int ou
 		argv[i + 1] = conf->args[i];
 	argv[conf->nargs + 1] = NULL;
 	/* Last: from here on every call outside the allowlist is antd's to judge. */
-	int r = sandbox_enter(&conf->sandbox, cs->filter, cs->switch_user, cs->uid, cs->gid, 3, &stage);
+	int r = sandbox_enter(&conf->sandbox, cs->filter, cs->switch_user, cs->uid, cs->gid, chan,
+			      &stage);
 	if (r < 0) {
 		errno = -r;
 		goto fail;
@@ -115,60 +113,22 @@ static void child_exec(const struct child_setup *cs, int sock, int errfd, int ou
 	stage = "exec";
 	execv(conf->exec_path, argv);
 fail:;
-	struct start_error se = { .err = errno };
+	struct ant_m_spawn_error se = { .err = errno };
 	snprintf(se.stage, sizeof(se.stage), "%s", stage);
-	ssize_t w = write(errfd, &se, sizeof(se));
-	(void)w;
+	ant_msg_send(chan, ANT_M_SPAWN_ERROR, 0, &se, sizeof(se), -1);
 	_exit(127);
 }
 
-/* Receive the seccomp notification fd the child sends before exec.  Returns
- * the fd, or -1 if the child ended first (its reason is in the pipe). */
-static int recv_notify_fd(int sock)
-{
-	struct pollfd p = { .fd = sock, .events = POLLIN };
-	if (poll(&p, 1, 5000) != 1)
-		return -1;
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	char tag;
-	struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-			     .msg_controllen = sizeof(ctl.buf) };
-	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1 || tag != 'N')
-		return -1;
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -1;
-	int fd;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
-
 static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents);
-static void on_spare_pidfd(struct ev_loop *loop, ev_io *w, int revents);
-static int spawn_child(struct antd *d, struct server *s, int spare, const struct child_setup *cs);
+static void on_chan(struct ev_loop *loop, ev_io *w, int revents);
+static void on_spawn_timeout(struct ev_loop *loop, ev_timer *w, int revents);
 
-int server_spawn(struct antd *d, struct server *s, int spare)
+/* The files a server may use: antd opens them (the server could not: no
+ * openat in its sandbox), above the fds the child dup2s them to.  Returns 0,
+ * or -errno with in->exec_error saying which. */
+static int open_files(struct antd *d, struct instance *in, struct child_setup *cs)
 {
-	const struct stack_server *conf = s->conf;
-	struct child_setup cs = { .conf = conf, .run_dir = d->run_dir, .instance = ++s->spawns };
-	char why[256];
-	if (sandbox_user(&conf->sandbox, conf->id, &cs.uid, &cs.gid, &cs.switch_user, why,
-			 sizeof(why)) < 0) {
-		snprintf(s->last_exit, sizeof(s->last_exit), "sandbox: %s", why);
-		log_error("start-failed", conf->name, "start-up failure: %s", s->last_exit);
-		return -EINVAL;
-	}
-	if (conf->sandbox.enabled && !(cs.filter = sandbox_filter(&conf->sandbox, why, sizeof(why)))) {
-		snprintf(s->last_exit, sizeof(s->last_exit), "sandbox: %s", why);
-		log_error("start-failed", conf->name, "start-up failure: %s", s->last_exit);
-		return -EINVAL;
-	}
-	/* The files it may use: antd opens them, the server could not (no
-	 * openat in its sandbox). */
+	const struct stack_server *conf = in->srv->conf;
 	for (unsigned i = 0; i < conf->nfiles; i++) {
 		const struct stack_file *f = &conf->files[i];
 		char path[PATH_MAX];
@@ -180,53 +140,139 @@ int server_spawn(struct antd *d, struct server *s, int spare)
 			snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - dir), dir, f->path);
 		int fd = open(path, (f->write ? O_RDWR : O_RDONLY) | (f->create ? O_CREAT : 0) |
 				    O_CLOEXEC | O_NOCTTY, 0600);
-		int hi = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 10) : -1;
+		int hi = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, CHILD_FD_FLOOR) : -1;
+		int e = errno;
 		if (fd >= 0)
 			close(fd);
 		if (hi < 0) {
-			snprintf(s->last_exit, sizeof(s->last_exit), "files[%u]: %s: %s", i, path,
-				 strerror(errno));
-			log_error("start-failed", conf->name, "start-up failure: %s", s->last_exit);
-			for (unsigned k = 0; k < i; k++)
-				close(cs.files[k]);
-			sandbox_filter_free(cs.filter);
+			snprintf(in->exec_error, sizeof(in->exec_error), "files[%u]: %s: %s", i, path,
+				 strerror(e));
+			while (i-- > 0)
+				close(cs->files[i]);
 			return -ENOENT;
 		}
-		cs.files[i] = hi;
+		cs->files[i] = hi;
 	}
-	int r = spawn_child(d, s, spare, &cs);
-	for (unsigned i = 0; i < conf->nfiles; i++)
-		close(cs.files[i]);
-	sandbox_filter_free(cs.filter);
+	return 0;
+}
+
+/* Everything the child needs, computed before fork.  Returns 0, or -errno
+ * with in->exec_error (nothing to free then). */
+static int prepare(struct antd *d, struct instance *in, struct child_setup *cs)
+{
+	const struct stack_server *conf = in->srv->conf;
+	char why[256];
+	if (sandbox_user(&conf->sandbox, conf->id, &cs->uid, &cs->gid, &cs->switch_user, why,
+			 sizeof(why)) < 0) {
+		snprintf(in->exec_error, sizeof(in->exec_error), "sandbox: %s", why);
+		return -EINVAL;
+	}
+	if (conf->sandbox.enabled && !(cs->filter = sandbox_filter(&conf->sandbox, why, sizeof(why)))) {
+		snprintf(in->exec_error, sizeof(in->exec_error), "sandbox: %s", why);
+		return -EINVAL;
+	}
+	int r = open_files(d, in, cs);
+	if (r < 0)
+		sandbox_filter_free(cs->filter);
 	return r;
 }
 
-static int spawn_child(struct antd *d, struct server *s, int spare, const struct child_setup *cs)
+static void release(const struct child_setup *cs)
 {
-	const struct stack_server *conf = s->conf;
-	int sp[2], ep[2];
+	for (unsigned i = 0; i < cs->conf->nfiles; i++)
+		close(cs->files[i]);
+	sandbox_filter_free(cs->filter);
+}
+
+/* fds[0] antd's end, fds[1] the child's, both close-on-exec and above the
+ * fds the child dup2s to.  Returns 0 or -errno. */
+static int pair_above(int fds[2])
+{
+	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return -errno;
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		int e = -errno;
+	fds[0] = sp[0];
+	fds[1] = fcntl(sp[1], F_DUPFD_CLOEXEC, CHILD_FD_FLOOR);
+	int e = -errno;
+	close(sp[1]);
+	if (fds[1] < 0) {
 		close(sp[0]);
-		close(sp[1]);
 		return e;
 	}
-	/* Keep the child's ends clear of fd 3, its fixed socket fd. */
-	int csock = fcntl(sp[1], F_DUPFD_CLOEXEC, 10);
-	int cerr = fcntl(ep[1], F_DUPFD_CLOEXEC, 10);
-	close(sp[1]);
-	close(ep[1]);
-	if (csock < 0 || cerr < 0) {
-		int e = -errno;
-		if (csock >= 0)
-			close(csock);
-		if (cerr >= 0)
-			close(cerr);
-		close(sp[0]);
-		close(ep[0]);
+	return 0;
+}
+
+/* Forked: the parent's side of a new instance.  Consumes sock, chan. */
+static int adopt_child(struct antd *d, struct instance *in, pid_t pid, int sock, int chan,
+		       const struct child_setup *cs)
+{
+	struct server *s = in->srv;
+	int pidfd = pidfd_open(pid, 0);
+	struct peer *p = pidfd >= 0 ? peer_new(d, sock, PEER_SERVER, s->id) : NULL;
+	if (!p) {
+		int e = pidfd < 0 ? -errno : -ENOMEM;
+		snprintf(in->exec_error, sizeof(in->exec_error), "pidfd_open or peer: %s",
+			 strerror(-e));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);   /* just killed: at once */
+		if (pidfd >= 0)
+			close(pidfd);
+		else
+			close(sock);
+		close(chan);
 		return e;
+	}
+	p->pid = pid;
+	p->uid = cs->uid;
+	p->gid = cs->gid;
+	p->inst = in;
+	in->pid = pid;
+	in->gen = cs->instance;
+	in->phase = INST_SPAWNING;
+	in->pidfd = pidfd;
+	in->chan = chan;
+	in->peer = p;
+	in->want = 0;
+	in->started_ns = mono_ns();
+	in->exec_error[0] = '\0';
+	in->kill = KILL_NONE;
+	in->kill_why[0] = '\0';
+	ev_io_init(&in->pidw, on_pidfd, pidfd, EV_READ);
+	in->pidw.data = in;
+	ev_io_start(d->loop, &in->pidw);
+	ev_io_init(&in->chanw, on_chan, chan, EV_READ);
+	in->chanw.data = in;
+	ev_io_start(d->loop, &in->chanw);
+	ev_timer_init(&in->spawn_timer, on_spawn_timeout, SPAWN_TIMEOUT_S, 0.);
+	in->spawn_timer.data = in;
+	ev_timer_start(d->loop, &in->spawn_timer);
+	peer_welcome(p);
+	log_info(in == s->spare ? "start-spare" : "start", s->conf->name, "pid %d: %s", (int)pid,
+		 s->conf->exec_path);
+	return 0;
+}
+
+int instance_spawn(struct antd *d, struct instance *in)
+{
+	struct server *s = in->srv;
+	const struct stack_server *conf = s->conf;
+	struct child_setup cs = { .conf = conf, .run_dir = d->run_dir, .instance = ++s->spawns };
+	in->exec_error[0] = '\0';
+	int r = prepare(d, in, &cs);
+	if (r < 0)
+		return r;
+	int sock[2], chan[2];
+	if ((r = pair_above(sock)) < 0) {
+		snprintf(in->exec_error, sizeof(in->exec_error), "socketpair: %s", strerror(-r));
+		release(&cs);
+		return r;
+	}
+	if ((r = pair_above(chan)) < 0) {
+		close(sock[0]);
+		close(sock[1]);
+		snprintf(in->exec_error, sizeof(in->exec_error), "socketpair: %s", strerror(-r));
+		release(&cs);
+		return r;
 	}
 	/* Its stdout and stderr (without a pipe it prints to antd's stderr). */
 	int out[2] = { -1, -1 };
@@ -234,137 +280,104 @@ static int spawn_child(struct antd *d, struct server *s, int spare, const struct
 		log_warn("output", conf->name, "no pipe for its output: it goes to antd's stderr");
 	pid_t parent = getpid();
 	pid_t pid = fork();
-	if (pid < 0) {
-		int e = -errno;
-		close(csock);
-		close(cerr);
-		close(sp[0]);
-		close(ep[0]);
-		if (out[0] >= 0) {
-			close(out[0]);
-			close(out[1]);
-		}
-		return e;
-	}
 	if (pid == 0)
-		child_exec(cs, csock, cerr, out[1], parent);
-	close(csock);
-	close(cerr);
-	if (out[0] >= 0) {
+		child_exec(&cs, sock[1], chan[1], out[1], parent);
+	int e = -errno;
+	close(sock[1]);
+	close(chan[1]);
+	if (out[0] >= 0)
 		close(out[1]);
-		output_watch(d->loop, out[0], conf->name, pid);
-	}
-
-	/* With a sandbox that kills, the child first hands antd its seccomp
-	 * notification fd; from then on its exec and its loader's calls wait on
-	 * antd, which serves them here until exec is done. */
-	int nfd = -1;
-	if (cs->filter && conf->sandbox.action == SANDBOX_KILL)
-		nfd = recv_notify_fd(sp[0]);
-
-	/* Wait for exec: EOF means it happened, a start_error means it failed.
-	 * This is the one place antd waits, for the few hundred microseconds
-	 * from fork to exec; it tells "could not start" apart from "crashed". */
-	struct start_error se = { 0 };
-	ssize_t n = 0;
-	for (;;) {
-		struct pollfd pf[2] = { { .fd = ep[0], .events = POLLIN },
-					{ .fd = nfd, .events = POLLIN } };
-		int pr = poll(pf, nfd >= 0 ? 2 : 1, 5000);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr <= 0) {
-			se.err = ETIMEDOUT;
-			snprintf(se.stage, sizeof(se.stage), "exec (no answer in 5 s)");
-			n = sizeof(se);
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (nfd >= 0 && (pf[1].revents & POLLIN))
-			sandbox_serve(d, s, spare, nfd, pid, 1);
-		if (pf[0].revents) {
-			do
-				n = read(ep[0], &se, sizeof(se));
-			while (n < 0 && errno == EINTR);
-			break;
-		}
-	}
-	close(ep[0]);
-	if (n == (ssize_t)sizeof(se)) {
-		waitpid(pid, NULL, 0);
-		close(sp[0]);
-		if (nfd >= 0)
-			close(nfd);
-		snprintf(s->last_exit, sizeof(s->last_exit), "%s %s failed: %s", se.stage,
-			 conf->exec_path, strerror(se.err));
-		log_error("start-failed", conf->name, "start-up failure%s: %s",
-			  spare ? " (spare)" : "", s->last_exit);
-		return -se.err;
-	}
-
-	int pidfd = pidfd_open(pid, 0);
-	if (pidfd < 0) {
-		int e = -errno;
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		close(sp[0]);
+	release(&cs);
+	if (pid < 0) {
+		close(sock[0]);
+		close(chan[0]);
+		if (out[0] >= 0)
+			close(out[0]);
+		snprintf(in->exec_error, sizeof(in->exec_error), "fork: %s", strerror(-e));
 		return e;
 	}
-	struct peer *p = peer_new(d, sp[0], PEER_SERVER, s->id);
-	if (!p) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		close(pidfd);
-		if (nfd >= 0)
-			close(nfd);
-		return -ENOMEM;
+	if (out[0] >= 0)
+		output_watch(d->loop, out[0], conf->name, pid);
+	return adopt_child(d, in, pid, sock[0], chan[0], &cs);
+}
+
+static void close_chan(struct antd *d, struct instance *in)
+{
+	ev_timer_stop(d->loop, &in->spawn_timer);
+	if (in->chan < 0)
+		return;
+	ev_io_stop(d->loop, &in->chanw);
+	close(in->chan);
+	in->chan = -1;
+}
+
+/*
+ * Read what the child says before exec: its notification fd (watched from
+ * now on, so that its exec and its loader's calls are answered by the loop),
+ * or why it failed.  End of file: exec happened.  Returns 1 when the channel
+ * is done (closed), 0 while it is open.
+ */
+static int read_chan(struct antd *d, struct instance *in)
+{
+	static unsigned char buf[ANT_MSG_MAX] __attribute__((aligned(8)));
+	for (int i = 0; i < 4; i++) {
+		int fd;
+		ssize_t n = ant_msg_recv(in->chan, buf, &fd);
+		if (n == -EAGAIN || n == -EINTR)
+			return 0;
+		if (n == 0) {
+			close_chan(d, in);
+			return 1;
+		}
+		struct ant_msg h;
+		memcpy(&h, buf, n > 0 ? sizeof(h) : 0);
+		if (n > 0 && h.type == ANT_M_SPAWN_NOTIFY && fd >= 0 && in->notify_fd < 0) {
+			sandbox_watch(d, in, fd);
+			continue;
+		}
+		if (n > 0 && h.type == ANT_M_SPAWN_ERROR) {
+			struct ant_m_spawn_error se;
+			memcpy(&se, buf + sizeof(h), sizeof(se));
+			se.stage[sizeof(se.stage) - 1] = '\0';
+			snprintf(in->exec_error, sizeof(in->exec_error), "%s %s failed: %s", se.stage,
+				 in->srv->conf->exec_path, strerror(se.err));
+		} else {
+			snprintf(in->exec_error, sizeof(in->exec_error), "spawn channel: %s",
+				 n < 0 ? strerror((int)-n) : "unexpected message");
+		}
+		if (fd >= 0)
+			close(fd);
+		/* It ends by itself after a SPAWN_ERROR; make sure in any case. */
+		instance_signal(in, SIGKILL);
+		close_chan(d, in);
+		return 1;
 	}
-	p->pid = pid;
-	p->uid = cs->uid;
-	p->gid = cs->gid;
-	p->standby = spare;
-	if (spare) {
-		struct standby *sb = &s->spare;
-		sb->pid = pid;
-		sb->pidfd = pidfd;
-		sb->peer = p;
-		sb->ready = 0;
-		sb->want = 0;
-		sb->started_ns = mono_ns();
-		ev_io_init(&sb->pidw, on_spare_pidfd, pidfd, EV_READ);
-		sb->pidw.data = s;
-		ev_io_start(d->loop, &sb->pidw);
-		sandbox_watch(d, s, 1, nfd);
-	} else {
-		s->pid = pid;
-		s->pidfd = pidfd;
-		s->peer = p;
-		s->state = SRV_STARTING;
-		s->ever_ready = 0;
-		s->want = 0;
-		s->held = 0;
-		s->instance++;
-		s->started_ns = mono_ns();
-		s->kill_why[0] = '\0';
-		s->kill_counts = 0;
-		ev_io_init(&s->pidw, on_pidfd, pidfd, EV_READ);
-		s->pidw.data = s;
-		ev_io_start(d->loop, &s->pidw);
-		sandbox_watch(d, s, 0, nfd);
-		ev_timer_set(&s->ready_timer, s->conf->policy.ready_timeout_ms / 1000.0, 0.);
-		ev_timer_start(d->loop, &s->ready_timer);
-	}
-	antd_send_welcome(d, p);
-	log_info(spare ? "start-spare" : "start", conf->name, "pid %d: %s", (int)pid,
-		 conf->exec_path);
 	return 0;
 }
 
-void server_stop(struct antd *d, struct server *s, int sig)
+static void on_chan(struct ev_loop *loop, ev_io *w, int revents)
 {
-	(void)d;
-	if (s->pid > 0 && s->pidfd >= 0)
-		pidfd_send_signal(s->pidfd, sig, NULL, 0);
+	struct instance *in = w->data;
+	struct antd *d = (struct antd *)ev_userdata(loop);
+	if (read_chan(d, in) && !in->exec_error[0] && in->phase == INST_SPAWNING) {
+		in->phase = INST_STARTING;
+		supervise_event(d, in->srv, in, EV_SPAWNED, NULL);
+	}
+}
+
+static void on_spawn_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct instance *in = w->data;
+	snprintf(in->exec_error, sizeof(in->exec_error), "exec %s (no answer in %.0f s)",
+		 in->srv->conf->exec_path, SPAWN_TIMEOUT_S);
+	instance_signal(in, SIGKILL);
+	close_chan((struct antd *)ev_userdata(loop), in);
+}
+
+void instance_signal(struct instance *in, int sig)
+{
+	if (in->pid > 0 && in->pidfd >= 0)
+		pidfd_send_signal(in->pidfd, sig, NULL, 0);
 }
 
 /* How a child ended, in words. */
@@ -379,99 +392,65 @@ static void describe_exit(const siginfo_t *si, char *buf, size_t len)
 	}
 }
 
-static int reap(int pidfd, siginfo_t *si)
-{
-	memset(si, 0, sizeof(*si));
-	if (waitid(P_PIDFD, (id_t)pidfd, si, WEXITED | WNOHANG) < 0 || si->si_pid == 0)
-		return -1;
-	return 0;
-}
-
 static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct server *s = w->data;
+	struct instance *in = w->data;
 	struct antd *d = (struct antd *)ev_userdata(loop);
 	siginfo_t si;
-	if (reap(s->pidfd, &si) < 0)
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)in->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return;
-	describe_exit(&si, s->last_exit, sizeof(s->last_exit));
 	ev_io_stop(loop, w);
-	close(s->pidfd);
-	s->pidfd = -1;
-	sandbox_watch(d, s, 0, -1);
-	supervise_exited(d, s, &si);
-}
-
-static void on_spare_pidfd(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct server *s = w->data;
-	struct antd *d = (struct antd *)ev_userdata(loop);
-	struct standby *sb = &s->spare;
-	siginfo_t si;
-	if (reap(sb->pidfd, &si) < 0)
+	close(in->pidfd);
+	in->pidfd = -1;
+	sandbox_watch(d, in, -1);
+	/* Died before exec was confirmed: the channel says whether exec failed
+	 * (its SPAWN_ERROR was sent before the exit) or happened. */
+	if (in->chan >= 0)
+		read_chan(d, in);
+	close_chan(d, in);
+	struct server *s = in->srv;
+	if (in->exec_error[0]) {
+		supervise_event(d, s, in, EV_EXEC_FAILED, NULL);
 		return;
+	}
 	char how[96];
 	describe_exit(&si, how, sizeof(how));
-	ev_io_stop(loop, w);
-	close(sb->pidfd);
-	sb->pidfd = -1;
-	sandbox_watch(d, s, 1, -1);
-	log_info("spare-exit", s->conf->name, "spare pid %d %s", (int)sb->pid, how);
-	sb->pid = 0;
-	if (sb->peer)
-		peer_close(sb->peer, how);
-	sb->peer = NULL;
-	supervise_spare_exited(d, s);
+	if (in == s->cur)
+		snprintf(s->last_exit, sizeof(s->last_exit), "%s", how);
+	struct sv_detail dt = { .si = &si, .why = how };
+	supervise_event(d, s, in, EV_EXITED, &dt);
 }
 
-void server_adopt_spare(struct antd *d, struct server *s)
+void instance_clear(struct antd *d, struct instance *in)
 {
-	struct standby *sb = &s->spare;
-	s->pid = sb->pid;
-	s->pidfd = sb->pidfd;
-	ev_io_init(&s->pidw, on_pidfd, s->pidfd, EV_READ);
-	s->pidw.data = s;
-	ev_io_start(d->loop, &s->pidw);
-	s->peer = sb->peer;
-	s->peer->standby = 0;
-	/* The spare's notification fd moves with it: stop watching it as the
-	 * spare's before watching it as the server's (never two watchers). */
-	int nfd = sb->notify_fd;
-	if (nfd >= 0)
-		ev_io_stop(d->loop, &sb->notifyw);
-	sb->notify_fd = -1;
-	sandbox_watch(d, s, 0, nfd);
-	s->want = sb->want;
-	s->held = 0;
-	s->state = SRV_RUNNING;
-	s->ever_ready = 1;
-	s->instance++;
-	s->started_ns = sb->started_ns;
-	s->kill_why[0] = '\0';
-	s->kill_counts = 0;
-	ev_io notifyw = sb->notifyw;
-	memset(sb, 0, sizeof(*sb));
-	sb->notifyw = notifyw;
-	sb->pidfd = -1;
-	sb->notify_fd = -1;
+	close_chan(d, in);
+	sandbox_watch(d, in, -1);
+	ev_timer_stop(d->loop, &in->ready_timer);
+	ev_timer_stop(d->loop, &in->eof_timer);
+	if (in->pidfd >= 0) {
+		ev_io_stop(d->loop, &in->pidw);
+		close(in->pidfd);
+		in->pidfd = -1;
+	}
+	in->pid = 0;
+	in->phase = INST_NONE;
+	in->peer = NULL;
+	in->want = 0;
 }
 
-void server_reap_all(struct antd *d)
+void instances_reap_all(struct antd *d)
 {
 	for (unsigned id = 1; id <= d->stack->nservers; id++) {
 		struct server *s = &d->servers[id];
-		pid_t pids[2] = { s->pid, s->spare.pid };
 		for (int k = 0; k < 2; k++) {
-			if (pids[k] > 0) {
-				kill(pids[k], SIGKILL);
-				waitpid(pids[k], NULL, 0);
+			struct instance *in = &s->slot[k];
+			if (in->pid > 0) {
+				kill(in->pid, SIGKILL);
+				waitpid(in->pid, NULL, 0);
 			}
+			in->peer = NULL;
+			instance_clear(d, in);
 		}
-		if (s->pidfd >= 0)
-			close(s->pidfd);
-		if (s->spare.pid > 0 && s->spare.pidfd >= 0)
-			close(s->spare.pidfd);
-		s->pid = s->spare.pid = 0;
-		s->pidfd = -1;
 	}
 }

@@ -1,15 +1,20 @@
-/* supervise.c - what antd does when a server ends: restart policy, intensity, backoff, strategy, failover. */
+/* supervise.c - a server's lifecycle as one state x event table: restart policy, intensity, backoff, strategy, failover. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <time.h>
 
 #include "ant/errors.h"
 #include "antd.h"
 #include "log.h"
+#include "supervise.h"
+
+/* An action: what one event does in one state.  in is the serving instance
+ * (s->cur), whatever instance the event came with. */
+typedef int action_fn(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+		      struct sv_detail *dt);
 
 static double now_s(void)
 {
@@ -18,110 +23,75 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void restart_now(struct antd *d, struct server *s);
-static void decide(struct antd *d, struct server *s, int abnormal);
-
-static void on_restart_timer(struct ev_loop *loop, ev_timer *w, int revents)
+const char *supervise_event_name(enum sv_event ev)
 {
-	struct server *s = w->data;
-	restart_now((struct antd *)ev_userdata(loop), s);
+	static const char *const names[EV_NEVENTS] = {
+		[EV_SPAWNED] = "spawned", [EV_EXEC_FAILED] = "exec-failed", [EV_READY] = "ready",
+		[EV_EXITED] = "exited", [EV_DISCONNECTED] = "disconnected",
+		[EV_EOF_TIMEOUT] = "eof-timeout", [EV_DEADLINE] = "deadline",
+		[EV_PROTOCOL_FAULT] = "protocol-fault", [EV_SANDBOX] = "sandbox-violation",
+		[EV_READY_TIMEOUT] = "ready-timeout", [EV_OP_RESTART] = "op-restart",
+		[EV_OP_STOP] = "op-stop", [EV_OP_START] = "op-start", [EV_PEER_FAILED] = "peer-failed",
+		[EV_BACKOFF_EXPIRED] = "backoff-expired", [EV_SHUTDOWN] = "shutdown",
+	};
+	return (unsigned)ev < EV_NEVENTS ? names[ev] : "?";
 }
 
-static void on_ready_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+int supervise_accepts(const struct server *s)
 {
-	struct server *s = w->data;
-	supervise_kill((struct antd *)ev_userdata(loop), s, 0,
-		       "not ready within %u ms", s->conf->policy.ready_timeout_ms);
+	return s->state == SRV_SPAWNING || s->state == SRV_STARTING || s->state == SRV_RUNNING ||
+	       s->state == SRV_RESTARTING;
 }
 
-static void start_spare(struct antd *d, struct server *s)
+static void set_state(struct server *s, enum server_state st)
 {
-	if (d->stopping || !s->conf->policy.standby || s->spare.pid > 0 ||
+	if (s->state != st)
+		log_debug("state", s->conf->name, "%s -> %s", server_state_name(s->state),
+			  server_state_name(st));
+	s->state = st;
+}
+
+/* ---- helpers the actions share --------------------------------------------- */
+
+/* Signal in as antd's decision: the first reason is the one its death is
+ * reported with. */
+static void kill_instance(struct server *s, struct instance *in, enum kill_kind kind, int sig,
+			  const char *why)
+{
+	if (!instance_alive(in))
+		return;
+	if (in->kill == KILL_NONE || kind == KILL_ASKED) {
+		in->kill = kind;
+		snprintf(in->kill_why, sizeof(in->kill_why), "%s", why);
+	}
+	log_error("kill", s->conf->name, "pid %d killed: %s", (int)in->pid, why);
+	instance_signal(in, sig ? sig : SIGKILL);
+}
+
+static void spare_start(struct antd *d, struct server *s)
+{
+	if (d->stopping || !s->conf->policy.standby || instance_alive(s->spare) ||
 	    s->state == SRV_STOPPED || s->state == SRV_FAILED || s->state == SRV_STOPPING)
 		return;
-	if (server_spawn(d, s, 1) < 0) {
+	if (instance_spawn(d, s->spare) < 0) {
+		log_error("start-failed", s->conf->name, "start-up failure (spare): %s",
+			  s->spare->exec_error);
 		ev_timer_set(&s->spare_timer, 1.0, 0.);
 		ev_timer_start(d->loop, &s->spare_timer);
 	}
 }
 
-static void on_spare_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	start_spare((struct antd *)ev_userdata(loop), w->data);
-}
-
-static void on_eof_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct server *s = w->data;
-	if (s->pid > 0 && !s->peer)
-		supervise_kill((struct antd *)ev_userdata(loop), s, 1, "closed its connection to antd");
-}
-
-void supervise_disconnected(struct antd *d, struct server *s)
-{
-	ev_timer_set(&s->eof_timer, 0.2, 0.);
-	ev_timer_start(d->loop, &s->eof_timer);
-}
-
-void supervise_init(struct antd *d, struct server *s)
-{
-	s->notify_fd = -1;
-	s->spare.notify_fd = -1;
-	ev_timer_init(&s->eof_timer, on_eof_timer, 0., 0.);
-	s->eof_timer.data = s;
-	(void)d;
-	s->pidfd = -1;
-	s->spare.pidfd = -1;
-	ev_timer_init(&s->restart_timer, on_restart_timer, 0., 0.);
-	s->restart_timer.data = s;
-	ev_timer_init(&s->ready_timer, on_ready_timeout, 0., 0.);
-	s->ready_timer.data = s;
-	ev_timer_init(&s->spare_timer, on_spare_timer, 0., 0.);
-	s->spare_timer.data = s;
-}
-
-int supervise_accepts(const struct server *s)
-{
-	return s->state == SRV_STARTING || s->state == SRV_RUNNING || s->state == SRV_RESTARTING;
-}
-
-void supervise_ready(struct antd *d, struct server *s)
-{
-	ev_timer_stop(d->loop, &s->ready_timer);
-	s->state = SRV_RUNNING;
-	s->ever_ready = 1;
-	log_info("ready", s->conf->name, "pid %d ready%s", (int)s->pid,
-		 s->instance > 1 ? " (restarted)" : "");
-	start_spare(d, s);
-	antd_check_ready(d);
-}
-
-void supervise_kill(struct antd *d, struct server *s, int counts, const char *fmt, ...)
-{
-	if (s->pid <= 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(s->kill_why, sizeof(s->kill_why), fmt, ap);
-	va_end(ap);
-	s->kill_counts = counts;
-	log_error("kill", s->conf->name, "pid %d killed: %s", (int)s->pid, s->kill_why);
-	/* Doomed: no more work for it, and the status says so at once. */
-	if (s->state == SRV_RUNNING || s->state == SRV_STARTING)
-		s->state = SRV_RESTARTING;
-	server_stop(d, s, SIGKILL);
-}
-
-/* The spare takes over at once: no fork, no exec, no waiting for ready. */
+/* The spare takes over at once: no fork, no exec, no waiting for ready.
+ * The two slots swap; the empty one is the next spare's. */
 static void failover(struct antd *d, struct server *s)
 {
-	struct standby *sb = &s->spare;
-	pid_t pid = sb->pid;
-	ev_io_stop(d->loop, &sb->pidw);
-	server_adopt_spare(d, s);
+	struct instance *old = s->cur;
+	s->cur = s->spare;
+	s->spare = old;
 	s->failovers++;
 	s->restarts++;
-	log_info("failover", s->conf->name, "spare pid %d takes over", (int)pid);
+	set_state(s, SRV_RUNNING);
+	log_info("failover", s->conf->name, "spare pid %d takes over", (int)s->cur->pid);
 	calls_pump(d, s);
 	/* The next spare a moment later: its fork and exec would otherwise
 	 * compete with the replayed calls the new server is answering now. */
@@ -129,22 +99,30 @@ static void failover(struct antd *d, struct server *s)
 	ev_timer_start(d->loop, &s->spare_timer);
 }
 
+static void start_failed(struct antd *d, struct server *s, const char *why);
+
+/* A new serving instance now (or the spare, if one is ready). */
 static void restart_now(struct antd *d, struct server *s)
 {
 	ev_timer_stop(d->loop, &s->restart_timer);
-	if (d->stopping || s->pid > 0)
+	if (d->stopping || instance_alive(s->cur))
 		return;
-	if (s->conf->policy.standby && s->spare.ready) {
+	if (s->conf->policy.standby && s->spare->phase == INST_READY) {
 		failover(d, s);
 		return;
 	}
 	s->restarts++;
-	int r = server_spawn(d, s, 0);
-	if (r < 0) {
-		/* Could not even start: a failure like a crash, throttled the same. */
-		s->state = SRV_RESTARTING;
-		decide(d, s, 1);
-	}
+	set_state(s, SRV_SPAWNING);
+	if (instance_spawn(d, s->cur) < 0)
+		start_failed(d, s, s->cur->exec_error);
+}
+
+/* s will not run again: fail what waits for it and tell the daemon. */
+static void settle(struct antd *d, struct server *s, enum server_state st)
+{
+	set_state(s, st);
+	calls_fail_queued(d, s, ANT_E_SERVER_FAILED);
+	antd_server_exited(d, s);
 }
 
 /* Restart s now or after its backoff, or give up, as its policy says. */
@@ -152,28 +130,12 @@ static void decide(struct antd *d, struct server *s, int abnormal)
 {
 	const struct policy *p = &s->conf->policy;
 	const char *name = s->conf->name;
-	if (s->stop_asked) {
-		s->state = SRV_STOPPED;
-		log_info("stopped", name, "stopped by the operator");
-		calls_fail_queued(d, s, ANT_E_SERVER_FAILED);
-		antd_server_exited(d, s);
-		return;
-	}
-	if (s->restart_asked) {
-		/* Asked for (antctl restart, or a sibling's strategy): not a failure. */
-		s->restart_asked = 0;
-		restart_now(d, s);
-		return;
-	}
 	if (p->restart == RESTART_TEMPORARY || (p->restart == RESTART_TRANSIENT && !abnormal)) {
-		s->state = SRV_STOPPED;
 		log_info("not-restarted", name, "not restarted (policy %s); it %s",
 			 policy_restart_name(p->restart), s->last_exit);
-		calls_fail_queued(d, s, ANT_E_SERVER_FAILED);
-		antd_server_exited(d, s);
+		settle(d, s, SRV_STOPPED);
 		return;
 	}
-
 	/* Intensity: at most max_restarts in period_s, else give up. */
 	double now = now_s();
 	unsigned keep = 0;
@@ -182,12 +144,10 @@ static void decide(struct antd *d, struct server *s, int abnormal)
 			s->history[keep++] = s->history[i];
 	s->nhistory = keep;
 	if (s->nhistory >= p->max_restarts) {
-		s->state = SRV_FAILED;
 		log_error("give-up", name, "%u restarts in %g s: giving up (%s)", s->nhistory,
 			  p->period_s, p->on_give_up == GIVE_UP_STOP_STACK ?
 			  "stopping the stack" : "its callers get ANT_E_SERVER_FAILED");
-		calls_fail_queued(d, s, ANT_E_SERVER_FAILED);
-		antd_server_exited(d, s);
+		settle(d, s, SRV_FAILED);
 		if (p->on_give_up == GIVE_UP_STOP_STACK) {
 			d->exit_status = 1;
 			antd_stop(d, "a server was given up");
@@ -202,20 +162,19 @@ static void decide(struct antd *d, struct server *s, int abnormal)
 
 	/* Strategy: the servers that depend on it go down and come back too. */
 	if (p->strategy != STRATEGY_ONE_FOR_ONE) {
+		char why[160];
+		snprintf(why, sizeof(why), "%s: %s failed", policy_strategy_name(p->strategy), name);
 		for (unsigned id = 1; id <= d->stack->nservers; id++) {
 			struct server *t = &d->servers[id];
 			if (t == s || (p->strategy == STRATEGY_REST_FOR_ONE && id < s->id))
 				continue;
-			if (t->pid > 0 && t->state != SRV_STOPPING) {
-				t->restart_asked = 1;
-				supervise_kill(d, t, 0, "%s: %s failed", policy_strategy_name(p->strategy),
-					       name);
-			}
+			struct sv_detail dt = { .why = why };
+			supervise_event(d, t, NULL, EV_PEER_FAILED, &dt);
 		}
 	}
 
 	unsigned delay = policy_backoff_ms(p, s->nhistory, (unsigned)random());
-	s->state = SRV_RESTARTING;
+	set_state(s, SRV_RESTARTING);
 	if (delay == 0) {
 		restart_now(d, s);
 		return;
@@ -225,115 +184,399 @@ static void decide(struct antd *d, struct server *s, int abnormal)
 	ev_timer_start(d->loop, &s->restart_timer);
 }
 
-void supervise_exited(struct antd *d, struct server *s, const siginfo_t *si)
+/* The serving instance could not be started: before the stack was ever
+ * ready that stops the stack; later it is a failure like a crash. */
+static void start_failed(struct antd *d, struct server *s, const char *why)
 {
-	pid_t pid = s->pid;
-	s->pid = 0;
-	ev_timer_stop(d->loop, &s->ready_timer);
-	ev_timer_stop(d->loop, &s->eof_timer);
-	int abnormal = !(si->si_code == CLD_EXITED && si->si_status == 0);
-	int counts = s->kill_why[0] ? s->kill_counts : 1;
-
-	if (d->stopping || s->state == SRV_STOPPING) {
-		log_info("server-exit", s->conf->name, "pid %d %s", (int)pid, s->last_exit);
-		if (s->peer)
-			peer_close(s->peer, s->last_exit);
-		if (!d->stopping) {
-			calls_server_died(d, s, 0);
-			decide(d, s, abnormal);
-		} else {
-			s->state = SRV_STOPPED;
-			antd_server_exited(d, s);
-		}
+	snprintf(s->last_exit, sizeof(s->last_exit), "%s", why);
+	log_error("start-failed", s->conf->name, "start-up failure: %s", s->last_exit);
+	if (!d->ever_ready) {
+		set_state(s, SRV_FAILED);
+		antd_start_failed(d, s, s->last_exit);
 		return;
 	}
-	log_error(s->ever_ready ? "server-exit" : "start-failed", s->conf->name, "pid %d %s%s%s%s",
-		  (int)pid, s->last_exit,
-		  s->ever_ready ? "" : " before it was ready (start-up failure)",
-		  s->kill_why[0] ? ": " : "", s->kill_why);
-	/* What it sent before it died still counts: an answer already on its
-	 * way is taken, not replayed.  No new work goes to it meanwhile. */
-	s->state = SRV_RESTARTING;
-	s->want = 0;
-	if (s->peer)
-		peer_drain(s->peer);
-	if (s->peer)
-		peer_close(s->peer, s->last_exit);
-	calls_server_died(d, s, counts);
-	decide(d, s, abnormal);
+	set_state(s, SRV_RESTARTING);
+	decide(d, s, 1);
 }
 
-void supervise_spare_exited(struct antd *d, struct server *s)
+/* ---- the actions --------------------------------------------------------------- */
+
+static int a_ignore(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+		    struct sv_detail *dt)
 {
-	s->spare.ready = 0;
-	s->spare.want = 0;
-	if (d->stopping) {
-		antd_server_exited(d, s);
-		return;
-	}
-	/* A spare that keeps dying is re-made ever more slowly (0.1 s .. 10 s). */
-	double delay = 0.1;
-	for (unsigned i = 0; i < s->spare_failures && delay < 10; i++)
-		delay *= 2;
-	s->spare_failures++;
-	ev_timer_set(&s->spare_timer, delay < 10 ? delay : 10, 0.);
-	ev_timer_start(d->loop, &s->spare_timer);
+	log_debug("event", s->conf->name, "%s ignored while %s", supervise_event_name(ev),
+		  server_state_name(s->state));
+	return 0;
 }
 
-int supervise_restart(struct antd *d, struct server *s, char *why, size_t len)
+static int a_refuse(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+		    struct sv_detail *dt)
 {
-	if (d->stopping) {
-		snprintf(why, len, "the stack is stopping");
-		return -ESHUTDOWN;
-	}
-	s->stop_asked = 0;
-	s->nhistory = 0;
-	if (s->pid > 0) {
-		s->restart_asked = 1;
-		supervise_kill(d, s, 0, "restart asked by the operator");
+	if (dt && dt->reply)
+		snprintf(dt->reply, dt->replylen, "%s is already %s", s->conf->name,
+			 server_state_name(s->state));
+	return -EALREADY;
+}
+
+static int a_spawned(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+		     struct sv_detail *dt)
+{
+	set_state(s, SRV_STARTING);
+	ev_timer_set(&in->ready_timer, s->conf->policy.ready_timeout_ms / 1000.0, 0.);
+	ev_timer_start(d->loop, &in->ready_timer);
+	return 0;
+}
+
+static int a_exec_failed(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+			 struct sv_detail *dt)
+{
+	char why[96];
+	snprintf(why, sizeof(why), "%s", in->exec_error);
+	if (in->peer)
+		peer_close(in->peer, why);
+	instance_clear(d, in);
+	start_failed(d, s, why);
+	return 0;
+}
+
+static int a_ready(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+		   struct sv_detail *dt)
+{
+	ev_timer_stop(d->loop, &in->ready_timer);
+	in->phase = INST_READY;
+	set_state(s, SRV_RUNNING);
+	log_info("ready", s->conf->name, "pid %d ready%s", (int)in->pid,
+		 s->restarts ? " (restarted)" : "");
+	spare_start(d, s);
+	antd_check_ready(d);
+	return 0;
+}
+
+/* The serving instance is gone: what it sent before it died still counts
+ * (an answer already on its way is taken, not replayed), the calls it held
+ * go back to its queues or fail, and then the policy decides. */
+static int a_exited(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+		    struct sv_detail *dt)
+{
+	int abnormal = !(dt->si->si_code == CLD_EXITED && dt->si->si_status == 0);
+	enum kill_kind kind = in->kill;
+	int counts = kind == KILL_NONE || kind == KILL_FAULT;
+	int was_ready = in->phase == INST_READY;
+	log_error(was_ready ? "server-exit" : "start-failed", s->conf->name, "pid %d %s%s%s%s",
+		  (int)in->pid, s->last_exit,
+		  was_ready ? "" : " before it was ready (start-up failure)",
+		  in->kill_why[0] ? ": " : "", in->kill_why);
+	set_state(s, SRV_RESTARTING);
+	in->want = 0;
+	if (in->peer)
+		peer_drain(in->peer);
+	if (in->peer)
+		peer_close(in->peer, s->last_exit);
+	calls_server_died(d, s, counts && kind != KILL_NOBLAME);
+	instance_clear(d, in);
+	in->kill = KILL_NONE;
+	in->kill_why[0] = '\0';
+	if (kind == KILL_ASKED) {
+		/* Asked for (antctl restart, or a sibling's strategy): not a failure. */
+		restart_now(d, s);
 		return 0;
 	}
+	decide(d, s, abnormal);
+	return 0;
+}
+
+/* Stopped as asked: it ended, and stays down. */
+static int a_exited_stopping(struct antd *d, struct server *s, struct instance *in,
+			     enum sv_event ev, struct sv_detail *dt)
+{
+	log_info("server-exit", s->conf->name, "pid %d %s", (int)in->pid, s->last_exit);
+	if (in->peer)
+		peer_close(in->peer, s->last_exit);
+	instance_clear(d, in);
+	in->kill = KILL_NONE;
+	in->kill_why[0] = '\0';
+	if (d->stopping) {
+		set_state(s, SRV_STOPPED);
+		antd_server_exited(d, s);
+		return 0;
+	}
+	calls_server_died(d, s, 0);
+	log_info("stopped", s->conf->name, "stopped by the operator");
+	settle(d, s, SRV_STOPPED);
+	return 0;
+}
+
+/* antd ends the serving instance for a fault of its own (or a late start):
+ * no more work for it, and the status says so at once. */
+static int a_kill(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+		  struct sv_detail *dt)
+{
+	if (!instance_alive(in))
+		return 0;
+	char why[160];
+	if (ev == EV_READY_TIMEOUT)
+		snprintf(why, sizeof(why), "not ready within %u ms", s->conf->policy.ready_timeout_ms);
+	else if (ev == EV_EOF_TIMEOUT)
+		snprintf(why, sizeof(why), "closed its connection to antd");
+	else
+		snprintf(why, sizeof(why), "%s", dt && dt->why ? dt->why : supervise_event_name(ev));
+	kill_instance(s, in, ev == EV_READY_TIMEOUT ? KILL_NOBLAME : KILL_FAULT,
+		      dt ? dt->sig : 0, why);
+	if (s->state != SRV_STOPPING)
+		set_state(s, SRV_RESTARTING);
+	return 0;
+}
+
+/* It closed its connection: a crash closes it just before the exit shows,
+ * so give it a moment; alive but unreachable after that is no use. */
+static int a_disconnected(struct antd *d, struct server *s, struct instance *in,
+			  enum sv_event ev, struct sv_detail *dt)
+{
+	if (in->kill != KILL_NONE)
+		return 0;
+	ev_timer_set(&in->eof_timer, 0.2, 0.);
+	ev_timer_start(d->loop, &in->eof_timer);
+	return 0;
+}
+
+/* A restart asked for: the live instance is killed (its death is no
+ * failure), or a dead server starts at once. */
+static int a_restart(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+		     struct sv_detail *dt)
+{
+	if (ev == EV_OP_RESTART)
+		s->nhistory = 0;
+	if (instance_alive(in)) {
+		kill_instance(s, in, KILL_ASKED, SIGKILL,
+			      ev == EV_OP_RESTART ? "restart asked by the operator" : dt->why);
+		set_state(s, SRV_RESTARTING);
+		return 0;
+	}
+	if (ev != EV_OP_RESTART)
+		return 0;
 	log_info("restart", s->conf->name, "restart asked by the operator");
-	s->state = SRV_RESTARTING;
+	set_state(s, SRV_RESTARTING);
 	restart_now(d, s);
 	return 0;
 }
 
-int supervise_stop(struct antd *d, struct server *s, char *why, size_t len)
+static int a_start(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+		   struct sv_detail *dt)
 {
-	if (s->state == SRV_STOPPED || s->state == SRV_STOPPING) {
-		snprintf(why, len, "%s is already %s", s->conf->name, server_state_name(s->state));
-		return -EALREADY;
-	}
-	s->stop_asked = 1;
-	ev_timer_stop(d->loop, &s->restart_timer);
-	ev_timer_stop(d->loop, &s->spare_timer);
-	if (s->spare.pid > 0 && s->spare.pidfd >= 0)
-		pidfd_send_signal(s->spare.pidfd, SIGTERM, NULL, 0);
-	log_info("stop", s->conf->name, "stop asked by the operator");
-	if (s->pid > 0) {
-		s->state = SRV_STOPPING;
-		server_stop(d, s, SIGTERM);
-		return 0;
-	}
-	decide(d, s, 0);
-	return 0;
-}
-
-int supervise_start(struct antd *d, struct server *s, char *why, size_t len)
-{
-	if (d->stopping) {
-		snprintf(why, len, "the stack is stopping");
-		return -ESHUTDOWN;
-	}
-	if (s->pid > 0 || s->state == SRV_RUNNING || s->state == SRV_STARTING) {
-		snprintf(why, len, "%s is already %s", s->conf->name, server_state_name(s->state));
-		return -EALREADY;
-	}
-	s->stop_asked = 0;
+	if (instance_alive(in))
+		return a_refuse(d, s, in, ev, dt);
 	s->nhistory = 0;
 	log_info("start", s->conf->name, "start asked by the operator");
-	s->state = SRV_RESTARTING;
+	set_state(s, SRV_RESTARTING);
 	restart_now(d, s);
 	return 0;
+}
+
+/* Stop (operator) or shutdown: SIGTERM to what runs, nothing restarts. */
+static int a_stop(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+		  struct sv_detail *dt)
+{
+	ev_timer_stop(d->loop, &s->restart_timer);
+	ev_timer_stop(d->loop, &s->spare_timer);
+	ev_timer_stop(d->loop, &in->ready_timer);
+	ev_timer_stop(d->loop, &in->eof_timer);
+	instance_signal(s->spare, SIGTERM);
+	if (ev == EV_OP_STOP)
+		log_info("stop", s->conf->name, "stop asked by the operator");
+	if (instance_alive(in)) {
+		set_state(s, SRV_STOPPING);
+		instance_signal(in, SIGTERM);
+		return 0;
+	}
+	if (ev == EV_SHUTDOWN) {
+		if (s->state != SRV_FAILED)
+			set_state(s, SRV_STOPPED);
+		return 0;
+	}
+	log_info("stopped", s->conf->name, "stopped by the operator");
+	settle(d, s, SRV_STOPPED);
+	return 0;
+}
+
+static int a_restart_now(struct antd *d, struct server *s, struct instance *in,
+			 enum sv_event ev, struct sv_detail *dt)
+{
+	restart_now(d, s);
+	return 0;
+}
+
+/* ---- the table ----------------------------------------------------------------- */
+
+#define ALIVE_ROW                                                                         \
+	[EV_EXITED] = a_exited, [EV_DISCONNECTED] = a_disconnected,                      \
+	[EV_EOF_TIMEOUT] = a_kill, [EV_DEADLINE] = a_kill, [EV_PROTOCOL_FAULT] = a_kill, \
+	[EV_SANDBOX] = a_kill, [EV_READY_TIMEOUT] = a_kill, [EV_OP_RESTART] = a_restart, \
+	[EV_OP_STOP] = a_stop, [EV_PEER_FAILED] = a_restart,                             \
+	[EV_SHUTDOWN] = a_stop
+
+/* state x event -> action (NULL: the event means nothing in that state). */
+static action_fn *const table[SRV_NSTATES][EV_NEVENTS] = {
+	[SRV_STOPPED] = {
+		[EV_OP_RESTART] = a_restart, [EV_OP_START] = a_start, [EV_OP_STOP] = a_refuse,
+		[EV_SHUTDOWN] = a_stop,
+	},
+	/* A NEXT can overtake the end of the spawn channel: ready says exec happened. */
+	[SRV_SPAWNING] = {
+		ALIVE_ROW, [EV_SPAWNED] = a_spawned, [EV_EXEC_FAILED] = a_exec_failed,
+		[EV_READY] = a_ready, [EV_OP_START] = a_refuse,
+	},
+	[SRV_STARTING] = {
+		ALIVE_ROW, [EV_READY] = a_ready, [EV_EXEC_FAILED] = a_exec_failed,
+		[EV_OP_START] = a_refuse,
+	},
+	[SRV_RUNNING] = { ALIVE_ROW, [EV_OP_START] = a_refuse },
+	[SRV_RESTARTING] = {
+		ALIVE_ROW, [EV_OP_START] = a_start, [EV_BACKOFF_EXPIRED] = a_restart_now,
+		[EV_EXEC_FAILED] = a_exec_failed,
+	},
+	[SRV_FAILED] = {
+		[EV_OP_RESTART] = a_restart, [EV_OP_START] = a_start, [EV_OP_STOP] = a_stop,
+		[EV_SHUTDOWN] = a_stop,
+	},
+	[SRV_STOPPING] = {
+		[EV_EXITED] = a_exited_stopping, [EV_EXEC_FAILED] = a_exited_stopping,
+		[EV_DEADLINE] = a_kill, [EV_PROTOCOL_FAULT] = a_kill, [EV_SANDBOX] = a_kill,
+		[EV_OP_RESTART] = a_restart, [EV_OP_STOP] = a_refuse, [EV_OP_START] = a_refuse,
+	},
+};
+
+/* ---- the spare ------------------------------------------------------------------ */
+
+/* The warm spare's own small lifecycle: it takes no work, so its events only
+ * decide when it is ready, and when to make the next one. */
+static void spare_event(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+			struct sv_detail *dt)
+{
+	switch (ev) {
+	case EV_READY:
+		in->phase = INST_READY;
+		log_info("spare-ready", s->conf->name, "spare pid %d ready", (int)in->pid);
+		s->spare_failures = 0;
+		return;
+	case EV_EXITED:
+	case EV_EXEC_FAILED: {
+		if (ev == EV_EXITED)
+			log_info("spare-exit", s->conf->name, "spare pid %d %s", (int)in->pid, dt->why);
+		else
+			log_error("start-failed", s->conf->name, "start-up failure (spare): %s",
+				  in->exec_error);
+		if (in->peer)
+			peer_close(in->peer, ev == EV_EXITED ? dt->why : in->exec_error);
+		instance_clear(d, in);
+		if (d->stopping) {
+			antd_server_exited(d, s);
+			return;
+		}
+		/* A spare that keeps dying is re-made ever more slowly (0.1 s .. 10 s). */
+		double delay = 0.1;
+		for (unsigned i = 0; i < s->spare_failures && delay < 10; i++)
+			delay *= 2;
+		s->spare_failures++;
+		ev_timer_set(&s->spare_timer, delay < 10 ? delay : 10, 0.);
+		ev_timer_start(d->loop, &s->spare_timer);
+		return;
+	}
+	case EV_DISCONNECTED:
+	case EV_PROTOCOL_FAULT:
+	case EV_SANDBOX:
+		in->phase = in->phase == INST_READY ? INST_STARTING : in->phase;
+		instance_signal(in, dt && dt->sig ? dt->sig : SIGKILL);
+		return;
+	default:
+		return;
+	}
+}
+
+/* ---- posting events ------------------------------------------------------------- */
+
+int supervise_event(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+		    struct sv_detail *dt)
+{
+	if (in && in != s->cur) {
+		if (in == s->spare)
+			spare_event(d, s, in, ev, dt);
+		return 0;
+	}
+	if (d->stopping && (ev == EV_OP_RESTART || ev == EV_OP_START)) {
+		if (dt && dt->reply)
+			snprintf(dt->reply, dt->replylen, "the stack is stopping");
+		return -ESHUTDOWN;
+	}
+	action_fn *act = table[s->state][ev];
+	if (!act)
+		act = ev == EV_OP_STOP || ev == EV_OP_START ? a_refuse : a_ignore;
+	struct sv_detail none = { 0 };
+	return act(d, s, s->cur, ev, dt ? dt : &none);
+}
+
+void supervise_fault(struct antd *d, struct instance *in, enum sv_event ev, const char *fmt, ...)
+{
+	char why[160];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	struct sv_detail dt = { .why = why };
+	supervise_event(d, in->srv, in, ev, &dt);
+}
+
+void supervise_launch(struct antd *d, struct server *s)
+{
+	set_state(s, SRV_SPAWNING);
+	if (instance_spawn(d, s->cur) < 0)
+		start_failed(d, s, s->cur->exec_error);
+}
+
+/* ---- timers --------------------------------------------------------------------- */
+
+static void on_restart_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *s = w->data;
+	supervise_event((struct antd *)ev_userdata(loop), s, NULL, EV_BACKOFF_EXPIRED, NULL);
+}
+
+static void on_ready_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct instance *in = w->data;
+	supervise_event((struct antd *)ev_userdata(loop), in->srv, in, EV_READY_TIMEOUT, NULL);
+}
+
+static void on_eof_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct instance *in = w->data;
+	if (instance_alive(in) && !in->peer)
+		supervise_event((struct antd *)ev_userdata(loop), in->srv, in, EV_EOF_TIMEOUT, NULL);
+}
+
+static void on_spare_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	spare_start((struct antd *)ev_userdata(loop), w->data);
+}
+
+void supervise_init(struct antd *d, struct server *s)
+{
+	(void)d;
+	for (int k = 0; k < 2; k++) {
+		struct instance *in = &s->slot[k];
+		memset(in, 0, sizeof(*in));
+		in->srv = s;
+		in->pidfd = in->chan = in->notify_fd = -1;
+		ev_timer_init(&in->ready_timer, on_ready_timer, 0., 0.);
+		in->ready_timer.data = in;
+		ev_timer_init(&in->eof_timer, on_eof_timer, 0., 0.);
+		in->eof_timer.data = in;
+	}
+	s->cur = &s->slot[0];
+	s->spare = &s->slot[1];
+	callq_init(&s->requests);
+	callq_init(&s->results);
+	ev_timer_init(&s->restart_timer, on_restart_timer, 0., 0.);
+	s->restart_timer.data = s;
+	ev_timer_init(&s->spare_timer, on_spare_timer, 0., 0.);
+	s->spare_timer.data = s;
 }

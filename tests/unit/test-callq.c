@@ -25,32 +25,34 @@ static const char *order(struct callq *q)
 	static char buf[16];
 	unsigned n = 0;
 	struct call *last = NULL;
-	for (struct call *c = q->head; c; c = c->next) {
+	struct call *c;
+	TAILQ_FOREACH(c, &q->q, qlink) {
 		buf[n++] = (char)('0' + c->index);
 		last = c;
 	}
 	buf[n] = '\0';
 	ck_assert_uint_eq(n, q->len);
-	ck_assert_ptr_eq(q->tail, last);
+	ck_assert_ptr_eq(TAILQ_LAST(&q->q, callq_head), last);
 	return buf;
 }
 
 START_TEST(fifo)
 {
-	struct callq q = { 0 };
+	struct callq q;
+	callq_init(&q);
 	ck_assert_ptr_null(callq_pop(&q));
 	for (unsigned i = 0; i < 5; i++)
 		callq_push(&q, &calls[i]);
 	ck_assert_str_eq(order(&q), "01234");
 	ck_assert_ptr_eq(callq_pop(&q), &calls[0]);
 	ck_assert_ptr_eq(callq_pop(&q), &calls[1]);
-	ck_assert_ptr_null(calls[1].next);
+	ck_assert_ptr_null(calls[1].q);   /* in no queue */
 	callq_push(&q, &calls[5]);
 	ck_assert_str_eq(order(&q), "2345");
 	while (callq_pop(&q))
 		;
 	ck_assert_str_eq(order(&q), "");
-	ck_assert_ptr_null(q.tail);
+	ck_assert_ptr_null(TAILQ_LAST(&q.q, callq_head));
 	callq_push(&q, &calls[6]);   /* usable again once empty */
 	ck_assert_str_eq(order(&q), "6");
 }
@@ -58,7 +60,8 @@ END_TEST
 
 START_TEST(push_head)
 {
-	struct callq q = { 0 };
+	struct callq q;
+	callq_init(&q);
 	callq_push_head(&q, &calls[1]);       /* into an empty queue: tail too */
 	ck_assert_str_eq(order(&q), "1");
 	callq_push(&q, &calls[2]);
@@ -70,7 +73,8 @@ END_TEST
 
 START_TEST(remove_anywhere)
 {
-	struct callq q = { 0 };
+	struct callq q;
+	callq_init(&q);
 	for (unsigned i = 0; i < 5; i++)
 		callq_push(&q, &calls[i]);
 	ck_assert_int_eq(callq_remove(&q, &calls[2]), 1);   /* middle */
@@ -92,7 +96,9 @@ END_TEST
 
 START_TEST(two_queues_do_not_mix)
 {
-	struct callq req = { 0 }, res = { 0 };
+	struct callq req, res;
+	callq_init(&req);
+	callq_init(&res);
 	callq_push(&req, &calls[0]);
 	callq_push(&res, &calls[1]);
 	callq_push(&req, &calls[2]);

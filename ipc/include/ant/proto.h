@@ -36,6 +36,11 @@ enum ant_msg_type {
 	ANT_M_RESULT,     /* page (+fd): the result of a call you made or forwarded */
 	ANT_M_ALLOC_OK,   /* ant_m_alloc_ok +fd: the data ICA you asked for */
 	ANT_M_ERROR,      /* ant_m_error: your last ALLOC failed, or why you are cut off */
+	/* a child between fork and exec -> antd, on its spawn channel (never on
+	 * the server socket): a close-on-exec SOCK_SEQPACKET socketpair whose
+	 * end of file says "exec happened" */
+	ANT_M_SPAWN_NOTIFY = 64, /* no payload, +fd: its seccomp user-notification fd */
+	ANT_M_SPAWN_ERROR,       /* ant_m_spawn_error: what failed before exec */
 	ANT_M_TYPE_MAX
 };
 
@@ -50,9 +55,15 @@ struct ant_msg {
 };
 
 struct ant_m_next {
-	uint32_t count;
+	uint32_t count;   /* 1..ANT_NEXT_COUNT_MAX */
 	uint32_t pad;
 };
+
+/* A NEXT asks for at most this many items, and a server's credit (items
+ * asked for and not yet given) never exceeds ANT_NEXT_CREDIT_MAX: more is a
+ * protocol fault. */
+#define ANT_NEXT_COUNT_MAX  1024u
+#define ANT_NEXT_CREDIT_MAX 4096u
 
 struct ant_m_alloc {
 	uint64_t size;    /* bytes; rounded up to whole pages */
@@ -71,6 +82,11 @@ struct ant_m_error {
 	char text[124];   /* NUL-terminated */
 };
 
+struct ant_m_spawn_error {
+	int32_t err;      /* errno */
+	char stage[28];   /* what failed: "files", "seccomp", "exec"..., NUL-terminated */
+};
+
 struct ant_m_welcome {
 	uint32_t version;    /* ANT_PROTO_VERSION */
 	uint16_t self_id;    /* your peer id: server id, or 0 for applications */
@@ -83,8 +99,11 @@ struct ant_m_welcome {
 /* Largest message: header + one control page. */
 #define ANT_MSG_MAX (sizeof(struct ant_msg) + ANT_CICA_SIZE)
 
-/* Payload bytes a type must carry exactly, or -1 for page types (1..4096). */
+/* Payload bytes a type must carry exactly, -1 for page types (1..4096),
+ * -2 for an unknown type. */
 int ant_msg_payload_size(unsigned type);
+/* May this type carry an fd? */
+int ant_msg_may_carry_fd(unsigned type);
 
 /* Name of a message type for logs ("CALL"), "?" if unknown. */
 const char *ant_msg_name(unsigned type);

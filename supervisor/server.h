@@ -1,0 +1,120 @@
+/* server.h - a server and its instances (the processes that serve it); starting and signalling them (spawn.c). */
+#ifndef ANTD_SERVER_H
+#define ANTD_SERVER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <ev.h>
+
+#include "callq.h"
+#include "stackfile.h"
+
+struct antd;
+struct peer;
+struct server;
+
+/* Where one process of a server is in its own start. */
+enum instance_phase {
+	INST_NONE,       /* the slot is empty */
+	INST_SPAWNING,   /* forked; exec not confirmed yet (its spawn channel is open) */
+	INST_STARTING,   /* exec done; it has not said ready (no NEXT yet) */
+	INST_READY,      /* said NEXT once */
+};
+
+/* Why antd killed an instance, which says what its death means. */
+enum kill_kind {
+	KILL_NONE,       /* antd did not kill it: its death is its own */
+	KILL_FAULT,      /* a fault of its own: counts against the request it held */
+	KILL_NOBLAME,    /* a failure, but no request is to blame (not ready in time) */
+	KILL_ASKED,      /* a restart asked for (operator, strategy): not a failure */
+};
+
+/*
+ * One process of a server.  A server has two slots, `cur` (the serving
+ * instance) and `spare` (a warm spare); failover swaps the two pointers, so
+ * an instance never moves in memory and its watchers stay valid.  All fields
+ * are antd's; spawn.c fills them, supervise.c decides what happens to them.
+ */
+struct instance {
+	struct server *srv;          /* ro */
+	pid_t pid;                   /* 0: the slot is empty */
+	unsigned gen;                /* ro while alive: the how-many-th process of its server */
+	enum instance_phase phase;
+	int pidfd;                   /* private (spawn.c) */
+	ev_io pidw;                  /* private: the end of the process */
+	int chan;                    /* private: spawn channel until exec, then -1 */
+	ev_io chanw;                 /* private */
+	ev_timer spawn_timer;        /* private: exec must happen in time */
+	char exec_error[96];         /* why it could not start, "" if it did */
+	struct peer *peer;           /* its connection, NULL once closed */
+	unsigned want;               /* NEXT credit: items it asked for and was not given */
+	uint64_t started_ns;
+	int notify_fd;               /* its seccomp notifications, or -1 (sandbox_serve.c) */
+	ev_io notifyw;
+	ev_timer ready_timer;        /* (supervise.c) a start must say ready in time */
+	ev_timer eof_timer;          /* (supervise.c) closed its socket: a moment to exit */
+	enum kill_kind kill;         /* antd killed it, and why */
+	char kill_why[160];
+};
+
+enum server_state {
+	SRV_STOPPED,     /* not running and not to be restarted (stop, temporary, clean exit) */
+	SRV_SPAWNING,    /* its process is forked, exec not confirmed: calls wait in its queues */
+	SRV_STARTING,    /* started, not ready yet: its calls wait in its queues */
+	SRV_RUNNING,     /* ready: takes work */
+	SRV_RESTARTING,  /* dead or doomed; a restart follows (at once, or after backoff) */
+	SRV_FAILED,      /* given up (intensity exceeded, or it cannot start) */
+	SRV_STOPPING,    /* being stopped (SIGTERM sent) */
+	SRV_NSTATES
+};
+
+#define RESTART_HISTORY 1024
+
+struct server {
+	const struct stack_server *conf;   /* ro */
+	unsigned id;                       /* ro */
+	enum server_state state;           /* supervise.c's alone */
+	struct instance slot[2];           /* private: storage of cur and spare */
+	struct instance *cur;              /* the serving instance (pid 0: none) */
+	struct instance *spare;            /* the warm spare (pid 0: none) */
+	unsigned spawns;                   /* processes started for it, spares included */
+	struct callq requests;             /* calls waiting for this server */
+	struct callq results;              /* results waiting to be handed to it */
+	unsigned held;                     /* control ICAs it holds now (calls.c) */
+	unsigned probation;                /* replays left to hand over one at a time (calls.c) */
+	uint64_t served;                   /* replies sent */
+	uint64_t restarts, replays, failovers;
+	char last_exit[96];                /* how it last ended */
+	double history[RESTART_HISTORY];   /* times of recent restarts (monotonic s) */
+	unsigned nhistory;
+	ev_timer restart_timer;            /* backoff before the next start */
+	ev_timer spare_timer;              /* (re)make the spare */
+	unsigned spare_failures;           /* spares that died in a row */
+	char violation[96];                /* the last sandbox violation */
+	uint64_t violations;
+};
+
+/* Is the slot holding a live process? */
+static inline int instance_alive(const struct instance *in)
+{
+	return in->pid > 0;
+}
+
+/*
+ * Start a process in the empty slot in: fork, and in the child the sandbox
+ * and exec.  Never waits: the exec's outcome, its seccomp notification fd and
+ * its end arrive as events (supervise_event: EV_SPAWNED, EV_EXEC_FAILED,
+ * EV_EXITED).  Returns 0 (in is SPAWNING), or -errno with in->exec_error
+ * saying why nothing was started.
+ */
+int instance_spawn(struct antd *d, struct instance *in);
+/* Signal a live instance (by its pidfd: never a recycled pid). */
+void instance_signal(struct instance *in, int sig);
+/* Close what is left of an ended instance and empty its slot (the peer must
+ * be closed already). */
+void instance_clear(struct antd *d, struct instance *in);
+/* antd is ending: SIGKILL, reap and close every instance of every server. */
+void instances_reap_all(struct antd *d);
+const char *server_state_name(enum server_state st);
+
+#endif
