@@ -604,46 +604,66 @@ static int want_next(struct ant_conn *c)
 	return r;
 }
 
-/* Wait for one more message (asking for an item first if serving) until
- * deadline (ms on now_ms()'s clock, -1 none).  Returns 0 when the caller
- * should look at its queues again, -ETIMEDOUT once deadline has passed, or
- * another error. */
-static int await_more(struct ant_conn *c, int64_t deadline)
+/* Which queued message a waiter wants, and its queue; NULL if none yet. */
+typedef struct qmsg *pick_fn(struct ant_conn *c, uint64_t ticket, struct queue **q);
+
+/* Wait until pick finds a message (asking antd for an item first when
+ * serving), at most timeout_ms (-1 forever), and take it out of its queue:
+ * *out is then the caller's to free.  Returns 0, -ETIMEDOUT, or another
+ * error of the connection. */
+static int await_msg(struct ant_conn *c, int timeout_ms, pick_fn *pick, uint64_t ticket,
+		     struct qmsg **out)
 {
-	int left = -1;
-	if (deadline >= 0) {
-		int64_t l = deadline - now_ms();
-		if (l <= 0)
-			return -ETIMEDOUT;
-		left = (int)l;   /* at most the int timeout it came from */
+	int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
+	for (;;) {
+		struct queue *q;
+		struct qmsg *m = pick(c, ticket, &q);
+		if (m) {
+			TAILQ_REMOVE(q, m, link);
+			*out = m;
+			return 0;
+		}
+		int left = -1;
+		if (deadline >= 0) {
+			int64_t l = deadline - now_ms();
+			if (l <= 0)
+				return -ETIMEDOUT;
+			left = (int)l;   /* at most the int timeout it came from */
+		}
+		int r = want_next(c);
+		if (r < 0)
+			return r;
+		r = pump(c, left);
+		if (r < 0 && r != -ETIMEDOUT)   /* the next round tells the deadline */
+			return r;
 	}
-	int r = want_next(c);
-	if (r < 0)
-		return r;
-	r = pump(c, left);
-	return r == -ETIMEDOUT ? 0 : r;   /* the next round tells the deadline */
+}
+
+/* The first result of this peer's own calls (any, or the one of ticket). */
+static struct qmsg *pick_result(struct ant_conn *c, uint64_t ticket, struct queue **q)
+{
+	struct qmsg *m;
+	*q = &c->results;
+	TAILQ_FOREACH(m, &c->results, link) {
+		const struct ant_cica_hdr *h = (const void *)m->page;
+		if (c->is_server && !is_own_result(c, m))
+			continue;
+		if (ticket && h->ticket != ticket)
+			continue;
+		return m;
+	}
+	return NULL;
 }
 
 int ant_wait(struct ant_conn *c, uint64_t ticket, struct ant_result *res, int timeout_ms)
 {
-	int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
-	for (;;) {
-		struct qmsg *m;
-		TAILQ_FOREACH(m, &c->results, link) {
-			const struct ant_cica_hdr *h = (const void *)m->page;
-			if (c->is_server && !is_own_result(c, m))
-				continue;
-			if (ticket && h->ticket != ticket)
-				continue;
-			TAILQ_REMOVE(&c->results, m, link);
-			fill_result(c, m, res);
-			free(m);
-			return 0;
-		}
-		int r = await_more(c, deadline);
-		if (r < 0)
-			return r;
-	}
+	struct qmsg *m;
+	int r = await_msg(c, timeout_ms, pick_result, ticket, &m);
+	if (r < 0)
+		return r;
+	fill_result(c, m, res);
+	free(m);
+	return 0;
 }
 
 int ant_call_sync(struct ant_conn *c, const struct ant_call *call, struct ant_result *res)
@@ -702,23 +722,23 @@ void ant_item_copy(struct ant_item *dst, const struct ant_item *src)
 		dst->ret = dst->page + ((const unsigned char *)src->ret - base);
 }
 
+/* A server's next item: results before requests (the paper, section 3.3.3). */
+static struct qmsg *pick_item(struct ant_conn *c, uint64_t ticket, struct queue **q)
+{
+	(void)ticket;
+	*q = TAILQ_EMPTY(&c->results) ? &c->requests : &c->results;
+	return TAILQ_FIRST(*q);
+}
+
 int ant_next(struct ant_conn *c, struct ant_item *it, int timeout_ms)
 {
-	int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
-	for (;;) {
-		/* Results before requests (the paper, section 3.3.3). */
-		struct queue *q = TAILQ_EMPTY(&c->results) ? &c->requests : &c->results;
-		struct qmsg *m = TAILQ_FIRST(q);
-		if (m) {
-			TAILQ_REMOVE(q, m, link);
-			fill_item(c, m, it);
-			free(m);
-			return 0;
-		}
-		int r = await_more(c, deadline);
-		if (r < 0)
-			return r;
-	}
+	struct qmsg *m;
+	int r = await_msg(c, timeout_ms, pick_item, 0, &m);
+	if (r < 0)
+		return r;
+	fill_item(c, m, it);
+	free(m);
+	return 0;
 }
 
 /* Send the held page back to antd; asks for the next item on the way when
