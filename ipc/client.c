@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -17,16 +18,16 @@
 
 /* A message received but not yet handed to the user. */
 struct qmsg {
-	struct qmsg *next;
+	TAILQ_ENTRY(qmsg) link;
 	int fd;                 /* data ICA fd that came with it, or -1 */
 	size_t len;             /* page bytes */
 	unsigned type;
 	unsigned char page[] __attribute__((aligned(8)));
 };
 
-struct queue {
-	struct qmsg *head, *tail;
-};
+/* Received messages in arrival order; a TAILQ because ant_wait takes its
+ * result out of the middle. */
+TAILQ_HEAD(queue, qmsg);
 
 struct ant_conn {
 	int sock;
@@ -54,36 +55,16 @@ const char *ant_default_run_dir(void)
 	return d && *d ? d : NULL;
 }
 
-static void q_push(struct queue *q, struct qmsg *m)
-{
-	m->next = NULL;
-	if (q->tail)
-		q->tail->next = m;
-	else
-		q->head = m;
-	q->tail = m;
-}
-
-static void q_unlink(struct queue *q, struct qmsg *prev, struct qmsg *m)
-{
-	if (prev)
-		prev->next = m->next;
-	else
-		q->head = m->next;
-	if (q->tail == m)
-		q->tail = prev;
-}
-
+/* Empty q: every message freed, every fd it carried closed. */
 static void q_free(struct queue *q)
 {
-	struct qmsg *m = q->head, *n;
-	for (; m; m = n) {
-		n = m->next;
+	struct qmsg *m;
+	while ((m = TAILQ_FIRST(q)) != NULL) {
+		TAILQ_REMOVE(q, m, link);
 		if (m->fd >= 0)
 			close(m->fd);
 		free(m);
 	}
-	q->head = q->tail = NULL;
 }
 
 static int64_t now_ms(void)
@@ -210,7 +191,7 @@ static int pump(struct ant_conn *c, int timeout_ms)
 		m->type = h.type;
 		if (c->credit && c->is_server)
 			c->credit--;
-		q_push(h.type == ANT_M_REQUEST ? &c->requests : &c->results, m);
+		TAILQ_INSERT_TAIL(h.type == ANT_M_REQUEST ? &c->requests : &c->results, m, link);
 		return 0;
 	}
 	case ANT_M_ALLOC_OK:
@@ -292,6 +273,8 @@ static struct ant_conn *conn_new(int sock, int is_server)
 	c->sock = sock;
 	c->is_server = is_server;
 	c->alloc_fd = -1;
+	TAILQ_INIT(&c->results);
+	TAILQ_INIT(&c->requests);
 	return c;
 }
 
@@ -564,7 +547,8 @@ static int take_data(struct ant_conn *c, struct qmsg *m, struct ant_ica **out)
 		 * it; that message may still be queued behind this one. */
 		struct queue *qs[2] = { &c->results, &c->requests };
 		for (int k = 0; k < 2 && m->fd < 0; k++) {
-			for (struct qmsg *o = qs[k]->head; o; o = o->next) {
+			struct qmsg *o;
+			TAILQ_FOREACH(o, qs[k], link) {
 				const struct ant_cica_hdr *oh = (const void *)o->page;
 				if (o->fd >= 0 && oh->data.index == h->data.index &&
 				    oh->data.gen == h->data.gen) {
@@ -620,20 +604,23 @@ static int want_next(struct ant_conn *c)
 	return r;
 }
 
-int ant_wait(struct ant_conn *c, uint64_t ticket, struct ant_result *res, int timeout_ms)
+/* Which queued message a waiter wants, and its queue; NULL if none yet. */
+typedef struct qmsg *pick_fn(struct ant_conn *c, uint64_t ticket, struct queue **q);
+
+/* Wait until pick finds a message (asking antd for an item first when
+ * serving), at most timeout_ms (-1 forever), and take it out of its queue:
+ * *out is then the caller's to free.  Returns 0, -ETIMEDOUT, or another
+ * error of the connection. */
+static int await_msg(struct ant_conn *c, int timeout_ms, pick_fn *pick, uint64_t ticket,
+		     struct qmsg **out)
 {
 	int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
 	for (;;) {
-		struct qmsg *prev = NULL;
-		for (struct qmsg *m = c->results.head; m; prev = m, m = m->next) {
-			const struct ant_cica_hdr *h = (const void *)m->page;
-			if (c->is_server && !is_own_result(c, m))
-				continue;
-			if (ticket && h->ticket != ticket)
-				continue;
-			q_unlink(&c->results, prev, m);
-			fill_result(c, m, res);
-			free(m);
+		struct queue *q;
+		struct qmsg *m = pick(c, ticket, &q);
+		if (m) {
+			TAILQ_REMOVE(q, m, link);
+			*out = m;
 			return 0;
 		}
 		int left = -1;
@@ -641,15 +628,42 @@ int ant_wait(struct ant_conn *c, uint64_t ticket, struct ant_result *res, int ti
 			int64_t l = deadline - now_ms();
 			if (l <= 0)
 				return -ETIMEDOUT;
-			left = (int)l;
+			left = (int)l;   /* at most the int timeout it came from */
 		}
 		int r = want_next(c);
 		if (r < 0)
 			return r;
 		r = pump(c, left);
-		if (r < 0 && r != -ETIMEDOUT)
+		if (r < 0 && r != -ETIMEDOUT)   /* the next round tells the deadline */
 			return r;
 	}
+}
+
+/* The first result of this peer's own calls (any, or the one of ticket). */
+static struct qmsg *pick_result(struct ant_conn *c, uint64_t ticket, struct queue **q)
+{
+	struct qmsg *m;
+	*q = &c->results;
+	TAILQ_FOREACH(m, &c->results, link) {
+		const struct ant_cica_hdr *h = (const void *)m->page;
+		if (c->is_server && !is_own_result(c, m))
+			continue;
+		if (ticket && h->ticket != ticket)
+			continue;
+		return m;
+	}
+	return NULL;
+}
+
+int ant_wait(struct ant_conn *c, uint64_t ticket, struct ant_result *res, int timeout_ms)
+{
+	struct qmsg *m;
+	int r = await_msg(c, timeout_ms, pick_result, ticket, &m);
+	if (r < 0)
+		return r;
+	fill_result(c, m, res);
+	free(m);
+	return 0;
 }
 
 int ant_call_sync(struct ant_conn *c, const struct ant_call *call, struct ant_result *res)
@@ -708,37 +722,23 @@ void ant_item_copy(struct ant_item *dst, const struct ant_item *src)
 		dst->ret = dst->page + ((const unsigned char *)src->ret - base);
 }
 
+/* A server's next item: results before requests (the paper, section 3.3.3). */
+static struct qmsg *pick_item(struct ant_conn *c, uint64_t ticket, struct queue **q)
+{
+	(void)ticket;
+	*q = TAILQ_EMPTY(&c->results) ? &c->requests : &c->results;
+	return TAILQ_FIRST(*q);
+}
+
 int ant_next(struct ant_conn *c, struct ant_item *it, int timeout_ms)
 {
-	int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
-	for (;;) {
-		/* Results before requests (the paper, section 3.3.3). */
-		struct qmsg *m = c->results.head;
-		struct queue *q = &c->results;
-		if (!m) {
-			m = c->requests.head;
-			q = &c->requests;
-		}
-		if (m) {
-			q_unlink(q, NULL, m);
-			fill_item(c, m, it);
-			free(m);
-			return 0;
-		}
-		int left = -1;
-		if (deadline >= 0) {
-			int64_t l = deadline - now_ms();
-			if (l <= 0)
-				return -ETIMEDOUT;
-			left = (int)l;
-		}
-		int r = want_next(c);
-		if (r < 0)
-			return r;
-		r = pump(c, left);
-		if (r < 0 && r != -ETIMEDOUT)
-			return r;
-	}
+	struct qmsg *m;
+	int r = await_msg(c, timeout_ms, pick_item, 0, &m);
+	if (r < 0)
+		return r;
+	fill_item(c, m, it);
+	free(m);
+	return 0;
 }
 
 /* Send the held page back to antd; asks for the next item on the way when
@@ -747,7 +747,7 @@ static int send_held(struct ant_conn *c, unsigned type, struct ant_item *it)
 {
 	const struct ant_cica_hdr *h = (const void *)it->page;
 	unsigned flags = 0;
-	if (!c->credit && !c->requests.head && !c->results.head)
+	if (!c->credit && TAILQ_EMPTY(&c->requests) && TAILQ_EMPTY(&c->results))
 		flags |= ANT_MF_NEXT;
 	int r = send_msg(c, type, flags, it->page, h->used, -1);
 	if (r < 0)

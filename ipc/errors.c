@@ -25,40 +25,32 @@ static const struct ant_error_info ant_errors[] = {
 	{ ANT_E_NO_ICA,        "ANT_E_NO_ICA",        "no ICA available" },
 };
 
-static const struct ant_error_info *find_ant_error(int code)
-{
-	for (size_t i = 0; i < sizeof(ant_errors) / sizeof(ant_errors[0]); i++)
-		if (ant_errors[i].code == code)
-			return &ant_errors[i];
-	return NULL;
-}
-
 /*
  * Only negative codes are errors: 0 and positive values are a server's own
  * success values and have no name.  For -errno the glibc *_np functions are
  * used rather than strerror(): they return static, untranslated strings, so
  * the result is stable for scripts and safe to use from any thread.
+ * desc picks the column: 0 the name, 1 the description.
  */
+static const char *error_text(int code, int desc)
+{
+	for (size_t i = 0; i < sizeof(ant_errors) / sizeof(ant_errors[0]); i++)
+		if (ant_errors[i].code == code)
+			return desc ? ant_errors[i].desc : ant_errors[i].name;
+	const char *s = NULL;
+	if (code < 0 && code != INT_MIN)
+		s = desc ? strerrordesc_np(-code) : strerrorname_np(-code);
+	if (s == NULL)
+		s = desc ? "unknown error" : "UNKNOWN";
+	return s;
+}
+
 const char *ant_errname(int code)
 {
-	const struct ant_error_info *e = find_ant_error(code);
-	const char *s = NULL;
-
-	if (e != NULL)
-		return e->name;
-	if (code < 0 && code != INT_MIN)
-		s = strerrorname_np(-code);
-	return s != NULL ? s : "UNKNOWN";
+	return error_text(code, 0);
 }
 
 const char *ant_strerror(int code)
 {
-	const struct ant_error_info *e = find_ant_error(code);
-	const char *s = NULL;
-
-	if (e != NULL)
-		return e->desc;
-	if (code < 0 && code != INT_MIN)
-		s = strerrordesc_np(-code);
-	return s != NULL ? s : "unknown error";
+	return error_text(code, 1);
 }

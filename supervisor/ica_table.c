@@ -1,6 +1,7 @@
 /* ica_table.c - antd's table of data ICAs: ids, holders, in-flight references, the pool. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,6 +71,20 @@ static unsigned size_class(size_t pages)
 	return c;
 }
 
+/* Make room for one more element in arr (cap elements of size elem): doubles
+ * cap, starting at first.  Returns the array, moved perhaps, with *cap
+ * updated; NULL (arr and *cap untouched) when out of memory. */
+static void *grow(void *arr, unsigned *cap, size_t elem, unsigned first)
+{
+	unsigned n = *cap ? *cap * 2 : first;
+	if (n < *cap || n > SIZE_MAX / elem)
+		return NULL;
+	void *p = realloc(arr, n * elem);
+	if (p)
+		*cap = n;
+	return p;
+}
+
 static int new_slot(struct ica_table *t, uint32_t *idx)
 {
 	if (t->free_slots) {
@@ -78,12 +93,10 @@ static int new_slot(struct ica_table *t, uint32_t *idx)
 		return 0;
 	}
 	if (t->n == t->cap) {
-		uint32_t cap = t->cap ? t->cap * 2 : 64;
-		struct ica_entry *e = realloc(t->e, cap * sizeof(*e));
+		struct ica_entry *e = grow(t->e, &t->cap, sizeof(*e), 64);
 		if (!e)
 			return -ENOMEM;
 		t->e = e;
-		t->cap = cap;
 	}
 	*idx = t->n++;
 	memset(&t->e[*idx], 0, sizeof(t->e[*idx]));
@@ -101,12 +114,10 @@ static int add_holder(struct ica_entry *e, uint64_t key, int ro)
 		}
 	}
 	if (e->nholders == e->cap) {
-		unsigned cap = e->cap ? e->cap * 2 : 4;
-		struct ica_holder *h = realloc(e->holders, cap * sizeof(*h));
+		struct ica_holder *h = grow(e->holders, &e->cap, sizeof(*h), 4);
 		if (!h)
 			return -ENOMEM;
 		e->holders = h;
-		e->cap = cap;
 	}
 	e->holders[e->nholders].key = key;
 	e->holders[e->nholders].ro = (uint8_t)!!ro;

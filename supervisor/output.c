@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <unistd.h>
 
 #include "ant/proto.h"
@@ -22,7 +23,7 @@
 
 struct output {
 	ev_io w;                     /* first: the callback gets it back */
-	struct output *next;
+	TAILQ_ENTRY(output) link;
 	char name[ANT_NAME_MAX];
 	pid_t pid;
 	size_t len;                  /* bytes of the line being gathered */
@@ -31,7 +32,8 @@ struct output {
 	unsigned lines, dropped;
 };
 
-static struct output *outputs;   /* every live watch (for output_close_all) */
+/* Every live watch, oldest first (for output_close_all). */
+static TAILQ_HEAD(, output) outputs = TAILQ_HEAD_INITIALIZER(outputs);
 
 int output_pipe(int fds[2])
 {
@@ -87,11 +89,7 @@ static void close_one(struct ev_loop *loop, struct output *o)
 {
 	ev_io_stop(loop, &o->w);
 	close(o->w.fd);
-	for (struct output **pp = &outputs; *pp; pp = &(*pp)->next)
-		if (*pp == o) {
-			*pp = o->next;
-			break;
-		}
+	TAILQ_REMOVE(&outputs, o, link);
 	free(o);
 }
 
@@ -140,14 +138,13 @@ void output_watch(struct ev_loop *loop, int fd, const char *name, pid_t pid)
 	o->second = ev_now(loop);
 	ev_io_init(&o->w, on_output, fd, EV_READ);
 	ev_io_start(loop, &o->w);
-	o->next = outputs;
-	outputs = o;
+	TAILQ_INSERT_TAIL(&outputs, o, link);
 }
 
 void output_close_all(struct ev_loop *loop)
 {
-	while (outputs) {
-		struct output *o = outputs;
+	struct output *o;
+	while ((o = TAILQ_FIRST(&outputs)) != NULL) {
 		/* What is still in the pipe is the last words of a server that is
 		 * being stopped: log it, then let go. */
 		while (take(loop, o) > 0)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "harness.h"
 
 /*
@@ -1011,39 +1012,36 @@ static void fuse_teardown(void)
 	harness_base_teardown();
 }
 
+/* Why no test can mount here, or NULL if they can: ant-fuse mounts with
+ * mount(2) and the tests unmount with umount(2), both root's, on FUSE. */
+static const char *why_no_mount(char *buf, size_t len)
+{
+	if (geteuid() != 0)
+		return "needs root: ant-fuse mounts, the tests unmount";
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(buf, len, "needs FUSE: cannot open /dev/fuse: %s", strerror(errno));
+		return buf;
+	}
+	close(fd);
+	return NULL;
+}
+
 static Suite *fuse_suite(void)
 {
+	char buf[128];
+	const char *no = why_no_mount(buf, sizeof(buf));
 	Suite *s = suite_create("fuse");
 	TCase *tc = tcase_create("fuse");
 	tcase_add_unchecked_fixture(tc, fuse_setup, fuse_teardown);
 	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, test_tree_reads_whole);
-	tcase_add_test(tc, test_changes_persist);
-	tcase_add_test(tc, test_reads_and_writes_under_kills);
-	tcase_add_test(tc, test_errors);
-	tcase_add_test(tc, test_antd_restart_under_mount);
+	ant_tcase_add_test_if(tc, test_tree_reads_whole, !no, no);
+	ant_tcase_add_test_if(tc, test_changes_persist, !no, no);
+	ant_tcase_add_test_if(tc, test_reads_and_writes_under_kills, !no, no);
+	ant_tcase_add_test_if(tc, test_errors, !no, no);
+	ant_tcase_add_test_if(tc, test_antd_restart_under_mount, !no, no);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
-int main(void)
-{
-	/* ant-fuse mounts with mount(2) and the tests unmount with umount(2):
-	 * both need root, and FUSE. */
-	if (geteuid() != 0) {
-		fprintf(stderr, "test-fuse: needs root (ant-fuse mounts, the tests unmount); skipped\n");
-		return 77;
-	}
-	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "test-fuse: cannot open /dev/fuse (%s): no FUSE here; skipped\n",
-			strerror(errno));
-		return 77;
-	}
-	close(fd);
-	SRunner *sr = srunner_create(fuse_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+ANT_TEST_MAIN(fuse_suite)

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "harness.h"
 
 /* A field of /proc/PID/status, e.g. "Uid", as its text. */
@@ -80,8 +81,6 @@ END_TEST
 
 START_TEST(servers_run_as_their_own_users_without_capabilities)
 {
-	if (geteuid() != 0)
-		return;   /* the user switch needs root; the suite says so at start */
 	struct harness h;
 	harness_start(&h, "{ \"name\": \"t-users\", \"servers\": ["
 			  " {\"name\":\"auto\",\"exec\":\"echo\"},"
@@ -115,8 +114,6 @@ END_TEST
 
 START_TEST(unknown_user_is_a_clear_error)
 {
-	if (geteuid() != 0)
-		return;
 	char dir[400];
 	harness_mkdtemp(dir, sizeof(dir), "user-XXXXXX");
 	char stack[512];
@@ -170,8 +167,6 @@ END_TEST
 
 START_TEST(control_socket_refuses_other_users)
 {
-	if (geteuid() != 0)
-		return;
 	struct harness h;
 	harness_start(&h, "{ \"name\": \"t-ctl\", \"servers\": [ {\"name\":\"e\",\"exec\":\"echo\"} ]}");
 	char path[400];
@@ -361,18 +356,25 @@ START_TEST(run_folder_others_can_write_is_refused)
 }
 END_TEST
 
+/* Switching users and being another user's peer are root's: without root
+ * those tests are named as skipped, one by one, and the rest run. */
 static Suite *sandbox_suite(void)
 {
+	int root = geteuid() == 0;
 	Suite *s = suite_create("sandbox");
 	TCase *tc = tcase_create("sandbox");
 	tcase_add_unchecked_fixture(tc, harness_base_setup, harness_base_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, forbidden_syscalls_are_named_killed_restarted_and_replayed);
-	tcase_add_test(tc, servers_run_as_their_own_users_without_capabilities);
-	tcase_add_test(tc, unknown_user_is_a_clear_error);
+	ant_tcase_add_test_if(tc, servers_run_as_their_own_users_without_capabilities, root,
+			      "needs root: antd switches servers to their own users");
+	ant_tcase_add_test_if(tc, unknown_user_is_a_clear_error, root,
+			      "needs root: antd looks a server's user up only when it can switch to it");
 	tcase_add_test(tc, bad_sandbox_policies_are_refused_at_load);
-	tcase_add_test(tc, control_socket_refuses_other_users);
-	tcase_add_test(tc, app_socket_lets_in_only_the_users_named);
+	ant_tcase_add_test_if(tc, control_socket_refuses_other_users, root,
+			      "needs root: the test connects as uid 65534");
+	ant_tcase_add_test_if(tc, app_socket_lets_in_only_the_users_named, root,
+			      "needs root: the test connects as uids 65534 and 65533");
 	tcase_add_test(tc, server_can_tighten_its_own_sandbox);
 	tcase_add_test(tc, violation_after_a_failover_is_judged_too);
 	tcase_add_test(tc, run_folder_others_can_write_is_refused);
@@ -381,17 +383,4 @@ static Suite *sandbox_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	/* The user switch and the peer checks are root's: without root this
-	 * suite cannot show them, so it says so and counts as skipped. */
-	if (geteuid() != 0) {
-		fprintf(stderr, "test-sandbox: needs root (user switching, other users' peers); skipped\n");
-		return 77;
-	}
-	SRunner *sr = srunner_create(sandbox_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+ANT_TEST_MAIN(sandbox_suite)
