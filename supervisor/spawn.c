@@ -24,16 +24,6 @@
 /* antd's copies of the fds a child gets stay above the ones it dup2s to (3..11). */
 #define CHILD_FD_FLOOR 16
 
-const char *server_state_name(enum server_state st)
-{
-	static const char *const names[SRV_NSTATES] = {
-		[SRV_STOPPED] = "stopped", [SRV_SPAWNING] = "spawning", [SRV_STARTING] = "starting",
-		[SRV_RUNNING] = "running", [SRV_RESTARTING] = "restarting", [SRV_FAILED] = "failed",
-		[SRV_STOPPING] = "stopping",
-	};
-	return (unsigned)st < SRV_NSTATES ? names[st] : "?";
-}
-
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;

@@ -37,6 +37,16 @@ const char *supervise_event_name(enum sv_event ev)
 	return (unsigned)ev < EV_NEVENTS ? names[ev] : "?";
 }
 
+const char *server_state_name(enum server_state st)
+{
+	static const char *const names[SRV_NSTATES] = {
+		[SRV_STOPPED] = "stopped", [SRV_SPAWNING] = "spawning", [SRV_STARTING] = "starting",
+		[SRV_RUNNING] = "running", [SRV_RESTARTING] = "restarting", [SRV_FAILED] = "failed",
+		[SRV_STOPPING] = "stopping",
+	};
+	return (unsigned)st < SRV_NSTATES ? names[st] : "?";
+}
+
 int supervise_accepts(const struct server *s)
 {
 	return s->state == SRV_SPAWNING || s->state == SRV_STARTING || s->state == SRV_RUNNING ||
