@@ -371,6 +371,27 @@ int config_string_copy(const struct config_err *e, const char *key, const json_t
 	return 0;
 }
 
+int config_array(const struct config_err *e, const char *key, json_t *v, size_t max,
+		 const char *what, config_item_fn *item, void *base)
+{
+	size_t i;
+	json_t *x;
+
+	if (!json_is_array(v))
+		return config_fail(e, key, "must be an array of at most %zu %s, got %s", max, what,
+				   config_type_name(v));
+	if (json_array_size(v) > max)
+		return config_fail(e, key, "must be an array of at most %zu %s, got %zu", max, what,
+				   json_array_size(v));
+	json_array_foreach(v, i, x) {
+		struct config_key k = config_index(key, i);
+
+		if (item(e, k.s, x, i, base) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int read_strdup(const struct config_err *e, const char *key, const json_t *v, char **out)
 {
 	const char *s = config_string(e, key, v, 0);

@@ -105,6 +105,18 @@ const char *config_string(const struct config_err *e, const char *key, const jso
 int config_string_copy(const struct config_err *e, const char *key, const json_t *v, char *buf,
 		       size_t size);
 
+/* Called by config_array for item i (found at key "KEY[i]") of an array. */
+typedef int config_item_fn(const struct config_err *e, const char *key, json_t *v, size_t i,
+			   void *base);
+
+/*
+ * v must be an array of at most max items ("must be an array of at most 8
+ * files, got 9"; what names the items).  Calls item for each one in order
+ * and stops at the first that returns -1.  Returns 0 or -1.
+ */
+int config_array(const struct config_err *e, const char *key, json_t *v, size_t max,
+		 const char *what, config_item_fn *item, void *base);
+
 /*
  * A table of the keys an object may have, and where each value goes in the
  * struct the table describes.  Read by config_read.

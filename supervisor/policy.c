@@ -54,23 +54,29 @@ const char *policy_restart_name(enum restart_type t) { return restart_names[t]; 
 const char *policy_strategy_name(enum restart_strategy s) { return strategy_names[s]; }
 const char *policy_replay_name(enum replay_mode m) { return replay_names[m]; }
 
-/* A list of op names into ops[]/n. */
-static int read_ops(const struct config_err *e, const char *key, const json_t *v,
+/* An array of op names being read. */
+struct op_list {
+	char (*ops)[ANT_OP_MAX];
+	unsigned *n;
+};
+
+static int read_op(const struct config_err *e, const char *key, json_t *v, size_t i, void *base)
+{
+	struct op_list *l = base;
+
+	if (config_string_copy(e, key, v, l->ops[i], ANT_OP_MAX) < 0)
+		return -1;
+	*l->n = (unsigned)i + 1;
+	return 0;
+}
+
+static int read_ops(const struct config_err *e, const char *key, json_t *v,
 		    char ops[POLICY_OPS_MAX][ANT_OP_MAX], unsigned *n)
 {
-	size_t i;
-	json_t *o;
+	struct op_list l = { ops, n };
 
-	if (!json_is_array(v) || json_array_size(v) > POLICY_OPS_MAX)
-		return config_fail(e, key, "must be an array of at most %u op names", POLICY_OPS_MAX);
-	json_array_foreach(v, i, o) {
-		struct config_key k = config_index(key, i);
-
-		if (config_string_copy(e, k.s, o, ops[i], ANT_OP_MAX) < 0)
-			return -1;
-	}
-	*n = (unsigned)json_array_size(v);
-	return 0;
+	*n = 0;
+	return config_array(e, key, v, POLICY_OPS_MAX, "op names", read_op, &l);
 }
 
 static int read_idempotent(const struct config_err *e, const char *key, json_t *v, void *base)

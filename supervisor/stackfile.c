@@ -30,37 +30,44 @@ static int read_name(const struct config_err *e, const char *key, const json_t *
 	return 0;
 }
 
-/* A list of users (names or numbers) or groups into ids. */
-static int read_ids(const struct config_err *e, const char *key, const json_t *v, int groups,
+/* Users (names or numbers) or groups being read into ids. */
+struct id_list {
+	unsigned *ids;
+	unsigned *n;
+	int groups;
+};
+
+static int read_id(const struct config_err *e, const char *key, json_t *v, size_t i, void *base)
+{
+	struct id_list *l = base;
+	const char *what = l->groups ? "group" : "user";
+	const char *name = json_string_value(v);
+	struct passwd *pw;
+	struct group *g;
+
+	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) < 4294967295LL)
+		l->ids[i] = (unsigned)json_integer_value(v);
+	else if (!name)
+		return config_fail(e, key, "must be a %s name or number", what);
+	else if (l->groups && (g = getgrnam(name)))
+		l->ids[i] = g->gr_gid;
+	else if (!l->groups && (pw = getpwnam(name)))
+		l->ids[i] = pw->pw_uid;
+	else
+		return config_fail(e, key, "no %s %s", what, config_quote(name).s);
+	*l->n = (unsigned)i + 1;
+	return 0;
+}
+
+static int read_ids(const struct config_err *e, const char *key, json_t *v, int groups,
 		    unsigned *ids, unsigned *n)
 {
-	const char *what = groups ? "group" : "user";
-	size_t i;
-	json_t *x;
+	struct id_list l = { ids, n, groups };
 
-	if (!json_is_array(v) || json_array_size(v) > STACK_IDS_MAX)
-		return config_fail(e, key, "must be an array of at most %d %s names or numbers",
-				   STACK_IDS_MAX, what);
-	json_array_foreach(v, i, x) {
-		struct config_key k = config_index(key, i);
-		const char *name = json_string_value(x);
-		struct passwd *pw;
-		struct group *g;
-
-		if (json_is_integer(x) && json_integer_value(x) >= 0 &&
-		    json_integer_value(x) < 4294967295LL)
-			ids[i] = (unsigned)json_integer_value(x);
-		else if (!name)
-			return config_fail(e, k.s, "must be a %s name or number", what);
-		else if (groups && (g = getgrnam(name)))
-			ids[i] = g->gr_gid;
-		else if (!groups && (pw = getpwnam(name)))
-			ids[i] = pw->pw_uid;
-		else
-			return config_fail(e, k.s, "no %s %s", what, config_quote(name).s);
-	}
-	*n = (unsigned)json_array_size(v);
-	return 0;
+	*n = 0;
+	return config_array(e, key, v, STACK_IDS_MAX,
+			    groups ? "group names or numbers" : "user names or numbers", read_id, &l);
 }
 
 /* ---- servers[i] ---- */
@@ -113,26 +120,24 @@ static const struct config_field file_fields[] = {
 	{ .key = NULL }
 };
 
-static int read_files(const struct config_err *e, const char *key, json_t *v, void *base)
+static int read_file(const struct config_err *e, const char *key, json_t *v, size_t i,
+		     void *base)
 {
 	struct stack_server *sv = base;
-	size_t i;
-	json_t *x;
+	struct stack_file *f = &sv->files[i];
 
-	if (!json_is_array(v) || json_array_size(v) > STACK_FILES_MAX)
-		return config_fail(e, key, "must be an array of at most %d files", STACK_FILES_MAX);
-	json_array_foreach(v, i, x) {
-		struct config_key k = config_index(key, i);
-		struct stack_file *f = &sv->files[i];
-
-		sv->nfiles = (unsigned)i + 1;
-		if (config_read(e, k.s, x, file_fields, f) < 0)
-			return -1;
-		if (f->create && !f->write)
-			return config_fail(e, config_key(k.s, "create").s,
-					   "needs \"write\": true (an empty read-only file is no use)");
-	}
+	sv->nfiles = (unsigned)i + 1;
+	if (config_read(e, key, v, file_fields, f) < 0)
+		return -1;
+	if (f->create && !f->write)
+		return config_fail(e, config_key(key, "create").s,
+				   "needs \"write\": true (an empty read-only file is no use)");
 	return 0;
+}
+
+static int read_files(const struct config_err *e, const char *key, json_t *v, void *base)
+{
+	return config_array(e, key, v, STACK_FILES_MAX, "files", read_file, base);
 }
 
 /* "sandbox": a policy name, or an inline policy (read by stack_resolve_policies). */
