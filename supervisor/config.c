@@ -243,6 +243,11 @@ int config_object(const struct config_err *e, const char *key, const json_t *obj
 	return config_fail(e, key, "must be an object, got %s", config_type_name(obj));
 }
 
+static int unknown_key(const struct config_err *e, const char *key, const char *name)
+{
+	return config_fail(e, key, "unknown key %s", config_quote(name).s);
+}
+
 int config_check_keys(const struct config_err *e, const char *key, const json_t *obj,
 		      const char *const *allowed)
 {
@@ -256,19 +261,9 @@ int config_check_keys(const struct config_err *e, const char *key, const json_t 
 			if (strcmp(*a, k) == 0)
 				break;
 		if (!*a)
-			return config_fail(e, key, "unknown key %s", config_quote(k).s);
+			return unknown_key(e, key, k);
 	}
 	return 0;
-}
-
-json_t *config_need(const struct config_err *e, const char *key, const json_t *obj,
-		    const char *name)
-{
-	json_t *v = json_object_get(obj, name);
-
-	if (!v)
-		config_fail(e, key, "missing key %s", config_quote(name).s);
-	return v;
 }
 
 int config_int(const struct config_err *e, const char *key, const json_t *v, long long min,
@@ -463,7 +458,7 @@ int config_read(const struct config_err *e, const char *key, json_t *obj,
 			if (strcmp(f->key, k) == 0)
 				break;
 		if (!f->key)
-			return config_fail(e, key, "unknown key %s", config_quote(k).s);
+			return unknown_key(e, key, k);
 	}
 	for (f = fields; f->key; f++) {
 		struct config_key fk = config_key(key, f->key);

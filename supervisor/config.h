@@ -83,9 +83,6 @@ int config_object(const struct config_err *e, const char *key, const json_t *obj
  * list ("unknown key \"sever\""). */
 int config_check_keys(const struct config_err *e, const char *key, const json_t *obj,
 		      const char *const *allowed);
-/* obj's member name, or NULL with "missing key \"name\"" at key. */
-json_t *config_need(const struct config_err *e, const char *key, const json_t *obj,
-		    const char *name);
 /* An integer from min to max ("must be an integer from 1 to 64, got 0"). */
 int config_int(const struct config_err *e, const char *key, const json_t *v, long long min,
 	       long long max, long long *out);
