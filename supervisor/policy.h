@@ -37,7 +37,8 @@ struct policy {
 	unsigned standby;              /* warm spares kept started (0 or 1) */
 };
 
-/* The built-in defaults (what policies/default.json says). */
+/* Overwrite all of *p with the built-in defaults: policy.c's table, the one
+ * source of truth (policies/default.json writes the same values out). */
 void policy_defaults(struct policy *p);
 
 /*

@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <seccomp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "ant/proto.h"
+#include "config.h"
 #include "sandbox.h"
 
 void sandbox_defaults(struct sandbox *sb)
@@ -43,269 +46,236 @@ static const struct { const char *name; int err; } errnos[] = {
 	{ "EINVAL", EINVAL }, { "ENOENT", ENOENT }, { "EAGAIN", EAGAIN },
 };
 
-/* Open FILE from the first dir of search that has it. */
-static json_t *load_json(const char *file, const char *search, char *path, size_t plen,
-			 char *err, size_t errlen)
+/* config_read stores an enum as an int. */
+_Static_assert(sizeof(enum sandbox_action) == sizeof(int), "sandbox_action must be int-sized");
+
+/* A sandbox policy being read, and the groups.json it draws on. */
+struct reading {
+	struct sandbox *sb;
+	json_t *pol;              /* the policy object */
+	struct config_err pe;     /* its file: the policy file, or the stack file if inline */
+	const char *root;         /* its key in that file: "" or "servers[0].sandbox" */
+	json_t *groups;           /* groups.json */
+	struct config_err ge;     /* groups.json's path */
+};
+
+static int errno_named(const char *name)
 {
-	const char *dir = search ? search : "";
-	while (*dir) {
-		size_t len = strcspn(dir, ":");
-		if (len && snprintf(path, plen, "%.*s/%s", (int)len, dir, file) < (int)plen &&
-		    access(path, R_OK) == 0) {
-			json_error_t je;
-			json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-			if (!o)
-				snprintf(err, errlen, "%s: line %d column %d: %s", path, je.line,
-					 je.column, je.text);
-			return o;
-		}
-		dir += len;
-		if (*dir == ':')
-			dir++;
-	}
-	snprintf(err, errlen, "no %s in %s", file, search && *search ? search : "no folder");
-	return NULL;
+	for (size_t i = 0; i < sizeof(errnos) / sizeof(errnos[0]); i++)
+		if (strcmp(name, errnos[i].name) == 0)
+			return errnos[i].err;
+	return 0;
 }
 
-/* Add "name" or "name=ERRNO" to rules (or to the loader list). */
-static int add_syscall(struct sandbox *sb, const char *entry, int loader, const char *where,
-		       char *err, size_t errlen)
+/* nr to the loader list, once. */
+static int add_loader(struct sandbox *sb, int nr, const struct config_err *e, const char *key)
 {
-	char name[64];
-	const char *eq = strchr(entry, '=');
-	size_t n = eq ? (size_t)(eq - entry) : strlen(entry);
-	if (n == 0 || n >= sizeof(name)) {
-		snprintf(err, errlen, "%s: \"%s\" is not a syscall name", where, entry);
-		return -1;
-	}
-	memcpy(name, entry, n);
-	name[n] = '\0';
-	int nr = seccomp_syscall_resolve_name(name);
-	if (nr == __NR_SCMP_ERROR) {
-		snprintf(err, errlen, "%s: unknown syscall \"%s\"", where, name);
-		return -1;
-	}
-	int e = 0;
-	if (eq) {
-		for (size_t i = 0; i < sizeof(errnos) / sizeof(errnos[0]) && !e; i++)
-			if (strcmp(eq + 1, errnos[i].name) == 0)
-				e = errnos[i].err;
-		if (!e) {
-			snprintf(err, errlen, "%s: \"%s\": unknown errno \"%s\"", where, entry, eq + 1);
-			return -1;
-		}
-	}
-	if (loader) {
-		for (unsigned i = 0; i < sb->nloader; i++)
-			if (sb->loader[i] == nr)
-				return 0;
-		if (sb->nloader == SANDBOX_RULES_MAX)
-			goto full;
-		sb->loader[sb->nloader++] = nr;
-		return 0;
-	}
+	for (unsigned i = 0; i < sb->nloader; i++)
+		if (sb->loader[i] == nr)
+			return 0;
+	if (sb->nloader == SANDBOX_RULES_MAX)
+		return config_fail(e, key, "too many syscalls");
+	sb->loader[sb->nloader++] = nr;
+	return 0;
+}
+
+/* nr (allowed, or failing with errno err) to the rules, once. */
+static int add_rule(struct sandbox *sb, int nr, int err, const struct config_err *e,
+		    const char *key)
+{
 	for (unsigned i = 0; i < sb->nrules; i++) {
 		if (sb->rules[i].nr == nr) {
-			if (!e)
+			if (!err)
 				sb->rules[i].err = 0;   /* allowed wins over an errno */
 			return 0;
 		}
 	}
 	if (sb->nrules == SANDBOX_RULES_MAX)
-		goto full;
+		return config_fail(e, key, "too many syscalls");
 	sb->rules[sb->nrules].nr = nr;
-	sb->rules[sb->nrules].err = e;
+	sb->rules[sb->nrules].err = err;
 	sb->nrules++;
 	return 0;
-full:
-	snprintf(err, errlen, "%s: too many syscalls", where);
-	return -1;
 }
 
-static int add_group(struct sandbox *sb, json_t *groups, const char *gpath, const char *group,
-		     int loader, const char *where, char *err, size_t errlen)
+/* Add "name" or "name=ERRNO", found at key of e's file, to the rules (or
+ * to the loader list). */
+static int add_syscall(struct sandbox *sb, const char *entry, int loader,
+		       const struct config_err *e, const char *key)
 {
-	json_t *g = json_object_get(groups, group);
-	if (!g) {
-		snprintf(err, errlen, "%s: unknown syscall group \"%s\" (groups are in %s)", where,
-			 group, gpath);
-		return -1;
-	}
-	json_t *list = json_object_get(g, "syscalls");
-	if (!json_is_array(list) || !json_is_string(json_object_get(g, "reason"))) {
-		snprintf(err, errlen, "%s: group \"%s\": needs \"reason\" (a string) and "
-			 "\"syscalls\" (an array)", gpath, group);
-		return -1;
-	}
+	char name[64];
+	const char *eq = strchr(entry, '=');
+	size_t n = eq ? (size_t)(eq - entry) : strlen(entry);
+	int nr, err = 0;
+
+	if (n == 0 || n >= sizeof(name))
+		return config_fail(e, key, "%s is not a syscall name", config_quote(entry).s);
+	memcpy(name, entry, n);
+	name[n] = '\0';
+	nr = seccomp_syscall_resolve_name(name);
+	if (nr == __NR_SCMP_ERROR)
+		return config_fail(e, key, "unknown syscall %s", config_quote(name).s);
+	if (eq && !(err = errno_named(eq + 1)))
+		return config_fail(e, key, "%s: unknown errno %s", config_quote(entry).s,
+				   config_quote(eq + 1).s);
+	return loader ? add_loader(sb, nr, e, key) : add_rule(sb, nr, err, e, key);
+}
+
+/* Every syscall of groups.json's group (named at key of the policy). */
+static int add_group(struct reading *r, const char *group, int loader, const char *key)
+{
+	json_t *g = json_object_get(r->groups, group), *list, *s;
 	size_t i;
-	json_t *s;
+
+	if (!g)
+		return config_fail(&r->pe, key, "unknown syscall group %s (groups are in %s)",
+				   config_quote(group).s, r->ge.file);
+	list = json_object_get(g, "syscalls");
+	if (!json_is_array(list) || !json_is_string(json_object_get(g, "reason")))
+		return config_fail(&r->ge, group, "needs \"reason\" (a string) and \"syscalls\" "
+				   "(an array)");
 	json_array_foreach(list, i, s) {
-		char w[256];
-		snprintf(w, sizeof(w), "%s: %s.syscalls[%zu]", gpath, group, i);
-		if (!json_is_string(s)) {
-			snprintf(err, errlen, "%s: must be a string", w);
-			return -1;
-		}
-		if (add_syscall(sb, json_string_value(s), loader, w, err, errlen) < 0)
+		struct config_key k = config_index(config_key(group, "syscalls").s, i);
+		const char *name = config_string(&r->ge, k.s, s, 0);
+
+		if (!name || add_syscall(r->sb, name, loader, &r->ge, k.s) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* The policy's "groups" (group names, at least one) or "extra" (syscall names). */
+static int add_listed(struct reading *r, const char *member, int groups)
+{
+	struct config_key key = config_key(r->root, member);
+	json_t *list = json_object_get(r->pol, member), *v;
+	const char *what = groups ? "group" : "syscall";
+	size_t i;
+
+	if (!list && !groups)
+		return 0;
+	if (!json_is_array(list) || (groups && json_array_size(list) == 0))
+		return config_fail(&r->pe, key.s, "must be a %sarray of %s names",
+				   groups ? "non-empty " : "", what);
+	json_array_foreach(list, i, v) {
+		struct config_key k = config_index(key.s, i);
+		const char *name = json_string_value(v);
+
+		if (!name)
+			return config_fail(&r->pe, k.s, "must be a %s name, got %s", what,
+					   config_type_name(v));
+		if ((groups ? add_group(r, name, 0, k.s) : add_syscall(r->sb, name, 0, &r->pe, k.s)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* "user": "auto", "root", a user name, or a uid. */
+static int read_user(const struct config_err *e, const char *key, json_t *v, void *base)
+{
+	struct sandbox *sb = base;
+
+	if (json_is_string(v) && json_string_length(v) && json_string_length(v) < sizeof(sb->user))
+		snprintf(sb->user, sizeof(sb->user), "%s", json_string_value(v));
+	else if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+		 json_integer_value(v) < 4294967295LL)
+		snprintf(sb->user, sizeof(sb->user), "%lld", (long long)json_integer_value(v));
+	else
+		return config_fail(e, key, "must be \"auto\", \"root\", a user name or a uid");
+	return 0;
+}
+
+static const char *const action_names[] = { "kill", "log", "errno", NULL };
+
+#define AT(field) offsetof(struct sandbox, field)
+
+static const struct config_field rlimit_fields[] = {
+	{ .key = "nofile", .type = CONFIG_LONG, .offset = AT(nofile), .min = -1, .max = LLONG_MAX },
+	{ .key = "core_bytes", .type = CONFIG_LONG, .offset = AT(core_bytes), .min = -1,
+	  .max = LLONG_MAX },
+	{ .key = "as_bytes", .type = CONFIG_LONG, .offset = AT(as_bytes), .min = -1,
+	  .max = LLONG_MAX },
+	{ .key = NULL }
+};
+
+/* Every key of a sandbox policy (docs/security.md); "groups" and "extra"
+ * are read by add_listed, in the order the rules are built. */
+static const struct config_field sandbox_fields[] = {
+	{ .key = "description", .type = CONFIG_TEXT },
+	{ .key = "groups", .type = CONFIG_ANY },
+	{ .key = "extra", .type = CONFIG_ANY },
+	{ .key = "action", .type = CONFIG_ENUM, .offset = AT(action), .names = action_names },
+	{ .key = "user", .type = CONFIG_CUSTOM, .read = read_user },
+	{ .key = "rlimits", .type = CONFIG_OBJECT, .fields = rlimit_fields },
+	{ .key = NULL }
+};
+
+#undef AT
+
+/* The policy's keys into r->sb, then its syscalls: its groups, "ant" (every
+ * server talks to antd, whatever its policy lists), its extra calls, and the
+ * loader's. */
+static int read_policy(struct reading *r)
+{
+	if (config_read(&r->pe, r->root, r->pol, sandbox_fields, r->sb) < 0 ||
+	    add_listed(r, "groups", 1) < 0 || add_group(r, "ant", 0, r->root) < 0 ||
+	    add_listed(r, "extra", 0) < 0 || add_group(r, "loader", 1, r->root) < 0)
+		return -1;
+#if defined(__SANITIZE_ADDRESS__)
+	/* A sanitized antd runs sanitized servers: their run-time needs more. */
+	if (add_group(r, "sanitizer", 0, r->root) < 0 ||
+	    add_group(r, "sanitizer-start", 1, r->root) < 0)
+		return -1;
+#endif
+	return 0;
+}
+
+/* Find file along search and load it (its path into path); NULL with err
+ * at key of e's file when no folder has it. */
+static json_t *load_found(const struct config_err *e, const char *key, const char *file,
+			  const char *search, char *path, size_t plen)
+{
+	if (config_find(search, file, path, plen) < 0) {
+		config_fail(e, key, "no %s in %s", file, search && *search ? search : "no folder");
+		return NULL;
+	}
+	return config_load(path, e->buf, e->len);
 }
 
 int sandbox_load(struct sandbox *sb, const char *name, json_t *inline_obj, const char *search,
-		 const char *where, char *err, size_t errlen)
+		 const char *file, const char *key, char *err, size_t errlen)
 {
+	struct config_err se = { file, err, errlen };
+	char ppath[PATH_MAX], gpath[PATH_MAX], pfile[128];
+	struct reading r = { .sb = sb, .pe = se, .root = "", .ge = { gpath, err, errlen } };
+	int ret = -1;
+
 	sandbox_defaults(sb);
-	if (name && strcmp(name, "none") == 0) {
+	if (!inline_obj && strcmp(name, "none") == 0) {
 		snprintf(sb->name, sizeof(sb->name), "none");
 		sb->enabled = 0;
 		return 0;
 	}
-	char ppath[4096], gpath[4096], why[512];
-	json_t *pol;
 	if (inline_obj) {
-		pol = json_incref(inline_obj);
+		r.pol = json_incref(inline_obj);
+		r.root = key;
 		snprintf(sb->name, sizeof(sb->name), "inline");
-		snprintf(ppath, sizeof(ppath), "%s", where);
 	} else {
-		for (const char *c = name; *c; c++) {
-			if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-')) {
-				snprintf(err, errlen, "%s: \"%.40s\" is not a sandbox policy name", where, name);
-				return -1;
-			}
-		}
-		char file[128];
-		snprintf(file, sizeof(file), "sandbox/%s.json", name);
-		pol = load_json(file, search, ppath, sizeof(ppath), why, sizeof(why));
-		if (!pol) {
-			snprintf(err, errlen, "%s: %s", where, why);
+		if (!config_is_name(name) || strlen(name) >= sizeof(sb->name))
+			return config_fail(&se, key, "%s is not a sandbox policy name",
+					   config_quote(name).s);
+		snprintf(pfile, sizeof(pfile), "sandbox/%s.json", name);
+		if (!(r.pol = load_found(&se, key, pfile, search, ppath, sizeof(ppath))))
 			return -1;
-		}
+		r.pe.file = ppath;
 		snprintf(sb->name, sizeof(sb->name), "%s", name);
 	}
-	json_t *groups = load_json("sandbox/groups.json", search, gpath, sizeof(gpath), why,
-				   sizeof(why));
-	int r = -1;
-	if (!groups) {
-		snprintf(err, errlen, "%s: %s", where, why);
-		goto out;
-	}
-	static const char *const keys[] = { "description", "groups", "extra", "action", "user",
-					     "rlimits", NULL };
-	const char *k;
-	json_t *v;
-	if (!json_is_object(pol)) {
-		snprintf(err, errlen, "%s: must be an object", ppath);
-		goto out;
-	}
-	json_object_foreach(pol, k, v) {
-		int ok = 0;
-		for (int i = 0; keys[i] && !ok; i++)
-			ok = strcmp(keys[i], k) == 0;
-		if (!ok) {
-			snprintf(err, errlen, "%s: unknown key \"%.40s\"", ppath, k);
-			goto out;
-		}
-	}
-	json_t *gl = json_object_get(pol, "groups");
-	if (!json_is_array(gl) || json_array_size(gl) == 0) {
-		snprintf(err, errlen, "%s: groups: must be a non-empty array of group names", ppath);
-		goto out;
-	}
-	size_t i;
-	json_array_foreach(gl, i, v) {
-		char w[512];
-		snprintf(w, sizeof(w), "%s: groups[%zu]", ppath, i);
-		if (!json_is_string(v)) {
-			snprintf(err, errlen, "%s: must be a group name", w);
-			goto out;
-		}
-		if (add_group(sb, groups, gpath, json_string_value(v), 0, w, err, errlen) < 0)
-			goto out;
-	}
-	/* Every server talks to antd, whatever its policy lists. */
-	if (add_group(sb, groups, gpath, "ant", 0, ppath, err, errlen) < 0)
-		goto out;
-	if ((v = json_object_get(pol, "extra"))) {
-		json_t *s;
-		if (!json_is_array(v)) {
-			snprintf(err, errlen, "%s: extra: must be an array of syscall names", ppath);
-			goto out;
-		}
-		json_array_foreach(v, i, s) {
-			char w[512];
-			snprintf(w, sizeof(w), "%s: extra[%zu]", ppath, i);
-			if (!json_is_string(s) || add_syscall(sb, json_string_value(s), 0, w, err, errlen) < 0) {
-				if (!json_is_string(s))
-					snprintf(err, errlen, "%s: must be a syscall name", w);
-				goto out;
-			}
-		}
-	}
-	if (add_group(sb, groups, gpath, "loader", 1, ppath, err, errlen) < 0)
-		goto out;
-#if defined(__SANITIZE_ADDRESS__)
-	/* A sanitized antd runs sanitized servers: their run-time needs more. */
-	if (add_group(sb, groups, gpath, "sanitizer", 0, ppath, err, errlen) < 0 ||
-	    add_group(sb, groups, gpath, "sanitizer-start", 1, ppath, err, errlen) < 0)
-		goto out;
-#endif
-	if ((v = json_object_get(pol, "action"))) {
-		const char *a = json_string_value(v);
-		if (a && strcmp(a, "kill") == 0)
-			sb->action = SANDBOX_KILL;
-		else if (a && strcmp(a, "log") == 0)
-			sb->action = SANDBOX_LOG;
-		else if (a && strcmp(a, "errno") == 0)
-			sb->action = SANDBOX_ERRNO;
-		else {
-			snprintf(err, errlen, "%s: action: must be one of kill, log, errno", ppath);
-			goto out;
-		}
-	}
-	if ((v = json_object_get(pol, "user"))) {
-		if (json_is_string(v) && json_string_length(v) && json_string_length(v) < sizeof(sb->user))
-			snprintf(sb->user, sizeof(sb->user), "%s", json_string_value(v));
-		else if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 4294967295LL)
-			snprintf(sb->user, sizeof(sb->user), "%lld", (long long)json_integer_value(v));
-		else {
-			snprintf(err, errlen, "%s: user: must be \"auto\", \"root\", a user name or a uid",
-				 ppath);
-			goto out;
-		}
-	}
-	if ((v = json_object_get(pol, "rlimits"))) {
-		static const char *const rk[] = { "nofile", "core_bytes", "as_bytes", NULL };
-		if (!json_is_object(v)) {
-			snprintf(err, errlen, "%s: rlimits: must be an object", ppath);
-			goto out;
-		}
-		json_t *x;
-		json_object_foreach(v, k, x) {
-			int idx = -1;
-			for (int j = 0; rk[j]; j++)
-				if (strcmp(rk[j], k) == 0)
-					idx = j;
-			if (idx < 0 || !json_is_integer(x) || json_integer_value(x) < -1) {
-				snprintf(err, errlen, "%s: rlimits.%.40s: %s", ppath, k,
-					 idx < 0 ? "unknown limit (nofile, core_bytes, as_bytes)"
-						 : "must be an integer (-1: unlimited)");
-				goto out;
-			}
-			long val = (long)json_integer_value(x);
-			if (idx == 0)
-				sb->nofile = val;
-			else if (idx == 1)
-				sb->core_bytes = val;
-			else
-				sb->as_bytes = val;
-		}
-	}
-	r = 0;
-out:
-	json_decref(groups);
-	json_decref(pol);
-	return r;
+	r.groups = load_found(&se, key, "sandbox/groups.json", search, gpath, sizeof(gpath));
+	if (r.groups)
+		ret = read_policy(&r);
+	json_decref(r.groups);
+	json_decref(r.pol);
+	return ret;
 }
 
 static int sandbox_rule_allows(const struct sandbox *sb, int nr)

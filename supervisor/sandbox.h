@@ -40,12 +40,15 @@ void sandbox_defaults(struct sandbox *sb);
 
 /*
  * Fill sb from a sandbox policy: NAME (sandbox/NAME.json in the ':'-separated
- * dirs of search) or an inline object, with the groups of sandbox/groups.json
- * from the same dirs.  "none" disables the sandbox.  Returns 0, or -1 with err
- * naming the file, the key and the unknown group or syscall.
+ * dirs of search) or inline_obj (then NAME is ignored and may be NULL), with
+ * the groups of sandbox/groups.json from the same dirs.  "none" disables the
+ * sandbox.  file and key say where the stack file names the policy (say
+ * "chain.json", "servers[0].sandbox"): errors about finding it, and about an
+ * inline policy, are written there.  Returns 0, or -1 with err naming the
+ * file, the key and the unknown group or syscall.  sb holds no resources.
  */
 int sandbox_load(struct sandbox *sb, const char *name, json_t *inline_obj, const char *search,
-		 const char *where, char *err, size_t errlen);
+		 const char *file, const char *key, char *err, size_t errlen);
 
 /* Number of distinct syscalls allowed once ready (for antctl status). */
 unsigned sandbox_size(const struct sandbox *sb);

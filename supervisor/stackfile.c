@@ -2,505 +2,205 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "stackfile.h"
 
-#define STACK_FILE_MAX   (1u << 20) /* a stack file is a few hundred bytes; refuse junk */
 #define MAX_INFLIGHT_MAX 64
-#define QUOTE_MAX        48         /* bytes of a value shown in a message */
 #define WHY_MAX          128        /* "is not executable", or ": <strerror>" */
 
-/* Where an error goes; every message is "<path>: <where>: <what>". */
-struct errbuf {
-	const char *path;
-	char *buf;                      /* may be NULL */
-	size_t len;
-};
-
-/* A JSON key path such as "servers[1].calls[0]", or a quoted value. */
-struct text {
-	char s[2 + 4 * QUOTE_MAX + 4]; /* quotes, every byte as \xNN, "..." and NUL */
-};
-
-/*
- * The message must stay one line whatever the file holds (a key with a
- * newline, jansson's "near '...'" echoing input): blank out control bytes.
- */
-static void one_line(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = ' ';
-}
-
-__attribute__((format(printf, 3, 4)))
-static void fail(const struct errbuf *e, const char *where, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (!e->buf || e->len == 0)
-		return;
-	if (where)
-		n = snprintf(e->buf, e->len, "%s: %s: ", e->path, where);
-	else
-		n = snprintf(e->buf, e->len, "%s: ", e->path);
-	if (n >= 0 && (size_t)n < e->len) {
-		va_start(ap, fmt);
-		vsnprintf(e->buf + n, e->len - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	one_line(e->buf);
-}
-
-__attribute__((format(printf, 1, 2)))
-static struct text keypath(const char *fmt, ...)
-{
-	struct text t;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(t.s, sizeof t.s, fmt, ap);
-	va_end(ap);
-	return t;
-}
-
-/* s (len bytes, may hold NULs) in double quotes, escaped, cut after QUOTE_MAX bytes. */
-static struct text quote_n(const char *s, size_t len)
-{
-	struct text t;
-	size_t o = 0, i;
-
-	t.s[o++] = '"';
-	for (i = 0; i < len && i < QUOTE_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			t.s[o++] = '\\';
-			t.s[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			o += (size_t)snprintf(t.s + o, sizeof t.s - o, "\\x%02x", c);
-		} else {
-			t.s[o++] = (char)c;
-		}
-	}
-	if (i < len) {
-		memcpy(t.s + o, "...", 3);
-		o += 3;
-	}
-	t.s[o++] = '"';
-	t.s[o] = '\0';
-	return t;
-}
-
-static struct text quote(const char *s)
-{
-	return quote_n(s, strlen(s));
-}
-
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:  return "an object";
-	case JSON_ARRAY:   return "an array";
-	case JSON_STRING:  return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL:    return "a real number";
-	case JSON_TRUE:
-	case JSON_FALSE:   return "a boolean";
-	case JSON_NULL:    return "null";
-	}
-	return "an unknown value";
-}
-
-static int need_object(const struct errbuf *e, const char *where, const json_t *v)
-{
-	if (json_is_object(v))
-		return 0;
-	fail(e, where, "must be an object, got %s", type_name(v));
-	return -1;
-}
-
-/* Typo protection: every key of obj must be in the NULL-terminated list. */
-static int check_keys(const struct errbuf *e, const char *where, json_t *obj,
-		      const char *const *allowed)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach(obj, key, v) {
-		const char *const *a;
-
-		for (a = allowed; *a; a++)
-			if (strcmp(*a, key) == 0)
-				break;
-		if (!*a) {
-			fail(e, where, "unknown key %s", quote(key).s);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static json_t *need_key(const struct errbuf *e, const char *where, json_t *obj,
-			const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!v)
-		fail(e, where, "missing key %s", quote(key).s);
-	return v;
-}
-
-/*
- * A string.  No NUL byte can hide inside it and cut it short in C: without
- * JSON_ALLOW_NUL jansson rejects "\u0000" as a syntax error.
- */
-static const char *get_string(const struct errbuf *e, const char *where, const json_t *v,
-			      int allow_empty)
-{
-	const char *s;
-
-	if (!json_is_string(v)) {
-		fail(e, where, "must be a string, got %s", type_name(v));
-		return NULL;
-	}
-	s = json_string_value(v);
-	if (!allow_empty && s[0] == '\0') {
-		fail(e, where, "must not be empty");
-		return NULL;
-	}
-	return s;
-}
-
-static char *dup_string(const struct errbuf *e, const char *where, const json_t *v,
-			int allow_empty)
-{
-	const char *s = get_string(e, where, v, allow_empty);
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		fail(e, where, "out of memory");
-	return d;
-}
-
 /* A stack or server name: [a-z0-9_-]{1,31}. */
-static int get_name(const struct errbuf *e, const char *where, const json_t *v,
-		    char out[ANT_NAME_MAX])
+static int read_name(const struct config_err *e, const char *key, const json_t *v,
+		     char out[ANT_NAME_MAX])
 {
-	const char *s = get_string(e, where, v, 0);
-	size_t len, i;
-
-	if (!s)
+	if (config_string_copy(e, key, v, out, ANT_NAME_MAX) < 0)
 		return -1;
-	len = strlen(s);
-	if (len >= ANT_NAME_MAX) {
-		fail(e, where, "%s is too long (%zu bytes, at most %u)", quote(s).s, len,
-		     ANT_NAME_MAX - 1);
-		return -1;
-	}
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-			fail(e, where, "%s is not a valid name (use only a-z, 0-9, '_' and '-')",
-			     quote(s).s);
-			return -1;
-		}
-	}
-	memcpy(out, s, len + 1);
+	if (!config_is_name(out))
+		return config_fail(e, key, "%s is not a valid name (use only a-z, 0-9, '_' and '-')",
+				   config_quote(out).s);
 	return 0;
 }
 
-static int parse_args(const struct errbuf *e, const char *where, const json_t *v,
-		      struct stack_server *sv)
+/* Users (names or numbers) or groups being read into ids. */
+struct id_list {
+	unsigned *ids;
+	unsigned *n;
+	int groups;
+};
+
+static int read_id(const struct config_err *e, const char *key, json_t *v, size_t i, void *base)
 {
+	struct id_list *l = base;
+	const char *what = l->groups ? "group" : "user";
+	const char *name = json_string_value(v);
+	struct passwd *pw;
+	struct group *g;
+
+	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) < 4294967295LL)
+		l->ids[i] = (unsigned)json_integer_value(v);
+	else if (!name)
+		return config_fail(e, key, "must be a %s name or number", what);
+	else if (l->groups && (g = getgrnam(name)))
+		l->ids[i] = g->gr_gid;
+	else if (!l->groups && (pw = getpwnam(name)))
+		l->ids[i] = pw->pw_uid;
+	else
+		return config_fail(e, key, "no %s %s", what, config_quote(name).s);
+	*l->n = (unsigned)i + 1;
+	return 0;
+}
+
+static int read_ids(const struct config_err *e, const char *key, json_t *v, int groups,
+		    unsigned *ids, unsigned *n)
+{
+	struct id_list l = { ids, n, groups };
+
+	*n = 0;
+	return config_array(e, key, v, STACK_IDS_MAX,
+			    groups ? "group names or numbers" : "user names or numbers", read_id, &l);
+}
+
+/* ---- servers[i] ---- */
+
+static int read_server_name(const struct config_err *e, const char *key, json_t *v, void *base)
+{
+	struct stack_server *sv = base;
+
+	return read_name(e, key, v, sv->name);
+}
+
+static int read_args(const struct config_err *e, const char *key, json_t *v, void *base)
+{
+	struct stack_server *sv = base;
 	size_t i, n;
 
-	if (!json_is_array(v)) {
-		fail(e, where, "must be an array of strings, got %s", type_name(v));
-		return -1;
-	}
+	if (!json_is_array(v))
+		return config_fail(e, key, "must be an array of strings, got %s",
+				   config_type_name(v));
 	n = json_array_size(v);
-	if (n > STACK_ARGS_MAX) {
-		fail(e, where, "too many arguments (%zu, at most %d)", n, STACK_ARGS_MAX);
-		return -1;
-	}
+	if (n > STACK_ARGS_MAX)
+		return config_fail(e, key, "too many arguments (%zu, at most %d)", n, STACK_ARGS_MAX);
 	for (i = 0; i < n; i++) {
-		struct text w = keypath("%s[%zu]", where, i);
-
+		struct config_key k = config_index(key, i);
 		/* An empty argument is a legitimate argv entry. */
-		sv->args[i] = dup_string(e, w.s, json_array_get(v, i), 1);
-		if (!sv->args[i])
+		const char *arg = config_string(e, k.s, json_array_get(v, i), 1);
+
+		if (!arg)
 			return -1;
+		if (!(sv->args[i] = strdup(arg)))
+			return config_fail(e, k.s, "out of memory");
 		sv->nargs++;
 	}
 	return 0;
 }
 
-static int parse_max_inflight(const struct errbuf *e, const char *where, const json_t *v,
-			      unsigned *out)
+static int read_app_uids(const struct config_err *e, const char *key, json_t *v, void *base)
 {
-	json_int_t n;
+	struct stack_server *sv = base;
 
-	if (!json_is_integer(v)) {
-		fail(e, where, "must be an integer from 1 to %d, got %s", MAX_INFLIGHT_MAX,
-		     type_name(v));
+	sv->app_uids_set = 1;
+	return read_ids(e, key, v, 0, sv->app_uids, &sv->napp_uids);
+}
+
+static const struct config_field file_fields[] = {
+	{ .key = "path", .type = CONFIG_STRDUP, .required = 1,
+	  .offset = offsetof(struct stack_file, path) },
+	{ .key = "write", .type = CONFIG_BOOL, .offset = offsetof(struct stack_file, write) },
+	{ .key = "create", .type = CONFIG_BOOL, .offset = offsetof(struct stack_file, create) },
+	{ .key = NULL }
+};
+
+static int read_file(const struct config_err *e, const char *key, json_t *v, size_t i,
+		     void *base)
+{
+	struct stack_server *sv = base;
+	struct stack_file *f = &sv->files[i];
+
+	sv->nfiles = (unsigned)i + 1;
+	if (config_read(e, key, v, file_fields, f) < 0)
 		return -1;
-	}
-	n = json_integer_value(v);
-	if (n < 1 || n > MAX_INFLIGHT_MAX) {
-		fail(e, where, "must be an integer from 1 to %d, got %" JSON_INTEGER_FORMAT,
-		     MAX_INFLIGHT_MAX, n);
-		return -1;
-	}
-	*out = (unsigned)n;
+	if (f->create && !f->write)
+		return config_fail(e, config_key(key, "create").s,
+				   "needs \"write\": true (an empty read-only file is no use)");
 	return 0;
 }
 
-/* A list of users (names or numbers) or groups into ids. */
-static int parse_ids(const struct errbuf *e, const char *where, const json_t *v, int groups,
-		     unsigned *ids, unsigned *n)
+static int read_files(const struct config_err *e, const char *key, json_t *v, void *base)
 {
-	size_t i;
-	json_t *x;
-	if (!json_is_array(v) || json_array_size(v) > STACK_IDS_MAX) {
-		fail(e, where, "must be an array of at most %d %s names or numbers", STACK_IDS_MAX,
-		     groups ? "group" : "user");
-		return -1;
-	}
-	json_array_foreach(v, i, x) {
-		struct text w = keypath("%s[%zu]", where, i);
-		if (json_is_integer(x) && json_integer_value(x) >= 0 &&
-		    json_integer_value(x) < 4294967295LL) {
-			ids[i] = (unsigned)json_integer_value(x);
-		} else if (json_is_string(x)) {
-			const char *name = json_string_value(x);
-			if (groups) {
-				struct group *g = getgrnam(name);
-				if (!g) {
-					fail(e, w.s, "no group %s", quote(name).s);
-					return -1;
-				}
-				ids[i] = g->gr_gid;
-			} else {
-				struct passwd *pw = getpwnam(name);
-				if (!pw) {
-					fail(e, w.s, "no user %s", quote(name).s);
-					return -1;
-				}
-				ids[i] = pw->pw_uid;
-			}
-		} else {
-			fail(e, w.s, "must be a %s name or number", groups ? "group" : "user");
-			return -1;
-		}
-	}
-	*n = (unsigned)json_array_size(v);
+	return config_array(e, key, v, STACK_FILES_MAX, "files", read_file, base);
+}
+
+/* "sandbox": a policy name, or an inline policy (read by stack_resolve_policies). */
+static int read_sandbox(const struct config_err *e, const char *key, json_t *v, void *base)
+{
+	struct stack_server *sv = base;
+
+	if (!json_is_object(v))
+		return config_string_copy(e, key, v, sv->sandbox_name, sizeof(sv->sandbox_name));
+	sv->sandbox_inline = json_incref(v);
 	return 0;
 }
 
-/*
- * Everything of servers[i] except "calls", which needs every server's name
- * first (a server may call one listed after it).
- */
-static int parse_server(const struct errbuf *e, struct stack *s, unsigned i, json_t *v)
+static int read_supervision(const struct config_err *e, const char *key, json_t *v, void *base)
 {
-	static const char *const keys[] = {
-		"name", "exec", "args", "calls", "max_inflight", "policy", "supervision", "sandbox",
-		"app_uids", "files", NULL
-	};
+	struct stack_server *sv = base;
+	struct policy scratch;
+
+	/* Checked here against the defaults, so that a bad key is reported with
+	 * the stack file's own errors; applied for real by stack_resolve_policies. */
+	policy_defaults(&scratch);
+	if (policy_apply(&scratch, v, e->file, key, e->buf, e->len) < 0)
+		return -1;
+	sv->supervision = json_incref(v);
+	return 0;
+}
+
+/* Every key of servers[i] (docs/stack-file.md); "calls" needs every
+ * server's name first (a server may call one listed after it). */
+static const struct config_field server_fields[] = {
+	{ .key = "name", .type = CONFIG_CUSTOM, .required = 1, .read = read_server_name },
+	{ .key = "exec", .type = CONFIG_STRDUP, .required = 1,
+	  .offset = offsetof(struct stack_server, exec) },
+	{ .key = "args", .type = CONFIG_CUSTOM, .read = read_args },
+	{ .key = "calls", .type = CONFIG_ANY },
+	{ .key = "max_inflight", .type = CONFIG_UINT, .min = 1, .max = MAX_INFLIGHT_MAX,
+	  .offset = offsetof(struct stack_server, max_inflight) },
+	{ .key = "policy", .type = CONFIG_STRING,
+	  .offset = offsetof(struct stack_server, policy_name),
+	  .size = sizeof(((struct stack_server *)0)->policy_name) },
+	{ .key = "app_uids", .type = CONFIG_CUSTOM, .read = read_app_uids },
+	{ .key = "files", .type = CONFIG_CUSTOM, .read = read_files },
+	{ .key = "sandbox", .type = CONFIG_CUSTOM, .read = read_sandbox },
+	{ .key = "supervision", .type = CONFIG_CUSTOM, .read = read_supervision },
+	{ .key = NULL }
+};
+
+/* Everything of servers[i] except "calls". */
+static int parse_server(const struct config_err *e, struct stack *s, unsigned i, json_t *v)
+{
 	struct stack_server *sv = &s->servers[i];
-	struct text where = keypath("servers[%u]", i);
-	struct text w;
-	json_t *f;
+	struct config_key key = config_index("servers", i);
 	unsigned j;
-
-	if (need_object(e, where.s, v) < 0 || check_keys(e, where.s, v, keys) < 0)
-		return -1;
 
 	sv->id = i + 1;
 	sv->max_inflight = 1;
-
-	if (!(f = need_key(e, where.s, v, "name")))
-		return -1;
-	w = keypath("%s.name", where.s);
-	if (get_name(e, w.s, f, sv->name) < 0)
-		return -1;
-	for (j = 0; j < i; j++) {
-		if (strcmp(s->servers[j].name, sv->name) == 0) {
-			fail(e, w.s, "duplicate server name %s", quote(sv->name).s);
-			return -1;
-		}
-	}
-
-	if (!(f = need_key(e, where.s, v, "exec")))
-		return -1;
-	w = keypath("%s.exec", where.s);
-	if (!(sv->exec = dup_string(e, w.s, f, 0)))
-		return -1;
-
-	if ((f = json_object_get(v, "args"))) {
-		w = keypath("%s.args", where.s);
-		if (parse_args(e, w.s, f, sv) < 0)
-			return -1;
-	}
-
-	if ((f = json_object_get(v, "max_inflight"))) {
-		w = keypath("%s.max_inflight", where.s);
-		if (parse_max_inflight(e, w.s, f, &sv->max_inflight) < 0)
-			return -1;
-	}
-
 	policy_defaults(&sv->policy);
-	if ((f = json_object_get(v, "policy"))) {
-		const char *name;
-		w = keypath("%s.policy", where.s);
-		if (!(name = get_string(e, w.s, f, 0)))
-			return -1;
-		if (strlen(name) >= sizeof(sv->policy_name)) {
-			fail(e, w.s, "policy name too long");
-			return -1;
-		}
-		strcpy(sv->policy_name, name);
-	}
-	if ((f = json_object_get(v, "app_uids"))) {
-		w = keypath("%s.app_uids", where.s);
-		if (parse_ids(e, w.s, f, 0, sv->app_uids, &sv->napp_uids) < 0)
-			return -1;
-		sv->app_uids_set = 1;
-	}
-	if ((f = json_object_get(v, "files"))) {
-		size_t k;
-		json_t *x;
-		w = keypath("%s.files", where.s);
-		if (!json_is_array(f) || json_array_size(f) > STACK_FILES_MAX) {
-			fail(e, w.s, "must be an array of at most %d files", STACK_FILES_MAX);
-			return -1;
-		}
-		json_array_foreach(f, k, x) {
-			static const char *const fkeys[] = { "path", "write", "create", NULL };
-			struct text wf = keypath("%s[%zu]", w.s, k);
-			json_t *path, *wr;
-			if (need_object(e, wf.s, x) < 0 || check_keys(e, wf.s, x, fkeys) < 0 ||
-			    !(path = need_key(e, wf.s, x, "path")))
-				return -1;
-			struct text wp = keypath("%s.path", wf.s);
-			if (!(sv->files[k].path = dup_string(e, wp.s, path, 0)))
-				return -1;
-			sv->nfiles = (unsigned)k + 1;
-			if ((wr = json_object_get(x, "write"))) {
-				if (!json_is_boolean(wr)) {
-					struct text ww = keypath("%s.write", wf.s);
-					fail(e, ww.s, "must be true or false");
-					return -1;
-				}
-				sv->files[k].write = json_is_true(wr);
-			}
-			if ((wr = json_object_get(x, "create"))) {
-				struct text ww = keypath("%s.create", wf.s);
-				if (!json_is_boolean(wr)) {
-					fail(e, ww.s, "must be true or false");
-					return -1;
-				}
-				sv->files[k].create = json_is_true(wr);
-				if (sv->files[k].create && !sv->files[k].write) {
-					fail(e, ww.s, "needs \"write\": true (an empty read-only file is no use)");
-					return -1;
-				}
-			}
-		}
-	}
-	if ((f = json_object_get(v, "sandbox"))) {
-		w = keypath("%s.sandbox", where.s);
-		if (json_is_object(f)) {
-			sv->sandbox_inline = json_incref(f);
-		} else {
-			const char *name = get_string(e, w.s, f, 0);
-			if (!name)
-				return -1;
-			if (strlen(name) >= sizeof(sv->sandbox_name)) {
-				fail(e, w.s, "sandbox policy name too long");
-				return -1;
-			}
-			strcpy(sv->sandbox_name, name);
-		}
-	}
-	if ((f = json_object_get(v, "supervision"))) {
-		/* Checked here against the defaults, so that a bad key is reported
-		 * with the stack file's own error; applied for real later. */
-		struct policy scratch;
-		policy_defaults(&scratch);
-		w = keypath("%s.supervision", where.s);
-		char why[512];
-		if (policy_apply(&scratch, f, e->path, w.s, why, sizeof(why)) < 0) {
-			if (e->buf)
-				snprintf(e->buf, e->len, "%s", why);
-			return -1;
-		}
-		sv->supervision = json_incref(f);
-	}
-	return 0;
-}
-
-int stack_app_uid_may_call(const struct stack *s, uid_t uid, unsigned callee)
-{
-	if (callee < 1 || callee > s->nservers)
-		return 0;
-	const struct stack_server *sv = &s->servers[callee - 1];
-	if (!sv->app_uids_set)
-		return 1;
-	for (unsigned i = 0; i < sv->napp_uids; i++)
-		if (sv->app_uids[i] == uid)
-			return 1;
-	return 0;
-}
-
-int stack_app_may_connect(const struct stack *s, uid_t uid, gid_t gid, uid_t antd_uid)
-{
-	if (uid == 0 || uid == antd_uid)
-		return 1;
-	for (unsigned i = 0; i < s->napp_uids; i++)
-		if (s->app_uids[i] == uid)
-			return 1;
-	for (unsigned i = 0; i < s->napp_gids; i++)
-		if (s->app_gids[i] == gid)
-			return 1;
-	return 0;
-}
-
-int stack_resolve_policies(struct stack *s, const char *search, char *err, size_t errlen)
-{
-	for (unsigned i = 0; i < s->nservers; i++) {
-		struct stack_server *sv = &s->servers[i];
-		char where[512];
-		policy_defaults(&sv->policy);
-		snprintf(where, sizeof(where), "%s: servers[%u].policy", s->path, i);
-		if (sv->policy_name[0] &&
-		    policy_load(&sv->policy, sv->policy_name, search, where, err, errlen) < 0)
-			return -1;
-		snprintf(where, sizeof(where), "servers[%u].supervision", i);
-		if (sv->supervision &&
-		    policy_apply(&sv->policy, sv->supervision, s->path, where, err, errlen) < 0)
-			return -1;
-		snprintf(where, sizeof(where), "%s: servers[%u].sandbox", s->path, i);
-		if (sandbox_load(&sv->sandbox, sv->sandbox_name[0] ? sv->sandbox_name : "default",
-				 sv->sandbox_inline, search, where, err, errlen) < 0)
-			return -1;
-	}
+	if (config_read(e, key.s, v, server_fields, sv) < 0)
+		return -1;
+	for (j = 0; j < i; j++)
+		if (strcmp(s->servers[j].name, sv->name) == 0)
+			return config_fail(e, config_key(key.s, "name").s, "duplicate server name %s",
+					   config_quote(sv->name).s);
 	return 0;
 }
 
@@ -508,61 +208,96 @@ int stack_resolve_policies(struct stack *s, const char *search, char *err, size_
  * A list of server names (servers[i].calls or apps.calls) into ids.  self is
  * the id of the calling server, or ANT_PEER_APP for applications.
  */
-static int parse_calls(const struct errbuf *e, const struct stack *s, const char *where,
+static int parse_calls(const struct config_err *e, const struct stack *s, const char *key,
 		       const json_t *v, unsigned self, unsigned *ids, unsigned *nids)
 {
 	size_t i, n;
 
-	if (!json_is_array(v)) {
-		fail(e, where, "must be an array of server names, got %s", type_name(v));
-		return -1;
-	}
+	if (!json_is_array(v))
+		return config_fail(e, key, "must be an array of server names, got %s",
+				   config_type_name(v));
 	n = json_array_size(v);
 	for (i = 0; i < n; i++) {
-		struct text w = keypath("%s[%zu]", where, i);
+		struct config_key k = config_index(key, i);
 		const struct stack_server *callee;
 		const char *name;
-		unsigned j;
 
-		if (!(name = get_string(e, w.s, json_array_get(v, i), 0)))
+		if (!(name = config_string(e, k.s, json_array_get(v, i), 0)))
 			return -1;
 		callee = stack_find(s, name);
-		if (!callee) {
-			fail(e, w.s, "unknown server %s", quote(name).s);
-			return -1;
-		}
-		if (callee->id == self) {
-			fail(e, w.s, "server %s cannot call itself", quote(name).s);
-			return -1;
-		}
-		for (j = 0; j < *nids; j++) {
-			if (ids[j] == callee->id) {
-				fail(e, w.s, "server %s is listed twice", quote(name).s);
-				return -1;
-			}
-		}
+		if (!callee)
+			return config_fail(e, k.s, "unknown server %s", config_quote(name).s);
+		if (callee->id == self)
+			return config_fail(e, k.s, "server %s cannot call itself", config_quote(name).s);
+		for (unsigned j = 0; j < *nids; j++)
+			if (ids[j] == callee->id)
+				return config_fail(e, k.s, "server %s is listed twice",
+						   config_quote(name).s);
 		/* Unique ids of known servers: the list can never outgrow the array. */
-		if (*nids >= ANT_SERVERS_MAX) {
-			fail(e, w.s, "too many servers");
-			return -1;
-		}
+		if (*nids >= ANT_SERVERS_MAX)
+			return config_fail(e, k.s, "too many servers");
 		ids[(*nids)++] = callee->id;
 	}
 	return 0;
 }
 
-static int parse_apps(const struct errbuf *e, struct stack *s, json_t *v)
+static int parse_servers(const struct config_err *e, struct stack *s, json_t *servers)
 {
-	static const char *const keys[] = { "calls", "uids", "gids", NULL };
-	json_t *calls, *f;
+	size_t n, i;
 
-	if (need_object(e, "apps", v) < 0 || check_keys(e, "apps", v, keys) < 0)
-		return -1;
-	if ((f = json_object_get(v, "uids")) &&
-	    parse_ids(e, "apps.uids", f, 0, s->app_uids, &s->napp_uids) < 0)
-		return -1;
-	if ((f = json_object_get(v, "gids")) &&
-	    parse_ids(e, "apps.gids", f, 1, s->app_gids, &s->napp_gids) < 0)
+	if (!json_is_array(servers))
+		return config_fail(e, "servers", "must be an array, got %s",
+				   config_type_name(servers));
+	n = json_array_size(servers);
+	if (n == 0)
+		return config_fail(e, "servers", "must list at least one server");
+	if (n > ANT_SERVERS_MAX)
+		return config_fail(e, "servers", "too many servers (%zu, at most %u)", n,
+				   ANT_SERVERS_MAX);
+	for (i = 0; i < n; i++)
+		if (parse_server(e, s, (unsigned)i, json_array_get(servers, i)) < 0)
+			return -1;
+	s->nservers = (unsigned)n;
+
+	for (i = 0; i < n; i++) {
+		struct stack_server *sv = &s->servers[i];
+		json_t *calls = json_object_get(json_array_get(servers, i), "calls");
+		struct config_key k = config_key(config_index("servers", i).s, "calls");
+
+		if (calls && parse_calls(e, s, k.s, calls, sv->id, sv->calls, &sv->ncalls) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- the root and "apps" ---- */
+
+static int read_app_uid_list(const struct config_err *e, const char *key, json_t *v, void *base)
+{
+	struct stack *s = base;
+
+	return read_ids(e, key, v, 0, s->app_uids, &s->napp_uids);
+}
+
+static int read_app_gid_list(const struct config_err *e, const char *key, json_t *v, void *base)
+{
+	struct stack *s = base;
+
+	return read_ids(e, key, v, 1, s->app_gids, &s->napp_gids);
+}
+
+static const struct config_field apps_fields[] = {
+	{ .key = "calls", .type = CONFIG_ANY },
+	{ .key = "uids", .type = CONFIG_CUSTOM, .read = read_app_uid_list },
+	{ .key = "gids", .type = CONFIG_CUSTOM, .read = read_app_gid_list },
+	{ .key = NULL }
+};
+
+static int parse_apps(const struct config_err *e, struct stack *s, json_t *v)
+{
+	json_t *calls;
+
+	if (config_read(e, "apps", v, apps_fields, s) < 0)
 		return -1;
 	/* "apps" present: applications may call exactly what it lists, maybe nothing. */
 	s->app_calls_all = 0;
@@ -572,116 +307,75 @@ static int parse_apps(const struct errbuf *e, struct stack *s, json_t *v)
 	return parse_calls(e, s, "apps.calls", calls, ANT_PEER_APP, s->app_calls, &s->napp_calls);
 }
 
-static int parse_cpus(const struct errbuf *e, struct stack *s, const json_t *v)
+static int read_stack_name(const struct config_err *e, const char *key, json_t *v, void *base)
 {
+	struct stack *s = base;
+
+	return read_name(e, key, v, s->name);
+}
+
+static int read_cpus(const struct config_err *e, const char *key, json_t *v, void *base)
+{
+	struct stack *s = base;
 	size_t i;
 	json_t *c;
 
-	if (!json_is_array(v) || json_array_size(v) == 0) {
-		fail(e, "cpu_affinity", "must be a non-empty array of CPU numbers, got %s",
-		     type_name(v));
-		return -1;
-	}
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return config_fail(e, key, "must be a non-empty array of CPU numbers, got %s",
+				   config_type_name(v));
 	json_array_foreach(v, i, c) {
-		struct text w = keypath("cpu_affinity[%zu]", i);
+		struct config_key k = config_index(key, i);
+
 		if (!json_is_integer(c) || json_integer_value(c) < 0 ||
-		    json_integer_value(c) >= STACK_CPUS_MAX) {
-			fail(e, w.s, "must be a CPU number from 0 to %d", STACK_CPUS_MAX - 1);
-			return -1;
-		}
+		    json_integer_value(c) >= STACK_CPUS_MAX)
+			return config_fail(e, k.s, "must be a CPU number from 0 to %d",
+					   STACK_CPUS_MAX - 1);
 		CPU_SET((int)json_integer_value(c), &s->cpus);
 	}
 	s->ncpus = (unsigned)json_array_size(v);
 	return 0;
 }
 
-static int parse_root(const struct errbuf *e, struct stack *s, json_t *root)
+/* Every key of the root (docs/stack-file.md); "servers" and "apps" are
+ * read after, by parse_servers and parse_apps. */
+static const struct config_field root_fields[] = {
+	{ .key = "name", .type = CONFIG_CUSTOM, .required = 1, .read = read_stack_name },
+	{ .key = "run_dir", .type = CONFIG_STRDUP, .offset = offsetof(struct stack, run_dir) },
+	{ .key = "cpu_affinity", .type = CONFIG_CUSTOM, .read = read_cpus },
+	{ .key = "busy_poll_us", .type = CONFIG_UINT, .max = 10000,
+	  .offset = offsetof(struct stack, busy_poll_us) },
+	{ .key = "servers", .type = CONFIG_ANY, .required = 1 },
+	{ .key = "apps", .type = CONFIG_ANY },
+	{ .key = NULL }
+};
+
+static int parse_root(const struct config_err *e, struct stack *s, json_t *root)
 {
-	static const char *const keys[] = { "name", "run_dir", "apps", "servers", "cpu_affinity",
-					    "busy_poll_us", NULL };
-	json_t *f, *servers;
-	size_t n, i;
+	json_t *apps;
 
-	if (need_object(e, "(root)", root) < 0 || check_keys(e, "(root)", root, keys) < 0)
+	if (config_read(e, "", root, root_fields, s) < 0 ||
+	    parse_servers(e, s, json_object_get(root, "servers")) < 0)
 		return -1;
-
-	if (!(f = need_key(e, "(root)", root, "name")) || get_name(e, "name", f, s->name) < 0)
-		return -1;
-
-	if ((f = json_object_get(root, "run_dir")) && !(s->run_dir = dup_string(e, "run_dir", f, 0)))
-		return -1;
-
-	if ((f = json_object_get(root, "cpu_affinity")) && parse_cpus(e, s, f) < 0)
-		return -1;
-	if ((f = json_object_get(root, "busy_poll_us"))) {
-		if (!json_is_integer(f) || json_integer_value(f) < 0 || json_integer_value(f) > 10000) {
-			fail(e, "busy_poll_us", "must be an integer from 0 to 10000 (microseconds)");
-			return -1;
-		}
-		s->busy_poll_us = (unsigned)json_integer_value(f);
-	}
-
-	if (!(servers = need_key(e, "(root)", root, "servers")))
-		return -1;
-	if (!json_is_array(servers)) {
-		fail(e, "servers", "must be an array, got %s", type_name(servers));
-		return -1;
-	}
-	n = json_array_size(servers);
-	if (n == 0) {
-		fail(e, "servers", "must list at least one server");
-		return -1;
-	}
-	if (n > ANT_SERVERS_MAX) {
-		fail(e, "servers", "too many servers (%zu, at most %u)", n, ANT_SERVERS_MAX);
-		return -1;
-	}
-	for (i = 0; i < n; i++)
-		if (parse_server(e, s, (unsigned)i, json_array_get(servers, i)) < 0)
-			return -1;
-	s->nservers = (unsigned)n;
-
-	for (i = 0; i < n; i++) {
-		struct stack_server *sv = &s->servers[i];
-		json_t *calls = json_object_get(json_array_get(servers, i), "calls");
-		struct text w = keypath("servers[%zu].calls", i);
-
-		if (calls && parse_calls(e, s, w.s, calls, sv->id, sv->calls, &sv->ncalls) < 0)
-			return -1;
-	}
-
 	s->app_calls_all = 1;
-	if ((f = json_object_get(root, "apps")) && parse_apps(e, s, f) < 0)
+	if ((apps = json_object_get(root, "apps")) && parse_apps(e, s, apps) < 0)
 		return -1;
 	return 0;
 }
 
-static struct stack *parse_buffer(const char *buf, size_t len, const char *path,
-				  char *err, size_t errlen)
+/* The stack of a parsed file; consumes root (may be NULL: then NULL). */
+static struct stack *stack_of(json_t *root, const char *path, char *err, size_t errlen)
 {
-	struct errbuf e = { path ? path : "(stack)", err, errlen };
-	json_error_t jerr;
+	struct config_err e = { path, err, errlen };
 	struct stack *s;
-	json_t *root;
 
-	/* DECODE_ANY so that "42" is reported as "not an object" like "[]" is. */
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-	if (!root) {
-		if (jerr.line > 0)
-			fail(&e, NULL, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-		else
-			fail(&e, NULL, "%s", jerr.text);
+	if (!root)
 		return NULL;
-	}
-
 	s = calloc(1, sizeof *s);
-	if (!s || !(s->path = strdup(e.path))) {
-		fail(&e, NULL, "out of memory");
+	if (!s || !(s->path = strdup(path))) {
+		config_fail(&e, NULL, "out of memory");
 		free(s);
-		json_decref(root);
-		return NULL;
-	}
-	if (parse_root(&e, s, root) < 0) {
+		s = NULL;
+	} else if (parse_root(&e, s, root) < 0) {
 		stack_free(s);
 		s = NULL;
 	}
@@ -691,75 +385,14 @@ static struct stack *parse_buffer(const char *buf, size_t len, const char *path,
 
 struct stack *stack_parse(const char *json, const char *path, char *err, size_t errlen)
 {
-	return parse_buffer(json, strlen(json), path, err, errlen);
-}
+	const char *name = path ? path : "(stack)";
 
-/* The whole file into a malloc'd buffer; NULL with errno set (EFBIG: too large). */
-static char *read_file(const char *path, size_t *lenp)
-{
-	size_t cap = 4096, len = 0;
-	char *buf = NULL;
-	int fd, saved;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	for (;;) {
-		ssize_t r;
-
-		if (len == cap || !buf) {
-			char *nbuf;
-
-			if (buf)
-				cap *= 2;
-			if (cap > STACK_FILE_MAX + 1)
-				cap = STACK_FILE_MAX + 1;
-			if (len == cap) {
-				errno = EFBIG;
-				goto fail;
-			}
-			if (!(nbuf = realloc(buf, cap)))
-				goto fail;
-			buf = nbuf;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			goto fail;
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	*lenp = len;
-	return buf;
-fail:
-	saved = errno;
-	free(buf);
-	close(fd);
-	errno = saved;
-	return NULL;
+	return stack_of(config_parse(json, strlen(json), name, err, errlen), name, err, errlen);
 }
 
 struct stack *stack_load(const char *path, char *err, size_t errlen)
 {
-	struct errbuf e = { path, err, errlen };
-	struct stack *s;
-	size_t len;
-	char *buf;
-
-	buf = read_file(path, &len);
-	if (!buf) {
-		if (errno == EFBIG)
-			fail(&e, NULL, "file too large (more than %u bytes)", STACK_FILE_MAX);
-		else
-			fail(&e, NULL, "%s", strerror(errno));
-		return NULL;
-	}
-	s = parse_buffer(buf, len, path, err, errlen);
-	free(buf);
-	return s;
+	return stack_of(config_load(path, err, errlen), path, err, errlen);
 }
 
 void stack_free(struct stack *s)
@@ -822,6 +455,56 @@ int stack_may_call(const struct stack *s, unsigned caller, unsigned callee)
 	return id_in(sv->calls, sv->ncalls, callee);
 }
 
+int stack_app_uid_may_call(const struct stack *s, uid_t uid, unsigned callee)
+{
+	if (callee < 1 || callee > s->nservers)
+		return 0;
+	const struct stack_server *sv = &s->servers[callee - 1];
+	if (!sv->app_uids_set)
+		return 1;
+	for (unsigned i = 0; i < sv->napp_uids; i++)
+		if (sv->app_uids[i] == uid)
+			return 1;
+	return 0;
+}
+
+int stack_app_may_connect(const struct stack *s, uid_t uid, gid_t gid, uid_t antd_uid)
+{
+	if (uid == 0 || uid == antd_uid)
+		return 1;
+	for (unsigned i = 0; i < s->napp_uids; i++)
+		if (s->app_uids[i] == uid)
+			return 1;
+	for (unsigned i = 0; i < s->napp_gids; i++)
+		if (s->app_gids[i] == gid)
+			return 1;
+	return 0;
+}
+
+int stack_resolve_policies(struct stack *s, const char *search, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < s->nservers; i++) {
+		struct stack_server *sv = &s->servers[i];
+		struct config_key server = config_index("servers", i);
+		struct config_key sup = config_key(server.s, "supervision");
+		struct config_key sbx = config_key(server.s, "sandbox");
+		char where[PATH_MAX + CONFIG_KEY_MAX];
+
+		policy_defaults(&sv->policy);
+		snprintf(where, sizeof(where), "%s: %s.policy", s->path, server.s);
+		if (sv->policy_name[0] &&
+		    policy_load(&sv->policy, sv->policy_name, search, where, err, errlen) < 0)
+			return -1;
+		if (sv->supervision &&
+		    policy_apply(&sv->policy, sv->supervision, s->path, sup.s, err, errlen) < 0)
+			return -1;
+		if (sandbox_load(&sv->sandbox, sv->sandbox_name[0] ? sv->sandbox_name : "default",
+				 sv->sandbox_inline, search, s->path, sbx.s, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Why path cannot be exec'd ("" when it can), as the tail of a message. */
 static void exec_problem(const char *path, char *why, size_t len)
 {
@@ -858,14 +541,14 @@ static int join_real(const char *dir, const char *name, char out[PATH_MAX])
 }
 
 /* exec contains a '/': absolute as is, else relative to the stack file's folder. */
-static int resolve_path(const struct errbuf *e, const char *where, const struct stack *s,
+static int resolve_path(const struct config_err *e, const char *where, const struct stack *s,
 			const char *exec, char out[PATH_MAX])
 {
 	char why[WHY_MAX];
 
 	if (exec[0] == '/') {
 		if (strlen(exec) >= PATH_MAX) {
-			fail(e, where, "%s: %s", quote(exec).s, strerror(ENAMETOOLONG));
+			config_fail(e, where, "%s: %s", config_quote(exec).s, strerror(ENAMETOOLONG));
 			return -1;
 		}
 		strcpy(out, exec);
@@ -874,13 +557,13 @@ static int resolve_path(const struct errbuf *e, const char *where, const struct 
 		int r;
 
 		if (!copy) {
-			fail(e, where, "out of memory");
+			config_fail(e, where, "out of memory");
 			return -1;
 		}
 		r = join_real(dirname(copy), exec, out);
 		free(copy);
 		if (r < 0) {
-			fail(e, where, "%s: cannot resolve it next to %s: %s", quote(exec).s,
+			config_fail(e, where, "%s: cannot resolve it next to %s: %s", config_quote(exec).s,
 			     s->path, strerror(errno));
 			return -1;
 		}
@@ -888,59 +571,49 @@ static int resolve_path(const struct errbuf *e, const char *where, const struct 
 	exec_problem(out, why, sizeof why);
 	if (why[0]) {
 		if (strcmp(out, exec) == 0)
-			fail(e, where, "%s%s", quote(exec).s, why);
+			config_fail(e, where, "%s%s", config_quote(exec).s, why);
 		else
-			fail(e, where, "%s (%s)%s", quote(exec).s, out, why);
+			config_fail(e, where, "%s (%s)%s", config_quote(exec).s, out, why);
 		return -1;
 	}
 	return 0;
 }
 
 /* A bare name: the first executable dir/name along search_path, like execvp. */
-static int resolve_search(const struct errbuf *e, const char *where, const char *name,
+static int resolve_search(const struct config_err *e, const char *where, const char *name,
 			  const char *search_path, char out[PATH_MAX])
 {
 	char rejected[PATH_MAX + WHY_MAX + 4] = "";
-	const char *p = search_path ? search_path : "";
+	const char *cursor = search_path;
+	char dir[PATH_MAX], why[WHY_MAX];
 	int any_dir = 0;
 
-	while (*p) {
-		size_t n = strcspn(p, ":");
-		char dir[PATH_MAX];
-		char why[WHY_MAX];
-
-		if (n > 0 && n < sizeof dir) {
-			memcpy(dir, p, n);
-			dir[n] = '\0';
-			any_dir = 1;
-			/* A missing or unreadable folder just has no such file. */
-			if (join_real(dir, name, out) == 0) {
-				exec_problem(out, why, sizeof why);
-				if (!why[0])
-					return 0;
-				if (!rejected[0] && why[0] == ' ')
-					snprintf(rejected, sizeof rejected, " (%s%s)", out, why);
-			}
-		}
-		p += n;
-		if (*p == ':')
-			p++;
+	while (config_search_next(&cursor, dir, sizeof dir)) {
+		any_dir = 1;
+		/* A missing or unreadable folder just has no such file. */
+		if (join_real(dir, name, out) < 0)
+			continue;
+		exec_problem(out, why, sizeof why);
+		if (!why[0])
+			return 0;
+		if (!rejected[0] && why[0] == ' ')
+			snprintf(rejected, sizeof rejected, " (%s%s)", out, why);
 	}
 	if (!any_dir)
-		fail(e, where, "%s not found: the search path is empty", quote(name).s);
-	else
-		fail(e, where, "%s not found in %s%s", quote(name).s, search_path, rejected);
-	return -1;
+		return config_fail(e, where, "%s not found: the search path is empty",
+				   config_quote(name).s);
+	return config_fail(e, where, "%s not found in %s%s", config_quote(name).s, search_path,
+			   rejected);
 }
 
 int stack_resolve_execs(struct stack *s, const char *search_path, char *err, size_t errlen)
 {
-	struct errbuf e = { s->path, err, errlen };
+	struct config_err e = { s->path, err, errlen };
 	unsigned i;
 
 	for (i = 0; i < s->nservers; i++) {
 		struct stack_server *sv = &s->servers[i];
-		struct text where = keypath("servers[%u].exec", i);
+		struct config_key where = config_key(config_index("servers", i).s, "exec");
 		char out[PATH_MAX];
 		int r;
 
@@ -952,7 +625,7 @@ int stack_resolve_execs(struct stack *s, const char *search_path, char *err, siz
 			return -1;
 		free(sv->exec_path);
 		if (!(sv->exec_path = strdup(out))) {
-			fail(&e, where.s, "out of memory");
+			config_fail(&e, where.s, "out of memory");
 			return -1;
 		}
 	}
