@@ -5,11 +5,13 @@
 #include <sys/types.h>
 #include <jansson.h>
 #include "ant/ant.h"
+#include "launcher.h"
 
 struct harness {
-	char dir[256];         /* run folder: sockets, stack.json, antd.log, server logs */
-	char stack_path[320];
-	pid_t antd;
+	char dir[256];         /* ro: run folder: sockets, stack.json, antd.log, server logs */
+	char stack_path[320];  /* ro */
+	pid_t antd;            /* ro: 0 when not running */
+	struct launcher run;   /* private: the antd behind the three fields above */
 };
 
 /* The folder every test of this program works under (made by harness_base_setup). */
