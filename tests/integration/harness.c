@@ -233,15 +233,17 @@ char *harness_read(struct harness *h, const char *name)
 	return buf;
 }
 
-int harness_run(char *const argv[], char **out)
+pid_t harness_spawn(char *const argv[], int *fd)
 {
 	int p[2];
-	if (pipe(p) < 0)
-		return -1;
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t parent = getpid();
 	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
+	ck_assert(pid >= 0);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
 		dup2(p[1], 1);
 		dup2(p[1], 2);
 		close(p[0]);
@@ -250,14 +252,22 @@ int harness_run(char *const argv[], char **out)
 		_exit(127);
 	}
 	close(p[1]);
+	*fd = p[0];
+	return pid;
+}
+
+int harness_run(char *const argv[], char **out)
+{
+	int fd;
+	pid_t pid = harness_spawn(argv, &fd);
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&buf, &len);
 	char chunk[4096];
 	ssize_t n;
-	while ((n = read(p[0], chunk, sizeof(chunk))) > 0)
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
 		fwrite(chunk, 1, (size_t)n, m);
-	close(p[0]);
+	close(fd);
 	fclose(m);
 	int status;
 	waitpid(pid, &status, 0);
