@@ -155,6 +155,18 @@ int ctl_request(struct ctl_conn *c, const json_t *req, int timeout_ms, json_t **
 	return r < 0 ? r : ctl_recv(c, timeout_ms, out, why, whylen);
 }
 
+int ctl_request_once(const char *run_dir, const json_t *req, int timeout_ms, json_t **out,
+		     char *why, size_t whylen)
+{
+	struct ctl_conn c;
+	*out = NULL;
+	int r = ctl_open(&c, run_dir);
+	if (r == 0)
+		r = ctl_request(&c, req, timeout_ms, out, why, whylen);
+	ctl_close(&c);
+	return r;
+}
+
 json_t *ctl_status_server(const json_t *status, const char *name)
 {
 	size_t i;

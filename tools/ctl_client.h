@@ -52,6 +52,11 @@ int ctl_recv(struct ctl_conn *c, int timeout_ms, json_t **out, char *why, size_t
 int ctl_request(struct ctl_conn *c, const json_t *req, int timeout_ms, json_t **out,
 		char *why, size_t whylen);
 
+/* One request on a connection of its own: ctl_open, ctl_request, ctl_close.
+ * Returns what ctl_open or ctl_request does; *out as ctl_recv's. */
+int ctl_request_once(const char *run_dir, const json_t *req, int timeout_ms, json_t **out,
+		     char *why, size_t whylen);
+
 /* The entry of server name in a status reply's "servers" (borrowed), or NULL. */
 json_t *ctl_status_server(const json_t *status, const char *name);
 

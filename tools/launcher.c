@@ -182,12 +182,8 @@ static int ready(struct launcher *l, char *why, size_t len)
 		return 0;
 	}
 	ant_close(c);
-	struct ctl_conn ctl;
-	json_t *req = json_pack("{s:s}", "cmd", "status"), *st = NULL;
-	r = ctl_open(&ctl, l->dir);
-	if (r == 0)
-		r = ctl_request(&ctl, req, 5000, &st, NULL, 0);
-	ctl_close(&ctl);
+	json_t *req = json_pack("{s:s}", "cmd", "status"), *st;
+	r = ctl_request_once(l->dir, req, 5000, &st, NULL, 0);
 	json_decref(req);
 	if (r < 0) {
 		snprintf(why, len, "control socket: %s", strerror(-r));

@@ -189,16 +189,12 @@ struct ant_conn *harness_connect(struct harness *h)
 
 json_t *harness_status(struct harness *h)
 {
-	struct ctl_conn c;
-	int r = ctl_open(&c, h->dir);
-	ck_assert_msg(r == 0, "%s: %s", c.path, strerror(-r));
 	json_t *req = json_pack("{s:s}", "cmd", "status"), *o;
 	char why[160] = "";
-	r = ctl_request(&c, req, 5000, &o, why, sizeof(why));
+	int r = ctl_request_once(h->dir, req, 5000, &o, why, sizeof(why));
 	json_decref(req);
-	ctl_close(&c);
 	ck_assert_msg(r != -ETIMEDOUT, "no status reply");
-	ck_assert_msg(r == 0, "status: %s %s", strerror(-r), why);
+	ck_assert_msg(r == 0, "%s/control.sock: status: %s %s", h->dir, strerror(-r), why);
 	return o;
 }
 
