@@ -1,7 +1,6 @@
 /* ant-call.c - call a server of a running stack from the shell; print the reply and its path. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +90,16 @@ static int report(struct ant_conn *c, const struct ant_result *res, int quiet, i
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for. */
+struct request {
+	const char *run_dir, *data_file, *server, *op;
+	long nasync, timeout;       /* 0: one sync call; -1: wait without limit */
+	int direct, quiet;
+	char arg[ANT_CICA_SIZE];    /* the ARGs joined by spaces */
+	size_t arglen;
+};
+
+static void parse(int argc, char **argv, struct request *q)
 {
 	static const struct option opts[] = {
 		{ "run-dir", required_argument, NULL, 'r' },
@@ -103,110 +111,100 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	const char *run_dir = NULL, *data_file = NULL;
-	long nasync = 0, timeout = -1;
-	int direct = 0, quiet = 0, ch;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	const struct tool_cli cli = { .prog = "ant-call", .opts = opts, .shortopts = "+",
+				      .usage = usage, .run_dir = &q->run_dir,
+				      .bad_format = "unknown or incomplete option '%s'" };
+	int ch;
+	while ((ch = tool_getopt(&cli, argc, argv)) != -1) {
 		switch (ch) {
-		case 'r': run_dir = optarg; break;
 		case 'a':
-			if (tool_parse_long(optarg, 1, 100000, &nasync) < 0)
+			if (tool_parse_long(optarg, 1, 100000, &q->nasync) < 0)
 				tool_usage_error("ant-call", "--async: expected a count from 1 to 100000, got '%s'", optarg);
 			break;
-		case 'd': data_file = optarg; break;
+		case 'd': q->data_file = optarg; break;
 		case 'R':
 			if (strcmp(optarg, "direct") == 0)
-				direct = 1;
+				q->direct = 1;
 			else if (strcmp(optarg, "sequential") != 0)
 				tool_usage_error("ant-call", "--return: expected sequential or direct, got '%s'", optarg);
 			break;
 		case 't':
-			if (tool_parse_long(optarg, 0, 86400000, &timeout) < 0)
+			if (tool_parse_long(optarg, 0, 86400000, &q->timeout) < 0)
 				tool_usage_error("ant-call", "--timeout: expected milliseconds, got '%s'", optarg);
 			break;
-		case 'q': quiet = 1; break;
-		case 'h': usage(stdout); return 0;
-		default:
-			tool_usage_error("ant-call", "unknown or incomplete option '%s'", argv[optind - 1]);
+		case 'q': q->quiet = 1; break;
 		}
 	}
 	if (argc - optind < 2)
 		tool_usage_error("ant-call", "expected SERVER and OP");
-	const char *server = argv[optind], *op = argv[optind + 1];
-	if (strlen(op) >= ANT_OP_MAX)
-		tool_usage_error("ant-call", "op '%s' is longer than %u bytes", op, ANT_OP_MAX - 1);
-
-	char arg[ANT_CICA_SIZE];
-	size_t arglen = 0;
+	q->server = argv[optind];
+	q->op = argv[optind + 1];
+	if (strlen(q->op) >= ANT_OP_MAX)
+		tool_usage_error("ant-call", "op '%s' is longer than %u bytes", q->op, ANT_OP_MAX - 1);
 	for (int i = optind + 2; i < argc; i++) {
 		size_t n = strlen(argv[i]);
-		if (arglen + n + 1 > 3000)
+		if (q->arglen + n + 1 > 3000)
 			tool_usage_error("ant-call", "arguments longer than 3000 bytes");
 		if (i > optind + 2)
-			arg[arglen++] = ' ';
-		memcpy(arg + arglen, argv[i], n);
-		arglen += n;
+			q->arg[q->arglen++] = ' ';
+		memcpy(q->arg + q->arglen, argv[i], n);
+		q->arglen += n;
 	}
+}
 
-	run_dir = tool_run_dir(run_dir);
-	struct ant_conn *c;
-	int r = ant_connect(run_dir, &c);
-	if (r < 0) {
-		fprintf(stderr, "ant-call: cannot reach the stack in %s: %s\n",
-			run_dir ? run_dir : "(no run folder: give --run-dir or set ANT_RUN_DIR)",
-			ant_strerror(r));
-		return 3;
-	}
-	if (ant_server_id(c, server) < 0) {
-		fprintf(stderr, "ant-call: ANT_E_NO_SERVER: no server named '%s' in this stack\n", server);
-		ant_close(c);
-		return 1;
-	}
-
-	struct ant_ica *data = NULL;
-	if (data_file) {
-		r = tool_load_file_ica(c, data_file, &data);
-		if (r < 0) {
-			fprintf(stderr, "ant-call: %s: %s\n", data_file, ant_strerror(r));
-			ant_close(c);
-			return 1;
-		}
-	}
+/* Issue the call(s), then wait for and print every result.  Returns the exit status. */
+static int run(struct ant_conn *c, const struct request *q, struct ant_ica *data)
+{
 	struct ant_call call = {
-		.server = server, .op = op, .arg = arg, .arglen = arglen,
+		.server = q->server, .op = q->op, .arg = q->arg, .arglen = q->arglen,
 		.data = data, .data_flags = 0,
-		.call_flags = direct ? ANT_CF_DIRECT_HINT : 0,
+		.call_flags = q->direct ? ANT_CF_DIRECT_HINT : 0,
 	};
 	static struct ant_result res;
-	int failed = 0;
-	long n = nasync ? nasync : 1;
+	int failed = 0, r;
+	long n = q->nasync ? q->nasync : 1;
 	for (long i = 0; i < n; i++) {
 		r = ant_call_async(c, &call, NULL);
 		if (r < 0) {
 			fprintf(stderr, "ant-call: %s: %s\n", ant_errname(r), ant_strerror(r));
-			ant_close(c);
 			return 1;
 		}
 	}
 	for (long i = 0; i < n; i++) {
-		r = ant_wait(c, 0, &res, (int)timeout);
+		r = ant_wait(c, 0, &res, (int)q->timeout);
 		if (r < 0) {
 			fprintf(stderr, "ant-call: %s while waiting: %s\n", ant_errname(r), ant_strerror(r));
-			ant_close(c);
 			return 1;
 		}
-		if (report(c, &res, quiet, nasync > 0)) {
+		if (report(c, &res, q->quiet, q->nasync > 0)) {
 			failed++;
-			if (!nasync)
+			if (!q->nasync)
 				fprintf(stderr, "ant-call: %s\n", ant_errname(res.retval));
 		}
 		if (res.data && res.data != data)
 			ant_ica_release(c, res.data);
 	}
-	if (nasync && !quiet)
+	if (q->nasync && !q->quiet)
 		printf("%ld calls, %d failed\n", n, failed);
-	ant_close(c);
 	return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	static struct request q = { .timeout = -1 };
+	parse(argc, argv, &q);
+	struct ant_conn *c = tool_connect("ant-call", q.run_dir, q.server);
+	struct ant_ica *data = NULL;
+	if (q.data_file) {
+		int r = tool_load_file_ica(c, q.data_file, &data);
+		if (r < 0) {
+			fprintf(stderr, "ant-call: %s: %s\n", q.data_file, ant_strerror(r));
+			ant_close(c);
+			return 1;
+		}
+	}
+	int rc = run(c, &q, data);
+	ant_close(c);
+	return rc;
 }

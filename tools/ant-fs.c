@@ -1,6 +1,5 @@
 /* ant-fs.c - the file stack from the shell: ls, cat, stat, put, rm, mkdir against the fs server of a running stack. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,16 +210,13 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *run_dir = NULL;
+	const struct tool_cli cli = { .prog = PROG, .opts = opts, .shortopts = "+", .usage = usage,
+				      .run_dir = &run_dir,
+				      .bad_format = "unknown or incomplete option '%s'" };
 	int ch;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'r': run_dir = optarg; break;
-		case 's': server = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: tool_usage_error(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
-		}
-	}
+	while ((ch = tool_getopt(&cli, argc, argv)) != -1)
+		if (ch == 's')
+			server = optarg;
 	if (argc - optind < 2)
 		tool_usage_error(PROG, "expected COMMAND PATH");
 	const char *cmd = argv[optind], *path = argv[optind + 1];
@@ -238,20 +234,8 @@ int main(int argc, char **argv)
 		put_source = argv[optind + 2];
 	if (strlen(path) > 2048 || path[0] != '/')
 		tool_usage_error(PROG, "PATH must be absolute and at most 2048 bytes");
-	run_dir = tool_run_dir(run_dir);
-	int r = ant_connect(run_dir, &conn);
-	if (r < 0) {
-		fprintf(stderr, "%s: cannot reach the stack in %s: %s\n", PROG,
-			run_dir ? run_dir : "(no run folder: give --run-dir or set ANT_RUN_DIR)",
-			ant_strerror(r));
-		return 3;
-	}
-	if (ant_server_id(conn, server) < 0) {
-		fprintf(stderr, "%s: ANT_E_NO_SERVER: no server named '%s' in this stack\n", PROG, server);
-		ant_close(conn);
-		return 1;
-	}
-	r = fn(path);
+	conn = tool_connect(PROG, run_dir, server);
+	int r = fn(path);
 	ant_close(conn);
 	return r;
 }

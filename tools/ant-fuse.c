@@ -937,14 +937,16 @@ static char *join_opts(char *have, const char *more)
 	return s;
 }
 
-int main(int argc, char **argv)
+/* What the command line says, with the mount point and run folder made absolute. */
+struct cmdline {
+	const char *run_dir, *server;
+	int foreground, debug, single, uncached;
+	char *user_opts;             /* -o, joined; NULL if none */
+	char mnt[PATH_MAX], rdir[PATH_MAX];
+};
+
+static void parse_cmdline(int argc, char **argv, struct cmdline *cl)
 {
-	/* libfuse takes a new buffer of the request's size (1 MiB) for every read;
-	 * above glibc's default threshold each is a fresh mmap whose pages fault
-	 * in zeroed and are unmapped after the reply.  Keep such buffers in the
-	 * heap, reused from one read to the next. */
-	mallopt(M_MMAP_THRESHOLD, 8 << 20);
-	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	static const struct option opts[] = {
 		{ "run-dir", required_argument, NULL, 'r' },
 		{ "server", required_argument, NULL, 'S' },
@@ -953,54 +955,51 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *run_dir = NULL, *server = "fs";
-	int foreground = 0, debug = 0, single = 0, uncached = 0, ch;
-	char *user_opts = NULL;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:fdso:", opts, NULL)) != -1) {
+	const struct tool_cli cli = { .prog = PROG, .opts = opts, .shortopts = "+:fdso:",
+				      .usage = usage, .run_dir = &cl->run_dir };
+	int ch;
+	while ((ch = tool_getopt(&cli, argc, argv)) != -1) {
 		switch (ch) {
-		case 'r': run_dir = optarg; break;
-		case 'S': server = optarg; break;
-		case 'f': foreground = 1; break;
-		case 'd': debug = foreground = 1; break;
-		case 's': single = 1; break;
-		case 'U': uncached = 1; break;
-		case 'o': user_opts = join_opts(user_opts, optarg); break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("%s (libfuse %s)\n", PROG, fuse_pkgversion()); return 0;
-		case ':': tool_usage_error(PROG, "option '%s' needs a value", argv[optind - 1]);
-		default: tool_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
+		case 'S': cl->server = optarg; break;
+		case 'f': cl->foreground = 1; break;
+		case 'd': cl->debug = cl->foreground = 1; break;
+		case 's': cl->single = 1; break;
+		case 'U': cl->uncached = 1; break;
+		case 'o': cl->user_opts = join_opts(cl->user_opts, optarg); break;
+		case 'V': printf("%s (libfuse %s)\n", PROG, fuse_pkgversion()); exit(0);
 		}
 	}
 	if (argc - optind != 1)
 		tool_usage_error(PROG, argc == optind ? "expected MOUNTPOINT" : "expected one MOUNTPOINT");
-	if (!*server || strlen(server) >= 32)
+	if (!*cl->server || strlen(cl->server) >= 32)
 		tool_usage_error(PROG, "--server NAME must have 1 to 31 characters");
+}
 
-	/* Absolute paths: without -f the daemon runs in "/", and the unmount
-	 * at the end names the mount point again. */
-	char mnt[PATH_MAX], rdir[PATH_MAX];
-	if (!realpath(argv[optind], mnt)) {
-		fprintf(stderr, "%s: mount point %s: %s\n", PROG, argv[optind], strerror(errno));
+/* Absolute paths (without -f the daemon runs in "/", and the unmount at the
+ * end names the mount point again), a stack with the server, and FUSE.
+ * Returns 0, or the exit status after printing why not. */
+static int check_cmdline(const char *mountpoint, struct cmdline *cl)
+{
+	if (!realpath(mountpoint, cl->mnt)) {
+		fprintf(stderr, "%s: mount point %s: %s\n", PROG, mountpoint, strerror(errno));
 		return 1;
 	}
 	struct stat st;
-	if (stat(mnt, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "%s: mount point %s: not a folder\n", PROG, mnt);
+	if (stat(cl->mnt, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "%s: mount point %s: not a folder\n", PROG, cl->mnt);
 		return 1;
 	}
-	run_dir = tool_run_dir(run_dir);
+	const char *run_dir = tool_run_dir(cl->run_dir);
 	if (!run_dir) {
 		fprintf(stderr, "%s: no run folder: give --run-dir or set ANT_RUN_DIR\n", PROG);
 		return 3;
 	}
-	if (!realpath(run_dir, rdir)) {
+	if (!realpath(run_dir, cl->rdir)) {
 		fprintf(stderr, "%s: cannot reach the stack in %s: %s\n", PROG, run_dir, strerror(errno));
 		return 3;
 	}
-	if (check_stack(rdir, server) < 0)
+	if (check_stack(cl->rdir, cl->server) < 0)
 		return 3;
-
 	/* Say plainly when there is no FUSE at all; a permission problem is
 	 * left to the mount, which may still succeed through fusermount3. */
 	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
@@ -1011,44 +1010,21 @@ int main(int argc, char **argv)
 	}
 	if (fd >= 0)
 		close(fd);
+	return 0;
+}
 
-	struct mount_ctx m = { .run_dir = rdir, .server = server, .uncached = uncached };
-	if (pthread_key_create(&m.buf_key, NULL) != 0 ||
-	    pthread_key_create(&m.conn_key, on_thread_exit) != 0) {
-		fprintf(stderr, "%s: pthread_key_create failed\n", PROG);
+/* Mount f, detach unless -f, serve until unmounted or signalled, unmount.
+ * Returns the exit status. */
+static int serve(struct fuse *f, const struct cmdline *cl)
+{
+	int status = 1;
+	if (fuse_mount(f, cl->mnt) != 0) {
+		fprintf(stderr, "%s: cannot mount on %s (mounting needs root, or fusermount3 and "
+			"access to /dev/fuse; libfuse's reason is above)\n", PROG, cl->mnt);
 		return 1;
 	}
-	char own_opts[96];
-	snprintf(own_opts, sizeof(own_opts), "default_permissions,fsname=ant-%s,subtype=ant", server);
-	char *fargv[8];
-	int fargc = 0;
-	fargv[fargc++] = argv[0];
-	if (debug)
-		fargv[fargc++] = "-d";
-	fargv[fargc++] = "-o";
-	fargv[fargc++] = own_opts;
-	if (user_opts) {
-		fargv[fargc++] = "-o";
-		fargv[fargc++] = user_opts;
-	}
-	fargv[fargc] = NULL;
-	struct fuse_args args = FUSE_ARGS_INIT(fargc, fargv);
-	struct fuse *f = fuse_new(&args, &ops, sizeof(ops), &m);
-	if (!f) {
-		fprintf(stderr, "%s: libfuse refused the options%s%s\n", PROG,
-			user_opts ? " given with -o: " : "", user_opts ? user_opts : "");
-		fuse_opt_free_args(&args);
-		free(user_opts);
-		return user_opts ? 2 : 1;
-	}
-	int status = 1;
-	if (fuse_mount(f, mnt) != 0) {
-		fprintf(stderr, "%s: cannot mount on %s (mounting needs root, or fusermount3 and "
-			"access to /dev/fuse; libfuse's reason is above)\n", PROG, mnt);
-		goto out_destroy;
-	}
-	raise_readahead(mnt);
-	if (fuse_daemonize(foreground) != 0) {
+	raise_readahead(cl->mnt);
+	if (fuse_daemonize(cl->foreground) != 0) {
 		fprintf(stderr, "%s: cannot detach: %s\n", PROG, strerror(errno));
 		goto out_unmount;
 	}
@@ -1058,7 +1034,7 @@ int main(int argc, char **argv)
 		goto out_unmount;
 	}
 	int r;
-	if (single) {
+	if (cl->single) {
 		r = fuse_loop(f);
 	} else {
 		struct fuse_loop_config lc = { .clone_fd = 0, .max_idle_threads = 10 };
@@ -1072,11 +1048,58 @@ int main(int argc, char **argv)
 	status = r < 0 ? 1 : 0;
 out_unmount:
 	fuse_unmount(f);
-out_destroy:
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	/* libfuse takes a new buffer of the request's size (1 MiB) for every read;
+	 * above glibc's default threshold each is a fresh mmap whose pages fault
+	 * in zeroed and are unmapped after the reply.  Keep such buffers in the
+	 * heap, reused from one read to the next. */
+	mallopt(M_MMAP_THRESHOLD, 8 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	static struct cmdline cl = { .server = "fs" };
+	parse_cmdline(argc, argv, &cl);
+	int status = check_cmdline(argv[optind], &cl);
+	if (status)
+		return status;
+
+	struct mount_ctx m = { .run_dir = cl.rdir, .server = cl.server, .uncached = cl.uncached };
+	if (pthread_key_create(&m.buf_key, NULL) != 0 ||
+	    pthread_key_create(&m.conn_key, on_thread_exit) != 0) {
+		fprintf(stderr, "%s: pthread_key_create failed\n", PROG);
+		return 1;
+	}
+	char own_opts[96];
+	snprintf(own_opts, sizeof(own_opts), "default_permissions,fsname=ant-%s,subtype=ant",
+		 cl.server);
+	char *fargv[8];
+	int fargc = 0;
+	fargv[fargc++] = argv[0];
+	if (cl.debug)
+		fargv[fargc++] = "-d";
+	fargv[fargc++] = "-o";
+	fargv[fargc++] = own_opts;
+	if (cl.user_opts) {
+		fargv[fargc++] = "-o";
+		fargv[fargc++] = cl.user_opts;
+	}
+	fargv[fargc] = NULL;
+	struct fuse_args args = FUSE_ARGS_INIT(fargc, fargv);
+	struct fuse *f = fuse_new(&args, &ops, sizeof(ops), &m);
+	if (!f) {
+		fprintf(stderr, "%s: libfuse refused the options%s%s\n", PROG,
+			cl.user_opts ? " given with -o: " : "", cl.user_opts ? cl.user_opts : "");
+		fuse_opt_free_args(&args);
+		free(cl.user_opts);
+		return cl.user_opts ? 2 : 1;
+	}
+	status = serve(f, &cl);
 	/* The loop's own thread (with -s, all work) keeps its connection here. */
 	ant_close(pthread_getspecific(m.conn_key));
 	fuse_destroy(f);
 	fuse_opt_free_args(&args);
-	free(user_opts);
+	free(cl.user_opts);
 	return status;
 }

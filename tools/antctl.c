@@ -1,19 +1,16 @@
 /* antctl.c - the operator's tool: status, restart/stop/start, log and wait-ready over antd's control socket. */
 #include <err.h>
 #include <errno.h>
-#include <getopt.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "ant-config.h"
+#include "ctl_client.h"
 #include "tool_common.h"
 
 enum {
@@ -29,10 +26,8 @@ enum {
 /* One connection to DIR/control.sock. */
 struct ctl {
 	const char *run_dir;        /* ro */
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* ro: DIR/control.sock */
-	int fd;                     /* -1 while not connected */
+	struct ctl_conn conn;       /* the socket; conn.raw: the last message, as sent */
 	int json;                   /* ro: --json */
-	char *raw;                  /* private: the last message received, as sent */
 };
 
 /* What the command line said beyond the command's name. */
@@ -72,30 +67,6 @@ static void sleep_ms(int ms)
 
 /* ---- the control socket ------------------------------------------------------ */
 
-/* Connect c to its control.sock.  Returns 0 or -errno; c->fd stays -1 on error. */
-static int ctl_connect(struct ctl *c)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	memcpy(sa.sun_path, c->path, sizeof(sa.sun_path));
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	c->fd = fd;
-	return 0;
-}
-
-static void ctl_disconnect(struct ctl *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-}
-
 /* Why connecting failed, in words an operator can act on. */
 static const char *connect_hint(int e)
 {
@@ -114,94 +85,9 @@ static const char *connect_hint(int e)
 
 static void __attribute__((noreturn)) die_unreachable(const struct ctl *c, int e)
 {
-	fprintf(stderr, "antctl: cannot reach antd at %s: %s%s\n", c->path, strerror(-e),
+	fprintf(stderr, "antctl: cannot reach antd at %s: %s%s\n", c->conn.path, strerror(-e),
 		connect_hint(e));
 	exit(EXIT_UNREACHABLE);
-}
-
-static int ctl_send(struct ctl *c, json_t *req)
-{
-	char *s = json_dumps(req, JSON_COMPACT);
-	if (!s)
-		return -ENOMEM;
-	size_t n = strlen(s);
-	ssize_t w;
-	do
-		w = send(c->fd, s, n, MSG_NOSIGNAL);
-	while (w < 0 && errno == EINTR);
-	int e = w < 0 ? -errno : 0;
-	free(s);
-	return e;
-}
-
-/* Printable excerpt of bytes that were meant to be JSON. */
-static void excerpt(const char *p, size_t n, char *buf, size_t len)
-{
-	size_t o = 0, i;
-	for (i = 0; i < n && o + 8 < len; i++) {
-		unsigned char b = (unsigned char)p[i];
-		if (b >= 32 && b < 127)
-			buf[o++] = (char)b;
-		else
-			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", b);
-	}
-	if (i < n)
-		o += (size_t)snprintf(buf + o, len - o, "...");
-	buf[o] = '\0';
-}
-
-/*
- * Receive one message within timeout_ms (-1: no limit) and parse it.
- * Returns 0 with *out a new JSON object (caller decrefs; c->raw holds the
- * text as sent), -ETIMEDOUT, -ECONNRESET when antd closed the connection,
- * -EBADMSG when it is not a JSON object (why names it), or -errno.
- */
-static int ctl_recv(struct ctl *c, int timeout_ms, json_t **out, char *why, size_t whylen)
-{
-	*out = NULL;
-	double deadline = mono_s() + timeout_ms / 1000.0;
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-	for (;;) {
-		int left = timeout_ms < 0 ? -1 : (int)((deadline - mono_s()) * 1000.0) + 1;
-		int n = poll(&pfd, 1, timeout_ms < 0 ? -1 : left > 0 ? left : 0);
-		if (n > 0)
-			break;
-		if (n == 0)
-			return -ETIMEDOUT;
-		if (errno != EINTR)
-			return -errno;
-	}
-	/* A SOCK_SEQPACKET message comes whole: learn its size first. */
-	ssize_t size;
-	do
-		size = recv(c->fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
-	while (size < 0 && errno == EINTR);
-	if (size < 0)
-		return errno == ECONNRESET ? -ECONNRESET : -errno;
-	if (size == 0)
-		return -ECONNRESET;
-	free(c->raw);
-	c->raw = malloc((size_t)size + 1);
-	if (!c->raw)
-		return -ENOMEM;
-	ssize_t got;
-	do
-		got = recv(c->fd, c->raw, (size_t)size, 0);
-	while (got < 0 && errno == EINTR);
-	if (got <= 0)
-		return got == 0 ? -ECONNRESET : -errno;
-	c->raw[got] = '\0';
-	json_error_t jerr;
-	json_t *o = json_loadb(c->raw, (size_t)got, 0, &jerr);
-	if (!o || !json_is_object(o)) {
-		char ex[96];
-		excerpt(c->raw, (size_t)got, ex, sizeof(ex));
-		snprintf(why, whylen, "'%s' (%s)", ex, o ? "not an object" : jerr.text);
-		json_decref(o);
-		return -EBADMSG;
-	}
-	*out = o;
-	return 0;
 }
 
 /* Report a failed receive and exit: unreachable, or a reply we cannot read. */
@@ -209,30 +95,30 @@ static void __attribute__((noreturn)) die_recv(const struct ctl *c, int r, const
 {
 	if (r == -EBADMSG) {
 		fprintf(stderr, "antctl: antd at %s sent a reply that is not a JSON object: %s\n",
-			c->path, why);
+			c->conn.path, why);
 		exit(EXIT_FAILED);
 	}
 	if (r == -ETIMEDOUT)
-		fprintf(stderr, "antctl: antd at %s did not answer within %d s\n", c->path,
+		fprintf(stderr, "antctl: antd at %s did not answer within %d s\n", c->conn.path,
 			REQUEST_TIMEOUT_MS / 1000);
 	else if (r == -ECONNRESET || r == -EPIPE)
 		fprintf(stderr, "antctl: antd at %s closed the connection without answering "
-			"(it admits only root and its own user; or it is stopping)\n", c->path);
+			"(it admits only root and its own user; or it is stopping)\n", c->conn.path);
 	else
-		fprintf(stderr, "antctl: talking to antd at %s: %s\n", c->path, strerror(-r));
+		fprintf(stderr, "antctl: talking to antd at %s: %s\n", c->conn.path, strerror(-r));
 	exit(EXIT_UNREACHABLE);
 }
 
 /* Send req (consumed) and return antd's reply, or exit saying why not. */
 static json_t *ctl_call(struct ctl *c, json_t *req)
 {
-	int r = ctl_send(c, req);
+	int r = ctl_send(&c->conn, req);
 	json_decref(req);
 	if (r < 0)
 		die_recv(c, r == -EPIPE ? -ECONNRESET : r, NULL);
 	json_t *rep;
 	char why[160];
-	r = ctl_recv(c, REQUEST_TIMEOUT_MS, &rep, why, sizeof(why));
+	r = ctl_recv(&c->conn, REQUEST_TIMEOUT_MS, &rep, why, sizeof(why));
 	if (r < 0)
 		die_recv(c, r, why);
 	return rep;
@@ -257,7 +143,7 @@ static int reply_ok(const json_t *rep, const char *what)
 
 static void print_raw(const struct ctl *c)
 {
-	printf("%s\n", c->raw);
+	printf("%s\n", c->conn.raw);
 }
 
 /* ---- reading antd's objects leniently: what is missing reads as 0 or "-" ---- */
@@ -455,10 +341,10 @@ static int cmd_log(struct ctl *c, const struct command *cmd, const struct args *
 	/* Following: antd sends {"event": {...}} per new event until we hang up. */
 	for (;;) {
 		char why[160];
-		int r = ctl_recv(c, -1, &rep, why, sizeof(why));
+		int r = ctl_recv(&c->conn, -1, &rep, why, sizeof(why));
 		if (r == -ECONNRESET) {
 			fprintf(stderr, "antctl: antd at %s closed the log stream (stack stopped?)\n",
-				c->path);
+				c->conn.path);
 			return EXIT_OK;
 		}
 		if (r < 0)
@@ -478,67 +364,56 @@ static int cmd_log(struct ctl *c, const struct command *cmd, const struct args *
 
 /* ---- wait-ready ------------------------------------------------------------------- */
 
-/* Names and states of the servers not running, as "a (starting), b (failed)";
- * empty if all run. */
-static void not_ready(const json_t *st, char *buf, size_t len)
+/* One status within what is left until deadline, connecting first if need
+ * be.  Returns 0 with *rep, or < 0 (the connection is then closed and
+ * *last_err says why) for another round; exits if antd cannot be reached
+ * for good or answers something that is not JSON. */
+static int ask_status(struct ctl *c, double deadline, json_t **rep, int *last_err)
 {
-	size_t o = 0, i;
-	json_t *s;
-	buf[0] = '\0';
-	json_array_foreach(json_object_get(st, "servers"), i, s) {
-		if (strcmp(str(s, "state"), "running") == 0 || o >= len)
-			continue;
-		o += (size_t)snprintf(buf + o, len - o, "%s%s (%s)", o ? ", " : "", str(s, "name"),
-				      str(s, "state"));
+	/* antd may not be up yet, or may be restarting: keep trying until the deadline. */
+	if (c->conn.fd < 0) {
+		*last_err = ctl_connect(&c->conn);
+		if (*last_err < 0 && *last_err != -ENOENT && *last_err != -ECONNREFUSED)
+			die_unreachable(c, *last_err);
+		if (*last_err < 0)
+			return *last_err;
 	}
+	json_t *req = json_pack("{s:s}", "cmd", "status");
+	double left = deadline - mono_s();
+	int ms = left * 1000.0 < REQUEST_TIMEOUT_MS ? (int)(left * 1000.0) + 1 : REQUEST_TIMEOUT_MS;
+	char why[160];
+	int r = ctl_request(&c->conn, req, ms, rep, why, sizeof(why));
+	json_decref(req);
+	if (r == -EBADMSG)
+		die_recv(c, r, why);
+	if (r < 0) {
+		/* Gone or silent: reconnect on the next round. */
+		ctl_close(&c->conn);
+		*last_err = r;
+	}
+	return r;
 }
 
 static int cmd_wait_ready(struct ctl *c, const struct command *cmd, const struct args *a)
 {
 	double deadline = mono_s() + a->timeout_s;
-	int last_err = 0;          /* why the last connect failed */
-	json_t *st = NULL;         /* the last status */
+	int last_err = 0;          /* why the last round failed */
+	char *st = NULL;           /* the last status, as antd sent it */
 	char pending[1024] = "";
 	for (;;) {
-		/* antd may not be up yet, or may be restarting: keep trying until the deadline. */
-		if (c->fd < 0) {
-			last_err = ctl_connect(c);
-			if (last_err < 0 && last_err != -ENOENT && last_err != -ECONNREFUSED)
-				die_unreachable(c, last_err);
-		}
-		if (c->fd >= 0) {
-			json_t *req = json_pack("{s:s}", "cmd", "status");
-			int r = ctl_send(c, req);
-			json_decref(req);
-			double left = deadline - mono_s();
-			int ms = left * 1000.0 < REQUEST_TIMEOUT_MS ? (int)(left * 1000.0) + 1
-								    : REQUEST_TIMEOUT_MS;
-			json_t *rep = NULL;
-			char why[160];
-			if (r == 0)
-				r = ctl_recv(c, ms, &rep, why, sizeof(why));
-			if (r == -EBADMSG)
-				die_recv(c, r, why);
-			if (r == 0 && !reply_ok(rep, "wait-ready: status")) {
+		json_t *rep;
+		if (ask_status(c, deadline, &rep, &last_err) == 0) {
+			if (!reply_ok(rep, "wait-ready: status")) {
 				json_decref(rep);
-				json_decref(st);
+				free(st);
 				return EXIT_FAILED;
 			}
-			if (r == 0) {
-				json_decref(st);
-				st = rep;
-				not_ready(st, pending, sizeof(pending));
-				if (!pending[0]) {
-					if (c->json)
-						print_raw(c);
-					json_decref(st);
-					return EXIT_OK;
-				}
-			} else {
-				/* Gone or silent: reconnect on the next round. */
-				ctl_disconnect(c);
-				last_err = r;
-			}
+			free(st);
+			st = strdup(c->conn.raw);
+			int waiting = ctl_not_running(rep, pending, sizeof(pending));
+			json_decref(rep);
+			if (!waiting)
+				break;
 		}
 		if (mono_s() >= deadline)
 			break;
@@ -547,13 +422,15 @@ static int cmd_wait_ready(struct ctl *c, const struct command *cmd, const struct
 	}
 	if (!st) {
 		fprintf(stderr, "antctl: wait-ready: no status from antd at %s within %gs: %s%s\n",
-			c->path, a->timeout_s, strerror(-last_err), connect_hint(last_err));
+			c->conn.path, a->timeout_s, strerror(-last_err), connect_hint(last_err));
 		return EXIT_UNREACHABLE;
 	}
 	if (c->json)
-		print_raw(c);
+		printf("%s\n", st);
+	free(st);
+	if (!pending[0])
+		return EXIT_OK;
 	fprintf(stderr, "antctl: wait-ready: not ready after %gs: %s\n", a->timeout_s, pending);
-	json_decref(st);
 	return EXIT_FAILED;
 }
 
@@ -661,26 +538,6 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
-/* Say which option getopt could not take (ch '?' or ':'), as typed, and exit 2. */
-static void __attribute__((noreturn)) option_error(const char *prog, int ch, char *const argv[],
-						   const struct option *opts)
-{
-	const char *typed = argv[optind - 1];
-	if (ch == ':')
-		tool_usage_error(prog, "option '%s' needs a value", typed);
-	if (!optopt)
-		tool_usage_error(prog, "unknown option '%s'", typed);
-	/* A known long option given a value it does not take ("--json=1")... */
-	for (const struct option *o = opts; o->name; o++) {
-		size_t n = strlen(o->name);
-		if (o->val == optopt && strncmp(typed, "--", 2) == 0 &&
-		    strncmp(typed + 2, o->name, n) == 0 && typed[2 + n] == '=')
-			tool_usage_error(prog, "option '--%s' takes no value", o->name);
-	}
-	/* ... else an unknown short option, maybe inside a cluster such as -fx. */
-	tool_usage_error(prog, "unknown option '-%c'", optopt);
-}
-
 struct globals {
 	const char *run_dir;
 	int json, help;
@@ -700,20 +557,85 @@ static int global_option(int ch, struct globals *g)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Global options up to the command's name; returns its index in argv. */
+static int parse_globals(int argc, char **argv, struct globals *g)
 {
 	static const struct option gopts[] = { GLOBAL_OPTS, { NULL, 0, NULL, 0 } };
+	/* "+": stop at the command's name. */
+	const struct tool_cli cli = { .prog = "antctl", .opts = gopts, .shortopts = "+:h",
+				      .run_dir = &g->run_dir };
+	int ch;
+	while ((ch = tool_getopt(&cli, argc, argv)) != -1)
+		global_option(ch, g);
+	return optind;
+}
+
+/* The command's own options and the global ones, anywhere after its name
+ * (argv[0]); its positional arguments into a. */
+static void parse_command(const struct command *cmd, const char *prog, int argc, char **argv,
+			  struct globals *g, struct args *a)
+{
+	struct option opts[NGLOBAL_OPTS + 8] = { GLOBAL_OPTS };
+	size_t nopts = NGLOBAL_OPTS;
+	for (const struct option *o = cmd->opts; o->name; o++)
+		opts[nopts++] = *o;
+	char shortopts[16];
+	snprintf(shortopts, sizeof(shortopts), ":%s", cmd->shortopts);
+	const struct tool_cli cli = { .prog = prog, .opts = opts, .shortopts = shortopts,
+				      .run_dir = &g->run_dir };
+	int ch;
+	optind = 0;   /* glibc: start over, on the command's arguments */
+	while ((ch = tool_getopt(&cli, argc, argv)) != -1) {
+		if (global_option(ch, g))
+			continue;
+		switch (ch) {
+		case 'f': a->follow = 1; break;
+		case 'n':
+			if (tool_parse_long(optarg, 0, 1000000, &a->lines) < 0)
+				tool_usage_error(prog, "--lines: expected a count from 0 to 1000000, got '%s'",
+						 optarg);
+			break;
+		case 't': {
+			char *end;
+			errno = 0;
+			a->timeout_s = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(a->timeout_s >= 0 && a->timeout_s <= 86400))
+				tool_usage_error(prog, "--timeout: expected seconds from 0 to 86400, got '%s'",
+						 optarg);
+			break;
+		}
+		}
+	}
+	if (g->help)
+		return;
+	int npos = argc - optind;
+	if (npos < cmd->nargs)
+		tool_usage_error(prog, "expected %s", cmd->synopsis);
+	if (npos > cmd->nargs)
+		tool_usage_error(prog, "unexpected argument '%s'", argv[optind + cmd->nargs]);
+	if (cmd->nargs)
+		a->server = argv[optind];
+}
+
+/* "antctl help [COMMAND]" */
+static int help(int argc, char **argv)
+{
+	const struct command *cmd = argc > 1 ? find_command(argv[1]) : NULL;
+	if (argc > 1 && !cmd)
+		tool_usage_error("antctl", "help: unknown command '%s'", argv[1]);
+	if (cmd)
+		command_usage(cmd, stdout);
+	else
+		usage(stdout);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	struct globals g = { 0 };
-	int ch;
-	opterr = 0;
-	/* Global options up to the command's name ("+": stop there). */
-	while ((ch = getopt_long(argc, argv, "+:h", gopts, NULL)) != -1) {
-		if (global_option(ch, &g))
-			continue;
-		option_error("antctl", ch, argv, gopts);
-	}
-	if (optind >= argc) {
+	int at = parse_globals(argc, argv, &g);
+	if (at >= argc) {
 		if (g.help) {
 			usage(stdout);
 			return EXIT_OK;
@@ -721,89 +643,39 @@ int main(int argc, char **argv)
 		tool_usage_error("antctl", "expected a command (status, restart, stop, start, log, "
 			       "wait-ready, ping)");
 	}
-	const char *name = argv[optind];
-	if (strcmp(name, "help") == 0) {
-		const struct command *cmd = optind + 1 < argc ? find_command(argv[optind + 1]) : NULL;
-		if (optind + 1 < argc && !cmd)
-			tool_usage_error("antctl", "help: unknown command '%s'", argv[optind + 1]);
-		if (cmd)
-			command_usage(cmd, stdout);
-		else
-			usage(stdout);
-		return EXIT_OK;
-	}
-	const struct command *cmd = find_command(name);
+	if (strcmp(argv[at], "help") == 0)
+		return help(argc - at, argv + at);
+	const struct command *cmd = find_command(argv[at]);
 	if (!cmd)
-		tool_usage_error("antctl", "unknown command '%s'", name);
+		tool_usage_error("antctl", "unknown command '%s'", argv[at]);
 	char prog[64];
 	snprintf(prog, sizeof(prog), "antctl %s", cmd->name);
-
-	/* The command's own options and the global ones, anywhere after its name. */
-	struct option opts[NGLOBAL_OPTS + 8] = { GLOBAL_OPTS };
-	size_t nopts = NGLOBAL_OPTS;
-	for (const struct option *o = cmd->opts; o->name; o++)
-		opts[nopts++] = *o;
-	char shortopts[16];
-	snprintf(shortopts, sizeof(shortopts), ":%s", cmd->shortopts);
 	struct args a = { .lines = 50, .timeout_s = 30.0 };
-	int cargc = argc - optind;
-	char **cargv = argv + optind;
-	optind = 0;   /* glibc: start over, on the command's arguments */
-	while ((ch = getopt_long(cargc, cargv, shortopts, opts, NULL)) != -1) {
-		if (global_option(ch, &g))
-			continue;
-		switch (ch) {
-		case 'f': a.follow = 1; break;
-		case 'n':
-			if (tool_parse_long(optarg, 0, 1000000, &a.lines) < 0)
-				tool_usage_error(prog, "--lines: expected a count from 0 to 1000000, got '%s'",
-						 optarg);
-			break;
-		case 't': {
-			char *end;
-			errno = 0;
-			a.timeout_s = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(a.timeout_s >= 0 && a.timeout_s <= 86400))
-				tool_usage_error(prog, "--timeout: expected seconds from 0 to 86400, got '%s'",
-						 optarg);
-			break;
-		}
-		default:
-			option_error(prog, ch, cargv, opts);
-		}
-	}
+	parse_command(cmd, prog, argc - at, argv + at, &g, &a);
 	if (g.help) {
 		command_usage(cmd, stdout);
 		return EXIT_OK;
 	}
-	int npos = cargc - optind;
-	if (npos < cmd->nargs)
-		tool_usage_error(prog, "expected %s", cmd->synopsis);
-	if (npos > cmd->nargs)
-		tool_usage_error(prog, "unexpected argument '%s'", cargv[optind + cmd->nargs]);
-	if (cmd->nargs)
-		a.server = cargv[optind];
 
-	struct ctl c = { .fd = -1, .json = g.json };
+	struct ctl c = { .json = g.json };
 	c.run_dir = tool_run_dir(g.run_dir);
 	if (!c.run_dir) {
 		fprintf(stderr, "antctl: no run folder: give --run-dir DIR or set ANT_RUN_DIR "
 			"(/run/ant holds no stack, or several)\n");
 		return EXIT_UNREACHABLE;
 	}
-	if (snprintf(c.path, sizeof(c.path), "%s/control.sock", c.run_dir) >= (int)sizeof(c.path)) {
+	if (ctl_init(&c.conn, c.run_dir) < 0) {
 		fprintf(stderr, "antctl: %s/control.sock: path too long for a socket (at most %zu bytes)\n",
-			c.run_dir, sizeof(c.path) - 1);
+			c.run_dir, sizeof(c.conn.path) - 1);
 		return EXIT_UNREACHABLE;
 	}
 	/* wait-ready connects itself: antd may not be there yet. */
 	if (cmd->run != cmd_wait_ready) {
-		int r = ctl_connect(&c);
+		int r = ctl_connect(&c.conn);
 		if (r < 0)
 			die_unreachable(&c, r);
 	}
 	int rc = cmd->run(&c, cmd, &a);
-	ctl_disconnect(&c);
-	free(c.raw);
+	ctl_close(&c.conn);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* tool_common.c - what every command-line tool shares: run folder, numbers, usage errors. */
 #include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -60,6 +61,70 @@ void tool_usage_error(const char *prog, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see %s --help)\n", prog);
 	exit(2);
+}
+
+int tool_getopt(const struct tool_cli *cli, int argc, char **argv)
+{
+	opterr = 0;
+	for (;;) {
+		int ch = getopt_long(argc, argv, cli->shortopts, cli->opts, NULL);
+		if (ch == 'h' && cli->usage) {
+			cli->usage(stdout);
+			exit(0);
+		}
+		if (ch == 'r' && cli->run_dir) {
+			*cli->run_dir = optarg;
+			continue;
+		}
+		if (ch == '?' || ch == ':') {
+			if (cli->bad_format)
+				tool_usage_error(cli->prog, cli->bad_format, argv[optind - 1]);
+			tool_option_error(cli->prog, ch, argv, cli->opts);
+		}
+		return ch;
+	}
+}
+
+void tool_option_error(const char *prog, int ch, char *const argv[], const struct option *opts)
+{
+	const char *typed = argv[optind - 1];
+	if (ch == ':')
+		tool_usage_error(prog, "option '%s' needs a value", typed);
+	/* An unknown long option: getopt has moved past it and leaves optopt 0. */
+	if (!optopt)
+		tool_usage_error(prog, "unknown option '%s'", typed);
+	/* A known long option given a value it does not take ("--json=1"), or
+	 * lacking the one it needs ("--depth" last, without ":" in shortopts)... */
+	for (const struct option *o = opts; strncmp(typed, "--", 2) == 0 && o->name; o++) {
+		if (o->val != optopt)
+			continue;
+		if (strchr(typed, '=') && o->has_arg == no_argument)
+			tool_usage_error(prog, "option '--%s' takes no value", o->name);
+		if (!strchr(typed, '=') && o->has_arg == required_argument)
+			tool_usage_error(prog, "option '%s' needs a value", typed);
+	}
+	/* ... else an unknown short option, maybe inside a cluster such as -fx. */
+	tool_usage_error(prog, "unknown option '-%c'", optopt);
+}
+
+struct ant_conn *tool_connect(const char *prog, const char *given, const char *server)
+{
+	const char *run_dir = tool_run_dir(given);
+	struct ant_conn *c;
+	int r = ant_connect(run_dir, &c);
+	if (r < 0) {
+		fprintf(stderr, "%s: cannot reach the stack in %s: %s\n", prog,
+			run_dir ? run_dir : "(no run folder: give --run-dir or set ANT_RUN_DIR)",
+			ant_strerror(r));
+		exit(3);
+	}
+	if (ant_server_id(c, server) < 0) {
+		fprintf(stderr, "%s: ANT_E_NO_SERVER: no server named '%s' in this stack\n", prog,
+			server);
+		ant_close(c);
+		exit(1);
+	}
+	return c;
 }
 
 int tool_load_file_ica(struct ant_conn *c, const char *path, struct ant_ica **out)

@@ -37,6 +37,25 @@ check(o["direct"]["median_ns"] < o["sequential"]["median_ns"],
 rc, out, err = run("chain", "--depth", "2", "--return", "sequential", "--iterations", "200")
 check(rc == 0 and "x floor" in out and "AnT paper" in out, "table output")
 
+rc, out, err = run("chain", "--depth", "3", "--iterations", "2000", "--warmup", "100",
+                   "--churn", "2", "--json")
+check(rc == 0, f"chain --churn 2 exits 0 ({err.strip()[-2000:]})")
+o = json.loads(out)
+c = o.get("churn", {})
+for k in ("median_ns", "p99_ns", "restarts", "p99_ratio", "servers"):
+    check(k in c, f"--churn --json has churn.{k}")
+for k in ("median_ns", "p99_ns", "floor_median_ns"):
+    check(k in o, f"--churn --json still has {k}")
+check(c["servers"] == 2, "churn.servers is 2")
+check(c["restarts"] >= 1, f"at least one restart during the timed calls ({c['restarts']})")
+check(0 < c["median_ns"] <= c["p99_ns"], "churn: 0 < median <= p99")
+# Not asserted: the machine is noisy, and antd blocks while a server starts.
+print(f"info: p99 with churn / without: {c['p99_ratio']:.2f} "
+      f"({c['p99_ns'] / 1e3:.1f} us / {o['p99_ns'] / 1e3:.1f} us, {c['restarts']} restarts)")
+
+rc, out, err = run("chain", "--churn", "0")
+check(rc == 2 and "--churn" in err, "chain --churn 0 is a usage error naming it")
+
 rc, out, err = run("failover", "--kills", "20", "--both", "--json")
 check(rc == 0, f"failover --both run exits 0 ({err.strip()[-2000:]})")
 o = json.loads(out)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl_client.h"
 #include "harness.h"
 
 static char base[256];
@@ -86,14 +87,6 @@ void harness_base_teardown(void)
 	base[0] = '\0';
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
-	fputs(text, f);
-	fclose(f);
-}
-
 /* Replace every @DIR@ in text with dir. */
 static char *expand(const char *text, const char *dir)
 {
@@ -138,8 +131,18 @@ void harness_start_prepared(struct harness *h, const char *stack_json,
 void harness_prepare(struct harness *h, const char *stack_json)
 {
 	ck_assert_msg(base[0], "harness_base_setup not run");
-	snprintf(h->dir, sizeof(h->dir), "%s/run-XXXXXX", base);
-	ck_assert(mkdtemp(h->dir) != NULL);
+	char template[300];
+	snprintf(template, sizeof(template), "%s/run-XXXXXX", base);
+	h->run = (struct launcher){
+		.antd_path = harness_antd(),
+		.server_path = env_or("ANT_SERVERS_DIR", "."),
+		.start_timeout_ms = 10000,
+		.stop_timeout_ms = 10000,
+	};
+	ck_assert_msg(launcher_prepare(&h->run, template) == 0, "%s", h->run.error);
+	snprintf(h->dir, sizeof(h->dir), "%s", h->run.dir);
+	snprintf(h->stack_path, sizeof(h->stack_path), "%s", h->run.stack_path);
+	h->antd = 0;
 	/* Servers run under uids of their own (antd runs as root here): the
 	 * test servers' --log files go into DIR/files, which they may write
 	 * (antd refuses a run folder others can write). */
@@ -147,81 +150,28 @@ void harness_prepare(struct harness *h, const char *stack_json)
 	snprintf(files, sizeof(files), "%s/files", h->dir);
 	ck_assert(chmod(base, 0755) == 0 && chmod(h->dir, 0755) == 0);
 	ck_assert(mkdir(files, 0755) == 0 && chmod(files, 01777) == 0);
-	snprintf(h->stack_path, sizeof(h->stack_path), "%s/stack.json", h->dir);
 	char *text = expand(stack_json, files);
-	write_file(h->stack_path, text);
+	ck_assert_msg(launcher_write_stack(&h->run, text) == 0, "%s", h->run.error);
 	free(text);
 }
 
 void harness_launch(struct harness *h)
 {
-	char logpath[400];
-	snprintf(logpath, sizeof(logpath), "%s/antd.log", h->dir);
-	pid_t parent = getpid();
-	h->antd = fork();
-	ck_assert(h->antd >= 0);
-	if (h->antd == 0) {
-		/* antd never outlives the test, even when the test fails. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(127);
-		int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 2);
-			dup2(fd, 1);
-		}
-		execl(harness_antd(), "antd", "--foreground", "--run-dir", h->dir, "--server-path",
-		      env_or("ANT_SERVERS_DIR", "."), h->stack_path, (char *)NULL);
-		fprintf(stderr, "exec %s: %s\n", harness_antd(), strerror(errno));
-		_exit(127);
-	}
 	/* Ready once a connection gets its WELCOME and every server runs. */
-	for (int i = 0; i < 500; i++) {
-		struct ant_conn *c;
-		if (ant_connect(h->dir, &c) == 0) {
-			ant_close(c);
-			json_t *st = harness_status(h);
-			json_t *servers = json_object_get(st, "servers");
-			size_t k;
-			json_t *s;
-			int all = 1;
-			json_array_foreach(servers, k, s)
-				all &= strcmp(json_string_value(json_object_get(s, "state")), "running") == 0;
-			json_decref(st);
-			if (all)
-				return;
-		}
-		int status;
-		if (waitpid(h->antd, &status, WNOHANG) == h->antd) {
-			char *log = harness_read(h, "antd.log");
-			h->antd = 0;
-			ck_abort_msg("antd exited at start-up (status %d): %s", status, tail_of(log));
-		}
-		usleep(20000);
-	}
-	char *log = harness_read(h, "antd.log");
-	ck_abort_msg("antd not ready after 10 s: %s", tail_of(log));
+	int r = launcher_start(&h->run);
+	h->antd = h->run.antd;
+	if (r < 0)
+		ck_abort_msg("%s: %s", h->run.error, tail_of(harness_read(h, "antd.log")));
 }
 
 void harness_stop(struct harness *h)
 {
 	if (h->antd <= 0)
 		return;
-	kill(h->antd, SIGTERM);
-	int status = 0;
-	for (int i = 0; i < 500; i++) {
-		if (waitpid(h->antd, &status, WNOHANG) == h->antd)
-			break;
-		usleep(20000);
-		if (i == 499) {
-			kill(h->antd, SIGKILL);
-			waitpid(h->antd, &status, 0);
-			ck_abort_msg("antd did not stop within 10 s of SIGTERM");
-		}
-	}
+	int r = launcher_stop(&h->run);
 	h->antd = 0;
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "antd ended with status 0x%x: %s", status, tail_of(harness_read(h, "antd.log")));
+	ck_assert_msg(r == 0, "%s (status 0x%x): %s", h->run.error, h->run.status,
+		      tail_of(harness_read(h, "antd.log")));
 	char path[400];
 	snprintf(path, sizeof(path), "%s/app.sock", h->dir);
 	ck_assert_msg(access(path, F_OK) != 0, "app.sock left behind");
@@ -239,37 +189,20 @@ struct ant_conn *harness_connect(struct harness *h)
 
 json_t *harness_status(struct harness *h)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", h->dir);
-	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	ck_assert(s >= 0);
-	ck_assert_msg(connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0, "control.sock: %s",
-		      strerror(errno));
-	const char *req = "{\"cmd\":\"status\"}";
-	ck_assert(send(s, req, strlen(req), 0) == (ssize_t)strlen(req));
-	static char buf[1 << 16];
-	struct pollfd pfd = { .fd = s, .events = POLLIN };
-	ck_assert_msg(poll(&pfd, 1, 5000) == 1, "no status reply");
-	ssize_t n = recv(s, buf, sizeof(buf) - 1, 0);
-	close(s);
-	ck_assert(n > 0);
-	buf[n] = '\0';
-	json_error_t err;
-	json_t *o = json_loads(buf, 0, &err);
-	ck_assert_msg(o != NULL, "bad status JSON: %s", buf);
+	json_t *req = json_pack("{s:s}", "cmd", "status"), *o;
+	char why[160] = "";
+	int r = ctl_request_once(h->dir, req, 5000, &o, why, sizeof(why));
+	json_decref(req);
+	ck_assert_msg(r != -ETIMEDOUT, "no status reply");
+	ck_assert_msg(r == 0, "%s/control.sock: status: %s %s", h->dir, strerror(-r), why);
 	return o;
 }
 
 pid_t harness_server_pid(struct harness *h, const char *name)
 {
-	json_t *st = harness_status(h);
-	json_t *servers = json_object_get(st, "servers"), *s;
-	size_t i;
-	pid_t pid = 0;
-	json_array_foreach(servers, i, s)
-		if (strcmp(json_string_value(json_object_get(s, "name")), name) == 0)
-			pid = (pid_t)json_integer_value(json_object_get(s, "pid"));
-	json_decref(st);
+	json_t *s = harness_server_status(h, name);
+	pid_t pid = (pid_t)json_integer_value(json_object_get(s, "pid"));
+	json_decref(s);
 	ck_assert_msg(pid > 0, "no running server %s", name);
 	return pid;
 }
@@ -296,15 +229,17 @@ char *harness_read(struct harness *h, const char *name)
 	return buf;
 }
 
-int harness_run(char *const argv[], char **out)
+pid_t harness_spawn(char *const argv[], int *fd)
 {
 	int p[2];
-	if (pipe(p) < 0)
-		return -1;
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t parent = getpid();
 	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
+	ck_assert(pid >= 0);
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
 		dup2(p[1], 1);
 		dup2(p[1], 2);
 		close(p[0]);
@@ -313,14 +248,22 @@ int harness_run(char *const argv[], char **out)
 		_exit(127);
 	}
 	close(p[1]);
+	*fd = p[0];
+	return pid;
+}
+
+int harness_run(char *const argv[], char **out)
+{
+	int fd;
+	pid_t pid = harness_spawn(argv, &fd);
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&buf, &len);
 	char chunk[4096];
 	ssize_t n;
-	while ((n = read(p[0], chunk, sizeof(chunk))) > 0)
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
 		fwrite(chunk, 1, (size_t)n, m);
-	close(p[0]);
+	close(fd);
 	fclose(m);
 	int status;
 	waitpid(pid, &status, 0);
@@ -359,11 +302,8 @@ void harness_sleep_ms(int ms)
 
 json_t *harness_server_status(struct harness *h, const char *name)
 {
-	json_t *st = harness_status(h), *s, *found = NULL;
-	size_t i;
-	json_array_foreach(json_object_get(st, "servers"), i, s)
-		if (strcmp(json_string_value(json_object_get(s, "name")), name) == 0)
-			found = json_incref(s);
+	json_t *st = harness_status(h);
+	json_t *found = json_incref(ctl_status_server(st, name));
 	json_decref(st);
 	ck_assert_msg(found, "no server %s in the status", name);
 	return found;

@@ -5,11 +5,13 @@
 #include <sys/types.h>
 #include <jansson.h>
 #include "ant/ant.h"
+#include "launcher.h"
 
 struct harness {
-	char dir[256];         /* run folder: sockets, stack.json, antd.log, server logs */
-	char stack_path[320];
-	pid_t antd;
+	char dir[256];         /* ro: run folder: sockets, stack.json, antd.log, server logs */
+	char stack_path[320];  /* ro */
+	pid_t antd;            /* ro: 0 when not running */
+	struct launcher run;   /* private: the antd behind the three fields above */
 };
 
 /* The folder every test of this program works under (made by harness_base_setup). */
@@ -44,6 +46,9 @@ pid_t harness_server_pid(struct harness *h, const char *name);
 char *harness_read(struct harness *h, const char *name);
 /* Run a command, return its exit status (or -1); stdout+stderr to out (malloc'd) if given. */
 int harness_run(char *const argv[], char **out);
+/* Start argv[0] with its stdout and stderr on a pipe; *fd reads it (caller
+ * closes), the caller reaps the pid.  The child dies with the test. */
+pid_t harness_spawn(char *const argv[], int *fd);
 /* Paths of the built programs. */
 const char *harness_antd(void);
 const char *harness_tool(const char *name);

@@ -370,30 +370,6 @@ START_TEST(replies_antd_should_not_send_are_named)
 }
 END_TEST
 
-/* Start antctl with its output on a pipe; *fd reads it.  The child dies with the test. */
-static pid_t antctl_spawn(int *fd, char *const argv[])
-{
-	int p[2];
-	ck_assert_int_eq(pipe(p), 0);
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	ck_assert(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		close(p[0]);
-		close(p[1]);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(p[1]);
-	*fd = p[0];
-	return pid;
-}
-
 /* Read fd into buf until it holds what, or 5 s pass.  Returns 1 if found. */
 static int read_until(int fd, char *buf, size_t len, const char *what)
 {
@@ -421,7 +397,7 @@ START_TEST(restart_and_log)
 	int ffd;
 	char *const follow[] = { (char *)harness_tool("antctl"), "--run-dir", h.dir, "log", "-f",
 				 "--lines", "0", NULL };
-	pid_t follower = antctl_spawn(&ffd, follow);
+	pid_t follower = harness_spawn(follow, &ffd);
 	usleep(200000);
 
 	pid_t before = harness_server_pid(&h, "relay2");

@@ -1,0 +1,105 @@
+/* bench_churn.c - ant-bench chain --churn: bystander servers restarted one after another, from a thread of their own. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+
+#define RESTART_TIMEOUT_MS 10000   /* a restarted bystander runs again within this */
+#define CHURN_POLL_US      1000    /* between two looks at its state */
+
+json_t *churn_servers(long n)
+{
+	json_t *servers = json_array();
+	for (long i = 1; servers && i <= n; i++) {
+		char name[24];
+		snprintf(name, sizeof(name), "churn%ld", i);
+		json_array_append_new(servers, json_pack("{s:s, s:s}", "name", name, "exec", "echo"));
+	}
+	return servers;
+}
+
+/* The pid of server name in a status reply (0 if none runs). */
+static long pid_of(const json_t *status, const char *name)
+{
+	return (long)json_integer_value(json_object_get(ctl_status_server(status, name), "pid"));
+}
+
+/* Status until name runs as another pid than old.  Returns 0, or -1 (printed). */
+static int wait_running(struct ctl_conn *ctl, const char *name, long old)
+{
+	uint64_t deadline = bench_now_ns() + (uint64_t)RESTART_TIMEOUT_MS * 1000000u;
+	for (;;) {
+		json_t *st = bench_ctl_ask(ctl, json_pack("{s:s}", "cmd", "status"));
+		if (!st)
+			return -1;
+		json_t *s = ctl_status_server(st, name);
+		const char *state = json_string_value(json_object_get(s, "state"));
+		int done = state && strcmp(state, "running") == 0 && pid_of(st, name) != old;
+		json_decref(st);
+		if (done)
+			return 0;
+		if (bench_interrupted)
+			return -1;
+		if (bench_now_ns() > deadline) {
+			fprintf(stderr, "%s: churn: %s not running again %d ms after its restart\n",
+				PROG, name, RESTART_TIMEOUT_MS);
+			return -1;
+		}
+		bench_sleep_us(CHURN_POLL_US);
+	}
+}
+
+/* The thread: restart churn1, churn2, ... churnN, churn1, ... each as soon
+ * as the one before runs again, until told to stop. */
+static void *churn_loop(void *arg)
+{
+	struct churn *c = arg;
+	struct ctl_conn ctl = { .fd = -1 };
+	int r = ctl_open(&ctl, c->run_dir), ok = r == 0;
+	ctl.stop = &bench_interrupted;
+	if (!ok)
+		fprintf(stderr, "%s: churn: %s: %s\n", PROG, ctl.path, strerror(-r));
+	for (long i = 0; ok && !atomic_load(&c->stop) && !bench_interrupted; i++) {
+		char name[24];
+		snprintf(name, sizeof(name), "churn%ld", i % c->servers + 1);
+		json_t *st = bench_ctl_ask(&ctl, json_pack("{s:s}", "cmd", "status"));
+		long old = st ? pid_of(st, name) : 0;
+		json_decref(st);
+		json_t *rep = st ? bench_ctl_ask(&ctl, json_pack("{s:s, s:s}", "cmd", "restart",
+								 "server", name)) : NULL;
+		ok = rep != NULL;
+		json_decref(rep);
+		atomic_store(&c->requested, 1);
+		ok = ok && wait_running(&ctl, name, old) == 0;
+		if (ok)
+			atomic_fetch_add(&c->restarts, 1);
+	}
+	ctl_close(&ctl);
+	atomic_store(&c->failed, !ok && !bench_interrupted);
+	atomic_store(&c->requested, 1);
+	return NULL;
+}
+
+int churn_start(struct churn *c, const char *run_dir, long servers)
+{
+	*c = (struct churn){ .run_dir = run_dir, .servers = servers };
+	int r = pthread_create(&c->thread, NULL, churn_loop, c);
+	if (r != 0) {
+		fprintf(stderr, "%s: churn: pthread_create: %s\n", PROG, strerror(r));
+		return -1;
+	}
+	c->running = 1;
+	while (!atomic_load(&c->requested) && !bench_interrupted)
+		bench_sleep_us(100);
+	return atomic_load(&c->failed) ? -1 : 0;
+}
+
+long churn_stop(struct churn *c)
+{
+	if (!c->running)
+		return -1;
+	atomic_store(&c->stop, 1);
+	pthread_join(c->thread, NULL);
+	c->running = 0;
+	return atomic_load(&c->failed) ? -1 : atomic_load(&c->restarts);
+}
