@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ant/ant.h"
+#include "server_main.h"
 #include "testops.h"
 #include "txn.h"
 
@@ -88,7 +89,8 @@ static void usage(FILE *f)
 		"  --sync          fdatasync between the steps of a commit (power-loss safe)\n"
 		"  --crash-in-commit N  testing: in the first process antd starts, die\n"
 		"                  (SIGKILL) half-way through applying the Nth commit\n"
-		TESTOPTS_HELP
+		SERVER_HELP
+		TESTOPS_HELP
 		"  --help          this text\n");
 }
 
@@ -363,33 +365,56 @@ static int do_txnstatus(struct ant_conn *c, struct ant_item *it)
 	return reply_text(c, it, id_applied(id), NULL);
 }
 
+static int on_request(struct server *s, struct ant_item *it)
+{
+	struct ant_conn *c = s->c;
+	int img = D.img;
+	if (strcmp(it->op, "read") == 0)
+		return do_read(c, it, img);
+	if (strcmp(it->op, "write") == 0)
+		return do_write(c, it, img, D.read_only);
+	if (strcmp(it->op, "commit") == 0)
+		return do_commit(c, it);
+	if (strcmp(it->op, "txnstatus") == 0)
+		return do_txnstatus(c, it);
+	if (strcmp(it->op, "flush") == 0) {
+		int e = fsync(img) < 0 ? -errno : 0;
+		if (!e && D.log >= 0 && fsync(D.log) < 0)
+			e = -errno;
+		return reply_text(c, it, e, NULL);
+	}
+	if (strcmp(it->op, "size") == 0) {
+		struct stat st;
+		char buf[32];
+		snprintf(buf, sizeof(buf), "%" PRIu64, fstat(img, &st) == 0 ? (uint64_t)st.st_size : 0);
+		return reply_text(c, it, 0, buf);
+	}
+	return reply_text(c, it, ANT_E_NO_OP, NULL);
+}
+
 int main(int argc, char **argv)
 {
-	struct testopts o = { .self = testops_self("disk"), .usage = usage };
-	for (int i = 1; i < argc; i++) {
-		int r = testopts_parse(&o, argc, argv, &i);
-		if (r < 0)
-			return 2;
-		if (r > 0)
-			continue;
-		if (strcmp(argv[i], "--read-only") == 0) {
-			D.read_only = 1;
-		} else if (strcmp(argv[i], "--redo-log") == 0) {
-			D.log = 5;
-		} else if (strcmp(argv[i], "--sync") == 0) {
-			D.sync = 1;
-		} else if (strcmp(argv[i], "--crash-in-commit") == 0 && i + 1 < argc) {
-			D.crash_nth = (unsigned)atoi(argv[++i]);
-		} else {
-			fprintf(stderr, "%s: unknown argument '%s' (see disk --help)\n", o.self, argv[i]);
-			return 2;
-		}
-	}
+	int redo_log = 0;
+	const struct server_opt opts[] = {
+		{ "--read-only", SERVER_FLAG, &D.read_only, 0, 0, 0, NULL },
+		{ "--redo-log", SERVER_FLAG, &redo_log, 0, 0, 0, NULL },
+		{ "--sync", SERVER_FLAG, &D.sync, 0, 0, 0, NULL },
+		{ "--crash-in-commit", SERVER_NUMBER, &D.crash_nth, 0, 1000000, 0, NULL },
+		{ NULL, SERVER_FLAG, NULL, 0, 0, 0, NULL },
+	};
+	struct server s = {
+		.prog = "disk", .usage = usage, .opts = { opts, testops_opts },
+		.on_request = on_request, .take = testops_take,
+	};
+	if (server_parse(&s, argc, argv) != 0)
+		return 2;
+	if (redo_log)
+		D.log = 5;
 	const char *nf = getenv("ANT_FILES");
 	struct stat st;
 	if (!nf || atoi(nf) < 1 || fstat(4, &st) < 0) {
 		fprintf(stderr, "%s: no image: give it one in the stack file (\"files\": "
-			"[{\"path\": \"disk.img\", \"write\": true}])\n", o.self);
+			"[{\"path\": \"disk.img\", \"write\": true}])\n", s.self);
 		return 1;
 	}
 	D.image_size = (uint64_t)st.st_size;
@@ -398,52 +423,15 @@ int main(int argc, char **argv)
 		if (atoi(nf) < 2 || fstat(D.log, &ls) < 0 || !S_ISREG(ls.st_mode)) {
 			fprintf(stderr, "%s: --redo-log: no redo log file as fd 5: give it as the second of "
 				"\"files\" ({\"path\": \"disk.log\", \"write\": true, \"create\": true})\n",
-				o.self);
+				s.self);
 			return 1;
 		}
-		int lr = recover(o.self);
+		int lr = recover(s.self);
 		if (lr < 0) {
-			fprintf(stderr, "%s: redo log: %s\n", o.self, strerror(-lr));
+			fprintf(stderr, "%s: redo log: %s\n", s.self, strerror(-lr));
 			return 1;
 		}
 	}
-	int img = D.img;
-	struct ant_conn *c = testops_connect(&o, "disk");
-	int r;
-	struct ant_item it;
-	while ((r = ant_next(c, &it, -1)) == 0) {
-		if (testops_take(&o, c, &it))
-			continue;
-		if (it.kind == ANT_ITEM_RESULT) {
-			ant_ica_release(c, it.data);
-			continue;
-		}
-		if (it.kind != ANT_ITEM_REQUEST)
-			continue;
-		if (strcmp(it.op, "read") == 0) {
-			r = do_read(c, &it, img);
-		} else if (strcmp(it.op, "write") == 0) {
-			r = do_write(c, &it, img, D.read_only);
-		} else if (strcmp(it.op, "commit") == 0) {
-			r = do_commit(c, &it);
-		} else if (strcmp(it.op, "txnstatus") == 0) {
-			r = do_txnstatus(c, &it);
-		} else if (strcmp(it.op, "flush") == 0) {
-			int e = fsync(img) < 0 ? -errno : 0;
-			if (!e && D.log >= 0 && fsync(D.log) < 0)
-				e = -errno;
-			r = reply_text(c, &it, e, NULL);
-		} else if (strcmp(it.op, "size") == 0) {
-			char buf[32];
-			snprintf(buf, sizeof(buf), "%" PRIu64,
-				 fstat(img, &st) == 0 ? (uint64_t)st.st_size : 0);
-			r = reply_text(c, &it, 0, buf);
-		} else {
-			r = reply_text(c, &it, ANT_E_NO_OP, NULL);
-		}
-		if (r < 0)
-			break;
-	}
-	ant_close(c);
-	return r == -ECONNRESET ? 0 : (r < 0 ? 1 : 0);
+	server_connect(&s);
+	return server_run(&s);
 }
