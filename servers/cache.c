@@ -137,18 +137,7 @@ static void invalidate(struct ant_conn *c, uint64_t no)
 
 static int parse_block(const struct ant_item *it, uint64_t *no)
 {
-	char buf[32];
-	if (!it->params || !it->nparams || it->nparams >= sizeof(buf))
-		return -1;
-	memcpy(buf, it->params, it->nparams);
-	buf[it->nparams] = '\0';
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(buf, &end, 10);
-	if (errno || *end || v > UINT64_MAX / C.block_size)
-		return -1;
-	*no = v;
-	return 0;
+	return server_param_numbers(it, 10, no, 1) < 0 || *no > UINT64_MAX / C.block_size ? -1 : 0;
 }
 
 static int reply_text(struct ant_conn *c, struct ant_item *it, int32_t rv, const char *text)

@@ -96,21 +96,11 @@ static void usage(FILE *f)
 
 static int parse_range(const struct ant_item *it, uint64_t *off, uint64_t *len)
 {
-	char buf[64];
-	if (!it->params || it->nparams == 0 || it->nparams >= sizeof(buf))
+	uint64_t v[2];
+	if (server_param_numbers(it, 10, v, 2) < 0 || v[1] == 0 || v[1] > MAX_IO || v[0] > INT64_MAX - v[1])
 		return -1;
-	memcpy(buf, it->params, it->nparams);
-	buf[it->nparams] = '\0';
-	char *end;
-	errno = 0;
-	unsigned long long o = strtoull(buf, &end, 10);
-	if (errno || *end != ' ')
-		return -1;
-	unsigned long long l = strtoull(end + 1, &end, 10);
-	if (errno || *end || l == 0 || l > MAX_IO || o > INT64_MAX - l)
-		return -1;
-	*off = o;
-	*len = l;
+	*off = v[0];
+	*len = v[1];
 	return 0;
 }
 
@@ -348,19 +338,8 @@ static int do_commit(struct ant_conn *c, struct ant_item *it)
 
 static int do_txnstatus(struct ant_conn *c, struct ant_item *it)
 {
-	char buf[64];
 	uint64_t id[2];
-	char *end;
-	if (!it->params || !it->nparams || it->nparams >= sizeof(buf))
-		return reply_text(c, it, ANT_E_BAD_REQUEST, "txnstatus wants \"RUN CALL\" in hex");
-	memcpy(buf, it->params, it->nparams);
-	buf[it->nparams] = '\0';
-	errno = 0;
-	id[0] = strtoull(buf, &end, 16);
-	if (errno || *end != ' ')
-		return reply_text(c, it, ANT_E_BAD_REQUEST, "txnstatus wants \"RUN CALL\" in hex");
-	id[1] = strtoull(end + 1, &end, 16);
-	if (errno || *end)
+	if (server_param_numbers(it, 16, id, 2) < 0)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, "txnstatus wants \"RUN CALL\" in hex");
 	return reply_text(c, it, id_applied(id), NULL);
 }

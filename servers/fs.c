@@ -145,14 +145,21 @@ int reply_err(struct ant_conn *c, struct ant_item *it, errcode_t e, const char *
 	return reply_text(c, it, err_to_errno(e), text);
 }
 
-/* The parameters as a C string in buf (PARAM_MAX), or -1 if absent or not text. */
-static int param_text(const struct ant_item *it, char *buf)
+
+void fs_sort(void *v, void *tmp, size_t n, size_t size, int (*less)(const void *a, const void *b))
 {
-	if (!it->params || !it->nparams || it->nparams >= PARAM_MAX)
-		return -1;
-	memcpy(buf, it->params, it->nparams);
-	buf[it->nparams] = '\0';
-	return strlen(buf) == it->nparams ? 0 : -1;
+	if (n < 2)
+		return;
+	unsigned char *a = v, *t = tmp;
+	size_t h = n / 2, i = 0, j = h, k = 0;
+	fs_sort(a, tmp, h, size, less);
+	fs_sort(a + h * size, tmp, n - h, size, less);
+	while (i < h && j < n) {
+		size_t from = less(a + j * size, a + i * size) ? j++ : i++;
+		memcpy(t + k++ * size, a + from * size, size);
+	}
+	memcpy(t + k * size, a + i * size, (h - i) * size);   /* a[j..n) is in place already */
+	memcpy(a, t, (k + h - i) * size);
 }
 
 struct fs_state F = { .block_size = 4096 };
@@ -184,11 +191,11 @@ static const struct {
 	[FS_WRITE] = { .change = op_write, .flags = OPF_DATA },
 	[FS_CREATE] = { .change = op_create },
 	[FS_MKDIR] = { .change = op_create },
-	[FS_SYMLINK] = { .change = op_symlink },
+	[FS_SYMLINK] = { .change = op_create },
 	[FS_UNLINK] = { .change = op_remove },
 	[FS_RMDIR] = { .change = op_remove },
 	[FS_RENAME] = { .change = op_rename },
-	[FS_TRUNCATE] = { .change = op_truncate },
+	[FS_TRUNCATE] = { .change = op_write },
 	[FS_CHMOD] = { .change = op_attr },
 	[FS_UTIMENS] = { .change = op_attr },
 	[FS_FLUSH] = { .serve = do_flush },
@@ -229,7 +236,7 @@ static int serve(struct ant_conn *c, struct ant_item *it)
 	struct fs_req rq;
 	if (shape == FS_ARGS_NONE)
 		buf[0] = '\0';
-	else if (param_text(it, buf) < 0)
+	else if (server_param_text(it, buf, sizeof(buf)) < 0)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, bad_path);
 	else if (ops[op].serve && fs_req_decode((enum fs_op)op, buf, &rq) < 0)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, ops[op].bad ? ops[op].bad : bad_path);

@@ -49,6 +49,14 @@ int reply_text(struct ant_conn *c, struct ant_item *it, int32_t rv, const char *
  * cache call failed under it, F.io_err). */
 int reply_err(struct ant_conn *c, struct ant_item *it, errcode_t e, const char *what);
 
+/*
+ * Sort the n elements of size bytes at v by less (a stable merge sort), with
+ * tmp (room for n elements) as scratch.  Not qsort(3): glibc 2.36's asks
+ * sysconf(_SC_PHYS_PAGES) for any array over 1 KB, which is the sysinfo
+ * system call, and the default sandbox kills a server for that.
+ */
+void fs_sort(void *v, void *tmp, size_t n, size_t size, int (*less)(const void *a, const void *b));
+
 /* ---- fs_io.c: the image through the cache, and this op's overlay ---- */
 
 /* Open the file system through the cache (if not open yet).  0 or an
@@ -102,7 +110,7 @@ int do_statfs(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq);
  * parameters); the caller commits or discards. */
 typedef errcode_t fs_change_fn(enum fs_op op, const struct fs_req *rq, const struct ant_ica *data,
 			       struct fs_answer *a);
-fs_change_fn op_write, op_create, op_symlink, op_remove, op_rename, op_truncate, op_attr;
+fs_change_fn op_write, op_create, op_remove, op_rename, op_attr;
 
 /*
  * Serve a changing op whose argument text is buf (decoded here): refused

@@ -484,21 +484,9 @@ void fs_discard(void)
 	F.fs = NULL;
 }
 
-/* Sort unit offsets.  A merge sort, not qsort(3): glibc 2.36's asks
- * sysconf(_SC_PHYS_PAGES) for any array over 1 KB, which is the sysinfo
- * system call, and the default sandbox kills a server for that. */
-static void sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
+static int u64_less(const void *a, const void *b)
 {
-	if (n < 2)
-		return;
-	size_t h = n / 2, i = 0, j = h, k = 0;
-	sort_u64(v, tmp, h);
-	sort_u64(v + h, tmp, n - h);
-	while (i < h && j < n)
-		tmp[k++] = v[j] < v[i] ? v[j++] : v[i++];
-	while (i < h)
-		tmp[k++] = v[i++];
-	memcpy(v, tmp, k * sizeof(*v));
+	return *(const uint64_t *)a < *(const uint64_t *)b;
 }
 
 /*
@@ -524,7 +512,7 @@ errcode_t commit_op(uint64_t call_id)
 	for (unsigned b = 0; b < OV_BUCKETS; b++)
 		for (struct unit *u = IO.ov[b]; u; u = u->next)
 			offs[k++] = u->off;
-	sort_u64(offs, offs + n, n);
+	fs_sort(offs, offs + n, n, sizeof(*offs), u64_less);
 	size_t data_off = txn_data_off(n);
 	uint64_t total = data_off + (uint64_t)n * TXN_UNIT;
 	struct ant_ica *ica;

@@ -150,23 +150,9 @@ static int collect(ext2_ino_t dir, int entry, struct ext2_dir_entry *d, int offs
 	return 0;
 }
 
-/*
- * Sort by name.  Not qsort(3): glibc 2.36's asks sysconf(_SC_PHYS_PAGES) for
- * any array over 1 KB, which is the sysinfo system call, and the default
- * sandbox kills a server for that.  A merge sort needs nothing but tmp.
- */
-static void sort_dents(struct dent *v, struct dent *tmp, size_t n)
+static int dent_less(const void *a, const void *b)
 {
-	if (n < 2)
-		return;
-	size_t h = n / 2, i = 0, j = h, k = 0;
-	sort_dents(v, tmp, h);
-	sort_dents(v + h, tmp, n - h);
-	while (i < h && j < n)
-		tmp[k++] = strcmp(v[j].name, v[i].name) < 0 ? v[j++] : v[i++];
-	while (i < h)
-		tmp[k++] = v[i++];
-	memcpy(v, tmp, k * sizeof(*v));   /* v[j..n) is in place already */
+	return strcmp(((const struct dent *)a)->name, ((const struct dent *)b)->name) < 0;
 }
 
 /* Append to a growing buffer; -1 when out of memory. */
@@ -230,7 +216,7 @@ int do_readdir(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
 		r = reply_err(c, it, EXT2_ET_NO_MEMORY, path);
 		goto out;
 	}
-	sort_dents(l.v, tmp, l.n);
+	fs_sort(l.v, tmp, l.n, sizeof(*l.v), dent_less);
 	free(tmp);
 	for (size_t i = 0; i < l.n && !e; i++) {
 		struct dent *d = &l.v[i];

@@ -9,6 +9,8 @@
 
 #include "fs.h"
 
+#define FILE_SIZE_MAX ((uint64_t)1 << 44)   /* a file's size at most (16 TiB, ext4's with 4 KiB blocks) */
+
 /* Was the transaction of call id applied already?  1, 0, or < 0 (unknown). */
 static int txn_applied(uint64_t call_id)
 {
@@ -38,15 +40,16 @@ static errcode_t write_inode(ext2_ino_t ino, struct ext2_inode_large *inode)
 	return ext2fs_write_inode_full(F.fs, ino, (struct ext2_inode *)inode, sizeof(*inode));
 }
 
-/* A changed directory's mtime and ctime. */
-static errcode_t touch_dir(ext2_ino_t dir)
+/* A changed folder's, or a written or truncated file's, mtime and ctime (a
+ * file's after its handle is closed). */
+static errcode_t touch(ext2_ino_t ino)
 {
 	struct ext2_inode_large inode;
-	errcode_t e = read_inode(dir, &inode);
+	errcode_t e = read_inode(ino, &inode);
 	if (e)
 		return e;
 	set_times(&inode, 0, 1, 1);
-	return write_inode(dir, &inode);
+	return write_inode(ino, &inode);
 }
 
 /* PATH split into its folder's inode and its last name (in name, NUL-ended). */
@@ -79,14 +82,24 @@ static errcode_t lookup_in(ext2_ino_t dir, const char *name, ext2_ino_t *ino)
 	return ext2fs_lookup(F.fs, dir, name, (int)strlen(name), NULL, ino);
 }
 
-/* ext2fs_link, growing the folder by a block when it is full. */
-static errcode_t link_in(ext2_ino_t dir, const char *name, ext2_ino_t ino, int ft)
+static errcode_t add_once(ext2_ino_t dir, const char *name, ext2_ino_t ino, int ft, const char *target)
 {
-	errcode_t e = ext2fs_link(F.fs, dir, name, ino, ft);
+	if (target)
+		return ext2fs_symlink(F.fs, dir, 0, name, (char *)target);
+	return ino ? ext2fs_link(F.fs, dir, name, ino, ft) : ext2fs_mkdir(F.fs, dir, 0, name);
+}
+
+/* Add name to folder dir: a link to inode ino (of type ft), else a symlink
+ * to target if not NULL, else a new folder.  libext2fs fails when the
+ * folder's blocks are full: then it grows by a block and tries once more. */
+static errcode_t add_entry(ext2_ino_t dir, const char *name, ext2_ino_t ino, int ft,
+			   const char *target)
+{
+	errcode_t e = add_once(dir, name, ino, ft, target);
 	if (e == EXT2_ET_DIR_NO_SPACE) {
 		e = ext2fs_expand_dir(F.fs, dir);
 		if (!e)
-			e = ext2fs_link(F.fs, dir, name, ino, ft);
+			e = add_once(dir, name, ino, ft, target);
 	}
 	return e;
 }
@@ -170,7 +183,7 @@ static errcode_t remove_entry(ext2_ino_t dir, const char *name, ext2_ino_t ino,
 			return e;
 		return release_inode(ino, inode);
 	}
-	e = touch_dir(dir);
+	e = touch(dir);
 	if (e)
 		return e;
 	if (inode->i_links_count > 1) {
@@ -188,7 +201,7 @@ static errcode_t new_file(ext2_ino_t dir, const char *name, unsigned mode, ext2_
 	errcode_t e = ext2fs_new_inode(F.fs, dir, (int)mode, NULL, &ino);
 	if (e)
 		return e;
-	e = link_in(dir, name, ino, file_type(mode));
+	e = add_entry(dir, name, ino, file_type(mode), NULL);
 	if (e)
 		return e;
 	ext2fs_inode_alloc_stats2(F.fs, ino, +1, 0);
@@ -207,9 +220,35 @@ static errcode_t new_file(ext2_ino_t dir, const char *name, unsigned mode, ext2_
 		ext2fs_extent_free(h);
 	}
 	e = ext2fs_write_new_inode(F.fs, ino, (struct ext2_inode *)&inode);
-	if (!e)
-		e = touch_dir(dir);
 	*out = ino;
+	return e;
+}
+
+/* A new folder name in dir, with mode's permission bits. */
+static errcode_t new_dir(ext2_ino_t dir, const char *name, unsigned mode, ext2_ino_t *ino)
+{
+	errcode_t e = add_entry(dir, name, 0, EXT2_FT_DIR, NULL);
+	struct ext2_inode_large inode;
+	if (!e)
+		e = lookup_in(dir, name, ino);
+	if (!e)
+		e = read_inode(*ino, &inode);
+	if (!e) {
+		inode.i_mode = (__u16)(LINUX_S_IFDIR | mode);
+		set_times(&inode, 1, 1, 1);
+		e = write_inode(*ino, &inode);
+	}
+	return e;
+}
+
+/* PATH's folder and last name, for an op that makes PATH:
+ * EXT2_ET_FILE_EXISTS if it is there already. */
+static errcode_t split_new(const char *path, ext2_ino_t *dir, char *name)
+{
+	ext2_ino_t ino;
+	errcode_t e = split(path, dir, name);
+	if (!e && lookup_in(*dir, name, &ino) == 0)
+		e = EXT2_ET_FILE_EXISTS;
 	return e;
 }
 
@@ -218,72 +257,49 @@ static void answer_ino(struct fs_answer *a, ext2_ino_t ino)
 	fs_ino_format(a->text, sizeof(a->text), ino);
 }
 
-/* create and mkdir "PATH MODE". */
+/* create, mkdir "PATH MODE" and symlink "TARGET\nPATH": a new file, folder
+ * or symbolic link at PATH. */
 errcode_t op_create(enum fs_op op, const struct fs_req *rq, const struct ant_ica *data,
 		    struct fs_answer *a)
 {
-	uint64_t mode = rq->num[0];
-	int dir = op == FS_MKDIR;
+	if (op == FS_SYMLINK && strlen(rq->other) >= F.fs->blocksize)
+		return EXT2_ET_INVALID_ARGUMENT;
+	unsigned mode = (unsigned)rq->num[0];
 	ext2_ino_t parent, ino;
 	char name[EXT2_NAME_LEN + 1];
-	errcode_t e = split(rq->path, &parent, name);
+	errcode_t e = split_new(rq->path, &parent, name);
 	if (e)
 		return e;
-	if (lookup_in(parent, name, &ino) == 0)
-		return EXT2_ET_FILE_EXISTS;
-	if (!dir) {
-		e = new_file(parent, name, LINUX_S_IFREG | (unsigned)mode, &ino);
+	if (op == FS_CREATE) {
+		e = new_file(parent, name, LINUX_S_IFREG | mode, &ino);
+	} else if (op == FS_MKDIR) {
+		e = new_dir(parent, name, mode, &ino);
 	} else {
-		e = ext2fs_mkdir(F.fs, parent, 0, name);
-		if (e == EXT2_ET_DIR_NO_SPACE) {
-			e = ext2fs_expand_dir(F.fs, parent);
-			if (!e)
-				e = ext2fs_mkdir(F.fs, parent, 0, name);
-		}
-		struct ext2_inode_large inode;
+		e = add_entry(parent, name, 0, 0, rq->other);
 		if (!e)
 			e = lookup_in(parent, name, &ino);
-		if (!e)
-			e = read_inode(ino, &inode);
-		if (!e) {
-			inode.i_mode = (__u16)(LINUX_S_IFDIR | mode);
-			set_times(&inode, 1, 1, 1);
-			e = write_inode(ino, &inode);
-		}
-		if (!e)
-			e = touch_dir(parent);
 	}
+	if (!e)
+		e = touch(parent);
 	if (!e)
 		answer_ino(a, ino);
 	return e;
 }
 
-errcode_t op_symlink(enum fs_op op, const struct fs_req *rq, const struct ant_ica *data,
-		     struct fs_answer *a)
+/* May the entry of inode ino go, for an op on a folder (dir) or not?  0,
+ * ENOTDIR, EISDIR, or ENOTEMPTY for a folder with entries. */
+static errcode_t can_remove(ext2_ino_t ino, const struct ext2_inode_large *inode, int dir)
 {
-	const char *target = rq->other, *path = rq->path;
-	if (strlen(target) >= F.fs->blocksize)
-		return EXT2_ET_INVALID_ARGUMENT;
-	ext2_ino_t parent, ino;
-	char name[EXT2_NAME_LEN + 1];
-	errcode_t e = split(path, &parent, name);
-	if (e)
-		return e;
-	if (lookup_in(parent, name, &ino) == 0)
-		return EXT2_ET_FILE_EXISTS;
-	e = ext2fs_symlink(F.fs, parent, 0, name, target);
-	if (e == EXT2_ET_DIR_NO_SPACE) {
-		e = ext2fs_expand_dir(F.fs, parent);
-		if (!e)
-			e = ext2fs_symlink(F.fs, parent, 0, name, target);
-	}
-	if (!e)
-		e = lookup_in(parent, name, &ino);
-	if (!e)
-		e = touch_dir(parent);
-	if (!e)
-		answer_ino(a, ino);
-	return e;
+	int isdir = LINUX_S_ISDIR(inode->i_mode);
+	if (dir && !isdir)
+		return ENOTDIR;
+	if (!dir && isdir)
+		return EISDIR;
+	if (!isdir)
+		return 0;
+	int empty;
+	errcode_t e = dir_empty(ino, &empty);
+	return e ? e : empty ? 0 : ENOTEMPTY;
 }
 
 /* unlink and rmdir "PATH". */
@@ -299,21 +315,9 @@ errcode_t op_remove(enum fs_op op, const struct fs_req *rq, const struct ant_ica
 		e = lookup_in(parent, name, &ino);
 	if (!e)
 		e = read_inode(ino, &inode);
-	if (e)
-		return e;
-	if (dir && !LINUX_S_ISDIR(inode.i_mode))
-		return ENOTDIR;
-	if (!dir && LINUX_S_ISDIR(inode.i_mode))
-		return EISDIR;
-	if (dir) {
-		int empty;
-		e = dir_empty(ino, &empty);
-		if (e)
-			return e;
-		if (!empty)
-			return ENOTEMPTY;
-	}
-	return remove_entry(parent, name, ino, &inode);
+	if (!e)
+		e = can_remove(ino, &inode, dir);
+	return e ? e : remove_entry(parent, name, ino, &inode);
 }
 
 struct dotdot {
@@ -351,6 +355,31 @@ static errcode_t inside(ext2_ino_t dir, ext2_ino_t ino, int *yes)
 	return EXT2_ET_SYMLINK_LOOP;
 }
 
+/* Folder ino moved from sdir to ddir: its ".." now names its new parent,
+ * and the link counts of the two parents follow. */
+static errcode_t reparent(ext2_ino_t ino, ext2_ino_t sdir, ext2_ino_t ddir)
+{
+	struct dotdot dd = { .to = ddir };
+	errcode_t e = ext2fs_dir_iterate2(F.fs, ino, DIRENT_FLAG_INCLUDE_EMPTY, NULL, set_dotdot, &dd);
+	if (!e && !dd.done)
+		e = EXT2_ET_DIR_CORRUPTED;
+	struct ext2_inode_large pi;
+	if (!e)
+		e = read_inode(sdir, &pi);
+	if (!e) {
+		if (pi.i_links_count > 1)
+			pi.i_links_count--;
+		e = write_inode(sdir, &pi);
+	}
+	if (!e)
+		e = read_inode(ddir, &pi);
+	if (!e) {
+		pi.i_links_count++;
+		e = write_inode(ddir, &pi);
+	}
+	return e;
+}
+
 errcode_t op_rename(enum fs_op op, const struct fs_req *rq, const struct ant_ica *data,
 		    struct fs_answer *a)
 {
@@ -380,53 +409,22 @@ errcode_t op_rename(enum fs_op op, const struct fs_req *rq, const struct ant_ica
 		if (old == ino)
 			return 0;   /* the same file: nothing to do */
 		e = read_inode(old, &oi);
-		if (e)
-			return e;
-		if (LINUX_S_ISDIR(oi.i_mode) && !isdir)
-			return EISDIR;
-		if (!LINUX_S_ISDIR(oi.i_mode) && isdir)
-			return ENOTDIR;
-		if (LINUX_S_ISDIR(oi.i_mode)) {
-			int empty;
-			e = dir_empty(old, &empty);
-			if (e)
-				return e;
-			if (!empty)
-				return ENOTEMPTY;
-		}
-		e = remove_entry(ddir, dname, old, &oi);
+		if (!e)
+			e = can_remove(old, &oi, isdir);   /* replaced: by one of its kind */
+		if (!e)
+			e = remove_entry(ddir, dname, old, &oi);
 		if (e)
 			return e;
 	}
-	e = link_in(ddir, dname, ino, file_type(inode.i_mode));
+	e = add_entry(ddir, dname, ino, file_type(inode.i_mode), NULL);
 	if (!e)
 		e = ext2fs_unlink(F.fs, sdir, sname, ino, 0);
-	if (!e && isdir && sdir != ddir) {
-		/* The folder's ".." now names its new parent; the link counts
-		 * of the two parents follow. */
-		struct dotdot dd = { .to = ddir };
-		e = ext2fs_dir_iterate2(F.fs, ino, DIRENT_FLAG_INCLUDE_EMPTY, NULL, set_dotdot, &dd);
-		if (!e && !dd.done)
-			e = EXT2_ET_DIR_CORRUPTED;
-		struct ext2_inode_large pi;
-		if (!e)
-			e = read_inode(sdir, &pi);
-		if (!e) {
-			if (pi.i_links_count > 1)
-				pi.i_links_count--;
-			e = write_inode(sdir, &pi);
-		}
-		if (!e)
-			e = read_inode(ddir, &pi);
-		if (!e) {
-			pi.i_links_count++;
-			e = write_inode(ddir, &pi);
-		}
-	}
+	if (!e && isdir && sdir != ddir)
+		e = reparent(ino, sdir, ddir);
 	if (!e)
-		e = touch_dir(sdir);
+		e = touch(sdir);
 	if (!e && ddir != sdir)
-		e = touch_dir(ddir);
+		e = touch(ddir);
 	if (!e) {
 		e = read_inode(ino, &inode);
 		if (!e) {
@@ -453,31 +451,22 @@ static errcode_t open_for_write(const char *path, ext2_ino_t *ino, ext2_file_t *
 	return ext2fs_file_open2(F.fs, *ino, (struct ext2_inode *)&inode, EXT2_FILE_WRITE, file);
 }
 
-/* A written or truncated file's mtime and ctime (after its handle is closed). */
-static errcode_t touch_file(ext2_ino_t ino)
+/* Close a file open_for_write opened, after its change ended with e, and
+ * touch it if all went well. */
+static errcode_t close_written(ext2_file_t file, ext2_ino_t ino, errcode_t e)
 {
-	struct ext2_inode_large inode;
-	errcode_t e = read_inode(ino, &inode);
-	if (e)
-		return e;
-	set_times(&inode, 0, 1, 1);
-	return write_inode(ino, &inode);
+	errcode_t ce = ext2fs_file_close(file);
+	if (!e)
+		e = ce;
+	if (!e)
+		e = touch(ino);
+	return e;
 }
 
-errcode_t op_write(enum fs_op op, const struct fs_req *rq, const struct ant_ica *data,
-		   struct fs_answer *a)
+/* Write len bytes of data at off into file. */
+static errcode_t write_at(ext2_file_t file, const struct ant_ica *data, uint64_t off, uint64_t len)
 {
-	uint64_t off = rq->num[0], len = rq->num[1];
-	if (len && (!data || data->size < len))
-		return EXT2_ET_INVALID_ARGUMENT;
-	if (off + len > ((uint64_t)1 << 44))
-		return EXT2_ET_FILE_TOO_BIG;
-	ext2_ino_t ino;
-	ext2_file_t file;
-	errcode_t e = open_for_write(rq->path, &ino, &file);
-	if (e)
-		return e;
-	e = ext2fs_file_llseek(file, off, EXT2_SEEK_SET, NULL);
+	errcode_t e = ext2fs_file_llseek(file, off, EXT2_SEEK_SET, NULL);
 	uint64_t put = 0;
 	while (!e && put < len) {
 		unsigned int step = 0;
@@ -492,33 +481,27 @@ errcode_t op_write(enum fs_op op, const struct fs_req *rq, const struct ant_ica 
 		e = ext2fs_file_get_lsize(file, &size);
 	if (!e && size < off + len)
 		e = ext2fs_file_set_size2(file, off + len);
-	errcode_t ce = ext2fs_file_close(file);
-	if (!e)
-		e = ce;
-	if (!e)
-		e = touch_file(ino);
-	a->rv = (int32_t)len;
 	return e;
 }
 
-errcode_t op_truncate(enum fs_op op, const struct fs_req *rq, const struct ant_ica *data,
-		      struct fs_answer *a)
+/* write "PATH OFFSET LENGTH" (the bytes in data) and truncate "PATH SIZE". */
+errcode_t op_write(enum fs_op op, const struct fs_req *rq, const struct ant_ica *data,
+		   struct fs_answer *a)
 {
-	uint64_t size = rq->num[0];
-	if (size > ((uint64_t)1 << 44))
+	int trunc = op == FS_TRUNCATE;
+	uint64_t off = rq->num[0], len = trunc ? 0 : rq->num[1];
+	if (len && (!data || data->size < len))
+		return EXT2_ET_INVALID_ARGUMENT;
+	if (off + len > FILE_SIZE_MAX)
 		return EXT2_ET_FILE_TOO_BIG;
 	ext2_ino_t ino;
 	ext2_file_t file;
 	errcode_t e = open_for_write(rq->path, &ino, &file);
 	if (e)
 		return e;
-	e = ext2fs_file_set_size2(file, size);
-	errcode_t ce = ext2fs_file_close(file);
-	if (!e)
-		e = ce;
-	if (!e)
-		e = touch_file(ino);
-	return e;
+	e = trunc ? ext2fs_file_set_size2(file, off) : write_at(file, data, off, len);
+	a->rv = (int32_t)len;
+	return close_written(file, ino, e);
 }
 
 /* chmod "PATH MODE" and utimens "PATH ATIME MTIME": the inode only. */

@@ -142,6 +142,32 @@ int server_peer(const struct server *s, const char *name)
 	return id < 0 ? -1 : id;
 }
 
+int server_param_text(const struct ant_item *it, char *buf, size_t size)
+{
+	if (!it->params || !it->nparams || it->nparams >= size)
+		return -1;
+	memcpy(buf, it->params, it->nparams);
+	buf[it->nparams] = '\0';
+	return strlen(buf) == it->nparams ? 0 : -1;
+}
+
+int server_param_numbers(const struct ant_item *it, int base, uint64_t *v, unsigned n)
+{
+	char buf[96];
+	if (server_param_text(it, buf, sizeof(buf)) < 0)
+		return -1;
+	const char *p = buf;
+	for (unsigned i = 0; i < n; i++) {
+		char *end;
+		errno = 0;
+		v[i] = strtoull(p, &end, base);
+		if (errno || *end != (i + 1 < n ? ' ' : '\0'))
+			return -1;
+		p = end + 1;
+	}
+	return 0;
+}
+
 unsigned long server_ica_ino(const struct ant_ica *ica)
 {
 	struct stat st;

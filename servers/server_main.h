@@ -75,6 +75,14 @@ int server_peer(const struct server *s, const char *name);
  * status: 0 when antd hung up, 1 on an error. */
 int server_run(struct server *s);
 
+/* A request's argument as a C string in buf (size bytes).  0, or -1 if
+ * it has none, does not fit, or has a NUL in it (it is not text). */
+int server_param_text(const struct ant_item *it, char *buf, size_t size);
+
+/* A request's argument as n whole numbers (strtoull in base), each but the
+ * last followed by one space, into v.  0, or -1 if it is not that. */
+int server_param_numbers(const struct ant_item *it, int base, uint64_t *v, unsigned n);
+
 /* The inode of ica's memfd (0 for none): what the logs and the tests use to
  * tell areas apart. */
 unsigned long server_ica_ino(const struct ant_ica *ica);
