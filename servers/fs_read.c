@@ -44,16 +44,39 @@ static int64_t inode_mtime(const struct ext2_inode_large *inode)
 	return t;
 }
 
-/* PATH's inode (following a last symlink if follow); on an error the call
- * is answered and *answered holds ant_reply's result. */
+/* Why an inode of mode is not of type want ('f' a regular file, 'd' a
+ * folder, 'l' a symbolic link, 0 any): a text and *rv; NULL if it is. */
+static const char *wrong_type(unsigned mode, char want, int32_t *rv)
+{
+	*rv = -EINVAL;
+	if (want == 'd' && !LINUX_S_ISDIR(mode))
+		return *rv = -ENOTDIR, "not a directory";
+	if (want == 'l' && !LINUX_S_ISLNK(mode))
+		return "not a symbolic link";
+	if (want == 'f' && LINUX_S_ISDIR(mode))
+		return *rv = -EISDIR, "is a directory";
+	if (want == 'f' && !LINUX_S_ISREG(mode))
+		return "not a regular file";
+	return NULL;
+}
+
+/* PATH's inode (following a last symlink if follow), of type want (see
+ * wrong_type; inode NULL: not read, any type).  On an error the call is
+ * answered and *answered holds ant_reply's result. */
 static int load_inode(struct ant_conn *c, struct ant_item *it, const char *path, int follow,
-		      ext2_ino_t *ino, struct ext2_inode_large *inode, int *answered)
+		      char want, ext2_ino_t *ino, struct ext2_inode_large *inode, int *answered)
 {
 	errcode_t e = resolve(path, follow, ino);
 	if (!e && inode)
 		e = read_inode(*ino, inode);
 	if (e) {
 		*answered = reply_err(c, it, e, path);
+		return -1;
+	}
+	int32_t rv;
+	const char *why = inode ? wrong_type(inode->i_mode, want, &rv) : NULL;
+	if (why) {
+		*answered = reply_text(c, it, rv, why);
 		return -1;
 	}
 	return 0;
@@ -64,7 +87,7 @@ int do_stat(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
 	ext2_ino_t ino;
 	struct ext2_inode_large inode;
 	int answered;
-	if (load_inode(c, it, rq->path, 0, &ino, &inode, &answered) < 0)
+	if (load_inode(c, it, rq->path, 0, 0, &ino, &inode, &answered) < 0)
 		return answered;
 	struct fs_attr a = {
 		.ino = ino, .mode = inode.i_mode, .size = EXT2_I_SIZE(&inode),
@@ -82,7 +105,7 @@ int do_lookup(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
 {
 	ext2_ino_t ino;
 	int answered;
-	if (load_inode(c, it, rq->path, 0, &ino, NULL, &answered) < 0)
+	if (load_inode(c, it, rq->path, 0, 0, &ino, NULL, &answered) < 0)
 		return answered;
 	char text[32];
 	fs_ino_format(text, sizeof(text), ino);
@@ -193,14 +216,11 @@ static int reply_in_ica(struct ant_conn *c, struct ant_item *it, const char *byt
 
 int do_readdir(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
 {
-	const char *path = rq->path;
 	ext2_ino_t ino;
 	struct ext2_inode_large inode;
 	int answered;
-	if (load_inode(c, it, path, 1, &ino, &inode, &answered) < 0)
+	if (load_inode(c, it, rq->path, 1, 'd', &ino, &inode, &answered) < 0)
 		return answered;
-	if (!LINUX_S_ISDIR(inode.i_mode))
-		return reply_text(c, it, -ENOTDIR, "not a directory");
 	struct listing l = { 0 };
 	errcode_t e = ext2fs_dir_iterate2(F.fs, ino, 0, NULL, collect, &l);
 	if (!e)
@@ -208,12 +228,12 @@ int do_readdir(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
 	struct text t = { 0 };
 	int r;
 	if (e) {
-		r = reply_err(c, it, e, path);
+		r = reply_err(c, it, e, rq->path);
 		goto out;
 	}
 	struct dent *tmp = l.n > 1 ? malloc(l.n * sizeof(*tmp)) : NULL;
 	if (l.n > 1 && !tmp) {
-		r = reply_err(c, it, EXT2_ET_NO_MEMORY, path);
+		r = reply_err(c, it, EXT2_ET_NO_MEMORY, rq->path);
 		goto out;
 	}
 	fs_sort(l.v, tmp, l.n, sizeof(*l.v), dent_less);
@@ -232,7 +252,7 @@ int do_readdir(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
 			e = EXT2_ET_NO_MEMORY;
 	}
 	if (e) {
-		r = reply_err(c, it, e, path);
+		r = reply_err(c, it, e, rq->path);
 	} else if (t.len > INT32_MAX) {
 		r = reply_text(c, it, -EFBIG, "listing too long");
 	} else {
@@ -337,12 +357,8 @@ static int read_into(struct ant_conn *c, struct ant_item *it, const struct fs_re
 	ext2_ino_t ino;
 	struct ext2_inode_large inode;
 	int answered;
-	if (load_inode(c, it, path, 1, &ino, &inode, &answered) < 0)
+	if (load_inode(c, it, path, 1, 'f', &ino, &inode, &answered) < 0)
 		return answered;
-	if (LINUX_S_ISDIR(inode.i_mode))
-		return reply_text(c, it, -EISDIR, "is a directory");
-	if (!LINUX_S_ISREG(inode.i_mode))
-		return reply_text(c, it, -EINVAL, "not a regular file");
 	uint64_t size = EXT2_I_SIZE(&inode);
 	if (off >= size || len == 0)
 		return reply_text(c, it, 0, NULL);   /* past the end: nothing, no ICA */
@@ -405,14 +421,11 @@ int do_read(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
 
 int do_readlink(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
 {
-	const char *path = rq->path;
 	ext2_ino_t ino;
 	struct ext2_inode_large inode;
 	int answered;
-	if (load_inode(c, it, path, 0, &ino, &inode, &answered) < 0)
+	if (load_inode(c, it, rq->path, 0, 'l', &ino, &inode, &answered) < 0)
 		return answered;
-	if (!LINUX_S_ISLNK(inode.i_mode))
-		return reply_text(c, it, -EINVAL, "not a symbolic link");
 	uint64_t size = EXT2_I_SIZE(&inode);
 	if (size >= F.fs->blocksize || size > FS_INLINE_MAX)
 		return reply_text(c, it, -EUCLEAN, "symbolic link too long");
@@ -444,7 +457,7 @@ int do_readlink(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq
 			e = EXT2_ET_SHORT_READ;
 	}
 	if (e)
-		return reply_err(c, it, e, path);
+		return reply_err(c, it, e, rq->path);
 	return ant_reply(c, it, (int32_t)size, target, (size_t)size, NULL, ANT_DF_DETACH);
 }
 

@@ -133,33 +133,11 @@ static int should_fail(const struct testops *o, const struct server *s, const st
 				    strlen(o->fail_marker)) != NULL;
 }
 
-int testops_take(struct server *s, struct ant_item *it)
+/* Fail as mode says.  Returns 1 if the item was used up, else 0 (the
+ * sandbox may have let the system call pass). */
+static int fail_now(enum fail_mode mode, struct ant_conn *c, struct ant_item *it)
 {
-	const struct testops *o = &T;
-	struct ant_conn *c = s->c;
-	if (!should_fail(o, s, it))
-		return 0;
-	if (o->fail_instance) {
-		const char *inst = getenv("ANT_INSTANCE");
-		if (!inst || strtoul(inst, NULL, 10) != o->fail_instance)
-			return 0;
-	}
-	if (o->fail_once) {
-		/* A relative name is taken in the stack's run folder. */
-		char path[4096];
-		const char *dir = getenv("ANT_RUN_DIR");
-		if (o->fail_once[0] != '/' && dir)
-			snprintf(path, sizeof(path), "%s/%s", dir, o->fail_once);
-		else
-			snprintf(path, sizeof(path), "%s", o->fail_once);
-		int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-		if (fd < 0)
-			return 0;   /* failed once already */
-		close(fd);
-	}
-	if (s->log)
-		fprintf(s->log, "FAIL %d\n", (int)o->fail);
-	switch (o->fail) {
+	switch (mode) {
 	case FAIL_SEGV:
 		/* The default action, even under a sanitizer that catches SEGV. */
 		signal(SIGSEGV, SIG_DFL);
@@ -220,6 +198,36 @@ int testops_take(struct server *s, struct ant_item *it)
 	}
 	return 0;
 }
+
+int testops_take(struct server *s, struct ant_item *it)
+{
+	const struct testops *o = &T;
+	struct ant_conn *c = s->c;
+	if (!should_fail(o, s, it))
+		return 0;
+	if (o->fail_instance) {
+		const char *inst = getenv("ANT_INSTANCE");
+		if (!inst || strtoul(inst, NULL, 10) != o->fail_instance)
+			return 0;
+	}
+	if (o->fail_once) {
+		/* A relative name is taken in the stack's run folder. */
+		char path[4096];
+		const char *dir = getenv("ANT_RUN_DIR");
+		if (o->fail_once[0] != '/' && dir)
+			snprintf(path, sizeof(path), "%s/%s", dir, o->fail_once);
+		else
+			snprintf(path, sizeof(path), "%s", o->fail_once);
+		int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return 0;   /* failed once already */
+		close(fd);
+	}
+	if (s->log)
+		fprintf(s->log, "FAIL %d\n", (int)o->fail);
+	return fail_now(o->fail, c, it);
+}
+
 
 int testops_targets_me(const struct server *s, const struct ant_item *it)
 {
