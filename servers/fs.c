@@ -165,18 +165,18 @@ void fs_sort(void *v, void *tmp, size_t n, size_t size, int (*less)(const void *
 struct fs_state F = { .block_size = 4096 };
 
 /* An op that only reads, or answers without the file system (stats). */
-typedef int fs_read_fn(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq);
+typedef int fs_serve_fn(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq);
 
 #define OPF_DATA  0x1u   /* takes a data ICA with the call (else it is dropped) */
 #define OPF_NO_FS 0x2u   /* answered without opening the file system */
 
-static fs_read_fn do_stats;
+static fs_serve_fn do_stats;
 
 /* The ops, by their fs_proto.h number: each either reads (serve) or
  * writes (change: one transaction, see do_change).  bad: the answer's
  * text when a reading op's argument has not its shape. */
 static const struct {
-	fs_read_fn *serve;
+	fs_serve_fn *serve;
 	fs_change_fn *change;
 	unsigned flags;
 	const char *bad;
