@@ -162,8 +162,9 @@ static int disk_call(struct ant_conn *c, const char *op, uint64_t no, struct ant
 	return ant_call_async(c, &call, ticket);
 }
 
-static int do_read(struct ant_conn *c, struct ant_item *it)
+static int do_read(struct server *s, struct ant_item *it)
 {
+	struct ant_conn *c = s->c;
 	uint64_t no;
 	if (parse_block(it, &no) < 0)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, "read wants a block number");
@@ -221,8 +222,9 @@ static int do_read(struct ant_conn *c, struct ant_item *it)
 	return 0;
 }
 
-static int do_write(struct ant_conn *c, struct ant_item *it)
+static int do_write(struct server *s, struct ant_item *it)
 {
+	struct ant_conn *c = s->c;
 	uint64_t no;
 	if (parse_block(it, &no) < 0)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, "write wants a block number");
@@ -295,8 +297,9 @@ static int result(struct ant_conn *c, struct ant_item *res)
 /* A transaction: drop what it changes, then the disk applies it and answers
  * the caller (direct return).  The disk serves its requests in order, so a
  * read of a changed block sent after this reaches the disk after it. */
-static int do_commit(struct ant_conn *c, struct ant_item *it)
+static int do_commit(struct server *s, struct ant_item *it)
 {
+	struct ant_conn *c = s->c;
 	if (!it->data)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, "commit wants a transaction in a data ICA");
 	int r = ant_ica_map(c, it->data);   /* the one area the cache reads */
@@ -321,29 +324,31 @@ static int do_commit(struct ant_conn *c, struct ant_item *it)
 	return ant_forward(c, it, &fw);
 }
 
-static int on_request(struct server *s, struct ant_item *it)
+/* flush and txnstatus: the disk answers the caller directly. */
+static int to_disk(struct server *s, struct ant_item *it)
 {
-	struct ant_conn *c = s->c;
-	if (strcmp(it->op, "read") == 0)
-		return do_read(c, it);
-	if (strcmp(it->op, "write") == 0)
-		return do_write(c, it);
-	if (strcmp(it->op, "commit") == 0)
-		return do_commit(c, it);
-	if (strcmp(it->op, "flush") == 0 || strcmp(it->op, "txnstatus") == 0) {
-		struct ant_forward fw = { .server = C.disk, .return_needed = 0,
-					  .frame_flags = ANT_FF_IO_WAIT };
-		return ant_forward(c, it, &fw);   /* the disk answers the caller directly */
-	}
-	if (strcmp(it->op, "stats") == 0) {
-		char buf[160];
-		snprintf(buf, sizeof(buf), "hits %" PRIu64 " misses %" PRIu64 " coalesced %" PRIu64
-			 " evictions %" PRIu64 " blocks %u readaheads %" PRIu64, C.hits, C.misses,
-			 C.coalesced, C.evictions, C.nblocks, C.readaheads);
-		return reply_text(c, it, 0, buf);
-	}
-	return reply_text(c, it, ANT_E_NO_OP, NULL);
+	struct ant_forward fw = { .server = C.disk, .return_needed = 0, .frame_flags = ANT_FF_IO_WAIT };
+	return ant_forward(s->c, it, &fw);
 }
+
+static int do_stats(struct server *s, struct ant_item *it)
+{
+	char buf[160];
+	snprintf(buf, sizeof(buf), "hits %" PRIu64 " misses %" PRIu64 " coalesced %" PRIu64
+		 " evictions %" PRIu64 " blocks %u readaheads %" PRIu64, C.hits, C.misses,
+		 C.coalesced, C.evictions, C.nblocks, C.readaheads);
+	return reply_text(s->c, it, 0, buf);
+}
+
+static const struct server_op ops[] = {
+	{ "read", do_read },
+	{ "write", do_write },
+	{ "commit", do_commit },
+	{ "flush", to_disk },
+	{ "txnstatus", to_disk },
+	{ "stats", do_stats },
+	{ NULL, NULL },
+};
 
 static int on_result(struct server *s, struct ant_item *it)
 {
@@ -361,7 +366,7 @@ int main(int argc, char **argv)
 	struct server s = {
 		.prog = "cache", .usage = usage, .opts = { opts, testops_opts },
 		.operand = "DISK", .operand_out = &C.disk,
-		.on_request = on_request, .on_result = on_result, .take = testops_take,
+		.ops = ops, .on_result = on_result, .take = testops_take,
 	};
 	if (server_parse(&s, argc, argv) != 0)
 		return 2;

@@ -138,8 +138,10 @@ static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
 	return 0;
 }
 
-static int do_read(struct ant_conn *c, struct ant_item *it, int img)
+static int do_read(struct server *s, struct ant_item *it)
 {
+	struct ant_conn *c = s->c;
+	int img = D.img;
 	uint64_t off, len;
 	if (parse_range(it, &off, &len) < 0)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, "read wants \"OFFSET LENGTH\"");
@@ -174,8 +176,10 @@ static int do_read(struct ant_conn *c, struct ant_item *it, int img)
 	return ant_reply(c, it, (int32_t)got, NULL, 0, ica, ANT_DF_DETACH);
 }
 
-static int do_write(struct ant_conn *c, struct ant_item *it, int img, int read_only)
+static int do_write(struct server *s, struct ant_item *it)
 {
+	struct ant_conn *c = s->c;
+	int img = D.img, read_only = D.read_only;
 	uint64_t off, len;
 	if (read_only)
 		return reply_text(c, it, -EROFS, "the image is read-only");
@@ -301,8 +305,9 @@ static int recover(const char *self)
 	return r;
 }
 
-static int do_commit(struct ant_conn *c, struct ant_item *it)
+static int do_commit(struct server *s, struct ant_item *it)
 {
+	struct ant_conn *c = s->c;
 	if (D.read_only)
 		return reply_text(c, it, -EROFS, "the image is read-only");
 	if (D.log < 0)
@@ -336,40 +341,40 @@ static int do_commit(struct ant_conn *c, struct ant_item *it)
 	return ant_reply(c, it, n, NULL, 0, NULL, ANT_DF_DETACH);
 }
 
-static int do_txnstatus(struct ant_conn *c, struct ant_item *it)
+static int do_txnstatus(struct server *s, struct ant_item *it)
 {
+	struct ant_conn *c = s->c;
 	uint64_t id[2];
 	if (server_param_numbers(it, 16, id, 2) < 0)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, "txnstatus wants \"RUN CALL\" in hex");
 	return reply_text(c, it, id_applied(id), NULL);
 }
 
-static int on_request(struct server *s, struct ant_item *it)
+static int do_flush(struct server *s, struct ant_item *it)
 {
-	struct ant_conn *c = s->c;
-	int img = D.img;
-	if (strcmp(it->op, "read") == 0)
-		return do_read(c, it, img);
-	if (strcmp(it->op, "write") == 0)
-		return do_write(c, it, img, D.read_only);
-	if (strcmp(it->op, "commit") == 0)
-		return do_commit(c, it);
-	if (strcmp(it->op, "txnstatus") == 0)
-		return do_txnstatus(c, it);
-	if (strcmp(it->op, "flush") == 0) {
-		int e = fsync(img) < 0 ? -errno : 0;
-		if (!e && D.log >= 0 && fsync(D.log) < 0)
-			e = -errno;
-		return reply_text(c, it, e, NULL);
-	}
-	if (strcmp(it->op, "size") == 0) {
-		struct stat st;
-		char buf[32];
-		snprintf(buf, sizeof(buf), "%" PRIu64, fstat(img, &st) == 0 ? (uint64_t)st.st_size : 0);
-		return reply_text(c, it, 0, buf);
-	}
-	return reply_text(c, it, ANT_E_NO_OP, NULL);
+	int e = fsync(D.img) < 0 ? -errno : 0;
+	if (!e && D.log >= 0 && fsync(D.log) < 0)
+		e = -errno;
+	return reply_text(s->c, it, e, NULL);
 }
+
+static int do_size(struct server *s, struct ant_item *it)
+{
+	struct stat st;
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%" PRIu64, fstat(D.img, &st) == 0 ? (uint64_t)st.st_size : 0);
+	return reply_text(s->c, it, 0, buf);
+}
+
+static const struct server_op ops[] = {
+	{ "read", do_read },
+	{ "write", do_write },
+	{ "commit", do_commit },
+	{ "txnstatus", do_txnstatus },
+	{ "flush", do_flush },
+	{ "size", do_size },
+	{ NULL, NULL },
+};
 
 int main(int argc, char **argv)
 {
@@ -383,7 +388,7 @@ int main(int argc, char **argv)
 	};
 	struct server s = {
 		.prog = "disk", .usage = usage, .opts = { opts, testops_opts },
-		.on_request = on_request, .take = testops_take,
+		.ops = ops, .take = testops_take,
 	};
 	if (server_parse(&s, argc, argv) != 0)
 		return 2;

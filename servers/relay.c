@@ -115,10 +115,14 @@ static int parse_return(void *out, const char *self, const char *m)
 	return 0;
 }
 
+static int on_ask(struct server *s, struct ant_item *it)
+{
+	return start_ask(s->c, it, &R.pending);
+}
+
+/* Every op but ask: forwarded to NEXT, or answered here at the end. */
 static int on_request(struct server *s, struct ant_item *it)
 {
-	if (strcmp(it->op, "ask") == 0)
-		return start_ask(s->c, it, &R.pending);
 	if (testops_targets_me(s, it))
 		return testops_misbehave(s, it);
 	if (R.next_id <= 0)
@@ -147,6 +151,10 @@ static int on_result(struct server *s, struct ant_item *it)
 
 int main(int argc, char **argv)
 {
+	static const struct server_op ops[] = {
+		{ "ask", on_ask },
+		{ NULL, NULL },
+	};
 	static const struct server_opt opts[] = {
 		{ "--return", SERVER_CALL, &R.mode, 0, 0, 0, parse_return },
 		{ NULL, SERVER_FLAG, NULL, 0, 0, 0, NULL },
@@ -154,7 +162,7 @@ int main(int argc, char **argv)
 	struct server s = {
 		.prog = "relay", .usage = usage, .opts = { opts, testops_opts },
 		.operand = "NEXT", .operand_out = &R.next, .operand_optional = 1,
-		.on_request = on_request, .on_return = on_return, .on_result = on_result,
+		.ops = ops, .on_request = on_request, .on_return = on_return, .on_result = on_result,
 		.take = testops_take,
 	};
 	if (server_parse(&s, argc, argv) != 0)

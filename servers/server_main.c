@@ -200,6 +200,15 @@ static int take(struct server *s, struct ant_item *it)
 	return s->take ? s->take(s, it) : 0;
 }
 
+/* A request's handler: its op's in s->ops, else s->on_request. */
+static server_item_fn *request_fn(const struct server *s, const struct ant_item *it)
+{
+	for (const struct server_op *op = s->ops; op && op->name; op++)
+		if (strcmp(op->name, it->op) == 0)
+			return op->fn;
+	return s->on_request;
+}
+
 int server_run(struct server *s)
 {
 	struct ant_item it;
@@ -207,11 +216,13 @@ int server_run(struct server *s)
 	while ((r = ant_next(s->c, &it, -1)) == 0) {
 		if (take(s, &it))
 			continue;
-		server_item_fn *fn = it.kind == ANT_ITEM_REQUEST ? s->on_request :
+		server_item_fn *fn = it.kind == ANT_ITEM_REQUEST ? request_fn(s, &it) :
 				     it.kind == ANT_ITEM_RETURN ? s->on_return :
 				     it.kind == ANT_ITEM_RESULT ? s->on_result : NULL;
 		if (fn)
 			r = fn(s, &it);
+		else if (it.kind == ANT_ITEM_REQUEST)
+			r = ant_reply(s->c, &it, ANT_E_NO_OP, NULL, 0, NULL, ANT_DF_DETACH);
 		else if (it.kind == ANT_ITEM_RESULT)
 			ant_ica_release(s->c, it.data);   /* no call of its own waits for it */
 		if (r < 0)

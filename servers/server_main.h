@@ -28,6 +28,13 @@ struct server;
 /* A handler of one kind of item; returns 0, or < 0 to end the loop (antd gone). */
 typedef int server_item_fn(struct server *s, struct ant_item *it);
 
+/* One op a server answers: a request naming it goes to fn.  A table of
+ * them ends with a NULL name. */
+struct server_op {
+	const char *name;
+	server_item_fn *fn;
+};
+
 /* One server process.  The server fills the first part, server_parse and
  * server_connect the rest. */
 struct server {
@@ -37,7 +44,8 @@ struct server {
 	const char *operand;              /* ro: "CACHE": the one operand it takes (NULL: none) */
 	const char **operand_out;         /* ro: where the operand goes */
 	int operand_optional;             /* ro: the operand may be left out */
-	server_item_fn *on_request;       /* ro: each request (NULL: none is answered) */
+	const struct server_op *ops;      /* ro: its ops, by name (NULL: none) */
+	server_item_fn *on_request;       /* ro: a request for an op not in ops (NULL: ANT_E_NO_OP) */
 	server_item_fn *on_return;        /* ro: a result coming back through it (NULL: ignored) */
 	server_item_fn *on_result;        /* ro: the result of its own call (NULL: its data ICA is released) */
 	server_item_fn *take;             /* ro: every item, logged: 1 if it is used up (testops_take) */
@@ -71,7 +79,7 @@ void server_connect(struct server *s);
 int server_peer(const struct server *s, const char *name);
 
 /* Serve until antd hangs up: each item is logged, paused for and passed to
- * s->take, then to the handler of its kind.  Closes s->c.  Returns the exit
+ * s->take, then to the handler of its kind (a request: of its op).  Closes s->c.  Returns the exit
  * status: 0 when antd hung up, 1 on an error. */
 int server_run(struct server *s);
 
