@@ -6,8 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <et/com_err.h>
-
 #include "fs.h"
 #include "txn.h"
 
