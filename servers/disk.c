@@ -109,33 +109,32 @@ static int reply_text(struct ant_conn *c, struct ant_item *it, int32_t rv, const
 	return ant_reply(c, it, rv, text, text ? strlen(text) : 0, NULL, ANT_DF_DETACH);
 }
 
-/* Whole pread/pwrite: -errno, or -EIO for a short read. */
-static int pread_all(int fd, void *buf, size_t n, uint64_t off)
+/* Whole pread (or pwrite if put) of n bytes at off: 0, -errno, or -EIO
+ * when the file ends first. */
+static int rw_all(int fd, void *buf, size_t n, uint64_t off, int put)
 {
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+	size_t done = 0;
+	while (done < n) {
+		char *p = (char *)buf + done;
+		ssize_t r = put ? pwrite(fd, p, n - done, (off_t)(off + done))
+				: pread(fd, p, n - done, (off_t)(off + done));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return r < 0 ? -errno : -EIO;
-		got += (size_t)r;
+		done += (size_t)r;
 	}
 	return 0;
 }
 
+static int pread_all(int fd, void *buf, size_t n, uint64_t off)
+{
+	return rw_all(fd, buf, n, off, 0);
+}
+
 static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
 {
-	size_t put = 0;
-	while (put < n) {
-		ssize_t r = pwrite(fd, (const char *)buf + put, n - put, (off_t)(off + put));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		put += (size_t)r;
-	}
-	return 0;
+	return rw_all(fd, (void *)buf, n, off, 1);
 }
 
 static int do_read(struct server *s, struct ant_item *it)
