@@ -7,6 +7,7 @@
 
 #include "ant/ant.h"
 #include "ant/proto.h"
+#include "server_main.h"
 #include "testops.h"
 #include "txn.h"
 
@@ -78,7 +79,8 @@ static void usage(FILE *f)
 		"  --block-size N  bytes per block (default 65536, a multiple of 4096)\n"
 		"  --blocks N      blocks kept at most (default 256); least recently used go\n"
 		"  --readahead N   after a miss on block B, also read B+1..B+N (default 0)\n"
-		TESTOPTS_HELP
+		SERVER_HELP
+		TESTOPS_HELP
 		"  --help          this text\n");
 }
 
@@ -135,18 +137,7 @@ static void invalidate(struct ant_conn *c, uint64_t no)
 
 static int parse_block(const struct ant_item *it, uint64_t *no)
 {
-	char buf[32];
-	if (!it->params || !it->nparams || it->nparams >= sizeof(buf))
-		return -1;
-	memcpy(buf, it->params, it->nparams);
-	buf[it->nparams] = '\0';
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(buf, &end, 10);
-	if (errno || *end || v > UINT64_MAX / C.block_size)
-		return -1;
-	*no = v;
-	return 0;
+	return server_param_numbers(it, 10, no, 1) < 0 || *no > UINT64_MAX / C.block_size ? -1 : 0;
 }
 
 static int reply_text(struct ant_conn *c, struct ant_item *it, int32_t rv, const char *text)
@@ -171,8 +162,9 @@ static int disk_call(struct ant_conn *c, const char *op, uint64_t no, struct ant
 	return ant_call_async(c, &call, ticket);
 }
 
-static int do_read(struct ant_conn *c, struct ant_item *it)
+static int do_read(struct server *s, struct ant_item *it)
 {
+	struct ant_conn *c = s->c;
 	uint64_t no;
 	if (parse_block(it, &no) < 0)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, "read wants a block number");
@@ -230,8 +222,9 @@ static int do_read(struct ant_conn *c, struct ant_item *it)
 	return 0;
 }
 
-static int do_write(struct ant_conn *c, struct ant_item *it)
+static int do_write(struct server *s, struct ant_item *it)
 {
+	struct ant_conn *c = s->c;
 	uint64_t no;
 	if (parse_block(it, &no) < 0)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, "write wants a block number");
@@ -254,7 +247,7 @@ static int do_write(struct ant_conn *c, struct ant_item *it)
 }
 
 /* A disk answer: a block arrived (serve its waiters) or a write is done. */
-static int on_result(struct ant_conn *c, struct ant_item *res)
+static int result(struct ant_conn *c, struct ant_item *res)
 {
 	for (struct pending_write **pp = &C.writes; *pp; pp = &(*pp)->next) {
 		struct pending_write *pw = *pp;
@@ -304,8 +297,9 @@ static int on_result(struct ant_conn *c, struct ant_item *res)
 /* A transaction: drop what it changes, then the disk applies it and answers
  * the caller (direct return).  The disk serves its requests in order, so a
  * read of a changed block sent after this reaches the disk after it. */
-static int do_commit(struct ant_conn *c, struct ant_item *it)
+static int do_commit(struct server *s, struct ant_item *it)
 {
+	struct ant_conn *c = s->c;
 	if (!it->data)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, "commit wants a transaction in a data ICA");
 	int r = ant_ica_map(c, it->data);   /* the one area the cache reads */
@@ -330,76 +324,57 @@ static int do_commit(struct ant_conn *c, struct ant_item *it)
 	return ant_forward(c, it, &fw);
 }
 
+/* flush and txnstatus: the disk answers the caller directly. */
+static int to_disk(struct server *s, struct ant_item *it)
+{
+	struct ant_forward fw = { .server = C.disk, .return_needed = 0, .frame_flags = ANT_FF_IO_WAIT };
+	return ant_forward(s->c, it, &fw);
+}
+
+static int do_stats(struct server *s, struct ant_item *it)
+{
+	char buf[160];
+	snprintf(buf, sizeof(buf), "hits %" PRIu64 " misses %" PRIu64 " coalesced %" PRIu64
+		 " evictions %" PRIu64 " blocks %u readaheads %" PRIu64, C.hits, C.misses,
+		 C.coalesced, C.evictions, C.nblocks, C.readaheads);
+	return reply_text(s->c, it, 0, buf);
+}
+
+static const struct server_op ops[] = {
+	{ "read", do_read },
+	{ "write", do_write },
+	{ "commit", do_commit },
+	{ "flush", to_disk },
+	{ "txnstatus", to_disk },
+	{ "stats", do_stats },
+	{ NULL, NULL },
+};
+
+static int on_result(struct server *s, struct ant_item *it)
+{
+	return result(s->c, it);
+}
+
 int main(int argc, char **argv)
 {
-	struct testopts o = { .self = testops_self("cache"), .usage = usage };
-	for (int i = 1; i < argc; i++) {
-		int r = testopts_parse(&o, argc, argv, &i);
-		if (r < 0)
-			return 2;
-		if (r > 0)
-			continue;
-		if ((r = testopts_number(&o, argc, argv, &i, "--readahead", 0, 256, 0,
-						&C.readahead)) != 0 ||
-			   (r = testopts_number(&o, argc, argv, &i, "--blocks", 1, 1000000, 0,
-						&C.max_blocks)) != 0 ||
-			   (r = testopts_number(&o, argc, argv, &i, "--block-size", 4096, 64u << 20,
-						4096, &C.block_size)) != 0) {
-			if (r < 0)
-				return 2;
-		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "%s: unknown option '%s' (see cache --help)\n", o.self, argv[i]);
-			return 2;
-		} else if (!C.disk) {
-			C.disk = argv[i];
-		} else {
-			fprintf(stderr, "%s: more than one DISK given\n", o.self);
-			return 2;
-		}
-	}
-	if (!C.disk) {
-		fprintf(stderr, "%s: which disk server? (see cache --help)\n", o.self);
+	static const struct server_opt opts[] = {
+		{ "--readahead", SERVER_NUMBER, &C.readahead, 0, 256, 0, NULL },
+		{ "--blocks", SERVER_NUMBER, &C.max_blocks, 1, 1000000, 0, NULL },
+		{ "--block-size", SERVER_NUMBER, &C.block_size, 4096, 64u << 20, 4096, NULL },
+		{ NULL, SERVER_FLAG, NULL, 0, 0, 0, NULL },
+	};
+	struct server s = {
+		.prog = "cache", .usage = usage, .opts = { opts, testops_opts },
+		.operand = "DISK", .operand_out = &C.disk,
+		.ops = ops, .on_result = on_result, .take = testops_take,
+	};
+	if (server_parse(&s, argc, argv) != 0)
 		return 2;
-	}
-	struct ant_conn *c = testops_connect(&o, "cache");
+	server_connect(&s);
 	/* The cache never reads a block's bytes: it keeps and hands out the
 	 * areas unmapped (only a commit's transaction is mapped, to read it). */
-	ant_set_lazy_map(c, 1);
-	int r;
-	if (ant_server_id(c, C.disk) < 0) {
-		fprintf(stderr, "%s: no server named '%s' in this stack\n", o.self, C.disk);
+	ant_set_lazy_map(s.c, 1);
+	if (server_peer(&s, C.disk) < 0)
 		return 1;
-	}
-	struct ant_item it;
-	while ((r = ant_next(c, &it, -1)) == 0) {
-		if (testops_take(&o, c, &it))
-			continue;
-		if (it.kind == ANT_ITEM_RESULT) {
-			r = on_result(c, &it);
-		} else if (it.kind != ANT_ITEM_REQUEST) {
-			continue;
-		} else if (strcmp(it.op, "read") == 0) {
-			r = do_read(c, &it);
-		} else if (strcmp(it.op, "write") == 0) {
-			r = do_write(c, &it);
-		} else if (strcmp(it.op, "commit") == 0) {
-			r = do_commit(c, &it);
-		} else if (strcmp(it.op, "flush") == 0 || strcmp(it.op, "txnstatus") == 0) {
-			struct ant_forward fw = { .server = C.disk, .return_needed = 0,
-						  .frame_flags = ANT_FF_IO_WAIT };
-			r = ant_forward(c, &it, &fw);   /* the disk answers the caller directly */
-		} else if (strcmp(it.op, "stats") == 0) {
-			char buf[160];
-			snprintf(buf, sizeof(buf), "hits %" PRIu64 " misses %" PRIu64 " coalesced %" PRIu64
-				 " evictions %" PRIu64 " blocks %u readaheads %" PRIu64, C.hits, C.misses,
-				 C.coalesced, C.evictions, C.nblocks, C.readaheads);
-			r = reply_text(c, &it, 0, buf);
-		} else {
-			r = reply_text(c, &it, ANT_E_NO_OP, NULL);
-		}
-		if (r < 0)
-			break;
-	}
-	ant_close(c);
-	return r == -ECONNRESET ? 0 : (r < 0 ? 1 : 0);
+	return server_run(&s);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ant/ant.h"
+#include "server_main.h"
 #include "testops.h"
 #include "txn.h"
 
@@ -88,27 +89,18 @@ static void usage(FILE *f)
 		"  --sync          fdatasync between the steps of a commit (power-loss safe)\n"
 		"  --crash-in-commit N  testing: in the first process antd starts, die\n"
 		"                  (SIGKILL) half-way through applying the Nth commit\n"
-		TESTOPTS_HELP
+		SERVER_HELP
+		TESTOPS_HELP
 		"  --help          this text\n");
 }
 
 static int parse_range(const struct ant_item *it, uint64_t *off, uint64_t *len)
 {
-	char buf[64];
-	if (!it->params || it->nparams == 0 || it->nparams >= sizeof(buf))
+	uint64_t v[2];
+	if (server_param_numbers(it, 10, v, 2) < 0 || v[1] == 0 || v[1] > MAX_IO || v[0] > INT64_MAX - v[1])
 		return -1;
-	memcpy(buf, it->params, it->nparams);
-	buf[it->nparams] = '\0';
-	char *end;
-	errno = 0;
-	unsigned long long o = strtoull(buf, &end, 10);
-	if (errno || *end != ' ')
-		return -1;
-	unsigned long long l = strtoull(end + 1, &end, 10);
-	if (errno || *end || l == 0 || l > MAX_IO || o > INT64_MAX - l)
-		return -1;
-	*off = o;
-	*len = l;
+	*off = v[0];
+	*len = v[1];
 	return 0;
 }
 
@@ -117,37 +109,38 @@ static int reply_text(struct ant_conn *c, struct ant_item *it, int32_t rv, const
 	return ant_reply(c, it, rv, text, text ? strlen(text) : 0, NULL, ANT_DF_DETACH);
 }
 
-/* Whole pread/pwrite: -errno, or -EIO for a short read. */
-static int pread_all(int fd, void *buf, size_t n, uint64_t off)
+/* Whole pread (or pwrite if put) of n bytes at off: 0, -errno, or -EIO
+ * when the file ends first. */
+static int rw_all(int fd, void *buf, size_t n, uint64_t off, int put)
 {
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+	size_t done = 0;
+	while (done < n) {
+		char *p = (char *)buf + done;
+		ssize_t r = put ? pwrite(fd, p, n - done, (off_t)(off + done))
+				: pread(fd, p, n - done, (off_t)(off + done));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return r < 0 ? -errno : -EIO;
-		got += (size_t)r;
+		done += (size_t)r;
 	}
 	return 0;
+}
+
+static int pread_all(int fd, void *buf, size_t n, uint64_t off)
+{
+	return rw_all(fd, buf, n, off, 0);
 }
 
 static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
 {
-	size_t put = 0;
-	while (put < n) {
-		ssize_t r = pwrite(fd, (const char *)buf + put, n - put, (off_t)(off + put));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		put += (size_t)r;
-	}
-	return 0;
+	return rw_all(fd, (void *)buf, n, off, 1);
 }
 
-static int do_read(struct ant_conn *c, struct ant_item *it, int img)
+static int do_read(struct server *s, struct ant_item *it)
 {
+	struct ant_conn *c = s->c;
+	int img = D.img;
 	uint64_t off, len;
 	if (parse_range(it, &off, &len) < 0)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, "read wants \"OFFSET LENGTH\"");
@@ -182,8 +175,10 @@ static int do_read(struct ant_conn *c, struct ant_item *it, int img)
 	return ant_reply(c, it, (int32_t)got, NULL, 0, ica, ANT_DF_DETACH);
 }
 
-static int do_write(struct ant_conn *c, struct ant_item *it, int img, int read_only)
+static int do_write(struct server *s, struct ant_item *it)
 {
+	struct ant_conn *c = s->c;
+	int img = D.img, read_only = D.read_only;
 	uint64_t off, len;
 	if (read_only)
 		return reply_text(c, it, -EROFS, "the image is read-only");
@@ -309,8 +304,9 @@ static int recover(const char *self)
 	return r;
 }
 
-static int do_commit(struct ant_conn *c, struct ant_item *it)
+static int do_commit(struct server *s, struct ant_item *it)
 {
+	struct ant_conn *c = s->c;
 	if (D.read_only)
 		return reply_text(c, it, -EROFS, "the image is read-only");
 	if (D.log < 0)
@@ -344,52 +340,64 @@ static int do_commit(struct ant_conn *c, struct ant_item *it)
 	return ant_reply(c, it, n, NULL, 0, NULL, ANT_DF_DETACH);
 }
 
-static int do_txnstatus(struct ant_conn *c, struct ant_item *it)
+static int do_txnstatus(struct server *s, struct ant_item *it)
 {
-	char buf[64];
+	struct ant_conn *c = s->c;
 	uint64_t id[2];
-	char *end;
-	if (!it->params || !it->nparams || it->nparams >= sizeof(buf))
-		return reply_text(c, it, ANT_E_BAD_REQUEST, "txnstatus wants \"RUN CALL\" in hex");
-	memcpy(buf, it->params, it->nparams);
-	buf[it->nparams] = '\0';
-	errno = 0;
-	id[0] = strtoull(buf, &end, 16);
-	if (errno || *end != ' ')
-		return reply_text(c, it, ANT_E_BAD_REQUEST, "txnstatus wants \"RUN CALL\" in hex");
-	id[1] = strtoull(end + 1, &end, 16);
-	if (errno || *end)
+	if (server_param_numbers(it, 16, id, 2) < 0)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, "txnstatus wants \"RUN CALL\" in hex");
 	return reply_text(c, it, id_applied(id), NULL);
 }
 
+static int do_flush(struct server *s, struct ant_item *it)
+{
+	int e = fsync(D.img) < 0 ? -errno : 0;
+	if (!e && D.log >= 0 && fsync(D.log) < 0)
+		e = -errno;
+	return reply_text(s->c, it, e, NULL);
+}
+
+static int do_size(struct server *s, struct ant_item *it)
+{
+	struct stat st;
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%" PRIu64, fstat(D.img, &st) == 0 ? (uint64_t)st.st_size : 0);
+	return reply_text(s->c, it, 0, buf);
+}
+
+static const struct server_op ops[] = {
+	{ "read", do_read },
+	{ "write", do_write },
+	{ "commit", do_commit },
+	{ "txnstatus", do_txnstatus },
+	{ "flush", do_flush },
+	{ "size", do_size },
+	{ NULL, NULL },
+};
+
 int main(int argc, char **argv)
 {
-	struct testopts o = { .self = testops_self("disk"), .usage = usage };
-	for (int i = 1; i < argc; i++) {
-		int r = testopts_parse(&o, argc, argv, &i);
-		if (r < 0)
-			return 2;
-		if (r > 0)
-			continue;
-		if (strcmp(argv[i], "--read-only") == 0) {
-			D.read_only = 1;
-		} else if (strcmp(argv[i], "--redo-log") == 0) {
-			D.log = 5;
-		} else if (strcmp(argv[i], "--sync") == 0) {
-			D.sync = 1;
-		} else if (strcmp(argv[i], "--crash-in-commit") == 0 && i + 1 < argc) {
-			D.crash_nth = (unsigned)atoi(argv[++i]);
-		} else {
-			fprintf(stderr, "%s: unknown argument '%s' (see disk --help)\n", o.self, argv[i]);
-			return 2;
-		}
-	}
+	int redo_log = 0;
+	const struct server_opt opts[] = {
+		{ "--read-only", SERVER_FLAG, &D.read_only, 0, 0, 0, NULL },
+		{ "--redo-log", SERVER_FLAG, &redo_log, 0, 0, 0, NULL },
+		{ "--sync", SERVER_FLAG, &D.sync, 0, 0, 0, NULL },
+		{ "--crash-in-commit", SERVER_NUMBER, &D.crash_nth, 0, 1000000, 0, NULL },
+		{ NULL, SERVER_FLAG, NULL, 0, 0, 0, NULL },
+	};
+	struct server s = {
+		.prog = "disk", .usage = usage, .opts = { opts, testops_opts },
+		.ops = ops, .take = testops_take,
+	};
+	if (server_parse(&s, argc, argv) != 0)
+		return 2;
+	if (redo_log)
+		D.log = 5;
 	const char *nf = getenv("ANT_FILES");
 	struct stat st;
 	if (!nf || atoi(nf) < 1 || fstat(4, &st) < 0) {
 		fprintf(stderr, "%s: no image: give it one in the stack file (\"files\": "
-			"[{\"path\": \"disk.img\", \"write\": true}])\n", o.self);
+			"[{\"path\": \"disk.img\", \"write\": true}])\n", s.self);
 		return 1;
 	}
 	D.image_size = (uint64_t)st.st_size;
@@ -398,52 +406,15 @@ int main(int argc, char **argv)
 		if (atoi(nf) < 2 || fstat(D.log, &ls) < 0 || !S_ISREG(ls.st_mode)) {
 			fprintf(stderr, "%s: --redo-log: no redo log file as fd 5: give it as the second of "
 				"\"files\" ({\"path\": \"disk.log\", \"write\": true, \"create\": true})\n",
-				o.self);
+				s.self);
 			return 1;
 		}
-		int lr = recover(o.self);
+		int lr = recover(s.self);
 		if (lr < 0) {
-			fprintf(stderr, "%s: redo log: %s\n", o.self, strerror(-lr));
+			fprintf(stderr, "%s: redo log: %s\n", s.self, strerror(-lr));
 			return 1;
 		}
 	}
-	int img = D.img;
-	struct ant_conn *c = testops_connect(&o, "disk");
-	int r;
-	struct ant_item it;
-	while ((r = ant_next(c, &it, -1)) == 0) {
-		if (testops_take(&o, c, &it))
-			continue;
-		if (it.kind == ANT_ITEM_RESULT) {
-			ant_ica_release(c, it.data);
-			continue;
-		}
-		if (it.kind != ANT_ITEM_REQUEST)
-			continue;
-		if (strcmp(it.op, "read") == 0) {
-			r = do_read(c, &it, img);
-		} else if (strcmp(it.op, "write") == 0) {
-			r = do_write(c, &it, img, D.read_only);
-		} else if (strcmp(it.op, "commit") == 0) {
-			r = do_commit(c, &it);
-		} else if (strcmp(it.op, "txnstatus") == 0) {
-			r = do_txnstatus(c, &it);
-		} else if (strcmp(it.op, "flush") == 0) {
-			int e = fsync(img) < 0 ? -errno : 0;
-			if (!e && D.log >= 0 && fsync(D.log) < 0)
-				e = -errno;
-			r = reply_text(c, &it, e, NULL);
-		} else if (strcmp(it.op, "size") == 0) {
-			char buf[32];
-			snprintf(buf, sizeof(buf), "%" PRIu64,
-				 fstat(img, &st) == 0 ? (uint64_t)st.st_size : 0);
-			r = reply_text(c, &it, 0, buf);
-		} else {
-			r = reply_text(c, &it, ANT_E_NO_OP, NULL);
-		}
-		if (r < 0)
-			break;
-	}
-	ant_close(c);
-	return r == -ECONNRESET ? 0 : (r < 0 ? 1 : 0);
+	server_connect(&s);
+	return server_run(&s);
 }

@@ -8,6 +8,7 @@
 
 #include "ant/ant.h"
 #include "ant/sandbox.h"
+#include "server_main.h"
 #include "testops.h"
 
 static void usage(FILE *f)
@@ -18,7 +19,8 @@ static void usage(FILE *f)
 		"its argument unchanged; fill fills the data ICA with a byte (see\n"
 		"servers/testops.h).\n"
 		"\n"
-		TESTOPTS_HELP
+		SERVER_HELP
+		TESTOPS_HELP
 		"  --tighten       after start-up, allow only what libant needs to serve\n"
 		"                  (a second seccomp filter; sleeping is then forbidden)\n"
 		"  --help          this text\n");
@@ -26,43 +28,26 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	struct testopts o = { .self = testops_self("echo"), .usage = usage };
 	int tighten = 0;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--tighten") == 0) {
-			tighten = 1;
-			continue;
-		}
-		int r = testopts_parse(&o, argc, argv, &i);
-		if (r < 0)
-			return 2;
-		if (r > 0)
-			continue;
-		fprintf(stderr, "%s: unknown argument '%s' (see echo --help)\n", o.self, argv[i]);
+	const struct server_opt opts[] = {
+		{ "--tighten", SERVER_FLAG, &tighten, 0, 0, 0, NULL },
+		{ NULL, SERVER_FLAG, NULL, 0, 0, 0, NULL },
+	};
+	struct server s = {
+		.prog = "echo", .usage = usage, .opts = { opts, testops_opts },
+		.on_request = testops_answer, .take = testops_take,
+	};
+	if (server_parse(&s, argc, argv) != 0)
 		return 2;
-	}
-	struct ant_conn *c = testops_connect(&o, "echo");
-	int r;
+	server_connect(&s);
 	if (tighten) {
 		int nrs[64];
 		size_t n = ant_sandbox_base(nrs, 64);
-		r = ant_sandbox_restrict(nrs, n);
+		int r = ant_sandbox_restrict(nrs, n);
 		if (r < 0) {
-			fprintf(stderr, "%s: --tighten: %s\n", o.self, ant_strerror(r));
+			fprintf(stderr, "%s: --tighten: %s\n", s.self, ant_strerror(r));
 			return 1;
 		}
 	}
-	struct ant_item it;
-	while ((r = ant_next(c, &it, -1)) == 0) {
-		if (testops_take(&o, c, &it))
-			continue;
-		if (it.kind == ANT_ITEM_REQUEST)
-			r = testops_answer(&o, c, &it);
-		else if (it.kind == ANT_ITEM_RESULT)
-			ant_ica_release(c, it.data);
-		if (r < 0)
-			break;
-	}
-	ant_close(c);
-	return r == -ECONNRESET ? 0 : (r < 0 ? 1 : 0);
+	return server_run(&s);
 }

@@ -6,6 +6,7 @@
 
 #include "ant/ant.h"
 #include "ant/proto.h"
+#include "server_main.h"
 #include "testops.h"
 
 enum ret_mode { RET_CALLER, RET_SEQUENTIAL, RET_DIRECT };
@@ -25,7 +26,8 @@ static void usage(FILE *f)
 		"  --return MODE   sequential: the result comes back through this server;\n"
 		"                  direct: it skips this server (no return needed);\n"
 		"                  caller (default): direct if the caller asked for it\n"
-		TESTOPTS_HELP
+		SERVER_HELP
+		TESTOPS_HELP
 		"  --help          this text\n");
 }
 
@@ -89,85 +91,84 @@ static int finish_ask(struct ant_conn *c, struct ant_item *res, struct pending *
 	return 0;   /* not ours: nothing to answer */
 }
 
+static struct {
+	enum ret_mode mode;
+	const char *next;          /* the NEXT server, or NULL: answer every call */
+	int next_id;
+	struct pending *pending;   /* asks out */
+} R;
+
+/* --return sequential|direct|caller. */
+static int parse_return(void *out, const char *self, const char *m)
+{
+	enum ret_mode *mode = out;
+	if (strcmp(m, "sequential") == 0)
+		*mode = RET_SEQUENTIAL;
+	else if (strcmp(m, "direct") == 0)
+		*mode = RET_DIRECT;
+	else if (strcmp(m, "caller") == 0)
+		*mode = RET_CALLER;
+	else {
+		fprintf(stderr, "%s: --return: unknown mode '%s'\n", self, m);
+		return -1;
+	}
+	return 0;
+}
+
+static int on_ask(struct server *s, struct ant_item *it)
+{
+	return start_ask(s->c, it, &R.pending);
+}
+
+/* Every op but ask: forwarded to NEXT, or answered here at the end. */
+static int on_request(struct server *s, struct ant_item *it)
+{
+	if (testops_targets_me(s, it))
+		return testops_misbehave(s, it);
+	if (R.next_id <= 0)
+		return testops_answer(s, it);
+	const struct ant_cica_hdr *h = (const void *)it->page;
+	int direct = R.mode == RET_DIRECT || (R.mode == RET_CALLER && (h->flags & ANT_CF_DIRECT_HINT));
+	struct ant_forward fw = {
+		.server_id = (unsigned)R.next_id,
+		.return_needed = !direct,
+		.data_flags = ANT_DF_DETACH,
+	};
+	return ant_forward(s->c, it, &fw);
+}
+
+/* Sequential return: pass the result on down the chain. */
+static int on_return(struct server *s, struct ant_item *it)
+{
+	return ant_reply(s->c, it, it->retval, it->ret, it->ret_len, NULL, ANT_DF_DETACH);
+}
+
+static int on_result(struct server *s, struct ant_item *it)
+{
+	ant_ica_release(s->c, it->data);
+	return finish_ask(s->c, it, &R.pending);
+}
+
 int main(int argc, char **argv)
 {
-	struct testopts o = { .self = testops_self("relay"), .usage = usage };
-	enum ret_mode mode = RET_CALLER;
-	const char *next = NULL;
-	for (int i = 1; i < argc; i++) {
-		int r = testopts_parse(&o, argc, argv, &i);
-		if (r < 0)
-			return 2;
-		if (r > 0)
-			continue;
-		if (strcmp(argv[i], "--return") == 0 && i + 1 < argc) {
-			const char *m = argv[++i];
-			if (strcmp(m, "sequential") == 0)
-				mode = RET_SEQUENTIAL;
-			else if (strcmp(m, "direct") == 0)
-				mode = RET_DIRECT;
-			else if (strcmp(m, "caller") == 0)
-				mode = RET_CALLER;
-			else {
-				fprintf(stderr, "%s: --return: unknown mode '%s'\n", o.self, m);
-				return 2;
-			}
-		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "%s: unknown option '%s' (see relay --help)\n", o.self, argv[i]);
-			return 2;
-		} else if (!next) {
-			next = argv[i];
-		} else {
-			fprintf(stderr, "%s: more than one NEXT server given\n", o.self);
-			return 2;
-		}
-	}
-
-	struct ant_conn *c = testops_connect(&o, "relay");
-	int r;
-	int next_id = 0;
-	if (next && (next_id = ant_server_id(c, next)) < 0) {
-		fprintf(stderr, "%s: no server named '%s' in this stack\n", o.self, next);
+	static const struct server_op ops[] = {
+		{ "ask", on_ask },
+		{ NULL, NULL },
+	};
+	static const struct server_opt opts[] = {
+		{ "--return", SERVER_CALL, &R.mode, 0, 0, 0, parse_return },
+		{ NULL, SERVER_FLAG, NULL, 0, 0, 0, NULL },
+	};
+	struct server s = {
+		.prog = "relay", .usage = usage, .opts = { opts, testops_opts },
+		.operand = "NEXT", .operand_out = &R.next, .operand_optional = 1,
+		.ops = ops, .on_request = on_request, .on_return = on_return, .on_result = on_result,
+		.take = testops_take,
+	};
+	if (server_parse(&s, argc, argv) != 0)
+		return 2;
+	server_connect(&s);
+	if (R.next && (R.next_id = server_peer(&s, R.next)) < 0)
 		return 1;
-	}
-
-	struct ant_item it;
-	struct pending *pending = NULL;
-	while ((r = ant_next(c, &it, -1)) == 0) {
-		if (testops_take(&o, c, &it))
-			continue;
-		switch (it.kind) {
-		case ANT_ITEM_REQUEST:
-			if (strcmp(it.op, "ask") == 0) {
-				r = start_ask(c, &it, &pending);
-			} else if (testops_targets_me(&o, &it)) {
-				r = testops_misbehave(&o, c, &it);
-			} else if (next_id > 0) {
-				const struct ant_cica_hdr *h = (const void *)it.page;
-				int direct = mode == RET_DIRECT ||
-					     (mode == RET_CALLER && (h->flags & ANT_CF_DIRECT_HINT));
-				struct ant_forward fw = {
-					.server_id = (unsigned)next_id,
-					.return_needed = !direct,
-					.data_flags = ANT_DF_DETACH,
-				};
-				r = ant_forward(c, &it, &fw);
-			} else {
-				r = testops_answer(&o, c, &it);
-			}
-			break;
-		case ANT_ITEM_RETURN:
-			/* Sequential return: pass the result on down the chain. */
-			r = ant_reply(c, &it, it.retval, it.ret, it.ret_len, NULL, ANT_DF_DETACH);
-			break;
-		case ANT_ITEM_RESULT:
-			ant_ica_release(c, it.data);
-			r = finish_ask(c, &it, &pending);
-			break;
-		}
-		if (r < 0)
-			break;
-	}
-	ant_close(c);
-	return r == -ECONNRESET ? 0 : (r < 0 ? 1 : 0);
+	return server_run(&s);
 }

@@ -1,4 +1,4 @@
-/* testops.c - what the example servers do at the end of a chain, and their shared options. */
+/* testops.c - the example servers' test behaviour: failing on demand, misbehaving, answering at the end of a chain. */
 #include <errno.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -8,14 +8,30 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ant/proto.h"
 #include "testops.h"
 
-static int parse_fail(struct testopts *o, const char *v)
+enum fail_mode {
+	FAIL_NONE, FAIL_SEGV, FAIL_ABORT, FAIL_EXIT3, FAIL_HANG, FAIL_CORRUPT, FAIL_EXIT0,
+	FAIL_OPENAT, FAIL_SOCKET, FAIL_EXECVE, FAIL_PTRACE, FAIL_JUNK, FAIL_TGKILL, FAIL_SETOWN,
+};
+
+/* What --fail and its companions said (one set per process). */
+struct testops {
+	enum fail_mode fail;   /* --fail: what to do ... */
+	unsigned fail_nth;     /* ... on this process's Nth request (0: not by count) */
+	const char *fail_marker;/* ... or on a request whose argument contains this */
+	const char *fail_once; /* ... only if this file can still be created */
+	unsigned fail_instance;/* ... only in the Nth process antd starts for this server */
+	int fail_fresh;        /* ... only on requests that are not replays */
+};
+
+static struct testops T;
+
+static int parse_fail_value(struct testops *o, const char *v)
 {
 	static const char *const names[] = { "", "segv", "abort", "exit3", "hang", "corrupt", "exit0",
 					     "openat", "socket", "execve", "ptrace", "junk", "tgkill", "setown" };
@@ -41,131 +57,24 @@ static int parse_fail(struct testopts *o, const char *v)
 	return -1;
 }
 
-const char *testops_self(const char *prog)
+/* --fail WHAT@N or WHAT:MARK. */
+static int parse_fail(void *out, const char *self, const char *v)
 {
-	const char *s = getenv("ANT_SERVER");
-	return s && *s ? s : prog;
-}
-
-int testopts_parse(struct testopts *o, int argc, char **argv, int *i)
-{
-	const char *a = argv[*i];
-	if (strcmp(a, "--help") == 0 && o->usage) {
-		o->usage(stdout);
-		exit(0);
-	}
-	if (strcmp(a, "--fail-fresh") == 0) {
-		o->fail_fresh = 1;
-		return 1;
-	}
-	if (strcmp(a, "--fail-instance") == 0) {
-		char *end;
-		unsigned long n = *i + 1 < argc ? strtoul(argv[*i + 1], &end, 10) : 0;
-		if (!n || *end || n > 1000000) {
-			fprintf(stderr, "%s: --fail-instance needs a number from 1\n", o->self);
-			return -1;
-		}
-		o->fail_instance = (unsigned)n;
-		++*i;
-		return 1;
-	}
-	if (strcmp(a, "--say") == 0) {
-		if (*i + 1 >= argc) {
-			fprintf(stderr, "%s: --say needs a text\n", o->self);
-			return -1;
-		}
-		/* Printed now, on stderr and stdout: what antd logs of it. */
-		fprintf(stderr, "%s\n", argv[++*i]);
-		printf("%s\n", argv[*i]);
-		fflush(stdout);
-		return 1;
-	}
-	if (strcmp(a, "--fail-once") == 0) {
-		if (*i + 1 >= argc) {
-			fprintf(stderr, "%s: --fail-once needs a file\n", o->self);
-			return -1;
-		}
-		o->fail_once = argv[++*i];
-		return 1;
-	}
-	if (strcmp(a, "--fail") == 0) {
-		if (*i + 1 >= argc || parse_fail(o, argv[*i + 1]) < 0) {
-			fprintf(stderr, "%s: --fail: expected segv|abort|exit3|exit0|hang|corrupt|openat|socket|execve|ptrace|junk, then "
-				"@N or :MARKER, got '%s'\n", o->self, *i + 1 < argc ? argv[*i + 1] : "");
-			return -1;
-		}
-		++*i;
-		return 1;
-	}
-	if (strcmp(a, "--pause-ms") == 0 || strcmp(a, "--log") == 0) {
-		if (*i + 1 >= argc) {
-			fprintf(stderr, "%s: %s needs a value\n", o->self, a);
-			return -1;
-		}
-		const char *v = argv[++*i];
-		if (a[2] == 'p') {
-			char *end;
-			unsigned long ms = strtoul(v, &end, 10);
-			if (*end || !*v || ms > 600000) {
-				fprintf(stderr, "%s: --pause-ms: not a number of ms: %s\n", o->self, v);
-				return -1;
-			}
-			o->pause_ms = (unsigned)ms;
-		} else {
-			o->log = fopen(v, "ae");
-			if (!o->log) {
-				fprintf(stderr, "%s: --log %s: %s\n", o->self, v, strerror(errno));
-				return -1;
-			}
-			setvbuf(o->log, NULL, _IOLBF, 0);
-		}
-		return 1;
+	if (parse_fail_value(out, v) < 0) {
+		fprintf(stderr, "%s: --fail: expected segv|abort|exit3|exit0|hang|corrupt|openat|socket|execve|ptrace|junk, then "
+			"@N or :MARKER, got '%s'\n", self, v);
+		return -1;
 	}
 	return 0;
 }
 
-int testopts_number(const struct testopts *o, int argc, char **argv, int *i, const char *name,
-		    unsigned long min, unsigned long max, unsigned long multiple, unsigned *out)
-{
-	if (strcmp(argv[*i], name) != 0)
-		return 0;
-	const char *v = *i + 1 < argc ? argv[*i + 1] : "";
-	char *end;
-	errno = 0;
-	unsigned long n = strtoul(v, &end, 10);
-	if (!*v || *end || errno || n < min || n > max || (multiple && n % multiple)) {
-		if (multiple)
-			fprintf(stderr, "%s: %s: expected a multiple of %lu from %lu to %lu, got '%s'\n",
-				o->self, name, multiple, min, max, v);
-		else
-			fprintf(stderr, "%s: %s: expected a number from %lu to %lu, got '%s'\n", o->self,
-				name, min, max, v);
-		return -1;
-	}
-	*out = (unsigned)n;
-	++*i;
-	return 1;
-}
-
-struct ant_conn *testops_connect(const struct testopts *o, const char *prog)
-{
-	struct ant_conn *c;
-	int r = ant_server_open(&c);
-	if (r < 0) {
-		fprintf(stderr, "%s: cannot reach antd: %s (%s runs under antd)\n", o->self,
-			ant_strerror(r), prog);
-		exit(1);
-	}
-	return c;
-}
-
-static unsigned long data_ino(const struct ant_ica *ica)
-{
-	struct stat st;
-	if (!ica || fstat(ica->fd, &st) < 0)
-		return 0;
-	return (unsigned long)st.st_ino;
-}
+const struct server_opt testops_opts[] = {
+	{ "--fail", SERVER_CALL, &T, 0, 0, 0, parse_fail },
+	{ "--fail-instance", SERVER_NUMBER, &T.fail_instance, 1, 1000000, 0, NULL },
+	{ "--fail-fresh", SERVER_FLAG, &T.fail_fresh, 0, 0, 0, NULL },
+	{ "--fail-once", SERVER_TEXT, &T.fail_once, 0, 0, 0, NULL },
+	{ NULL, SERVER_FLAG, NULL, 0, 0, 0, NULL },
+};
 
 /* A hostile server's repertoire: each process sends one kind of bad message. */
 static void send_junk(struct ant_conn *c, struct ant_item *it)
@@ -212,61 +121,23 @@ static void send_junk(struct ant_conn *c, struct ant_item *it)
 	}
 }
 
-static int should_fail(struct testopts *o, const struct ant_item *it)
+static int should_fail(const struct testops *o, const struct server *s, const struct ant_item *it)
 {
 	if (o->fail == FAIL_NONE || it->kind != ANT_ITEM_REQUEST)
 		return 0;
 	if (o->fail_fresh && it->replay)
 		return 0;
 	if (o->fail_nth)
-		return o->taken == o->fail_nth;
+		return s->taken == o->fail_nth;
 	return it->params && memmem(it->params, it->nparams, o->fail_marker,
 				    strlen(o->fail_marker)) != NULL;
 }
 
-int testops_take(struct testopts *o, struct ant_conn *c, struct ant_item *it)
+/* Fail as mode says.  Returns 1 if the item was used up, else 0 (the
+ * sandbox may have let the system call pass). */
+static int fail_now(enum fail_mode mode, struct ant_conn *c, struct ant_item *it)
 {
-	if (it->kind == ANT_ITEM_REQUEST)
-		o->taken++;
-	static const char *const kinds[] = { "?", "REQUEST", "RETURN", "RESULT" };
-	if (o->log) {
-		int n = (int)(it->nparams > 64 ? 64 : it->nparams);
-		fprintf(o->log, "%s %s %.*s", kinds[it->kind <= 3 ? it->kind : 0], it->op, n,
-			it->params ? (const char *)it->params : "");
-		if (it->data)
-			fprintf(o->log, " ino=%lu", data_ino(it->data));
-		if (it->replay)
-			fputs(" (replay)", o->log);
-		fputc('\n', o->log);
-	}
-	if (it->kind == ANT_ITEM_REQUEST && o->pause_ms) {
-		struct timespec ts = { o->pause_ms / 1000, (long)(o->pause_ms % 1000) * 1000000 };
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
-	}
-	if (!should_fail(o, it))
-		return 0;
-	if (o->fail_instance) {
-		const char *inst = getenv("ANT_INSTANCE");
-		if (!inst || strtoul(inst, NULL, 10) != o->fail_instance)
-			return 0;
-	}
-	if (o->fail_once) {
-		/* A relative name is taken in the stack's run folder. */
-		char path[4096];
-		const char *dir = getenv("ANT_RUN_DIR");
-		if (o->fail_once[0] != '/' && dir)
-			snprintf(path, sizeof(path), "%s/%s", dir, o->fail_once);
-		else
-			snprintf(path, sizeof(path), "%s", o->fail_once);
-		int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-		if (fd < 0)
-			return 0;   /* failed once already */
-		close(fd);
-	}
-	if (o->log)
-		fprintf(o->log, "FAIL %d\n", (int)o->fail);
-	switch (o->fail) {
+	switch (mode) {
 	case FAIL_SEGV:
 		/* The default action, even under a sanitizer that catches SEGV. */
 		signal(SIGSEGV, SIG_DFL);
@@ -328,17 +199,47 @@ int testops_take(struct testopts *o, struct ant_conn *c, struct ant_item *it)
 	return 0;
 }
 
-int testops_targets_me(const struct testopts *o, const struct ant_item *it)
+int testops_take(struct server *s, struct ant_item *it)
+{
+	const struct testops *o = &T;
+	struct ant_conn *c = s->c;
+	if (!should_fail(o, s, it))
+		return 0;
+	if (o->fail_instance) {
+		const char *inst = getenv("ANT_INSTANCE");
+		if (!inst || strtoul(inst, NULL, 10) != o->fail_instance)
+			return 0;
+	}
+	if (o->fail_once) {
+		/* A relative name is taken in the stack's run folder. */
+		char path[4096];
+		const char *dir = getenv("ANT_RUN_DIR");
+		if (o->fail_once[0] != '/' && dir)
+			snprintf(path, sizeof(path), "%s/%s", dir, o->fail_once);
+		else
+			snprintf(path, sizeof(path), "%s", o->fail_once);
+		int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return 0;   /* failed once already */
+		close(fd);
+	}
+	if (s->log)
+		fprintf(s->log, "FAIL %d\n", (int)o->fail);
+	return fail_now(o->fail, c, it);
+}
+
+
+int testops_targets_me(const struct server *s, const struct ant_item *it)
 {
 	if (strcmp(it->op, "corrupt") != 0 && strcmp(it->op, "garbage") != 0)
 		return 0;
-	size_t n = strlen(o->self);
-	return it->nparams == n && memcmp(it->params, o->self, n) == 0;
+	size_t n = strlen(s->self);
+	return it->nparams == n && memcmp(it->params, s->self, n) == 0;
 }
 
-int testops_misbehave(struct testopts *o, struct ant_conn *c, struct ant_item *it)
+int testops_misbehave(struct server *s, struct ant_item *it)
 {
-	(void)o;
+	struct ant_conn *c = s->c;
 	if (strcmp(it->op, "garbage") == 0) {
 		unsigned char junk[57];
 		for (size_t i = 0; i < sizeof(junk); i++)
@@ -354,10 +255,11 @@ int testops_misbehave(struct testopts *o, struct ant_conn *c, struct ant_item *i
 	return ant_msg_send(ant_fd(c), ANT_M_REPLY, 0, it->page, h->used, -1);
 }
 
-int testops_answer(struct testopts *o, struct ant_conn *c, struct ant_item *it)
+int testops_answer(struct server *s, struct ant_item *it)
 {
-	if (testops_targets_me(o, it))
-		return testops_misbehave(o, c, it);
+	struct ant_conn *c = s->c;
+	if (testops_targets_me(s, it))
+		return testops_misbehave(s, it);
 	if (strcmp(it->op, "echo") == 0)
 		return ant_reply(c, it, 0, it->params, it->nparams, NULL, ANT_DF_DETACH);
 	if (strcmp(it->op, "corrupt") == 0 || strcmp(it->op, "garbage") == 0)
@@ -371,7 +273,7 @@ int testops_answer(struct testopts *o, struct ant_conn *c, struct ant_item *it)
 		}
 		memset(it->data->addr, ((const unsigned char *)it->params)[0], it->data->size);
 		char buf[64];
-		int n = snprintf(buf, sizeof(buf), "ino=%lu", data_ino(it->data));
+		int n = snprintf(buf, sizeof(buf), "ino=%lu", server_ica_ino(it->data));
 		return ant_reply(c, it, 0, buf, (size_t)n, NULL, ANT_DF_DETACH);
 	}
 	return ant_reply(c, it, ANT_E_NO_OP, NULL, 0, NULL, ANT_DF_DETACH);

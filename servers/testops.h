@@ -1,40 +1,14 @@
-/* testops.h - what the example servers do at the end of a chain, and their shared options. */
+/* testops.h - the example servers' test behaviour: failing on demand (--fail ...), misbehaving, and answering at the end of a chain. */
 #ifndef ANT_SERVERS_TESTOPS_H
 #define ANT_SERVERS_TESTOPS_H
 
-#include <stdio.h>
 #include "ant/ant.h"
+#include "server_main.h"
 
-enum fail_mode {
-	FAIL_NONE, FAIL_SEGV, FAIL_ABORT, FAIL_EXIT3, FAIL_HANG, FAIL_CORRUPT, FAIL_EXIT0,
-	FAIL_OPENAT, FAIL_SOCKET, FAIL_EXECVE, FAIL_PTRACE, FAIL_JUNK, FAIL_TGKILL, FAIL_SETOWN,
-};
+/* The --fail options (one set per process), for struct server's opts. */
+extern const struct server_opt testops_opts[];
 
-struct testopts {
-	const char *self;      /* this server's name ($ANT_SERVER) */
-	unsigned pause_ms;     /* sleep before handling each request */
-	FILE *log;             /* one line per item taken, or NULL */
-	enum fail_mode fail;   /* --fail: what to do ... */
-	unsigned fail_nth;     /* ... on this process's Nth request (0: not by count) */
-	const char *fail_marker;/* ... or on a request whose argument contains this */
-	const char *fail_once; /* ... only if this file can still be created */
-	unsigned fail_instance;/* ... only in the Nth process antd starts for this server */
-	int fail_fresh;        /* ... only on requests that are not replays */
-	unsigned taken;        /* requests taken by this process */
-	void (*usage)(FILE *); /* the server's --help text (testopts_parse prints it) */
-};
-
-/* This server's name: $ANT_SERVER, or prog outside antd. */
-const char *testops_self(const char *prog);
-
-/* Handle a shared option at argv[*i] (--pause-ms N, --log FILE, ...; --help
- * prints o->usage and exits 0); advances *i.  Returns 1 if handled, 0 if not
- * ours, -1 on a bad value (message printed). */
-int testopts_parse(struct testopts *o, int argc, char **argv, int *i);
-#define TESTOPTS_HELP \
-	"  --pause-ms N    sleep N ms before handling each request\n" \
-	"  --log FILE      append one line per item taken (kind, op, argument)\n" \
-	"  --say TEXT      print TEXT on stderr and stdout at start (antd logs it)\n" \
+#define TESTOPS_HELP \
 	"  --fail WHAT@N   fail on this process's Nth request, or\n" \
 	"  --fail WHAT:MARK  on every request whose argument contains MARK; WHAT is\n" \
 	"                  segv, abort, exit3 (exit code 3), exit0 (a clean exit),\n" \
@@ -51,23 +25,16 @@ int testopts_parse(struct testopts *o, int argc, char **argv, int *i);
 	"                  a relative F is taken in the stack's run folder; needs a\n" \
 	"                  sandbox that allows openat)\n"
 
-/* If argv[*i] is option name, parse its value (argv[*i + 1]) as a whole
- * number in [min, max] and, if multiple, a multiple of it, into *out and
- * advance *i.  Returns 1 if done, 0 if argv[*i] is not name, -1 (message
- * printed) on a bad or missing value. */
-int testopts_number(const struct testopts *o, int argc, char **argv, int *i, const char *name,
-		    unsigned long min, unsigned long max, unsigned long multiple, unsigned *out);
-
-/* Open this server's connection to antd; on failure print why (naming prog)
- * and exit 1: a server started by hand, outside antd, ends here. */
-struct ant_conn *testops_connect(const struct testopts *o, const char *prog);
-
-/* Log the item, pause if it is a request, and fail as --fail says.  Returns
- * 1 if the item was used up (a corrupt answer went out), else 0. */
-int testops_take(struct testopts *o, struct ant_conn *c, struct ant_item *it);
+/* Fail as --fail says, if it says so for this item (struct server's take).
+ * Returns 1 if the item was used up (a corrupt answer or junk went out),
+ * else 0. */
+int testops_take(struct server *s, struct ant_item *it);
 
 /* Does this request ask *this* server to misbehave (ops corrupt, garbage)? */
-int testops_targets_me(const struct testopts *o, const struct ant_item *it);
+int testops_targets_me(const struct server *s, const struct ant_item *it);
+
+/* Misbehave as asked (corrupt / garbage).  Returns 0 or < 0 if antd is gone. */
+int testops_misbehave(struct server *s, struct ant_item *it);
 
 /*
  * Answer a request as the last server of a chain:
@@ -78,9 +45,6 @@ int testops_targets_me(const struct testopts *o, const struct ant_item *it);
  *   (anything else: ANT_E_NO_OP)
  * Returns 0 or < 0 if antd is gone.
  */
-int testops_answer(struct testopts *o, struct ant_conn *c, struct ant_item *it);
-
-/* Misbehave as asked (corrupt / garbage). */
-int testops_misbehave(struct testopts *o, struct ant_conn *c, struct ant_item *it);
+int testops_answer(struct server *s, struct ant_item *it);
 
 #endif

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "ant/ant.h"
+#include "fs_proto.h"
 #include "tool_common.h"
 
 #define PROG "ant-fs"
@@ -40,13 +41,32 @@ static void usage(FILE *f)
 static struct ant_conn *conn;
 static const char *server = "fs";
 
-/* One call; on an error print it the way the other tools do and exit 1. */
-static int32_t call(const char *op, const char *arg, struct ant_result *res)
+/* One call of op with rq's arguments (written into arg, FS_ARG_MAX bytes)
+ * and data, given away, if not NULL.  Returns fs's retval, or -ENAMETOOLONG
+ * if the arguments do not fit. */
+static int try_call(enum fs_op op, const struct fs_req *rq, struct ant_ica *data,
+		    struct ant_result *res, char *arg)
 {
-	struct ant_call c = { .server = server, .op = op, .arg = arg, .arglen = strlen(arg) };
-	int r = ant_call_sync(conn, &c, res);
+	res->data = NULL;
+	res->len = 0;
+	int n = fs_req_encode(op, rq, arg, FS_ARG_MAX);
+	if (n < 0) {
+		ant_ica_release(conn, data);
+		return n;
+	}
+	struct ant_call c = { .server = server, .op = fs_op_name(op), .arg = arg, .arglen = (size_t)n,
+			      .data = data, .data_flags = data ? ANT_DF_DETACH : 0 };
+	return ant_call_sync(conn, &c, res);
+}
+
+/* One call; on an error print it the way the other tools do and exit 1. */
+static int32_t call(enum fs_op op, const struct fs_req *rq, struct ant_result *res)
+{
+	char arg[FS_ARG_MAX];
+	int r = try_call(op, rq, NULL, res, arg);
 	if (r < 0) {
-		fprintf(stderr, "%s: %s %s: %s: %s", PROG, op, arg, ant_errname(r), ant_strerror(r));
+		fprintf(stderr, "%s: %s %s: %s: %s", PROG, fs_op_name(op), arg, ant_errname(r),
+			ant_strerror(r));
 		if (res->len)
 			fprintf(stderr, " (%.*s)", (int)res->len, (const char *)res->bytes);
 		fputc('\n', stderr);
@@ -56,35 +76,16 @@ static int32_t call(const char *op, const char *arg, struct ant_result *res)
 	return r;
 }
 
-/* The reply's bytes: inline, or in the data ICA that came back. */
-static const char *reply_bytes(const struct ant_result *res, size_t *len)
-{
-	if (res->data) {
-		*len = (size_t)res->retval < res->data->size ? (size_t)res->retval : res->data->size;
-		return res->data->addr;
-	}
-	*len = res->len;
-	return res->bytes;
-}
-
 static int cmd_ls(const char *path)
 {
 	static struct ant_result res;
-	call("readdir", path, &res);
+	call(FS_READDIR, &(struct fs_req){ .path = path }, &res);
 	size_t len;
-	const char *p = reply_bytes(&res, &len);
-	/* "NAME\tINO\tTYPE" lines: print "TYPE INO NAME" like a short ls -i. */
-	const char *end = p + len;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *stop = nl ? nl : end;
-		const char *t1 = memchr(p, '\t', (size_t)(stop - p));
-		const char *t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(stop - t1 - 1)) : NULL;
-		if (t1 && t2)
-			printf("%.*s %8.*s  %.*s\n", (int)(stop - t2 - 1), t2 + 1, (int)(t2 - t1 - 1), t1 + 1,
-			       (int)(t1 - p), p);
-		p = nl ? nl + 1 : end;
-	}
+	const char *p = fs_reply_bytes(&res, &len), *end = p + len;
+	/* Print "TYPE INO NAME" like a short ls -i (the name as it travels). */
+	struct fs_dirent d;
+	while (fs_dirent_next(&p, end, &d))
+		printf("%c %8" PRIu64 "  %.*s\n", d.type, d.ino, (int)d.name_len, d.name);
 	ant_ica_release(conn, res.data);
 	return 0;
 }
@@ -92,10 +93,8 @@ static int cmd_ls(const char *path)
 static int cmd_cat(const char *path)
 {
 	static struct ant_result res;
-	char arg[4200];
 	for (uint64_t off = 0;; off += CHUNK) {
-		snprintf(arg, sizeof(arg), "%s %" PRIu64 " %u", path, off, CHUNK);
-		int32_t n = call("read", arg, &res);
+		int32_t n = call(FS_READ, &(struct fs_req){ .path = path, .num = { off, CHUNK } }, &res);
 		if (n > 0 && res.data && fwrite(res.data->addr, 1, (size_t)n, stdout) != (size_t)n) {
 			fprintf(stderr, "%s: writing standard output: %s\n", PROG, strerror(errno));
 			return 1;
@@ -110,9 +109,9 @@ static int cmd_cat(const char *path)
 static int cmd_stat(const char *path)
 {
 	static struct ant_result res;
-	call("stat", path, &res);
+	call(FS_STAT, &(struct fs_req){ .path = path }, &res);
 	size_t len;
-	const char *p = reply_bytes(&res, &len);
+	const char *p = fs_reply_bytes(&res, &len);
 	printf("%s: %.*s\n", path, (int)len, p);
 	ant_ica_release(conn, res.data);
 	return 0;
@@ -129,21 +128,15 @@ static int cmd_put(const char *path)
 		fprintf(stderr, "%s: %s: %s\n", PROG, put_source, strerror(errno));
 		return 1;
 	}
-	char arg[4200];
+	char arg[FS_ARG_MAX];
 	/* A new file, or the old one emptied: put replaces, as cp does. */
-	struct ant_call c = { .server = server, .op = "create" };
-	snprintf(arg, sizeof(arg), "%s 0644", path);
-	c.arg = arg;
-	c.arglen = strlen(arg);
-	int r = ant_call_sync(conn, &c, &res);
+	struct fs_req create = { .path = path, .num = { 0644 } };
+	int r = try_call(FS_CREATE, &create, NULL, &res, arg);
 	ant_ica_release(conn, res.data);
-	if (r == -EEXIST) {
-		snprintf(arg, sizeof(arg), "%s 0", path);
-		call("truncate", arg, &res);
-	} else if (r < 0) {
-		snprintf(arg, sizeof(arg), "%s 0644", path);
-		call("create", arg, &res);   /* prints the error and exits */
-	}
+	if (r == -EEXIST)
+		call(FS_TRUNCATE, &(struct fs_req){ .path = path }, &res);
+	else if (r < 0)
+		call(FS_CREATE, &create, &res);   /* prints the error and exits */
 	uint64_t off = 0;
 	for (;;) {
 		struct ant_ica *ica;
@@ -157,10 +150,8 @@ static int cmd_put(const char *path)
 			ant_ica_release(conn, ica);
 			break;
 		}
-		snprintf(arg, sizeof(arg), "%s %" PRIu64 " %zu", path, off, n);
-		struct ant_call w = { .server = server, .op = "write", .arg = arg, .arglen = strlen(arg),
-				      .data = ica, .data_flags = ANT_DF_DETACH };
-		r = ant_call_sync(conn, &w, &res);
+		struct fs_req w = { .path = path, .num = { off, n } };
+		r = try_call(FS_WRITE, &w, ica, &res, arg);
 		ant_ica_release(conn, res.data);
 		if (r < 0) {
 			fprintf(stderr, "%s: write %s at %" PRIu64 ": %s: %s\n", PROG, path, off,
@@ -183,21 +174,21 @@ static int cmd_put(const char *path)
 static int cmd_rm(const char *path)
 {
 	static struct ant_result res;
-	struct ant_call c = { .server = server, .op = "unlink", .arg = path, .arglen = strlen(path) };
-	int r = ant_call_sync(conn, &c, &res);
+	char arg[FS_ARG_MAX];
+	struct fs_req rq = { .path = path };
+	int r = try_call(FS_UNLINK, &rq, NULL, &res, arg);
+	ant_ica_release(conn, res.data);
 	if (r == -EISDIR)
-		call("rmdir", path, &res);
+		call(FS_RMDIR, &rq, &res);
 	else if (r < 0)
-		call("unlink", path, &res);   /* prints the error and exits */
+		call(FS_UNLINK, &rq, &res);   /* prints the error and exits */
 	return 0;
 }
 
 static int cmd_mkdir(const char *path)
 {
 	static struct ant_result res;
-	char arg[4200];
-	snprintf(arg, sizeof(arg), "%s 0755", path);
-	call("mkdir", arg, &res);
+	call(FS_MKDIR, &(struct fs_req){ .path = path, .num = { 0755 } }, &res);
 	return 0;
 }
 

@@ -10,7 +10,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "ant/ant.h"
+#include "fs_proto.h"
 #include "tool_common.h"
 
 #define PROG "ant-fuse"
@@ -42,9 +42,6 @@
  */
 
 #define IO_MAX      (1u << 20)   /* read/write requests we ask the kernel for (its usual cap) */
-#define PATH_LEN    2048u        /* the longest PATH fs accepts */
-#define ARG_LEN     (2 * PATH_LEN + 64)
-#define TEXT_LEN    (ANT_CICA_SIZE + 1)
 
 /* What every worker thread reads; set in main before the mount, then read-only. */
 struct mount_ctx {
@@ -131,7 +128,7 @@ static int to_errno(int r)
 
 /*
  * One synchronous call to the file server on this thread's connection c:
- * op with the parameters fmt formats.  data, if not NULL, was allocated on c
+ * op with rq's arguments (fs_proto.h).  data, if not NULL, was allocated on c
  * and is given away (sent detached, or released if the call is not sent),
  * unless keep: then it is only lent, and comes back as res->data.
  * Returns fs's retval mapped by to_errno (so < 0 is a -errno for FUSE);
@@ -139,19 +136,19 @@ static int to_errno(int r)
  * when not NULL, is the caller's to release with ant_ica_release(c, ...),
  * even on an error.  After a transport failure it is NULL and c is closed.
  */
-static int fs_vcall(struct ant_conn *c, struct ant_ica *data, int keep, struct ant_result *res,
-		    const char *op, const char *fmt, va_list ap)
+static int fs_call(struct ant_conn *c, struct ant_ica *data, int keep, struct ant_result *res,
+		   enum fs_op op, const struct fs_req *rq)
 {
-	char arg[ARG_LEN];
+	char arg[FS_ARG_MAX];
 	res->data = NULL;
-	int n = vsnprintf(arg, sizeof(arg), fmt, ap);
-	if (n < 0 || (size_t)n >= sizeof(arg)) {
+	int n = fs_req_encode(op, rq, arg, sizeof(arg));
+	if (n < 0) {
 		if (!keep)
 			ant_ica_release(c, data);
-		return -ENAMETOOLONG;
+		return n;
 	}
 	struct ant_call call = {
-		.server = ctx()->server, .op = op, .arg = arg, .arglen = (size_t)n,
+		.server = ctx()->server, .op = fs_op_name(op), .arg = arg, .arglen = (size_t)n,
 		.data = data, .data_flags = data && !keep ? ANT_DF_DETACH : 0,
 	};
 	uint64_t ticket;
@@ -175,52 +172,24 @@ static int fs_vcall(struct ant_conn *c, struct ant_ica *data, int keep, struct a
 	return to_errno(res->retval);
 }
 
-static int fs_call(struct ant_conn *c, struct ant_ica *data, int keep, struct ant_result *res,
-		   const char *op, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int fs_call(struct ant_conn *c, struct ant_ica *data, int keep, struct ant_result *res,
-		   const char *op, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int r = fs_vcall(c, data, keep, res, op, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
 /* A call whose answer is just 0 or an error ("unlink PATH", "flush", ...). */
-static int fs_simple(const char *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fs_simple(const char *op, const char *fmt, ...)
+static int fs_simple(enum fs_op op, const struct fs_req *rq)
 {
 	struct ant_conn *c = conn_get();
 	if (!c)
 		return -EIO;
 	struct ant_result res;
-	va_list ap;
-	va_start(ap, fmt);
-	int r = fs_vcall(c, NULL, 0, &res, op, fmt, ap);
-	va_end(ap);
+	int r = fs_call(c, NULL, 0, &res, op, rq);
 	if (res.data)
 		ant_ica_release(c, res.data);
 	return r < 0 ? r : 0;
-}
-
-/* The reply's bytes: in the data ICA that came back, else inline. */
-static const char *reply_bytes(const struct ant_result *res, size_t *len)
-{
-	if (res->data) {
-		size_t n = res->retval > 0 ? (size_t)res->retval : 0;
-		*len = n < res->data->size ? n : res->data->size;
-		return res->data->addr;
-	}
-	*len = res->len;
-	return res->bytes;
 }
 
 /* Copy the reply into text as a C string (cut at n-1 bytes). */
 static void reply_text(const struct ant_result *res, char *text, size_t n)
 {
 	size_t len;
-	const char *p = reply_bytes(res, &len);
+	const char *p = fs_reply_bytes(res, &len);
 	if (len >= n)
 		len = n - 1;
 	if (len)
@@ -228,79 +197,29 @@ static void reply_text(const struct ant_result *res, char *text, size_t n)
 	text[len] = '\0';
 }
 
-/* fs takes paths of at most PATH_LEN bytes; the two-path ops put a newline
- * between them, so a name with a newline cannot travel there. */
-static int path_ok(const char *path, int two_path_op)
-{
-	if (strlen(path) > PATH_LEN)
-		return -ENAMETOOLONG;
-	if (two_path_op && strchr(path, '\n'))
-		return -EINVAL;
-	return 0;
-}
-
 /* ---- attributes ---------------------------------------------------------- */
 
-/* A number after "key=": decimal (octal for mode); 0 or -1 if malformed. */
-static int parse_num(const char *v, int base, long long *out)
-{
-	char *end;
-	errno = 0;
-	long long x = strtoll(v, &end, base);
-	if (errno || end == v || (*end && *end != ' ' && *end != '.'))
-		return -1;
-	*out = x;
-	return 0;
-}
-
 /*
- * "ino=N mode=0100644 size=S nlink=L mtime=T uid=U gid=G atime=A ctime=C
- * blocks=B" into st.  Parsed by key: unknown keys are skipped, and the keys
- * an older fs does not send get defaults (uid/gid 0, atime/ctime = mtime,
- * blocks from the size).  Returns 0, or -EIO without a mode.
+ * stat's answer (fs_attr_parse) into st.  The keys an older fs does not
+ * send get defaults (uid/gid 0, atime/ctime = mtime, blocks from the
+ * size).  Returns 0, or -EIO without a mode.
  */
-static int parse_stat(char *text, struct stat *st)
+static int parse_stat(const char *text, size_t len, struct stat *st)
 {
-	long long v, atime = 0, ctime_ = 0, blocks = 0;
-	int have_mode = 0, have_atime = 0, have_ctime = 0, have_blocks = 0;
-	char *save = NULL;
+	struct fs_attr a;
 	memset(st, 0, sizeof(*st));
-	for (char *tok = strtok_r(text, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-		char *eq = strchr(tok, '=');
-		if (!eq)
-			continue;
-		*eq = '\0';
-		const char *k = tok, *val = eq + 1;
-		if (parse_num(val, strcmp(k, "mode") == 0 ? 8 : 10, &v) < 0)
-			continue;
-		if (strcmp(k, "ino") == 0)
-			st->st_ino = (ino_t)v;
-		else if (strcmp(k, "mode") == 0)
-			st->st_mode = (mode_t)v, have_mode = 1;
-		else if (strcmp(k, "size") == 0)
-			st->st_size = (off_t)v;
-		else if (strcmp(k, "nlink") == 0)
-			st->st_nlink = (nlink_t)v;
-		else if (strcmp(k, "uid") == 0)
-			st->st_uid = (uid_t)v;
-		else if (strcmp(k, "gid") == 0)
-			st->st_gid = (gid_t)v;
-		else if (strcmp(k, "mtime") == 0)
-			st->st_mtim.tv_sec = (time_t)v;
-		else if (strcmp(k, "atime") == 0)
-			atime = v, have_atime = 1;
-		else if (strcmp(k, "ctime") == 0)
-			ctime_ = v, have_ctime = 1;
-		else if (strcmp(k, "blocks") == 0)
-			blocks = v, have_blocks = 1;
-	}
-	if (!have_mode)
+	if (fs_attr_parse(text, len, &a) < 0)
 		return -EIO;
-	st->st_atim.tv_sec = have_atime ? (time_t)atime : st->st_mtim.tv_sec;
-	st->st_ctim.tv_sec = have_ctime ? (time_t)ctime_ : st->st_mtim.tv_sec;
-	st->st_blocks = have_blocks ? (blkcnt_t)blocks : (st->st_size + 511) / 512;
-	if (!st->st_nlink)
-		st->st_nlink = 1;
+	st->st_ino = (ino_t)a.ino;
+	st->st_mode = (mode_t)a.mode;
+	st->st_size = (off_t)a.size;
+	st->st_nlink = a.nlink ? (nlink_t)a.nlink : 1;
+	st->st_uid = (uid_t)a.uid;
+	st->st_gid = (gid_t)a.gid;
+	st->st_mtim.tv_sec = (time_t)a.mtime;
+	st->st_atim.tv_sec = (time_t)(a.have & FS_HAVE_ATIME ? a.atime : a.mtime);
+	st->st_ctim.tv_sec = (time_t)(a.have & FS_HAVE_CTIME ? a.ctime : a.mtime);
+	st->st_blocks = a.have & FS_HAVE_BLOCKS ? (blkcnt_t)a.blocks : (st->st_size + 511) / 512;
 	st->st_blksize = 4096;
 	return 0;
 }
@@ -308,18 +227,18 @@ static int parse_stat(char *text, struct stat *st)
 /* "stat PATH" into st. */
 static int fs_stat(const char *path, struct stat *st)
 {
-	int r = path_ok(path, 0);
+	int r = fs_path_check(path, 0);
 	if (r < 0)
 		return r;
 	struct ant_conn *c = conn_get();
 	if (!c)
 		return -EIO;
 	struct ant_result res;
-	r = fs_call(c, NULL, 0, &res, "stat", "%s", path);
+	r = fs_call(c, NULL, 0, &res, FS_STAT, &(struct fs_req){ .path = path });
 	if (r >= 0) {
-		char text[TEXT_LEN];
-		reply_text(&res, text, sizeof(text));
-		r = parse_stat(text, st);
+		size_t len;
+		const char *text = fs_reply_bytes(&res, &len);
+		r = parse_stat(text, len, st);
 	}
 	if (res.data)
 		ant_ica_release(c, res.data);
@@ -334,24 +253,6 @@ static int on_getattr(const char *path, struct stat *st, struct fuse_file_info *
 
 /* ---- folders ------------------------------------------------------------- */
 
-/* Undo readdir's escapes (\t \n \\) of [p, end) into out (size n); -1 if too long. */
-static int unescape_name(const char *p, const char *end, char *out, size_t n)
-{
-	size_t k = 0;
-	for (; p < end; p++) {
-		char ch = *p;
-		if (ch == '\\' && p + 1 < end) {
-			p++;
-			ch = *p == 't' ? '\t' : *p == 'n' ? '\n' : *p;
-		}
-		if (k + 1 >= n)
-			return -1;
-		out[k++] = ch;
-	}
-	out[k] = '\0';
-	return 0;
-}
-
 static mode_t type_mode(char t)
 {
 	return t == 'd' ? S_IFDIR : t == 'f' ? S_IFREG : t == 'l' ? S_IFLNK : 0;
@@ -363,14 +264,14 @@ static int on_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	(void)off, (void)fi, (void)flags;
-	int r = path_ok(path, 0);
+	int r = fs_path_check(path, 0);
 	if (r < 0)
 		return r;
 	struct ant_conn *c = conn_get();
 	if (!c)
 		return -EIO;
 	struct ant_result res;
-	r = fs_call(c, NULL, 0, &res, "readdir", "%s", path);
+	r = fs_call(c, NULL, 0, &res, FS_READDIR, &(struct fs_req){ .path = path });
 	if (r < 0)
 		goto out;
 	if (fill(buf, ".", NULL, 0, 0) || fill(buf, "..", NULL, 0, 0)) {
@@ -378,23 +279,18 @@ static int on_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 		goto out;
 	}
 	size_t len;
-	const char *p = reply_bytes(&res, &len), *end = p + len;
+	const char *p = fs_reply_bytes(&res, &len), *end = p + len;
+	struct fs_dirent d;
 	r = 0;
-	while (p < end && r == 0) {
-		/* "NAME\tINO\tTYPE\n"; the name's own tabs are escaped. */
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *stop = nl ? nl : end;
-		const char *t1 = memchr(p, '\t', (size_t)(stop - p));
-		const char *t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(stop - t1 - 1)) : NULL;
+	while (r == 0 && fs_dirent_next(&p, end, &d)) {
 		char name[NAME_MAX * 2 + 2];
-		if (t2 && unescape_name(p, t1, name, sizeof(name)) == 0) {
+		if (fs_dirent_name(&d, name, sizeof(name)) == 0) {
 			struct stat st = { 0 };
-			st.st_ino = (ino_t)strtoull(t1 + 1, NULL, 10);
-			st.st_mode = type_mode(t2 + 1 < stop ? t2[1] : '?');
+			st.st_ino = (ino_t)d.ino;
+			st.st_mode = type_mode(d.type);
 			if (fill(buf, name, &st, 0, 0))
 				r = -ENOMEM;
 		}
-		p = nl ? nl + 1 : end;
 	}
 out:
 	if (res.data)
@@ -404,14 +300,14 @@ out:
 
 static int on_mkdir(const char *path, mode_t mode)
 {
-	int r = path_ok(path, 0);
-	return r < 0 ? r : fs_simple("mkdir", "%s 0%o", path, (unsigned)(mode & 07777));
+	int r = fs_path_check(path, 0);
+	return r < 0 ? r : fs_simple(FS_MKDIR, &(struct fs_req){ .path = path, .num = { mode & 07777 } });
 }
 
 static int on_rmdir(const char *path)
 {
-	int r = path_ok(path, 0);
-	return r < 0 ? r : fs_simple("rmdir", "%s", path);
+	int r = fs_path_check(path, 0);
+	return r < 0 ? r : fs_simple(FS_RMDIR, &(struct fs_req){ .path = path });
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -429,16 +325,16 @@ static int on_open(const char *path, struct fuse_file_info *fi)
 	if (r < 0)
 		return r;
 	if (st.st_size)
-		return fs_simple("truncate", "%s 0", path);
+		return fs_simple(FS_TRUNCATE, &(struct fs_req){ .path = path });
 	return 0;
 }
 
 static int on_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	int r = path_ok(path, 0);
+	int r = fs_path_check(path, 0);
 	if (r < 0)
 		return r;
-	r = fs_simple("create", "%s 0%o", path, (unsigned)(mode & 07777));
+	r = fs_simple(FS_CREATE, &(struct fs_req){ .path = path, .num = { mode & 07777 } });
 	/* Someone made it since the kernel's lookup: without O_EXCL that is a plain open. */
 	if (r == -EEXIST && !(fi->flags & O_EXCL))
 		return on_open(path, fi);
@@ -456,7 +352,8 @@ static int read_call(struct ant_conn *c, const char *path, size_t size, off_t of
 		     struct ant_result *res, struct ant_ica **buf)
 {
 	*buf = read_buf(c, size);
-	int r = fs_call(c, *buf, 1, res, "read", "%s %lld %zu", path, (long long)off, size);
+	struct fs_req rq = { .path = path, .num = { (uint64_t)off, size } };
+	int r = fs_call(c, *buf, 1, res, FS_READ, &rq);
 	if (pthread_getspecific(ctx()->buf_key) != *buf)
 		*buf = NULL;   /* the connection broke: the area went with it */
 	if (r > 0 && !res->data)
@@ -487,7 +384,7 @@ static int on_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size,
 		return -ENOMEM;
 	*v = FUSE_BUFVEC_INIT(0);
 	*bufp = v;
-	int r = path_ok(path, 0);
+	int r = fs_path_check(path, 0);
 	if (r < 0 || size == 0)
 		return r;
 	struct ant_conn *c = conn_get();
@@ -526,7 +423,7 @@ static int on_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	(void)fi;
-	int r = path_ok(path, 0);
+	int r = fs_path_check(path, 0);
 	if (r < 0)
 		return r;
 	if (size == 0)
@@ -545,7 +442,8 @@ static int on_write(const char *path, const char *buf, size_t size, off_t off,
 	}
 	memcpy(ica->addr, buf, size);
 	struct ant_result res;
-	r = fs_call(c, ica, 0, &res, "write", "%s %lld %zu", path, (long long)off, size);
+	struct fs_req rq = { .path = path, .num = { (uint64_t)off, size } };
+	r = fs_call(c, ica, 0, &res, FS_WRITE, &rq);
 	if (res.data)
 		ant_ica_release(c, res.data);
 	if (r > 0 && (size_t)r > size)
@@ -556,24 +454,24 @@ static int on_write(const char *path, const char *buf, size_t size, off_t off,
 static int on_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	(void)fi;
-	int r = path_ok(path, 0);
-	return r < 0 ? r : fs_simple("truncate", "%s %lld", path, (long long)size);
+	int r = fs_path_check(path, 0);
+	return r < 0 ? r : fs_simple(FS_TRUNCATE, &(struct fs_req){ .path = path, .num = { (uint64_t)size } });
 }
 
 static int on_unlink(const char *path)
 {
-	int r = path_ok(path, 0);
-	return r < 0 ? r : fs_simple("unlink", "%s", path);
+	int r = fs_path_check(path, 0);
+	return r < 0 ? r : fs_simple(FS_UNLINK, &(struct fs_req){ .path = path });
 }
 
 static int on_rename(const char *from, const char *to, unsigned int flags)
 {
 	if (flags)
 		return -EINVAL;   /* RENAME_NOREPLACE, RENAME_EXCHANGE: not in the contract */
-	int r = path_ok(from, 1);
+	int r = fs_path_check(from, 1);
 	if (r == 0)
-		r = path_ok(to, 1);
-	return r < 0 ? r : fs_simple("rename", "%s\n%s", from, to);
+		r = fs_path_check(to, 1);
+	return r < 0 ? r : fs_simple(FS_RENAME, &(struct fs_req){ .path = from, .other = to });
 }
 
 /* ext4 could, but the fs server's contract has no "link" op. */
@@ -585,15 +483,15 @@ static int on_link(const char *from, const char *to)
 
 static int on_symlink(const char *target, const char *path)
 {
-	int r = path_ok(target, 1);
+	int r = fs_path_check(target, 1);
 	if (r == 0)
-		r = path_ok(path, 1);
-	return r < 0 ? r : fs_simple("symlink", "%s\n%s", target, path);
+		r = fs_path_check(path, 1);
+	return r < 0 ? r : fs_simple(FS_SYMLINK, &(struct fs_req){ .path = path, .other = target });
 }
 
 static int on_readlink(const char *path, char *buf, size_t size)
 {
-	int r = path_ok(path, 0);
+	int r = fs_path_check(path, 0);
 	if (r < 0)
 		return r;
 	if (size == 0)
@@ -602,7 +500,7 @@ static int on_readlink(const char *path, char *buf, size_t size)
 	if (!c)
 		return -EIO;
 	struct ant_result res;
-	r = fs_call(c, NULL, 0, &res, "readlink", "%s", path);
+	r = fs_call(c, NULL, 0, &res, FS_READLINK, &(struct fs_req){ .path = path });
 	if (r >= 0) {
 		reply_text(&res, buf, size);   /* cut to size-1 bytes, as FUSE wants */
 		r = 0;
@@ -617,8 +515,8 @@ static int on_readlink(const char *path, char *buf, size_t size)
 static int on_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	(void)fi;
-	int r = path_ok(path, 0);
-	return r < 0 ? r : fs_simple("chmod", "%s 0%o", path, (unsigned)(mode & 07777));
+	int r = fs_path_check(path, 0);
+	return r < 0 ? r : fs_simple(FS_CHMOD, &(struct fs_req){ .path = path, .num = { mode & 07777 } });
 }
 
 /* fs has no chown: only a change to the owner the file already has succeeds
@@ -640,7 +538,7 @@ static int on_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_inf
 static int on_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
 	(void)fi;
-	int r = path_ok(path, 0);
+	int r = fs_path_check(path, 0);
 	if (r < 0)
 		return r;
 	time_t now = time(NULL), t[2];
@@ -659,7 +557,8 @@ static int on_utimens(const char *path, const struct timespec tv[2], struct fuse
 			t[i] = tv[i].tv_sec;
 		}
 	}
-	return fs_simple("utimens", "%s %lld %lld", path, (long long)t[0], (long long)t[1]);
+	struct fs_req rq = { .path = path, .num = { (uint64_t)t[0], (uint64_t)t[1] } };
+	return fs_simple(FS_UTIMENS, &rq);
 }
 
 /* ---- the whole file system ----------------------------------------------- */
@@ -672,41 +571,25 @@ static int on_statfs(const char *path, struct statvfs *sv)
 	if (!c)
 		return -EIO;
 	struct ant_result res;
-	int r = fs_call(c, NULL, 0, &res, "statfs", "%s", "");
+	int r = fs_call(c, NULL, 0, &res, FS_STATFS, &(struct fs_req){ 0 });
 	if (r == -ENOSYS) {
 		/* An fs without statfs yet: report nothing, so df still works. */
 		sv->f_bsize = sv->f_frsize = 4096;
 		sv->f_namemax = 255;
 		r = 0;
 	} else if (r >= 0) {
-		char text[TEXT_LEN];
-		reply_text(&res, text, sizeof(text));
+		size_t len;
+		const char *text = fs_reply_bytes(&res, &len);
+		struct fs_statfs f;
+		fs_statfs_parse(text, len, &f);
+		sv->f_bsize = sv->f_frsize = (unsigned long)f.bsize;
+		sv->f_blocks = (fsblkcnt_t)f.blocks;
+		sv->f_bfree = (fsblkcnt_t)f.bfree;
+		sv->f_bavail = (fsblkcnt_t)f.bavail;
+		sv->f_files = (fsfilcnt_t)f.files;
+		sv->f_ffree = sv->f_favail = (fsfilcnt_t)f.ffree;
+		sv->f_namemax = (unsigned long)f.namelen;
 		r = 0;
-		sv->f_namemax = 255;
-		char *save = NULL;
-		for (char *tok = strtok_r(text, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-			char *eq = strchr(tok, '=');
-			long long v;
-			if (!eq)
-				continue;
-			*eq = '\0';
-			if (parse_num(eq + 1, 10, &v) < 0 || v < 0)
-				continue;
-			if (strcmp(tok, "bsize") == 0)
-				sv->f_bsize = sv->f_frsize = (unsigned long)v;
-			else if (strcmp(tok, "blocks") == 0)
-				sv->f_blocks = (fsblkcnt_t)v;
-			else if (strcmp(tok, "bfree") == 0)
-				sv->f_bfree = (fsblkcnt_t)v;
-			else if (strcmp(tok, "bavail") == 0)
-				sv->f_bavail = (fsblkcnt_t)v;
-			else if (strcmp(tok, "files") == 0)
-				sv->f_files = (fsfilcnt_t)v;
-			else if (strcmp(tok, "ffree") == 0)
-				sv->f_ffree = sv->f_favail = (fsfilcnt_t)v;
-			else if (strcmp(tok, "namelen") == 0)
-				sv->f_namemax = (unsigned long)v;
-		}
 	}
 	if (res.data)
 		ant_ica_release(c, res.data);
@@ -718,7 +601,7 @@ static int on_statfs(const char *path, struct statvfs *sv)
 static int on_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	(void)path, (void)datasync, (void)fi;
-	return fs_simple("flush", "%s", "");
+	return fs_simple(FS_FLUSH, &(struct fs_req){ 0 });
 }
 
 static int on_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)

@@ -1,0 +1,324 @@
+/* fs_proto.c - encode and decode the file server's arguments and answers (fs_proto.h), for fs and its clients. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_proto.h"
+
+/* The wire's op table: each op's name and the shape of its argument. */
+static const struct {
+	const char *name;
+	enum fs_args args;
+} ops[FS_NOPS] = {
+	[FS_STAT] = { "stat", FS_ARGS_PATH },
+	[FS_LOOKUP] = { "lookup", FS_ARGS_PATH },
+	[FS_READDIR] = { "readdir", FS_ARGS_PATH },
+	[FS_READ] = { "read", FS_ARGS_RANGE },
+	[FS_READLINK] = { "readlink", FS_ARGS_PATH },
+	[FS_STATFS] = { "statfs", FS_ARGS_NONE },
+	[FS_WRITE] = { "write", FS_ARGS_RANGE },
+	[FS_CREATE] = { "create", FS_ARGS_MODE },
+	[FS_MKDIR] = { "mkdir", FS_ARGS_MODE },
+	[FS_SYMLINK] = { "symlink", FS_ARGS_LINK },
+	[FS_UNLINK] = { "unlink", FS_ARGS_PATH },
+	[FS_RMDIR] = { "rmdir", FS_ARGS_PATH },
+	[FS_RENAME] = { "rename", FS_ARGS_TWO },
+	[FS_TRUNCATE] = { "truncate", FS_ARGS_SIZE },
+	[FS_CHMOD] = { "chmod", FS_ARGS_MODE },
+	[FS_UTIMENS] = { "utimens", FS_ARGS_TIMES },
+	[FS_FLUSH] = { "flush", FS_ARGS_NONE },
+	[FS_STATS] = { "stats", FS_ARGS_NONE },
+};
+
+const char *fs_op_name(enum fs_op op)
+{
+	return (unsigned)op < FS_NOPS ? ops[op].name : NULL;
+}
+
+int fs_op_find(const char *name)
+{
+	for (int i = 0; i < FS_NOPS; i++)
+		if (strcmp(name, ops[i].name) == 0)
+			return i;
+	return -1;
+}
+
+enum fs_args fs_op_args(enum fs_op op)
+{
+	return (unsigned)op < FS_NOPS ? ops[op].args : FS_ARGS_NONE;
+}
+
+int fs_path_check(const char *path, int in_two_path_op)
+{
+	if (strlen(path) > FS_PATH_MAX)
+		return -ENAMETOOLONG;
+	if (in_two_path_op && strchr(path, '\n'))
+		return -EINVAL;
+	return 0;
+}
+
+int fs_req_encode(enum fs_op op, const struct fs_req *rq, char *buf, size_t size)
+{
+	enum fs_args a = fs_op_args(op);
+	int two = a == FS_ARGS_TWO || a == FS_ARGS_LINK;
+	int r = a == FS_ARGS_NONE ? 0 : fs_path_check(rq->path, two);
+	if (r == 0 && two)
+		r = fs_path_check(rq->other, 1);
+	if (r < 0)
+		return r;
+	unsigned long long n0 = rq->num[0], n1 = rq->num[1];
+	switch (a) {
+	case FS_ARGS_NONE: r = snprintf(buf, size, "%s", ""); break;
+	case FS_ARGS_PATH: r = snprintf(buf, size, "%s", rq->path); break;
+	case FS_ARGS_RANGE:
+	case FS_ARGS_TIMES: r = snprintf(buf, size, "%s %llu %llu", rq->path, n0, n1); break;
+	case FS_ARGS_MODE: r = snprintf(buf, size, "%s 0%llo", rq->path, n0); break;
+	case FS_ARGS_SIZE: r = snprintf(buf, size, "%s %llu", rq->path, n0); break;
+	case FS_ARGS_TWO: r = snprintf(buf, size, "%s\n%s", rq->path, rq->other); break;
+	case FS_ARGS_LINK: r = snprintf(buf, size, "%s\n%s", rq->other, rq->path); break;
+	}
+	return r < 0 || (size_t)r >= size ? -ENAMETOOLONG : r;
+}
+
+static int is_path(const char *p)
+{
+	return p[0] == '/' && strlen(p) <= FS_PATH_MAX;
+}
+
+/* "PATH N..." : the last n words are numbers (base 8 if octal, else 10),
+ * so that PATH may hold spaces.  Cuts buf after PATH. */
+static int decode_tail(char *buf, unsigned n, int octal, uint64_t *v)
+{
+	for (unsigned i = n; i-- > 0;) {
+		char *sp = strrchr(buf, ' ');
+		if (!sp || sp == buf || sp[1] < '0' || sp[1] > '9')
+			return -1;
+		char *end;
+		errno = 0;
+		unsigned long long x = strtoull(sp + 1, &end, octal ? 8 : 10);
+		if (errno || *end || x > INT64_MAX)
+			return -1;
+		v[i] = x;
+		*sp = '\0';
+	}
+	return is_path(buf) ? 0 : -1;
+}
+
+/* "A\nB": cuts buf at the newline; B may hold no second one. */
+static int decode_two(char *buf, const char **a, const char **b)
+{
+	char *nl = strchr(buf, '\n');
+	if (!nl)
+		return -1;
+	*nl = '\0';
+	*a = buf;
+	*b = nl + 1;
+	return strchr(*b, '\n') ? -1 : 0;
+}
+
+int fs_req_decode(enum fs_op op, char *buf, struct fs_req *rq)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->path = buf;
+	uint64_t *v = rq->num;
+	switch (fs_op_args(op)) {
+	case FS_ARGS_NONE:
+		return 0;
+	case FS_ARGS_PATH:
+		return is_path(buf) ? 0 : -1;
+	case FS_ARGS_RANGE:
+		return decode_tail(buf, 2, 0, v) < 0 || v[1] > FS_IO_MAX ? -1 : 0;
+	case FS_ARGS_MODE:
+		return decode_tail(buf, 1, 1, v) < 0 || v[0] > FS_MODE_MAX ? -1 : 0;
+	case FS_ARGS_SIZE:
+		return decode_tail(buf, 1, 0, v);
+	case FS_ARGS_TIMES:
+		return decode_tail(buf, 2, 0, v) < 0 || v[0] > UINT32_MAX || v[1] > UINT32_MAX ? -1 : 0;
+	case FS_ARGS_TWO:
+		return decode_two(buf, &rq->path, &rq->other) < 0 || !is_path(rq->path) ||
+		       !is_path(rq->other) ? -1 : 0;
+	case FS_ARGS_LINK:
+		return decode_two(buf, &rq->other, &rq->path) < 0 || !is_path(rq->path) ||
+		       !*rq->other ? -1 : 0;
+	}
+	return -1;
+}
+
+int fs_attr_format(char *buf, size_t size, const struct fs_attr *a)
+{
+	return snprintf(buf, size, "ino=%" PRIu64 " mode=0%o size=%" PRIu64 " nlink=%u mtime=%" PRId64
+			" uid=%u gid=%u atime=%" PRId64 " ctime=%" PRId64 " blocks=%" PRIu64,
+			a->ino, (unsigned)a->mode, a->size, (unsigned)a->nlink, a->mtime,
+			(unsigned)a->uid, (unsigned)a->gid, a->atime, a->ctime, a->blocks);
+}
+
+/*
+ * The next "key=value" of text [*p, end) (words split by spaces and
+ * newlines): key into key (cut to its size), the value as a number (base)
+ * into *v.  Words without '=' or with a malformed number are skipped.
+ * Returns 1, or 0 at the end.  base 0: the key decides (8 for "mode").
+ */
+static int next_kv(const char **p, const char *end, char *key, size_t ksize, long long *v)
+{
+	while (*p < end) {
+		const char *w = *p;
+		while (*p < end && **p != ' ' && **p != '\n')
+			++*p;
+		char word[96];
+		size_t n = (size_t)(*p - w);
+		if (*p < end)
+			++*p;
+		const char *eq = memchr(w, '=', n);
+		if (!eq || n >= sizeof(word))
+			continue;
+		memcpy(word, w, n);
+		word[n] = '\0';
+		size_t kl = (size_t)(eq - w);
+		word[kl] = '\0';
+		snprintf(key, ksize, "%s", word);
+		const char *val = word + kl + 1;
+		char *stop;
+		errno = 0;
+		long long x = strtoll(val, &stop, strcmp(key, "mode") == 0 ? 8 : 10);
+		if (errno || stop == val || (*stop && *stop != '.'))
+			continue;
+		*v = x;
+		return 1;
+	}
+	return 0;
+}
+
+int fs_attr_parse(const char *text, size_t len, struct fs_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	const char *p = text, *end = text + len;
+	char k[16];
+	long long v;
+	while (next_kv(&p, end, k, sizeof(k), &v)) {
+		if (strcmp(k, "ino") == 0)
+			a->ino = (uint64_t)v;
+		else if (strcmp(k, "mode") == 0)
+			a->mode = (uint32_t)v, a->have |= FS_HAVE_MODE;
+		else if (strcmp(k, "size") == 0)
+			a->size = (uint64_t)v;
+		else if (strcmp(k, "nlink") == 0)
+			a->nlink = (uint32_t)v;
+		else if (strcmp(k, "uid") == 0)
+			a->uid = (uint32_t)v;
+		else if (strcmp(k, "gid") == 0)
+			a->gid = (uint32_t)v;
+		else if (strcmp(k, "mtime") == 0)
+			a->mtime = v;
+		else if (strcmp(k, "atime") == 0)
+			a->atime = v, a->have |= FS_HAVE_ATIME;
+		else if (strcmp(k, "ctime") == 0)
+			a->ctime = v, a->have |= FS_HAVE_CTIME;
+		else if (strcmp(k, "blocks") == 0)
+			a->blocks = (uint64_t)v, a->have |= FS_HAVE_BLOCKS;
+	}
+	return a->have & FS_HAVE_MODE ? 0 : -1;
+}
+
+int fs_statfs_format(char *buf, size_t size, const struct fs_statfs *s)
+{
+	return snprintf(buf, size, "bsize=%" PRIu64 " blocks=%" PRIu64 " bfree=%" PRIu64 " bavail=%" PRIu64
+			" files=%" PRIu64 " ffree=%" PRIu64 " namelen=%" PRIu64, s->bsize, s->blocks,
+			s->bfree, s->bavail, s->files, s->ffree, s->namelen);
+}
+
+void fs_statfs_parse(const char *text, size_t len, struct fs_statfs *s)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} keys[] = {
+		{ "bsize", offsetof(struct fs_statfs, bsize) },
+		{ "blocks", offsetof(struct fs_statfs, blocks) },
+		{ "bfree", offsetof(struct fs_statfs, bfree) },
+		{ "bavail", offsetof(struct fs_statfs, bavail) },
+		{ "files", offsetof(struct fs_statfs, files) },
+		{ "ffree", offsetof(struct fs_statfs, ffree) },
+		{ "namelen", offsetof(struct fs_statfs, namelen) },
+	};
+	memset(s, 0, sizeof(*s));
+	s->namelen = 255;
+	const char *p = text, *end = text + len;
+	char k[16];
+	long long v;
+	while (next_kv(&p, end, k, sizeof(k), &v)) {
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]) && v >= 0; i++)
+			if (strcmp(k, keys[i].key) == 0)
+				*(uint64_t *)((char *)s + keys[i].off) = (uint64_t)v;
+	}
+}
+
+int fs_ino_format(char *buf, size_t size, uint64_t ino)
+{
+	return snprintf(buf, size, "ino=%" PRIu64, ino);
+}
+
+int fs_dirent_format(char *buf, size_t size, const char *name, uint64_t ino, char type)
+{
+	size_t k = 0;
+	for (const char *p = name; *p; p++) {
+		const char *esc = *p == '\t' ? "\\t" : *p == '\n' ? "\\n" : *p == '\\' ? "\\\\" : NULL;
+		size_t n = esc ? 2 : 1;
+		if (k + n >= size)
+			return -1;
+		memcpy(buf + k, esc ? esc : p, n);
+		k += n;
+	}
+	int n = snprintf(buf + k, size - k, "\t%" PRIu64 "\t%c\n", ino, type);
+	return n < 0 || (size_t)n >= size - k ? -1 : (int)(k + (size_t)n);
+}
+
+int fs_dirent_next(const char **p, const char *end, struct fs_dirent *d)
+{
+	while (*p < end) {
+		const char *line = *p;
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		const char *stop = nl ? nl : end;
+		*p = nl ? nl + 1 : end;
+		const char *t1 = memchr(line, '\t', (size_t)(stop - line));
+		const char *t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(stop - t1 - 1)) : NULL;
+		if (!t2)
+			continue;
+		d->name = line;
+		d->name_len = (size_t)(t1 - line);
+		d->ino = strtoull(t1 + 1, NULL, 10);
+		d->type = t2 + 1 < stop ? t2[1] : '?';
+		return 1;
+	}
+	return 0;
+}
+
+int fs_dirent_name(const struct fs_dirent *d, char *out, size_t size)
+{
+	size_t k = 0;
+	const char *end = d->name + d->name_len;
+	for (const char *p = d->name; p < end; p++) {
+		char ch = *p;
+		if (ch == '\\' && p + 1 < end) {
+			p++;
+			ch = *p == 't' ? '\t' : *p == 'n' ? '\n' : *p;
+		}
+		if (k + 1 >= size)
+			return -1;
+		out[k++] = ch;
+	}
+	out[k] = '\0';
+	return 0;
+}
+
+const char *fs_reply_bytes(const struct ant_result *res, size_t *len)
+{
+	if (res->data) {
+		size_t n = res->retval > 0 ? (size_t)res->retval : 0;
+		*len = n < res->data->size ? n : res->data->size;
+		return res->data->addr;
+	}
+	*len = res->len;
+	return res->bytes;
+}

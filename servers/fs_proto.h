@@ -1,0 +1,157 @@
+/* fs_proto.h - the file server's wire format: its ops, their text arguments and the layout of its answers. */
+#ifndef ANT_SERVERS_FS_PROTO_H
+#define ANT_SERVERS_FS_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ant/ant.h"
+
+/*
+ * Every op's arguments are text in the control ICA (so ant-call can drive
+ * fs too); docs/filestack.md has the table.  PATH is absolute, at most
+ * FS_PATH_MAX bytes.  The two-path ops put a newline between their paths,
+ * so a path with a newline cannot travel there.  Numbers are decimal, a
+ * MODE octal.  Answers:
+ *   stat             "ino=N mode=0100644 size=S nlink=L mtime=T uid=U gid=G
+ *                    atime=A ctime=C blocks=B" (struct fs_attr)
+ *   lookup, create, mkdir, symlink  "ino=N"
+ *   readdir          "NAME\tINO\tTYPE\n" lines (struct fs_dirent), inline or,
+ *                    when longer than FS_INLINE_MAX, in a data ICA of fs's
+ *                    (retval: the listing's bytes)
+ *   read             the bytes in a data ICA (the caller's, lent with the
+ *                    call, if it is writable and big enough; else fs's,
+ *                    given away); retval: the bytes, 0 (no ICA) past the end
+ *   readlink         the target (retval: its length)
+ *   statfs           "bsize=B blocks=N bfree=N bavail=N files=N ffree=N
+ *                    namelen=255" (struct fs_statfs)
+ *   write            retval LENGTH; the bytes travel in the call's data ICA
+ *   the rest         0
+ * Errors are -errno with a short text, or ANT_E_BAD_REQUEST / ANT_E_NO_OP.
+ */
+
+#define FS_PATH_MAX   2048u                   /* a PATH's bytes at most */
+#define FS_ARG_MAX    (2 * FS_PATH_MAX + 64)  /* an encoded argument's bytes at most, with its NUL */
+#define FS_IO_MAX     (64u << 20)             /* a read's or a write's LENGTH at most */
+#define FS_INLINE_MAX 3072u                   /* answers up to this size come in the control ICA */
+#define FS_MODE_MAX   07777u                  /* the permission bits a MODE may carry */
+
+enum fs_op {
+	FS_STAT, FS_LOOKUP, FS_READDIR, FS_READ, FS_READLINK, FS_STATFS,
+	FS_WRITE, FS_CREATE, FS_MKDIR, FS_SYMLINK, FS_UNLINK, FS_RMDIR, FS_RENAME,
+	FS_TRUNCATE, FS_CHMOD, FS_UTIMENS, FS_FLUSH, FS_STATS,
+	FS_NOPS
+};
+
+/* The shape of an op's argument text. */
+enum fs_args {
+	FS_ARGS_NONE,    /* "" (anything sent is ignored) */
+	FS_ARGS_PATH,    /* "PATH" */
+	FS_ARGS_RANGE,   /* "PATH OFFSET LENGTH", LENGTH <= FS_IO_MAX */
+	FS_ARGS_MODE,    /* "PATH MODE", octal, <= FS_MODE_MAX */
+	FS_ARGS_SIZE,    /* "PATH SIZE" */
+	FS_ARGS_TIMES,   /* "PATH ATIME MTIME", seconds that fit in 32 bits */
+	FS_ARGS_TWO,     /* "PATH\nOTHER": rename OLD to NEW */
+	FS_ARGS_LINK,    /* "OTHER\nPATH": a symlink at PATH to the text OTHER */
+};
+
+/* One request's arguments, decoded (or to encode).  The numbers are the
+ * ones the shape has, in its order; the rest are 0. */
+struct fs_req {
+	const char *path;
+	const char *other;   /* FS_ARGS_TWO: the new path; FS_ARGS_LINK: the target */
+	uint64_t num[2];
+};
+
+/* The op's name on the wire ("stat", ...); NULL for an op out of range. */
+const char *fs_op_name(enum fs_op op);
+
+/* The op named name, or -1 if fs has no such op. */
+int fs_op_find(const char *name);
+
+/* The shape of op's argument. */
+enum fs_args fs_op_args(enum fs_op op);
+
+/* Can path travel as a PATH (in_two_path_op: of rename or symlink)?  0,
+ * -ENAMETOOLONG (longer than FS_PATH_MAX) or -EINVAL (a newline in it). */
+int fs_path_check(const char *path, int in_two_path_op);
+
+/*
+ * Write op's argument text for rq into buf (size bytes, NUL-ended).
+ * Returns its length (what goes in the call, without the NUL), or
+ * -ENAMETOOLONG / -EINVAL as fs_path_check says, -ENAMETOOLONG also if buf
+ * is too small.  Paths are not checked for being absolute: fs does that.
+ */
+int fs_req_encode(enum fs_op op, const struct fs_req *rq, char *buf, size_t size);
+
+/*
+ * Parse buf, an argument text of op (a C string, changed in place: rq's
+ * pointers point into it).  Returns 0, or -1 if it has not op's shape or a
+ * number is out of its range.
+ */
+int fs_req_decode(enum fs_op op, char *buf, struct fs_req *rq);
+
+/* stat's answer.  have: the FS_HAVE_* keys that were in the text. */
+struct fs_attr {
+	uint64_t ino, size, blocks;
+	uint32_t mode, nlink, uid, gid;
+	int64_t mtime, atime, ctime;
+	unsigned have;
+};
+#define FS_HAVE_MODE   0x01u
+#define FS_HAVE_ATIME  0x02u
+#define FS_HAVE_CTIME  0x04u
+#define FS_HAVE_BLOCKS 0x08u
+
+/* a as stat's answer text into buf (snprintf's return). */
+int fs_attr_format(char *buf, size_t size, const struct fs_attr *a);
+
+/* stat's answer text (len bytes, not NUL-ended) into a, by key: unknown
+ * keys are skipped, missing ones are 0 and not in a->have.  0, or -1
+ * without a mode. */
+int fs_attr_parse(const char *text, size_t len, struct fs_attr *a);
+
+/* statfs's answer. */
+struct fs_statfs {
+	uint64_t bsize, blocks, bfree, bavail, files, ffree, namelen;
+};
+
+/* s as statfs's answer text into buf (snprintf's return). */
+int fs_statfs_format(char *buf, size_t size, const struct fs_statfs *s);
+
+/* statfs's answer text (len bytes) into s by key; missing keys are 0,
+ * namelen 255. */
+void fs_statfs_parse(const char *text, size_t len, struct fs_statfs *s);
+
+/* "ino=N" (lookup, create, mkdir, symlink) into buf (snprintf's return). */
+int fs_ino_format(char *buf, size_t size, uint64_t ino);
+
+/* One line of a readdir listing.  name is as it travels: a tab, a newline
+ * and a backslash in it are written \t, \n and \\ (fs_dirent_name undoes
+ * that). */
+struct fs_dirent {
+	const char *name;    /* into the listing, not NUL-ended */
+	size_t name_len;
+	uint64_t ino;
+	char type;           /* f, d, l or ? */
+};
+
+/* The longest line fs_dirent_format writes (a 255-byte name, all escaped). */
+#define FS_DIRENT_MAX (2 * 255 + 32)
+
+/* The line for an entry (name a C string) into buf; returns its length, or
+ * -1 if buf is too small. */
+int fs_dirent_format(char *buf, size_t size, const char *name, uint64_t ino, char type);
+
+/* The next entry of the listing [*p, end) into d, and *p past its line.
+ * Malformed lines are skipped.  Returns 1, or 0 at the end. */
+int fs_dirent_next(const char **p, const char *end, struct fs_dirent *d);
+
+/* d's name, unescaped, into out (size bytes, NUL-ended); -1 if too long. */
+int fs_dirent_name(const struct fs_dirent *d, char *out, size_t size);
+
+/* An answer's bytes: in the data ICA that came back (its first retval
+ * bytes), else inline in the result. */
+const char *fs_reply_bytes(const struct ant_result *res, size_t *len);
+
+#endif
