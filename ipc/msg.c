@@ -6,7 +6,7 @@
 
 #include "ant/proto.h"
 
-/* Every message type, once: its name, its payload and whether an fd may
+/* Every message type, once: its name, its payload and how many fds may
  * come with it.  PAGE: a control page of 1..ANT_CICA_SIZE bytes. */
 #define PAGE (-1)
 static const struct msg_desc {
@@ -27,6 +27,8 @@ static const struct msg_desc {
 	[ANT_M_ERROR] = { "ERROR", sizeof(struct ant_m_error), 0 },
 	[ANT_M_SPAWN_NOTIFY] = { "SPAWN_NOTIFY", 0, 1 },
 	[ANT_M_SPAWN_ERROR] = { "SPAWN_ERROR", sizeof(struct ant_m_spawn_error), 0 },
+	[ANT_M_FORK] = { "FORK", sizeof(struct ant_m_fork), ANT_MSG_FDS_MAX },
+	[ANT_M_FORKED] = { "FORKED", sizeof(struct ant_m_forked), 1 },
 };
 
 static const struct msg_desc *desc_of(unsigned type)
@@ -66,7 +68,7 @@ static void close_fds_in(struct msghdr *mh)
 	}
 }
 
-static ssize_t msg_recv(int sock, void *buf, int *fd_out, int rflags)
+static ssize_t msg_recv(int sock, void *buf, int *fds, unsigned *nfds_out, int rflags)
 {
 	/* Room for several fds so that a hostile sender's extra fds are
 	 * received (and closed) rather than left to MSG_CTRUNC. */
@@ -79,20 +81,22 @@ static ssize_t msg_recv(int sock, void *buf, int *fd_out, int rflags)
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
 	};
-	*fd_out = -1;
+	*nfds_out = 0;
 	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | rflags);
 	if (n < 0)
 		return -errno;
 	if (n == 0 && mh.msg_controllen == 0)
 		return 0;
 
-	int nfds = 0, fd = -1;
+	unsigned nfds = 0;
+	int got[ANT_MSG_FDS_MAX];
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			nfds += (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			if (fd < 0 && cm->cmsg_len >= CMSG_LEN(sizeof(int)))
-				memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-		}
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t j = 0; j < k; j++, nfds++)
+			if (nfds < ANT_MSG_FDS_MAX)
+				memcpy(&got[nfds], CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
 	}
 	struct ant_msg h;
 	int bad = 0;
@@ -100,69 +104,96 @@ static ssize_t msg_recv(int sock, void *buf, int *fd_out, int rflags)
 		bad = 1;
 	} else {
 		memcpy(&h, buf, sizeof(h));
-		int want = ant_msg_payload_size(h.type);
+		const struct msg_desc *m = desc_of(h.type);
 		size_t payload = (size_t)n - sizeof(h);
-		if (h.len != (size_t)n || (h.flags & ~ANT_MF_ALL))
+		if (!m || h.len != (size_t)n || (h.flags & ~ANT_MF_ALL))
 			bad = 1;
-		else if (want == -2)
+		else if (m->payload == PAGE && (payload == 0 || payload > ANT_CICA_SIZE))
 			bad = 1;
-		else if (want == -1 && (payload == 0 || payload > ANT_CICA_SIZE))
+		else if (m->payload >= 0 && payload != (size_t)m->payload)
 			bad = 1;
-		else if (want >= 0 && payload != (size_t)want)
-			bad = 1;
-		else if (!!(h.flags & ANT_MF_FD) != (nfds > 0) || nfds > 1)
-			bad = 1;
-		else if (nfds && !ant_msg_may_carry_fd(h.type))
+		else if (!!(h.flags & ANT_MF_FD) != (nfds > 0) || nfds > (unsigned)m->fd)
 			bad = 1;
 	}
 	if (bad) {
 		close_fds_in(&mh);
 		return -EPROTO;
 	}
-	*fd_out = fd;
+	memcpy(fds, got, nfds * sizeof(int));
+	*nfds_out = nfds;
+	return n;
+}
+
+ssize_t ant_msg_recv_fds(int sock, void *buf, int fds[ANT_MSG_FDS_MAX], unsigned *nfds)
+{
+	return msg_recv(sock, buf, fds, nfds, MSG_DONTWAIT);
+}
+
+/* One fd at most: what every peer of antd may send. */
+static ssize_t recv_one(int sock, void *buf, int *fd_out, int rflags)
+{
+	int fds[ANT_MSG_FDS_MAX];
+	unsigned nfds;
+	*fd_out = -1;
+	ssize_t n = msg_recv(sock, buf, fds, &nfds, rflags);
+	if (n > 0 && nfds > 1) {
+		for (unsigned i = 0; i < nfds; i++)
+			close(fds[i]);
+		return -EPROTO;
+	}
+	if (n > 0 && nfds == 1)
+		*fd_out = fds[0];
 	return n;
 }
 
 ssize_t ant_msg_recv(int sock, void *buf, int *fd_out)
 {
-	return msg_recv(sock, buf, fd_out, MSG_DONTWAIT);
+	return recv_one(sock, buf, fd_out, MSG_DONTWAIT);
 }
 
 ssize_t ant_msg_recv_wait(int sock, void *buf, int *fd_out)
 {
-	return msg_recv(sock, buf, fd_out, 0);
+	return recv_one(sock, buf, fd_out, 0);
 }
 
-int ant_msg_send(int sock, unsigned type, unsigned flags, const void *payload, size_t n, int fd)
+int ant_msg_send_fds(int sock, unsigned type, unsigned flags, const void *payload, size_t n,
+		     const int *fds, unsigned nfds)
 {
 	struct ant_msg h = {
 		.type = (uint16_t)type,
-		.flags = (uint16_t)(flags | (fd >= 0 ? ANT_MF_FD : 0)),
+		.flags = (uint16_t)(flags | (nfds ? ANT_MF_FD : 0)),
 		.len = (uint32_t)(sizeof(h) + n),
 	};
 	if (n > ANT_CICA_SIZE)
 		return -EMSGSIZE;
+	if (nfds > ANT_MSG_FDS_MAX)
+		return -EINVAL;
 	struct iovec iov[2] = {
 		{ .iov_base = &h, .iov_len = sizeof(h) },
 		{ .iov_base = (void *)payload, .iov_len = n },
 	};
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * ANT_MSG_FDS_MAX)];
 	} ctl;
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n ? 2 : 1 };
-	if (fd >= 0) {
+	if (nfds) {
 		memset(&ctl, 0, sizeof(ctl));
 		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof(ctl.buf);
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
 	}
 	ssize_t r = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (r < 0)
 		return -errno;
 	return 0;
+}
+
+int ant_msg_send(int sock, unsigned type, unsigned flags, const void *payload, size_t n, int fd)
+{
+	return ant_msg_send_fds(sock, type, flags, payload, n, &fd, fd >= 0 ? 1 : 0);
 }

@@ -644,6 +644,7 @@ static int open_loop(struct antd *d)
 	ica_table_init(&d->icas, (size_t)16 << 30, (size_t)256 << 20);
 	calls_init(d);
 	install_handlers(d);
+	d->forker.sock = d->forker.pidfd = -1;
 	/* Other users reach app.sock only if the stack file names them; antd
 	 * checks each one's credentials when it connects. */
 	d->app_listen = listen_on(d->app_path,
@@ -680,6 +681,7 @@ static void tear_down(struct antd *d)
 	close_listeners(d);
 	peers_close_all(d);
 	instances_reap_all(d);
+	forker_stop(d);
 	output_close_all(d->loop);   /* the servers' last lines, then their pipes */
 	log_info("stopped", NULL, "stack %s stopped", d->stack->name);
 	unlink(d->pid_path);
@@ -712,6 +714,12 @@ int main(int argc, char **argv)
 		return 1;
 	log_info("start", NULL, "antd %s pid %ld: stack %s from %s, run folder %s", ANT_VERSION,
 		 (long)getpid(), d.stack->name, d.stack->path, d.run_dir);
+	if ((r = spawn_init(&d)) < 0) {
+		log_error("start", NULL, "cannot start the forker: %s", strerror(-r));
+		report_ready(&d, "cannot start the forker\n");
+		tear_down(&d);
+		return 1;
+	}
 	for (unsigned id = 1; id <= d.stack->nservers; id++) {
 		struct server *s = &d.servers[id];
 		s->id = id;

@@ -10,6 +10,7 @@
 #include "ant/proto.h"
 #include "calls.h"
 #include "callq.h"
+#include "forker.h"
 #include "ica_table.h"
 #include "peer.h"
 #include "server.h"
@@ -37,6 +38,7 @@ struct antd {
 	struct peer **peers;
 	uint32_t npeers, peers_cap, peer_gen;
 	struct peer_handlers handlers[PEER_KINDS];
+	struct forker forker;               /* forks every server (forker.c) */
 	struct call_table calls;
 	struct ica_table icas;
 	uint64_t calls_total;

@@ -37,13 +37,16 @@ enum kill_kind {
  */
 struct instance {
 	struct server *srv;          /* ro */
-	pid_t pid;                   /* 0: the slot is empty */
+	pid_t pid;                   /* its process; 0 while the forker has not answered */
 	unsigned gen;                /* ro while alive: the how-many-th process of its server */
 	enum instance_phase phase;
 	int pidfd;                   /* private (spawn.c) */
 	ev_io pidw;                  /* private: the end of the process */
 	int chan;                    /* private: spawn channel until exec, then -1 */
 	ev_io chanw;                 /* private */
+	int chan_eof;                /* private: exec seen before the forker's answer */
+	int out_fd;                  /* private: its output pipe until its pid is known */
+	int pending_sig;             /* private: a signal for it before its pid is known */
 	ev_timer spawn_timer;        /* private: exec must happen in time */
 	char exec_error[96];         /* why it could not start, "" if it did */
 	struct peer *peer;           /* its connection, NULL once closed */
@@ -94,21 +97,25 @@ struct server {
 	uint64_t violations;
 };
 
-/* Is the slot holding a live process? */
+/* Is the slot holding a process (or one on its way from the forker)? */
 static inline int instance_alive(const struct instance *in)
 {
-	return in->pid > 0;
+	return in->phase != INST_NONE;
 }
 
+/* Start the forker (forker.c): call once, before the first instance_spawn. */
+int spawn_init(struct antd *d);
 /*
- * Start a process in the empty slot in: fork, and in the child the sandbox
- * and exec.  Never waits: the exec's outcome, its seccomp notification fd and
- * its end arrive as events (supervise_event: EV_SPAWNED, EV_EXEC_FAILED,
- * EV_EXITED).  Returns 0 (in is SPAWNING), or -errno with in->exec_error
- * saying why nothing was started.
+ * Start a process in the empty slot in: its socket and spawn channel are
+ * made here, the fork, the sandbox and the exec by the forker.  Never waits:
+ * the forker's answer (its pid), the exec's outcome, its seccomp
+ * notification fd and its end arrive as events (supervise_event: EV_SPAWNED,
+ * EV_EXEC_FAILED, EV_EXITED).  Returns 0 (in is SPAWNING), or -errno with
+ * in->exec_error saying why nothing was started.
  */
 int instance_spawn(struct antd *d, struct instance *in);
-/* Signal a live instance (by its pidfd: never a recycled pid). */
+/* Signal a live instance (by its pidfd: never a recycled pid; before its
+ * pid is known, when it is). */
 void instance_signal(struct instance *in, int sig);
 /* Close what is left of an ended instance and empty its slot (the peer must
  * be closed already). */

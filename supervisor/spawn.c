@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "antd.h"
+#include "forker.h"
 #include "log.h"
 #include "output.h"
 #include "sandbox_serve.h"
@@ -31,148 +32,10 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* How the child is set up: computed in antd before fork. */
-struct child_setup {
-	const struct stack_server *conf;
-	const char *run_dir;
-	unsigned instance;            /* $ANT_INSTANCE: the how-many-th process of this server */
-	int files[STACK_FILES_MAX];   /* "files", opened by antd; the child gets them at 4.. */
-	void *filter;                 /* seccomp filter, or NULL */
-	int switch_user;
-	uid_t uid;
-	gid_t gid;
-};
-
-/* In the child, between fork and exec (antd is single-threaded, so the
- * libseccomp calls in sandbox_enter are safe here). */
-static void child_exec(const struct child_setup *cs, int sock, int chan, int outfd, pid_t parent)
-{
-	const struct stack_server *conf = cs->conf;
-	const char *stage = "setup";
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	/* A server never outlives antd (the check closes the fork/exit race). */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127);
-	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (devnull >= 0 && devnull != 0)
-		dup2(devnull, 0);
-	/* stdout and stderr: the pipe antd reads and logs under our name. */
-	if (outfd >= 0 && (dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0))
-		goto fail;
-	if (dup2(sock, 3) < 0)
-		goto fail;
-	/* Its files at 4, 5...: antd's copies are above 10 (F_DUPFD_CLOEXEC). */
-	stage = "files";
-	for (unsigned i = 0; i < conf->nfiles; i++)
-		if (dup2(cs->files[i], 4 + (int)i) < 0)
-			goto fail;
-	/* Everything else antd had open stays behind at exec; chan is
-	 * close-on-exec already: its end tells antd that exec worked. */
-	close_range(4 + conf->nfiles, ~0u, CLOSE_RANGE_CLOEXEC);
-	if (conf->nfiles) {
-		char nf[16];
-		snprintf(nf, sizeof(nf), "%u", conf->nfiles);
-		setenv("ANT_FILES", nf, 1);
-	}
-	char fdnum[16], idnum[16];
-	snprintf(fdnum, sizeof(fdnum), "%d", 3);
-	snprintf(idnum, sizeof(idnum), "%u", conf->id);
-	setenv("ANT_FD", fdnum, 1);
-	setenv("ANT_SERVER", conf->name, 1);
-	setenv("ANT_SERVER_ID", idnum, 1);
-	setenv("ANT_RUN_DIR", cs->run_dir, 1);
-	char instnum[16];
-	snprintf(instnum, sizeof(instnum), "%u", cs->instance);
-	setenv("ANT_INSTANCE", instnum, 1);
-	char *argv[STACK_ARGS_MAX + 2];
-	argv[0] = conf->exec_path;
-	for (unsigned i = 0; i < conf->nargs; i++)
-		argv[i + 1] = conf->args[i];
-	argv[conf->nargs + 1] = NULL;
-	/* Last: from here on every call outside the allowlist is antd's to judge. */
-	int r = sandbox_enter(&conf->sandbox, cs->filter, cs->switch_user, cs->uid, cs->gid, chan,
-			      &stage);
-	if (r < 0) {
-		errno = -r;
-		goto fail;
-	}
-	stage = "exec";
-	execv(conf->exec_path, argv);
-fail:;
-	struct ant_m_spawn_error se = { .err = errno };
-	snprintf(se.stage, sizeof(se.stage), "%s", stage);
-	ant_msg_send(chan, ANT_M_SPAWN_ERROR, 0, &se, sizeof(se), -1);
-	_exit(127);
-}
-
 static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents);
 static void on_chan(struct ev_loop *loop, ev_io *w, int revents);
 static void on_spawn_timeout(struct ev_loop *loop, ev_timer *w, int revents);
-
-/* The files a server may use: antd opens them (the server could not: no
- * openat in its sandbox), above the fds the child dup2s them to.  Returns 0,
- * or -errno with in->exec_error saying which. */
-static int open_files(struct antd *d, struct instance *in, struct child_setup *cs)
-{
-	const struct stack_server *conf = in->srv->conf;
-	for (unsigned i = 0; i < conf->nfiles; i++) {
-		const struct stack_file *f = &conf->files[i];
-		char path[PATH_MAX];
-		const char *dir = d->stack->path;
-		const char *slash = strrchr(dir, '/');
-		if (f->path[0] == '/' || !slash)
-			snprintf(path, sizeof(path), "%s", f->path);
-		else
-			snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - dir), dir, f->path);
-		int fd = open(path, (f->write ? O_RDWR : O_RDONLY) | (f->create ? O_CREAT : 0) |
-				    O_CLOEXEC | O_NOCTTY, 0600);
-		int hi = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, CHILD_FD_FLOOR) : -1;
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		if (hi < 0) {
-			snprintf(in->exec_error, sizeof(in->exec_error), "files[%u]: %s: %s", i, path,
-				 strerror(e));
-			while (i-- > 0)
-				close(cs->files[i]);
-			return -ENOENT;
-		}
-		cs->files[i] = hi;
-	}
-	return 0;
-}
-
-/* Everything the child needs, computed before fork.  Returns 0, or -errno
- * with in->exec_error (nothing to free then). */
-static int prepare(struct antd *d, struct instance *in, struct child_setup *cs)
-{
-	const struct stack_server *conf = in->srv->conf;
-	char why[256];
-	if (sandbox_user(&conf->sandbox, conf->id, &cs->uid, &cs->gid, &cs->switch_user, why,
-			 sizeof(why)) < 0) {
-		snprintf(in->exec_error, sizeof(in->exec_error), "sandbox: %s", why);
-		return -EINVAL;
-	}
-	if (conf->sandbox.enabled && !(cs->filter = sandbox_filter(&conf->sandbox, why, sizeof(why)))) {
-		snprintf(in->exec_error, sizeof(in->exec_error), "sandbox: %s", why);
-		return -EINVAL;
-	}
-	int r = open_files(d, in, cs);
-	if (r < 0)
-		sandbox_filter_free(cs->filter);
-	return r;
-}
-
-static void release(const struct child_setup *cs)
-{
-	for (unsigned i = 0; i < cs->conf->nfiles; i++)
-		close(cs->files[i]);
-	sandbox_filter_free(cs->filter);
-}
+static void close_chan(struct antd *d, struct instance *in);
 
 /* fds[0] antd's end, fds[1] the child's, both close-on-exec and above the
  * fds the child dup2s to.  Returns 0 or -errno. */
@@ -192,103 +55,159 @@ static int pair_above(int fds[2])
 	return 0;
 }
 
-/* Forked: the parent's side of a new instance.  Consumes sock, chan. */
-static int adopt_child(struct antd *d, struct instance *in, pid_t pid, int sock, int chan,
-		       const struct child_setup *cs)
-{
-	struct server *s = in->srv;
-	int pidfd = pidfd_open(pid, 0);
-	struct peer *p = pidfd >= 0 ? peer_new(d, sock, PEER_SERVER, s->id) : NULL;
-	if (!p) {
-		int e = pidfd < 0 ? -errno : -ENOMEM;
-		snprintf(in->exec_error, sizeof(in->exec_error), "pidfd_open or peer: %s",
-			 strerror(-e));
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);   /* just killed: at once */
-		if (pidfd >= 0)
-			close(pidfd);
-		else
-			close(sock);
-		close(chan);
-		return e;
-	}
-	p->pid = pid;
-	p->uid = cs->uid;
-	p->gid = cs->gid;
-	p->inst = in;
-	in->pid = pid;
-	in->gen = cs->instance;
-	in->phase = INST_SPAWNING;
-	in->pidfd = pidfd;
-	in->chan = chan;
-	in->peer = p;
-	in->want = 0;
-	in->started_ns = mono_ns();
-	in->exec_error[0] = '\0';
-	in->kill = KILL_NONE;
-	in->kill_why[0] = '\0';
-	ev_io_init(&in->pidw, on_pidfd, pidfd, EV_READ);
-	in->pidw.data = in;
-	ev_io_start(d->loop, &in->pidw);
-	ev_io_init(&in->chanw, on_chan, chan, EV_READ);
-	in->chanw.data = in;
-	ev_io_start(d->loop, &in->chanw);
-	ev_timer_init(&in->spawn_timer, on_spawn_timeout, SPAWN_TIMEOUT_S, 0.);
-	in->spawn_timer.data = in;
-	ev_timer_start(d->loop, &in->spawn_timer);
-	peer_welcome(p);
-	log_info(in == s->spare ? "start-spare" : "start", s->conf->name, "pid %d: %s", (int)pid,
-		 s->conf->exec_path);
-	return 0;
-}
-
 int instance_spawn(struct antd *d, struct instance *in)
 {
 	struct server *s = in->srv;
-	const struct stack_server *conf = s->conf;
-	struct child_setup cs = { .conf = conf, .run_dir = d->run_dir, .instance = ++s->spawns };
 	in->exec_error[0] = '\0';
-	int r = prepare(d, in, &cs);
-	if (r < 0)
-		return r;
-	int sock[2], chan[2];
+	int sock[2], chan[2], r;
 	if ((r = pair_above(sock)) < 0) {
 		snprintf(in->exec_error, sizeof(in->exec_error), "socketpair: %s", strerror(-r));
-		release(&cs);
 		return r;
 	}
 	if ((r = pair_above(chan)) < 0) {
 		close(sock[0]);
 		close(sock[1]);
 		snprintf(in->exec_error, sizeof(in->exec_error), "socketpair: %s", strerror(-r));
-		release(&cs);
 		return r;
 	}
 	/* Its stdout and stderr (without a pipe it prints to antd's stderr). */
 	int out[2] = { -1, -1 };
 	if (output_pipe(out) < 0)
-		log_warn("output", conf->name, "no pipe for its output: it goes to antd's stderr");
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid == 0)
-		child_exec(&cs, sock[1], chan[1], out[1], parent);
-	int e = -errno;
+		log_warn("output", s->conf->name, "no pipe for its output: it goes to antd's stderr");
+	unsigned gen = ++s->spawns;
+	int fds[3] = { sock[1], chan[1], out[1] };
+	r = forker_request(d, s->id, gen, fds, out[1] >= 0 ? 3 : 2);
 	close(sock[1]);
 	close(chan[1]);
-	if (out[0] >= 0)
+	if (out[1] >= 0)
 		close(out[1]);
-	release(&cs);
-	if (pid < 0) {
-		close(sock[0]);
+	struct peer *p = r < 0 ? NULL : peer_new(d, sock[0], PEER_SERVER, s->id);
+	if (!p) {
+		if (r < 0)
+			close(sock[0]);
 		close(chan[0]);
 		if (out[0] >= 0)
 			close(out[0]);
-		snprintf(in->exec_error, sizeof(in->exec_error), "fork: %s", strerror(-e));
-		return e;
+		snprintf(in->exec_error, sizeof(in->exec_error), "%s",
+			 r < 0 ? "the forker is gone" : "out of memory");
+		return r < 0 ? r : -ENOMEM;
 	}
-	if (out[0] >= 0)
-		output_watch(d->loop, out[0], conf->name, pid);
-	return adopt_child(d, in, pid, sock[0], chan[0], &cs);
+	p->inst = in;
+	in->pid = 0;             /* until the forker answers */
+	in->pending_sig = 0;
+	in->gen = gen;
+	in->phase = INST_SPAWNING;
+	in->chan = chan[0];
+	in->chan_eof = 0;
+	in->out_fd = out[0];
+	in->peer = p;
+	in->want = 0;
+	in->started_ns = mono_ns();
+	in->kill = KILL_NONE;
+	in->kill_why[0] = '\0';
+	ev_io_init(&in->chanw, on_chan, in->chan, EV_READ);
+	in->chanw.data = in;
+	ev_io_start(d->loop, &in->chanw);
+	ev_timer_init(&in->spawn_timer, on_spawn_timeout, SPAWN_TIMEOUT_S, 0.);
+	in->spawn_timer.data = in;
+	ev_timer_start(d->loop, &in->spawn_timer);
+	peer_welcome(p);
+	return 0;
+}
+
+/* Processes the forker made for instances that are no longer waiting for
+ * them (their start timed out): killed, and reaped when they end. */
+struct stray {
+	ev_io w;
+	int pidfd;
+};
+
+static void on_stray_exit(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct stray *st = (struct stray *)w;
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)st->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		return;
+	ev_io_stop(loop, w);
+	close(st->pidfd);
+	free(st);
+}
+
+static void adopt_stray(struct antd *d, pid_t pid, int pidfd)
+{
+	pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+	struct stray *st = malloc(sizeof(*st));
+	if (!st) {
+		waitpid(pid, NULL, 0);   /* just killed: at once */
+		close(pidfd);
+		return;
+	}
+	st->pidfd = pidfd;
+	ev_io_init(&st->w, on_stray_exit, pidfd, EV_READ);
+	ev_io_start(d->loop, &st->w);
+}
+
+/* The instance of server_id that waits for the process gen, or NULL. */
+static struct instance *waiting_for(struct antd *d, unsigned server_id, unsigned gen)
+{
+	if (server_id == 0 || server_id > d->stack->nservers)
+		return NULL;
+	struct server *s = &d->servers[server_id];
+	for (int k = 0; k < 2; k++) {
+		struct instance *in = &s->slot[k];
+		if (in->phase != INST_NONE && in->gen == gen && in->pid == 0 && in->pidfd < 0)
+			return in;
+	}
+	return NULL;
+}
+
+static void on_chan_done(struct antd *d, struct instance *in);
+
+/* The forker's answer: the instance has a process now, or never will. */
+static void on_forked(struct antd *d, const struct ant_m_forked *rep, int pidfd)
+{
+	struct instance *in = waiting_for(d, rep->server_id, rep->gen);
+	if (!in) {
+		if (rep->pid > 0 && pidfd >= 0)
+			adopt_stray(d, rep->pid, pidfd);
+		else if (pidfd >= 0)
+			close(pidfd);
+		return;
+	}
+	struct server *s = in->srv;
+	if (rep->pid <= 0 || pidfd < 0) {
+		if (pidfd >= 0)
+			close(pidfd);
+		snprintf(in->exec_error, sizeof(in->exec_error), "%s",
+			 rep->why[0] ? rep->why : "the forker could not fork");
+		close_chan(d, in);
+		supervise_event(d, s, in, EV_EXEC_FAILED, NULL);
+		return;
+	}
+	in->pid = rep->pid;
+	in->pidfd = pidfd;
+	in->peer->pid = rep->pid;
+	ev_io_init(&in->pidw, on_pidfd, pidfd, EV_READ);
+	in->pidw.data = in;
+	ev_io_start(d->loop, &in->pidw);
+	if (in->out_fd >= 0) {
+		output_watch(d->loop, in->out_fd, s->conf->name, in->pid);
+		in->out_fd = -1;
+	}
+	log_info(in == s->spare ? "start-spare" : "start", s->conf->name, "pid %d: %s",
+		 (int)in->pid, s->conf->exec_path);
+	if (in->pending_sig) {
+		instance_signal(in, in->pending_sig);
+		in->pending_sig = 0;
+	}
+	if (in->chan_eof)
+		on_chan_done(d, in);
+}
+
+int spawn_init(struct antd *d)
+{
+	return forker_start(d, on_forked);
 }
 
 static void close_chan(struct antd *d, struct instance *in)
@@ -345,29 +264,48 @@ static int read_chan(struct antd *d, struct instance *in)
 	return 0;
 }
 
+/* The spawn channel is closed: if nothing failed, the exec happened (once
+ * the forker has said which process it is). */
+static void on_chan_done(struct antd *d, struct instance *in)
+{
+	if (in->exec_error[0] || in->phase != INST_SPAWNING)
+		return;
+	if (in->pid == 0) {
+		in->chan_eof = 1;
+		return;
+	}
+	in->chan_eof = 0;
+	in->phase = INST_STARTING;
+	supervise_event(d, in->srv, in, EV_SPAWNED, NULL);
+}
+
 static void on_chan(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct instance *in = w->data;
 	struct antd *d = (struct antd *)ev_userdata(loop);
-	if (read_chan(d, in) && !in->exec_error[0] && in->phase == INST_SPAWNING) {
-		in->phase = INST_STARTING;
-		supervise_event(d, in->srv, in, EV_SPAWNED, NULL);
-	}
+	if (read_chan(d, in))
+		on_chan_done(d, in);
 }
 
 static void on_spawn_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct instance *in = w->data;
+	struct antd *d = (struct antd *)ev_userdata(loop);
 	snprintf(in->exec_error, sizeof(in->exec_error), "exec %s (no answer in %.0f s)",
 		 in->srv->conf->exec_path, SPAWN_TIMEOUT_S);
 	instance_signal(in, SIGKILL);
-	close_chan((struct antd *)ev_userdata(loop), in);
+	close_chan(d, in);
+	/* Without an answer from the forker there is no process to wait for. */
+	if (in->pid == 0)
+		supervise_event(d, in->srv, in, EV_EXEC_FAILED, NULL);
 }
 
 void instance_signal(struct instance *in, int sig)
 {
 	if (in->pid > 0 && in->pidfd >= 0)
 		pidfd_send_signal(in->pidfd, sig, NULL, 0);
+	else if (in->phase != INST_NONE && (!in->pending_sig || sig == SIGKILL))
+		in->pending_sig = sig;   /* sent when the forker says which process it is */
 }
 
 /* How a child ended, in words. */
@@ -415,6 +353,12 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
 void instance_clear(struct antd *d, struct instance *in)
 {
 	close_chan(d, in);
+	if (in->out_fd >= 0) {
+		close(in->out_fd);
+		in->out_fd = -1;
+	}
+	in->pending_sig = 0;
+	in->chan_eof = 0;
 	sandbox_watch(d, in, -1);
 	ev_timer_stop(d->loop, &in->ready_timer);
 	ev_timer_stop(d->loop, &in->eof_timer);

@@ -575,7 +575,7 @@ void supervise_init(struct antd *d, struct server *s)
 		struct instance *in = &s->slot[k];
 		memset(in, 0, sizeof(*in));
 		in->srv = s;
-		in->pidfd = in->chan = in->notify_fd = -1;
+		in->pidfd = in->chan = in->notify_fd = in->out_fd = -1;
 		ev_timer_init(&in->ready_timer, on_ready_timer, 0., 0.);
 		in->ready_timer.data = in;
 		ev_timer_init(&in->eof_timer, on_eof_timer, 0., 0.);

@@ -16,7 +16,8 @@
  * of its sender (antd cuts the sender off; it never crashes antd).
  *
  * At most one fd travels with a message (SCM_RIGHTS), only on the types
- * marked "+fd", and only when hdr.flags has ANT_MF_FD.
+ * marked "+fd", and only when hdr.flags has ANT_MF_FD; only FORK, between
+ * antd and its own forker, carries more (up to ANT_MSG_FDS_MAX).
  */
 
 #define ANT_PROTO_VERSION 1u
@@ -41,6 +42,9 @@ enum ant_msg_type {
 	 * end of file says "exec happened" */
 	ANT_M_SPAWN_NOTIFY = 64, /* no payload, +fd: its seccomp user-notification fd */
 	ANT_M_SPAWN_ERROR,       /* ant_m_spawn_error: what failed before exec */
+	/* antd <-> its forker, the one process that forks servers for it */
+	ANT_M_FORK,              /* ant_m_fork +fds: the child's socket, spawn channel, output */
+	ANT_M_FORKED,            /* ant_m_forked (+pidfd): the child, or why there is none */
 	ANT_M_TYPE_MAX
 };
 
@@ -87,6 +91,24 @@ struct ant_m_spawn_error {
 	char stage[28];   /* what failed: "files", "seccomp", "exec"..., NUL-terminated */
 };
 
+/* Fds of a FORK, in this order: the server's end of its socket (its fd 3),
+ * the child's end of its spawn channel, and (optional) the write end of its
+ * output pipe (its stdout and stderr). */
+#define ANT_MSG_FDS_MAX 3u
+
+struct ant_m_fork {
+	uint32_t server_id;  /* 1..nservers */
+	uint32_t gen;        /* $ANT_INSTANCE: the how-many-th process of that server */
+};
+
+struct ant_m_forked {
+	uint32_t server_id;
+	uint32_t gen;
+	int32_t pid;         /* > 0: forked, its pidfd comes with it; else -errno */
+	uint32_t pad;
+	char why[96];        /* pid <= 0: what failed before the fork, NUL-terminated */
+};
+
 struct ant_m_welcome {
 	uint32_t version;    /* ANT_PROTO_VERSION */
 	uint16_t self_id;    /* your peer id: server id, or 0 for applications */
@@ -124,5 +146,11 @@ ssize_t ant_msg_recv_wait(int sock, void *buf, int *fd_out);
  * (-EAGAIN on a full non-blocking socket: nothing was sent). */
 int ant_msg_send(int sock, unsigned type, unsigned flags,
 		 const void *payload, size_t n, int fd);
+/* The same with nfds (0..ANT_MSG_FDS_MAX) fds, none consumed. */
+int ant_msg_send_fds(int sock, unsigned type, unsigned flags, const void *payload, size_t n,
+		     const int *fds, unsigned nfds);
+/* ant_msg_recv for the types that carry several fds: fds[0..*nfds) are the
+ * caller's (in the order sent). */
+ssize_t ant_msg_recv_fds(int sock, void *buf, int fds[ANT_MSG_FDS_MAX], unsigned *nfds);
 
 #endif

@@ -1,0 +1,405 @@
+/* forker.c - the one process that forks servers for antd, so that antd itself never forks. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "antd.h"
+#include "forker.h"
+#include "log.h"
+
+/*
+ * Why a process of its own: a fork copies antd's page tables and marks its
+ * pages copy-on-write, and here (a 2-vCPU VM) that stalled antd's loop for
+ * 2-7 ms a fork under load (preempted inside copy_page_range, then TLB
+ * shootdowns), every call in the stack waiting meanwhile.  The forker is
+ * forked once, when the stack is loaded; it forks each server with
+ * CLONE_PARENT, so that antd is the server's parent (its pidfd works with
+ * waitid, PR_SET_PDEATHSIG follows antd), and hands antd the pidfd.  It
+ * keeps no state: a request carries the server id and generation, the
+ * config is its copy of antd's, taken at fork.
+ */
+
+/* antd's copies of the fds a child gets stay above the ones it dup2s to (3..11). */
+#define CHILD_FD_FLOOR 16
+
+/* How the child is set up: computed in antd before fork. */
+struct child_setup {
+	const struct stack_server *conf;
+	const char *run_dir;
+	unsigned instance;            /* $ANT_INSTANCE: the how-many-th process of this server */
+	int files[STACK_FILES_MAX];   /* "files", opened by antd; the child gets them at 4.. */
+	void *filter;                 /* seccomp filter, or NULL */
+	int switch_user;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* In the child, between fork and exec (the forker is single-threaded, so
+ * the libseccomp calls in sandbox_enter are safe here). */
+static void child_exec(const struct child_setup *cs, int sock, int chan, int outfd, pid_t parent)
+{
+	const struct stack_server *conf = cs->conf;
+	const char *stage = "setup";
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	/* A server never outlives antd (the check closes the fork/exit race). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull >= 0 && devnull != 0)
+		dup2(devnull, 0);
+	/* stdout and stderr: the pipe antd reads and logs under our name. */
+	if (outfd >= 0 && (dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0))
+		goto fail;
+	if (dup2(sock, 3) < 0)
+		goto fail;
+	/* Its files at 4, 5...: antd's copies are above 10 (F_DUPFD_CLOEXEC). */
+	stage = "files";
+	for (unsigned i = 0; i < conf->nfiles; i++)
+		if (dup2(cs->files[i], 4 + (int)i) < 0)
+			goto fail;
+	/* Everything else antd had open stays behind at exec; chan is
+	 * close-on-exec already: its end tells antd that exec worked. */
+	close_range(4 + conf->nfiles, ~0u, CLOSE_RANGE_CLOEXEC);
+	if (conf->nfiles) {
+		char nf[16];
+		snprintf(nf, sizeof(nf), "%u", conf->nfiles);
+		setenv("ANT_FILES", nf, 1);
+	}
+	char fdnum[16], idnum[16];
+	snprintf(fdnum, sizeof(fdnum), "%d", 3);
+	snprintf(idnum, sizeof(idnum), "%u", conf->id);
+	setenv("ANT_FD", fdnum, 1);
+	setenv("ANT_SERVER", conf->name, 1);
+	setenv("ANT_SERVER_ID", idnum, 1);
+	setenv("ANT_RUN_DIR", cs->run_dir, 1);
+	char instnum[16];
+	snprintf(instnum, sizeof(instnum), "%u", cs->instance);
+	setenv("ANT_INSTANCE", instnum, 1);
+	char *argv[STACK_ARGS_MAX + 2];
+	argv[0] = conf->exec_path;
+	for (unsigned i = 0; i < conf->nargs; i++)
+		argv[i + 1] = conf->args[i];
+	argv[conf->nargs + 1] = NULL;
+	/* Last: from here on every call outside the allowlist is antd's to judge. */
+	int r = sandbox_enter(&conf->sandbox, cs->filter, cs->switch_user, cs->uid, cs->gid, chan,
+			      &stage);
+	if (r < 0) {
+		errno = -r;
+		goto fail;
+	}
+	stage = "exec";
+	execv(conf->exec_path, argv);
+fail:;
+	struct ant_m_spawn_error se = { .err = errno };
+	snprintf(se.stage, sizeof(se.stage), "%s", stage);
+	ant_msg_send(chan, ANT_M_SPAWN_ERROR, 0, &se, sizeof(se), -1);
+	_exit(127);
+}
+
+/* The files a server may use: opened here (the server could not: no
+ * openat in its sandbox), above the fds the child dup2s them to.  Returns 0,
+ * or -errno with why saying which. */
+static int open_files(const struct stack *st, struct child_setup *cs, char *why, size_t len)
+{
+	const struct stack_server *conf = cs->conf;
+	for (unsigned i = 0; i < conf->nfiles; i++) {
+		const struct stack_file *f = &conf->files[i];
+		char path[PATH_MAX];
+		const char *dir = st->path;
+		const char *slash = strrchr(dir, '/');
+		if (f->path[0] == '/' || !slash)
+			snprintf(path, sizeof(path), "%s", f->path);
+		else
+			snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - dir), dir, f->path);
+		int fd = open(path, (f->write ? O_RDWR : O_RDONLY) | (f->create ? O_CREAT : 0) |
+				    O_CLOEXEC | O_NOCTTY, 0600);
+		int hi = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, CHILD_FD_FLOOR) : -1;
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		if (hi < 0) {
+			snprintf(why, len, "files[%u]: %s: %s", i, path, strerror(e));
+			while (i-- > 0)
+				close(cs->files[i]);
+			return -ENOENT;
+		}
+		cs->files[i] = hi;
+	}
+	return 0;
+}
+
+/* Everything the child needs, computed before fork.  Returns 0, or -errno
+ * with why (nothing to free then). */
+static int prepare(const struct stack *st, struct child_setup *cs, char *why, size_t len)
+{
+	const struct stack_server *conf = cs->conf;
+	char e[256];
+	if (sandbox_user(&conf->sandbox, conf->id, &cs->uid, &cs->gid, &cs->switch_user, e,
+			 sizeof(e)) < 0) {
+		snprintf(why, len, "sandbox: %s", e);
+		return -EINVAL;
+	}
+	if (conf->sandbox.enabled && !(cs->filter = sandbox_filter(&conf->sandbox, e, sizeof(e)))) {
+		snprintf(why, len, "sandbox: %s", e);
+		return -EINVAL;
+	}
+	int r = open_files(st, cs, why, len);
+	if (r < 0)
+		sandbox_filter_free(cs->filter);
+	return r;
+}
+
+static void release(const struct child_setup *cs)
+{
+	for (unsigned i = 0; i < cs->conf->nfiles; i++)
+		close(cs->files[i]);
+	sandbox_filter_free(cs->filter);
+}
+
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+/* The kernel's struct clone_args (version 0). */
+struct clone_args0 {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+
+/* Move fd above the fds a child dup2s to; consumes fd.  Returns the new fd or -1. */
+static int lift(int fd)
+{
+	if (fd < 0 || fd >= CHILD_FD_FLOOR)
+		return fd;
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, CHILD_FD_FLOOR);
+	close(fd);
+	return hi;
+}
+
+/* One request: fork the server's child (antd its parent), answer with its
+ * pidfd or why not.  Consumes fds. */
+static void fork_one(struct antd *d, int sock, const struct ant_m_fork *rq, int *fds,
+		     unsigned nfds, pid_t antd_pid)
+{
+	struct ant_m_forked rep = { .server_id = rq->server_id, .gen = rq->gen };
+	int pidfd = -1;
+	for (unsigned i = 0; i < nfds; i++)
+		fds[i] = lift(fds[i]);
+	if (rq->server_id == 0 || rq->server_id > d->stack->nservers || nfds < 2 ||
+	    fds[0] < 0 || fds[1] < 0) {
+		rep.pid = -EINVAL;
+		snprintf(rep.why, sizeof(rep.why), "forker: bad request for server %u",
+			 rq->server_id);
+		goto answer;
+	}
+	struct child_setup cs = { .conf = &d->stack->servers[rq->server_id - 1],
+				  .run_dir = d->run_dir, .instance = rq->gen };
+	int r = prepare(d->stack, &cs, rep.why, sizeof(rep.why));
+	if (r < 0) {
+		rep.pid = r;
+		goto answer;
+	}
+	struct clone_args0 ca = { .flags = CLONE_PARENT | CLONE_PIDFD,
+				  .pidfd = (uint64_t)(uintptr_t)&pidfd };
+	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid == 0)
+		child_exec(&cs, fds[0], fds[1], nfds > 2 ? fds[2] : -1, antd_pid);
+	rep.pid = pid < 0 ? -errno : pid;
+	if (pid < 0)
+		snprintf(rep.why, sizeof(rep.why), "fork: %s", strerror(errno));
+	release(&cs);
+answer:
+	for (unsigned i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	ant_msg_send(sock, ANT_M_FORKED, 0, &rep, sizeof(rep), pidfd);
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
+/* The forker's life: one request at a time, until antd goes. */
+static void __attribute__((noreturn)) forker_main(struct antd *d, int sock, pid_t antd_pid)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != antd_pid)
+		_exit(0);
+	prctl(PR_SET_NAME, "antd-forker");
+	sock = lift(sock);
+	/* Nothing of antd's but stdin, stdout, stderr and this socket. */
+	for (int fd = 3; fd < CHILD_FD_FLOOR; fd++)
+		close(fd);
+	close_range(CHILD_FD_FLOOR, (unsigned)sock - 1, 0);
+	close_range((unsigned)sock + 1, ~0u, 0);
+	static unsigned char buf[ANT_MSG_MAX] __attribute__((aligned(8)));
+	for (;;) {
+		struct pollfd pf = { .fd = sock, .events = POLLIN };
+		if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+			_exit(1);
+		int fds[ANT_MSG_FDS_MAX];
+		unsigned nfds = 0;
+		ssize_t n = ant_msg_recv_fds(sock, buf, fds, &nfds);
+		if (n == -EAGAIN || n == -EINTR)
+			continue;
+		if (n <= 0)
+			_exit(0);   /* antd closed its end: it is stopping */
+		struct ant_msg h;
+		memcpy(&h, buf, sizeof(h));
+		if (h.type != ANT_M_FORK) {
+			for (unsigned i = 0; i < nfds; i++)
+				close(fds[i]);
+			continue;
+		}
+		struct ant_m_fork rq;
+		memcpy(&rq, buf + sizeof(h), sizeof(rq));
+		fork_one(d, sock, &rq, fds, nfds, antd_pid);
+	}
+}
+
+/* ---- antd's side ------------------------------------------------------------- */
+
+static void on_reply(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct antd *d = w->data;
+	static unsigned char buf[ANT_MSG_MAX] __attribute__((aligned(8)));
+	for (int i = 0; i < 16; i++) {
+		int fd;
+		ssize_t n = ant_msg_recv(d->forker.sock, buf, &fd);
+		if (n == -EAGAIN || n == -EINTR)
+			return;
+		struct ant_msg h;
+		if (n > 0)
+			memcpy(&h, buf, sizeof(h));
+		if (n <= 0 || h.type != ANT_M_FORKED) {
+			if (fd >= 0)
+				close(fd);
+			if (n > 0)
+				continue;
+			/* Gone: its pidfd watcher says how, and starts another. */
+			ev_io_stop(loop, w);
+			return;
+		}
+		struct ant_m_forked rep;
+		memcpy(&rep, buf + sizeof(h), sizeof(rep));
+		rep.why[sizeof(rep.why) - 1] = '\0';
+		d->forker.on_forked(d, &rep, fd);
+	}
+}
+
+static void on_forker_exit(struct ev_loop *loop, ev_io *w, int revents);
+
+static void forker_close(struct antd *d)
+{
+	struct forker *f = &d->forker;
+	if (f->sock >= 0) {
+		ev_io_stop(d->loop, &f->replyw);
+		close(f->sock);
+		f->sock = -1;
+	}
+	if (f->pidfd >= 0) {
+		ev_io_stop(d->loop, &f->pidw);
+		close(f->pidfd);
+		f->pidfd = -1;
+	}
+}
+
+int forker_start(struct antd *d, forker_reply_fn *on_forked)
+{
+	struct forker *f = &d->forker;
+	f->on_forked = on_forked;
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return -errno;
+	pid_t antd_pid = getpid();
+	pid_t pid = fork();   /* the one fork of antd, at start-up (and if the forker dies) */
+	if (pid < 0) {
+		int e = -errno;
+		close(sp[0]);
+		close(sp[1]);
+		return e;
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		forker_main(d, sp[1], antd_pid);
+	}
+	close(sp[1]);
+	f->pid = pid;
+	f->sock = sp[0];
+	f->pidfd = pidfd_open(pid, 0);
+	if (f->pidfd < 0) {
+		int e = -errno;
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(f->sock);
+		f->sock = -1;
+		return e;
+	}
+	fcntl(f->sock, F_SETFL, O_NONBLOCK);
+	ev_io_init(&f->replyw, on_reply, f->sock, EV_READ);
+	f->replyw.data = d;
+	ev_io_start(d->loop, &f->replyw);
+	ev_io_init(&f->pidw, on_forker_exit, f->pidfd, EV_READ);
+	f->pidw.data = d;
+	ev_io_start(d->loop, &f->pidw);
+	log_debug("forker", NULL, "forker pid %d", (int)pid);
+	return 0;
+}
+
+static void on_forker_exit(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct antd *d = w->data;
+	struct forker *f = &d->forker;
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)f->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		return;
+	/* Whatever it still had to say about forks it made. */
+	if (f->sock >= 0)
+		on_reply(loop, &f->replyw, EV_READ);
+	forker_close(d);
+	log_error("forker", NULL, "the forker (pid %d) ended (%s %d): starting another",
+		  (int)f->pid, si.si_code == CLD_EXITED ? "exit" : "signal", si.si_status);
+	f->pid = 0;
+	f->restarts++;
+	/* Requests it never answered are failed by their spawn timeout. */
+	if (f->restarts > 100 || forker_start(d, f->on_forked) < 0)
+		log_error("forker", NULL, "cannot start the forker: servers cannot be started");
+}
+
+int forker_request(struct antd *d, unsigned server_id, unsigned gen, const int *fds,
+		   unsigned nfds)
+{
+	struct forker *f = &d->forker;
+	if (f->sock < 0)
+		return -ECHILD;
+	struct ant_m_fork rq = { .server_id = server_id, .gen = gen };
+	return ant_msg_send_fds(f->sock, ANT_M_FORK, 0, &rq, sizeof(rq), fds, nfds);
+}
+
+void forker_stop(struct antd *d)
+{
+	struct forker *f = &d->forker;
+	pid_t pid = f->pid;
+	forker_close(d);   /* its end of file: it exits */
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		f->pid = 0;
+	}
+}
