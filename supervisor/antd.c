@@ -23,6 +23,7 @@
 #include "ant/errors.h"
 #include "antd.h"
 #include "control.h"
+#include "loop.h"
 #include "log.h"
 #include "output.h"
 
@@ -449,40 +450,6 @@ static int daemonize(struct antd *d, const char *log_file)
 	return 0;
 }
 
-/*
- * The event loop.  With "busy_poll_us" (stack file), antd keeps polling for
- * that long after each message before it sleeps: the next message of a call
- * chain then finds it awake, which saves the wake-up of an idle CPU (a VM
- * exit here) on every hop, at the price of that CPU time.
- */
-static void run_loop(struct antd *d)
-{
-	unsigned spin_us = d->stack->busy_poll_us;
-	if (!spin_us) {
-		ev_run(d->loop, 0);
-		return;
-	}
-	while (!d->done) {
-		uint64_t seen = d->events;
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		for (;;) {
-			ev_run(d->loop, EVRUN_NOWAIT);
-			if (d->done)
-				return;
-			clock_gettime(CLOCK_MONOTONIC, &t1);
-			if (d->events != seen) {
-				seen = d->events;
-				t0 = t1;
-			}
-			long ns = (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec);
-			if (ns > (long)spin_us * 1000)
-				break;
-		}
-		ev_run(d->loop, EVRUN_ONCE);
-	}
-}
-
 /* Nothing else to do: make one stocked data ICA; stop when the stock is full. */
 static void on_stock_idle(struct ev_loop *loop, ev_idle *w, int revents)
 {
@@ -731,7 +698,7 @@ int main(int argc, char **argv)
 	/* A stop begun before the loop runs (a server that could not start)
 	 * has nothing to wait for if no child is left. */
 	if (!d.stopping || children_left(&d))
-		run_loop(&d);
+		loop_run(&d);
 	int status = d.ever_ready && !d.exit_status ? 0 : 1;
 	tear_down(&d);
 	return status;

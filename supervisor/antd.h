@@ -11,6 +11,7 @@
 #include "calls.h"
 #include "callq.h"
 #include "forker.h"
+#include "loop.h"
 #include "ica_table.h"
 #include "peer.h"
 #include "server.h"
@@ -39,6 +40,7 @@ struct antd {
 	uint32_t npeers, peers_cap, peer_gen;
 	struct peer_handlers handlers[PEER_KINDS];
 	struct forker forker;               /* forks every server (forker.c) */
+	struct loop_stats loop_stats;       /* how long antd is busy per wake-up (loop.c) */
 	struct call_table calls;
 	struct ica_table icas;
 	uint64_t calls_total;

@@ -60,7 +60,9 @@ static json_t *status_json(struct antd *d)
 			json_object_set_new(o, "last_exit", json_string(s->last_exit));
 		json_array_append_new(servers, o);
 	}
-	return json_pack("{s:s, s:i, s:s, s:o, s:{s:i, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:i, s:I}}",
+	const struct loop_stats *ls = &d->loop_stats;
+	return json_pack("{s:s, s:i, s:s, s:o, s:{s:i, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:i, s:I}, "
+			 "s:{s:I, s:I, s:I, s:I}}",
 			 "stack", d->stack->name, "pid", (int)getpid(), "run_dir", d->run_dir,
 			 "servers", servers,
 			 "icas", "live", (int)ica_live_count(&d->icas),
@@ -71,7 +73,10 @@ static json_t *status_json(struct antd *d)
 			 "stocked", (json_int_t)d->icas.stocked,
 			 "stock_bytes", (json_int_t)d->icas.stock_bytes,
 			 "calls", "in_flight", (int)d->calls.live,
-			 "total", (json_int_t)d->calls_total);
+			 "total", (json_int_t)d->calls_total,
+			 "loop", "wakeups", (json_int_t)ls->wakeups,
+			 "busy_max_us", (json_int_t)(ls->busy_max_ns / 1000),
+			 "over_1ms", (json_int_t)ls->over_1ms, "over_10ms", (json_int_t)ls->over_10ms);
 }
 
 static void reply(struct peer *p, json_t *o)

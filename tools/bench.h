@@ -118,6 +118,13 @@ int bench_ctl_open(struct ctl_conn *c, const struct bench_stack *s);
  * "ok": true; or NULL after printing why (silently when interrupted). */
 json_t *bench_ctl_ask(struct ctl_conn *c, json_t *req);
 
+/* antd's own wake-ups, from status's "loop": how long it was busy. */
+struct antd_loop {
+	uint64_t wakeups, over_1ms, over_10ms, busy_max_us;
+};
+/* Read them now.  Returns 0, or -1 (printed). */
+int bench_antd_loop(const struct bench_stack *s, struct antd_loop *out);
+
 /* ---- churn (bench_churn.c) ---- */
 
 /* Bystanders restarted over the control socket by a thread of their own. */
@@ -130,6 +137,8 @@ struct churn {
 	atomic_int requested;       /* private: the first restart was asked for (or it failed) */
 	atomic_int failed;          /* private: the thread gave up (printed why) */
 	atomic_long restarts;       /* private: restarts done: asked for and running again */
+	const char *exec_path;      /* ro: set: start this binary instead (the floor) */
+	double rate;                /* ro: ... this many a second (0: as fast as it goes) */
 };
 
 /* The stack file's entries for n bystanders churn1..churnN: the echo
@@ -139,9 +148,17 @@ json_t *churn_servers(long n);
  * that what follows is timed under churn.  Returns 0, or -1 (printed);
  * churn_stop must follow either way. */
 int churn_start(struct churn *c, const char *run_dir, long servers);
+/* The floor of churn: the same kind of process started and ended at rate a
+ * second (0: as fast as it goes), outside antd (exec_path --help, output to
+ * /dev/null), so that what the machine's process creation costs the chain
+ * is measured apart from what antd adds.  Like churn_start. */
+int churn_start_outside(struct churn *c, const char *exec_path, double rate);
 /* Let the restart under way finish, stop the thread.  Returns the restarts
- * done since churn_start, or -1 if the thread failed (printed) or never ran. */
+ * (or processes) done since the start, or -1 if the thread failed (printed)
+ * or never ran. */
 long churn_stop(struct churn *c);
+/* The echo server the bystanders run, for churn_start_outside. */
+const char *churn_echo_path(const struct opts *o);
 
 /* ---- statistics and output (bench_stats.c) ---- */
 

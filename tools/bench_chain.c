@@ -265,16 +265,25 @@ static json_t *chain_stack(const struct opts *o)
 /* What the run measured: the targets and their statistics, quiet (the ant
  * call(s), then the floor) and under churn (the ant call(s) only). */
 struct chain_run {
-	struct target t[3], churned[2];
-	struct stats s[3], sc[2];
+	struct target t[3], churned[2], outside[2];
+	struct stats s[3], sc[2], so[2];
 	size_t nt, nant;            /* targets in all; ant calls among them */
 	double tsc_hz;
 	long restarts;              /* during the timed calls under churn */
+	long processes;             /* started outside antd during the floor of churn */
+	struct antd_loop loop;      /* antd's wake-ups during the timed calls under churn */
 };
 
 static double p99_ratio(const struct chain_run *cr, size_t k)
 {
 	return (double)cr->sc[k].p99_ns / (double)cr->s[k].p99_ns;
+}
+
+/* p99 under churn through antd over p99 under the same process churn
+ * outside antd: what antd adds to what the machine's process creation costs. */
+static double p99_ratio_outside(const struct chain_run *cr, size_t k)
+{
+	return (double)cr->sc[k].p99_ns / (double)cr->so[k].p99_ns;
 }
 
 static void print_row(int width, const char *label, const struct stats *s, double floor_ns)
@@ -293,10 +302,24 @@ static void print_churn_rows(const struct opts *o, const struct chain_run *cr, i
 		snprintf(label, sizeof(label), "%s, churn", cr->t[k].label);
 		print_row(width, label, &cr->sc[k], (double)fl->median_ns);
 	}
+	for (size_t k = 0; k < cr->nant; k++) {
+		char label[80];
+		snprintf(label, sizeof(label), "%s, churn outside antd", cr->t[k].label);
+		print_row(width, label, &cr->so[k], (double)fl->median_ns);
+	}
 	printf("  churn: %ld echo servers restarted one after another during the second timed "
 	       "run: %ld restarts\n", o->churn, cr->restarts);
-	for (size_t k = 0; k < cr->nant; k++)
+	printf("  churn outside antd: echo --help started at the same rate during the third "
+	       "timed run, no antd: %ld processes\n", cr->processes);
+	printf("  antd under churn: %llu of %llu wake-ups busy over 1 ms, %llu over 10 ms "
+	       "(its longest since it started: %llu us)\n",
+	       (unsigned long long)cr->loop.over_1ms, (unsigned long long)cr->loop.wakeups,
+	       (unsigned long long)cr->loop.over_10ms, (unsigned long long)cr->loop.busy_max_us);
+	for (size_t k = 0; k < cr->nant; k++) {
 		printf("  %s: p99 with churn / without: %.2f\n", cr->t[k].label, p99_ratio(cr, k));
+		printf("  %s: p99 with churn / with churn outside antd: %.2f\n", cr->t[k].label,
+		       p99_ratio_outside(cr, k));
+	}
 }
 
 static void print_table(const struct opts *o, const struct chain_run *cr)
@@ -313,7 +336,7 @@ static void print_table(const struct opts *o, const struct chain_run *cr)
 	int width = 0;
 	for (size_t k = 0; k < cr->nt; k++) {
 		/* With churn, the ant calls' rows come again as "LABEL, churn". */
-		int w = (int)strlen(cr->t[k].label) + (o->churn > 0 && k < cr->nant ? 7 : 0);
+		int w = (int)strlen(cr->t[k].label) + (o->churn > 0 && k < cr->nant ? 20 : 0);
 		width = w > width ? w : width;
 	}
 	printf("  %-*s %10s %11s %12s %8s\n", width, "", "median", "p99", "median TSC", "x floor");
@@ -341,11 +364,19 @@ static void print_table(const struct opts *o, const struct chain_run *cr)
 static json_t *churn_json(const struct opts *o, const struct chain_run *cr)
 {
 	uint64_t floor_ns = cr->s[cr->nt - 1].median_ns;
-	json_t *c = json_pack("{s:I, s:I}", "servers", (json_int_t)o->churn,
-			      "restarts", (json_int_t)cr->restarts);
+	json_t *c = json_pack("{s:I, s:I, s:{s:I, s:I, s:I, s:I}}", "servers",
+			      (json_int_t)o->churn, "restarts", (json_int_t)cr->restarts,
+			      "antd_loop", "wakeups", (json_int_t)cr->loop.wakeups,
+			      "over_1ms", (json_int_t)cr->loop.over_1ms,
+			      "over_10ms", (json_int_t)cr->loop.over_10ms,
+			      "busy_max_us", (json_int_t)cr->loop.busy_max_us);
 	for (size_t k = 0; c && k < cr->nant; k++) {
 		json_t *one = bench_stats_json(&cr->sc[k], floor_ns);
 		json_object_set_new(one, "p99_ratio", json_real(p99_ratio(cr, k)));
+		json_t *out = bench_stats_json(&cr->so[k], floor_ns);
+		json_object_set_new(out, "processes", json_integer((json_int_t)cr->processes));
+		json_object_set_new(one, "outside", out);
+		json_object_set_new(one, "p99_ratio_outside", json_real(p99_ratio_outside(cr, k)));
 		if (k == 0) {
 			json_object_update(c, one);
 			json_decref(one);
@@ -420,9 +451,10 @@ static void make_targets(const struct opts *o, struct chain_run *cr, char label[
 	t[cr->nt++] = (struct target){ .label = "SEQPACKET round trip",
 				       .round_trip = floor_round_trip, .fd = -1 };
 	for (size_t k = 0; k < cr->nant && o->churn > 0; k++)
-		cr->churned[k] = t[k];
-	for (size_t k = 0; k < cr->nt + (o->churn > 0 ? cr->nant : 0); k++) {
-		struct target *x = k < cr->nt ? &t[k] : &cr->churned[k - cr->nt];
+		cr->churned[k] = cr->outside[k] = t[k];
+	for (size_t k = 0; k < cr->nt + (o->churn > 0 ? 2 * cr->nant : 0); k++) {
+		struct target *x = k < cr->nt ? &t[k] : k < cr->nt + cr->nant ?
+			&cr->churned[k - cr->nt] : &cr->outside[k - cr->nt - cr->nant];
 		x->ns = calloc((size_t)o->iterations, sizeof(uint64_t));
 		x->tsc = calloc((size_t)o->iterations, sizeof(uint64_t));
 		if (!x->ns || !x->tsc)
@@ -439,6 +471,8 @@ static void free_targets(struct chain_run *cr)
 	for (size_t k = 0; k < cr->nant; k++) {
 		free(cr->churned[k].ns);
 		free(cr->churned[k].tsc);
+		free(cr->outside[k].ns);
+		free(cr->outside[k].tsc);
 	}
 }
 
@@ -448,12 +482,25 @@ static int measure_churned(const struct opts *o, struct bench_stack *sr, struct 
 {
 	struct churn ch;
 	uint64_t span_ns, span_tsc;
+	struct antd_loop before, after;
 	for (size_t k = 0; k < cr->nant; k++)
-		cr->churned[k].conn = sr->conn;
-	int ok = churn_start(&ch, sr->run.dir, o->churn) == 0 &&
+		cr->churned[k].conn = cr->outside[k].conn = sr->conn;
+	int ok = bench_antd_loop(sr, &before) == 0 &&
+		 churn_start(&ch, sr->run.dir, o->churn) == 0 &&
 		 measure(cr->churned, cr->nant, o->iterations, 0, &span_ns, &span_tsc) == 0;
 	cr->restarts = churn_stop(&ch);
-	return ok && cr->restarts >= 0 ? 0 : -1;
+	ok = ok && cr->restarts >= 0 && bench_antd_loop(sr, &after) == 0;
+	if (ok)
+		cr->loop = (struct antd_loop){ .wakeups = after.wakeups - before.wakeups,
+					       .over_1ms = after.over_1ms - before.over_1ms,
+					       .over_10ms = after.over_10ms - before.over_10ms,
+					       .busy_max_us = after.busy_max_us };
+	/* The floor: as many processes a second, started outside antd. */
+	double rate = span_ns ? (double)cr->restarts * 1e9 / (double)span_ns : 0.0;
+	ok = ok && churn_start_outside(&ch, churn_echo_path(o), rate) == 0 &&
+	     measure(cr->outside, cr->nant, o->iterations, 0, &span_ns, &span_tsc) == 0;
+	cr->processes = churn_stop(&ch);
+	return ok && cr->processes >= 0 ? 0 : -1;
 }
 
 /* Start the floor's child and the stack, time every target.  Returns 0, or -1 (printed). */
@@ -496,9 +543,12 @@ static int chain_main(const struct opts *o)
 	if (ok) {
 		for (size_t k = 0; k < cr.nt; k++)
 			cr.s[k] = bench_stats(cr.t[k].ns, cr.t[k].tsc, (size_t)o->iterations);
-		for (size_t k = 0; k < cr.nant && o->churn > 0; k++)
+		for (size_t k = 0; k < cr.nant && o->churn > 0; k++) {
 			cr.sc[k] = bench_stats(cr.churned[k].ns, cr.churned[k].tsc,
 					       (size_t)o->iterations);
+			cr.so[k] = bench_stats(cr.outside[k].ns, cr.outside[k].tsc,
+					       (size_t)o->iterations);
+		}
 		if (o->json)
 			ok = print_json(o, &cr) == 0;
 		else

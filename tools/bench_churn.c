@@ -1,6 +1,11 @@
 /* bench_churn.c - ant-bench chain --churn: bystander servers restarted one after another, from a thread of their own. */
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -80,10 +85,64 @@ static void *churn_loop(void *arg)
 	return NULL;
 }
 
-int churn_start(struct churn *c, const char *run_dir, long servers)
+extern char **environ;
+
+/* The floor's thread: exec_path --help, again and again, no antd. */
+static void *outside_loop(void *arg)
 {
-	*c = (struct churn){ .run_dir = run_dir, .servers = servers };
-	int r = pthread_create(&c->thread, NULL, churn_loop, c);
+	struct churn *c = arg;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	char *argv[] = { (char *)c->exec_path, "--help", NULL };
+	int ok = 1;
+	uint64_t t0 = bench_now_ns();
+	for (long n = 0; ok && !atomic_load(&c->stop) && !bench_interrupted; n++) {
+		/* At the rate asked: the n-th start is due at n / rate seconds. */
+		uint64_t due = c->rate > 0 ? t0 + (uint64_t)((double)n * 1e9 / c->rate) : 0;
+		for (uint64_t now = bench_now_ns(); due > now && !atomic_load(&c->stop);
+		     now = bench_now_ns())
+			bench_sleep_us((long)((due - now) / 1000 < 10000 ? (due - now) / 1000 : 10000));
+		if (atomic_load(&c->stop))
+			break;
+		pid_t pid;
+		int r = posix_spawn(&pid, c->exec_path, &fa, NULL, argv, environ);
+		atomic_store(&c->requested, 1);
+		if (r != 0) {
+			fprintf(stderr, "%s: churn floor: %s: %s\n", PROG, c->exec_path, strerror(r));
+			ok = 0;
+			break;
+		}
+		waitpid(pid, NULL, 0);
+		atomic_fetch_add(&c->restarts, 1);
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	atomic_store(&c->failed, !ok);
+	atomic_store(&c->requested, 1);
+	return NULL;
+}
+
+const char *churn_echo_path(const struct opts *o)
+{
+	static char path[PATH_MAX];
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	if (o->server_path)
+		snprintf(path, sizeof(path), "%.*s/echo", (int)strcspn(o->server_path, ":"),
+			 o->server_path);
+	else
+		snprintf(path, sizeof(path), "%s/../servers/echo", self);
+	return path;
+}
+
+static int start_thread(struct churn *c, void *(*fn)(void *))
+{
+	int r = pthread_create(&c->thread, NULL, fn, c);
 	if (r != 0) {
 		fprintf(stderr, "%s: churn: pthread_create: %s\n", PROG, strerror(r));
 		return -1;
@@ -92,6 +151,18 @@ int churn_start(struct churn *c, const char *run_dir, long servers)
 	while (!atomic_load(&c->requested) && !bench_interrupted)
 		bench_sleep_us(100);
 	return atomic_load(&c->failed) ? -1 : 0;
+}
+
+int churn_start(struct churn *c, const char *run_dir, long servers)
+{
+	*c = (struct churn){ .run_dir = run_dir, .servers = servers };
+	return start_thread(c, churn_loop);
+}
+
+int churn_start_outside(struct churn *c, const char *exec_path, double rate)
+{
+	*c = (struct churn){ .exec_path = exec_path, .rate = rate };
+	return start_thread(c, outside_loop);
 }
 
 long churn_stop(struct churn *c)

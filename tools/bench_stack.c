@@ -138,3 +138,27 @@ json_t *bench_ctl_ask(struct ctl_conn *c, json_t *req)
 	free(text);
 	return rep;
 }
+
+int bench_antd_loop(const struct bench_stack *s, struct antd_loop *out)
+{
+	struct ctl_conn c;
+	if (bench_ctl_open(&c, s) < 0)
+		return -1;
+	json_t *st = bench_ctl_ask(&c, json_pack("{s:s}", "cmd", "status"));
+	ctl_close(&c);
+	json_t *loop = json_object_get(st, "loop");
+	if (!json_is_object(loop)) {
+		if (st)
+			fprintf(stderr, "%s: antd's status has no \"loop\"\n", PROG);
+		json_decref(st);
+		return -1;
+	}
+	*out = (struct antd_loop){
+		.wakeups = (uint64_t)json_integer_value(json_object_get(loop, "wakeups")),
+		.over_1ms = (uint64_t)json_integer_value(json_object_get(loop, "over_1ms")),
+		.over_10ms = (uint64_t)json_integer_value(json_object_get(loop, "over_10ms")),
+		.busy_max_us = (uint64_t)json_integer_value(json_object_get(loop, "busy_max_us")),
+	};
+	json_decref(st);
+	return 0;
+}
