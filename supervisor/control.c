@@ -62,7 +62,7 @@ static json_t *status_json(struct antd *d)
 	}
 	const struct loop_stats *ls = &d->loop_stats;
 	return json_pack("{s:s, s:i, s:s, s:o, s:{s:i, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:i, s:I}, "
-			 "s:{s:I, s:I, s:I, s:I}}",
+			 "s:{s:I, s:I, s:I, s:I}, s:{s:i, s:i}}",
 			 "stack", d->stack->name, "pid", (int)getpid(), "run_dir", d->run_dir,
 			 "servers", servers,
 			 "icas", "live", (int)ica_live_count(&d->icas),
@@ -76,7 +76,8 @@ static json_t *status_json(struct antd *d)
 			 "total", (json_int_t)d->calls_total,
 			 "loop", "wakeups", (json_int_t)ls->wakeups,
 			 "busy_max_us", (json_int_t)(ls->busy_max_ns / 1000),
-			 "over_1ms", (json_int_t)ls->over_1ms, "over_10ms", (json_int_t)ls->over_10ms);
+			 "over_1ms", (json_int_t)ls->over_1ms, "over_10ms", (json_int_t)ls->over_10ms,
+			 "forker", "pid", (int)d->forker.pid, "restarts", (int)d->forker.restarts);
 }
 
 static void reply(struct peer *p, json_t *o)

@@ -44,6 +44,42 @@ START_TEST(hang_past_deadline_is_killed_and_replayed)
 }
 END_TEST
 
+/* antd's forker (the process that forks every server) dies: antd starts
+ * another, and servers are restarted as before. */
+START_TEST(a_dead_forker_is_replaced)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-forker\", \"servers\": ["
+			  " {\"name\":\"e\",\"exec\":\"echo\"} ]}");
+	json_t *st = harness_status(&h);
+	json_t *fk = json_object_get(st, "forker");
+	pid_t forker = (pid_t)json_integer_value(json_object_get(fk, "pid"));
+	json_decref(st);
+	ck_assert_int_gt(forker, 0);
+	ck_assert_int_eq(kill(forker, SIGKILL), 0);
+	pid_t now = forker;
+	for (int i = 0; i < 200 && now == forker; i++) {
+		harness_sleep_ms(10);
+		st = harness_status(&h);
+		now = (pid_t)json_integer_value(json_object_get(json_object_get(st, "forker"), "pid"));
+		json_decref(st);
+	}
+	ck_assert_int_gt(now, 0);
+	ck_assert_int_ne(now, forker);
+	/* A crash is restarted through the new forker, and serves. */
+	pid_t e = harness_server_pid(&h, "e");
+	ck_assert_int_eq(kill(e, SIGKILL), 0);
+	harness_wait_state(&h, "e", "running", e);
+	struct ant_conn *c = harness_connect(&h);
+	harness_expect_echo(c, "e", "after the forker");
+	ant_close(c);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "the forker (pid"), "%s", log);
+	free(log);
+	harness_stop(&h);
+}
+END_TEST
+
 START_TEST(poison_request_fails_after_k_attempts)
 {
 	struct harness h;
@@ -536,6 +572,7 @@ static Suite *supervise_suite(void)
 	tcase_add_unchecked_fixture(tc, harness_base_setup, harness_base_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, hang_past_deadline_is_killed_and_replayed);
+	tcase_add_test(tc, a_dead_forker_is_replaced);
 	tcase_add_test(tc, crashes_of_every_kind_are_reported_and_survived);
 	tcase_add_test(tc, poison_request_fails_after_k_attempts);
 	tcase_add_test(tc, third_stage_failure_replays_only_that_stage);
