@@ -278,17 +278,12 @@ static struct ant_conn *conn_new(int sock, int is_server)
 	return c;
 }
 
-int ant_connect(const char *run_dir, struct ant_conn **out)
+int ant_sock_connect(const char *path)
 {
-	*out = NULL;
-	if (!run_dir)
-		run_dir = ant_default_run_dir();
-	if (!run_dir)
-		return -EINVAL;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int len = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/app.sock", run_dir);
-	if (len < 0 || (size_t)len >= sizeof(sa.sun_path))
+	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
 	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
@@ -297,6 +292,23 @@ int ant_connect(const char *run_dir, struct ant_conn **out)
 		close(s);
 		return e;
 	}
+	return s;
+}
+
+int ant_connect(const char *run_dir, struct ant_conn **out)
+{
+	*out = NULL;
+	if (!run_dir)
+		run_dir = ant_default_run_dir();
+	if (!run_dir)
+		return -EINVAL;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int len = snprintf(path, sizeof(path), "%s/app.sock", run_dir);
+	if (len < 0 || (size_t)len >= sizeof(path))
+		return -ENAMETOOLONG;
+	int s = ant_sock_connect(path);
+	if (s < 0)
+		return s;
 	struct ant_conn *c = conn_new(s, 0);
 	if (!c) {
 		close(s);

@@ -29,30 +29,52 @@
 
 #define STOP_GRACE_S 3.0
 
+/* antd's options: getopt's table and --help's text in one place. */
+static const struct antd_option {
+	struct option opt;
+	const char *arg;        /* the value's name in --help, or NULL */
+	const char *help;       /* lines after the first are indented */
+} options[] = {
+	{ { "run-dir", required_argument, NULL, 'r' }, "DIR",
+	  "sockets, pid and log go here (default: the stack file's\n"
+	  "\"run_dir\", else /run/ant/<stack name>)" },
+	{ { "foreground", no_argument, NULL, 'f' }, NULL,
+	  "stay in the foreground, log to stderr (default: detach\n"
+	  "once every server is ready, log to DIR/antd.log)" },
+	{ { "log-json", no_argument, NULL, 'j' }, NULL, "log one JSON object per line" },
+	{ { "log-file", required_argument, NULL, 'l' }, "FILE", "log to FILE instead" },
+	{ { "server-path", required_argument, NULL, 's' }, "DIRS",
+	  "':'-separated folders where bare server names are looked\n"
+	  "up (prepended to $ANT_SERVER_PATH and the built-in ones)" },
+	{ { "policy-path", required_argument, NULL, 'p' }, "DIRS",
+	  "':'-separated folders where policy files (NAME.json) are\n"
+	  "looked up (before $ANT_POLICY_PATH, the stack file's\n"
+	  "folder, its policies/ and ../policies/, the installed ones)" },
+	{ { "verbose", no_argument, NULL, 'v' }, NULL, "log debug events too" },
+	{ { "help", no_argument, NULL, 'h' }, NULL, "this text" },
+	{ { "version", no_argument, NULL, 'V' }, NULL, "print the version" },
+};
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: antd [OPTIONS] STACK.json\n"
-		"Start the stack of servers described by STACK.json and supervise it.\n"
-		"\n"
-		"  --run-dir DIR      sockets, pid and log go here (default: the stack file's\n"
-		"                     \"run_dir\", else /run/ant/<stack name>)\n"
-		"  --foreground       stay in the foreground, log to stderr (default: detach\n"
-		"                     once every server is ready, log to DIR/antd.log)\n"
-		"  --log-json         log one JSON object per line\n"
-		"  --log-file FILE    log to FILE instead\n"
-		"  --server-path DIRS ':'-separated folders where bare server names are looked\n"
-		"                     up (prepended to $ANT_SERVER_PATH and the built-in ones)\n"
-		"  --policy-path DIRS ':'-separated folders where policy files (NAME.json) are\n"
-		"                     looked up (before $ANT_POLICY_PATH, the stack file's\n"
-		"                     folder, its policies/ and ../policies/, the installed ones)\n"
-		"  --verbose          log debug events too\n"
-		"  --help             this text\n"
-		"  --version          print the version\n"
-		"\n"
-		"Creates DIR/app.sock (applications) and DIR/control.sock (operators), both\n"
-		"mode 0600.  Restarts servers that fail, as their policies say.\n"
-		"Stops cleanly on SIGTERM or SIGINT.\n");
+	fprintf(f, "usage: antd [OPTIONS] STACK.json\n"
+		   "Start the stack of servers described by STACK.json and supervise it.\n\n");
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		char head[40];
+		snprintf(head, sizeof(head), "--%s%s%s", options[i].opt.name,
+			 options[i].arg ? " " : "", options[i].arg ? options[i].arg : "");
+		fprintf(f, "  %-18s ", head);
+		for (const char *l = options[i].help; *l; ) {
+			size_t n = strcspn(l, "\n");
+			fprintf(f, "%s%.*s\n", l == options[i].help ? "" : "                     ",
+				(int)n, l);
+			l += n + (l[n] == '\n');
+		}
+	}
+	fprintf(f, "\nCreates DIR/app.sock (applications) and DIR/control.sock (operators), both\n"
+		   "mode 0600.  Restarts servers that fail, as their policies say.\n"
+		   "Stops cleanly on SIGTERM or SIGINT.\n");
 }
 
 /* ---- what antd does with each kind of peer -------------------------------- */
@@ -60,7 +82,9 @@ static void usage(FILE *f)
 /* A server's connection broke the protocol: that is a fault of the server. */
 static void on_server_fault(struct peer *p, const char *why)
 {
-	supervise_fault(p->d, p->inst, EV_PROTOCOL_FAULT, "cut off: %s", why);
+	char cause[300];
+	snprintf(cause, sizeof(cause), "cut off: %s", why);
+	supervise_fault(p->d, p->inst, EV_PROTOCOL_FAULT, cause);
 }
 
 static void on_server_close(struct peer *p, const char *why)
@@ -483,18 +507,10 @@ struct args {
 /* Returns -1 to go on, else the exit status (help, version, usage error). */
 static int parse_args(int argc, char **argv, struct args *a)
 {
-	static const struct option opts[] = {
-		{ "run-dir", required_argument, NULL, 'r' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "log-json", no_argument, NULL, 'j' },
-		{ "log-file", required_argument, NULL, 'l' },
-		{ "server-path", required_argument, NULL, 's' },
-		{ "policy-path", required_argument, NULL, 'p' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct option opts[NOPTIONS + 1];
+	for (size_t i = 0; i < NOPTIONS; i++)
+		opts[i] = options[i].opt;
+	opts[NOPTIONS] = (struct option){ NULL, 0, NULL, 0 };
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {

@@ -169,9 +169,10 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	struct server *s = &d->servers[c->at];
 	const struct ant_frame *f = ant_cica_current_const(c->page);
-	supervise_fault(d, s->cur, EV_DEADLINE,
-			"hang: deadline %u ms exceeded holding control ICA %u:%u (op %s)",
-			deadline_ms(s, c), c->index, c->gen, f->op);
+	char why[160];
+	snprintf(why, sizeof(why), "hang: deadline %u ms exceeded holding control ICA %u:%u (op %s)",
+		 deadline_ms(s, c), c->index, c->gen, f->op);
+	supervise_fault(d, s->cur, EV_DEADLINE, why);
 	(void)loop;
 }
 
@@ -528,15 +529,25 @@ static void merge_page(struct call *c, const unsigned char *page)
 	c->len = in.used;
 }
 
+/* A FORWARD (push) or REPLY: the held call, checked, with the server's new
+ * page and data ICA taken; NULL after cutting p off. */
+static struct call *take_back(struct peer *p, const unsigned char *page, size_t len, int push)
+{
+	struct call *c = held_call(p, page, len, push);
+	if (!c || check_data(p, page) < 0)
+		return NULL;
+	merge_page(c, page);
+	adopt_data(p->d, p, c);
+	return c;
+}
+
 static void on_forward(struct peer *p, unsigned char *page, size_t len, unsigned mflags)
 {
 	struct antd *d = p->d;
 	struct server *s = &d->servers[p->server_id];
-	struct call *c = held_call(p, page, len, 1);
-	if (!c || check_data(p, page) < 0)
+	struct call *c = take_back(p, page, len, 1);
+	if (!c)
 		return;
-	merge_page(c, page);
-	adopt_data(d, p, c);
 	struct ant_frame *f = top_of(c);
 	f->caller = (uint16_t)p->server_id;
 	unhold(d, s, c);   /* before the replay mark goes: it ends the probation */
@@ -557,11 +568,9 @@ static void on_reply(struct peer *p, unsigned char *page, size_t len, unsigned m
 {
 	struct antd *d = p->d;
 	struct server *s = &d->servers[p->server_id];
-	struct call *c = held_call(p, page, len, 0);
-	if (!c || check_data(p, page) < 0)
+	struct call *c = take_back(p, page, len, 0);
+	if (!c)
 		return;
-	merge_page(c, page);
-	adopt_data(d, p, c);
 	unhold(d, s, c);
 	hdr_of(c)->flags &= ~ANT_CF_REPLAY;
 	s->served++;
@@ -619,72 +628,73 @@ static void on_release(struct peer *p, const struct ant_ica_ref *ref)
 
 /* ---- dispatch: the handler of framed peers -------------------------------- */
 
+/* The payload of a fixed-size message, copied out (aligned). */
+#define PAYLOAD(type, var, payload) type var; memcpy(&var, payload, sizeof(var))
+
+static void on_call_msg(struct peer *p, unsigned char *payload, size_t len, unsigned flags)
+{
+	on_call(p, payload, len);
+}
+
+static void on_next_msg(struct peer *p, unsigned char *payload, size_t len, unsigned flags)
+{
+	PAYLOAD(struct ant_m_next, nx, payload);
+	if (nx.count == 0 || nx.count > ANT_NEXT_COUNT_MAX)
+		peer_cut_off(p, "NEXT for %u items (1 to %u)", nx.count, ANT_NEXT_COUNT_MAX);
+	else
+		on_next(p, nx.count);
+}
+
+static void on_alloc_msg(struct peer *p, unsigned char *payload, size_t len, unsigned flags)
+{
+	PAYLOAD(struct ant_m_alloc, a, payload);
+	on_alloc(p, a.size);
+}
+
+static void on_release_msg(struct peer *p, unsigned char *payload, size_t len, unsigned flags)
+{
+	PAYLOAD(struct ant_m_release, rl, payload);
+	on_release(p, &rl.ref);
+}
+
+/* What each message may come from, with which flags, and who takes it.
+ * Anything else cuts its sender off. */
+static const struct msg_handler {
+	unsigned servers_only;   /* not from applications */
+	unsigned spare_ok;       /* also from a warm spare (it takes no work) */
+	unsigned flags;          /* ANT_MF_* allowed */
+	void (*fn)(struct peer *p, unsigned char *payload, size_t len, unsigned flags);
+} handlers[ANT_M_TYPE_MAX] = {
+	[ANT_M_CALL] = { .fn = on_call_msg },
+	[ANT_M_FORWARD] = { .servers_only = 1, .flags = ANT_MF_NEXT, .fn = on_forward },
+	[ANT_M_REPLY] = { .servers_only = 1, .flags = ANT_MF_NEXT, .fn = on_reply },
+	[ANT_M_NEXT] = { .servers_only = 1, .spare_ok = 1, .fn = on_next_msg },
+	[ANT_M_ALLOC] = { .spare_ok = 1, .fn = on_alloc_msg },
+	[ANT_M_RELEASE] = { .spare_ok = 1, .fn = on_release_msg },
+};
+
 void calls_on_message(struct peer *p, unsigned char *buf, size_t n, int fd)
 {
 	struct ant_msg h;
 	memcpy(&h, buf, sizeof(h));
-	unsigned char *payload = buf + sizeof(h);
-	size_t plen = n - sizeof(h);
 	int is_server = p->kind == PEER_SERVER;
 	int spare = is_server && p->inst != p->d->servers[p->server_id].cur;
+	const struct msg_handler *m = h.type < ANT_M_TYPE_MAX ? &handlers[h.type] : NULL;
 
-	if (spare && h.type != ANT_M_NEXT && h.type != ANT_M_ALLOC && h.type != ANT_M_RELEASE) {
-		if (fd >= 0)
-			close(fd);
-		peer_cut_off(p, "spare sent %s (a spare takes no work)", ant_msg_name(h.type));
-		return;
-	}
 	if (fd >= 0) {   /* peers never send fds to antd */
 		close(fd);
 		peer_cut_off(p, "sent an fd with %s", ant_msg_name(h.type));
 		return;
 	}
-	switch (h.type) {
-	case ANT_M_CALL:
-		if (h.flags & ANT_MF_NEXT)
-			break;
-		on_call(p, payload, plen);
-		return;
-	case ANT_M_FORWARD:
-		if (!is_server)
-			break;
-		on_forward(p, payload, plen, h.flags);
-		return;
-	case ANT_M_REPLY:
-		if (!is_server)
-			break;
-		on_reply(p, payload, plen, h.flags);
-		return;
-	case ANT_M_NEXT: {
-		if (!is_server || h.flags)
-			break;
-		struct ant_m_next nx;
-		memcpy(&nx, payload, sizeof(nx));
-		if (nx.count == 0 || nx.count > ANT_NEXT_COUNT_MAX)
-			break;
-		on_next(p, nx.count);
+	if (m && m->fn && spare && !m->spare_ok) {
+		peer_cut_off(p, "spare sent %s (a spare takes no work)", ant_msg_name(h.type));
 		return;
 	}
-	case ANT_M_ALLOC: {
-		if (h.flags)
-			break;
-		struct ant_m_alloc a;
-		memcpy(&a, payload, sizeof(a));
-		on_alloc(p, a.size);
+	if (!m || !m->fn || (m->servers_only && !is_server) || (h.flags & ~m->flags)) {
+		peer_cut_off(p, "unexpected %s message (flags 0x%x)", ant_msg_name(h.type), h.flags);
 		return;
 	}
-	case ANT_M_RELEASE: {
-		if (h.flags)
-			break;
-		struct ant_m_release rl;
-		memcpy(&rl, payload, sizeof(rl));
-		on_release(p, &rl.ref);
-		return;
-	}
-	default:
-		break;
-	}
-	peer_cut_off(p, "unexpected %s message (flags 0x%x)", ant_msg_name(h.type), h.flags);
+	m->fn(p, buf + sizeof(h), n - sizeof(h), h.flags);
 }
 
 /* ---- failures ----------------------------------------------------------------- */

@@ -366,8 +366,7 @@ static void on_forker_exit(struct ev_loop *loop, ev_io *w, int revents)
 	struct antd *d = w->data;
 	struct forker *f = &d->forker;
 	siginfo_t si;
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)f->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+	if (!pidfd_reaped(f->pidfd, &si))
 		return;
 	/* Whatever it still had to say about forks it made. */
 	if (f->sock >= 0)

@@ -74,15 +74,20 @@ static unsigned size_class(size_t pages)
 /* Make room for one more element in arr (cap elements of size elem): doubles
  * cap, starting at first.  Returns the array, moved perhaps, with *cap
  * updated; NULL (arr and *cap untouched) when out of memory. */
-static void *grow(void *arr, unsigned *cap, size_t elem, unsigned first)
+/* Room for one more in *arr (an array of *cap elements of elem bytes, full):
+ * doubles it (first: the first size).  Returns 0, or -ENOMEM (*arr unchanged). */
+static int grow(void *arr, unsigned *cap, size_t elem, unsigned first)
 {
+	void **pa = arr;
 	unsigned n = *cap ? *cap * 2 : first;
 	if (n < *cap || n > SIZE_MAX / elem)
-		return NULL;
-	void *p = realloc(arr, n * elem);
-	if (p)
-		*cap = n;
-	return p;
+		return -ENOMEM;
+	void *p = realloc(*pa, n * elem);
+	if (!p)
+		return -ENOMEM;
+	*pa = p;
+	*cap = n;
+	return 0;
 }
 
 static int new_slot(struct ica_table *t, uint32_t *idx)
@@ -92,12 +97,8 @@ static int new_slot(struct ica_table *t, uint32_t *idx)
 		t->free_slots = t->e[*idx].next_free;
 		return 0;
 	}
-	if (t->n == t->cap) {
-		struct ica_entry *e = grow(t->e, &t->cap, sizeof(*e), 64);
-		if (!e)
-			return -ENOMEM;
-		t->e = e;
-	}
+	if (t->n == t->cap && grow(&t->e, &t->cap, sizeof(*t->e), 64) < 0)
+		return -ENOMEM;
 	*idx = t->n++;
 	memset(&t->e[*idx], 0, sizeof(t->e[*idx]));
 	t->e[*idx].fd = t->e[*idx].ro_fd = -1;
@@ -113,12 +114,8 @@ static int add_holder(struct ica_entry *e, uint64_t key, int ro)
 			return 0;
 		}
 	}
-	if (e->nholders == e->cap) {
-		struct ica_holder *h = grow(e->holders, &e->cap, sizeof(*h), 4);
-		if (!h)
-			return -ENOMEM;
-		e->holders = h;
-	}
+	if (e->nholders == e->cap && grow(&e->holders, &e->cap, sizeof(*e->holders), 4) < 0)
+		return -ENOMEM;
 	e->holders[e->nholders].key = key;
 	e->holders[e->nholders].ro = (uint8_t)!!ro;
 	e->nholders++;

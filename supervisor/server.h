@@ -2,6 +2,7 @@
 #ifndef ANTD_SERVER_H
 #define ANTD_SERVER_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <ev.h>
@@ -120,6 +121,8 @@ void instance_signal(struct instance *in, int sig);
 /* Close what is left of an ended instance and empty its slot (the peer must
  * be closed already). */
 void instance_clear(struct antd *d, struct instance *in);
+/* Reap the child of pidfd if it has ended: 1 (si says how), else 0. */
+int pidfd_reaped(int pidfd, siginfo_t *si);
 /* antd is ending: SIGKILL, reap and close every instance of every server. */
 void instances_reap_all(struct antd *d);
 const char *server_state_name(enum server_state st);

@@ -122,12 +122,17 @@ struct stray {
 	int pidfd;
 };
 
+int pidfd_reaped(int pidfd, siginfo_t *si)
+{
+	memset(si, 0, sizeof(*si));
+	return waitid(P_PIDFD, (id_t)pidfd, si, WEXITED | WNOHANG) == 0 && si->si_pid != 0;
+}
+
 static void on_stray_exit(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct stray *st = (struct stray *)w;
 	siginfo_t si;
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)st->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+	if (!pidfd_reaped(st->pidfd, &si))
 		return;
 	ev_io_stop(loop, w);
 	close(st->pidfd);
@@ -325,8 +330,7 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
 	struct instance *in = w->data;
 	struct antd *d = (struct antd *)ev_userdata(loop);
 	siginfo_t si;
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)in->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+	if (!pidfd_reaped(in->pidfd, &si))
 		return;
 	ev_io_stop(loop, w);
 	close(in->pidfd);

@@ -1,6 +1,5 @@
 /* supervise.c - a server's lifecycle as one state x event table: restart policy, intensity, backoff, strategy, failover. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +348,14 @@ static int a_disconnected(struct antd *d, struct server *s, struct instance *in,
 	return 0;
 }
 
+/* The operator asked a dead server back (what: "start", "restart"). */
+static void start_again(struct antd *d, struct server *s, const char *what)
+{
+	log_info(what, s->conf->name, "%s asked by the operator", what);
+	set_state(s, SRV_RESTARTING);
+	restart_now(d, s);
+}
+
 /* A restart asked for: the live instance is killed (its death is no
  * failure), or a dead server starts at once. */
 static int a_restart(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
@@ -362,11 +369,8 @@ static int a_restart(struct antd *d, struct server *s, struct instance *in, enum
 		set_state(s, SRV_RESTARTING);
 		return 0;
 	}
-	if (ev != EV_OP_RESTART)
-		return 0;
-	log_info("restart", s->conf->name, "restart asked by the operator");
-	set_state(s, SRV_RESTARTING);
-	restart_now(d, s);
+	if (ev == EV_OP_RESTART)
+		start_again(d, s, "restart");
 	return 0;
 }
 
@@ -376,9 +380,7 @@ static int a_start(struct antd *d, struct server *s, struct instance *in, enum s
 	if (instance_alive(in))
 		return a_refuse(d, s, in, ev, dt);
 	s->nhistory = 0;
-	log_info("start", s->conf->name, "start asked by the operator");
-	set_state(s, SRV_RESTARTING);
-	restart_now(d, s);
+	start_again(d, s, "start");
 	return 0;
 }
 
@@ -524,13 +526,8 @@ int supervise_event(struct antd *d, struct server *s, struct instance *in, enum 
 	return act(d, s, s->cur, ev, dt ? dt : &none);
 }
 
-void supervise_fault(struct antd *d, struct instance *in, enum sv_event ev, const char *fmt, ...)
+void supervise_fault(struct antd *d, struct instance *in, enum sv_event ev, const char *why)
 {
-	char why[160];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
 	struct sv_detail dt = { .why = why };
 	supervise_event(d, in->srv, in, ev, &dt);
 }

@@ -51,8 +51,7 @@ void supervise_init(struct antd *d, struct server *s);
 int supervise_event(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
 		    struct sv_detail *dt);
 /* The same with only a reason (kill events). */
-void supervise_fault(struct antd *d, struct instance *in, enum sv_event ev, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+void supervise_fault(struct antd *d, struct instance *in, enum sv_event ev, const char *why);
 /* Start s for the first time (antd's start-up). */
 void supervise_launch(struct antd *d, struct server *s);
 /* Is the server taking work now, or will it after a restart? */

@@ -102,14 +102,14 @@ struct request {
 static void parse(int argc, char **argv, struct request *q)
 {
 	static const struct option opts[] = {
-		{ "run-dir", required_argument, NULL, 'r' },
+		TOOL_OPT_RUN_DIR,
 		{ "async", required_argument, NULL, 'a' },
 		{ "data-file", required_argument, NULL, 'd' },
 		{ "return", required_argument, NULL, 'R' },
 		{ "timeout", required_argument, NULL, 't' },
+		TOOL_OPT_HELP,
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		TOOL_OPT_END,
 	};
 	const struct tool_cli cli = { .prog = "ant-call", .opts = opts, .shortopts = "+",
 				      .usage = usage, .run_dir = &q->run_dir,

@@ -195,10 +195,10 @@ static int cmd_mkdir(const char *path)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "run-dir", required_argument, NULL, 'r' },
+		TOOL_OPT_RUN_DIR,
 		{ "server", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		TOOL_OPT_HELP,
+		TOOL_OPT_END,
 	};
 	const char *run_dir = NULL;
 	const struct tool_cli cli = { .prog = PROG, .opts = opts, .shortopts = "+", .usage = usage,

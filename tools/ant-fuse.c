@@ -831,12 +831,12 @@ struct cmdline {
 static void parse_cmdline(int argc, char **argv, struct cmdline *cl)
 {
 	static const struct option opts[] = {
-		{ "run-dir", required_argument, NULL, 'r' },
+		TOOL_OPT_RUN_DIR,
 		{ "server", required_argument, NULL, 'S' },
 		{ "uncached", no_argument, NULL, 'U' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		TOOL_OPT_HELP,
+		TOOL_OPT_VERSION,
+		TOOL_OPT_END,
 	};
 	const struct tool_cli cli = { .prog = PROG, .opts = opts, .shortopts = "+:fdso:",
 				      .usage = usage, .run_dir = &cl->run_dir };

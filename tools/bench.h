@@ -69,8 +69,8 @@ extern volatile sig_atomic_t bench_interrupted;
 	{ "antd", required_argument, NULL, 'a' },              \
 	{ "server-path", required_argument, NULL, 's' },       \
 	{ "cpu", required_argument, NULL, 'c' },               \
-	{ "help", no_argument, NULL, 'h' },                    \
-	{ NULL, 0, NULL, 0 }
+	TOOL_OPT_HELP,                                         \
+	TOOL_OPT_END
 
 /* ---- clocks (ant-bench.c) ---- */
 

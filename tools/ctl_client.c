@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ant/ant.h"
 #include "ctl_client.h"
 
 static long long mono_ms(void)
@@ -28,16 +29,9 @@ int ctl_init(struct ctl_conn *c, const char *run_dir)
 
 int ctl_connect(struct ctl_conn *c)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	memcpy(sa.sun_path, c->path, sizeof(sa.sun_path));
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int fd = ant_sock_connect(c->path);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
+		return fd;
 	c->fd = fd;
 	return 0;
 }

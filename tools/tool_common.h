@@ -19,6 +19,13 @@ void tool_usage_error(const char *prog, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 
 /* A tool's command line, as tool_getopt takes it. */
+/* getopt_long entries every tool spells the same way (tool_getopt takes
+ * 'r' and 'h' itself), and the table's end. */
+#define TOOL_OPT_RUN_DIR { "run-dir", required_argument, NULL, 'r' }
+#define TOOL_OPT_HELP    { "help", no_argument, NULL, 'h' }
+#define TOOL_OPT_VERSION { "version", no_argument, NULL, 'V' }
+#define TOOL_OPT_END     { NULL, 0, NULL, 0 }
+
 struct tool_cli {
 	const char *prog;               /* in messages: "ant-call", "antctl status" */
 	const struct option *opts;      /* getopt_long's table */

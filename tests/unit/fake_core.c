@@ -104,8 +104,11 @@ void peer_cut_off(struct peer *p, const char *fmt, ...)
 	vsnprintf(fake.cut_off_why, sizeof(fake.cut_off_why), fmt, ap);
 	va_end(ap);
 	fake.cut_offs++;
-	if (p->kind == PEER_SERVER)
-		supervise_fault(p->d, p->inst, EV_PROTOCOL_FAULT, "cut off: %s", fake.cut_off_why);
+	if (p->kind == PEER_SERVER) {
+		char cause[300];
+		snprintf(cause, sizeof(cause), "cut off: %s", fake.cut_off_why);
+		supervise_fault(p->d, p->inst, EV_PROTOCOL_FAULT, cause);
+	}
 	peer_close(p, fake.cut_off_why);
 }
 

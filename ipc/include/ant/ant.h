@@ -32,6 +32,9 @@ const char *ant_default_run_dir(void);
 
 /* Connect an application to the stack whose app socket is in run_dir. */
 int ant_connect(const char *run_dir, struct ant_conn **out);
+/* Connect a SOCK_SEQPACKET Unix socket to path (close-on-exec, blocking).
+ * Returns the fd, or -errno (-ENAMETOOLONG: path does not fit). */
+int ant_sock_connect(const char *path);
 
 /* Open a server's connection to antd, from the fd named in $ANT_FD. */
 int ant_server_open(struct ant_conn **out);
