@@ -23,9 +23,11 @@
 #include "ant/errors.h"
 #include "antd.h"
 #include "control.h"
+#include "listen.h"
 #include "loop.h"
 #include "log.h"
 #include "output.h"
+#include "rundir.h"
 
 #define STOP_GRACE_S 3.0
 
@@ -193,21 +195,6 @@ static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	d->done = 1;
 }
 
-static void close_listeners(struct antd *d)
-{
-	if (d->app_listen >= 0) {
-		ev_io_stop(d->loop, &d->app_w);
-		close(d->app_listen);
-		d->app_listen = -1;
-		unlink(d->app_path);
-	}
-	if (d->control_listen >= 0) {
-		ev_io_stop(d->loop, &d->control_w);
-		close(d->control_listen);
-		d->control_listen = -1;
-		unlink(d->control_path);
-	}
-}
 
 static void begin_stop(struct antd *d, const char *why)
 {
@@ -215,7 +202,7 @@ static void begin_stop(struct antd *d, const char *why)
 		return;
 	d->stopping = 1;
 	log_info("stopping", NULL, "stack %s stopping: %s", d->stack->name, why);
-	close_listeners(d);
+	listen_close(d);
 	calls_fail_all(d, ANT_E_SHUTDOWN);
 	for (unsigned id = 1; id <= d->stack->nservers; id++)
 		supervise_event(d, &d->servers[id], NULL, EV_SHUTDOWN, NULL);
@@ -235,156 +222,10 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	begin_stop(d, w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-/* ---- listening sockets ----------------------------------------------------- */
 
-static int listen_on(const char *path, mode_t mode)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s < 0)
-		return -errno;
-	unlink(path);   /* a stale socket: the lock says nobody owns it */
-	mode_t old = umask(0777 & ~mode);
-	int r = bind(s, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	/* The umask above gave the socket its mode: no chmod by name after bind,
-	 * which a swapped-in symlink could redirect. */
-	if (r < 0 || listen(s, 128) < 0) {
-		int e = -errno;
-		close(s);
-		return e;
-	}
-	return s;
-}
 
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct antd *d = w->data;
-	int is_control = w == &d->control_w;
-	for (int i = 0; i < 16; i++) {
-		int fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("accept", NULL, "accept on %s: %s",
-					 is_control ? "control.sock" : "app.sock", strerror(errno));
-			return;
-		}
-		struct peer *p = peer_new(d, fd, is_control ? PEER_CONTROL : PEER_APP, 0);
-		if (!p)
-			continue;
-		if (is_control) {
-			if (p->uid != 0 && p->uid != d->uid) {
-				log_warn("denied", NULL, "control connection from uid %u refused",
-					 (unsigned)p->uid);
-				peer_close(p, "not allowed");
-			}
-			continue;
-		}
-		if (!stack_app_may_connect(d->stack, p->uid, p->gid, d->uid)) {
-			log_warn("denied", NULL, "app connection from uid %u gid %u refused (apps.uids, "
-				 "apps.gids)", (unsigned)p->uid, (unsigned)p->gid);
-			peer_close(p, "not allowed");
-			continue;
-		}
-		peer_welcome(p);
-	}
-	(void)loop;
-}
 
-/* ---- run folder ----------------------------------------------------------- */
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* Claim dir for this antd: flock on DIR/antd.lock.  Fails with a reason if
- * a live antd holds it. */
-static int claim_run_dir(struct antd *d, char *err, size_t errlen)
-{
-	int r = mkdir_p(d->run_dir, 0755);
-	if (r < 0) {
-		snprintf(err, errlen, "%s: cannot create: %s", d->run_dir, strerror(-r));
-		return -1;
-	}
-	/* Only its owner may write in it: antd creates and removes files there
-	 * as root, and a folder others can write would let them plant links. */
-	struct stat st;
-	if (lstat(d->run_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a folder", d->run_dir);
-		return -1;
-	}
-	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
-		snprintf(err, errlen, "%s: must belong to uid %u and be writable by it alone "
-			 "(it is uid %u, mode %04o)", d->run_dir, (unsigned)geteuid(),
-			 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
-		return -1;
-	}
-	char lock[PATH_MAX];
-	snprintf(lock, sizeof(lock), "%s/antd.lock", d->run_dir);
-	snprintf(d->pid_path, sizeof(d->pid_path), "%s/antd.pid", d->run_dir);
-	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", lock, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		long pid = 0;
-		FILE *f = fopen(d->pid_path, "re");
-		if (f) {
-			if (fscanf(f, "%ld", &pid) != 1)
-				pid = 0;
-			fclose(f);
-		}
-		close(fd);
-		if (e == EWOULDBLOCK)
-			snprintf(err, errlen, "%s holds a live stack already (antd pid %ld)",
-				 d->run_dir, pid);
-		else
-			snprintf(err, errlen, "%s: %s", lock, strerror(e));
-		return -1;
-	}
-	d->lock_fd = fd;
-	if (snprintf(d->app_path, sizeof(d->app_path), "%s/app.sock", d->run_dir) >=
-		    (int)sizeof(d->app_path) ||
-	    snprintf(d->control_path, sizeof(d->control_path), "%s/control.sock",
-		     d->run_dir) >= (int)sizeof(d->control_path)) {
-		snprintf(err, errlen, "%s: path too long for a Unix socket", d->run_dir);
-		return -1;
-	}
-	return 0;
-}
-
-static void write_pid_file(struct antd *d)
-{
-	int fd = open(d->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!f) {
-		if (fd >= 0)
-			close(fd);
-		log_warn("pid-file", NULL, "%s: %s", d->pid_path, strerror(errno));
-		return;
-	}
-	fprintf(f, "%ld\n", (long)getpid());
-	fclose(f);
-}
 
 /* Folders searched for bare server names. */
 static char *server_search_path(const char *extra)
@@ -423,56 +264,6 @@ static char *policy_search_path(const char *stack_path, const char *extra)
 	return p;
 }
 
-/* Detach: the parent waits until the stack is ready (or failed) and exits
- * with that status, so `antd STACK && ant-call ...` works in scripts. */
-static int daemonize(struct antd *d, const char *log_file)
-{
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid > 0) {
-		close(p[1]);
-		char buf[512];
-		size_t got = 0;
-		ssize_t n;
-		while (got < sizeof(buf) - 1 &&
-		       (n = read(p[0], buf + got, sizeof(buf) - 1 - got)) != 0) {
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				break;
-			}
-			got += (size_t)n;
-		}
-		buf[got] = '\0';
-		if (strcmp(buf, "ok\n") == 0)
-			_exit(0);
-		fprintf(stderr, "antd: %s", got ? buf : "stopped before the stack was ready (see the log)\n");
-		_exit(1);
-	}
-	close(p[0]);
-	d->ready_fd = p[1];
-	setsid();
-	/* Nothing of ours, or of the servers we start, writes to the caller's
-	 * terminal or pipe any more: their stdout and stderr go to the log. */
-	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (devnull >= 0) {
-		dup2(devnull, 0);
-		close(devnull);
-	}
-	int out = log_file ? open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644) : -1;
-	if (out < 0)
-		out = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (out >= 0) {
-		dup2(out, 1);
-		dup2(out, 2);
-		close(out);
-	}
-	return 0;
-}
 
 /* Nothing else to do: make one stocked data ICA; stop when the stock is full. */
 static void on_stock_idle(struct ev_loop *loop, ev_idle *w, int revents)
@@ -578,7 +369,7 @@ static int settle_in(struct antd *d, const struct args *a)
 	}
 	d->run_dir = strdup(run_dir);
 	set_run_id();
-	if (claim_run_dir(d, err, sizeof(err)) < 0) {
+	if (rundir_claim(d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "antd: %s\n", err);
 		return -1;
 	}
@@ -594,19 +385,12 @@ static int settle_in(struct antd *d, const struct args *a)
 	}
 	if (a->verbose)
 		log_set_level(LOG_DEBUG);
-	if (!a->foreground && (r = daemonize(d, log_file)) < 0) {
+	if (!a->foreground && (r = rundir_detach(d, log_file)) < 0) {
 		fprintf(stderr, "antd: cannot detach: %s\n", strerror(-r));
 		return -1;
 	}
-	write_pid_file(d);
+	rundir_write_pid(d);
 	return 0;
-}
-
-static void watch_io(struct antd *d, ev_io *w, void (*cb)(struct ev_loop *, ev_io *, int), int fd)
-{
-	ev_io_init(w, cb, fd, EV_READ);
-	w->data = d;
-	ev_io_start(d->loop, w);
 }
 
 /* The event loop, the two listening sockets, the signals.  Returns 0 or -1
@@ -628,27 +412,17 @@ static int open_loop(struct antd *d)
 	calls_init(d);
 	install_handlers(d);
 	d->forker.sock = d->forker.pidfd = -1;
-	/* Other users reach app.sock only if the stack file names them; antd
-	 * checks each one's credentials when it connects. */
-	d->app_listen = listen_on(d->app_path,
-				  d->stack->napp_uids || d->stack->napp_gids ? 0666 : 0600);
-	d->control_listen = d->app_listen >= 0 ? listen_on(d->control_path, 0600) : -1;
-	if (d->app_listen < 0 || d->control_listen < 0) {
-		char err[1024];
-		snprintf(err, sizeof(err), "cannot listen on %s: %s\n",
-			 d->app_listen < 0 ? d->app_path : d->control_path,
-			 strerror(-(d->app_listen < 0 ? d->app_listen : d->control_listen)));
+	char err[1024];
+	if (listen_open(d, err, sizeof(err)) < 0) {
 		log_error("start", NULL, "%s", err);
+		strcat(err, "\n");
 		report_ready(d, err);
 		if (d->foreground)
 			fprintf(stderr, "antd: %s", err);
-		close_listeners(d);
 		return -1;
 	}
 	ev_idle_init(&d->stock_w, on_stock_idle);
 	d->stock_w.data = d;
-	watch_io(d, &d->app_w, on_accept, d->app_listen);
-	watch_io(d, &d->control_w, on_accept, d->control_listen);
 	ev_signal_init(&d->sigterm_w, on_signal, SIGTERM);
 	d->sigterm_w.data = d;
 	ev_signal_start(d->loop, &d->sigterm_w);
@@ -661,7 +435,7 @@ static int open_loop(struct antd *d)
 /* Everything antd holds, once the loop is over. */
 static void tear_down(struct antd *d)
 {
-	close_listeners(d);
+	listen_close(d);
 	peers_close_all(d);
 	instances_reap_all(d);
 	forker_stop(d);

@@ -1,0 +1,108 @@
+/* listen.c - antd's two listening sockets: app.sock for applications, control.sock for operators. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "antd.h"
+#include "listen.h"
+#include "log.h"
+
+static int listen_on(const char *path, mode_t mode)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return -errno;
+	unlink(path);   /* a stale socket: the lock says nobody owns it */
+	mode_t old = umask(0777 & ~mode);
+	int r = bind(s, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	/* The umask above gave the socket its mode: no chmod by name after bind,
+	 * which a swapped-in symlink could redirect. */
+	if (r < 0 || listen(s, 128) < 0) {
+		int e = -errno;
+		close(s);
+		return e;
+	}
+	return s;
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct antd *d = w->data;
+	int is_control = w == &d->control_w;
+	for (int i = 0; i < 16; i++) {
+		int fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept", NULL, "accept on %s: %s",
+					 is_control ? "control.sock" : "app.sock", strerror(errno));
+			return;
+		}
+		struct peer *p = peer_new(d, fd, is_control ? PEER_CONTROL : PEER_APP, 0);
+		if (!p)
+			continue;
+		if (is_control) {
+			if (p->uid != 0 && p->uid != d->uid) {
+				log_warn("denied", NULL, "control connection from uid %u refused",
+					 (unsigned)p->uid);
+				peer_close(p, "not allowed");
+			}
+			continue;
+		}
+		if (!stack_app_may_connect(d->stack, p->uid, p->gid, d->uid)) {
+			log_warn("denied", NULL, "app connection from uid %u gid %u refused (apps.uids, "
+				 "apps.gids)", (unsigned)p->uid, (unsigned)p->gid);
+			peer_close(p, "not allowed");
+			continue;
+		}
+		peer_welcome(p);
+	}
+	(void)loop;
+}
+
+void listen_close(struct antd *d)
+{
+	if (d->app_listen >= 0) {
+		ev_io_stop(d->loop, &d->app_w);
+		close(d->app_listen);
+		d->app_listen = -1;
+		unlink(d->app_path);
+	}
+	if (d->control_listen >= 0) {
+		ev_io_stop(d->loop, &d->control_w);
+		close(d->control_listen);
+		d->control_listen = -1;
+		unlink(d->control_path);
+	}
+}
+
+int listen_open(struct antd *d, char *err, size_t errlen)
+{
+	/* Other users reach app.sock only if the stack file names them; antd
+	 * checks each one's credentials when it connects. */
+	d->app_listen = listen_on(d->app_path,
+				  d->stack->napp_uids || d->stack->napp_gids ? 0666 : 0600);
+	d->control_listen = d->app_listen >= 0 ? listen_on(d->control_path, 0600) : -1;
+	if (d->app_listen < 0 || d->control_listen < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s",
+			 d->app_listen < 0 ? d->app_path : d->control_path,
+			 strerror(-(d->app_listen < 0 ? d->app_listen : d->control_listen)));
+		listen_close(d);
+		return -1;
+	}
+	ev_io_init(&d->app_w, on_accept, d->app_listen, EV_READ);
+	d->app_w.data = d;
+	ev_io_start(d->loop, &d->app_w);
+	ev_io_init(&d->control_w, on_accept, d->control_listen, EV_READ);
+	d->control_w.data = d;
+	ev_io_start(d->loop, &d->control_w);
+	return 0;
+}
