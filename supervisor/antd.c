@@ -100,8 +100,16 @@ static void on_server_close(struct peer *p, const char *why)
 		supervise_event(p->d, in->srv, in, EV_DISCONNECTED, NULL);
 }
 
+static void antd_check_ready(struct antd *d);
+static void antd_server_exited(struct antd *d, struct server *s);
+static void antd_start_failed(struct antd *d, struct server *s, const char *why);
+static void antd_stop(struct antd *d, const char *why);
+
 static void install_handlers(struct antd *d)
 {
+	d->hooks = (struct antd_hooks){ .ready = antd_check_ready,
+					.server_gone = antd_server_exited,
+					.start_failed = antd_start_failed, .stop = antd_stop };
 	static const struct peer_handlers server = {
 		.framed = 1, .on_message = calls_on_message, .on_fault = on_server_fault,
 		.on_close = on_server_close,
@@ -127,7 +135,7 @@ static void report_ready(struct antd *d, const char *msg)
 	d->ready_fd = -1;
 }
 
-void antd_check_ready(struct antd *d)
+static void antd_check_ready(struct antd *d)
 {
 	if (d->ever_ready)
 		return;
@@ -150,7 +158,7 @@ static int children_left(const struct antd *d)
 	return n;
 }
 
-void antd_server_exited(struct antd *d, struct server *s)
+static void antd_server_exited(struct antd *d, struct server *s)
 {
 	if (d->stopping) {
 		if (!children_left(d))
@@ -166,12 +174,12 @@ void antd_server_exited(struct antd *d, struct server *s)
 	}
 }
 
-void antd_stop(struct antd *d, const char *why)
+static void antd_stop(struct antd *d, const char *why)
 {
 	begin_stop(d, why);
 }
 
-void antd_start_failed(struct antd *d, struct server *s, const char *why)
+static void antd_start_failed(struct antd *d, struct server *s, const char *why)
 {
 	char msg[256];
 	snprintf(msg, sizeof(msg), "server %s: %s\n", s->conf->name, why);

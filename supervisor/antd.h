@@ -18,7 +18,24 @@
 #include "stackfile.h"
 #include "supervise.h"
 
+/*
+ * What the lifecycle tells the daemon about the stack as a whole (filled by
+ * antd.c; supervise.c calls them, and never names antd.c).
+ *   ready:        every server is running (the first time: the stack is ready);
+ *   server_gone:  a server will not run again, or one more child ended while
+ *                 antd stops;
+ *   start_failed: a server could not be started before the stack was ready;
+ *   stop:         stop the whole stack (a server given up with stop_stack).
+ */
+struct antd_hooks {
+	void (*ready)(struct antd *d);
+	void (*server_gone)(struct antd *d, struct server *s);
+	void (*start_failed)(struct antd *d, struct server *s, const char *why);
+	void (*stop)(struct antd *d, const char *why);
+};
+
 struct antd {
+	struct antd_hooks hooks;            /* ro: the daemon's side of the lifecycle */
 	struct ev_loop *loop;
 	struct stack *stack;
 	char *run_dir;
@@ -46,17 +63,5 @@ struct antd {
 	uint64_t calls_total;
 	uint64_t events;                    /* messages read: the busy-poll loop's sign of life */
 };
-
-/* Every server is running (first time): the stack is ready (daemon mode:
- * the waiting parent is told). */
-void antd_check_ready(struct antd *d);
-/* A server is gone for good, or one more child ended while antd stops:
- * stopping completes, or a failure before the stack was ready stops it. */
-void antd_server_exited(struct antd *d, struct server *s);
-/* A server could not be started before the stack was ready: say why (to
- * the waiting parent, or stderr) and stop. */
-void antd_start_failed(struct antd *d, struct server *s, const char *why);
-/* Stop the whole stack (SIGTERM, or a server given up with stop_stack). */
-void antd_stop(struct antd *d, const char *why);
 
 #endif

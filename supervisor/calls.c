@@ -106,7 +106,7 @@ static struct ant_frame *top_of(struct call *c)
 /* Will s take this call, now or once it is back? */
 static int server_alive(const struct server *s)
 {
-	return supervise_accepts(s);
+	return server_accepts(s);
 }
 
 /* Is c, in s's result queue, the result of a call s made itself (and not a

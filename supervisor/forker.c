@@ -272,6 +272,12 @@ static void __attribute__((noreturn)) forker_main(struct antd *d, int sock, pid_
 	}
 }
 
+int pidfd_reaped(int pidfd, siginfo_t *si)
+{
+	memset(si, 0, sizeof(*si));
+	return waitid(P_PIDFD, (id_t)pidfd, si, WEXITED | WNOHANG) == 0 && si->si_pid != 0;
+}
+
 /* ---- antd's side ------------------------------------------------------------- */
 
 static void on_reply(struct ev_loop *loop, ev_io *w, int revents)

@@ -2,6 +2,7 @@
 #ifndef ANTD_FORKER_H
 #define ANTD_FORKER_H
 
+#include <signal.h>
 #include <sys/types.h>
 #include <ev.h>
 
@@ -33,6 +34,8 @@ int forker_start(struct antd *d, forker_reply_fn *on_forked);
  * nfds 2: none).  The answer comes to on_forked.  Returns 0 or -errno. */
 int forker_request(struct antd *d, unsigned server_id, unsigned gen, const int *fds,
 		   unsigned nfds);
+/* Reap the child of pidfd if it has ended: 1 (si says how), else 0. */
+int pidfd_reaped(int pidfd, siginfo_t *si);
 /* antd is ending: close, kill and reap the forker. */
 void forker_stop(struct antd *d);
 

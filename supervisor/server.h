@@ -98,6 +98,13 @@ struct server {
 	uint64_t violations;
 };
 
+/* Is the server taking work now, or will it after a restart? */
+static inline int server_accepts(const struct server *s)
+{
+	return s->state == SRV_SPAWNING || s->state == SRV_STARTING || s->state == SRV_RUNNING ||
+	       s->state == SRV_RESTARTING;
+}
+
 /* Is the slot holding a process (or one on its way from the forker)? */
 static inline int instance_alive(const struct instance *in)
 {
@@ -121,8 +128,6 @@ void instance_signal(struct instance *in, int sig);
 /* Close what is left of an ended instance and empty its slot (the peer must
  * be closed already). */
 void instance_clear(struct antd *d, struct instance *in);
-/* Reap the child of pidfd if it has ended: 1 (si says how), else 0. */
-int pidfd_reaped(int pidfd, siginfo_t *si);
 /* antd is ending: SIGKILL, reap and close every instance of every server. */
 void instances_reap_all(struct antd *d);
 const char *server_state_name(enum server_state st);

@@ -122,12 +122,6 @@ struct stray {
 	int pidfd;
 };
 
-int pidfd_reaped(int pidfd, siginfo_t *si)
-{
-	memset(si, 0, sizeof(*si));
-	return waitid(P_PIDFD, (id_t)pidfd, si, WEXITED | WNOHANG) == 0 && si->si_pid != 0;
-}
-
 static void on_stray_exit(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct stray *st = (struct stray *)w;
@@ -170,7 +164,7 @@ static struct instance *waiting_for(struct antd *d, unsigned server_id, unsigned
 static void on_chan_done(struct antd *d, struct instance *in);
 
 /* The forker's answer: the instance has a process now, or never will. */
-static void on_forked(struct antd *d, const struct ant_m_forked *rep, int pidfd)
+static void forked(struct antd *d, const struct ant_m_forked *rep, int pidfd)
 {
 	struct instance *in = waiting_for(d, rep->server_id, rep->gen);
 	if (!in) {
@@ -212,7 +206,7 @@ static void on_forked(struct antd *d, const struct ant_m_forked *rep, int pidfd)
 
 int spawn_init(struct antd *d)
 {
-	return forker_start(d, on_forked);
+	return forker_start(d, forked);
 }
 
 static void close_chan(struct antd *d, struct instance *in)

@@ -36,21 +36,7 @@ const char *supervise_event_name(enum sv_event ev)
 	return (unsigned)ev < EV_NEVENTS ? names[ev] : "?";
 }
 
-const char *server_state_name(enum server_state st)
-{
-	static const char *const names[SRV_NSTATES] = {
-		[SRV_STOPPED] = "stopped", [SRV_SPAWNING] = "spawning", [SRV_STARTING] = "starting",
-		[SRV_RUNNING] = "running", [SRV_RESTARTING] = "restarting", [SRV_FAILED] = "failed",
-		[SRV_STOPPING] = "stopping",
-	};
-	return (unsigned)st < SRV_NSTATES ? names[st] : "?";
-}
 
-int supervise_accepts(const struct server *s)
-{
-	return s->state == SRV_SPAWNING || s->state == SRV_STARTING || s->state == SRV_RUNNING ||
-	       s->state == SRV_RESTARTING;
-}
 
 static void set_state(struct server *s, enum server_state st)
 {
@@ -131,7 +117,7 @@ static void settle(struct antd *d, struct server *s, enum server_state st)
 {
 	set_state(s, st);
 	calls_fail_queued(d, s, ANT_E_SERVER_FAILED);
-	antd_server_exited(d, s);
+	d->hooks.server_gone(d, s);
 }
 
 /* Restart s now or after its backoff, or give up, as its policy says. */
@@ -159,7 +145,7 @@ static void decide(struct antd *d, struct server *s, int abnormal)
 		settle(d, s, SRV_FAILED);
 		if (p->on_give_up == GIVE_UP_STOP_STACK) {
 			d->exit_status = 1;
-			antd_stop(d, "a server was given up");
+			d->hooks.stop(d, "a server was given up");
 		}
 		return;
 	}
@@ -201,7 +187,7 @@ static void start_failed(struct antd *d, struct server *s, const char *why)
 	log_error("start-failed", s->conf->name, "start-up failure: %s", s->last_exit);
 	if (!d->ever_ready) {
 		set_state(s, SRV_FAILED);
-		antd_start_failed(d, s, s->last_exit);
+		d->hooks.start_failed(d, s, s->last_exit);
 		return;
 	}
 	set_state(s, SRV_RESTARTING);
@@ -257,7 +243,7 @@ static int a_ready(struct antd *d, struct server *s, struct instance *in, enum s
 	log_info("ready", s->conf->name, "pid %d ready%s", (int)in->pid,
 		 s->restarts ? " (restarted)" : "");
 	spare_start(d, s);
-	antd_check_ready(d);
+	d->hooks.ready(d);
 	return 0;
 }
 
@@ -306,7 +292,7 @@ static int a_exited_stopping(struct antd *d, struct server *s, struct instance *
 	in->kill_why[0] = '\0';
 	if (d->stopping) {
 		set_state(s, SRV_STOPPED);
-		antd_server_exited(d, s);
+		d->hooks.server_gone(d, s);
 		return 0;
 	}
 	calls_server_died(d, s, 0);
@@ -481,7 +467,7 @@ static void spare_event(struct antd *d, struct server *s, struct instance *in, e
 			peer_close(in->peer, ev == EV_EXITED ? dt->why : in->exec_error);
 		instance_clear(d, in);
 		if (d->stopping) {
-			antd_server_exited(d, s);
+			d->hooks.server_gone(d, s);
 			return;
 		}
 		/* A spare that keeps dying is re-made ever more slowly (0.1 s .. 10 s). */

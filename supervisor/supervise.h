@@ -54,8 +54,6 @@ int supervise_event(struct antd *d, struct server *s, struct instance *in, enum 
 void supervise_fault(struct antd *d, struct instance *in, enum sv_event ev, const char *why);
 /* Start s for the first time (antd's start-up). */
 void supervise_launch(struct antd *d, struct server *s);
-/* Is the server taking work now, or will it after a restart? */
-int supervise_accepts(const struct server *s);
 /* Event names for logs and docs ("exited"). */
 const char *supervise_event_name(enum sv_event ev);
 

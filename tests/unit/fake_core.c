@@ -163,7 +163,7 @@ void instance_clear(struct antd *d, struct instance *in)
 
 /* ---- the daemon (antd.c's API) ------------------------------------------------ */
 
-void antd_check_ready(struct antd *d)
+static void fake_check_ready(struct antd *d)
 {
 	fake.ready_checks++;
 	for (unsigned id = 1; id <= d->stack->nservers; id++)
@@ -172,17 +172,17 @@ void antd_check_ready(struct antd *d)
 	d->ever_ready = 1;
 }
 
-void antd_server_exited(struct antd *d, struct server *s)
+static void fake_server_exited(struct antd *d, struct server *s)
 {
 	fake.exited_reports++;
 }
 
-void antd_start_failed(struct antd *d, struct server *s, const char *why)
+static void fake_start_failed(struct antd *d, struct server *s, const char *why)
 {
 	fake.start_failures++;
 }
 
-void antd_stop(struct antd *d, const char *why)
+static void fake_stop(struct antd *d, const char *why)
 {
 	fake.stops++;
 }
@@ -206,6 +206,9 @@ struct antd *fake_antd_new(const char *json)
 	ica_table_init(&d->icas, (size_t)1 << 30, (size_t)16 << 20);
 	calls_init(d);
 	d->app_listen = d->control_listen = d->lock_fd = d->ready_fd = -1;
+	d->hooks = (struct antd_hooks){ .ready = fake_check_ready,
+					.server_gone = fake_server_exited,
+					.start_failed = fake_start_failed, .stop = fake_stop };
 	for (unsigned id = 1; id <= d->stack->nservers; id++) {
 		struct server *s = &d->servers[id];
 		s->id = id;

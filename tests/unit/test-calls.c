@@ -195,7 +195,7 @@ START_TEST(a_poison_request_fails_and_the_server_lives_on)
 	ck_assert_uint_eq(m->type, ANT_M_RESULT);
 	ck_assert_int_eq(hdr(m)->retval, ANT_E_SERVER_FAILED);
 	ck_assert_uint_eq(d->calls.live, 0);
-	ck_assert(supervise_accepts(a));           /* it serves the others */
+	ck_assert(server_accepts(a));           /* it serves the others */
 	fake_antd_free(d);
 }
 END_TEST

@@ -28,7 +28,7 @@ START_TEST(start_goes_spawning_starting_running)
 	fake_launch(d, a);
 	ck_assert_int_eq(a->state, SRV_SPAWNING);
 	ck_assert(instance_alive(a->cur));
-	ck_assert(supervise_accepts(a));   /* calls wait in its queues meanwhile */
+	ck_assert(server_accepts(a));   /* calls wait in its queues meanwhile */
 	fake_spawned(d, a->cur);
 	ck_assert_int_eq(a->state, SRV_STARTING);
 	fake_next(a->cur->peer, 1);
@@ -105,7 +105,7 @@ START_TEST(intensity_exceeded_gives_up)
 	unsigned reports = fake.exited_reports;
 	fake_exit(d, a->cur, 1, 0);
 	ck_assert_int_eq(a->state, SRV_FAILED);
-	ck_assert(!supervise_accepts(a));
+	ck_assert(!server_accepts(a));
 	ck_assert_uint_eq(fake.exited_reports, reports + 1);
 	/* The operator can bring it back, with a fresh series. */
 	ck_assert_int_eq(supervise_event(d, a, NULL, EV_OP_START, NULL), 0);
