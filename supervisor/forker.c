@@ -128,8 +128,13 @@ static int open_files(const struct stack *st, struct child_setup *cs, char *why,
 			snprintf(path, sizeof(path), "%s", f->path);
 		else
 			snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - dir), dir, f->path);
+		/* O_NONBLOCK: a FIFO (or a device that waits) must not stop the
+		 * forker, and with it every later start; the server gets the fd
+		 * blocking, as the stack file's owner meant it. */
 		int fd = open(path, (f->write ? O_RDWR : O_RDONLY) | (f->create ? O_CREAT : 0) |
-				    O_CLOEXEC | O_NOCTTY, 0600);
+				    O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+		if (fd >= 0)
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 		int hi = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, CHILD_FD_FLOOR) : -1;
 		int e = errno;
 		if (fd >= 0)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,6 +77,30 @@ START_TEST(a_dead_forker_is_replaced)
 	char *log = harness_read(&h, "antd.log");
 	ck_assert_msg(strstr(log, "the forker (pid"), "%s", log);
 	free(log);
+	harness_stop(&h);
+}
+END_TEST
+
+/* A FIFO among a server's files: opening it must stop no start (the forker
+ * opens files without waiting), and the next server starts too. */
+static void make_fifo(struct harness *h)
+{
+	char path[400];
+	snprintf(path, sizeof(path), "%s/files/pipe", h->dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+}
+
+START_TEST(a_fifo_among_the_files_blocks_no_start)
+{
+	struct harness h;
+	harness_start_prepared(&h, "{ \"name\": \"t-fifo\", \"servers\": ["
+			       " {\"name\":\"reader\",\"exec\":\"echo\","
+			       "  \"files\":[{\"path\":\"@DIR@/pipe\"}]},"
+			       " {\"name\":\"next\",\"exec\":\"echo\"} ]}", make_fifo);
+	struct ant_conn *c = harness_connect(&h);
+	harness_expect_echo(c, "reader", "not stuck");
+	harness_expect_echo(c, "next", "started too");
+	ant_close(c);
 	harness_stop(&h);
 }
 END_TEST
@@ -573,6 +598,7 @@ static Suite *supervise_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, hang_past_deadline_is_killed_and_replayed);
 	tcase_add_test(tc, a_dead_forker_is_replaced);
+	tcase_add_test(tc, a_fifo_among_the_files_blocks_no_start);
 	tcase_add_test(tc, crashes_of_every_kind_are_reported_and_survived);
 	tcase_add_test(tc, poison_request_fails_after_k_attempts);
 	tcase_add_test(tc, third_stage_failure_replays_only_that_stage);
