@@ -49,9 +49,19 @@ for k in ("median_ns", "p99_ns", "floor_median_ns"):
 check(c["servers"] == 2, "churn.servers is 2")
 check(c["restarts"] >= 1, f"at least one restart during the timed calls ({c['restarts']})")
 check(0 < c["median_ns"] <= c["p99_ns"], "churn: 0 < median <= p99")
-# Not asserted: the machine is noisy, and antd blocks while a server starts.
+out_ = c.get("outside", {})
+for k in ("median_ns", "p99_ns", "processes"):
+    check(k in out_, f"--churn --json has churn.outside.{k} (the same process churn, no antd)")
+check(out_.get("processes", 0) >= 1, "processes were started outside antd during the floor run")
+loop = c.get("antd_loop", {})
+for k in ("wakeups", "over_1ms", "over_10ms", "busy_max_us"):
+    check(k in loop, f"--churn --json has churn.antd_loop.{k}")
+check(loop.get("wakeups", 0) > 0, "antd's wake-ups during the churn are counted")
+# Not asserted: the machine is noisy.
 print(f"info: p99 with churn / without: {c['p99_ratio']:.2f} "
-      f"({c['p99_ns'] / 1e3:.1f} us / {o['p99_ns'] / 1e3:.1f} us, {c['restarts']} restarts)")
+      f"({c['p99_ns'] / 1e3:.1f} us / {o['p99_ns'] / 1e3:.1f} us, {c['restarts']} restarts); "
+      f"with churn / with the same churn outside antd: {c.get('p99_ratio_outside', 0):.2f}; "
+      f"antd wake-ups over 1 ms: {loop.get('over_1ms')} of {loop.get('wakeups')}")
 
 rc, out, err = run("chain", "--churn", "0")
 check(rc == 2 and "--churn" in err, "chain --churn 0 is a usage error naming it")
