@@ -186,7 +186,8 @@ static void forked(struct antd *d, const struct ant_m_forked *rep, int pidfd)
 	}
 	in->pid = rep->pid;
 	in->pidfd = pidfd;
-	in->peer->pid = rep->pid;
+	if (in->peer)   /* it may have closed its socket already */
+		in->peer->pid = rep->pid;
 	ev_io_init(&in->pidw, on_pidfd, pidfd, EV_READ);
 	in->pidw.data = in;
 	ev_io_start(d->loop, &in->pidw);
