@@ -186,8 +186,13 @@ static void print_status_table(const json_t *st)
 {
 	const json_t *servers = json_object_get(st, "servers");
 	const json_t *calls = json_object_get(st, "calls");
+	const json_t *loop = json_object_get(st, "loop");
 	printf("stack %s, antd pid %.0f, calls in flight %.0f (%.0f in all)\n", str(st, "stack"),
 	       num(st, "pid"), num(calls, "in_flight"), num(calls, "total"));
+	if (loop)   /* how long antd was busy per wake-up: every call waits meanwhile */
+		printf("antd busy at most %.1f ms per wake-up; %.0f of %.0f wake-ups over 1 ms\n",
+		       num(loop, "busy_max_us") / 1000.0, num(loop, "over_1ms"),
+		       num(loop, "wakeups"));
 	size_t n = json_array_size(servers);
 	char (*cell)[NCOLS][64] = calloc(n + 1, sizeof(*cell));
 	if (!cell)
