@@ -212,7 +212,6 @@ int spawn_init(struct antd *d)
 
 static void close_chan(struct antd *d, struct instance *in)
 {
-	ev_timer_stop(d->loop, &in->spawn_timer);
 	if (in->chan < 0)
 		return;
 	ev_io_stop(d->loop, &in->chanw);
@@ -265,18 +264,24 @@ static int read_chan(struct antd *d, struct instance *in)
 }
 
 /* The spawn channel is closed: if nothing failed, the exec happened (once
- * the forker has said which process it is). */
+ * the forker has said which process it is).  The spawn timer runs until
+ * both are known: a forker that never answers must not leave the instance
+ * spawning for ever. */
 static void on_chan_done(struct antd *d, struct instance *in)
 {
-	if (in->exec_error[0] || in->phase != INST_SPAWNING)
-		return;
+	if (in->exec_error[0])
+		return;   /* its end (or the timer) says the rest */
 	if (in->pid == 0) {
 		in->chan_eof = 1;
 		return;
 	}
+	ev_timer_stop(d->loop, &in->spawn_timer);
 	in->chan_eof = 0;
-	in->phase = INST_STARTING;
-	supervise_event(d, in->srv, in, EV_SPAWNED, NULL);
+	/* (Ready already if its first NEXT overtook the end of the channel.) */
+	if (in->phase == INST_SPAWNING) {
+		in->phase = INST_STARTING;
+		supervise_event(d, in->srv, in, EV_SPAWNED, NULL);
+	}
 }
 
 static void on_chan(struct ev_loop *loop, ev_io *w, int revents)
@@ -352,6 +357,7 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
 void instance_clear(struct antd *d, struct instance *in)
 {
 	close_chan(d, in);
+	ev_timer_stop(d->loop, &in->spawn_timer);
 	if (in->out_fd >= 0) {
 		close(in->out_fd);
 		in->out_fd = -1;

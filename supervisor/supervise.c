@@ -204,6 +204,19 @@ static int a_ignore(struct antd *d, struct server *s, struct instance *in, enum 
 	return 0;
 }
 
+/* A process ended in a state that expected none: its slot is emptied, and
+ * nothing else changes. */
+static int a_gone(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+		  struct sv_detail *dt)
+{
+	log_warn("event", s->conf->name, "pid %d ended while %s", (int)in->pid,
+		 server_state_name(s->state));
+	if (in->peer)
+		peer_close(in->peer, "ended");
+	instance_clear(d, in);
+	return 0;
+}
+
 static int a_refuse(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
 		    struct sv_detail *dt)
 {
@@ -506,7 +519,9 @@ int supervise_event(struct antd *d, struct server *s, struct instance *in, enum 
 		return -ESHUTDOWN;
 	}
 	action_fn *act = table[s->state][ev];
-	if (!act)
+	if (!act && (ev == EV_EXITED || ev == EV_EXEC_FAILED))
+		act = a_gone;   /* whatever the state: an ended process leaves its slot */
+	else if (!act)
 		act = ev == EV_OP_STOP || ev == EV_OP_START ? a_refuse : a_ignore;
 	struct sv_detail none = { 0 };
 	return act(d, s, s->cur, ev, dt ? dt : &none);

@@ -329,8 +329,7 @@ START_TEST(every_event_in_every_state)
 		for (int ev = 0; ev < EV_NEVENTS; ev++) {
 			struct antd *d = stack_with("{\"backoff\": {\"initial_ms\": 5}}");
 			struct server *a = &d->servers[1];
-			if (st != SRV_STOPPED && st != SRV_FAILED)
-				fake_launch(d, a);
+			fake_launch(d, a);   /* a process even where none is expected */
 			a->state = st;   /* put there by hand: the table must cope */
 			siginfo_t si;
 			memset(&si, 0, sizeof(si));
@@ -344,7 +343,12 @@ START_TEST(every_event_in_every_state)
 			supervise_event(d, a, ev == EV_EXITED || ev == EV_EXEC_FAILED ? a->cur : NULL,
 					ev, &dt);
 			ck_assert_int_lt(a->state, SRV_NSTATES);
-			if (a->state == SRV_STOPPED || a->state == SRV_FAILED)
+			if (ev == EV_EXITED || ev == EV_EXEC_FAILED)
+				ck_assert_msg(!instance_alive(a->cur) || a->cur->pid != 10001,
+					      "%s in %s left the ended process in its slot",
+					      supervise_event_name(ev), server_state_name(st));
+			if ((a->state == SRV_STOPPED || a->state == SRV_FAILED) &&
+			    st != SRV_STOPPED && st != SRV_FAILED)
 				ck_assert_msg(!instance_alive(a->cur) || ev == EV_OP_STOP ||
 					      st == SRV_STOPPING,
 					      "%s in %s left %s with a live instance",
