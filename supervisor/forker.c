@@ -402,6 +402,16 @@ int forker_request(struct antd *d, unsigned server_id, unsigned gen, const int *
 	return ant_msg_send_fds(f->sock, ANT_M_FORK, 0, &rq, sizeof(rq), fds, nfds);
 }
 
+void forker_kill(struct antd *d)
+{
+	struct forker *f = &d->forker;
+	if (f->pidfd >= 0) {
+		log_error("forker", NULL, "the forker (pid %d) did not answer in time: killed",
+			  (int)f->pid);
+		pidfd_send_signal(f->pidfd, SIGKILL, NULL, 0);
+	}
+}
+
 void forker_stop(struct antd *d)
 {
 	struct forker *f = &d->forker;

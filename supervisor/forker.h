@@ -34,6 +34,9 @@ int forker_start(struct antd *d, forker_reply_fn *on_forked);
  * nfds 2: none).  The answer comes to on_forked.  Returns 0 or -errno. */
 int forker_request(struct antd *d, unsigned server_id, unsigned gen, const int *fds,
 		   unsigned nfds);
+/* The forker did not answer in time (stuck in a lookup, an open...): kill
+ * it; its end starts another. */
+void forker_kill(struct antd *d);
 /* Reap the child of pidfd if it has ended: 1 (si says how), else 0. */
 int pidfd_reaped(int pidfd, siginfo_t *si);
 /* antd is ending: close, kill and reap the forker. */

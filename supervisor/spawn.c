@@ -300,9 +300,14 @@ static void on_spawn_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 		 in->srv->conf->exec_path, SPAWN_TIMEOUT_S);
 	instance_signal(in, SIGKILL);
 	close_chan(d, in);
-	/* Without an answer from the forker there is no process to wait for. */
-	if (in->pid == 0)
+	/* Without an answer from the forker there is no process to wait for,
+	 * and a forker that does not answer is of no use to the next starts. */
+	if (in->pid == 0) {
+		snprintf(in->exec_error, sizeof(in->exec_error), "the forker did not answer in %.0f s",
+			 SPAWN_TIMEOUT_S);
+		forker_kill(d);
 		supervise_event(d, in->srv, in, EV_EXEC_FAILED, NULL);
+	}
 }
 
 void instance_signal(struct instance *in, int sig)

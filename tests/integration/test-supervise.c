@@ -81,6 +81,41 @@ START_TEST(a_dead_forker_is_replaced)
 }
 END_TEST
 
+/* A forker that stops answering (stuck in a lookup, say): the start it
+ * holds fails after the spawn timeout, the forker is killed and replaced,
+ * and the server is started again through the new one. */
+START_TEST(a_stuck_forker_is_replaced)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-stuck\", \"servers\": ["
+			  " {\"name\":\"e\",\"exec\":\"echo\"} ]}");
+	json_t *st = harness_status(&h);
+	pid_t forker = (pid_t)json_integer_value(json_object_get(json_object_get(st, "forker"),
+								  "pid"));
+	json_decref(st);
+	ck_assert_int_gt(forker, 0);
+	ck_assert_int_eq(kill(forker, SIGSTOP), 0);
+	pid_t e = harness_server_pid(&h, "e");
+	ck_assert_int_eq(kill(e, SIGKILL), 0);
+	pid_t now = 0;
+	for (int i = 0; i < 1500 && !now; i++) {   /* the spawn timeout is 5 s */
+		harness_sleep_ms(10);
+		if (harness_server_state_is(&h, "e", "running") &&
+		    harness_server_pid(&h, "e") != e)
+			now = harness_server_pid(&h, "e");
+	}
+	ck_assert_msg(now > 0, "e did not come back after the forker was stuck");
+	struct ant_conn *c = harness_connect(&h);
+	harness_expect_echo(c, "e", "unstuck");
+	ant_close(c);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "did not answer in time: killed") &&
+		      strstr(log, "the forker did not answer in 5 s"), "%s", log);
+	free(log);
+	harness_stop(&h);
+}
+END_TEST
+
 /* A FIFO among a server's files: opening it must stop no start (the forker
  * opens files without waiting), and the next server starts too. */
 static void make_fifo(struct harness *h)
@@ -599,6 +634,7 @@ static Suite *supervise_suite(void)
 	tcase_add_test(tc, hang_past_deadline_is_killed_and_replayed);
 	tcase_add_test(tc, a_dead_forker_is_replaced);
 	tcase_add_test(tc, a_fifo_among_the_files_blocks_no_start);
+	tcase_add_test(tc, a_stuck_forker_is_replaced);
 	tcase_add_test(tc, crashes_of_every_kind_are_reported_and_survived);
 	tcase_add_test(tc, poison_request_fails_after_k_attempts);
 	tcase_add_test(tc, third_stage_failure_replays_only_that_stage);
