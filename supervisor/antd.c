@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -297,6 +298,46 @@ static void set_run_id(void)
 	setenv("ANT_RUN_ID", hex, 1);
 }
 
+/*
+ * File descriptors: antd holds one per connection and per data ICA, so its
+ * own soft limit goes up to its hard limit.  A server's sandbox asks for its
+ * own RLIMIT_NOFILE (4096 by default), which it cannot get above antd's hard
+ * limit unless antd may raise it (CAP_SYS_RESOURCE; containers and services
+ * with LimitNOFILE= often may not): then it is clamped, with a warning,
+ * rather than every server failing to start.
+ */
+static void fit_fd_limits(struct antd *d)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rlim_t want = rl.rlim_max;
+	for (unsigned i = 0; i < d->stack->nservers; i++) {
+		long n = d->stack->servers[i].sandbox.nofile;
+		if (n >= 0 && (rlim_t)n > want)
+			want = (rlim_t)n;
+	}
+	if (want > rl.rlim_max) {
+		struct rlimit up = { .rlim_cur = want, .rlim_max = want };
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	for (unsigned i = 0; i < d->stack->nservers; i++) {
+		struct stack_server *conf = &d->stack->servers[i];
+		if (conf->sandbox.nofile < 0 || (rlim_t)conf->sandbox.nofile <= rl.rlim_max)
+			continue;
+		log_warn("rlimit", conf->name, "sandbox nofile %ld is above antd's hard limit "
+			 "of %llu open files, which antd may not raise: it gets %llu",
+			 conf->sandbox.nofile, (unsigned long long)rl.rlim_max,
+			 (unsigned long long)rl.rlim_max);
+		conf->sandbox.nofile = (long)rl.rlim_max;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* What the command line says. */
 struct args {
 	const char *run_dir, *log_file, *server_path, *policy_path, *stack_file;
@@ -475,6 +516,7 @@ int main(int argc, char **argv)
 	if (load_stack(&d, &a) < 0 || settle_in(&d, &a) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
+	fit_fd_limits(&d);
 	if (open_loop(&d) < 0)
 		return 1;
 	log_info("start", NULL, "antd %s pid %ld: stack %s from %s, run folder %s", ANT_VERSION,

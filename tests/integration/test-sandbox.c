@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -358,6 +359,26 @@ END_TEST
 
 /* Switching users and being another user's peer are root's: without root
  * those tests are named as skipped, one by one, and the rest run. */
+/* Under a hard limit of 1024 open files (a container, LimitNOFILE=1024),
+ * the default sandbox's nofile of 4096 is clamped, not a start failure. */
+START_TEST(a_low_fd_limit_still_serves)
+{
+	struct rlimit rl = { .rlim_cur = 1024, .rlim_max = 1024 };
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);   /* this test's process alone */
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-nofile\", \"servers\": ["
+			  " {\"name\":\"e\",\"exec\":\"echo\"} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	harness_expect_echo(c, "e", "with 1024 fds");
+	ant_close(c);
+	char *log = harness_read(&h, "antd.log");
+	/* Clamped where antd may not raise its limit (said so), raised where it may. */
+	ck_assert_msg(!strstr(log, "warn rlimit") || strstr(log, "it gets 1024"), "%s", log);
+	free(log);
+	harness_stop(&h);
+}
+END_TEST
+
 static Suite *sandbox_suite(void)
 {
 	int root = geteuid() == 0;
@@ -378,6 +399,7 @@ static Suite *sandbox_suite(void)
 	tcase_add_test(tc, server_can_tighten_its_own_sandbox);
 	tcase_add_test(tc, violation_after_a_failover_is_judged_too);
 	tcase_add_test(tc, run_folder_others_can_write_is_refused);
+	tcase_add_test(tc, a_low_fd_limit_still_serves);
 	tcase_add_test(tc, hostile_server_is_cut_off_and_antd_leaks_nothing);
 	suite_add_tcase(s, tc);
 	return s;
