@@ -12,6 +12,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -116,6 +117,50 @@ fail:;
 /* The files a server may use: opened here (the server could not: no
  * openat in its sandbox), above the fds the child dup2s them to.  Returns 0,
  * or -errno with why saying which. */
+/* What a file of a server may be, or why not. */
+static const char *kind_refused(mode_t m)
+{
+	if (S_ISREG(m) || S_ISBLK(m))
+		return NULL;
+	return S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket" : S_ISCHR(m) ?
+	       "a character device" : S_ISDIR(m) ? "a folder" : "not a regular file";
+}
+
+/*
+ * Open one of a server's files: without blocking (a FIFO or a device that
+ * waits must not stop the forker, and with it every later start), without
+ * following a final symbolic link (the forker runs as root: a link swapped
+ * in would hand a server any file), and only a regular file or a block
+ * device (what the disk server needs).  Returns the fd, above the fds the
+ * child dup2s to, or -1 with why.
+ */
+static int open_one(const char *path, const struct stack_file *f, unsigned i, char *why,
+		    size_t len)
+{
+	int fd = open(path, (f->write ? O_RDWR : O_RDONLY) | (f->create ? O_CREAT : 0) |
+			    O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(why, len, "files[%u]: %s: %s", i, path,
+			 errno == ELOOP ? "a symbolic link (not followed)" : strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	const char *refused = fstat(fd, &st) < 0 ? strerror(errno) : kind_refused(st.st_mode);
+	if (refused) {
+		snprintf(why, len, "files[%u]: %s: %s; only regular files and block devices", i,
+			 path, refused);
+		close(fd);
+		return -1;
+	}
+	/* The server gets it blocking, as the stack file's owner meant it. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, CHILD_FD_FLOOR);
+	if (hi < 0)
+		snprintf(why, len, "files[%u]: %s: %s", i, path, strerror(errno));
+	close(fd);
+	return hi;
+}
+
 static int open_files(const struct stack *st, struct child_setup *cs, char *why, size_t len)
 {
 	const struct stack_server *conf = cs->conf;
@@ -128,19 +173,8 @@ static int open_files(const struct stack *st, struct child_setup *cs, char *why,
 			snprintf(path, sizeof(path), "%s", f->path);
 		else
 			snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - dir), dir, f->path);
-		/* O_NONBLOCK: a FIFO (or a device that waits) must not stop the
-		 * forker, and with it every later start; the server gets the fd
-		 * blocking, as the stack file's owner meant it. */
-		int fd = open(path, (f->write ? O_RDWR : O_RDONLY) | (f->create ? O_CREAT : 0) |
-				    O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
-		if (fd >= 0)
-			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-		int hi = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, CHILD_FD_FLOOR) : -1;
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
+		int hi = open_one(path, f, i, why, len);
 		if (hi < 0) {
-			snprintf(why, len, "files[%u]: %s: %s", i, path, strerror(e));
 			while (i-- > 0)
 				close(cs->files[i]);
 			return -ENOENT;

@@ -116,8 +116,8 @@ START_TEST(a_stuck_forker_is_replaced)
 }
 END_TEST
 
-/* A FIFO among a server's files: opening it must stop no start (the forker
- * opens files without waiting), and the next server starts too. */
+/* A FIFO among a server's files: refused at once with the key named (it
+ * would block the open, and no server may be handed one). */
 static void make_fifo(struct harness *h)
 {
 	char path[400];
@@ -125,18 +125,47 @@ static void make_fifo(struct harness *h)
 	ck_assert_int_eq(mkfifo(path, 0600), 0);
 }
 
-START_TEST(a_fifo_among_the_files_blocks_no_start)
+START_TEST(a_fifo_among_the_files_is_refused_at_once)
 {
 	struct harness h;
-	harness_start_prepared(&h, "{ \"name\": \"t-fifo\", \"servers\": ["
-			       " {\"name\":\"reader\",\"exec\":\"echo\","
-			       "  \"files\":[{\"path\":\"@DIR@/pipe\"}]},"
-			       " {\"name\":\"next\",\"exec\":\"echo\"} ]}", make_fifo);
-	struct ant_conn *c = harness_connect(&h);
-	harness_expect_echo(c, "reader", "not stuck");
-	harness_expect_echo(c, "next", "started too");
-	ant_close(c);
-	harness_stop(&h);
+	char *out = NULL;
+	harness_prepare(&h, "{ \"name\": \"t-fifo\", \"servers\": ["
+			    " {\"name\":\"reader\",\"exec\":\"echo\","
+			    "  \"files\":[{\"path\":\"@DIR@/pipe\"}]} ]}");
+	make_fifo(&h);
+	char *const argv[] = { (char *)harness_antd(), "--foreground", "--run-dir", h.dir,
+			       "--server-path", getenv("ANT_SERVERS_DIR"), h.stack_path, NULL };
+	double t0 = now_ms();
+	ck_assert_int_ne(harness_run(argv, &out), 0);
+	ck_assert_msg(now_ms() - t0 < 3000, "refused after %.0f ms", now_ms() - t0);
+	ck_assert_msg(strstr(out, "files[0]:") && strstr(out, "pipe: a FIFO; only regular files"),
+		      "%s", out);
+	free(out);
+}
+END_TEST
+
+/* A symbolic link in files is not followed (antd runs as root). */
+static void make_link(struct harness *h)
+{
+	char path[400];
+	snprintf(path, sizeof(path), "%s/files/link", h->dir);
+	ck_assert_int_eq(symlink("/etc/passwd", path), 0);
+}
+
+START_TEST(a_symbolic_link_among_the_files_is_refused)
+{
+	struct harness h;
+	char *out = NULL;
+	harness_prepare(&h, "{ \"name\": \"t-link\", \"servers\": ["
+			    " {\"name\":\"reader\",\"exec\":\"echo\","
+			    "  \"files\":[{\"path\":\"@DIR@/link\"}]} ]}");
+	make_link(&h);
+	char *const argv[] = { (char *)harness_antd(), "--foreground", "--run-dir", h.dir,
+			       "--server-path", getenv("ANT_SERVERS_DIR"), h.stack_path, NULL };
+	ck_assert_int_ne(harness_run(argv, &out), 0);
+	ck_assert_msg(strstr(out, "files[0]:") && strstr(out, "a symbolic link (not followed)"),
+		      "%s", out);
+	free(out);
 }
 END_TEST
 
@@ -633,7 +662,8 @@ static Suite *supervise_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, hang_past_deadline_is_killed_and_replayed);
 	tcase_add_test(tc, a_dead_forker_is_replaced);
-	tcase_add_test(tc, a_fifo_among_the_files_blocks_no_start);
+	tcase_add_test(tc, a_fifo_among_the_files_is_refused_at_once);
+	tcase_add_test(tc, a_symbolic_link_among_the_files_is_refused);
 	tcase_add_test(tc, a_stuck_forker_is_replaced);
 	tcase_add_test(tc, crashes_of_every_kind_are_reported_and_survived);
 	tcase_add_test(tc, poison_request_fails_after_k_attempts);
