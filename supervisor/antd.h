@@ -42,6 +42,8 @@ struct antd {
 	char app_path[108], control_path[108], pid_path[4096];
 	int app_listen, control_listen, lock_fd;
 	ev_io app_w, control_w;
+	ev_timer accept_timer;              /* out of fds: accepting resumes (listen.c) */
+	unsigned accept_pauses;             /* pauses in the current episode */
 	ev_signal sigterm_w, sigint_w;
 	ev_timer stop_timer;
 	ev_idle stock_w;                    /* fills the ICA stock when idle */

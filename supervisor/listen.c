@@ -34,17 +34,56 @@ static int listen_on(const char *path, mode_t mode)
 	return s;
 }
 
+/* How long accepting pauses when antd is out of file descriptors. */
+#define ACCEPT_PAUSE_S 0.1
+
+/*
+ * Out of fds (EMFILE, ENFILE): the listening socket stays readable, so
+ * accepting again at once would spin and log without end.  Stop listening
+ * for a moment instead; the connections wait in the backlog.  Said once per
+ * episode, with how many pauses it took when it is over.
+ */
+static void pause_accepting(struct antd *d, int err)
+{
+	ev_io_stop(d->loop, &d->app_w);
+	ev_io_stop(d->loop, &d->control_w);
+	if (!d->accept_pauses)
+		log_warn("accept", NULL, "out of file descriptors (%s): not accepting "
+			 "connections for %.0f ms at a time", strerror(err), ACCEPT_PAUSE_S * 1000);
+	d->accept_pauses++;
+	ev_timer_set(&d->accept_timer, ACCEPT_PAUSE_S, 0.);
+	ev_timer_start(d->loop, &d->accept_timer);
+}
+
+static void on_accept_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct antd *d = w->data;
+	if (d->app_listen >= 0)
+		ev_io_start(loop, &d->app_w);
+	if (d->control_listen >= 0)
+		ev_io_start(loop, &d->control_w);
+}
+
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct antd *d = w->data;
 	int is_control = w == &d->control_w;
 	for (int i = 0; i < 16; i++) {
 		int fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			pause_accepting(d, errno);
+			return;
+		}
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept", NULL, "accept on %s: %s",
 					 is_control ? "control.sock" : "app.sock", strerror(errno));
 			return;
+		}
+		if (d->accept_pauses) {
+			log_info("accept", NULL, "accepting connections again (after %u pauses)",
+				 d->accept_pauses);
+			d->accept_pauses = 0;
 		}
 		struct peer *p = peer_new(d, fd, is_control ? PEER_CONTROL : PEER_APP, 0);
 		if (!p)
@@ -70,6 +109,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 void listen_close(struct antd *d)
 {
+	ev_timer_stop(d->loop, &d->accept_timer);
 	if (d->app_listen >= 0) {
 		ev_io_stop(d->loop, &d->app_w);
 		close(d->app_listen);
@@ -98,6 +138,8 @@ int listen_open(struct antd *d, char *err, size_t errlen)
 		listen_close(d);
 		return -1;
 	}
+	ev_timer_init(&d->accept_timer, on_accept_timer, ACCEPT_PAUSE_S, 0.);
+	d->accept_timer.data = d;
 	ev_io_init(&d->app_w, on_accept, d->app_listen, EV_READ);
 	d->app_w.data = d;
 	ev_io_start(d->loop, &d->app_w);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ant/proto.h"
@@ -207,6 +209,52 @@ START_TEST(server_output_cannot_forge_antd_lines)
 }
 END_TEST
 
+static long file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* One app opens more connections than antd has file descriptors: antd
+ * pauses accepting (no busy loop, no flood of its log) and serves again
+ * once they are gone. */
+START_TEST(running_out_of_fds_pauses_accepting)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-fds\", \"servers\": ["
+			  " {\"name\":\"e\",\"exec\":\"echo\"} ]}");
+	/* antd alone gets a low limit (this test keeps its own). */
+	struct rlimit low = { .rlim_cur = 48, .rlim_max = 48 };
+	ck_assert_int_eq(prlimit(h.antd, RLIMIT_NOFILE, &low, NULL), 0);
+	char app[400], log[400];
+	snprintf(app, sizeof(app), "%s/app.sock", h.dir);
+	snprintf(log, sizeof(log), "%s/antd.log", h.dir);
+	enum { N = 120 };
+	int fds[N];
+	for (int i = 0; i < N; i++)
+		fds[i] = ant_sock_connect(app);   /* the backlog takes what antd does not */
+	harness_sleep_ms(200);
+	long before = file_size(log);
+	harness_sleep_ms(1000);
+	long grew = file_size(log) - before;
+	ck_assert_msg(grew < 16 * 1024, "antd.log grew by %ld bytes in a second", grew);
+	for (int i = 0; i < N; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	/* Serving again: the control socket and a call. */
+	pid_t pid = harness_server_pid(&h, "e");
+	ck_assert_int_gt(pid, 0);
+	struct ant_conn *c = harness_connect(&h);
+	harness_expect_echo(c, "e", "fds back");
+	ant_close(c);
+	char *text = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(text, "out of file descriptors") &&
+		      strstr(text, "accepting connections again"), "%s", text);
+	free(text);
+	harness_stop(&h);
+}
+END_TEST
+
 static Suite *hostile_suite(void)
 {
 	Suite *s = suite_create("hostile");
@@ -216,6 +264,7 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tc, hostile_applications_are_cut_off);
 	tcase_add_test(tc, fuzzed_calls_never_crash_antd);
 	tcase_add_test(tc, server_output_cannot_forge_antd_lines);
+	tcase_add_test(tc, running_out_of_fds_pauses_accepting);
 	suite_add_tcase(s, tc);
 	return s;
 }
