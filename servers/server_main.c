@@ -209,6 +209,20 @@ static server_item_fn *request_fn(const struct server *s, const struct ant_item 
 	return s->on_request;
 }
 
+/* The answer or the next stage of it did not fit its control ICA (libant
+ * sent nothing): its caller is told so, and the server serves on. */
+static int answer_too_big(struct server *s, struct ant_item *it)
+{
+	char msg[96];
+	const char *name = getenv("ANT_SERVER");   /* its name in the stack */
+	int n = snprintf(msg, sizeof(msg), "in %s: the call's %u-byte control ICA is full",
+			 name ? name : s->prog, ANT_CICA_SIZE);
+	int r = ant_reply(s->c, it, ANT_E_TOO_BIG, msg, (size_t)n, NULL, ANT_DF_DETACH);
+	if (r == -E2BIG)
+		r = ant_reply(s->c, it, ANT_E_TOO_BIG, NULL, 0, NULL, ANT_DF_DETACH);
+	return r;
+}
+
 int server_run(struct server *s)
 {
 	struct ant_item it;
@@ -225,6 +239,8 @@ int server_run(struct server *s)
 			r = ant_reply(s->c, &it, ANT_E_NO_OP, NULL, 0, NULL, ANT_DF_DETACH);
 		else if (it.kind == ANT_ITEM_RESULT)
 			ant_ica_release(s->c, it.data);   /* no call of its own waits for it */
+		if (r == -E2BIG && (it.kind == ANT_ITEM_REQUEST || it.kind == ANT_ITEM_RETURN))
+			r = answer_too_big(s, &it);
 		if (r < 0)
 			break;
 	}

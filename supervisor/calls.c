@@ -699,8 +699,9 @@ void calls_on_message(struct peer *p, unsigned char *buf, size_t n, int fd)
 
 /* ---- failures ----------------------------------------------------------------- */
 
-void calls_server_died(struct antd *d, struct server *s, int counts)
+uint64_t calls_server_died(struct antd *d, struct server *s, int counts)
 {
+	uint64_t blamed = 0;
 	struct call_table *t = &d->calls;
 	const struct policy *pol = &s->conf->policy;
 	/* The death is blamed on the call it held only if it held one; with
@@ -728,6 +729,8 @@ void calls_server_died(struct antd *d, struct server *s, int counts)
 		const struct ant_frame *f = top_of(c);
 		const char *cause = s->cur->kill_why[0] ? s->cur->kill_why : s->last_exit;
 		c->kills += counts ? 1 : 0;
+		if (counts)
+			blamed = c->origin;
 		if (!policy_may_replay(pol, f->op)) {
 			log_warn("no-replay", s->conf->name,
 				 "control ICA %u:%u (op %s from %s) not replayed (replay %s): fails",
@@ -780,6 +783,7 @@ void calls_server_died(struct antd *d, struct server *s, int counts)
 	s->probation = requeued > 1 ? requeued : 0;
 	s->cur->want = 0;
 	s->held = 0;
+	return blamed;
 }
 
 void calls_fail_queued(struct antd *d, struct server *s, int error)

@@ -65,8 +65,10 @@ void calls_on_app_close(struct peer *p, const char *why);
 /* The serving instance of s died: the calls it held go back to the head of
  * its queues (replay) unless its policy or the poison count says no, then
  * they fail.  counts: this death counts against them.  Results of its own
- * calls are dropped (the next instance did not make them). */
-void calls_server_died(struct antd *d, struct server *s, int counts);
+ * calls are dropped (the next instance did not make them).  Returns the
+ * origin (peer key of its first caller) of the one call the death was
+ * blamed on, or 0 if none was. */
+uint64_t calls_server_died(struct antd *d, struct server *s, int counts);
 /* s will not serve again (given up, stopped): fail everything queued for it. */
 void calls_fail_queued(struct antd *d, struct server *s, int error);
 /* A server became ready or got more credit: hand it work, results first. */

@@ -89,7 +89,10 @@ struct server {
 	uint64_t served;                   /* replies sent */
 	uint64_t restarts, replays, failovers;
 	char last_exit[96];                /* how it last ended */
-	double history[RESTART_HISTORY];   /* times of recent restarts (monotonic s) */
+	struct failure {
+		double t;                  /* when (monotonic s) */
+		uint64_t blamed;           /* the caller (peer key) of the request it was blamed on, or 0 */
+	} history[RESTART_HISTORY];        /* recent failures counted toward the intensity */
 	unsigned nhistory;
 	ev_timer restart_timer;            /* backoff before the next start */
 	ev_timer spare_timer;              /* (re)make the spare */

@@ -120,24 +120,30 @@ static void settle(struct antd *d, struct server *s, enum server_state st)
 	d->hooks.server_gone(d, s);
 }
 
-/* Restart s now or after its backoff, or give up, as its policy says. */
-static void decide(struct antd *d, struct server *s, int abnormal)
+/*
+ * Intensity: at most max_restarts failures in period_s, else give up.  A
+ * death blamed on a request of a caller that another counted death of this
+ * period was blamed on already is not counted again: one caller's poison
+ * requests (or one request killing it poison_kills times) cannot use up the
+ * restarts of a server that serves everyone else.  Returns 1 if given up.
+ */
+static int over_intensity(struct antd *d, struct server *s, uint64_t blamed)
 {
 	const struct policy *p = &s->conf->policy;
 	const char *name = s->conf->name;
-	if (p->restart == RESTART_TEMPORARY || (p->restart == RESTART_TRANSIENT && !abnormal)) {
-		log_info("not-restarted", name, "not restarted (policy %s); it %s",
-			 policy_restart_name(p->restart), s->last_exit);
-		settle(d, s, SRV_STOPPED);
-		return;
-	}
-	/* Intensity: at most max_restarts in period_s, else give up. */
 	double now = now_s();
 	unsigned keep = 0;
 	for (unsigned i = 0; i < s->nhistory; i++)
-		if (now - s->history[i] < p->period_s)
+		if (now - s->history[i].t < p->period_s)
 			s->history[keep++] = s->history[i];
 	s->nhistory = keep;
+	for (unsigned i = 0; blamed && i < s->nhistory; i++) {
+		if (s->history[i].blamed == blamed) {
+			log_info("not-counted", name, "death blamed on a caller already blamed "
+				 "in the last %g s: not counted toward the intensity", p->period_s);
+			return 0;
+		}
+	}
 	if (s->nhistory >= p->max_restarts) {
 		log_error("give-up", name, "%u restarts in %g s: giving up (%s)", s->nhistory,
 			  p->period_s, p->on_give_up == GIVE_UP_STOP_STACK ?
@@ -147,13 +153,30 @@ static void decide(struct antd *d, struct server *s, int abnormal)
 			d->exit_status = 1;
 			d->hooks.stop(d, "a server was given up");
 		}
-		return;
+		return 1;
 	}
 	if (s->nhistory == RESTART_HISTORY) {
 		memmove(s->history, s->history + 1, sizeof(s->history[0]) * (RESTART_HISTORY - 1));
 		s->nhistory--;
 	}
-	s->history[s->nhistory++] = now;
+	s->history[s->nhistory++] = (struct failure){ .t = now, .blamed = blamed };
+	return 0;
+}
+
+/* Restart s now or after its backoff, or give up, as its policy says.
+ * blamed: the caller the death was blamed on (over_intensity), or 0. */
+static void decide(struct antd *d, struct server *s, int abnormal, uint64_t blamed)
+{
+	const struct policy *p = &s->conf->policy;
+	const char *name = s->conf->name;
+	if (p->restart == RESTART_TEMPORARY || (p->restart == RESTART_TRANSIENT && !abnormal)) {
+		log_info("not-restarted", name, "not restarted (policy %s); it %s",
+			 policy_restart_name(p->restart), s->last_exit);
+		settle(d, s, SRV_STOPPED);
+		return;
+	}
+	if (over_intensity(d, s, blamed))
+		return;
 
 	/* Strategy: the servers that depend on it go down and come back too. */
 	if (p->strategy != STRATEGY_ONE_FOR_ONE) {
@@ -191,7 +214,7 @@ static void start_failed(struct antd *d, struct server *s, const char *why)
 		return;
 	}
 	set_state(s, SRV_RESTARTING);
-	decide(d, s, 1);
+	decide(d, s, 1, 0);
 }
 
 /* ---- the actions --------------------------------------------------------------- */
@@ -280,7 +303,7 @@ static int a_exited(struct antd *d, struct server *s, struct instance *in, enum 
 		peer_drain(in->peer);
 	if (in->peer)
 		peer_close(in->peer, s->last_exit);
-	calls_server_died(d, s, counts && kind != KILL_NOBLAME);
+	uint64_t blamed = calls_server_died(d, s, counts && kind != KILL_NOBLAME);
 	instance_clear(d, in);
 	in->kill = KILL_NONE;
 	in->kill_why[0] = '\0';
@@ -289,7 +312,7 @@ static int a_exited(struct antd *d, struct server *s, struct instance *in, enum 
 		restart_now(d, s);
 		return 0;
 	}
-	decide(d, s, abnormal);
+	decide(d, s, abnormal, blamed);
 	return 0;
 }
 

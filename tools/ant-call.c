@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ant/ant.h"
+#include "ant/cica.h"
 #include "tool_common.h"
 
 static void usage(FILE *f)
@@ -143,13 +144,20 @@ static void parse(int argc, char **argv, struct request *q)
 		tool_usage_error("ant-call", "op '%s' is longer than %u bytes", q->op, ANT_OP_MAX - 1);
 	for (int i = optind + 2; i < argc; i++) {
 		size_t n = strlen(argv[i]);
-		if (q->arglen + n + 1 > 3000)
-			tool_usage_error("ant-call", "arguments longer than 3000 bytes");
+		if (q->arglen + n + 1 > sizeof(q->arg))
+			tool_usage_error("ant-call", "arguments longer than a control ICA (%u bytes)",
+					 ANT_CICA_SIZE);
 		if (i > optind + 2)
 			q->arg[q->arglen++] = ' ';
 		memcpy(q->arg + q->arglen, argv[i], n);
 		q->arglen += n;
 	}
+	/* Told before anything is sent: the call's page must hold them. */
+	static unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
+	if (ant_cica_init(page, 1, q->op, q->arg, q->arglen, 0) == -E2BIG)
+		tool_usage_error("ant-call", "arguments of %zu bytes do not fit a call's control "
+				 "ICA (%u bytes with its header and frame); each stage a call passes "
+				 "through takes room in it too", q->arglen, ANT_CICA_SIZE);
 }
 
 /* Issue the call(s), then wait for and print every result.  Returns the exit status. */

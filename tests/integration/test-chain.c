@@ -350,6 +350,45 @@ static void check_cut_off(const char *op, const char *reason)
 	harness_stop(&h);
 }
 
+/* Arguments from 900 to 3,000 bytes through the 3-chain: each call is
+ * answered or refused with ANT_E_TOO_BIG (its frames and answer do not fit
+ * the control ICA); no server dies, and a normal call works afterwards. */
+START_TEST(large_arguments_are_answered_or_refused_and_nothing_dies)
+{
+	struct harness h;
+	harness_start(&h, chain3);
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	static char arg[3001];
+	int answered = 0, refused = 0;
+	for (int i = 0; i < 20; i++) {
+		size_t n = 900 + (size_t)i * (3000 - 900) / 19;
+		memset(arg, 'a' + i % 26, n);
+		arg[n] = '\0';
+		int r = harness_call(c, "relay1", "echo", arg, 0, &res);
+		if (r == 0) {
+			ck_assert_uint_eq(res.len, n);
+			answered++;
+		} else {
+			ck_assert_msg(r == ANT_E_TOO_BIG, "%zu bytes: %s", n, ant_errname(r));
+			ck_assert_msg(res.len && memmem(res.bytes, res.len, "control ICA is full", 19),
+				      "%zu bytes: %.*s", n, (int)res.len, (const char *)res.bytes);
+			refused++;
+		}
+	}
+	ck_assert_int_gt(answered, 0);
+	ck_assert_int_gt(refused, 0);
+	const char *names[] = { "relay1", "relay2", "relay3" };
+	for (int i = 0; i < 3; i++) {
+		ck_assert(harness_server_state_is(&h, names[i], "running"));
+		ck_assert_int_eq(harness_server_num(&h, names[i], "restarts"), 0);
+	}
+	harness_expect_echo(c, "relay1", "still serving");
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 START_TEST(server_sending_garbage_is_cut_off)
 {
 	check_cut_off("garbage", "malformed message");
@@ -560,6 +599,7 @@ static Suite *chain_suite(void)
 	tcase_add_test(tc, read_only_data_ica_cannot_be_written);
 	tcase_add_test(tc, recycled_data_ica_shows_no_old_bytes);
 	tcase_add_test(tc, call_outside_calls_list_is_refused);
+	tcase_add_test(tc, large_arguments_are_answered_or_refused_and_nothing_dies);
 	tcase_add_test(tc, server_sending_garbage_is_cut_off);
 	tcase_add_test(tc, server_sending_corrupt_control_ica_is_cut_off);
 	tcase_add_test(tc, killed_server_is_restarted_and_its_call_replayed);

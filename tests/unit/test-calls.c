@@ -200,6 +200,43 @@ START_TEST(a_poison_request_fails_and_the_server_lives_on)
 }
 END_TEST
 
+/* One request killing its server again and again counts once toward the
+ * intensity: it cannot give up a server that serves everyone else. */
+START_TEST(a_poison_request_counts_once_toward_the_intensity)
+{
+	struct antd *d = running_chain("{\"poison_kills\": 3, \"intensity\": {\"max_restarts\": 2, "
+				       "\"period_s\": 60}, \"backoff\": {\"initial_ms\": 0, "
+				       "\"base_ms\": 0}}");
+	struct server *a = &d->servers[1];
+	struct peer *app = fake_app(d);
+	fake_call(app, 1, "boom", SYNC_RET);
+	for (int death = 0; death < 3; death++) {
+		if (death) {
+			fake_spawned(d, a->cur);
+			fake_next(a->cur->peer, 1);
+		}
+		fake_exit(d, a->cur, 0, SIGSEGV);
+	}
+	ck_assert_int_eq(hdr(fake_last(app))->retval, ANT_E_SERVER_FAILED);   /* poison */
+	ck_assert_int_ne(a->state, SRV_FAILED);
+	ck_assert_uint_eq(a->nhistory, 1);
+	/* Another request of the same app that kills it: not counted either. */
+	fake_spawned(d, a->cur);
+	fake_next(a->cur->peer, 1);
+	fake_call(app, 1, "boom2", SYNC_RET);
+	fake_exit(d, a->cur, 0, SIGSEGV);
+	ck_assert_uint_eq(a->nhistory, 1);
+	/* A death no request is blamed for counts (boom2, replayed, is answered first). */
+	fake_spawned(d, a->cur);
+	fake_next(a->cur->peer, 1);
+	fake_reply(a->cur->peer, 0, ANT_MF_NEXT);
+	ck_assert_uint_eq(a->held, 0);
+	fake_exit(d, a->cur, 0, SIGSEGV);
+	ck_assert_uint_eq(a->nhistory, 2);
+	fake_antd_free(d);
+}
+END_TEST
+
 START_TEST(replay_never_fails_the_call_at_once)
 {
 	struct antd *d = running_chain("{\"replay\": \"never\", \"backoff\": {\"initial_ms\": 0}}");
@@ -321,6 +358,7 @@ static Suite *calls_suite(void)
 	tcase_add_test(tc, sequential_return_comes_back_through_each_stage);
 	tcase_add_test(tc, a_call_held_by_a_dead_server_is_replayed);
 	tcase_add_test(tc, a_poison_request_fails_and_the_server_lives_on);
+	tcase_add_test(tc, a_poison_request_counts_once_toward_the_intensity);
 	tcase_add_test(tc, replay_never_fails_the_call_at_once);
 	tcase_add_test(tc, a_forward_outside_calls_is_denied);
 	tcase_add_test(tc, answering_a_call_not_held_cuts_the_server_off);

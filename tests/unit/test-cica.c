@@ -984,6 +984,7 @@ START_TEST(test_errname)
 		{ ANT_E_SHUTDOWN, "ANT_E_SHUTDOWN", "stack shutting down" },
 		{ ANT_E_PROTOCOL, "ANT_E_PROTOCOL", "protocol violation" },
 		{ ANT_E_NO_ICA, "ANT_E_NO_ICA", "no ICA available" },
+		{ ANT_E_TOO_BIG, "ANT_E_TOO_BIG", "answer does not fit the control ICA" },
 	};
 
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
@@ -996,7 +997,7 @@ START_TEST(test_errname)
 	ck_assert_str_eq(ant_strerror(-ENOENT), "No such file or directory");
 	ck_assert_str_eq(ant_strerror(-EINVAL), "Invalid argument");
 
-	static const int unknown[] = { 0, 1, ENOENT, 5000, -1000, -1010, -5000, INT_MIN, INT_MAX };
+	static const int unknown[] = { 0, 1, ENOENT, 5000, -1000, -1011, -5000, INT_MIN, INT_MAX };
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		ck_assert_str_eq(ant_errname(unknown[i]), "UNKNOWN");
 		ck_assert_str_eq(ant_strerror(unknown[i]), "unknown error");

@@ -155,7 +155,10 @@ struct ant_ica *ant_item_take_data(struct ant_item *it);
 /* Answer the held call (REQUEST or RETURN item) with retval and bytes, and
  * optionally a data ICA (data_flags ANT_DF_*).  With data NULL, the call's
  * own data ICA, if this server still holds it, goes back with the answer
- * (with data_flags: ANT_DF_DETACH gives up this server's hold). */
+ * (with data_flags: ANT_DF_DETACH gives up this server's hold).
+ * Returns 0; -E2BIG if bytes do not fit the control ICA after the call's
+ * frames (nothing is sent, the call is still held: answer it again, e.g.
+ * with ANT_E_TOO_BIG); or another -errno. */
 int ant_reply(struct ant_conn *c, struct ant_item *it, int32_t retval,
 	      const void *bytes, size_t n, struct ant_ica *data, unsigned data_flags);
 
@@ -174,6 +177,8 @@ struct ant_forward {
 	struct ant_ica *data;    /* NULL: keep the call's data ICA */
 	unsigned data_flags;
 };
+/* Returns 0; -E2BIG if the new frame does not fit the control ICA (nothing
+ * is sent, the call is still held: answer it instead); or another -errno. */
 int ant_forward(struct ant_conn *c, struct ant_item *it, const struct ant_forward *fw);
 
 #endif

@@ -17,6 +17,7 @@ enum ant_error {
 	ANT_E_SHUTDOWN      = -1007, /* the stack is shutting down */
 	ANT_E_PROTOCOL      = -1008, /* the peer broke the wire protocol */
 	ANT_E_NO_ICA        = -1009, /* no ICA could be allocated */
+	ANT_E_TOO_BIG       = -1010, /* the call's answer or next stage did not fit its control ICA */
 };
 
 /* Codes above -ANT_ERRNO_MAX are -errno (a server's own answer, or a system
