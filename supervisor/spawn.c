@@ -36,6 +36,7 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents);
 static void on_chan(struct ev_loop *loop, ev_io *w, int revents);
 static void on_spawn_timeout(struct ev_loop *loop, ev_timer *w, int revents);
 static void close_chan(struct antd *d, struct instance *in);
+static int oom_killed(const siginfo_t *si);
 
 /* fds[0] antd's end, fds[1] the child's, both close-on-exec and above the
  * fds the child dup2s to.  Returns 0 or -errno. */
@@ -207,6 +208,8 @@ static void forked(struct antd *d, const struct ant_m_forked *rep, int pidfd)
 
 int spawn_init(struct antd *d)
 {
+	siginfo_t none = { .si_code = CLD_EXITED };
+	oom_killed(&none);   /* the count from now on */
 	return forker_start(d, forked);
 }
 
@@ -318,15 +321,46 @@ void instance_signal(struct instance *in, int sig)
 		in->pending_sig = sig;   /* sent when the forker says which process it is */
 }
 
+/* The kernel's count of processes its OOM killer ended (/proc/vmstat), or
+ * -1 if it does not say. */
+static long oom_kills(void)
+{
+	FILE *f = fopen("/proc/vmstat", "re");
+	char line[128];
+	long n = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "oom_kill %ld", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/*
+ * Was this SIGKILL the OOM killer's?  The kernel's count of OOM kills went
+ * up since the last death antd saw.  Ambiguous when another process of the
+ * machine was OOM-killed in between: then it counts as an OOM kill.
+ */
+static int oom_killed(const siginfo_t *si)
+{
+	static long seen = -1;
+	long now = oom_kills();
+	int oom = si->si_code != CLD_EXITED && si->si_status == SIGKILL && seen >= 0 &&
+		  now > seen;
+	seen = now;
+	return oom;
+}
+
 /* How a child ended, in words. */
-static void describe_exit(const siginfo_t *si, char *buf, size_t len)
+static void describe_exit(const siginfo_t *si, int oom, char *buf, size_t len)
 {
 	if (si->si_code == CLD_EXITED) {
 		snprintf(buf, len, "exited with code %d", si->si_status);
 	} else {
 		const char *name = sigabbrev_np(si->si_status);
-		snprintf(buf, len, "killed by signal SIG%s%s", name ? name : "?",
-			 si->si_code == CLD_DUMPED ? " (core dumped)" : "");
+		snprintf(buf, len, "killed by signal SIG%s%s%s", name ? name : "?",
+			 si->si_code == CLD_DUMPED ? " (core dumped)" : "",
+			 oom ? " (out of memory)" : "");
 	}
 }
 
@@ -352,10 +386,11 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	char how[96];
-	describe_exit(&si, how, sizeof(how));
+	int oom = oom_killed(&si);
+	describe_exit(&si, oom, how, sizeof(how));
 	if (in == s->cur)
 		snprintf(s->last_exit, sizeof(s->last_exit), "%s", how);
-	struct sv_detail dt = { .si = &si, .why = how };
+	struct sv_detail dt = { .si = &si, .why = how, .oom = oom };
 	supervise_event(d, s, in, EV_EXITED, &dt);
 }
 

@@ -283,6 +283,28 @@ static int a_ready(struct antd *d, struct server *s, struct instance *in, enum s
 	return 0;
 }
 
+/*
+ * Could the request the server held have caused this death?  An exit, a
+ * crash signal, or the OOM killer: yes.  A signal from outside antd (a
+ * SIGKILL or SIGTERM of an operator, a script, a test) says nothing about
+ * the request, and does not count toward poison.  (antd's own kills carry
+ * their kind: a fault of the server counts, a restart asked for does not.)
+ */
+static int self_inflicted(const struct sv_detail *dt)
+{
+	if (dt->si->si_code == CLD_EXITED)
+		return 1;
+	switch (dt->si->si_status) {
+	case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGABRT: case SIGSYS:
+	case SIGTRAP: case SIGXCPU: case SIGXFSZ:
+		return 1;
+	case SIGKILL:
+		return dt->oom;
+	default:
+		return 0;
+	}
+}
+
 /* The serving instance is gone: what it sent before it died still counts
  * (an answer already on its way is taken, not replayed), the calls it held
  * go back to its queues or fail, and then the policy decides. */
@@ -291,7 +313,7 @@ static int a_exited(struct antd *d, struct server *s, struct instance *in, enum 
 {
 	int abnormal = !(dt->si->si_code == CLD_EXITED && dt->si->si_status == 0);
 	enum kill_kind kind = in->kill;
-	int counts = kind == KILL_NONE || kind == KILL_FAULT;
+	int counts = kind == KILL_FAULT || (kind == KILL_NONE && self_inflicted(dt));
 	int was_ready = in->phase == INST_READY;
 	log_error(was_ready ? "server-exit" : "start-failed", s->conf->name, "pid %d %s%s%s%s",
 		  (int)in->pid, s->last_exit,
@@ -303,7 +325,7 @@ static int a_exited(struct antd *d, struct server *s, struct instance *in, enum 
 		peer_drain(in->peer);
 	if (in->peer)
 		peer_close(in->peer, s->last_exit);
-	uint64_t blamed = calls_server_died(d, s, counts && kind != KILL_NOBLAME);
+	uint64_t blamed = calls_server_died(d, s, counts);
 	instance_clear(d, in);
 	in->kill = KILL_NONE;
 	in->kill_why[0] = '\0';

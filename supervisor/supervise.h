@@ -33,6 +33,7 @@ enum sv_event {
 /* What comes with an event; every field is optional. */
 struct sv_detail {
 	const siginfo_t *si;   /* EV_EXITED: how it ended */
+	int oom;               /* EV_EXITED: the SIGKILL was the kernel's OOM killer's */
 	int sig;               /* kill events: the signal (0: SIGKILL) */
 	const char *why;       /* kill events: the cause, for the log and its callers */
 	char *reply;           /* operator events: why one was refused (out) */

@@ -169,6 +169,44 @@ START_TEST(a_symbolic_link_among_the_files_is_refused)
 }
 END_TEST
 
+/* SIGKILLs from outside antd while a server holds a call say nothing about
+ * the call: it is replayed each time and answered, never failed as poison
+ * (poison_kills is 3; it is killed 4 times). */
+static int holds_one(struct harness *h, const char *name)
+{
+	json_t *s = harness_server_status(h, name);
+	int n = (int)json_array_size(json_object_get(s, "holding"));
+	json_decref(s);
+	return n == 1;
+}
+
+START_TEST(outside_kills_do_not_make_a_poison_request)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-outside\", \"servers\": ["
+			  " {\"name\":\"slow\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"400\"]} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	struct ant_call x = { .server = "slow", .op = "echo", .arg = "survives", .arglen = 8 };
+	uint64_t ticket;
+	ck_assert_int_eq(ant_call_async(c, &x, &ticket), 0);
+	for (int k = 0; k < 4; k++) {
+		int i;
+		for (i = 0; i < 500 && !holds_one(&h, "slow"); i++)
+			harness_sleep_ms(5);
+		ck_assert_msg(i < 500, "slow never held the call (kill %d)", k);
+		pid_t pid = harness_server_pid(&h, "slow");
+		ck_assert_int_eq(kill(pid, SIGKILL), 0);
+		harness_wait_state(&h, "slow", "running", pid);
+	}
+	static struct ant_result res;
+	ck_assert_int_eq(ant_wait(c, ticket, &res, 10000), 0);
+	ck_assert(res.len == 8 && memcmp(res.bytes, "survives", 8) == 0);
+	ck_assert_int_eq(harness_server_num(&h, "slow", "replays"), 4);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 START_TEST(poison_request_fails_after_k_attempts)
 {
 	struct harness h;
@@ -667,6 +705,7 @@ static Suite *supervise_suite(void)
 	tcase_add_test(tc, a_stuck_forker_is_replaced);
 	tcase_add_test(tc, crashes_of_every_kind_are_reported_and_survived);
 	tcase_add_test(tc, poison_request_fails_after_k_attempts);
+	tcase_add_test(tc, outside_kills_do_not_make_a_poison_request);
 	tcase_add_test(tc, third_stage_failure_replays_only_that_stage);
 	tcase_add_test(tc, one_for_one_restarts_only_the_failed_server);
 	tcase_add_test(tc, rest_for_one_restarts_the_servers_started_after_it);

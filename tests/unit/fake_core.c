@@ -293,7 +293,7 @@ void fake_run(struct antd *d, struct server *s, unsigned credit)
 	ck_assert_int_eq(s->state, SRV_RUNNING);
 }
 
-void fake_exit(struct antd *d, struct instance *in, int code, int sig)
+static void fake_end(struct antd *d, struct instance *in, int code, int sig, int oom)
 {
 	siginfo_t si;
 	memset(&si, 0, sizeof(si));
@@ -307,8 +307,18 @@ void fake_exit(struct antd *d, struct instance *in, int code, int sig)
 	struct server *s = in->srv;
 	if (in == s->cur)
 		snprintf(s->last_exit, sizeof(s->last_exit), "%s", how);
-	struct sv_detail dt = { .si = &si, .why = how };
+	struct sv_detail dt = { .si = &si, .why = how, .oom = oom };
 	supervise_event(d, s, in, EV_EXITED, &dt);
+}
+
+void fake_exit(struct antd *d, struct instance *in, int code, int sig)
+{
+	fake_end(d, in, code, sig, 0);
+}
+
+void fake_exit_oom(struct antd *d, struct instance *in)
+{
+	fake_end(d, in, 0, SIGKILL, 1);
 }
 
 void fake_send_page(struct peer *p, unsigned type, unsigned flags, const void *page, size_t len)

@@ -54,6 +54,8 @@ void fake_next(struct peer *p, unsigned n);
 void fake_run(struct antd *d, struct server *s, unsigned credit);
 /* The instance ended: exit code (sig 0) or killed by sig. */
 void fake_exit(struct antd *d, struct instance *in, int code, int sig);
+/* The instance was killed by the kernel's OOM killer (a SIGKILL). */
+void fake_exit_oom(struct antd *d, struct instance *in);
 
 /* Messages from a peer, as the transport hands them over. */
 void fake_send_page(struct peer *p, unsigned type, unsigned flags, const void *page, size_t len);

@@ -237,6 +237,32 @@ START_TEST(a_poison_request_counts_once_toward_the_intensity)
 }
 END_TEST
 
+/* A SIGKILL from outside antd (an operator, a test, a script) says nothing
+ * about the request: replayed every time, never poison.  The OOM killer's
+ * SIGKILL, like a crash, counts. */
+START_TEST(outside_kills_are_not_blamed_but_oom_kills_are)
+{
+	struct antd *d = running_chain("{\"poison_kills\": 2, \"backoff\": {\"initial_ms\": 0, "
+				       "\"base_ms\": 0}}");
+	struct server *a = &d->servers[1];
+	struct peer *app = fake_app(d);
+	fake_call(app, 1, "utimens", SYNC_RET);
+	for (int k = 0; k < 4; k++) {
+		fake_exit(d, a->cur, 0, SIGKILL);
+		fake_spawned(d, a->cur);
+		fake_next(a->cur->peer, 1);
+		ck_assert_uint_eq(fake_last(a->cur->peer)->type, ANT_M_REQUEST);   /* replayed */
+	}
+	ck_assert_uint_eq(sent_count(app), 0);
+	fake_exit_oom(d, a->cur);
+	fake_spawned(d, a->cur);
+	fake_next(a->cur->peer, 1);
+	fake_exit_oom(d, a->cur);   /* the second blamed death: poison */
+	ck_assert_int_eq(hdr(fake_last(app))->retval, ANT_E_SERVER_FAILED);
+	fake_antd_free(d);
+}
+END_TEST
+
 START_TEST(replay_never_fails_the_call_at_once)
 {
 	struct antd *d = running_chain("{\"replay\": \"never\", \"backoff\": {\"initial_ms\": 0}}");
@@ -359,6 +385,7 @@ static Suite *calls_suite(void)
 	tcase_add_test(tc, a_call_held_by_a_dead_server_is_replayed);
 	tcase_add_test(tc, a_poison_request_fails_and_the_server_lives_on);
 	tcase_add_test(tc, a_poison_request_counts_once_toward_the_intensity);
+	tcase_add_test(tc, outside_kills_are_not_blamed_but_oom_kills_are);
 	tcase_add_test(tc, replay_never_fails_the_call_at_once);
 	tcase_add_test(tc, a_forward_outside_calls_is_denied);
 	tcase_add_test(tc, answering_a_call_not_held_cuts_the_server_off);
