@@ -56,6 +56,11 @@ static json_t *status_json(struct antd *d)
 			json_object_set_new(o, "standby_ready",
 					    json_boolean(s->spare->phase == INST_READY));
 		}
+		if (ev_is_active(&s->retry_timer))
+			json_object_set_new(o, "retry_in_s",
+					    json_real(ev_timer_remaining(d->loop, &s->retry_timer)));
+		if (s->give_ups)
+			json_object_set_new(o, "give_ups", json_integer(s->give_ups));
 		if (o && s->last_exit[0])
 			json_object_set_new(o, "last_exit", json_string(s->last_exit));
 		json_array_append_new(servers, o);

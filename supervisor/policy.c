@@ -20,6 +20,8 @@ static const struct policy policy_builtin = {
 	.max_restarts = 10,
 	.period_s = 10,
 	.on_give_up = GIVE_UP_FAIL_CALLS,
+	.retry_after_s = 10,
+	.retry_max_s = 600,
 	.backoff_initial_ms = 0,
 	.backoff_base_ms = 10,
 	.backoff_cap_ms = 1000,
@@ -40,7 +42,7 @@ void policy_defaults(struct policy *p)
 }
 
 static const char *const restart_names[] = { "permanent", "transient", "temporary", NULL };
-static const char *const give_up_names[] = { "fail_calls", "stop_stack", NULL };
+static const char *const give_up_names[] = { "fail_calls", "stop_stack", "retry", NULL };
 static const char *const strategy_names[] = { "one_for_one", "rest_for_one", "one_for_all", NULL };
 static const char *const replay_names[] = { "always", "idempotent", "never", NULL };
 
@@ -116,6 +118,10 @@ static const struct config_field policy_fields[] = {
 	{ .key = "restart", .type = CONFIG_ENUM, .offset = AT(restart), .names = restart_names },
 	{ .key = "intensity", .type = CONFIG_OBJECT, .fields = intensity_fields },
 	{ .key = "on_give_up", .type = CONFIG_ENUM, .offset = AT(on_give_up), .names = give_up_names },
+	{ .key = "retry_after_s", .type = CONFIG_REAL, .offset = AT(retry_after_s), .rmin = 0.001,
+	  .rmax = 86400 },
+	{ .key = "retry_max_s", .type = CONFIG_REAL, .offset = AT(retry_max_s), .rmin = 0.001,
+	  .rmax = 86400 },
 	{ .key = "backoff", .type = CONFIG_OBJECT, .fields = backoff_fields },
 	{ .key = "strategy", .type = CONFIG_ENUM, .offset = AT(strategy), .names = strategy_names },
 	{ .key = "replay", .type = CONFIG_ENUM, .offset = AT(replay), .names = replay_names },

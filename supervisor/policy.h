@@ -8,7 +8,7 @@
 #include "ant/cica.h"
 
 enum restart_type { RESTART_PERMANENT, RESTART_TRANSIENT, RESTART_TEMPORARY };
-enum give_up_action { GIVE_UP_FAIL_CALLS, GIVE_UP_STOP_STACK };
+enum give_up_action { GIVE_UP_FAIL_CALLS, GIVE_UP_STOP_STACK, GIVE_UP_RETRY };
 enum restart_strategy { STRATEGY_ONE_FOR_ONE, STRATEGY_REST_FOR_ONE, STRATEGY_ONE_FOR_ALL };
 enum replay_mode { REPLAY_ALWAYS, REPLAY_IDEMPOTENT, REPLAY_NEVER };
 
@@ -20,6 +20,8 @@ struct policy {
 	unsigned max_restarts;         /* intensity: at most this many restarts ... */
 	double period_s;               /* ... in this many seconds, else give up */
 	enum give_up_action on_give_up;
+	double retry_after_s;          /* on_give_up retry: try a given-up server again after this, */
+	double retry_max_s;            /* doubling each time it is given up again, up to this */
 	unsigned backoff_initial_ms;   /* delay before the first restart of a series */
 	unsigned backoff_base_ms;      /* then base, 2 base, 4 base ... */
 	unsigned backoff_cap_ms;       /* ... up to cap */

@@ -96,6 +96,9 @@ struct server {
 	unsigned nhistory;
 	ev_timer restart_timer;            /* backoff before the next start */
 	ev_timer spare_timer;              /* (re)make the spare */
+	ev_timer retry_timer;              /* on_give_up retry: try a given-up server again */
+	unsigned give_ups;                 /* given up in a row (the retry delay doubles) */
+	double last_failure;               /* when the last failure was counted (monotonic s) */
 	unsigned spare_failures;           /* spares that died in a row */
 	char violation[96];                /* the last sandbox violation */
 	uint64_t violations;

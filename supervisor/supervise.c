@@ -31,7 +31,8 @@ const char *supervise_event_name(enum sv_event ev)
 		[EV_PROTOCOL_FAULT] = "protocol-fault", [EV_SANDBOX] = "sandbox-violation",
 		[EV_READY_TIMEOUT] = "ready-timeout", [EV_OP_RESTART] = "op-restart",
 		[EV_OP_STOP] = "op-stop", [EV_OP_START] = "op-start", [EV_PEER_FAILED] = "peer-failed",
-		[EV_BACKOFF_EXPIRED] = "backoff-expired", [EV_SHUTDOWN] = "shutdown",
+		[EV_BACKOFF_EXPIRED] = "backoff-expired", [EV_RETRY_EXPIRED] = "retry-expired",
+		[EV_SHUTDOWN] = "shutdown",
 	};
 	return (unsigned)ev < EV_NEVENTS ? names[ev] : "?";
 }
@@ -120,6 +121,43 @@ static void settle(struct antd *d, struct server *s, enum server_state st)
 	d->hooks.server_gone(d, s);
 }
 
+/* The delay before try number n (0-based) of a given-up server: after_s,
+ * doubling, up to max_s. */
+static double retry_delay(const struct policy *p, unsigned n)
+{
+	double t = p->retry_after_s;
+	for (unsigned i = 0; i < n && t < p->retry_max_s; i++)
+		t *= 2;
+	return t < p->retry_max_s ? t : p->retry_max_s;
+}
+
+/* Too many failures: give s up, as its policy says. */
+static void give_up(struct antd *d, struct server *s)
+{
+	const struct policy *p = &s->conf->policy;
+	const char *name = s->conf->name;
+	double retry = p->on_give_up == GIVE_UP_RETRY ? retry_delay(p, s->give_ups) : 0;
+	char how[96];
+	if (p->on_give_up == GIVE_UP_STOP_STACK)
+		snprintf(how, sizeof(how), "stopping the stack");
+	else if (retry > 0)
+		snprintf(how, sizeof(how), "its callers get ANT_E_SERVER_FAILED; trying again in %g s",
+			 retry);
+	else
+		snprintf(how, sizeof(how), "its callers get ANT_E_SERVER_FAILED");
+	log_error("give-up", name, "%u restarts in %g s: giving up (%s)", s->nhistory,
+		  p->period_s, how);
+	settle(d, s, SRV_FAILED);
+	if (p->on_give_up == GIVE_UP_STOP_STACK) {
+		d->exit_status = 1;
+		d->hooks.stop(d, "a server was given up");
+	} else if (retry > 0 && !d->stopping) {
+		s->give_ups++;
+		ev_timer_set(&s->retry_timer, retry, 0.);
+		ev_timer_start(d->loop, &s->retry_timer);
+	}
+}
+
 /*
  * Intensity: at most max_restarts failures in period_s, else give up.  A
  * death blamed on a request of a caller that another counted death of this
@@ -137,6 +175,9 @@ static int over_intensity(struct antd *d, struct server *s, uint64_t blamed)
 		if (now - s->history[i].t < p->period_s)
 			s->history[keep++] = s->history[i];
 	s->nhistory = keep;
+	if (s->give_ups && now - s->last_failure >= p->period_s)
+		s->give_ups = 0;   /* a whole period without a failure since: a fresh start */
+	s->last_failure = now;
 	for (unsigned i = 0; blamed && i < s->nhistory; i++) {
 		if (s->history[i].blamed == blamed) {
 			log_info("not-counted", name, "death blamed on a caller already blamed "
@@ -145,14 +186,7 @@ static int over_intensity(struct antd *d, struct server *s, uint64_t blamed)
 		}
 	}
 	if (s->nhistory >= p->max_restarts) {
-		log_error("give-up", name, "%u restarts in %g s: giving up (%s)", s->nhistory,
-			  p->period_s, p->on_give_up == GIVE_UP_STOP_STACK ?
-			  "stopping the stack" : "its callers get ANT_E_SERVER_FAILED");
-		settle(d, s, SRV_FAILED);
-		if (p->on_give_up == GIVE_UP_STOP_STACK) {
-			d->exit_status = 1;
-			d->hooks.stop(d, "a server was given up");
-		}
+		give_up(d, s);
 		return 1;
 	}
 	if (s->nhistory == RESTART_HISTORY) {
@@ -395,6 +429,8 @@ static int a_disconnected(struct antd *d, struct server *s, struct instance *in,
 /* The operator asked a dead server back (what: "start", "restart"). */
 static void start_again(struct antd *d, struct server *s, const char *what)
 {
+	ev_timer_stop(d->loop, &s->retry_timer);
+	s->give_ups = 0;
 	log_info(what, s->conf->name, "%s asked by the operator", what);
 	set_state(s, SRV_RESTARTING);
 	restart_now(d, s);
@@ -434,6 +470,7 @@ static int a_stop(struct antd *d, struct server *s, struct instance *in, enum sv
 {
 	ev_timer_stop(d->loop, &s->restart_timer);
 	ev_timer_stop(d->loop, &s->spare_timer);
+	ev_timer_stop(d->loop, &s->retry_timer);
 	ev_timer_stop(d->loop, &in->ready_timer);
 	ev_timer_stop(d->loop, &in->eof_timer);
 	instance_signal(s->spare, SIGTERM);
@@ -451,6 +488,17 @@ static int a_stop(struct antd *d, struct server *s, struct instance *in, enum sv
 	}
 	log_info("stopped", s->conf->name, "stopped by the operator");
 	settle(d, s, SRV_STOPPED);
+	return 0;
+}
+
+/* on_give_up retry: a given-up server gets a fresh series. */
+static int a_retry(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+		   struct sv_detail *dt)
+{
+	s->nhistory = 0;
+	log_info("retry", s->conf->name, "trying the given-up server again (try %u)", s->give_ups);
+	set_state(s, SRV_RESTARTING);
+	restart_now(d, s);
 	return 0;
 }
 
@@ -492,7 +540,7 @@ static action_fn *const table[SRV_NSTATES][EV_NEVENTS] = {
 	},
 	[SRV_FAILED] = {
 		[EV_OP_RESTART] = a_restart, [EV_OP_START] = a_start, [EV_OP_STOP] = a_stop,
-		[EV_SHUTDOWN] = a_stop,
+		[EV_SHUTDOWN] = a_stop, [EV_RETRY_EXPIRED] = a_retry,
 	},
 	[SRV_STOPPING] = {
 		[EV_EXITED] = a_exited_stopping, [EV_EXEC_FAILED] = a_exited_stopping,
@@ -606,6 +654,12 @@ static void on_eof_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		supervise_event((struct antd *)ev_userdata(loop), in->srv, in, EV_EOF_TIMEOUT, NULL);
 }
 
+static void on_retry_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *s = w->data;
+	supervise_event((struct antd *)ev_userdata(loop), s, NULL, EV_RETRY_EXPIRED, NULL);
+}
+
 static void on_spare_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	spare_start((struct antd *)ev_userdata(loop), w->data);
@@ -632,4 +686,6 @@ void supervise_init(struct antd *d, struct server *s)
 	s->restart_timer.data = s;
 	ev_timer_init(&s->spare_timer, on_spare_timer, 0., 0.);
 	s->spare_timer.data = s;
+	ev_timer_init(&s->retry_timer, on_retry_timer, 0., 0.);
+	s->retry_timer.data = s;
 }

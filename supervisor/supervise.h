@@ -26,6 +26,7 @@ enum sv_event {
 	EV_OP_START,        /* (control.c) antctl start */
 	EV_PEER_FAILED,     /* (strategy) a server it goes down with failed */
 	EV_BACKOFF_EXPIRED, /* (timer) time to start it again */
+	EV_RETRY_EXPIRED,   /* (timer) on_give_up retry: time to try a given-up server again */
 	EV_SHUTDOWN,        /* (antd.c) the stack is stopping */
 	EV_NEVENTS
 };

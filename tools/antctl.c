@@ -246,6 +246,9 @@ static void print_status_table(const json_t *st)
 			printf("%s: last exit: %s\n", str(s, "name"), str(s, "last_exit"));
 		if (json_string_value(json_object_get(s, "last_violation")))
 			printf("%s: last %s\n", str(s, "name"), str(s, "last_violation"));
+		if (json_object_get(s, "retry_in_s"))
+			printf("%s: given up %.0f time(s) in a row; trying again in %.1f s\n",
+			       str(s, "name"), num(s, "give_ups"), num(s, "retry_in_s"));
 	}
 }
 

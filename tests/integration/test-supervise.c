@@ -207,6 +207,34 @@ START_TEST(outside_kills_do_not_make_a_poison_request)
 }
 END_TEST
 
+/* on_give_up retry: a given-up server comes back by itself after
+ * retry_after_s, and the status says when meanwhile. */
+START_TEST(a_given_up_server_is_tried_again)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-retry\", \"servers\": ["
+			  " {\"name\":\"e\",\"exec\":\"echo\",\"supervision\":{\"on_give_up\":\"retry\","
+			  "  \"retry_after_s\":0.5,\"intensity\":{\"max_restarts\":1,\"period_s\":60}}} ]}");
+	pid_t pid = harness_server_pid(&h, "e");
+	ck_assert_int_eq(kill(pid, SIGSEGV), 0);
+	pid = harness_wait_state(&h, "e", "running", pid);
+	ck_assert_int_eq(kill(pid, SIGSEGV), 0);
+	harness_wait_state(&h, "e", "failed", 0);
+	json_t *s = harness_server_status(&h, "e");
+	double in = json_real_value(json_object_get(s, "retry_in_s"));
+	json_decref(s);
+	ck_assert_msg(in > 0 && in <= 0.5, "retry_in_s %g", in);
+	harness_wait_state(&h, "e", "running", pid);
+	struct ant_conn *c = harness_connect(&h);
+	harness_expect_echo(c, "e", "back by itself");
+	ant_close(c);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "trying again in 0.5 s") && strstr(log, "retry [e]"), "%s", log);
+	free(log);
+	harness_stop(&h);
+}
+END_TEST
+
 START_TEST(poison_request_fails_after_k_attempts)
 {
 	struct harness h;
@@ -706,6 +734,7 @@ static Suite *supervise_suite(void)
 	tcase_add_test(tc, crashes_of_every_kind_are_reported_and_survived);
 	tcase_add_test(tc, poison_request_fails_after_k_attempts);
 	tcase_add_test(tc, outside_kills_do_not_make_a_poison_request);
+	tcase_add_test(tc, a_given_up_server_is_tried_again);
 	tcase_add_test(tc, third_stage_failure_replays_only_that_stage);
 	tcase_add_test(tc, one_for_one_restarts_only_the_failed_server);
 	tcase_add_test(tc, rest_for_one_restarts_the_servers_started_after_it);

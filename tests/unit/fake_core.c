@@ -225,6 +225,7 @@ void fake_antd_free(struct antd *d)
 		struct server *s = &d->servers[id];
 		ev_timer_stop(d->loop, &s->restart_timer);
 		ev_timer_stop(d->loop, &s->spare_timer);
+		ev_timer_stop(d->loop, &s->retry_timer);
 		for (int k = 0; k < 2; k++)
 			instance_clear(d, &s->slot[k]);
 	}

@@ -115,6 +115,39 @@ START_TEST(intensity_exceeded_gives_up)
 }
 END_TEST
 
+/* on_give_up retry: a given-up server is tried again after retry_after_s,
+ * the delay doubling each time it is given up again. */
+START_TEST(a_given_up_server_is_retried)
+{
+	struct antd *d = stack_with("{\"intensity\": {\"max_restarts\": 1, \"period_s\": 60}, "
+				    "\"backoff\": {\"initial_ms\": 0}, \"on_give_up\": \"retry\", "
+				    "\"retry_after_s\": 0.05, \"retry_max_s\": 0.08}");
+	struct server *a = &d->servers[1];
+	fake_run(d, a, 1);
+	fake_run(d, &d->servers[2], 1);
+	fake_exit(d, a->cur, 1, 0);            /* restarted */
+	fake_spawned(d, a->cur);
+	fake_exit(d, a->cur, 1, 0);            /* given up */
+	ck_assert_int_eq(a->state, SRV_FAILED);
+	ck_assert(ev_is_active(&a->retry_timer));
+	ck_assert_double_eq_tol(ev_timer_remaining(d->loop, &a->retry_timer), 0.05, 0.02);
+	fake_run_loop(d, 80);
+	ck_assert_int_eq(a->state, SRV_SPAWNING);  /* tried again, a fresh series */
+	ck_assert_uint_eq(a->nhistory, 0);
+	fake_spawned(d, a->cur);
+	fake_exit(d, a->cur, 1, 0);
+	fake_spawned(d, a->cur);
+	fake_exit(d, a->cur, 1, 0);            /* given up again: 0.1 s, capped at 0.08 */
+	ck_assert_int_eq(a->state, SRV_FAILED);
+	ck_assert_double_eq_tol(ev_timer_remaining(d->loop, &a->retry_timer), 0.08, 0.02);
+	/* The operator's start ends the waiting. */
+	ck_assert_int_eq(supervise_event(d, a, NULL, EV_OP_START, NULL), 0);
+	ck_assert(!ev_is_active(&a->retry_timer));
+	ck_assert_uint_eq(a->give_ups, 0);
+	fake_antd_free(d);
+}
+END_TEST
+
 START_TEST(temporary_and_transient_policies)
 {
 	struct antd *d = stack_with("{\"restart\": \"transient\"}");
@@ -372,6 +405,7 @@ static Suite *lifecycle_suite(void)
 	tcase_add_test(tc, backoff_waits_then_restarts);
 	tcase_add_test(tc, intensity_exceeded_gives_up);
 	tcase_add_test(tc, temporary_and_transient_policies);
+	tcase_add_test(tc, a_given_up_server_is_retried);
 	tcase_add_test(tc, operator_stop_start_restart);
 	tcase_add_test(tc, faults_kill_with_their_reason);
 	tcase_add_test(tc, ready_timeout_kills_without_blame);

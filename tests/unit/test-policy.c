@@ -39,6 +39,7 @@ START_TEST(defaults_match_the_shipped_default_policy)
 	f.max_restarts = 77;
 	f.period_s = 77;
 	f.on_give_up = GIVE_UP_STOP_STACK;
+	f.retry_after_s = f.retry_max_s = 77;
 	f.backoff_initial_ms = f.backoff_base_ms = f.backoff_cap_ms = 77;
 	f.backoff_jitter = 0.77;
 	f.strategy = STRATEGY_ONE_FOR_ALL;
