@@ -85,8 +85,16 @@ static const char *connect_hint(int e)
 
 static void __attribute__((noreturn)) die_unreachable(const struct ctl *c, int e)
 {
-	fprintf(stderr, "antctl: cannot reach antd at %s: %s%s\n", c->conn.path, strerror(-e),
-		connect_hint(e));
+	char dir[sizeof(c->conn.path)], dead[sizeof(c->conn.path) + 200];
+	snprintf(dir, sizeof(dir), "%s", c->conn.path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	if (e == -ECONNREFUSED && tool_stack_dead(dir, dead, sizeof(dead)))
+		fprintf(stderr, "antctl: %s\n", dead);
+	else
+		fprintf(stderr, "antctl: cannot reach antd at %s: %s%s\n", c->conn.path,
+			strerror(-e), connect_hint(e));
 	exit(EXIT_UNREACHABLE);
 }
 

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,11 +108,56 @@ void tool_option_error(const char *prog, int ch, char *const argv[], const struc
 	tool_usage_error(prog, "unknown option '-%c'", optopt);
 }
 
+/* A process that exists but is no antd any more: a zombie, or its pid
+ * taken by another program. */
+static int gone(pid_t pid)
+{
+	char path[64], stat[256] = "";
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	size_t n = f ? fread(stat, 1, sizeof(stat) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	stat[n] = '\0';
+	const char *open = strchr(stat, '('), *close = strrchr(stat, ')');
+	if (!open || !close)
+		return 0;   /* cannot tell: alive */
+	return close[1] != ' ' || close[2] == 'Z' || close[2] == 'X' ||
+	       (size_t)(close - open - 1) != 4 || strncmp(open + 1, "antd", 4) != 0;
+}
+
+int tool_stack_dead(const char *run_dir, char *why, size_t len)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/antd.pid", run_dir ? run_dir : ".");
+	FILE *f = fopen(path, "re");
+	long pid = 0;
+	if (f) {
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	if (pid <= 0)
+		return 0;   /* no pid file: it cannot say */
+	int alive = kill((pid_t)pid, 0) == 0 ? !gone((pid_t)pid) : errno == EPERM;
+	if (alive)
+		return 0;
+	snprintf(why, len, "the stack in %s is dead: its antd (pid %ld) is gone; antd.pid and "
+		 "the sockets there are stale (the next antd started on this folder clears them)",
+		 run_dir, pid);
+	return 1;
+}
+
 struct ant_conn *tool_connect(const char *prog, const char *given, const char *server)
 {
 	const char *run_dir = tool_run_dir(given);
 	struct ant_conn *c;
 	int r = ant_connect(run_dir, &c);
+	char dead[PATH_MAX + 200];
+	if (r == -ECONNREFUSED && tool_stack_dead(run_dir, dead, sizeof(dead))) {
+		fprintf(stderr, "%s: %s\n", prog, dead);
+		exit(3);
+	}
 	if (r < 0) {
 		fprintf(stderr, "%s: cannot reach the stack in %s: %s\n", prog,
 			run_dir ? run_dir : "(no run folder: give --run-dir or set ANT_RUN_DIR)",

@@ -14,6 +14,11 @@ const char *tool_run_dir(const char *given);
 /* Parse a whole decimal number in [min, max].  Returns 0 or -1. */
 int tool_parse_long(const char *s, long min, long max, long *out);
 
+/* Is the stack in run_dir dead (its socket refused a connection, and the
+ * antd of DIR/antd.pid no longer exists)?  Then 1, with why saying so and
+ * that the files left behind are stale; else 0. */
+int tool_stack_dead(const char *run_dir, char *why, size_t len);
+
 /* Print "PROG: message (see PROG --help)" and exit 2. */
 void tool_usage_error(const char *prog, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));

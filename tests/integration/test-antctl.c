@@ -267,6 +267,39 @@ START_TEST(unreachable_antd_exits_3_saying_why)
 }
 END_TEST
 
+/* antd killed by SIGKILL leaves antd.pid and its sockets: antctl and the
+ * tools say the stack is dead (not merely unreachable), and a new antd on
+ * the same folder starts over them. */
+START_TEST(a_killed_antd_is_said_to_be_dead)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-dead\", \"servers\": ["
+			  " {\"name\":\"e\",\"exec\":\"echo\"} ]}");
+	pid_t antd = h.antd;
+	ck_assert_int_eq(kill(antd, SIGKILL), 0);
+	harness_sleep_ms(100);
+	char *out;
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", NULL), 3);
+	char pid[32];
+	snprintf(pid, sizeof(pid), "(pid %d) is gone", (int)antd);
+	ck_assert_msg(strstr(out, "is dead") && strstr(out, pid) && strstr(out, "stale"), "%s", out);
+	free(out);
+	char *const call[] = { (char *)harness_tool("ant-call"), "--run-dir", h.dir, "e", "echo",
+			       "x", NULL };
+	ck_assert_int_eq(harness_run(call, &out), 3);
+	ck_assert_msg(strstr(out, "is dead"), "%s", out);
+	free(out);
+	/* Reaped here (it died); a new antd on the same folder serves. */
+	ck_assert(launcher_ended(&h.run));
+	h.antd = 0;
+	harness_launch(&h);
+	struct ant_conn *c = harness_connect(&h);
+	harness_expect_echo(c, "e", "after the stale files");
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 /*
  * A stand-in for antd's control socket in a new folder: answers every request
  * with reply.  For what a real antd will not do on demand (a server that
@@ -479,6 +512,7 @@ static Suite *antctl_suite(void)
 	tcase_add_test(tc, unknown_server_fails_clearly);
 	tcase_add_test(tc, usage_errors_exit_2_naming_the_culprit);
 	tcase_add_test(tc, unreachable_antd_exits_3_saying_why);
+	tcase_add_test(tc, a_killed_antd_is_said_to_be_dead);
 	tcase_add_test(tc, wait_ready_times_out_naming_servers_not_running);
 	tcase_add_test(tc, replies_antd_should_not_send_are_named);
 	tcase_add_test(tc, restart_and_log);
