@@ -1,5 +1,6 @@
 /* calls.c - the inner core's routing: control ICAs in flight, request and result queues, direct return. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -27,7 +28,50 @@ void calls_fini(struct antd *d)
 	for (uint32_t i = 0; i < t->n; i++)
 		free(t->c[i]);
 	free(t->c);
+	free(t->empty);
 	memset(t, 0, sizeof(*t));
+}
+
+/* Slots whose call memory is kept for the next calls (the rest is freed):
+ * a burst of calls does not leave its memory with antd for good. */
+#define CALLS_KEPT_MAX 256u
+/* After more calls than this were in flight at once, antd gives the freed
+ * memory back to the system once they are done (malloc_trim). */
+#define CALLS_TRIM_ABOVE 1024u
+
+/* A slot for a new call: one with its memory kept, else an empty one, else
+ * a new one.  Returns its index, or -1 (out of memory). */
+static int64_t take_slot(struct call_table *t)
+{
+	if (t->free_head) {
+		uint32_t idx = t->free_head - 1;
+		t->free_head = t->c[idx]->free_next;
+		t->kept--;
+		return idx;
+	}
+	uint32_t idx;
+	if (t->nempty) {
+		idx = t->empty[--t->nempty];
+	} else {
+		if (t->n == t->cap) {
+			uint32_t cap = t->cap ? t->cap * 2 : 64;
+			struct call **nc = realloc(t->c, cap * sizeof(*nc));
+			uint32_t *ne = nc ? realloc(t->empty, cap * sizeof(*ne)) : NULL;
+			if (nc)
+				t->c = nc;
+			if (!ne)
+				return -1;
+			t->empty = ne;
+			t->cap = cap;
+		}
+		idx = t->n++;
+		t->c[idx] = NULL;
+	}
+	if (!(t->c[idx] = malloc(sizeof(struct call)))) {
+		t->empty[t->nempty++] = idx;
+		return -1;
+	}
+	return idx;
 }
 
 static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents);
@@ -35,25 +79,10 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents);
 static struct call *call_new(struct antd *d)
 {
 	struct call_table *t = &d->calls;
-	uint32_t idx;
-	if (t->free_head) {
-		idx = t->free_head - 1;
-		t->free_head = t->c[idx]->free_next;
-	} else {
-		if (t->n == t->cap) {
-			uint32_t cap = t->cap ? t->cap * 2 : 64;
-			struct call **nc = realloc(t->c, cap * sizeof(*nc));
-			if (!nc)
-				return NULL;
-			t->c = nc;
-			t->cap = cap;
-		}
-		struct call *c = malloc(sizeof(*c));
-		if (!c)
-			return NULL;
-		idx = t->n++;
-		t->c[idx] = c;
-	}
+	int64_t slot = take_slot(t);
+	if (slot < 0)
+		return NULL;
+	uint32_t idx = (uint32_t)slot;
 	struct call *c = t->c[idx];
 	memset(c, 0, offsetof(struct call, page));
 	c->d = d;
@@ -64,6 +93,8 @@ static struct call *call_new(struct antd *d)
 	c->index = idx;
 	c->gen = t->next_gen;
 	t->live++;
+	if (t->live > CALLS_TRIM_ABOVE)
+		t->trim_due = 1;
 	d->calls_total++;
 	return c;
 }
@@ -78,15 +109,26 @@ static void call_free(struct antd *d, struct call *c)
 	if (c->data.gen)
 		ica_unref(&d->icas, &c->data);
 	c->gen = 0;
-	c->free_next = t->free_head;
-	t->free_head = c->index + 1;
 	t->live--;
+	if (t->kept < CALLS_KEPT_MAX) {
+		c->free_next = t->free_head;
+		t->free_head = c->index + 1;
+		t->kept++;
+	} else {
+		t->c[c->index] = NULL;
+		t->empty[t->nempty++] = c->index;
+		free(c);
+	}
+	if (t->trim_due && t->live == 0) {
+		t->trim_due = 0;
+		malloc_trim(0);   /* the burst is over: its memory goes back */
+	}
 }
 
 static struct call *call_lookup(struct antd *d, uint32_t index, uint32_t gen)
 {
 	struct call_table *t = &d->calls;
-	if (gen == 0 || index >= t->n || t->c[index]->gen != gen)
+	if (gen == 0 || index >= t->n || !t->c[index] || t->c[index]->gen != gen)
 		return NULL;
 	return t->c[index];
 }
@@ -421,10 +463,7 @@ static void on_call(struct peer *p, unsigned char *page, size_t len)
 	}
 	if (check_data(p, page) < 0)
 		return;
-	if (p->calls_out >= PEER_CALLS_MAX) {
-		peer_cut_off(p, "more than %u calls in flight", PEER_CALLS_MAX);
-		return;
-	}
+	int over = p->calls_out >= PEER_CALLS_MAX;
 	struct call *c = call_new(d);
 	if (!c) {
 		log_error("calls", NULL, "out of memory for a call from %s", peer_name(p));
@@ -454,6 +493,14 @@ static void on_call(struct peer *p, unsigned char *page, size_t len)
 	memset(&c->data, 0, sizeof(c->data));
 	adopt_data(d, p, c);
 	p->calls_out++;
+	if (over) {
+		/* Answered at once, and its memory given back: a peer that sends
+		 * and never reads cannot make antd hold more than the cap. */
+		set_error_text(c, ANT_E_LIMIT, "more than %u calls in flight from this connection",
+			       PEER_CALLS_MAX);
+		route_result(d, c, f->callee);
+		return;
+	}
 	if (!stack_may_call(d->stack, p->server_id, f->callee)) {
 		log_warn("denied", srv_name(d, p->server_id), "call to %s (op %s) refused: not in calls",
 			 srv_name(d, f->callee), f->op);
@@ -708,7 +755,8 @@ uint64_t calls_server_died(struct antd *d, struct server *s, int counts)
 	 * several, nobody is blamed now and they are replayed one at a time. */
 	unsigned held = 0;
 	for (uint32_t i = 0; i < t->n; i++)
-		held += t->c[i]->gen && t->c[i]->at == s->id && t->c[i]->state == CALL_HELD;
+		held += t->c[i] && t->c[i]->gen && t->c[i]->at == s->id &&
+			t->c[i]->state == CALL_HELD;
 	if (held != 1)
 		counts = 0;
 	unsigned requeued = 0;
@@ -716,7 +764,7 @@ uint64_t calls_server_died(struct antd *d, struct server *s, int counts)
 	unsigned norder = 0;
 	for (uint32_t i = 0; i < t->n; i++) {
 		struct call *c = t->c[i];
-		if (!c->gen || c->at != s->id)
+		if (!c || !c->gen || c->at != s->id)
 			continue;
 		if (c->state == CALL_RESULTQ && is_own_result(c, s)) {
 			callq_remove(&s->results, c);
@@ -792,7 +840,7 @@ void calls_fail_queued(struct antd *d, struct server *s, int error)
 	unsigned failed = 0;
 	for (uint32_t i = 0; i < t->n; i++) {
 		struct call *c = t->c[i];
-		if (!c->gen || c->at != s->id)
+		if (!c || !c->gen || c->at != s->id)
 			continue;
 		if (c->state == CALL_QUEUED) {
 			callq_remove(&s->requests, c);
@@ -830,7 +878,7 @@ void calls_on_app_close(struct peer *p, const char *why)
 	unsigned dropped = 0;
 	for (uint32_t i = 0; i < t->n; i++) {
 		struct call *c = t->c[i];
-		if (!c->gen || c->origin != key || c->state != CALL_QUEUED || !c->at ||
+		if (!c || !c->gen || c->origin != key || c->state != CALL_QUEUED || !c->at ||
 		    hdr_of(c)->nframes != 1)
 			continue;
 		callq_remove(&d->servers[c->at].requests, c);
@@ -850,7 +898,7 @@ void calls_fail_all(struct antd *d, int error)
 	}
 	for (uint32_t i = 0; i < t->n; i++) {
 		struct call *c = t->c[i];
-		if (!c->gen)
+		if (!c || !c->gen)
 			continue;
 		if (c->state == CALL_QUEUED)
 			callq_remove(&d->servers[c->at].requests, c);

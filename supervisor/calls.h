@@ -40,11 +40,15 @@ struct call {
 };
 
 struct call_table {
-	struct call **c;
+	struct call **c;              /* by index; NULL: an empty slot (its memory freed) */
 	uint32_t n, cap;
-	uint32_t free_head;           /* index+1 */
+	uint32_t free_head;           /* index+1: slots whose memory is kept */
+	uint32_t kept;
+	uint32_t *empty;              /* empty slots, a stack */
+	uint32_t nempty;
 	uint32_t next_gen;
 	unsigned live;
+	int trim_due;                 /* many were in flight: trim when none is */
 };
 
 void calls_init(struct antd *d);

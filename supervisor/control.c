@@ -34,7 +34,7 @@ static json_t *status_json(struct antd *d)
 		json_t *holding = json_array();
 		for (uint32_t i = 0; i < d->calls.n; i++) {
 			const struct call *c = d->calls.c[i];
-			if (c->gen && c->state == CALL_HELD && c->at == id)
+			if (c && c->gen && c->state == CALL_HELD && c->at == id)
 				json_array_append_new(holding, json_sprintf("%u:%u", c->index, c->gen));
 		}
 		json_object_set_new(o, "holding", holding);

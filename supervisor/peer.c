@@ -14,8 +14,8 @@
 #include "peer.h"
 
 /* A peer that stops reading gets cut off rather than growing antd's memory. */
-#define OUT_MAX_MSGS  16384u
-#define OUT_MAX_BYTES (64u << 20)
+#define OUT_MAX_MSGS  4096u
+#define OUT_MAX_BYTES (16u << 20)
 /* Messages handled per wake-up of one peer.  One: the loop is level-triggered,
  * so a peer with more to say is reported again at once, and a call chain (one
  * message per wake-up) is spared the receive that would only say EAGAIN. */

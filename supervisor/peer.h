@@ -13,8 +13,9 @@ struct instance;
 
 enum peer_kind { PEER_SERVER = 1, PEER_APP, PEER_CONTROL, PEER_KINDS };
 
-/* Calls one peer may have in flight at once (each holds a page in antd). */
-#define PEER_CALLS_MAX 16384u
+/* Calls one peer may have in flight at once (each holds a 4 KiB page in
+ * antd): more are refused with ANT_E_LIMIT. */
+#define PEER_CALLS_MAX 1024u
 
 struct outmsg {
 	STAILQ_ENTRY(outmsg) link;

@@ -263,6 +263,38 @@ START_TEST(outside_kills_are_not_blamed_but_oom_kills_are)
 }
 END_TEST
 
+/* An app that sends and never reads: past PEER_CALLS_MAX calls in flight
+ * each new one is refused at once with ANT_E_LIMIT (nothing more held for
+ * it); when it goes, its calls go, and most of their memory with them. */
+START_TEST(calls_in_flight_per_peer_are_capped_and_given_back)
+{
+	struct antd *d = chain("{}");
+	fake_launch(d, &d->servers[1]);   /* not ready: every call waits */
+	struct peer *app = fake_app(d);
+	for (unsigned i = 0; i < PEER_CALLS_MAX + 40; i++)
+		fake_call(app, 1, "x", SYNC_RET);
+	ck_assert_uint_eq(d->calls.live, PEER_CALLS_MAX);
+	unsigned n;
+	const struct fake_sent *m = fake_sent(app, &n);
+	ck_assert_uint_eq(n, 40);
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_int_eq(((const struct ant_cica_hdr *)m[i].page)->retval, ANT_E_LIMIT);
+	peer_close(app, "closed by peer");
+	ck_assert_uint_eq(d->calls.live, 0);
+	ck_assert_uint_le(d->calls.kept, 256);
+	uint32_t held = 0;
+	for (uint32_t i = 0; i < d->calls.n; i++)
+		held += d->calls.c[i] != NULL;
+	ck_assert_uint_le(held, 256);   /* the rest was freed */
+	/* And the table serves new calls from kept and empty slots alike. */
+	struct peer *app2 = fake_app(d);
+	for (unsigned i = 0; i < 600; i++)
+		fake_call(app2, 1, "y", SYNC_RET);
+	ck_assert_uint_eq(d->calls.live, 600);
+	fake_antd_free(d);
+}
+END_TEST
+
 START_TEST(replay_never_fails_the_call_at_once)
 {
 	struct antd *d = running_chain("{\"replay\": \"never\", \"backoff\": {\"initial_ms\": 0}}");
@@ -386,6 +418,7 @@ static Suite *calls_suite(void)
 	tcase_add_test(tc, a_poison_request_fails_and_the_server_lives_on);
 	tcase_add_test(tc, a_poison_request_counts_once_toward_the_intensity);
 	tcase_add_test(tc, outside_kills_are_not_blamed_but_oom_kills_are);
+	tcase_add_test(tc, calls_in_flight_per_peer_are_capped_and_given_back);
 	tcase_add_test(tc, replay_never_fails_the_call_at_once);
 	tcase_add_test(tc, a_forward_outside_calls_is_denied);
 	tcase_add_test(tc, answering_a_call_not_held_cuts_the_server_off);
