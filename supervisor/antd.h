@@ -44,6 +44,7 @@ struct antd {
 	ev_io app_w, control_w;
 	ev_timer accept_timer;              /* out of fds: accepting resumes (listen.c) */
 	unsigned accept_pauses;             /* pauses in the current episode */
+	uint64_t conns_refused;             /* over limits.connections_per_user (listen.c) */
 	ev_signal sigterm_w, sigint_w;
 	ev_timer stop_timer;
 	ev_idle stock_w;                    /* fills the ICA stock when idle */

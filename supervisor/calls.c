@@ -249,6 +249,21 @@ static void set_error_text(struct call *c, int error, const char *fmt, ...)
 		set_error(c, error);
 }
 
+/* p's holds of data ICAs, counted against its limits: +1 when it takes a
+ * hold it did not have, -1 before it gives one up. */
+static void count_hold(struct antd *d, struct peer *p, const struct ant_ica_ref *ref, int delta)
+{
+	const struct ica_entry *e = ica_lookup(&d->icas, ref);
+	size_t size = e ? e->size : 0;
+	if (delta > 0) {
+		p->icas++;
+		p->ica_bytes += size;
+	} else {
+		p->icas -= p->icas ? 1 : 0;
+		p->ica_bytes -= p->ica_bytes >= size ? size : p->ica_bytes;
+	}
+}
+
 /* Hand page to peer as type; hands over the data ICA unless it holds it.
  * Returns -1 if the data ICA could not be handed over (nothing sent). */
 static int deliver(struct antd *d, struct peer *p, struct call *c, unsigned type)
@@ -258,6 +273,8 @@ static int deliver(struct antd *d, struct peer *p, struct call *c, unsigned type
 	int fd = -1;
 	if (h->data.gen && ica_holds(&d->icas, &h->data, peer_key(p)) < 0) {
 		fd = ica_hold(&d->icas, &h->data, peer_key(p), !!(h->data_flags & ANT_DF_RO));
+		if (fd >= 0)
+			count_hold(d, p, &h->data, +1);
 		if (fd < 0) {
 			log_error("ica", NULL, "cannot hand data ICA %u:%u to %s: %s", h->data.index,
 				  h->data.gen, peer_name(p), strerror(-fd));
@@ -433,8 +450,10 @@ static void adopt_data(struct antd *d, struct peer *p, struct call *c)
 			ica_unref(&d->icas, &c->data);
 		c->data = h->data;
 	}
-	if (h->data.gen && (h->data_flags & ANT_DF_DETACH))
+	if (h->data.gen && (h->data_flags & ANT_DF_DETACH)) {
+		count_hold(d, p, &h->data, -1);
 		ica_unhold(&d->icas, &h->data, key);
+	}
 	h->data_flags &= ~ANT_DF_DETACH;
 }
 
@@ -463,7 +482,8 @@ static void on_call(struct peer *p, unsigned char *page, size_t len)
 	}
 	if (check_data(p, page) < 0)
 		return;
-	int over = p->calls_out >= PEER_CALLS_MAX;
+	unsigned cap = d->stack->limits.calls_per_peer;
+	int over = p->calls_out >= cap;
 	struct call *c = call_new(d);
 	if (!c) {
 		log_error("calls", NULL, "out of memory for a call from %s", peer_name(p));
@@ -496,8 +516,8 @@ static void on_call(struct peer *p, unsigned char *page, size_t len)
 	if (over) {
 		/* Answered at once, and its memory given back: a peer that sends
 		 * and never reads cannot make antd hold more than the cap. */
-		set_error_text(c, ANT_E_LIMIT, "more than %u calls in flight from this connection",
-			       PEER_CALLS_MAX);
+		set_error_text(c, ANT_E_LIMIT, "more than %u calls in flight from this connection "
+			       "(limits.calls_per_peer)", cap);
 		route_result(d, c, f->callee);
 		return;
 	}
@@ -646,6 +666,17 @@ static void on_next(struct peer *p, unsigned count)
 static void on_alloc(struct peer *p, uint64_t size)
 {
 	struct antd *d = p->d;
+	const struct stack_limits *lim = &d->stack->limits;
+	if (p->icas >= lim->icas_per_peer ||
+	    p->ica_bytes + size > (uint64_t)lim->ica_bytes_per_peer) {
+		/* Refused, not cut off: the peer may release some and go on. */
+		struct ant_m_error e = { .code = ANT_E_LIMIT };
+		snprintf(e.text, sizeof(e.text), "holds %u data ICAs, %zu bytes: limits.icas_per_peer "
+			 "%u, ica_bytes_per_peer %ld", p->icas, p->ica_bytes, lim->icas_per_peer,
+			 lim->ica_bytes_per_peer);
+		peer_send(p, ANT_M_ERROR, 0, &e, sizeof(e), -1);
+		return;
+	}
 	struct ant_ica_ref ref;
 	int fd;
 	int r = size ? ica_alloc(&d->icas, (size_t)size, peer_key(p), &ref, &fd) : -EINVAL;
@@ -656,6 +687,7 @@ static void on_alloc(struct peer *p, uint64_t size)
 		peer_send(p, ANT_M_ERROR, 0, &e, sizeof(e), -1);
 		return;
 	}
+	count_hold(d, p, &ref, +1);
 	struct ant_m_alloc_ok ok = { .ref = ref };
 	peer_send(p, ANT_M_ALLOC_OK, 0, &ok, sizeof(ok), fd);
 	/* Make the next areas of this size ahead, when there is nothing to do. */
@@ -670,6 +702,7 @@ static void on_release(struct peer *p, const struct ant_ica_ref *ref)
 		peer_cut_off(p, "released data ICA %u:%u it does not hold", ref->index, ref->gen);
 		return;
 	}
+	count_hold(d, p, ref, -1);
 	ica_unhold(&d->icas, ref, peer_key(p));
 }
 

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ant/errors.h"
 #include "antd.h"
 #include "listen.h"
 #include "log.h"
@@ -64,6 +65,36 @@ static void on_accept_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_io_start(loop, &d->control_w);
 }
 
+/* Application connections of uid (p among them). */
+static unsigned conns_of(const struct antd *d, uid_t uid)
+{
+	unsigned n = 0;
+	for (uint32_t i = 0; i < d->npeers; i++)
+		n += d->peers[i] && d->peers[i]->kind == PEER_APP && d->peers[i]->uid == uid;
+	return n;
+}
+
+/* One user may not take every fd antd has: past limits.connections_per_user
+ * a connection is refused with ANT_E_LIMIT (said in the log at 1, 2, 4, 8...
+ * refusals, not for each). */
+static int over_conns(struct antd *d, struct peer *p)
+{
+	unsigned limit = d->stack->limits.conns_per_uid;
+	if (conns_of(d, p->uid) <= limit)
+		return 0;
+	d->conns_refused++;
+	if ((d->conns_refused & (d->conns_refused - 1)) == 0)
+		log_warn("limit", NULL, "connection of uid %u refused: over limits.connections_per_user "
+			 "(%u); %llu refused so far", (unsigned)p->uid, limit,
+			 (unsigned long long)d->conns_refused);
+	struct ant_m_error e = { .code = ANT_E_LIMIT };
+	snprintf(e.text, sizeof(e.text), "uid %u has %u connections to this stack already "
+		 "(limits.connections_per_user)", (unsigned)p->uid, limit);
+	peer_send(p, ANT_M_ERROR, 0, &e, sizeof(e), -1);
+	peer_close(p, "over its user's connection limit");
+	return 1;
+}
+
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct antd *d = w->data;
@@ -102,6 +133,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			peer_close(p, "not allowed");
 			continue;
 		}
+		if (over_conns(d, p))
+			continue;
 		peer_welcome(p);
 	}
 	(void)loop;

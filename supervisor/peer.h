@@ -13,8 +13,9 @@ struct instance;
 
 enum peer_kind { PEER_SERVER = 1, PEER_APP, PEER_CONTROL, PEER_KINDS };
 
-/* Calls one peer may have in flight at once (each holds a 4 KiB page in
- * antd): more are refused with ANT_E_LIMIT. */
+/* The default of the stack file's limits.calls_per_peer: calls one peer may
+ * have in flight at once (each holds a 4 KiB page in antd); more are
+ * refused with ANT_E_LIMIT. */
 #define PEER_CALLS_MAX 1024u
 
 struct outmsg {
@@ -35,6 +36,8 @@ struct peer {
 	unsigned nout;
 	size_t out_bytes;
 	unsigned calls_out;         /* rw (calls.c): calls it made that are still in flight */
+	unsigned icas;              /* rw (calls.c): data ICAs it holds ... */
+	size_t ica_bytes;           /* ... and their bytes */
 	pid_t pid;                  /* SO_PEERCRED (apps) or the child (servers) */
 	uid_t uid;
 	gid_t gid;

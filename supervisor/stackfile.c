@@ -338,6 +338,20 @@ static int read_cpus(const struct config_err *e, const char *key, json_t *v, voi
 
 /* Every key of the root (docs/stack-file.md); "servers" and "apps" are
  * read after, by parse_servers and parse_apps. */
+#define LIM(f) offsetof(struct stack, limits.f)
+static const struct config_field limits_fields[] = {
+	{ .key = "calls_per_peer", .type = CONFIG_UINT, .offset = LIM(calls_per_peer), .min = 1,
+	  .max = 1000000 },
+	{ .key = "icas_per_peer", .type = CONFIG_UINT, .offset = LIM(icas_per_peer), .min = 1,
+	  .max = 1000000 },
+	{ .key = "ica_bytes_per_peer", .type = CONFIG_LONG, .offset = LIM(ica_bytes_per_peer),
+	  .min = 4096, .max = (long)1 << 40 },
+	{ .key = "connections_per_user", .type = CONFIG_UINT, .offset = LIM(conns_per_uid),
+	  .min = 1, .max = 100000 },
+	{ .key = NULL }
+};
+#undef LIM
+
 static const struct config_field root_fields[] = {
 	{ .key = "name", .type = CONFIG_CUSTOM, .required = 1, .read = read_stack_name },
 	{ .key = "run_dir", .type = CONFIG_STRDUP, .offset = offsetof(struct stack, run_dir) },
@@ -346,6 +360,7 @@ static const struct config_field root_fields[] = {
 	  .offset = offsetof(struct stack, busy_poll_us) },
 	{ .key = "servers", .type = CONFIG_ANY, .required = 1 },
 	{ .key = "apps", .type = CONFIG_ANY },
+	{ .key = "limits", .type = CONFIG_OBJECT, .fields = limits_fields },
 	{ .key = NULL }
 };
 
@@ -353,6 +368,9 @@ static int parse_root(const struct config_err *e, struct stack *s, json_t *root)
 {
 	json_t *apps;
 
+	s->limits = (struct stack_limits){ .calls_per_peer = 1024, .icas_per_peer = 4096,
+					   .ica_bytes_per_peer = (long)4 << 30,
+					   .conns_per_uid = 256 };
 	if (config_read(e, "", root, root_fields, s) < 0 ||
 	    parse_servers(e, s, json_object_get(root, "servers")) < 0)
 		return -1;

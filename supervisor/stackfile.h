@@ -42,6 +42,15 @@ struct stack_server {
 	uid_t app_uids[STACK_IDS_MAX];
 };
 
+/* "limits": what one connection (or one user's connections) may take of
+ * antd; past a limit a request is refused with ANT_E_LIMIT. */
+struct stack_limits {
+	unsigned calls_per_peer;     /* calls in flight from one connection */
+	unsigned icas_per_peer;      /* data ICAs one connection holds */
+	long ica_bytes_per_peer;     /* ... and their bytes */
+	unsigned conns_per_uid;      /* application connections of one user */
+};
+
 struct stack {
 	char *path;                  /* the stack file */
 	char name[ANT_NAME_MAX];
@@ -57,6 +66,7 @@ struct stack {
 	unsigned ncpus;              /* "cpu_affinity": CPUs antd and every server run on */
 	cpu_set_t cpus;              /* (ncpus 0: wherever the kernel puts them) */
 	unsigned busy_poll_us;       /* antd polls this long after a message before sleeping */
+	struct stack_limits limits;  /* "limits" */
 };
 
 /*

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ant/proto.h"
@@ -209,6 +210,13 @@ START_TEST(server_output_cannot_forge_antd_lines)
 }
 END_TEST
 
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static long file_size(const char *path)
 {
 	struct stat st;
@@ -255,6 +263,78 @@ START_TEST(running_out_of_fds_pauses_accepting)
 }
 END_TEST
 
+/* One app allocating data ICAs without end is refused at its limit (and
+ * may go on after releasing), while another app and the operator are
+ * served, and antd's log barely grows. */
+START_TEST(an_app_hoarding_icas_is_refused_at_its_limit)
+{
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;   /* this test holds hundreds of areas */
+	setrlimit(RLIMIT_NOFILE, &rl);
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-hoard\", \"limits\": {\"icas_per_peer\": 300},"
+			  " \"servers\": [ {\"name\":\"e\",\"exec\":\"echo\"} ]}");
+	char log[400];
+	snprintf(log, sizeof(log), "%s/antd.log", h.dir);
+	long before = file_size(log);
+	struct ant_conn *hoarder = harness_connect(&h);
+	static struct ant_ica *areas[25000];
+	int n = 0, r = 0;
+	while (n < 25000 && (r = ant_ica_alloc(hoarder, 4096, &areas[n])) == 0)
+		n++;
+	ck_assert_int_eq(n, 300);
+	ck_assert_int_eq(r, ANT_E_LIMIT);
+	/* Refused, not cut off: one released, one more allowed. */
+	ant_ica_release(hoarder, areas[--n]);
+	ck_assert_int_eq(ant_ica_alloc(hoarder, 4096, &areas[n++]), 0);
+	/* The others are served meanwhile, at once. */
+	struct ant_conn *other = harness_connect(&h);
+	double t0 = now_ms();
+	harness_expect_echo(other, "e", "not starved");
+	json_t *st = harness_status(&h);
+	ck_assert_ptr_nonnull(st);
+	json_decref(st);
+	ck_assert_msg(now_ms() - t0 < 1000, "took %.0f ms", now_ms() - t0);
+	ck_assert_msg(file_size(log) - before < 1024 * 1024, "antd.log grew by %ld bytes",
+		      file_size(log) - before);
+	ant_close(other);
+	ant_close(hoarder);
+	harness_stop(&h);
+}
+END_TEST
+
+/* One user's connections are capped: past the limit a connection is
+ * refused with ANT_E_LIMIT (said in the log, not once per refusal). */
+START_TEST(one_users_connections_are_capped)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-conns\", \"limits\": {\"connections_per_user\": 20},"
+			  " \"servers\": [ {\"name\":\"e\",\"exec\":\"echo\"} ]}");
+	struct ant_conn *c[40];
+	int ok = 0, limited = 0;
+	for (int i = 0; i < 40; i++) {
+		int r = ant_connect(h.dir, &c[ok]);
+		if (r == 0)
+			ok++;
+		else
+			limited += r == ANT_E_LIMIT;
+	}
+	ck_assert_int_eq(ok, 20);
+	ck_assert_int_eq(limited, 20);
+	harness_expect_echo(c[0], "e", "one of the twenty");
+	for (int i = 0; i < ok; i++)
+		ant_close(c[i]);
+	struct ant_conn *again = harness_connect(&h);   /* room again */
+	ant_close(again);
+	char *text = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(text, "over limits.connections_per_user (20); 16 refused so far") &&
+		      !strstr(text, "17 refused so far"), "%s", text);
+	free(text);
+	harness_stop(&h);
+}
+END_TEST
+
 static Suite *hostile_suite(void)
 {
 	Suite *s = suite_create("hostile");
@@ -265,6 +345,8 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tc, fuzzed_calls_never_crash_antd);
 	tcase_add_test(tc, server_output_cannot_forge_antd_lines);
 	tcase_add_test(tc, running_out_of_fds_pauses_accepting);
+	tcase_add_test(tc, an_app_hoarding_icas_is_refused_at_its_limit);
+	tcase_add_test(tc, one_users_connections_are_capped);
 	suite_add_tcase(s, tc);
 	return s;
 }
