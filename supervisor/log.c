@@ -12,15 +12,111 @@
 
 #include "log.h"
 
+/* Each kind of event may write LOG_BURST lines at once, then LOG_RATE a
+ * second: a loop that logs cannot fill the disk.  What is dropped is
+ * counted and said once a second. */
+#define LOG_KINDS 64
+#define LOG_RATE  200.0
+#define LOG_BURST 1000.0
+
+struct kind {
+	const char *event;       /* (a string literal of the caller) */
+	double tokens;
+	double last;             /* when tokens were last refilled (monotonic s) */
+	unsigned long dropped;   /* since it was last said */
+};
+
 static struct {
 	FILE *out;
+	char *path;                    /* the file, to rotate it (NULL: stderr) */
+	long max_bytes;                /* rotate past this (0: never) */
 	int json;
 	enum log_level min;
 	json_t *ring[LOG_RING];        /* the supervision events, for antctl log */
 	unsigned head, count;
 	void (*hook)(const json_t *event, void *arg);
 	void *hook_arg;
-} lg = { .min = LOG_INFO };
+	struct kind kinds[LOG_KINDS];
+	unsigned nkinds;
+} lg = { .min = LOG_INFO, .max_bytes = LOG_MAX_BYTES };
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct kind *kind_of(const char *event)
+{
+	for (unsigned i = 0; i < lg.nkinds; i++)
+		if (strcmp(lg.kinds[i].event, event) == 0)
+			return &lg.kinds[i];
+	if (lg.nkinds == LOG_KINDS)
+		return NULL;   /* more kinds than antd has: not limited */
+	struct kind *k = &lg.kinds[lg.nkinds++];
+	*k = (struct kind){ .event = event, .tokens = LOG_BURST, .last = mono_s() };
+	return k;
+}
+
+/* May one more line of event be written?  Says (once a second) how many
+ * were dropped. */
+static int allowed(const char *event)
+{
+	struct kind *k = kind_of(event);
+	if (!k)
+		return 1;
+	double now = mono_s();
+	double refill = (now - k->last) * LOG_RATE;
+	if (refill >= 1) {
+		k->tokens = k->tokens + refill > LOG_BURST ? LOG_BURST : k->tokens + refill;
+		k->last = now;
+	}
+	if (k->tokens >= 1) {
+		k->tokens -= 1;
+		if (k->dropped) {
+			unsigned long n = k->dropped;
+			k->dropped = 0;
+			log_event(LOG_WARN, "log-dropped", NULL, "%lu lines of event %s were not "
+				  "logged (more than %.0f a second)", n, event, LOG_RATE);
+		}
+		return 1;
+	}
+	k->dropped++;
+	return 0;
+}
+
+/* The file is past its size: it becomes FILE.1 (the last one replaced) and
+ * a new one starts. */
+static void rotate(void)
+{
+	if (!lg.path || !lg.out || lg.max_bytes <= 0 || ftell(lg.out) < lg.max_bytes)
+		return;
+	char old[4200];
+	snprintf(old, sizeof(old), "%s.1", lg.path);
+	if (rename(lg.path, old) < 0)
+		return;
+	int fd = open(lg.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return;   /* go on writing FILE.1 */
+	}
+	setvbuf(f, NULL, _IOLBF, 0);
+	/* antd's own stdout and stderr (detached: the servers' too) follow. */
+	if (fileno(lg.out) != STDERR_FILENO) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+	}
+	fclose(lg.out);
+	lg.out = f;
+}
+
+void log_set_max_bytes(long max)
+{
+	lg.max_bytes = max;
+}
 
 json_t *log_recent(unsigned n)
 {
@@ -54,6 +150,8 @@ int log_open(int json, const char *path)
 		}
 		setvbuf(f, NULL, _IOLBF, 0);
 		lg.out = f;
+		free(lg.path);
+		lg.path = strdup(path);
 	}
 	return 0;
 }
@@ -70,12 +168,16 @@ void log_close(void)
 	if (lg.out && lg.out != stderr)
 		fclose(lg.out);
 	lg.out = NULL;
+	free(lg.path);
+	lg.path = NULL;
+	lg.nkinds = 0;
 }
 
 void log_event(enum log_level lvl, const char *event, const char *server, const char *fmt, ...)
 {
-	if (lvl < lg.min)
+	if (lvl < lg.min || !allowed(event))
 		return;
+	rotate();
 	FILE *out = lg.out ? lg.out : stderr;
 	char msg[1024];
 	va_list ap;

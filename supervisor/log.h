@@ -7,6 +7,10 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 /* json: one JSON object per line; path: append to that file (NULL: stderr). */
 int log_open(int json, const char *path);
 void log_set_level(enum log_level min);
+/* A log file past max bytes becomes FILE.1 and a new one starts (0: never);
+ * LOG_MAX_BYTES by default. */
+#define LOG_MAX_BYTES (64L << 20)
+void log_set_max_bytes(long max);
 void log_close(void);
 
 /* event: a short stable word ("server-exit", "cut-off", ...); server may be NULL. */
