@@ -263,6 +263,57 @@ START_TEST(running_out_of_fds_pauses_accepting)
 }
 END_TEST
 
+/* antd's resident memory, in KiB. */
+static long rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* An app that sends calls and never reads: antd holds at most
+ * limits.calls_per_peer of them (the rest are refused at once), so its
+ * memory stays small, and what it held goes when the app goes. */
+START_TEST(an_app_that_never_reads_is_held_to_its_calls_limit)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-noread\", \"servers\": ["
+			  " {\"name\":\"slow\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"1000\"]} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	char arg[2000];
+	memset(arg, 'z', sizeof(arg));
+	struct ant_call x = { .server = "slow", .op = "echo", .arg = arg, .arglen = sizeof(arg) };
+	for (int i = 0; i < 5000; i++) {
+		uint64_t t;
+		if (ant_call_async(c, &x, &t) < 0)
+			break;
+	}
+	harness_sleep_ms(300);
+	json_t *st = harness_status(&h);
+	long in_flight = (long)json_integer_value(json_object_get(json_object_get(st, "calls"),
+								  "in_flight"));
+	json_decref(st);
+	ck_assert_msg(in_flight <= 1024, "%ld calls in flight", in_flight);
+	long kb = rss_kb(h.antd);
+	ck_assert_msg(kb > 0 && kb < 40 * 1024, "antd RSS %ld KiB", kb);
+	ant_close(c);
+	harness_sleep_ms(300);
+	st = harness_status(&h);
+	in_flight = (long)json_integer_value(json_object_get(json_object_get(st, "calls"),
+							     "in_flight"));
+	json_decref(st);
+	ck_assert_msg(in_flight <= 1, "%ld calls in flight after the app went", in_flight);
+	harness_stop(&h);
+}
+END_TEST
+
 /* One app allocating data ICAs without end is refused at its limit (and
  * may go on after releasing), while another app and the operator are
  * served, and antd's log barely grows. */
@@ -346,6 +397,7 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tc, server_output_cannot_forge_antd_lines);
 	tcase_add_test(tc, running_out_of_fds_pauses_accepting);
 	tcase_add_test(tc, an_app_hoarding_icas_is_refused_at_its_limit);
+	tcase_add_test(tc, an_app_that_never_reads_is_held_to_its_calls_limit);
 	tcase_add_test(tc, one_users_connections_are_capped);
 	suite_add_tcase(s, tc);
 	return s;
