@@ -17,21 +17,17 @@
 static const struct policy policy_builtin = {
 	.name = "default",
 	.restart = RESTART_PERMANENT,
-	.max_restarts = 10,
-	.period_s = 10,
-	.on_give_up = GIVE_UP_FAIL_CALLS,
-	.retry_after_s = 10,
-	.retry_max_s = 600,
-	.backoff_initial_ms = 0,
-	.backoff_base_ms = 10,
-	.backoff_cap_ms = 1000,
+	/* intensity */
+	.max_restarts = 10, .period_s = 10,
+	.on_give_up = GIVE_UP_FAIL_CALLS, .retry_after_s = 10, .retry_max_s = 600,
+	/* backoff */
+	.backoff_initial_ms = 0, .backoff_base_ms = 10, .backoff_cap_ms = 1000,
 	.backoff_jitter = 0.1,
 	.strategy = STRATEGY_ONE_FOR_ONE,
 	.replay = REPLAY_ALWAYS,
 	.poison_kills = 3,
-	.deadline_ms = 10000,
-	.io_deadline_ms = 60000,
-	.ready_timeout_ms = 5000,
+	/* deadlines */
+	.deadline_ms = 10000, .io_deadline_ms = 60000, .ready_timeout_ms = 5000,
 	.standby = 0,
 };
 
