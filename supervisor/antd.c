@@ -54,6 +54,10 @@ static const struct antd_option {
 	  "looked up (before $ANT_POLICY_PATH, the stack file's\n"
 	  "folder, its policies/ and ../policies/, the installed ones)" },
 	{ { "verbose", no_argument, NULL, 'v' }, NULL, "log debug events too" },
+	{ { "check", no_argument, NULL, 'c' }, NULL,
+	  "check STACK.json, its servers' binaries and its policies,\n"
+	  "say what is wrong or that it is fine, and exit (0 or 1)\n"
+	  "without starting anything" },
 	{ { "help", no_argument, NULL, 'h' }, NULL, "this text" },
 	{ { "version", no_argument, NULL, 'V' }, NULL, "print the version" },
 };
@@ -146,7 +150,11 @@ static void antd_check_ready(struct antd *d)
 	d->ever_ready = 1;
 	log_info("stack-ready", NULL, "stack %s ready: %u servers, %s", d->stack->name,
 		 d->stack->nservers, d->app_path);
-	report_ready(d, "ok\n");
+	char msg[PATH_MAX + 160];
+	snprintf(msg, sizeof(msg), "ok stack %s ready: %u server%s, pid %d, log %s\n",
+		 d->stack->name, d->stack->nservers, d->stack->nservers == 1 ? "" : "s",
+		 (int)getpid(), d->log_path[0] ? d->log_path : "(stderr)");
+	report_ready(d, msg);
 }
 
 static void begin_stop(struct antd *d, const char *why);
@@ -195,9 +203,11 @@ static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	struct antd *d = w->data;
 	for (unsigned id = 1; id <= d->stack->nservers; id++) {
 		struct server *s = &d->servers[id];
-		if (instance_alive(s->cur) || instance_alive(s->spare))
-			log_warn("stop", s->conf->name, "still running after %.0f s: SIGKILL",
-				 STOP_GRACE_S);
+		if (instance_alive(s->cur) || instance_alive(s->spare)) {
+			log_warn("stop", s->conf->name, "still running after %g s: SIGKILL",
+				 d->stop_grace_s);
+			d->exit_status = ANTD_EXIT_KILLED;
+		}
 	}
 	instances_reap_all(d);
 	ev_break(loop, EVBREAK_ALL);
@@ -220,7 +230,7 @@ static void begin_stop(struct antd *d, const char *why)
 		ev_break(d->loop, EVBREAK_ALL), d->done = 1;
 		return;
 	}
-	ev_timer_init(&d->stop_timer, on_stop_timer, STOP_GRACE_S, 0.);
+	ev_timer_init(&d->stop_timer, on_stop_timer, d->stop_grace_s, 0.);
 	d->stop_timer.data = d;
 	ev_timer_start(d->loop, &d->stop_timer);
 }
@@ -341,7 +351,7 @@ static void fit_fd_limits(struct antd *d)
 /* What the command line says. */
 struct args {
 	const char *run_dir, *log_file, *server_path, *policy_path, *stack_file;
-	int foreground, log_json, verbose;
+	int foreground, log_json, verbose, check;
 };
 
 /* Returns -1 to go on, else the exit status (help, version, usage error). */
@@ -362,6 +372,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 's': a->server_path = optarg; break;
 		case 'p': a->policy_path = optarg; break;
 		case 'v': a->verbose = 1; break;
+		case 'c': a->check = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("antd %s\n", ANT_VERSION); return 0;
 		default:
@@ -427,6 +438,8 @@ static int settle_in(struct antd *d, const struct args *a)
 		snprintf(logpath, sizeof(logpath), "%s/antd.log", d->run_dir);
 		log_file = logpath;
 	}
+	if (log_file)
+		snprintf(d->log_path, sizeof(d->log_path), "%s", log_file);
 	int r = log_open(a->log_json, log_file);
 	if (r < 0) {
 		fprintf(stderr, "antd: %s: %s\n", log_file, strerror(-r));
@@ -512,8 +525,17 @@ int main(int argc, char **argv)
 	static struct antd d;
 	d.app_listen = d.control_listen = d.lock_fd = d.ready_fd = -1;
 	d.uid = geteuid();
+	d.stop_grace_s = STOP_GRACE_S;
 	d.foreground = a.foreground;
-	if (load_stack(&d, &a) < 0 || settle_in(&d, &a) < 0)
+	if (load_stack(&d, &a) < 0)
+		return 1;
+	if (a.check) {
+		printf("%s: stack %s, %u server%s: fine\n", a.stack_file, d.stack->name,
+		       d.stack->nservers, d.stack->nservers == 1 ? "" : "s");
+		stack_free(d.stack);
+		return 0;
+	}
+	if (settle_in(&d, &a) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	fit_fd_limits(&d);
@@ -539,7 +561,7 @@ int main(int argc, char **argv)
 	 * has nothing to wait for if no child is left. */
 	if (!d.stopping || children_left(&d))
 		loop_run(&d);
-	int status = d.ever_ready && !d.exit_status ? 0 : 1;
+	int status = !d.ever_ready ? 1 : d.exit_status;
 	tear_down(&d);
 	return status;
 }

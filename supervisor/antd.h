@@ -34,12 +34,21 @@ struct antd_hooks {
 	void (*stop)(struct antd *d, const char *why);
 };
 
+/* How antd ended (its exit status). */
+enum {
+	ANTD_EXIT_OK = 0,        /* stopped as asked (SIGTERM, SIGINT, antctl shutdown), cleanly */
+	ANTD_EXIT_FAILED = 1,    /* it could not start, or a stop_stack server was given up */
+	ANTD_EXIT_USAGE = 2,     /* bad command line */
+	ANTD_EXIT_KILLED = 3,    /* stopped, but servers had to be killed after the grace time */
+};
+
 struct antd {
 	struct antd_hooks hooks;            /* ro: the daemon's side of the lifecycle */
 	struct ev_loop *loop;
 	struct stack *stack;
 	char *run_dir;
 	char app_path[108], control_path[108], pid_path[4096];
+	char log_path[4096];                /* the log file, "" for stderr */
 	int app_listen, control_listen, lock_fd;
 	ev_io app_w, control_w;
 	ev_timer accept_timer;              /* out of fds: accepting resumes (listen.c) */
@@ -51,7 +60,8 @@ struct antd {
 	int stopping;
 	int done;                           /* the loop is to end */
 	int ever_ready;                     /* every server was running once */
-	int exit_status;                    /* antd's, when it stops */
+	int exit_status;                    /* antd's, when it stops (ANTD_EXIT_*) */
+	double stop_grace_s;                /* servers get this long after SIGTERM */
 	int ready_fd;                       /* daemon mode: tell the parent we are up */
 	int foreground;                     /* start-up errors go to stderr too */
 	uid_t uid;                          /* antd's own uid (control socket check) */

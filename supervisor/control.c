@@ -210,6 +210,27 @@ static void cmd_log(struct peer *p, json_t *req)
 	reply(p, json_pack("{s:b, s:o}", "ok", 1, "events", ev));
 }
 
+/* Stop the whole stack, gracefully: no new calls, calls in flight fail
+ * with ANT_E_SHUTDOWN, servers get SIGTERM and timeout_ms (default 3000)
+ * before SIGKILL.  Answered first; antd then exits (status 0, or 3 if a
+ * server had to be killed). */
+static void cmd_shutdown(struct peer *p, json_t *req)
+{
+	struct antd *d = p->d;
+	json_t *t = json_object_get(req, "timeout_ms");
+	if (t && (!json_is_integer(t) || json_integer_value(t) < 0 ||
+		  json_integer_value(t) > 600000)) {
+		reply(p, json_pack("{s:b, s:s}", "ok", 0, "error",
+				   "timeout_ms: an integer from 0 to 600000"));
+		return;
+	}
+	if (t)
+		d->stop_grace_s = (double)json_integer_value(t) / 1000.0;
+	reply(p, json_pack("{s:b, s:s, s:i}", "ok", 1, "stack", d->stack->name, "pid",
+			   (int)getpid()));
+	d->hooks.stop(d, "shutdown asked by the operator");
+}
+
 static void cmd_ping(struct peer *p, json_t *req)
 {
 	reply(p, json_pack("{s:b}", "ok", 1));
@@ -225,6 +246,7 @@ static const struct command {
 	{ "start", cmd_start },
 	{ "log", cmd_log },
 	{ "ping", cmd_ping },
+	{ "shutdown", cmd_shutdown },
 };
 
 void control_on_message(struct peer *p, unsigned char *req, size_t len, int fd)

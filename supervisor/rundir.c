@@ -128,8 +128,11 @@ int rundir_detach(struct antd *d, const char *log_file)
 			got += (size_t)n;
 		}
 		buf[got] = '\0';
-		if (strcmp(buf, "ok\n") == 0)
+		if (strncmp(buf, "ok", 2) == 0 && (buf[2] == '\n' || buf[2] == ' ')) {
+			fputs(buf[2] == ' ' ? buf + 3 : "", stdout);   /* the ready line */
+			fflush(stdout);
 			_exit(0);
+		}
 		fprintf(stderr, "antd: %s", got ? buf : "stopped before the stack was ready (see the log)\n");
 		_exit(1);
 	}

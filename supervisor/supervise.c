@@ -149,7 +149,7 @@ static void give_up(struct antd *d, struct server *s)
 		  p->period_s, how);
 	settle(d, s, SRV_FAILED);
 	if (p->on_give_up == GIVE_UP_STOP_STACK) {
-		d->exit_status = 1;
+		d->exit_status = ANTD_EXIT_FAILED;
 		d->hooks.stop(d, "a server was given up");
 	} else if (retry > 0 && !d->stopping) {
 		s->give_ups++;

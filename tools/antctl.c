@@ -1,6 +1,7 @@
 /* antctl.c - the operator's tool: status, restart/stop/start, log and wait-ready over antd's control socket. */
 #include <err.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,8 @@ struct args {
 	const char *server;         /* restart, stop, start */
 	long lines;                 /* log */
 	int follow;                 /* log */
-	double timeout_s;           /* wait-ready */
+	double timeout_s;           /* wait-ready, shutdown */
+	int timeout_given;          /* --timeout was given */
 };
 
 struct command {
@@ -303,6 +305,36 @@ static int cmd_ping(struct ctl *c, const struct command *cmd, const struct args 
 	return ok ? EXIT_OK : EXIT_FAILED;
 }
 
+/* ---- shutdown ------------------------------------------------------------------------ */
+
+/* Stop the whole stack and wait until antd is done (its antd.pid gone). */
+static int cmd_shutdown(struct ctl *c, const struct command *cmd, const struct args *a)
+{
+	double grace = a->timeout_given ? a->timeout_s : 3.0;
+	json_t *rep = ctl_call(c, json_pack("{s:s, s:I}", "cmd", "shutdown", "timeout_ms",
+					    (json_int_t)(grace * 1000.0)));
+	int ok = reply_ok(rep, "shutdown");
+	if (c->json)
+		print_raw(c);
+	if (!ok) {
+		json_decref(rep);
+		return EXIT_FAILED;
+	}
+	char pidfile[PATH_MAX];
+	snprintf(pidfile, sizeof(pidfile), "%s/antd.pid", c->run_dir);
+	double deadline = mono_s() + grace + 5.0;
+	while (access(pidfile, F_OK) == 0 && mono_s() < deadline)
+		usleep(20000);
+	int done = access(pidfile, F_OK) != 0;
+	if (!c->json && done)
+		printf("stack %s stopped (antd pid %.0f)\n", str(rep, "stack"), num(rep, "pid"));
+	else if (!done)
+		fprintf(stderr, "antctl: shutdown: antd pid %.0f still running %.1f s later\n",
+			num(rep, "pid"), grace + 5.0);
+	json_decref(rep);
+	return done ? EXIT_OK : EXIT_FAILED;
+}
+
 /* ---- log ---------------------------------------------------------------------------- */
 
 /* One event: "time level event [server] msg", or its JSON on one line. */
@@ -508,6 +540,15 @@ static const struct command commands[] = {
 	  wait_opts, "h", 0, cmd_wait_ready },
 	{ "ping", "", "check that antd answers", "Ask antd for a sign of life.\n",
 	  no_opts, "h", 0, cmd_ping },
+	{ "shutdown", "[--timeout S]", "stop the whole stack, and antd",
+	  "Stop the stack gracefully: antd takes no new calls, fails the calls in\n"
+	  "flight with ANT_E_SHUTDOWN, sends every server SIGTERM and, after S seconds\n"
+	  "(default 3; fractions allowed), SIGKILL to what is left; then it exits:\n"
+	  "status 0, or 3 if a server had to be killed.  antctl waits until antd is\n"
+	  "done and exits 0, or 1 if it was still running S + 5 seconds later.\n"
+	  "\n"
+	  "  --timeout S          the servers' grace time after SIGTERM\n",
+	  wait_opts, "h", 0, cmd_shutdown },
 	{ NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL },
 };
 
@@ -615,6 +656,7 @@ static void parse_command(const struct command *cmd, const char *prog, int argc,
 			char *end;
 			errno = 0;
 			a->timeout_s = strtod(optarg, &end);
+			a->timeout_given = 1;
 			if (errno || end == optarg || *end || !(a->timeout_s >= 0 && a->timeout_s <= 86400))
 				tool_usage_error(prog, "--timeout: expected seconds from 0 to 86400, got '%s'",
 						 optarg);

@@ -300,6 +300,55 @@ START_TEST(a_killed_antd_is_said_to_be_dead)
 }
 END_TEST
 
+/* antctl shutdown stops the whole stack and waits for antd, which exits 0;
+ * antd started detached says in one line that the stack is ready; antd
+ * --check judges a stack file without starting anything. */
+START_TEST(shutdown_ready_line_and_check)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-shut\", \"servers\": ["
+			  " {\"name\":\"e\",\"exec\":\"echo\"} ]}");
+	char *out;
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "shutdown", "--timeout", "2", NULL), 0);
+	ck_assert_msg(strstr(out, "stack t-shut stopped (antd pid"), "%s", out);
+	free(out);
+	for (int i = 0; i < 200 && !launcher_ended(&h.run); i++)
+		harness_sleep_ms(10);
+	ck_assert(launcher_ended(&h.run));
+	ck_assert_msg(WIFEXITED(h.run.status) && WEXITSTATUS(h.run.status) == 0, "status 0x%x",
+		      h.run.status);
+	h.antd = 0;
+	/* Detached: the one line when ready, then shut down again. */
+	char *const start[] = { (char *)harness_antd(), "--run-dir", h.dir, "--server-path",
+				getenv("ANT_SERVERS_DIR"), h.stack_path, NULL };
+	ck_assert_int_eq(harness_run(start, &out), 0);
+	char want[512];
+	snprintf(want, sizeof(want), "stack t-shut ready: 1 server, pid ");
+	ck_assert_msg(strstr(out, want) && strstr(out, "/antd.log"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "shutdown", NULL), 0);
+	free(out);
+	/* --check: fine, or what is wrong, and nothing started either way. */
+	char *const good[] = { (char *)harness_antd(), "--check", "--server-path",
+			       getenv("ANT_SERVERS_DIR"), h.stack_path, NULL };
+	ck_assert_int_eq(harness_run(good, &out), 0);
+	ck_assert_msg(strstr(out, "stack t-shut, 1 server: fine"), "%s", out);
+	free(out);
+	char bad[400];
+	snprintf(bad, sizeof(bad), "%s/bad.json", h.dir);
+	FILE *f = fopen(bad, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"name\":\"b\",\"servers\":[{\"name\":\"a\",\"exec\":\"echo\","
+	      "\"supervision\":{\"restrt\":\"always\"}}]}", f);
+	fclose(f);
+	char *const badrun[] = { (char *)harness_antd(), "--check", "--server-path",
+				 getenv("ANT_SERVERS_DIR"), bad, NULL };
+	ck_assert_int_eq(harness_run(badrun, &out), 1);
+	ck_assert_msg(strstr(out, "servers[0].supervision: unknown key \"restrt\""), "%s", out);
+	free(out);
+}
+END_TEST
+
 /*
  * A stand-in for antd's control socket in a new folder: answers every request
  * with reply.  For what a real antd will not do on demand (a server that
@@ -513,6 +562,7 @@ static Suite *antctl_suite(void)
 	tcase_add_test(tc, usage_errors_exit_2_naming_the_culprit);
 	tcase_add_test(tc, unreachable_antd_exits_3_saying_why);
 	tcase_add_test(tc, a_killed_antd_is_said_to_be_dead);
+	tcase_add_test(tc, shutdown_ready_line_and_check);
 	tcase_add_test(tc, wait_ready_times_out_naming_servers_not_running);
 	tcase_add_test(tc, replies_antd_should_not_send_are_named);
 	tcase_add_test(tc, restart_and_log);
