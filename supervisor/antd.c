@@ -363,7 +363,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	opts[NOPTIONS] = (struct option){ NULL, 0, NULL, 0 };
 	int c;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': a->run_dir = optarg; break;
 		case 'f': a->foreground = 1; break;

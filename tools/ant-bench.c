@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "ant-config.h"
 #include "tool_common.h"
 
 volatile sig_atomic_t bench_interrupted;
@@ -70,7 +71,7 @@ static int common_option(int ch, struct opts *o)
 /* argv[0] is the command's name. */
 static void parse(const struct bench_command *cmd, int argc, char **argv, struct opts *o)
 {
-	const struct tool_cli cli = { .prog = PROG, .opts = cmd->opts, .shortopts = "+",
+	const struct tool_cli cli = { .prog = PROG, .opts = cmd->opts, .shortopts = "+hV", .version = ANT_VERSION,
 				      .usage = cmd->usage };
 	int ch;
 	while ((ch = tool_getopt(&cli, argc, argv)) != -1)
@@ -98,6 +99,10 @@ int main(int argc, char **argv)
 		tool_usage_error(PROG, "expected a command (chain or failover)");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("%s %s\n", PROG, ANT_VERSION);
 		return 0;
 	}
 	if (argv[1][0] == '-')

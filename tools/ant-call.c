@@ -9,6 +9,7 @@
 
 #include "ant/ant.h"
 #include "ant/cica.h"
+#include "ant-config.h"
 #include "tool_common.h"
 
 static void usage(FILE *f)
@@ -109,10 +110,11 @@ static void parse(int argc, char **argv, struct request *q)
 		{ "return", required_argument, NULL, 'R' },
 		{ "timeout", required_argument, NULL, 't' },
 		TOOL_OPT_HELP,
+		TOOL_OPT_VERSION,
 		{ "quiet", no_argument, NULL, 'q' },
 		TOOL_OPT_END,
 	};
-	const struct tool_cli cli = { .prog = "ant-call", .opts = opts, .shortopts = "+",
+	const struct tool_cli cli = { .prog = "ant-call", .opts = opts, .shortopts = "+hV", .version = ANT_VERSION,
 				      .usage = usage, .run_dir = &q->run_dir,
 				      .bad_format = "unknown or incomplete option '%s'" };
 	int ch;

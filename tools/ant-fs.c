@@ -8,6 +8,7 @@
 
 #include "ant/ant.h"
 #include "fs_proto.h"
+#include "ant-config.h"
 #include "tool_common.h"
 
 #define PROG "ant-fs"
@@ -198,10 +199,11 @@ int main(int argc, char **argv)
 		TOOL_OPT_RUN_DIR,
 		{ "server", required_argument, NULL, 's' },
 		TOOL_OPT_HELP,
+		TOOL_OPT_VERSION,
 		TOOL_OPT_END,
 	};
 	const char *run_dir = NULL;
-	const struct tool_cli cli = { .prog = PROG, .opts = opts, .shortopts = "+", .usage = usage,
+	const struct tool_cli cli = { .prog = PROG, .opts = opts, .shortopts = "+hV", .version = ANT_VERSION, .usage = usage,
 				      .run_dir = &run_dir,
 				      .bad_format = "unknown or incomplete option '%s'" };
 	int ch;

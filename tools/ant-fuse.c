@@ -838,7 +838,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		TOOL_OPT_VERSION,
 		TOOL_OPT_END,
 	};
-	const struct tool_cli cli = { .prog = PROG, .opts = opts, .shortopts = "+:fdso:",
+	const struct tool_cli cli = { .prog = PROG, .opts = opts, .shortopts = "+:hVfdso:",
 				      .usage = usage, .run_dir = &cl->run_dir };
 	int ch;
 	while ((ch = tool_getopt(&cli, argc, argv)) != -1) {

@@ -70,6 +70,7 @@ extern volatile sig_atomic_t bench_interrupted;
 	{ "server-path", required_argument, NULL, 's' },       \
 	{ "cpu", required_argument, NULL, 'c' },               \
 	TOOL_OPT_HELP,                                         \
+	TOOL_OPT_VERSION,                                      \
 	TOOL_OPT_END
 
 /* ---- clocks (ant-bench.c) ---- */

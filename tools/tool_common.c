@@ -73,6 +73,10 @@ int tool_getopt(const struct tool_cli *cli, int argc, char **argv)
 			cli->usage(stdout);
 			exit(0);
 		}
+		if (ch == 'V' && cli->version) {
+			printf("%.*s %s\n", (int)strcspn(cli->prog, " "), cli->prog, cli->version);
+			exit(0);
+		}
 		if (ch == 'r' && cli->run_dir) {
 			*cli->run_dir = optarg;
 			continue;

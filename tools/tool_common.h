@@ -39,6 +39,8 @@ struct tool_cli {
 	void (*usage)(FILE *f);         /* --help (val 'h'): printed on stdout, exit 0;
 					 * NULL: 'h' is returned */
 	const char **run_dir;           /* --run-dir (val 'r') is stored here; NULL: returned */
+	const char *version;            /* --version (val 'V') prints "PROG VERSION", exit 0;
+					 * NULL: 'V' is returned */
 	const char *bad_format;         /* NULL: tool_option_error says what is wrong; else
 					 * usage error with this format and the word typed */
 };

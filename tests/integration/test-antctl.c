@@ -349,6 +349,31 @@ START_TEST(shutdown_ready_line_and_check)
 }
 END_TEST
 
+/* The same conventions in every program: -h and --help print the usage
+ * (exit 0), --version the version (exit 0). */
+START_TEST(every_program_has_help_and_version)
+{
+	const char *tools[] = { "antctl", "ant-call", "ant-fs", "ant-fuse", "ant-bench" };
+	for (size_t i = 0; i <= sizeof(tools) / sizeof(tools[0]); i++) {
+		const char *path = i < sizeof(tools) / sizeof(tools[0]) ? harness_tool(tools[i])
+									: harness_antd();
+		const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+		if (access(path, X_OK) != 0)
+			continue;   /* not built here (the file stack is a meson option) */
+		const char *flags[] = { "-h", "--help", "--version" };
+		for (int f = 0; f < 3; f++) {
+			char *const argv[] = { (char *)path, (char *)flags[f], NULL };
+			char *out = NULL;
+			int rc = harness_run(argv, &out);
+			ck_assert_msg(rc == 0, "%s %s: exit %d: %s", name, flags[f], rc, out);
+			ck_assert_msg(strstr(out, f < 2 ? "usage:" : name), "%s %s: %s", name, flags[f],
+				      out);
+			free(out);
+		}
+	}
+}
+END_TEST
+
 /*
  * A stand-in for antd's control socket in a new folder: answers every request
  * with reply.  For what a real antd will not do on demand (a server that
@@ -563,6 +588,7 @@ static Suite *antctl_suite(void)
 	tcase_add_test(tc, unreachable_antd_exits_3_saying_why);
 	tcase_add_test(tc, a_killed_antd_is_said_to_be_dead);
 	tcase_add_test(tc, shutdown_ready_line_and_check);
+	tcase_add_test(tc, every_program_has_help_and_version);
 	tcase_add_test(tc, wait_ready_times_out_naming_servers_not_running);
 	tcase_add_test(tc, replies_antd_should_not_send_are_named);
 	tcase_add_test(tc, restart_and_log);
