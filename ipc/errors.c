@@ -25,6 +25,7 @@ static const struct ant_error_info ant_errors[] = {
 	{ ANT_E_NO_ICA,        "ANT_E_NO_ICA",        "no ICA available" },
 	{ ANT_E_TOO_BIG,       "ANT_E_TOO_BIG",       "answer does not fit the control ICA" },
 	{ ANT_E_LIMIT,         "ANT_E_LIMIT",         "over a limit of the stack" },
+	{ ANT_E_SERVER_STOPPED, "ANT_E_SERVER_STOPPED", "server stopped by the operator" },
 };
 
 /*

@@ -371,8 +371,19 @@ static void enqueue_request(struct antd *d, struct call *c)
 		fail_now(d, c, ANT_E_SHUTDOWN);
 		return;
 	}
-	if (!server_alive(s)) {
-		fail_now(d, c, ANT_E_SERVER_FAILED);
+	if (!server_accepts(s)) {
+		const struct ant_frame *f = top_of(c);
+		if (s->op_stopped) {
+			log_warn("call-refused", s->conf->name, "call (op %s from %s) refused: stopped "
+				 "by the operator", f->op, srv_name(d, f->caller));
+			set_error_text(c, ANT_E_SERVER_STOPPED, "%s is stopped (antctl stop); antctl "
+				       "start %s brings it back", s->conf->name, s->conf->name);
+		} else {
+			set_error_text(c, ANT_E_SERVER_FAILED, "%s is %s (%s)", s->conf->name,
+				       server_state_name(s->state),
+				       s->last_exit[0] ? s->last_exit : "no exit seen");
+		}
+		route_result(d, c, f->callee);
 		return;
 	}
 	c->state = CALL_QUEUED;

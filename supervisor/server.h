@@ -98,6 +98,7 @@ struct server {
 	ev_timer spare_timer;              /* (re)make the spare */
 	ev_timer retry_timer;              /* on_give_up retry: try a given-up server again */
 	unsigned give_ups;                 /* given up in a row (the retry delay doubles) */
+	int op_stopped;                    /* stopped by the operator (antctl stop), not by itself */
 	double last_failure;               /* when the last failure was counted (monotonic s) */
 	unsigned spare_failures;           /* spares that died in a row */
 	char violation[96];                /* the last sandbox violation */

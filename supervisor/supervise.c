@@ -117,7 +117,7 @@ static void restart_now(struct antd *d, struct server *s)
 static void settle(struct antd *d, struct server *s, enum server_state st)
 {
 	set_state(s, st);
-	calls_fail_queued(d, s, ANT_E_SERVER_FAILED);
+	calls_fail_queued(d, s, s->op_stopped ? ANT_E_SERVER_STOPPED : ANT_E_SERVER_FAILED);
 	d->hooks.server_gone(d, s);
 }
 
@@ -429,6 +429,7 @@ static int a_disconnected(struct antd *d, struct server *s, struct instance *in,
 /* The operator asked a dead server back (what: "start", "restart"). */
 static void start_again(struct antd *d, struct server *s, const char *what)
 {
+	s->op_stopped = 0;
 	ev_timer_stop(d->loop, &s->retry_timer);
 	s->give_ups = 0;
 	log_info(what, s->conf->name, "%s asked by the operator", what);
@@ -474,8 +475,10 @@ static int a_stop(struct antd *d, struct server *s, struct instance *in, enum sv
 	ev_timer_stop(d->loop, &in->ready_timer);
 	ev_timer_stop(d->loop, &in->eof_timer);
 	instance_signal(s->spare, SIGTERM);
-	if (ev == EV_OP_STOP)
+	if (ev == EV_OP_STOP) {
 		log_info("stop", s->conf->name, "stop asked by the operator");
+		s->op_stopped = 1;
+	}
 	if (instance_alive(in)) {
 		set_state(s, SRV_STOPPING);
 		instance_signal(in, SIGTERM);

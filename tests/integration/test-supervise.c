@@ -561,7 +561,10 @@ START_TEST(operator_restart_stop_start)
 	harness_wait_state(&h, "e", "stopped", 0);
 	struct ant_conn *c = harness_connect(&h);
 	static struct ant_result res;
-	ck_assert_int_eq(harness_call(c, "e", "echo", "x", 0, &res), ANT_E_SERVER_FAILED);
+	/* Stopped by the operator: said so, with how to bring it back. */
+	ck_assert_int_eq(harness_call(c, "e", "echo", "x", 0, &res), ANT_E_SERVER_STOPPED);
+	ck_assert_msg(memmem(res.bytes, res.len, "e is stopped (antctl stop); antctl start e", 42),
+		      "%.*s", (int)res.len, (const char *)res.bytes);
 	char *const start[] = { (char *)harness_tool("antctl"), "--run-dir", h.dir, "start", "e", NULL };
 	ck_assert_int_eq(harness_run(start, &out), 0);
 	free(out);

@@ -986,6 +986,7 @@ START_TEST(test_errname)
 		{ ANT_E_NO_ICA, "ANT_E_NO_ICA", "no ICA available" },
 		{ ANT_E_TOO_BIG, "ANT_E_TOO_BIG", "answer does not fit the control ICA" },
 		{ ANT_E_LIMIT, "ANT_E_LIMIT", "over a limit of the stack" },
+		{ ANT_E_SERVER_STOPPED, "ANT_E_SERVER_STOPPED", "server stopped by the operator" },
 	};
 
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
@@ -998,7 +999,7 @@ START_TEST(test_errname)
 	ck_assert_str_eq(ant_strerror(-ENOENT), "No such file or directory");
 	ck_assert_str_eq(ant_strerror(-EINVAL), "Invalid argument");
 
-	static const int unknown[] = { 0, 1, ENOENT, 5000, -1000, -1012, -5000, INT_MIN, INT_MAX };
+	static const int unknown[] = { 0, 1, ENOENT, 5000, -1000, -1013, -5000, INT_MIN, INT_MAX };
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		ck_assert_str_eq(ant_errname(unknown[i]), "UNKNOWN");
 		ck_assert_str_eq(ant_strerror(unknown[i]), "unknown error");

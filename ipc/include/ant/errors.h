@@ -19,6 +19,7 @@ enum ant_error {
 	ANT_E_NO_ICA        = -1009, /* no ICA could be allocated */
 	ANT_E_TOO_BIG       = -1010, /* the call's answer or next stage did not fit its control ICA */
 	ANT_E_LIMIT         = -1011, /* over a limit of the stack (calls in flight of one peer...) */
+	ANT_E_SERVER_STOPPED = -1012, /* the server was stopped by the operator (antctl stop) */
 };
 
 /* Codes above -ANT_ERRNO_MAX are -errno (a server's own answer, or a system
