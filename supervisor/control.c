@@ -61,6 +61,18 @@ static json_t *status_json(struct antd *d)
 					    json_real(ev_timer_remaining(d->loop, &s->retry_timer)));
 		if (s->give_ups)
 			json_object_set_new(o, "give_ups", json_integer(s->give_ups));
+		json_t *exits = json_array();
+		struct timespec wall;
+		clock_gettime(CLOCK_REALTIME, &wall);
+		double nowr = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
+		for (unsigned k = 0; k < s->exits_n && k < SERVER_EXITS; k++) {
+			const struct exit_rec *r = &s->exits[(s->exits_n - 1 - k) % SERVER_EXITS];
+			json_array_append_new(exits, json_pack("{s:I, s:I, s:s, s:s}",
+				"time", (json_int_t)r->when, "ago_s", (json_int_t)(nowr - r->when),
+				"how", r->how, "cause", r->cause));
+		}
+		json_object_set_new(o, "exits", exits);
+		json_object_set_new(o, "instance", json_integer(in->gen));
 		if (o && s->last_exit[0])
 			json_object_set_new(o, "last_exit", json_string(s->last_exit));
 		json_array_append_new(servers, o);
@@ -87,7 +99,7 @@ static json_t *status_json(struct antd *d)
 
 static void reply(struct peer *p, json_t *o)
 {
-	char *s = json_dumps(o, JSON_COMPACT);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	json_decref(o);
 	if (!s)
 		return;

@@ -73,6 +73,7 @@ enum server_state {
 };
 
 #define RESTART_HISTORY 1024
+#define SERVER_EXITS 8
 
 struct server {
 	const struct stack_server *conf;   /* ro */
@@ -89,6 +90,12 @@ struct server {
 	uint64_t served;                   /* replies sent */
 	uint64_t restarts, replays, failovers;
 	char last_exit[96];                /* how it last ended */
+	struct exit_rec {
+		double when;               /* wall clock (s since the epoch) */
+		char how[96];              /* "killed by signal SIGKILL", "exited with code 1" */
+		char cause[160];           /* why antd ended it, or why it could not start; "" */
+	} exits[SERVER_EXITS];             /* its last ends, a ring (exits_n counts them all) */
+	unsigned exits_n;
 	struct failure {
 		double t;                  /* when (monotonic s) */
 		uint64_t blamed;           /* the caller (peer key) of the request it was blamed on, or 0 */

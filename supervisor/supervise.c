@@ -49,6 +49,17 @@ static void set_state(struct server *s, enum server_state st)
 
 /* ---- helpers the actions share --------------------------------------------- */
 
+/* Remember how and why the serving instance ended, for antctl status. */
+static void record_exit(struct server *s, const char *how, const char *cause)
+{
+	struct exit_rec *r = &s->exits[s->exits_n++ % SERVER_EXITS];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r->when = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	snprintf(r->how, sizeof(r->how), "%s", how);
+	snprintf(r->cause, sizeof(r->cause), "%s", cause ? cause : "");
+}
+
 /* Signal in as antd's decision: the first reason is the one its death is
  * reported with. */
 static void kill_instance(struct server *s, struct instance *in, enum kill_kind kind, int sig,
@@ -60,7 +71,9 @@ static void kill_instance(struct server *s, struct instance *in, enum kill_kind 
 		in->kill = kind;
 		snprintf(in->kill_why, sizeof(in->kill_why), "%s", why);
 	}
-	log_error("kill", s->conf->name, "pid %d killed: %s", (int)in->pid, why);
+	/* A restart asked for is planned: info; a fault is trouble: error. */
+	log_event(kind == KILL_ASKED ? LOG_INFO : kind == KILL_NOBLAME ? LOG_WARN : LOG_ERROR,
+		  "kill", s->conf->name, "pid %d killed: %s", (int)in->pid, why);
 	instance_signal(in, sig ? sig : SIGKILL);
 }
 
@@ -297,6 +310,7 @@ static int a_exec_failed(struct antd *d, struct server *s, struct instance *in, 
 {
 	char why[96];
 	snprintf(why, sizeof(why), "%s", in->exec_error);
+	record_exit(s, "could not start", why);
 	if (in->peer)
 		peer_close(in->peer, why);
 	instance_clear(d, in);
@@ -349,10 +363,13 @@ static int a_exited(struct antd *d, struct server *s, struct instance *in, enum 
 	enum kill_kind kind = in->kill;
 	int counts = kind == KILL_FAULT || (kind == KILL_NONE && self_inflicted(dt));
 	int was_ready = in->phase == INST_READY;
-	log_error(was_ready ? "server-exit" : "start-failed", s->conf->name, "pid %d %s%s%s%s",
+	log_event(kind == KILL_ASKED ? LOG_INFO : LOG_ERROR,
+		  was_ready ? "server-exit" : "start-failed", s->conf->name, "pid %d %s%s%s%s",
 		  (int)in->pid, s->last_exit,
 		  was_ready ? "" : " before it was ready (start-up failure)",
 		  in->kill_why[0] ? ": " : "", in->kill_why);
+	record_exit(s, s->last_exit, in->kill_why[0] ? in->kill_why :
+		    kind == KILL_NONE && !self_inflicted(dt) ? "a signal from outside antd" : "");
 	set_state(s, SRV_RESTARTING);
 	in->want = 0;
 	if (in->peer)
@@ -377,6 +394,7 @@ static int a_exited_stopping(struct antd *d, struct server *s, struct instance *
 			     enum sv_event ev, struct sv_detail *dt)
 {
 	log_info("server-exit", s->conf->name, "pid %d %s", (int)in->pid, s->last_exit);
+	record_exit(s, s->last_exit, d->stopping ? "the stack stopped" : "stopped by the operator");
 	if (in->peer)
 		peer_close(in->peer, s->last_exit);
 	instance_clear(d, in);

@@ -47,7 +47,7 @@ struct command {
 	const char *help;           /* the command's own text for NAME --help */
 	const struct option *opts;  /* its own options (global ones are added) */
 	const char *shortopts;
-	int nargs;                  /* positional arguments: exactly this many */
+	int nargs;                  /* positional arguments: exactly this many (-1: one or none) */
 	int (*run)(struct ctl *c, const struct command *cmd, const struct args *a);
 };
 
@@ -262,14 +262,71 @@ static void print_status_table(const json_t *st)
 	}
 }
 
+/* "12:03:04 (5 s ago)" */
+static void when(double t, double ago, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	localtime_r(&tt, &tm);
+	char hms[16];
+	strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+	snprintf(buf, len, "%s (%.0f s ago)", hms, ago);
+}
+
+/* antctl status SERVER: everything antd says of one server. */
+static int print_server_detail(const json_t *s)
+{
+	printf("%s: %s, pid %.0f (instance %.0f), up %.1f s\n", str(s, "name"), str(s, "state"),
+	       num(s, "pid"), num(s, "instance"), num(s, "uptime_s"));
+	const json_t *sb = json_object_get(s, "sandbox");
+	printf("  policy %s; sandbox %s (%.0f system calls, %s), %.0f violations\n",
+	       str(s, "policy"), str(sb, "policy"), num(sb, "syscalls_allowed"), str(sb, "action"),
+	       num(sb, "violations"));
+	printf("  served %.0f, in flight %.0f, queued %.0f, restarts %.0f, replays %.0f, "
+	       "failovers %.0f\n", num(s, "served"), num(s, "inflight"), num(s, "queued"),
+	       num(s, "restarts"), num(s, "replays"), num(s, "failovers"));
+	if (num(s, "standby_pid") > 0)
+		printf("  warm spare: pid %.0f, %s\n", num(s, "standby_pid"),
+		       json_is_true(json_object_get(s, "standby_ready")) ? "ready" : "not ready");
+	if (json_object_get(s, "retry_in_s"))
+		printf("  given up %.0f time(s) in a row; trying again in %.1f s\n",
+		       num(s, "give_ups"), num(s, "retry_in_s"));
+	const json_t *exits = json_object_get(s, "exits");
+	if (json_array_size(exits))
+		printf("  last ends, newest first:\n");
+	for (size_t i = 0; i < json_array_size(exits); i++) {
+		const json_t *e = json_array_get(exits, i);
+		char at[64];
+		when(num(e, "time"), num(e, "ago_s"), at, sizeof(at));
+		const char *cause = json_string_value(json_object_get(e, "cause"));
+		printf("    %s  %s%s%s\n", at, str(e, "how"), cause && *cause ? ": " : "",
+		       cause ? cause : "");
+	}
+	return EXIT_OK;
+}
+
 static int cmd_status(struct ctl *c, const struct command *cmd, const struct args *a)
 {
 	json_t *rep = ctl_call(c, json_pack("{s:s}", "cmd", "status"));
 	int ok = reply_ok(rep, "status");
-	if (c->json)
+	const json_t *one = a->server && ok ? ctl_status_server(rep, a->server) : NULL;
+	if (ok && a->server && !one) {
+		fprintf(stderr, "antctl: status: no server named '%s' in this stack\n", a->server);
+		json_decref(rep);
+		return EXIT_FAILED;
+	}
+	if (c->json && one) {
+		char *text = json_dumps(one, JSON_COMPACT | JSON_REAL_PRECISION(6));
+		if (text)
+			printf("%s\n", text);
+		free(text);
+	} else if (c->json) {
 		print_raw(c);
-	else if (ok)
+	} else if (one) {
+		print_server_detail(one);
+	} else if (ok) {
 		print_status_table(rep);
+	}
 	json_decref(rep);
 	return ok ? EXIT_OK : EXIT_FAILED;
 }
@@ -504,12 +561,15 @@ static const struct option wait_opts[] = {
 static const struct option no_opts[] = { { NULL, 0, NULL, 0 } };
 
 static const struct command commands[] = {
-	{ "status", "", "servers: pid, state, uptime, restarts, replays, calls",
-	  "Print one line per server: its pid, state (starting, running, restarting,\n"
-	  "failed, stopping, stopped), uptime, restarts, replayed calls, control ICAs\n"
-	  "it holds now (in flight) and replies it has sent (served).  With --json,\n"
-	  "antd's status object as it sent it.\n",
-	  no_opts, "h", 0, cmd_status },
+	{ "status", "[SERVER]", "servers: pid, state, uptime, restarts, replays, calls",
+	  "Print one line per server: its pid, state (spawning, starting, running,\n"
+	  "restarting, failed, stopping, stopped), uptime, restarts, replayed calls,\n"
+	  "control ICAs it holds now (in flight) and replies it has sent (served).\n"
+	  "With SERVER, everything antd says of that one: its instance, policy,\n"
+	  "sandbox, counters, warm spare, and its last ends with their times and\n"
+	  "causes (a deadline, an operator's restart, a sandbox violation...).\n"
+	  "With --json, antd's status object (of SERVER: its part) as antd sent it.\n",
+	  no_opts, "h", -1, cmd_status },
 	{ "restart", "SERVER", "stop SERVER and start it again",
 	  "Ask antd to restart SERVER now.  antd replies at once; the restart itself\n"
 	  "follows (see antctl status, antctl log).\n",
@@ -667,11 +727,12 @@ static void parse_command(const struct command *cmd, const char *prog, int argc,
 	if (g->help)
 		return;
 	int npos = argc - optind;
-	if (npos < cmd->nargs)
+	int want = cmd->nargs < 0 ? (npos ? 1 : 0) : cmd->nargs;
+	if (npos < want)
 		tool_usage_error(prog, "expected %s", cmd->synopsis);
-	if (npos > cmd->nargs)
-		tool_usage_error(prog, "unexpected argument '%s'", argv[optind + cmd->nargs]);
-	if (cmd->nargs)
+	if (npos > want)
+		tool_usage_error(prog, "unexpected argument '%s'", argv[optind + want]);
+	if (want)
 		a->server = argv[optind];
 }
 

@@ -349,6 +349,41 @@ START_TEST(shutdown_ready_line_and_check)
 }
 END_TEST
 
+/* antctl status SERVER: one server's detail, with its last ends and their
+ * causes as antd knows them; a planned restart is logged at info level, a
+ * crash at error; numbers in --json carry no float noise. */
+START_TEST(status_of_one_server_says_what_happened)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-detail\", \"servers\": ["
+			  " {\"name\":\"e\",\"exec\":\"echo\"} ]}");
+	char *out;
+	pid_t pid = harness_server_pid(&h, "e");
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "restart", "e", NULL), 0);
+	free(out);
+	pid = harness_wait_state(&h, "e", "running", pid);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	harness_wait_state(&h, "e", "running", pid);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", "e", NULL), 0);
+	ck_assert_msg(strstr(out, "e: running, pid ") && strstr(out, "restarts 2") &&
+		      strstr(out, "killed by signal SIGKILL: restart asked by the operator") &&
+		      strstr(out, "killed by signal SIGKILL: a signal from outside antd"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", "nosuch", NULL), 1);
+	ck_assert_msg(strstr(out, "no server named 'nosuch'"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "--json", "status", "e", NULL), 0);
+	ck_assert_msg(strstr(out, "\"name\":\"e\"") && strstr(out, "\"exits\":[") &&
+		      !strstr(out, "99999"), "%s", out);
+	free(out);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "info kill [e]") && strstr(log, "info server-exit [e]") &&
+		      strstr(log, "error server-exit [e]"), "%s", log);
+	free(log);
+	harness_stop(&h);
+}
+END_TEST
+
 /* The same conventions in every program: -h and --help print the usage
  * (exit 0), --version the version (exit 0). */
 START_TEST(every_program_has_help_and_version)
@@ -589,6 +624,7 @@ static Suite *antctl_suite(void)
 	tcase_add_test(tc, a_killed_antd_is_said_to_be_dead);
 	tcase_add_test(tc, shutdown_ready_line_and_check);
 	tcase_add_test(tc, every_program_has_help_and_version);
+	tcase_add_test(tc, status_of_one_server_says_what_happened);
 	tcase_add_test(tc, wait_ready_times_out_naming_servers_not_running);
 	tcase_add_test(tc, replies_antd_should_not_send_are_named);
 	tcase_add_test(tc, restart_and_log);
