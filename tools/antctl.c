@@ -29,6 +29,7 @@ struct ctl {
 	const char *run_dir;        /* ro */
 	struct ctl_conn conn;       /* the socket; conn.raw: the last message, as sent */
 	int json;                   /* ro: --json */
+	int unreachable;            /* log: why antd could not be reached (-errno), or 0 */
 };
 
 /* What the command line said beyond the command's name. */
@@ -36,6 +37,8 @@ struct args {
 	const char *server;         /* restart, stop, start */
 	long lines;                 /* log */
 	int follow;                 /* log */
+	const char *only_server;    /* log --server */
+	int min_level;              /* log --level: 0 debug, 1 info, 2 warn, 3 error */
 	double timeout_s;           /* wait-ready, shutdown */
 	int timeout_given;          /* --timeout was given */
 };
@@ -426,20 +429,109 @@ static void print_event(const json_t *ev, int as_json)
 		printf("%s %s %s %s\n", when, str(ev, "level"), str(ev, "event"), str(ev, "msg"));
 }
 
+static const char *const level_names[] = { "debug", "info", "warn", "error", NULL };
+
+static int level_of(const char *name)
+{
+	for (int i = 0; name && level_names[i]; i++)
+		if (strcmp(name, level_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* Does ev pass log's --server and --level? */
+static int keep_event(const json_t *ev, const struct args *a)
+{
+	const char *server = json_string_value(json_object_get(ev, "server"));
+	if (a->only_server && (!server || strcmp(server, a->only_server) != 0))
+		return 0;
+	return level_of(json_string_value(json_object_get(ev, "level"))) >= a->min_level;
+}
+
+/* One line of antd.log as an event: a JSON line, or "TIME antd LEVEL EVENT
+ * [SERVER] MSG".  NULL if it is neither. */
+static json_t *event_of_line(char *line)
+{
+	line[strcspn(line, "\n")] = '\0';
+	if (line[0] == '{')
+		return json_loads(line, 0, NULL);
+	char when[64], level[16], event[64];
+	int n = 0;
+	if (sscanf(line, "%63s antd %15s %63s %n", when, level, event, &n) < 3 || !n)
+		return NULL;
+	const char *rest = line + n, *server = NULL;
+	char name[64] = "";
+	if (rest[0] == '[' && strchr(rest, ']')) {
+		size_t len = (size_t)(strchr(rest, ']') - rest - 1);
+		snprintf(name, sizeof(name), "%.*s", (int)len, rest + 1);
+		server = name;
+		rest = strchr(rest, ']') + 1;
+		rest += *rest == ' ';
+	}
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:s}", "time", when, "level", level, "event",
+			       event, "msg", rest);
+	if (ev && server)
+		json_object_set_new(ev, "server", json_string(server));
+	return ev;
+}
+
+/* antd is not running: the last events of DIR/antd.log, filtered. */
+static int log_from_file(struct ctl *c, const struct args *a)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/antd.log", c->run_dir);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	fprintf(stderr, "antctl: antd is not running; reading %s\n", path);
+	json_t *kept = json_array();
+	char line[4096];
+	while (fgets(line, sizeof(line), f)) {
+		json_t *ev = event_of_line(line);
+		if (ev && keep_event(ev, a))
+			json_array_append(kept, ev);
+		json_decref(ev);
+		while (json_array_size(kept) > (size_t)a->lines)
+			json_array_remove(kept, 0);
+	}
+	fclose(f);
+	size_t i;
+	json_t *ev;
+	json_array_foreach(kept, i, ev)
+		print_event(ev, c->json);
+	json_decref(kept);
+	return 0;
+}
+
 static int cmd_log(struct ctl *c, const struct command *cmd, const struct args *a)
 {
+	if (c->conn.fd < 0) {   /* antd is gone: its log file is still there */
+		if (log_from_file(c, a) == 0)
+			return EXIT_OK;
+		die_unreachable(c, c->unreachable);
+	}
+	int filtered = a->only_server || a->min_level > 0;
 	json_t *rep = ctl_call(c, json_pack("{s:s, s:I, s:b}", "cmd", "log", "lines",
-					    (json_int_t)a->lines, "follow", a->follow));
+					    (json_int_t)(filtered ? 1000 : a->lines), "follow",
+					    a->follow));
 	if (!reply_ok(rep, "log")) {
 		if (c->json)
 			print_raw(c);
 		json_decref(rep);
 		return EXIT_FAILED;
 	}
+	/* The last N events that pass the filters. */
+	json_t *kept = json_array();
 	size_t i;
 	json_t *ev;
 	json_array_foreach(json_object_get(rep, "events"), i, ev)
+		if (keep_event(ev, a))
+			json_array_append(kept, ev);
+	while (json_array_size(kept) > (size_t)a->lines)
+		json_array_remove(kept, 0);
+	json_array_foreach(kept, i, ev)
 		print_event(ev, c->json);
+	json_decref(kept);
 	json_decref(rep);
 	if (!a->follow)
 		return EXIT_OK;
@@ -456,7 +548,8 @@ static int cmd_log(struct ctl *c, const struct command *cmd, const struct args *
 			die_recv(c, r, why);
 		ev = json_object_get(rep, "event");
 		if (json_is_object(ev)) {
-			print_event(ev, c->json);
+			if (keep_event(ev, a))
+				print_event(ev, c->json);
 		} else if (json_is_false(json_object_get(rep, "ok"))) {
 			reply_ok(rep, "log");
 			json_decref(rep);
@@ -552,6 +645,8 @@ static int cmd_wait_ready(struct ctl *c, const struct command *cmd, const struct
 static const struct option log_opts[] = {
 	{ "follow", no_argument, NULL, 'f' },
 	{ "lines", required_argument, NULL, 'n' },
+	{ "server", required_argument, NULL, 'S' },
+	{ "level", required_argument, NULL, 'L' },
 	{ NULL, 0, NULL, 0 },
 };
 static const struct option wait_opts[] = {
@@ -580,14 +675,19 @@ static const struct command commands[] = {
 	{ "start", "SERVER", "start a stopped or failed SERVER",
 	  "Ask antd to start SERVER again after stop, or after it was given up.\n",
 	  no_opts, "h", 1, cmd_server },
-	{ "log", "[-f] [-n N]", "the last supervision events; -f: keep following",
+	{ "log", "[-f] [-n N] [--server NAME] [--level L]",
+	  "the last supervision events; -f: keep following",
 	  "Print antd's last N supervision events (starts, exits, restarts, cut-offs),\n"
 	  "one a line: TIME LEVEL EVENT [SERVER] MESSAGE.  With --json, one JSON object\n"
-	  "a line.\n"
+	  "a line.  When antd is not running, the events are read from the run\n"
+	  "folder's antd.log (and antctl says so).\n"
 	  "\n"
 	  "  -n, --lines N        how many past events (default 50; 0 with -f: only new)\n"
 	  "  -f, --follow         then print each new event as it happens, until\n"
-	  "                       interrupted or antd stops\n",
+	  "                       interrupted or antd stops\n"
+	  "  --server NAME        only the events of server NAME\n"
+	  "  --level L            only events of level L or above (debug, info, warn,\n"
+	  "                       error)\n",
 	  log_opts, "hfn:", 0, cmd_log },
 	{ "wait-ready", "[--timeout S]", "wait until every server is running",
 	  "Ask antd for its status every 50 ms until every server is running, and\n"
@@ -707,6 +807,12 @@ static void parse_command(const struct command *cmd, const char *prog, int argc,
 			continue;
 		switch (ch) {
 		case 'f': a->follow = 1; break;
+		case 'S': a->only_server = optarg; break;
+		case 'L':
+			if ((a->min_level = level_of(optarg)) < 0)
+				tool_usage_error(prog, "--level: expected debug, info, warn or error, "
+						 "got '%s'", optarg);
+			break;
 		case 'n':
 			if (tool_parse_long(optarg, 0, 1000000, &a->lines) < 0)
 				tool_usage_error(prog, "--lines: expected a count from 0 to 1000000, got '%s'",
@@ -791,8 +897,12 @@ int main(int argc, char **argv)
 	/* wait-ready connects itself: antd may not be there yet. */
 	if (cmd->run != cmd_wait_ready) {
 		int r = ctl_connect(&c.conn);
-		if (r < 0)
+		if (r < 0 && cmd->run == cmd_log) {   /* it may read antd.log instead */
+			c.conn.fd = -1;
+			c.unreachable = r;
+		} else if (r < 0) {
 			die_unreachable(&c, r);
+		}
 	}
 	int rc = cmd->run(&c, cmd, &a);
 	ctl_close(&c.conn);

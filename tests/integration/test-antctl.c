@@ -384,6 +384,37 @@ START_TEST(status_of_one_server_says_what_happened)
 }
 END_TEST
 
+/* antctl log filters by server and level, and reads antd.log once antd
+ * has stopped (saying so). */
+START_TEST(log_filters_and_the_file_after_a_stop)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-logf\", \"servers\": ["
+			  " {\"name\":\"a\",\"exec\":\"echo\"}, {\"name\":\"b\",\"exec\":\"echo\"} ]}");
+	char *out;
+	pid_t pid = harness_server_pid(&h, "b");
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "restart", "b", NULL), 0);
+	free(out);
+	harness_wait_state(&h, "b", "running", pid);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "--server", "b", NULL), 0);
+	ck_assert_msg(strstr(out, "[b]") && !strstr(out, "[a]") && strstr(out, "restart asked"),
+		      "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "--level", "warn", NULL), 0);
+	ck_assert_msg(!strstr(out, " info "), "%s", out);   /* a planned restart is no trouble */
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "shutdown", NULL), 0);
+	free(out);
+	for (int i = 0; i < 200 && !launcher_ended(&h.run); i++)
+		harness_sleep_ms(10);
+	h.antd = 0;
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "-n", "1", NULL), 0);
+	ck_assert_msg(strstr(out, "antd is not running; reading") && strstr(out, "stack t-logf stopped"),
+		      "%s", out);
+	free(out);
+}
+END_TEST
+
 /* The same conventions in every program: -h and --help print the usage
  * (exit 0), --version the version (exit 0). */
 START_TEST(every_program_has_help_and_version)
@@ -625,6 +656,7 @@ static Suite *antctl_suite(void)
 	tcase_add_test(tc, shutdown_ready_line_and_check);
 	tcase_add_test(tc, every_program_has_help_and_version);
 	tcase_add_test(tc, status_of_one_server_says_what_happened);
+	tcase_add_test(tc, log_filters_and_the_file_after_a_stop);
 	tcase_add_test(tc, wait_ready_times_out_naming_servers_not_running);
 	tcase_add_test(tc, replies_antd_should_not_send_are_named);
 	tcase_add_test(tc, restart_and_log);
