@@ -19,7 +19,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+# Bold only on a terminal, and not with NO_COLOR set (https://no-color.org).
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+	step() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+else
+	step() { printf '\n%s\n' "$*"; }
+fi
 show() { printf '  $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/    /'; }
 
 step "1. antd starts the stack of examples/chain3.json: app -> relay1 -> relay2 -> relay3"
