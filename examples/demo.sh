@@ -10,22 +10,13 @@ call="$build/tools/ant-call"
 antctl="$build/tools/antctl"
 export ANT_RUN_DIR=$run
 
+# shellcheck source=demo-lib.sh
+. "$here/demo-lib.sh"
 cleanup() {
-	if [ -f "$run/antd.pid" ]; then
-		kill "$(cat "$run/antd.pid")" 2>/dev/null || true
-		for _ in $(seq 50); do [ -e "$run/app.sock" ] || break; sleep 0.1; done
-	fi
+	stop_stack "$run"
 	rm -rf "$run"
 }
 trap cleanup EXIT
-
-# Bold only on a terminal, and not with NO_COLOR set (https://no-color.org).
-if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
-	step() { printf '\n\033[1m%s\033[0m\n' "$*"; }
-else
-	step() { printf '\n%s\n' "$*"; }
-fi
-show() { printf '  $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/    /'; }
 
 step "1. antd starts the stack of examples/chain3.json: app -> relay1 -> relay2 -> relay3"
 echo "   Each server is its own process with one socket to antd; antd owns every ICA"

@@ -13,23 +13,14 @@ fuse="$build/tools/ant-fuse"
 mnt="$run/mnt"
 export ANT_RUN_DIR=$run/run
 
+# shellcheck source=demo-lib.sh
+. "$here/demo-lib.sh"
 cleanup() {
 	if mountpoint -q "$mnt" 2>/dev/null; then fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" || true; fi
-	if [ -f "$run/run/antd.pid" ]; then
-		kill "$(cat "$run/run/antd.pid")" 2>/dev/null || true
-		for _ in $(seq 50); do [ -e "$run/run/app.sock" ] || break; sleep 0.1; done
-	fi
+	stop_stack "$run/run"
 	rm -rf "$run"
 }
 trap cleanup EXIT
-
-# Bold only on a terminal, and not with NO_COLOR set (https://no-color.org).
-if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
-	step() { printf '\n\033[1m%s\033[0m\n' "$*"; }
-else
-	step() { printf '\n%s\n' "$*"; }
-fi
-show() { printf '  $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/    /'; }
 mkfs=$(command -v mkfs.ext4 || echo /sbin/mkfs.ext4)
 
 step "1. A folder of sample files becomes an ext4 image (mkfs.ext4 -d)"
