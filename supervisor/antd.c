@@ -424,7 +424,9 @@ static int settle_in(struct antd *d, const struct args *a)
 	char err[1024], defdir[PATH_MAX], logpath[PATH_MAX];
 	const char *run_dir = a->run_dir ? a->run_dir : d->stack->run_dir;
 	if (!run_dir) {
-		snprintf(defdir, sizeof(defdir), "/run/ant/%s", d->stack->name);
+		const char *base = getenv("ANT_RUN_BASE");   /* as the tools look for it */
+		snprintf(defdir, sizeof(defdir), "%s/%s", base && *base ? base : "/run/ant",
+			 d->stack->name);
 		run_dir = defdir;
 	}
 	d->run_dir = strdup(run_dir);

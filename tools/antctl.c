@@ -365,6 +365,47 @@ static int cmd_ping(struct ctl *c, const struct command *cmd, const struct args 
 	return ok ? EXIT_OK : EXIT_FAILED;
 }
 
+/* ---- list ---------------------------------------------------------------------------- */
+
+/* The stacks under the run base (/run/ant): running, dead or stopped. */
+static int cmd_list(struct ctl *c, const struct command *cmd, const struct args *a)
+{
+	char names[256][TOOL_NAME_MAX];
+	int n = tool_list_stacks(names, 256);
+	if (!n && !c->json) {
+		printf("no stack under %s\n", tool_run_base());
+		return EXIT_OK;
+	}
+	json_t *all = json_array();
+	if (!c->json)
+		printf("%-24s %-8s %s\n", "STACK", "STATE", "RUN FOLDER");
+	for (int i = 0; i < n; i++) {
+		char dir[PATH_MAX], why[PATH_MAX + 200];
+		snprintf(dir, sizeof(dir), "%s/%s", tool_run_base(), names[i]);
+		struct ctl_conn conn;
+		const char *state = "stopped";
+		if (ctl_init(&conn, dir) == 0 && ctl_connect(&conn) == 0) {
+			state = "running";
+			ctl_close(&conn);
+		} else if (tool_stack_dead(dir, why, sizeof(why))) {
+			state = "dead";
+		}
+		if (c->json)
+			json_array_append_new(all, json_pack("{s:s, s:s, s:s}", "name", names[i],
+							     "state", state, "run_dir", dir));
+		else
+			printf("%-24s %-8s %s\n", names[i], state, dir);
+	}
+	if (c->json) {
+		char *text = json_dumps(all, JSON_COMPACT);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+	}
+	json_decref(all);
+	return EXIT_OK;
+}
+
 /* ---- shutdown ------------------------------------------------------------------------ */
 
 /* Stop the whole stack and wait until antd is done (its antd.pid gone). */
@@ -700,6 +741,11 @@ static const struct command commands[] = {
 	  wait_opts, "h", 0, cmd_wait_ready },
 	{ "ping", "", "check that antd answers", "Ask antd for a sign of life.\n",
 	  no_opts, "h", 0, cmd_ping },
+	{ "list", "", "the stacks under /run/ant ($ANT_RUN_BASE) and their state",
+	  "Print every stack whose run folder is under /run/ant (or $ANT_RUN_BASE):\n"
+	  "its name, its state (running: antd answers; dead: antd is gone and left\n"
+	  "its files; stopped: it stopped cleanly) and its run folder.\n",
+	  no_opts, "h", 0, cmd_list },
 	{ "shutdown", "[--timeout S]", "stop the whole stack, and antd",
 	  "Stop the stack gracefully: antd takes no new calls, fails the calls in\n"
 	  "flight with ANT_E_SHUTDOWN, sends every server SIGTERM and, after S seconds\n"
@@ -883,10 +929,13 @@ int main(int argc, char **argv)
 	}
 
 	struct ctl c = { .json = g.json };
+	if (cmd->run == cmd_list)   /* every stack: no one run folder */
+		return cmd_list(&c, cmd, &a);
 	c.run_dir = tool_run_dir(g.run_dir);
 	if (!c.run_dir) {
-		fprintf(stderr, "antctl: no run folder: give --run-dir DIR or set ANT_RUN_DIR "
-			"(/run/ant holds no stack, or several)\n");
+		char why[1024];
+		tool_no_run_dir(why, sizeof(why));
+		fprintf(stderr, "antctl: %s\n", why);
 		return EXIT_UNREACHABLE;
 	}
 	if (ctl_init(&c.conn, c.run_dir) < 0) {

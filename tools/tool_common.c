@@ -14,6 +14,54 @@
 
 #include "tool_common.h"
 
+const char *tool_run_base(void)
+{
+	const char *b = getenv("ANT_RUN_BASE");
+	return b && *b ? b : "/run/ant";
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int tool_list_stacks(char names[][TOOL_NAME_MAX], int max)
+{
+	DIR *d = opendir(tool_run_base());
+	if (!d)
+		return 0;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && n < max) {
+		if (e->d_name[0] == '.' || strlen(e->d_name) >= TOOL_NAME_MAX)
+			continue;
+		char path[PATH_MAX];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s/antd.lock", tool_run_base(), e->d_name);
+		if (stat(path, &st) == 0)   /* an antd ran here once */
+			snprintf(names[n++], TOOL_NAME_MAX, "%s", e->d_name);
+	}
+	closedir(d);
+	qsort(names, (size_t)n, TOOL_NAME_MAX, by_name);
+	return n;
+}
+
+/* Those of names whose app.sock is there (a stack that runs, or died). */
+static int with_socket(char names[][TOOL_NAME_MAX], int n, int *which)
+{
+	int found = 0;
+	for (int i = 0; i < n; i++) {
+		char sock[PATH_MAX];
+		struct stat st;
+		snprintf(sock, sizeof(sock), "%s/%s/app.sock", tool_run_base(), names[i]);
+		if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			*which = i;
+			found++;
+		}
+	}
+	return found;
+}
+
 const char *tool_run_dir(const char *given)
 {
 	if (given)
@@ -22,24 +70,35 @@ const char *tool_run_dir(const char *given)
 	if (env)
 		return env;
 	static char only[PATH_MAX];
-	DIR *d = opendir("/run/ant");
-	if (!d)
+	char names[64][TOOL_NAME_MAX];
+	int which = -1, n = tool_list_stacks(names, 64);
+	if (with_socket(names, n, &which) != 1)
 		return NULL;
-	int found = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
+	snprintf(only, sizeof(only), "%s/%s", tool_run_base(), names[which]);
+	return only;
+}
+
+void tool_no_run_dir(char *why, size_t len)
+{
+	char names[64][TOOL_NAME_MAX];
+	int which = -1, n = tool_list_stacks(names, 64);
+	int live = with_socket(names, n, &which);
+	if (!live) {
+		snprintf(why, len, "no run folder: give --run-dir DIR or set ANT_RUN_DIR (no stack "
+			 "runs under %s)", tool_run_base());
+		return;
+	}
+	size_t at = (size_t)snprintf(why, len, "%d stacks run under %s:", live, tool_run_base());
+	for (int i = 0; i < n && at < len; i++) {
 		char sock[PATH_MAX];
 		struct stat st;
-		snprintf(sock, sizeof(sock), "/run/ant/%s/app.sock", e->d_name);
-		if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
-			snprintf(only, sizeof(only), "/run/ant/%s", e->d_name);
-			found++;
-		}
+		snprintf(sock, sizeof(sock), "%s/%s/app.sock", tool_run_base(), names[i]);
+		if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode))
+			at += (size_t)snprintf(why + at, len - at, " %s", names[i]);
 	}
-	closedir(d);
-	return found == 1 ? only : NULL;
+	if (at < len)
+		snprintf(why + at, len - at, "; choose one with --run-dir %s/NAME or ANT_RUN_DIR",
+			 tool_run_base());
 }
 
 int tool_parse_long(const char *s, long min, long max, long *out)

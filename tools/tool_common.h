@@ -10,6 +10,15 @@
 /* The run folder: the one given, else $ANT_RUN_DIR, else the only stack
  * under /run/ant; NULL if none can be chosen. */
 const char *tool_run_dir(const char *given);
+/* Where stacks' run folders live by default: $ANT_RUN_BASE, else /run/ant. */
+const char *tool_run_base(void);
+/* The folders under tool_run_base() where an antd ran (antd.lock): up to
+ * max names.  Returns how many. */
+#define TOOL_NAME_MAX 64
+int tool_list_stacks(char names[][TOOL_NAME_MAX], int max);
+/* Why tool_run_dir found none: no stack runs, or several (named), and how
+ * to choose. */
+void tool_no_run_dir(char *why, size_t len);
 
 /* Parse a whole decimal number in [min, max].  Returns 0 or -1. */
 int tool_parse_long(const char *s, long min, long max, long *out);

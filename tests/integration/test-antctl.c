@@ -415,6 +415,42 @@ START_TEST(log_filters_and_the_file_after_a_stop)
 }
 END_TEST
 
+/* antctl list names the stacks under the run base (/run/ant, here
+ * $ANT_RUN_BASE) and their state; with several and no --run-dir, antctl
+ * names them and says how to choose. */
+START_TEST(list_and_choosing_among_several_stacks)
+{
+	struct harness one, two;
+	harness_start(&one, "{ \"name\": \"t-one\", \"servers\": [ {\"name\":\"e\",\"exec\":\"echo\"} ]}");
+	harness_start(&two, "{ \"name\": \"t-two\", \"servers\": [ {\"name\":\"e\",\"exec\":\"echo\"} ]}");
+	char base[256], link[300];
+	harness_mkdtemp(base, sizeof(base), "base-XXXXXX");
+	snprintf(link, sizeof(link), "%s/one", base);
+	ck_assert_int_eq(symlink(one.dir, link), 0);
+	snprintf(link, sizeof(link), "%s/two", base);
+	ck_assert_int_eq(symlink(two.dir, link), 0);
+	setenv("ANT_RUN_BASE", base, 1);
+	unsetenv("ANT_RUN_DIR");
+	char *out;
+	ck_assert_int_eq(antctl(&out, "list", NULL), 0);
+	ck_assert_msg(strstr(out, "one") && strstr(out, "two") && strstr(out, "running"), "%s",
+		      out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "status", NULL), 3);
+	ck_assert_msg(strstr(out, "2 stacks run under") && strstr(out, " one two;") &&
+		      strstr(out, "--run-dir"), "%s", out);
+	free(out);
+	harness_stop(&two);
+	ck_assert_int_eq(antctl(&out, "list", NULL), 0);
+	ck_assert_msg(strstr(out, "stopped"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "status", NULL), 0);   /* the only one left */
+	ck_assert_msg(strstr(out, "stack t-one"), "%s", out);
+	free(out);
+	harness_stop(&one);
+}
+END_TEST
+
 /* The same conventions in every program: -h and --help print the usage
  * (exit 0), --version the version (exit 0). */
 START_TEST(every_program_has_help_and_version)
@@ -657,6 +693,7 @@ static Suite *antctl_suite(void)
 	tcase_add_test(tc, every_program_has_help_and_version);
 	tcase_add_test(tc, status_of_one_server_says_what_happened);
 	tcase_add_test(tc, log_filters_and_the_file_after_a_stop);
+	tcase_add_test(tc, list_and_choosing_among_several_stacks);
 	tcase_add_test(tc, wait_ready_times_out_naming_servers_not_running);
 	tcase_add_test(tc, replies_antd_should_not_send_are_named);
 	tcase_add_test(tc, restart_and_log);
