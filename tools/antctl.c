@@ -38,6 +38,7 @@ struct args {
 	long lines;                 /* log */
 	int follow;                 /* log */
 	const char *only_server;    /* log --server */
+	const char *only_event;     /* output: only this event ("output") */
 	int min_level;              /* log --level: 0 debug, 1 info, 2 warn, 3 error */
 	double timeout_s;           /* wait-ready, shutdown */
 	int timeout_given;          /* --timeout was given */
@@ -365,6 +366,20 @@ static int cmd_ping(struct ctl *c, const struct command *cmd, const struct args 
 	return ok ? EXIT_OK : EXIT_FAILED;
 }
 
+/* ---- output --------------------------------------------------------------------------- */
+
+static int cmd_log(struct ctl *c, const struct command *cmd, const struct args *a);
+
+/* antctl output SERVER: what the server printed (antd logs each line of its
+ * stdout and stderr as an "output" event). */
+static int cmd_output(struct ctl *c, const struct command *cmd, const struct args *a)
+{
+	struct args o = *a;
+	o.only_server = a->server;
+	o.only_event = "output";
+	return cmd_log(c, cmd, &o);
+}
+
 /* ---- list ---------------------------------------------------------------------------- */
 
 /* The stacks under the run base (/run/ant): running, dead or stopped. */
@@ -486,6 +501,9 @@ static int keep_event(const json_t *ev, const struct args *a)
 	const char *server = json_string_value(json_object_get(ev, "server"));
 	if (a->only_server && (!server || strcmp(server, a->only_server) != 0))
 		return 0;
+	const char *event = json_string_value(json_object_get(ev, "event"));
+	if (a->only_event && (!event || strcmp(event, a->only_event) != 0))
+		return 0;
 	return level_of(json_string_value(json_object_get(ev, "level"))) >= a->min_level;
 }
 
@@ -551,7 +569,7 @@ static int cmd_log(struct ctl *c, const struct command *cmd, const struct args *
 			return EXIT_OK;
 		die_unreachable(c, c->unreachable);
 	}
-	int filtered = a->only_server || a->min_level > 0;
+	int filtered = a->only_server || a->only_event || a->min_level > 0;
 	json_t *rep = ctl_call(c, json_pack("{s:s, s:I, s:b}", "cmd", "log", "lines",
 					    (json_int_t)(filtered ? 1000 : a->lines), "follow",
 					    a->follow));
@@ -741,6 +759,14 @@ static const struct command commands[] = {
 	  wait_opts, "h", 0, cmd_wait_ready },
 	{ "ping", "", "check that antd answers", "Ask antd for a sign of life.\n",
 	  no_opts, "h", 0, cmd_ping },
+	{ "output", "SERVER [-f] [-n N]", "what SERVER printed on stdout and stderr",
+	  "Print the last N lines SERVER wrote to its stdout and stderr (antd logs\n"
+	  "them, escaped and rate-limited, as \"output\" events), then with -f each new\n"
+	  "one.  Read from antd.log when antd is not running.\n"
+	  "\n"
+	  "  -n, --lines N        how many past lines (default 50)\n"
+	  "  -f, --follow         then print each new line as it comes\n",
+	  log_opts, "hfn:", 1, cmd_output },
 	{ "list", "", "the stacks under /run/ant ($ANT_RUN_BASE) and their state",
 	  "Print every stack whose run folder is under /run/ant (or $ANT_RUN_BASE):\n"
 	  "its name, its state (running: antd answers; dead: antd is gone and left\n"
@@ -946,7 +972,7 @@ int main(int argc, char **argv)
 	/* wait-ready connects itself: antd may not be there yet. */
 	if (cmd->run != cmd_wait_ready) {
 		int r = ctl_connect(&c.conn);
-		if (r < 0 && cmd->run == cmd_log) {   /* it may read antd.log instead */
+		if (r < 0 && (cmd->run == cmd_log || cmd->run == cmd_output)) {   /* antd.log instead */
 			c.conn.fd = -1;
 			c.unreachable = r;
 		} else if (r < 0) {

@@ -451,6 +451,32 @@ START_TEST(list_and_choosing_among_several_stacks)
 }
 END_TEST
 
+/* antctl output SERVER: that server's stdout and stderr lines only, also
+ * once antd has stopped. */
+START_TEST(output_of_one_server)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-out\", \"servers\": ["
+			  " {\"name\":\"talker\",\"exec\":\"echo\",\"args\":[\"--say\",\"words of talker\"]},"
+			  " {\"name\":\"quiet\",\"exec\":\"echo\"} ]}");
+	char *out;
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "output", "talker", NULL), 0);
+	ck_assert_msg(strstr(out, "[talker]") && strstr(out, "words of talker"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "output", "quiet", NULL), 0);
+	ck_assert_msg(!strstr(out, "words of talker") && !strstr(out, " start "), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "shutdown", NULL), 0);
+	free(out);
+	for (int i = 0; i < 200 && !launcher_ended(&h.run); i++)
+		harness_sleep_ms(10);
+	h.antd = 0;
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "output", "talker", NULL), 0);
+	ck_assert_msg(strstr(out, "words of talker") && strstr(out, "reading"), "%s", out);
+	free(out);
+}
+END_TEST
+
 /* The same conventions in every program: -h and --help print the usage
  * (exit 0), --version the version (exit 0). */
 START_TEST(every_program_has_help_and_version)
@@ -694,6 +720,7 @@ static Suite *antctl_suite(void)
 	tcase_add_test(tc, status_of_one_server_says_what_happened);
 	tcase_add_test(tc, log_filters_and_the_file_after_a_stop);
 	tcase_add_test(tc, list_and_choosing_among_several_stacks);
+	tcase_add_test(tc, output_of_one_server);
 	tcase_add_test(tc, wait_ready_times_out_naming_servers_not_running);
 	tcase_add_test(tc, replies_antd_should_not_send_are_named);
 	tcase_add_test(tc, restart_and_log);
