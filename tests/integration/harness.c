@@ -179,6 +179,15 @@ void harness_stop(struct harness *h)
 	ck_assert_msg(access(path, F_OK) != 0, "control.sock left behind");
 }
 
+int harness_wait_exit(struct harness *h)
+{
+	for (int i = 0; i < 200 && !launcher_ended(&h->run); i++)
+		harness_sleep_ms(10);
+	ck_assert_msg(launcher_ended(&h->run), "antd (pid %d) did not end", (int)h->antd);
+	h->antd = 0;
+	return h->run.status;
+}
+
 struct ant_conn *harness_connect(struct harness *h)
 {
 	struct ant_conn *c;

@@ -36,6 +36,9 @@ void harness_prepare(struct harness *h, const char *stack_json);
 void harness_launch(struct harness *h);
 /* SIGTERM antd, wait for it (asserting a clean exit, sockets removed). */
 void harness_stop(struct harness *h);
+/* Wait (up to 2 s) for antd to end by itself, e.g. after antctl shutdown;
+ * fails the test if it does not.  Returns its wait status. */
+int harness_wait_exit(struct harness *h);
 /* Connect an application; fails the test on error. */
 struct ant_conn *harness_connect(struct harness *h);
 /* antd's status (control socket), or fails the test. Caller decrefs. */

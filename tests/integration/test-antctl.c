@@ -290,8 +290,7 @@ START_TEST(a_killed_antd_is_said_to_be_dead)
 	ck_assert_msg(strstr(out, "is dead"), "%s", out);
 	free(out);
 	/* Reaped here (it died); a new antd on the same folder serves. */
-	ck_assert(launcher_ended(&h.run));
-	h.antd = 0;
+	harness_wait_exit(&h);
 	harness_launch(&h);
 	struct ant_conn *c = harness_connect(&h);
 	harness_expect_echo(c, "e", "after the stale files");
@@ -312,12 +311,8 @@ START_TEST(shutdown_ready_line_and_check)
 	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "shutdown", "--timeout", "2", NULL), 0);
 	ck_assert_msg(strstr(out, "stack t-shut stopped (antd pid"), "%s", out);
 	free(out);
-	for (int i = 0; i < 200 && !launcher_ended(&h.run); i++)
-		harness_sleep_ms(10);
-	ck_assert(launcher_ended(&h.run));
-	ck_assert_msg(WIFEXITED(h.run.status) && WEXITSTATUS(h.run.status) == 0, "status 0x%x",
-		      h.run.status);
-	h.antd = 0;
+	int st = harness_wait_exit(&h);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x", st);
 	/* Detached: the one line when ready, then shut down again. */
 	char *const start[] = { (char *)harness_antd(), "--run-dir", h.dir, "--server-path",
 				getenv("ANT_SERVERS_DIR"), h.stack_path, NULL };
@@ -405,9 +400,7 @@ START_TEST(log_filters_and_the_file_after_a_stop)
 	free(out);
 	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "shutdown", NULL), 0);
 	free(out);
-	for (int i = 0; i < 200 && !launcher_ended(&h.run); i++)
-		harness_sleep_ms(10);
-	h.antd = 0;
+	harness_wait_exit(&h);
 	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "-n", "1", NULL), 0);
 	ck_assert_msg(strstr(out, "antd is not running; reading") && strstr(out, "stack t-logf stopped"),
 		      "%s", out);
@@ -468,9 +461,7 @@ START_TEST(output_of_one_server)
 	free(out);
 	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "shutdown", NULL), 0);
 	free(out);
-	for (int i = 0; i < 200 && !launcher_ended(&h.run); i++)
-		harness_sleep_ms(10);
-	h.antd = 0;
+	harness_wait_exit(&h);
 	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "output", "talker", NULL), 0);
 	ck_assert_msg(strstr(out, "words of talker") && strstr(out, "reading"), "%s", out);
 	free(out);
