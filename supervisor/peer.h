@@ -73,6 +73,12 @@ void peer_set_handlers(struct antd *d, enum peer_kind kind, const struct peer_ha
 struct peer *peer_new(struct antd *d, int fd, enum peer_kind kind, unsigned server_id);
 /* The live peer with this key, or NULL. */
 struct peer *peer_by_key(struct antd *d, uint64_t key);
+/* The lookup behind it, over any peer table (also the unit tests' fake). */
+static inline struct peer *peer_lookup(struct peer *const *peers, uint32_t n, uint64_t key)
+{
+	uint32_t idx = (uint32_t)(key >> 32), gen = (uint32_t)key;
+	return idx < n && peers[idx] && peers[idx]->gen == gen ? peers[idx] : NULL;
+}
 /* Queue or send one message (fd is not consumed).  On a dead or hopelessly
  * backed-up peer returns < 0 and schedules the peer's close. */
 int peer_send(struct peer *p, unsigned type, unsigned flags, const void *payload,

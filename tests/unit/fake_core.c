@@ -48,10 +48,7 @@ static struct peer *fake_peer_new(struct antd *d, enum peer_kind kind, unsigned 
 
 struct peer *peer_by_key(struct antd *d, uint64_t key)
 {
-	uint32_t idx = (uint32_t)(key >> 32), gen = (uint32_t)key;
-	if (idx >= d->npeers || !d->peers[idx] || d->peers[idx]->gen != gen)
-		return NULL;
-	return d->peers[idx];
+	return peer_lookup(d->peers, d->npeers, key);
 }
 
 const char *peer_name(const struct peer *p)
