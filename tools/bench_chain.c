@@ -275,6 +275,7 @@ struct chain_run {
 	double tsc_hz;
 	long restarts;              /* during the timed calls under churn */
 	long processes;             /* started outside antd during the floor of churn */
+	uint64_t churn_ns, outside_ns;  /* how long those two timed runs took */
 	struct antd_loop loop;      /* antd's wake-ups during the timed calls under churn */
 };
 
@@ -311,10 +312,14 @@ static void print_churn_rows(const struct opts *o, const struct chain_run *cr, i
 		snprintf(label, sizeof(label), "%s, churn outside antd", cr->t[k].label);
 		print_row(width, label, &cr->so[k], (double)fl->median_ns);
 	}
+	/* The runs' lengths: a slower mean call, not only a longer tail, shows there. */
+	double calls = (double)o->iterations * (double)cr->nant;
 	printf("  churn: %ld echo servers restarted one after another during the second timed "
-	       "run: %ld restarts\n", o->churn, cr->restarts);
+	       "run: %ld restarts in %.1f s (mean call %.0f us)\n", o->churn, cr->restarts,
+	       cr->churn_ns / 1e9, cr->churn_ns / 1e3 / calls);
 	printf("  churn outside antd: echo --help started at the same rate during the third "
-	       "timed run, no antd: %ld processes\n", cr->processes);
+	       "timed run, no antd: %ld processes in %.1f s (mean call %.0f us)\n", cr->processes,
+	       cr->outside_ns / 1e9, cr->outside_ns / 1e3 / calls);
 	printf("  antd under churn: %llu of %llu wake-ups busy over 1 ms, %llu over 10 ms "
 	       "(its longest since it started: %llu us)\n",
 	       (unsigned long long)cr->loop.over_1ms, (unsigned long long)cr->loop.wakeups,
@@ -379,6 +384,8 @@ static json_t *churn_json(const struct opts *o, const struct chain_run *cr)
 		json_object_set_new(one, "p99_ratio", json_real(p99_ratio(cr, k)));
 		json_t *out = bench_stats_json(&cr->so[k], floor_ns);
 		json_object_set_new(out, "processes", json_integer((json_int_t)cr->processes));
+		json_object_set_new(out, "run_ns", json_integer((json_int_t)cr->outside_ns));
+		json_object_set_new(one, "run_ns", json_integer((json_int_t)cr->churn_ns));
 		json_object_set_new(one, "outside", out);
 		json_object_set_new(one, "p99_ratio_outside", json_real(p99_ratio_outside(cr, k)));
 		if (k == 0) {
@@ -500,10 +507,12 @@ static int measure_churned(const struct opts *o, struct bench_stack *sr, struct 
 					       .over_10ms = after.over_10ms - before.over_10ms,
 					       .busy_max_us = after.busy_max_us };
 	/* The floor: as many processes a second, started outside antd. */
+	cr->churn_ns = span_ns;
 	double rate = span_ns ? (double)cr->restarts * 1e9 / (double)span_ns : 0.0;
 	ok = ok && churn_start_outside(&ch, churn_echo_path(o), rate) == 0 &&
 	     measure(cr->outside, cr->nant, o->iterations, 0, &span_ns, &span_tsc) == 0;
 	cr->processes = churn_stop(&ch);
+	cr->outside_ns = span_ns;
 	return ok && cr->processes >= 0 ? 0 : -1;
 }
 

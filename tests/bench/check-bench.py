@@ -53,6 +53,13 @@ out_ = c.get("outside", {})
 for k in ("median_ns", "p99_ns", "processes"):
     check(k in out_, f"--churn --json has churn.outside.{k} (the same process churn, no antd)")
 check(out_.get("processes", 0) >= 1, "processes were started outside antd during the floor run")
+check(c.get("run_ns", 0) > 0 and out_.get("run_ns", 0) > 0,
+      "both timed churn runs say how long they took (run_ns)")
+# The floor keeps antd's restart rate: its process count follows its run's length.
+rate = c["restarts"] / c["run_ns"]
+check(out_["processes"] <= rate * out_["run_ns"] + 2,
+      f"the floor starts no more processes than antd's rate allows "
+      f"({out_['processes']} in {out_['run_ns'] / 1e9:.2f} s at {rate * 1e9:.1f}/s)")
 loop = c.get("antd_loop", {})
 for k in ("wakeups", "over_1ms", "over_10ms", "busy_max_us"):
     check(k in loop, f"--churn --json has churn.antd_loop.{k}")
