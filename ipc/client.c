@@ -678,6 +678,16 @@ int ant_wait(struct ant_conn *c, uint64_t ticket, struct ant_result *res, int ti
 	return 0;
 }
 
+int ant_cancel(struct ant_conn *c, uint64_t ticket)
+{
+	if (c->dead)
+		return -ECONNRESET;
+	if (c->is_server || ticket == 0 || ticket > c->last_ticket)
+		return -EINVAL;
+	struct ant_m_cancel m = { .ticket = ticket };
+	return send_msg(c, ANT_M_CANCEL, 0, &m, sizeof(m), -1);
+}
+
 int ant_call_sync(struct ant_conn *c, const struct ant_call *call, struct ant_result *res)
 {
 	uint64_t t;

@@ -26,6 +26,7 @@ static const struct ant_error_info ant_errors[] = {
 	{ ANT_E_TOO_BIG,       "ANT_E_TOO_BIG",       "answer does not fit the control ICA" },
 	{ ANT_E_LIMIT,         "ANT_E_LIMIT",         "over a limit of the stack" },
 	{ ANT_E_SERVER_STOPPED, "ANT_E_SERVER_STOPPED", "server stopped by the operator" },
+	{ ANT_E_CANCELLED,     "ANT_E_CANCELLED",     "call cancelled by its caller" },
 };
 
 /*

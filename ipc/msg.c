@@ -20,6 +20,7 @@ static const struct msg_desc {
 	[ANT_M_NEXT] = { "NEXT", sizeof(struct ant_m_next), 0 },
 	[ANT_M_ALLOC] = { "ALLOC", sizeof(struct ant_m_alloc), 0 },
 	[ANT_M_RELEASE] = { "RELEASE", sizeof(struct ant_m_release), 0 },
+	[ANT_M_CANCEL] = { "CANCEL", sizeof(struct ant_m_cancel), 0 },
 	[ANT_M_WELCOME] = { "WELCOME", sizeof(struct ant_m_welcome), 0 },
 	[ANT_M_REQUEST] = { "REQUEST", PAGE, 1 },
 	[ANT_M_RESULT] = { "RESULT", PAGE, 1 },

@@ -298,6 +298,10 @@ static int deliver(struct antd *d, struct peer *p, struct call *c, unsigned type
 
 static void deliver_to_origin(struct antd *d, struct call *c)
 {
+	if (c->cancelled) {
+		call_free(d, c);   /* its caller has its answer (ANT_E_CANCELLED) or is gone */
+		return;
+	}
 	if (c->origin_server) {
 		struct server *s = &d->servers[c->origin_server];
 		/* Only the instance that made the call may take its result. */
@@ -717,6 +721,65 @@ static void on_release(struct peer *p, const struct ant_ica_ref *ref)
 	ica_unhold(&d->icas, ref, peer_key(p));
 }
 
+/* ---- cancelling ------------------------------------------------------------ */
+
+/* Tell p at once that its call c ended with ANT_E_CANCELLED: a copy of c
+ * brought back to its first frame, without its data ICA (the app keeps
+ * whatever hold it had; c itself, and its data, stay with the server). */
+static void answer_cancelled(struct antd *d, struct peer *p, struct call *c, const char *where)
+{
+	static unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
+	memcpy(page, c->page, hdr_of(c)->used);
+	struct ant_cica_hdr *h = (struct ant_cica_hdr *)page;
+	while (h->nframes > 1)
+		ant_cica_pop(page);
+	memset(&h->data, 0, sizeof(h->data));
+	h->data_flags = 0;
+	char text[128];
+	int n = snprintf(text, sizeof(text), "cancelled by the caller %s", where);
+	if (ant_cica_set_result(page, ANT_E_CANCELLED, text, n > 0 ? (size_t)n : 0) < 0)
+		ant_cica_set_result(page, ANT_E_CANCELLED, NULL, 0);
+	peer_send(p, ANT_M_RESULT, 0, page, h->used, -1);
+	(void)d;
+}
+
+/* An application gives up on its call of that ticket (ANT_M_CANCEL). */
+static void on_cancel(struct peer *p, uint64_t ticket)
+{
+	struct antd *d = p->d;
+	struct call_table *t = &d->calls;
+	uint64_t key = peer_key(p);
+	for (uint32_t i = 0; i < t->n; i++) {
+		struct call *c = t->c[i];
+		if (!c || !c->gen || c->origin != key || c->cancelled || hdr_of(c)->ticket != ticket)
+			continue;
+		const char *srv = srv_name(d, c->at);
+		const char *op = top_of(c)->op;
+		char where[96];
+		if (c->state == CALL_QUEUED && c->at && hdr_of(c)->nframes == 1) {
+			/* No server has seen it: it goes, as if never made. */
+			snprintf(where, sizeof(where), "while queued for %s", srv);
+			callq_remove(&d->servers[c->at].requests, c);
+			answer_cancelled(d, p, c, where);
+			log_info("cancel", srv, "control ICA %u:%u (op %s from %s) cancelled while "
+				 "queued: dropped", c->index, c->gen, op, peer_name(p));
+			call_free(d, c);
+			return;
+		}
+		snprintf(where, sizeof(where), "while %s %s it", srv,
+			 c->state == CALL_HELD ? "held" : "had it queued");
+		answer_cancelled(d, p, c, where);
+		c->cancelled = 1;
+		log_info("cancel", srv, "control ICA %u:%u (op %s from %s) cancelled %s: it runs on, "
+			 "its result will be dropped and it is not replayed", c->index, c->gen, op,
+			 peer_name(p), where);
+		return;
+	}
+	/* Not in flight: its result is on its way to p already. */
+	log_debug("cancel", NULL, "%s cancelled ticket %llu, already answered", peer_name(p),
+		  (unsigned long long)ticket);
+}
+
 /* ---- dispatch: the handler of framed peers -------------------------------- */
 
 /* The payload of a fixed-size message, copied out (aligned). */
@@ -748,10 +811,17 @@ static void on_release_msg(struct peer *p, unsigned char *payload, size_t len, u
 	on_release(p, &rl.ref);
 }
 
+static void on_cancel_msg(struct peer *p, unsigned char *payload, size_t len, unsigned flags)
+{
+	PAYLOAD(struct ant_m_cancel, cn, payload);
+	on_cancel(p, cn.ticket);
+}
+
 /* What each message may come from, with which flags, and who takes it.
  * Anything else cuts its sender off. */
 static const struct msg_handler {
 	unsigned servers_only;   /* not from applications */
+	unsigned apps_only;      /* not from servers */
 	unsigned spare_ok;       /* also from a warm spare (it takes no work) */
 	unsigned flags;          /* ANT_MF_* allowed */
 	void (*fn)(struct peer *p, unsigned char *payload, size_t len, unsigned flags);
@@ -762,6 +832,7 @@ static const struct msg_handler {
 	[ANT_M_NEXT] = { .servers_only = 1, .spare_ok = 1, .fn = on_next_msg },
 	[ANT_M_ALLOC] = { .spare_ok = 1, .fn = on_alloc_msg },
 	[ANT_M_RELEASE] = { .spare_ok = 1, .fn = on_release_msg },
+	[ANT_M_CANCEL] = { .apps_only = 1, .fn = on_cancel_msg },
 };
 
 void calls_on_message(struct peer *p, unsigned char *buf, size_t n, int fd)
@@ -781,7 +852,8 @@ void calls_on_message(struct peer *p, unsigned char *buf, size_t n, int fd)
 		peer_cut_off(p, "spare sent %s (a spare takes no work)", ant_msg_name(h.type));
 		return;
 	}
-	if (!m || !m->fn || (m->servers_only && !is_server) || (h.flags & ~m->flags)) {
+	if (!m || !m->fn || (m->servers_only && !is_server) || (m->apps_only && is_server) ||
+	    (h.flags & ~m->flags)) {
 		peer_cut_off(p, "unexpected %s message (flags 0x%x)", ant_msg_name(h.type), h.flags);
 		return;
 	}
@@ -823,6 +895,16 @@ uint64_t calls_server_died(struct antd *d, struct server *s, int counts)
 		c->kills += counts ? 1 : 0;
 		if (counts)
 			blamed = c->origin;
+		if (c->cancelled) {
+			log_info("no-replay", s->conf->name, "control ICA %u:%u (op %s from %s) not "
+				 "replayed: its caller cancelled it", c->index, c->gen, f->op,
+				 srv_name(d, f->caller));
+			c->at = 0;
+			set_error_text(c, ANT_E_CANCELLED, "cancelled by its caller; %s failed (%s)",
+				       s->conf->name, cause);
+			route_result(d, c, s->id);
+			continue;
+		}
 		if (!policy_may_replay(pol, f->op)) {
 			log_warn("no-replay", s->conf->name,
 				 "control ICA %u:%u (op %s from %s) not replayed (replay %s): fails",
@@ -919,18 +1001,23 @@ void calls_on_app_close(struct peer *p, const char *why)
 	 * held go on, their results dropped on arrival (no peer for the key). */
 	struct call_table *t = &d->calls;
 	uint64_t key = peer_key(p);
-	unsigned dropped = 0;
+	unsigned dropped = 0, cancelled = 0;
 	for (uint32_t i = 0; i < t->n; i++) {
 		struct call *c = t->c[i];
-		if (!c || !c->gen || c->origin != key || c->state != CALL_QUEUED || !c->at ||
-		    hdr_of(c)->nframes != 1)
+		if (!c || !c->gen || c->origin != key)
 			continue;
+		if (c->state != CALL_QUEUED || !c->at || hdr_of(c)->nframes != 1) {
+			c->cancelled = 1;   /* held on: no replay for a caller that is gone */
+			cancelled++;
+			continue;
+		}
 		callq_remove(&d->servers[c->at].requests, c);
 		call_free(d, c);
 		dropped++;
 	}
-	if (dropped)
-		log_debug("disconnect", NULL, "%s gone: %u queued call(s) dropped", peer_name(p), dropped);
+	if (dropped || cancelled)
+		log_debug("disconnect", NULL, "%s gone: %u queued call(s) dropped, %u held cancelled",
+			  peer_name(p), dropped, cancelled);
 }
 
 void calls_fail_all(struct antd *d, int error)

@@ -26,6 +26,8 @@ struct call {
 	unsigned at;                  /* server id queued at / held by */
 	unsigned held_as;             /* ANT_M_REQUEST or ANT_M_RESULT (a RETURN) */
 	unsigned kills;               /* deaths of servers while they held it */
+	int cancelled;                /* its caller gave up (CANCEL, or gone): its result
+					 is dropped and it is not replayed */
 	uint64_t origin;              /* peer key of frame 0's caller */
 	unsigned origin_server;       /* 0: an application */
 	unsigned origin_gen;          /* the calling server's instance (its gen) */
@@ -63,7 +65,7 @@ void calls_fini(struct antd *d);
  */
 void calls_on_message(struct peer *p, unsigned char *msg, size_t len, int fd);
 /* An application's connection is gone: calls it made that no server holds
- * yet are dropped; those held go on and their results are dropped. */
+ * yet are dropped; those held go on, cancelled (results dropped, no replay). */
 void calls_on_app_close(struct peer *p, const char *why);
 
 /* The serving instance of s died: the calls it held go back to the head of

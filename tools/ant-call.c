@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ant/ant.h"
@@ -25,7 +26,9 @@ static void usage(FILE *f)
 		"  --data-file F        send the bytes of F along in a data ICA\n"
 		"  --return MODE        sequential (default) or direct: ask the relays for\n"
 		"                       direct return\n"
-		"  --timeout MS         give up waiting after MS milliseconds (default: none)\n"
+		"  --timeout MS         give up after MS milliseconds in all (default: none):\n"
+		"                       the calls not answered by then are cancelled (antd\n"
+		"                       drops them, or drops their results) and it exits 1\n"
 		"  --quiet              print only the reply\n"
 		"  --help               this text\n"
 		"\n"
@@ -163,6 +166,37 @@ static void parse(int argc, char **argv, struct request *q)
 				 "through takes room in it too", q->arglen, ANT_CICA_SIZE);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --timeout ran out with `left` calls unanswered: cancel them, so that antd
+ * neither keeps them queued nor replays them for a caller that is gone, and
+ * take the one result each still gets (its answer, or ANT_E_CANCELLED). */
+static void give_up(struct ant_conn *c, const struct request *q, const uint64_t *tickets,
+		    const unsigned char *answered, long n, long left)
+{
+	fprintf(stderr, "ant-call: no answer from %s (op %s) within %ld ms: %ld of %ld call%s "
+		"cancelled\n", q->server, q->op, q->timeout, left, n, n == 1 ? "" : "s");
+	for (long i = 0; i < n; i++)
+		if (!answered[i] && ant_cancel(c, tickets[i]) < 0)
+			return;
+	static struct ant_result res;
+	for (long i = 0; i < n; i++) {
+		if (answered[i] || ant_wait(c, tickets[i], &res, 1000) < 0)
+			continue;
+		if (res.retval != ANT_E_CANCELLED && !q->quiet)
+			fprintf(stderr, "ant-call: ticket %llu answered as it was cancelled: %s\n",
+				(unsigned long long)res.ticket,
+				res.retval < 0 ? ant_errname(res.retval) : "ok");
+		if (res.data)
+			ant_ica_release(c, res.data);
+	}
+}
+
 /* Issue the call(s), then wait for and print every result.  Returns the exit status. */
 static int run(struct ant_conn *c, const struct request *q, struct ant_ica *data)
 {
@@ -174,19 +208,45 @@ static int run(struct ant_conn *c, const struct request *q, struct ant_ica *data
 	static struct ant_result res;
 	int failed = 0, r;
 	long n = q->nasync ? q->nasync : 1;
+	uint64_t *tickets = calloc((size_t)n, sizeof(*tickets));
+	unsigned char *answered = calloc((size_t)n, 1);
+	if (!tickets || !answered) {
+		fprintf(stderr, "ant-call: out of memory\n");
+		free(tickets);
+		free(answered);
+		return 1;
+	}
+	int64_t deadline = q->timeout >= 0 ? now_ms() + q->timeout : -1;
 	for (long i = 0; i < n; i++) {
-		r = ant_call_async(c, &call, NULL);
+		r = ant_call_async(c, &call, &tickets[i]);
 		if (r < 0) {
 			fprintf(stderr, "ant-call: %s: %s\n", ant_errname(r), ant_strerror(r));
+			free(tickets);
+			free(answered);
 			return 1;
 		}
 	}
-	for (long i = 0; i < n; i++) {
-		r = ant_wait(c, 0, &res, (int)q->timeout);
-		if (r < 0) {
-			fprintf(stderr, "ant-call: %s while waiting: %s\n", ant_errname(r), ant_strerror(r));
-			return 1;
+	for (long got = 0; got < n; got++) {
+		int wait_ms = -1;
+		if (deadline >= 0) {
+			int64_t left = deadline - now_ms();
+			wait_ms = left > 0 ? (int)left : 0;
 		}
+		r = ant_wait(c, 0, &res, wait_ms);
+		if (r == -ETIMEDOUT) {
+			give_up(c, q, tickets, answered, n, n - got);
+			failed += (int)(n - got);
+			break;
+		}
+		if (r < 0) {
+			fprintf(stderr, "ant-call: %s while waiting for %s: %s\n", ant_errname(r),
+				q->server, ant_strerror(r));
+			failed = 1;
+			break;
+		}
+		for (long i = 0; i < n; i++)
+			if (tickets[i] == res.ticket)
+				answered[i] = 1;
 		if (report(c, &res, q->quiet, q->nasync > 0)) {
 			failed++;
 			if (!q->nasync)
@@ -197,6 +257,8 @@ static int run(struct ant_conn *c, const struct request *q, struct ant_ica *data
 	}
 	if (q->nasync && !q->quiet)
 		printf("%ld calls, %d failed\n", n, failed);
+	free(tickets);
+	free(answered);
 	return failed ? 1 : 0;
 }
 

@@ -603,6 +603,75 @@ START_TEST(server_failing_at_start_up_is_told_apart)
 }
 END_TEST
 
+/* An app that gives up cancels: a queued call goes at once, a held one runs
+ * on but is neither answered nor replayed; each cancel answers its ticket
+ * once with ANT_E_CANCELLED; ant-call --timeout cancels what it waited for. */
+START_TEST(cancelled_calls_are_dropped_and_never_replayed)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-cancel\", \"servers\": ["
+			  " {\"name\":\"srv\",\"exec\":\"echo\",\"args\":[\"--fail\",\"hang:STUCK\","
+			  "   \"--fail-instance\",\"1\"]},"
+			  " {\"name\":\"slow\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"600\"]} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	struct ant_call stuck = { .server = "srv", .op = "echo", .arg = "STUCK", .arglen = 5 };
+	struct ant_call plain = { .server = "srv", .op = "echo", .arg = "b", .arglen = 1 };
+	uint64_t ta, tb;
+	pid_t pid = harness_wait_state(&h, "srv", "running", 0);
+	ck_assert_int_eq(ant_call_async(c, &stuck, &ta), 0);
+	for (int i = 0; i < 200 && harness_server_num(&h, "srv", "inflight") != 1; i++)
+		harness_sleep_ms(10);
+	ck_assert_int_eq(harness_server_num(&h, "srv", "inflight"), 1);
+	ck_assert_int_eq(ant_call_async(c, &plain, &tb), 0);   /* queued behind it */
+
+	ck_assert_int_eq(ant_cancel(c, tb), 0);
+	ck_assert_int_eq(ant_wait(c, tb, &res, 2000), 0);
+	ck_assert_int_eq(res.retval, ANT_E_CANCELLED);
+	ck_assert_msg(res.len && memmem(res.bytes, res.len, "while queued for srv", 20),
+		      "%.*s", (int)res.len, (const char *)res.bytes);
+	ck_assert_int_eq(ant_cancel(c, ta), 0);
+	ck_assert_int_eq(ant_wait(c, ta, &res, 2000), 0);
+	ck_assert_int_eq(res.retval, ANT_E_CANCELLED);
+	ck_assert_msg(res.len && memmem(res.bytes, res.len, "while srv held it", 17),
+		      "%.*s", (int)res.len, (const char *)res.bytes);
+	/* A second cancel of the same ticket, and one of no call: no answer. */
+	ck_assert_int_eq(ant_cancel(c, ta), 0);
+	ck_assert_int_eq(ant_cancel(c, 0), -EINVAL);
+	ck_assert_int_eq(ant_cancel(c, tb + 1000), -EINVAL);
+
+	/* Its holder dies: the cancelled call is not replayed. */
+	kill(pid, SIGKILL);
+	harness_wait_state(&h, "srv", "running", pid);
+	harness_expect_echo(c, "srv", "after");
+	ck_assert_int_eq(harness_server_num(&h, "srv", "replays"), 0);
+	harness_expect_no_more_results(c);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "not replayed: its caller cancelled it"), "%s", log);
+	ck_assert_msg(strstr(log, "cancelled while queued: dropped"), "%s", log);
+	free(log);
+
+	/* ant-call --timeout: says whom it waited for and how long, cancels. */
+	long served = harness_server_num(&h, "slow", "served");
+	char *const argv[] = { (char *)harness_tool("ant-call"), "--run-dir", h.dir, "--timeout", "200",
+			       "slow", "echo", "late", NULL };
+	char *out = NULL;
+	int st = harness_run(argv, &out);
+	ck_assert_msg(st == 1, "exit %d: %s", st, out);
+	ck_assert_msg(strstr(out, "ant-call: no answer from slow (op echo) within 200 ms: 1 of 1 "
+			     "call cancelled\n"), "%s", out);
+	free(out);
+	for (int i = 0; i < 200 && harness_server_num(&h, "slow", "served") == served; i++)
+		harness_sleep_ms(10);
+	ck_assert_int_eq(harness_server_num(&h, "slow", "served"), served + 1);
+	log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "cancelled while slow held it: it runs on"), "%s", log);
+	free(log);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 START_TEST(third_stage_failure_replays_only_that_stage)
 {
 	struct harness h;
@@ -739,6 +808,7 @@ static Suite *supervise_suite(void)
 	tcase_add_test(tc, outside_kills_do_not_make_a_poison_request);
 	tcase_add_test(tc, a_given_up_server_is_tried_again);
 	tcase_add_test(tc, third_stage_failure_replays_only_that_stage);
+	tcase_add_test(tc, cancelled_calls_are_dropped_and_never_replayed);
 	tcase_add_test(tc, one_for_one_restarts_only_the_failed_server);
 	tcase_add_test(tc, rest_for_one_restarts_the_servers_started_after_it);
 	tcase_add_test(tc, one_for_all_restarts_every_server);

@@ -373,6 +373,53 @@ START_TEST(a_gone_app_leaves_nothing_queued)
 }
 END_TEST
 
+static void send_cancel(struct peer *p, uint64_t ticket)
+{
+	unsigned char buf[sizeof(struct ant_msg) + sizeof(struct ant_m_cancel)];
+	struct ant_msg m = { .type = ANT_M_CANCEL, .len = sizeof(buf) };
+	struct ant_m_cancel cn = { .ticket = ticket };
+	memcpy(buf, &m, sizeof(m));
+	memcpy(buf + sizeof(m), &cn, sizeof(cn));
+	calls_on_message(p, buf, sizeof(buf), -1);
+}
+
+/* A cancel answers the app at once; the stages already taken still get their
+ * RETURN (with the error when the holder dies), nothing is replayed, and the
+ * app hears nothing more.  A server may not send CANCEL. */
+START_TEST(a_cancelled_call_is_answered_once_and_not_replayed)
+{
+	struct antd *d = running_chain("{}");
+	struct peer *app = fake_app(d);
+	fake_call(app, 1, "read", SYNC_RET);
+	uint64_t ticket = hdr(fake_last(srv(d, 1)))->ticket;
+	fake_forward(srv(d, 1), 2, "read", ANT_FF_RETURN_NEEDED, ANT_MF_NEXT);
+	ck_assert_uint_eq(d->servers[2].held, 1);
+	send_cancel(app, ticket);
+	const struct fake_sent *m = fake_last(app);
+	ck_assert_uint_eq(m->type, ANT_M_RESULT);
+	ck_assert_int_eq(hdr(m)->retval, ANT_E_CANCELLED);
+	ck_assert_uint_eq(hdr(m)->nframes, 1);
+	ck_assert_uint_eq(hdr(m)->ticket, ticket);
+	unsigned app_seen = sent_count(app);
+	send_cancel(app, ticket);   /* again: no second answer */
+	ck_assert_uint_eq(sent_count(app), app_seen);
+	ck_assert_uint_eq(d->servers[2].held, 1);   /* b runs on */
+	fake_exit(d, d->servers[2].cur, 0, SIGKILL);
+	ck_assert_uint_eq(d->servers[2].replays, 0);
+	m = fake_last(srv(d, 1));   /* a gets its RETURN, failed */
+	ck_assert_uint_eq(m->type, ANT_M_RESULT);
+	ck_assert_int_eq(hdr(m)->retval, ANT_E_CANCELLED);
+	fake_reply(srv(d, 1), 7, ANT_MF_NEXT);
+	ck_assert_uint_eq(sent_count(app), app_seen);
+	ck_assert_uint_eq(d->calls.live, 0);
+	ck_assert_uint_eq(fake.cut_offs, 0);
+	send_cancel(srv(d, 1), 1);
+	ck_assert_uint_eq(fake.cut_offs, 1);
+	ck_assert_ptr_nonnull(strstr(fake.cut_off_why, "unexpected CANCEL"));
+	fake_antd_free(d);
+}
+END_TEST
+
 START_TEST(a_request_held_past_its_deadline_is_a_hang)
 {
 	struct antd *d = running_chain("{\"deadline_ms\": 20}");
@@ -422,6 +469,7 @@ static Suite *calls_suite(void)
 	tcase_add_test(tc, replay_never_fails_the_call_at_once);
 	tcase_add_test(tc, a_forward_outside_calls_is_denied);
 	tcase_add_test(tc, answering_a_call_not_held_cuts_the_server_off);
+	tcase_add_test(tc, a_cancelled_call_is_answered_once_and_not_replayed);
 	tcase_add_test(tc, a_dead_callers_results_are_dropped);
 	tcase_add_test(tc, a_gone_app_leaves_nothing_queued);
 	tcase_add_test(tc, a_request_held_past_its_deadline_is_a_hang);

@@ -987,6 +987,7 @@ START_TEST(test_errname)
 		{ ANT_E_TOO_BIG, "ANT_E_TOO_BIG", "answer does not fit the control ICA" },
 		{ ANT_E_LIMIT, "ANT_E_LIMIT", "over a limit of the stack" },
 		{ ANT_E_SERVER_STOPPED, "ANT_E_SERVER_STOPPED", "server stopped by the operator" },
+		{ ANT_E_CANCELLED, "ANT_E_CANCELLED", "call cancelled by its caller" },
 	};
 
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {

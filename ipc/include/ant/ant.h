@@ -107,6 +107,14 @@ int ant_call_async(struct ant_conn *c, const struct ant_call *call, uint64_t *ti
  * (-1: forever, 0: poll).  Returns 0 with *res filled, -ETIMEDOUT, or < 0. */
 int ant_wait(struct ant_conn *c, uint64_t ticket, struct ant_result *res, int timeout_ms);
 
+/* Give up on the call of ticket (applications; -EINVAL from a server).
+ * antd drops it if no server holds it yet; if one does, it runs on there but
+ * its result is dropped and it is not replayed should that server die.
+ * Exactly one result for the ticket still comes: ant_wait(ticket) returns
+ * soon with either its real result (it was on its way) or ANT_E_CANCELLED.
+ * Returns 0 or -errno. */
+int ant_cancel(struct ant_conn *c, uint64_t ticket);
+
 /* Sync call: ant_call_async + ant_wait.  Returns res->retval, or < 0 if the
  * call could not be made. */
 int ant_call_sync(struct ant_conn *c, const struct ant_call *call, struct ant_result *res);

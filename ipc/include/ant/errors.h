@@ -20,6 +20,7 @@ enum ant_error {
 	ANT_E_TOO_BIG       = -1010, /* the call's answer or next stage did not fit its control ICA */
 	ANT_E_LIMIT         = -1011, /* over a limit of the stack (calls in flight of one peer...) */
 	ANT_E_SERVER_STOPPED = -1012, /* the server was stopped by the operator (antctl stop) */
+	ANT_E_CANCELLED     = -1013, /* the caller gave up on the call (ant_cancel) */
 };
 
 /* Codes above -ANT_ERRNO_MAX are -errno (a server's own answer, or a system

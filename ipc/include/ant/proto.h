@@ -31,6 +31,7 @@ enum ant_msg_type {
 	ANT_M_NEXT,       /* ant_m_next: ready for that many more items (servers) */
 	ANT_M_ALLOC,      /* ant_m_alloc: a new data ICA please */
 	ANT_M_RELEASE,    /* ant_m_release: drop my hold on a data ICA */
+	ANT_M_CANCEL,     /* ant_m_cancel: I gave up on that call (applications) */
 	/* antd -> peer */
 	ANT_M_WELCOME = 32, /* ant_m_welcome: protocol version, your id, the servers */
 	ANT_M_REQUEST,    /* page (+fd): a call for you to serve */
@@ -79,6 +80,15 @@ struct ant_m_alloc_ok {
 
 struct ant_m_release {
 	struct ant_ica_ref ref;
+};
+
+/* An application gives up on its call of that ticket.  antd answers it at
+ * once with ANT_E_CANCELLED unless its result is already on the way; either
+ * way exactly one RESULT for the ticket follows.  A call no server holds is
+ * dropped; one a server holds runs on, but its result is dropped and it is
+ * not replayed if its server dies. */
+struct ant_m_cancel {
+	uint64_t ticket;
 };
 
 struct ant_m_error {
