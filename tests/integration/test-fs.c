@@ -400,33 +400,137 @@ static void walk(struct harness *h, struct ant_conn *c,
 
 /* ---- the tests ----------------------------------------------------------- */
 
+/* ---- ant-fs ------------------------------------------------------------- */
+
+/* Run ant-fs --run-dir DIR a b [c] (c may be NULL); returns its exit
+ * status, *out what it printed on stdout and stderr (malloc'd). */
+static int ant_fs(struct harness *h, char **out, const char *a, const char *b, const char *c)
+{
+	char *const argv[] = { (char *)harness_tool("ant-fs"), "--run-dir", h->dir, (char *)a, (char *)b,
+			       (char *)c, NULL };
+	return harness_run(argv, out);
+}
+
+/* ls -l's mode column for a mode of the tree (no setuid bits there). */
+static void mode_column(mode_t m, char s[11])
+{
+	s[0] = S_ISDIR(m) ? 'd' : S_ISLNK(m) ? 'l' : '-';
+	for (int i = 0; i < 9; i++)
+		s[1 + i] = m & (0400u >> i) ? "rwx"[i % 3] : '-';
+	s[10] = '\0';
+}
+
+/* The source of the image's /name: its lstat, and its mtime as a local
+ * date in strftime's fmt (static). */
+static const char *source_date(struct harness *h, const char *name, const char *fmt, struct stat *st)
+{
+	static char buf[64];
+	char path[600];
+	snprintf(path, sizeof(path), "%s/files/tree/%s", h->dir, name);
+	ck_assert_msg(lstat(path, st) == 0, "%s: %s", path, strerror(errno));
+	struct tm tm;
+	ck_assert(localtime_r(&st->st_mtime, &tm) != NULL);
+	ck_assert(strftime(buf, sizeof(buf), fmt, &tm) > 0);
+	return buf;
+}
+
+static unsigned count_lines(const char *s)
+{
+	unsigned n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+#define LS_HEADER "MODE        LINKS          SIZE  MTIME             NAME\n"
+
 START_TEST(ant_fs_tool_lists_cats_and_stats)
 {
 	struct harness h;
 	start_fs(&h, "");
-	char *out = NULL;
-	char *const cat[] = { (char *)harness_tool("ant-fs"), "--run-dir", h.dir, "cat", "/big.bin", NULL };
-	ck_assert_int_eq(harness_run(cat, &out), 0);
+	char *out = NULL, want[600], mode[11];
+	struct stat st;
+
+	ck_assert_int_eq(ant_fs(&h, &out, "cat", "/big.bin", NULL), 0);
 	for (unsigned i = 0; i < BIG_SIZE; i++)
 		if ((unsigned char)out[i] != big_byte(i))
 			ck_abort_msg("ant-fs cat: byte %u differs", i);
 	free(out);
-	char *const ls[] = { (char *)harness_tool("ant-fs"), "--run-dir", h.dir, "ls", "/", NULL };
-	ck_assert_int_eq(harness_run(ls, &out), 0);
-	ck_assert_msg(strstr(out, "  big.bin\n") && strstr(out, "d ") && strstr(out, "  docs\n"),
-		      "%s", out);
+
+	/* ls: the header, then a row per entry with the size in bytes and the
+	 * mtime as a local date; a symlink shows its target. */
+	ck_assert_int_eq(ant_fs(&h, &out, "ls", "/", NULL), 0);
+	ck_assert_msg(strncmp(out, LS_HEADER, strlen(LS_HEADER)) == 0, "ls /:\n%s", out);
+	const char *date = source_date(&h, "big.bin", "%Y-%m-%d %H:%M", &st);
+	mode_column(st.st_mode, mode);
+	snprintf(want, sizeof(want), "\n%s      1       3145728  %s  big.bin\n", mode, date);
+	ck_assert_msg(strstr(out, want), "ls /: no line '%s' in\n%s", want + 1, out);
+	snprintf(want, sizeof(want), "            13  %s  hello.txt\n",
+		 source_date(&h, "hello.txt", "%Y-%m-%d %H:%M", &st));
+	ck_assert_msg(strstr(out, want), "ls /: no '%s' in\n%s", want, out);
+	ck_assert_msg(strstr(out, "  link -> hello.txt\n") && strstr(out, "\ndrwx"), "ls /:\n%s", out);
+	/* big.bin docs empty empty.txt hello.txt link lost+found many src */
+	ck_assert_msg(count_lines(out) == 1 + 9, "ls /:\n%s", out);
 	free(out);
-	char *const st[] = { (char *)harness_tool("ant-fs"), "--run-dir", h.dir, "stat", "/big.bin", NULL };
-	ck_assert_int_eq(harness_run(st, &out), 0);
-	ck_assert_msg(strstr(out, "/big.bin: ino=") && strstr(out, "size=3145728"), "%s", out);
+	/* A listing that comes in a data ICA: every entry stat'ed too. */
+	ck_assert_int_eq(ant_fs(&h, &out, "ls", "/many/", NULL), 0);
+	ck_assert_msg(count_lines(out) == 1 + 120 && strstr(out, "  a-file-with-a-fairly-long-name-number-119.txt\n"),
+		      "ls /many/:\n%s", out);
 	free(out);
-	char *const missing[] = { (char *)harness_tool("ant-fs"), "--run-dir", h.dir, "cat", "/nope", NULL };
-	ck_assert_int_eq(harness_run(missing, &out), 1);
-	ck_assert_msg(strstr(out, "ENOENT"), "%s", out);
+	/* ls of a file: its own row, as ls does. */
+	ck_assert_int_eq(ant_fs(&h, &out, "ls", "/hello.txt", NULL), 0);
+	date = source_date(&h, "hello.txt", "%Y-%m-%d %H:%M", &st);
+	mode_column(st.st_mode, mode);
+	snprintf(want, sizeof(want), LS_HEADER "%s      1            13  %s  /hello.txt\n", mode, date);
+	ck_assert_str_eq(out, want);
 	free(out);
-	char *const put[] = { (char *)harness_tool("ant-fs"), "--run-dir", h.dir, "put", "/x", NULL };
-	ck_assert_int_eq(harness_run(put, &out), 1);
-	ck_assert_msg(strstr(out, "EROFS"), "%s", out);
+
+	/* stat: labelled fields, mode symbolic and octal, times as dates. */
+	ck_assert_int_eq(ant_fs(&h, &out, "stat", "/big.bin", NULL), 0);
+	date = source_date(&h, "big.bin", "%Y-%m-%d %H:%M:%S %z", &st);
+	mode_column(st.st_mode, mode);
+	snprintf(want, sizeof(want), "mtime:  %s (%lld)\n", date, (long long)st.st_mtime);
+	ck_assert_msg(strstr(out, want), "stat: no '%s' in\n%s", want, out);
+	snprintf(want, sizeof(want), "mode:   %s (%04o)\n", mode, (unsigned)(st.st_mode & 07777));
+	ck_assert_msg(strstr(out, want), "stat: no '%s' in\n%s", want, out);
+	ck_assert_msg(strncmp(out, "path:   /big.bin\ntype:   regular file\n", 37) == 0 &&
+		      strstr(out, "\nsize:   3145728 bytes\n") && strstr(out, "\nlinks:  1\n"), "stat:\n%s", out);
+	free(out);
+	ck_assert_int_eq(ant_fs(&h, &out, "stat", "/link", NULL), 0);
+	ck_assert_msg(strstr(out, "type:   symbolic link\ntarget: hello.txt\nmode:   lrwxrwxrwx (0777)\n"),
+		      "stat /link:\n%s", out);
+	free(out);
+
+	/* Errors: the command, the path and strerror's words; exit 1. */
+	static const char *const errors[][3] = {
+		{ "cat", "/nope", "ant-fs: cat /nope: No such file or directory\n" },
+		{ "ls", "/nope", "ant-fs: ls /nope: No such file or directory\n" },
+		{ "stat", "/docs/nope", "ant-fs: stat /docs/nope: No such file or directory\n" },
+		{ "cat", "/docs", "ant-fs: cat /docs: Is a directory\n" },
+		{ "ls", "/hello.txt/x", "ant-fs: ls /hello.txt/x: Not a directory\n" },
+		{ "put", "/x", "ant-fs: put /x: Read-only file system\n" },
+		{ "rm", "/hello.txt", "ant-fs: rm /hello.txt: Read-only file system\n" },
+		{ "mkdir", "/new", "ant-fs: mkdir /new: Read-only file system\n" },
+	};
+	for (unsigned i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
+		int r = ant_fs(&h, &out, errors[i][0], errors[i][1], NULL);
+		ck_assert_msg(r == 1 && strcmp(out, errors[i][2]) == 0, "ant-fs %s %s: exit %d, '%s'",
+			      errors[i][0], errors[i][1], r, out);
+		free(out);
+	}
+
+	/* Bad usage: exit 2 and a word on what is wrong. */
+	char *const bare[] = { (char *)harness_tool("ant-fs"), NULL };
+	ck_assert_int_eq(harness_run(bare, &out), 2);
+	ck_assert_msg(strncmp(out, "usage: ant-fs ", 14) == 0, "%s", out);
+	free(out);
+	ck_assert_int_eq(ant_fs(&h, &out, "frob", "/", NULL), 2);
+	ck_assert_msg(strstr(out, "unknown command 'frob'"), "%s", out);
+	free(out);
+	ck_assert_int_eq(ant_fs(&h, &out, "ls", "docs", NULL), 2);
+	ck_assert_msg(strstr(out, "PATH must be absolute"), "%s", out);
+	free(out);
+	ck_assert_int_eq(ant_fs(&h, &out, "cat", "/a", "/b"), 2);
 	free(out);
 	char *const bad[] = { (char *)harness_tool("ant-fs"), "--bogus", NULL };
 	ck_assert_int_eq(harness_run(bad, &out), 2);
