@@ -185,6 +185,7 @@ static void hold(struct antd *d, struct server *s, struct call *c, unsigned as)
 	c->state = CALL_HELD;
 	c->at = s->id;
 	c->held_as = as;
+	c->held_ns = mono_ns();
 	s->held++;
 	unsigned ms = deadline_ms(s, c);
 	if (ms) {
@@ -201,6 +202,14 @@ static void unhold(struct antd *d, struct server *s, struct call *c)
 	/* A replayed call answered: one less to replay one at a time. */
 	if ((hdr_of(c)->flags & ANT_CF_REPLAY) && s->probation)
 		s->probation--;
+}
+
+/* s is done with its stage of c (it answered or forwarded it): how long it
+ * took goes into its ring of service times. */
+static void took(struct server *s, const struct call *c)
+{
+	uint64_t us = (mono_ns() - c->held_ns) / 1000;
+	s->svc_us[s->svc_n++ % SERVER_SVC_SAMPLES] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
 static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
@@ -387,6 +396,7 @@ static void enqueue_request(struct antd *d, struct call *c)
 				       server_state_name(s->state),
 				       s->last_exit[0] ? s->last_exit : "no exit seen");
 		}
+		s->failed++;
 		route_result(d, c, f->callee);
 		return;
 	}
@@ -632,6 +642,7 @@ static void on_forward(struct peer *p, unsigned char *page, size_t len, unsigned
 		return;
 	struct ant_frame *f = top_of(c);
 	f->caller = (uint16_t)p->server_id;
+	took(s, c);
 	unhold(d, s, c);   /* before the replay mark goes: it ends the probation */
 	hdr_of(c)->flags &= ~ANT_CF_REPLAY;   /* the next stage gets it for the first time */
 	if (mflags & ANT_MF_NEXT)
@@ -653,9 +664,12 @@ static void on_reply(struct peer *p, unsigned char *page, size_t len, unsigned m
 	struct call *c = take_back(p, page, len, 0);
 	if (!c)
 		return;
+	took(s, c);
 	unhold(d, s, c);
 	hdr_of(c)->flags &= ~ANT_CF_REPLAY;
 	s->served++;
+	if (hdr_of(c)->retval < 0)
+		s->errors++;
 	if (mflags & ANT_MF_NEXT)
 		s->cur->want++;
 	route_result(d, c, p->server_id);
@@ -911,6 +925,7 @@ uint64_t calls_server_died(struct antd *d, struct server *s, int counts)
 				 c->index, c->gen, f->op, srv_name(d, f->caller),
 				 policy_replay_name(pol->replay));
 			c->at = 0;
+			s->failed++;
 			set_error_text(c, ANT_E_SERVER_FAILED, "%s failed (%s); op %s is not replayed",
 				       s->conf->name, cause, f->op);
 			route_result(d, c, s->id);
@@ -922,6 +937,7 @@ uint64_t calls_server_died(struct antd *d, struct server *s, int counts)
 				  "control ICA %u:%u (op %s from %s) killed its server %u times: fails",
 				  c->index, c->gen, f->op, srv_name(d, f->caller), c->kills);
 			c->at = 0;
+			s->failed++;
 			set_error_text(c, hang ? ANT_E_DEADLINE : ANT_E_SERVER_FAILED,
 				       "poison request: %s failed %u times holding it (last: %s)",
 				       s->conf->name, c->kills, cause);
@@ -987,6 +1003,7 @@ void calls_fail_queued(struct antd *d, struct server *s, int error)
 			       s->last_exit[0] ? s->last_exit : "no exit seen");
 		route_result(d, c, s->id);
 	}
+	s->failed += failed;
 	if (failed)
 		log_warn("call-failed", s->conf->name, "%u queued call(s) failed with %s", failed,
 			 ant_errname(error));

@@ -36,6 +36,7 @@ struct call {
 	struct callq *q;              /* private (callq.c): the queue it is in */
 	uint32_t free_next;           /* private: free list, index+1 */
 	ev_timer deadline;            /* while held: the holder's deadline */
+	uint64_t held_ns;             /* when its holder got it (mono_ns) */
 	struct antd *d;
 	size_t len;                   /* bytes of page in use */
 	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8))); /* antd's own copy */

@@ -10,11 +10,69 @@
 #include "control.h"
 #include "log.h"
 
-static uint64_t mono_ns(void)
+/* Seconds to the millisecond, so that the JSON carries no float noise. */
+static json_t *secs(uint64_t ns)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return json_real((double)(ns / 1000000) / 1000.0);
+}
+
+/* CPU time (user + system, s) and resident memory (KiB) of process pid, from
+ * /proc; -1 where it cannot be read (gone meanwhile). */
+static void proc_usage(pid_t pid, double *cpu_s, long *rss_kb)
+{
+	char path[64], buf[1024];
+	*cpu_s = -1;
+	*rss_kb = -1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = 0;
+		/* After the name's closing parenthesis: state, then 10 fields, then
+		 * utime and stime (fields 14 and 15 of proc(5)), in clock ticks. */
+		const char *p = strrchr(buf, ')');
+		unsigned long long ut, st;
+		if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+				&ut, &st) == 2)
+			*cpu_s = (double)((ut + st) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK)) /
+				 1000.0;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	f = fopen(path, "re");
+	if (f) {
+		long size, res;
+		if (fscanf(f, "%ld %ld", &size, &res) == 2)
+			*rss_kb = res * (sysconf(_SC_PAGESIZE) / 1024);
+		fclose(f);
+	}
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The index of the pct-th percentile of n sorted values, by nearest rank. */
+static size_t rank(size_t n, unsigned pct)
+{
+	size_t r = (n * pct + 99) / 100;
+	return r ? r - 1 : 0;
+}
+
+/* The median and 99th percentile of s's last service times (us). */
+static json_t *service_json(const struct server *s)
+{
+	static uint32_t v[SERVER_SVC_SAMPLES];
+	size_t n = s->svc_n < SERVER_SVC_SAMPLES ? (size_t)s->svc_n : SERVER_SVC_SAMPLES;
+	if (n == 0)
+		return json_pack("{s:i}", "samples", 0);
+	memcpy(v, s->svc_us, n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_u32);
+	return json_pack("{s:I, s:I, s:I, s:I}", "samples", (json_int_t)n,
+			 "p50_us", (json_int_t)v[rank(n, 50)], "p99_us", (json_int_t)v[rank(n, 99)],
+			 "max_us", (json_int_t)v[n - 1]);
 }
 
 static json_t *status_json(struct antd *d)
@@ -24,12 +82,24 @@ static json_t *status_json(struct antd *d)
 	for (unsigned id = 1; id <= d->stack->nservers; id++) {
 		struct server *s = &d->servers[id];
 		const struct instance *in = s->cur;
-		json_t *o = json_pack("{s:s, s:i, s:i, s:s, s:i, s:i, s:i, s:I, s:f}",
+		json_t *o = json_pack("{s:s, s:i, s:i, s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:o, s:o}",
 				      "name", s->conf->name, "id", (int)id, "pid", (int)in->pid,
 				      "state", server_state_name(s->state), "inflight", (int)s->held,
 				      "queued", (int)s->requests.len, "results_queued",
 				      (int)s->results.len, "served", (json_int_t)s->served,
-				      "uptime_s", in->pid > 0 ? (double)(now - in->started_ns) / 1e9 : 0.0);
+				      "errors", (json_int_t)s->errors, "failed", (json_int_t)s->failed,
+				      "uptime_s", secs(in->pid > 0 ? now - in->started_ns : 0),
+				      "state_for_s", secs(now - s->state_ns));
+		json_object_set_new(o, "service", service_json(s));
+		if (in->pid > 0) {
+			double cpu;
+			long rss;
+			proc_usage(in->pid, &cpu, &rss);
+			if (cpu >= 0)
+				json_object_set_new(o, "cpu_s", json_real(cpu));
+			if (rss >= 0)
+				json_object_set_new(o, "rss_kb", json_integer(rss));
+		}
 		/* Which control ICAs it holds right now, as index:generation. */
 		json_t *holding = json_array();
 		for (uint32_t i = 0; i < d->calls.n; i++) {
@@ -99,7 +169,8 @@ static json_t *status_json(struct antd *d)
 
 static void reply(struct peer *p, json_t *o)
 {
-	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	/* 15 digits: a value rounded to the ms (secs) prints exactly as that. */
+	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	json_decref(o);
 	if (!s)
 		return;

@@ -4,13 +4,6 @@
 #include "antd.h"
 #include "loop.h"
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* After the poll, before the callbacks. */
 static void on_check(struct ev_loop *loop, ev_check *w, int revents)
 {

@@ -3,6 +3,7 @@
 #define ANTD_LOOP_H
 
 #include <stdint.h>
+#include <time.h>
 #include <ev.h>
 
 struct antd;
@@ -19,6 +20,14 @@ struct loop_stats {
 	ev_prepare preparew;     /* private */
 	uint64_t t0;             /* private */
 };
+
+/* antd's clock for durations: CLOCK_MONOTONIC in ns. */
+static inline uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* Run until antd is done: with the stack's busy_poll_us, antd keeps
  * polling that long after each message before it sleeps. */

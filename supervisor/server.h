@@ -74,6 +74,7 @@ enum server_state {
 
 #define RESTART_HISTORY 1024
 #define SERVER_EXITS 8
+#define SERVER_SVC_SAMPLES 1024   /* service times kept per server, for p50/p99 */
 
 struct server {
 	const struct stack_server *conf;   /* ro */
@@ -88,6 +89,13 @@ struct server {
 	unsigned held;                     /* control ICAs it holds now (calls.c) */
 	unsigned probation;                /* replays left to hand over one at a time (calls.c) */
 	uint64_t served;                   /* replies sent */
+	uint64_t errors;                   /* ... of them with an error (retval < 0) */
+	uint64_t failed;                   /* calls antd ended with an error at it: not
+					      replayed, poison, refused (stopped, failed) */
+	uint64_t state_ns;                 /* when state last changed (mono_ns) */
+	uint32_t svc_us[SERVER_SVC_SAMPLES];/* its last service times (a request or RETURN
+					      handed over -> its REPLY or FORWARD), a ring */
+	uint64_t svc_n;                    /* service times taken in all */
 	uint64_t restarts, replays, failovers;
 	char last_exit[96];                /* how it last ended */
 	struct exit_rec {

@@ -25,13 +25,6 @@
 /* antd's copies of the fds a child gets stay above the ones it dup2s to (3..11). */
 #define CHILD_FD_FLOOR 16
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents);
 static void on_chan(struct ev_loop *loop, ev_io *w, int revents);
 static void on_spawn_timeout(struct ev_loop *loop, ev_timer *w, int revents);

@@ -41,9 +41,11 @@ const char *supervise_event_name(enum sv_event ev)
 
 static void set_state(struct server *s, enum server_state st)
 {
-	if (s->state != st)
+	if (s->state != st) {
 		log_debug("state", s->conf->name, "%s -> %s", server_state_name(s->state),
 			  server_state_name(st));
+		s->state_ns = mono_ns();
+	}
 	s->state = st;
 }
 

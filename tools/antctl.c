@@ -12,6 +12,7 @@
 
 #include "ant-config.h"
 #include "ctl_client.h"
+#include "ctl_status.h"
 #include "tool_common.h"
 
 enum {
@@ -40,6 +41,9 @@ struct args {
 	const char *only_server;    /* log --server */
 	const char *only_event;     /* output: only this event ("output") */
 	int min_level;              /* log --level: 0 debug, 1 info, 2 warn, 3 error */
+	int watch;                  /* status --watch */
+	double interval_s;          /* status --interval */
+	long count;                 /* status --count: refreshes (0: until stopped) */
 	double timeout_s;           /* wait-ready, shutdown */
 	int timeout_given;          /* --timeout was given */
 };
@@ -160,157 +164,54 @@ static void print_raw(const struct ctl *c)
 	printf("%s\n", c->conn.raw);
 }
 
-/* ---- reading antd's objects leniently: what is missing reads as 0 or "-" ---- */
-
-static double num(const json_t *o, const char *key)
+/* status --watch: the table again every interval, until interrupted, antd
+ * goes, or --count refreshes. */
+static int watch_status(struct ctl *c, const struct args *a)
 {
-	return json_number_value(json_object_get(o, key));
-}
-
-static const char *str(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "-";
-}
-
-/* 12.3s, 5m02s, 3h04m, 2d07h. */
-static void fmt_uptime(double s, char *buf, size_t len)
-{
-	if (s < 59.95) {
-		snprintf(buf, len, "%.1fs", s < 0 ? 0.0 : s);
-		return;
-	}
-	long t = (long)s;
-	if (t < 3600)
-		snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
-	else if (t < 86400)
-		snprintf(buf, len, "%ldh%02ldm", t / 3600, t % 3600 / 60);
-	else
-		snprintf(buf, len, "%ldd%02ldh", t / 86400, t % 86400 / 3600);
-}
-
-/* ---- status -------------------------------------------------------------------- */
-
-enum { COL_NAME, COL_PID, COL_STATE, COL_UPTIME, COL_RESTARTS, COL_REPLAYS, COL_INFLIGHT,
-       COL_SERVED, NCOLS };
-static const char *const col_head[NCOLS] = { "SERVER", "PID", "STATE", "UPTIME", "RESTARTS",
-					     "REPLAYS", "IN FLIGHT", "SERVED" };
-
-static void print_status_table(const json_t *st)
-{
-	const json_t *servers = json_object_get(st, "servers");
-	const json_t *calls = json_object_get(st, "calls");
-	const json_t *loop = json_object_get(st, "loop");
-	printf("stack %s, antd pid %.0f, calls in flight %.0f (%.0f in all)\n", str(st, "stack"),
-	       num(st, "pid"), num(calls, "in_flight"), num(calls, "total"));
-	if (loop)   /* how long antd was busy per wake-up: every call waits meanwhile */
-		printf("antd busy at most %.1f ms per wake-up; %.0f of %.0f wake-ups over 1 ms\n",
-		       num(loop, "busy_max_us") / 1000.0, num(loop, "over_1ms"),
-		       num(loop, "wakeups"));
-	size_t n = json_array_size(servers);
-	char (*cell)[NCOLS][64] = calloc(n + 1, sizeof(*cell));
-	if (!cell)
-		err(EXIT_FAILED, "status");
-	int width[NCOLS];
-	for (int k = 0; k < NCOLS; k++) {
-		snprintf(cell[0][k], sizeof(cell[0][k]), "%s", col_head[k]);
-		width[k] = (int)strlen(col_head[k]);
-	}
-	for (size_t i = 0; i < n; i++) {
-		const json_t *s = json_array_get(servers, i);
-		char (*row)[64] = cell[i + 1];
-		double pid = num(s, "pid");
-		snprintf(row[COL_NAME], 64, "%s", str(s, "name"));
-		if (pid > 0)
-			snprintf(row[COL_PID], 64, "%.0f", pid);
-		else
-			snprintf(row[COL_PID], 64, "-");
-		snprintf(row[COL_STATE], 64, "%s", str(s, "state"));
-		if (pid > 0)
-			fmt_uptime(num(s, "uptime_s"), row[COL_UPTIME], 64);
-		else
-			snprintf(row[COL_UPTIME], 64, "-");
-		snprintf(row[COL_RESTARTS], 64, "%.0f", num(s, "restarts"));
-		snprintf(row[COL_REPLAYS], 64, "%.0f", num(s, "replays"));
-		snprintf(row[COL_INFLIGHT], 64, "%.0f", num(s, "inflight"));
-		snprintf(row[COL_SERVED], 64, "%.0f", num(s, "served"));
-		for (int k = 0; k < NCOLS; k++)
-			if ((int)strlen(row[k]) > width[k])
-				width[k] = (int)strlen(row[k]);
-	}
-	for (size_t i = 0; i <= n; i++) {
-		for (int k = 0; k < NCOLS; k++) {
-			/* Names and states read left to right; numbers line up on the right. */
-			int left = k == COL_NAME || k == COL_STATE;
-			const char *sep = k == NCOLS - 1 ? "" : "  ";
-			if (left)
-				printf("%-*s%s", k == NCOLS - 1 ? 0 : width[k], cell[i][k], sep);
-			else
-				printf("%*s%s", width[k], cell[i][k], sep);
+	int tty = isatty(STDOUT_FILENO);
+	json_t *prev = NULL;
+	double prev_t = 0;
+	for (long i = 0; !a->count || i < a->count; i++) {
+		if (i)
+			sleep_ms((int)(a->interval_s * 1000));
+		json_t *rep = ctl_call(c, json_pack("{s:s}", "cmd", "status"));
+		double t = mono_s();
+		if (!reply_ok(rep, "status")) {
+			json_decref(rep);
+			json_decref(prev);
+			return EXIT_FAILED;
 		}
-		putchar('\n');
+		char stamp[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", localtime_r(&now, &tm));
+		if (tty)   /* home, clear: the table redrawn in place */
+			printf("\033[H\033[2J");
+		else if (i)
+			putchar('\n');
+		printf("%s, every %.1f s%s\n", stamp, a->interval_s, tty ? " (Ctrl-C to quit)" : "");
+		if (c->json)
+			print_raw(c);
+		else
+			status_print_table(rep, prev, prev ? t - prev_t : 0);
+		fflush(stdout);
+		json_decref(prev);
+		prev = rep;
+		prev_t = t;
 	}
-	free(cell);
-	/* What does not fit a column: a warm spare, and how a server last ended. */
-	for (size_t i = 0; i < n; i++) {
-		const json_t *s = json_array_get(servers, i);
-		if (num(s, "standby_pid") > 0)
-			printf("%s: warm spare pid %.0f\n", str(s, "name"), num(s, "standby_pid"));
-		if (json_string_value(json_object_get(s, "last_exit")))
-			printf("%s: last exit: %s\n", str(s, "name"), str(s, "last_exit"));
-		if (json_string_value(json_object_get(s, "last_violation")))
-			printf("%s: last %s\n", str(s, "name"), str(s, "last_violation"));
-		if (json_object_get(s, "retry_in_s"))
-			printf("%s: given up %.0f time(s) in a row; trying again in %.1f s\n",
-			       str(s, "name"), num(s, "give_ups"), num(s, "retry_in_s"));
-	}
-}
-
-/* "12:03:04 (5 s ago)" */
-static void when(double t, double ago, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	localtime_r(&tt, &tm);
-	char hms[16];
-	strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
-	snprintf(buf, len, "%s (%.0f s ago)", hms, ago);
-}
-
-/* antctl status SERVER: everything antd says of one server. */
-static int print_server_detail(const json_t *s)
-{
-	printf("%s: %s, pid %.0f (instance %.0f), up %.1f s\n", str(s, "name"), str(s, "state"),
-	       num(s, "pid"), num(s, "instance"), num(s, "uptime_s"));
-	const json_t *sb = json_object_get(s, "sandbox");
-	printf("  policy %s; sandbox %s (%.0f system calls, %s), %.0f violations\n",
-	       str(s, "policy"), str(sb, "policy"), num(sb, "syscalls_allowed"), str(sb, "action"),
-	       num(sb, "violations"));
-	printf("  served %.0f, in flight %.0f, queued %.0f, restarts %.0f, replays %.0f, "
-	       "failovers %.0f\n", num(s, "served"), num(s, "inflight"), num(s, "queued"),
-	       num(s, "restarts"), num(s, "replays"), num(s, "failovers"));
-	if (num(s, "standby_pid") > 0)
-		printf("  warm spare: pid %.0f, %s\n", num(s, "standby_pid"),
-		       json_is_true(json_object_get(s, "standby_ready")) ? "ready" : "not ready");
-	if (json_object_get(s, "retry_in_s"))
-		printf("  given up %.0f time(s) in a row; trying again in %.1f s\n",
-		       num(s, "give_ups"), num(s, "retry_in_s"));
-	const json_t *exits = json_object_get(s, "exits");
-	if (json_array_size(exits))
-		printf("  last ends, newest first:\n");
-	for (size_t i = 0; i < json_array_size(exits); i++) {
-		const json_t *e = json_array_get(exits, i);
-		char at[64];
-		when(num(e, "time"), num(e, "ago_s"), at, sizeof(at));
-		const char *cause = json_string_value(json_object_get(e, "cause"));
-		printf("    %s  %s%s%s\n", at, str(e, "how"), cause && *cause ? ": " : "",
-		       cause ? cause : "");
-	}
+	json_decref(prev);
 	return EXIT_OK;
 }
 
 static int cmd_status(struct ctl *c, const struct command *cmd, const struct args *a)
 {
+	if (a->watch && a->server)
+		tool_usage_error("antctl status", "--watch shows every server; leave out '%s'",
+				 a->server);
+	if ((a->count || a->interval_s != 1.0) && !a->watch)
+		tool_usage_error("antctl status", "--interval and --count go with --watch");
+	if (a->watch)
+		return watch_status(c, a);
 	json_t *rep = ctl_call(c, json_pack("{s:s}", "cmd", "status"));
 	int ok = reply_ok(rep, "status");
 	const json_t *one = a->server && ok ? ctl_status_server(rep, a->server) : NULL;
@@ -327,9 +228,9 @@ static int cmd_status(struct ctl *c, const struct command *cmd, const struct arg
 	} else if (c->json) {
 		print_raw(c);
 	} else if (one) {
-		print_server_detail(one);
+		status_print_server(one);
 	} else if (ok) {
-		print_status_table(rep);
+		status_print_table(rep, NULL, 0);
 	}
 	json_decref(rep);
 	return ok ? EXIT_OK : EXIT_FAILED;
@@ -443,10 +344,10 @@ static int cmd_shutdown(struct ctl *c, const struct command *cmd, const struct a
 		usleep(20000);
 	int done = access(pidfile, F_OK) != 0;
 	if (!c->json && done)
-		printf("stack %s stopped (antd pid %.0f)\n", str(rep, "stack"), num(rep, "pid"));
+		printf("stack %s stopped (antd pid %.0f)\n", ctl_str(rep, "stack"), ctl_num(rep, "pid"));
 	else if (!done)
 		fprintf(stderr, "antctl: shutdown: antd pid %.0f still running %.1f s later\n",
-			num(rep, "pid"), grace + 5.0);
+			ctl_num(rep, "pid"), grace + 5.0);
 	json_decref(rep);
 	return done ? EXIT_OK : EXIT_FAILED;
 }
@@ -475,14 +376,14 @@ static void print_event(const json_t *ev, int as_json)
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 			 tm.tm_sec, (int)((v - (double)sec) * 1000.0));
 	} else {
-		snprintf(when, sizeof(when), "%s", str(ev, "time"));
+		snprintf(when, sizeof(when), "%s", ctl_str(ev, "time"));
 	}
 	const char *server = json_string_value(json_object_get(ev, "server"));
 	if (server)
-		printf("%s %s %s [%s] %s\n", when, str(ev, "level"), str(ev, "event"), server,
-		       str(ev, "msg"));
+		printf("%s %s %s [%s] %s\n", when, ctl_str(ev, "level"), ctl_str(ev, "event"), server,
+		       ctl_str(ev, "msg"));
 	else
-		printf("%s %s %s %s\n", when, str(ev, "level"), str(ev, "event"), str(ev, "msg"));
+		printf("%s %s %s %s\n", when, ctl_str(ev, "level"), ctl_str(ev, "event"), ctl_str(ev, "msg"));
 }
 
 static const char *const level_names[] = { "debug", "info", "warn", "error", NULL };
@@ -712,18 +613,35 @@ static const struct option wait_opts[] = {
 	{ "timeout", required_argument, NULL, 't' },
 	{ NULL, 0, NULL, 0 },
 };
+static const struct option status_opts[] = {
+	{ "watch", no_argument, NULL, 'w' },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "count", required_argument, NULL, 'c' },
+	{ NULL, 0, NULL, 0 },
+};
 static const struct option no_opts[] = { { NULL, 0, NULL, 0 } };
 
 static const struct command commands[] = {
-	{ "status", "[SERVER]", "servers: pid, state, uptime, restarts, replays, calls",
+	{ "status", "[SERVER] [-w] [--interval S] [--count N]",
+	  "servers: state, restarts, replays, calls, service time, CPU, memory",
 	  "Print one line per server: its pid, state (spawning, starting, running,\n"
-	  "restarting, failed, stopping, stopped), uptime, restarts, replayed calls,\n"
-	  "control ICAs it holds now (in flight) and replies it has sent (served).\n"
+	  "restarting, failed, stopping, stopped) and for how long, restarts,\n"
+	  "replayed calls, control ICAs it holds now (in flight), requests waiting\n"
+	  "for it (queued), replies it has sent (served), errors (replies with an\n"
+	  "error, and calls antd failed at it), the median and 99th percentile of its\n"
+	  "service time over its last 1024 answers, CPU time and resident memory.\n"
 	  "With SERVER, everything antd says of that one: its instance, policy,\n"
 	  "sandbox, counters, warm spare, and its last ends with their times and\n"
 	  "causes (a deadline, an operator's restart, a sandbox violation...).\n"
-	  "With --json, antd's status object (of SERVER: its part) as antd sent it.\n",
-	  no_opts, "h", -1, cmd_status },
+	  "With --json, antd's status object (of SERVER: its part) as antd sent it.\n"
+	  "\n"
+	  "  -w, --watch          refresh every S seconds until interrupted, with each\n"
+	  "                       server's CPU% since the last refresh; on a terminal\n"
+	  "                       the screen is redrawn in place, elsewhere each table\n"
+	  "                       follows the last after a line with the time\n"
+	  "  --interval S         seconds between refreshes (default 1; from 0.1)\n"
+	  "  --count N            stop after N refreshes (default: never)\n",
+	  status_opts, "hw", -1, cmd_status },
 	{ "restart", "SERVER", "stop SERVER and start it again",
 	  "Ask antd to restart SERVER now.  antd replies at once; the restart itself\n"
 	  "follows (see antctl status, antctl log).\n",
@@ -879,6 +797,20 @@ static void parse_command(const struct command *cmd, const char *prog, int argc,
 			continue;
 		switch (ch) {
 		case 'f': a->follow = 1; break;
+		case 'w': a->watch = 1; break;
+		case 'i': {
+			char *end;
+			errno = 0;
+			a->interval_s = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(a->interval_s >= 0.1 && a->interval_s <= 86400))
+				tool_usage_error(prog, "--interval: expected seconds from 0.1 to 86400, got "
+						 "'%s'", optarg);
+			break;
+		}
+		case 'c':
+			if (tool_parse_long(optarg, 1, 100000000, &a->count) < 0)
+				tool_usage_error(prog, "--count: expected a count from 1, got '%s'", optarg);
+			break;
 		case 'S': a->only_server = optarg; break;
 		case 'L':
 			if ((a->min_level = level_of(optarg)) < 0)
@@ -947,7 +879,7 @@ int main(int argc, char **argv)
 		tool_usage_error("antctl", "unknown command '%s'", argv[at]);
 	char prog[64];
 	snprintf(prog, sizeof(prog), "antctl %s", cmd->name);
-	struct args a = { .lines = 50, .timeout_s = 30.0 };
+	struct args a = { .lines = 50, .timeout_s = 30.0, .interval_s = 1.0 };
 	parse_command(cmd, prog, argc - at, argv + at, &g, &a);
 	if (g.help) {
 		command_usage(cmd, stdout);

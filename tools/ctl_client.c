@@ -161,6 +161,17 @@ int ctl_request_once(const char *run_dir, const json_t *req, int timeout_ms, jso
 	return r;
 }
 
+double ctl_num(const json_t *o, const char *key)
+{
+	return json_number_value(json_object_get(o, key));
+}
+
+const char *ctl_str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "-";
+}
+
 json_t *ctl_status_server(const json_t *status, const char *name)
 {
 	size_t i;

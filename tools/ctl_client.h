@@ -57,6 +57,11 @@ int ctl_request(struct ctl_conn *c, const json_t *req, int timeout_ms, json_t **
 int ctl_request_once(const char *run_dir, const json_t *req, int timeout_ms, json_t **out,
 		     char *why, size_t whylen);
 
+/* Reading antd's objects leniently: a missing number reads as 0, a missing
+ * string as "-". */
+double ctl_num(const json_t *o, const char *key);
+const char *ctl_str(const json_t *o, const char *key);
+
 /* The entry of server name in a status reply's "servers" (borrowed), or NULL. */
 json_t *ctl_status_server(const json_t *status, const char *name);
 

@@ -65,6 +65,18 @@ static const char *row_of(const char *text, const char *w)
 	return NULL;
 }
 
+/* The line at p with each run of spaces made one space. */
+static void words_of_line(const char *p, char *buf, size_t len)
+{
+	size_t o = 0;
+	for (; *p && *p != '\n' && o + 1 < len; p++)
+		if (*p != ' ' || (o && buf[o - 1] != ' '))
+			buf[o++] = *p;
+	while (o && buf[o - 1] == ' ')
+		o--;
+	buf[o] = 0;
+}
+
 static const json_t *server_of(const json_t *st, const char *name)
 {
 	size_t i;
@@ -81,8 +93,11 @@ START_TEST(status_table_lists_every_server)
 	harness_start(&h, chain3);
 	char *out;
 	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", NULL), 0);
-	ck_assert_msg(strstr(out, "SERVER") && strstr(out, "IN FLIGHT") && strstr(out, "SERVED"),
-		      "no header: %s", out);
+	char head[256];
+	ck_assert_msg(row_of(out, "SERVER"), "no header: %s", out);
+	words_of_line(row_of(out, "SERVER"), head, sizeof(head));
+	ck_assert_str_eq(head, "SERVER PID STATE FOR RESTARTS REPLAYS IN FLIGHT QUEUED SERVED "
+			 "ERRORS P50 P99 CPU RSS");
 	ck_assert_msg(strstr(out, "stack t-antctl"), "%s", out);
 	for (size_t i = 0; i < sizeof(chain3_names) / sizeof(*chain3_names); i++) {
 		const char *row = row_of(out, chain3_names[i]);
@@ -95,19 +110,81 @@ START_TEST(status_table_lists_every_server)
 		ck_assert_msg(uptime[strlen(uptime) - 1] == 's', "uptime '%s'", uptime);
 	}
 	free(out);
-	/* Served counts show up: three calls through relay1, served by relay3. */
+	/* Served counts show up: three calls through relay1, served by relay3,
+	 * and one op it does not serve: an error. */
 	struct ant_conn *c = harness_connect(&h);
 	static struct ant_result res;
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(harness_call(c, "relay1", "echo", "x", 0, &res), 0);
+	ck_assert_int_eq(harness_call(c, "relay1", "frob", "x", 0, &res), ANT_E_NO_OP);
 	ant_close(c);
 	ck_assert_int_eq(antctl(&out, "status", "--run-dir", h.dir, NULL), 0);
-	int pid, restarts, replays, inflight, served;
-	char name[64], state[64], uptime[64];
-	ck_assert_int_eq(sscanf(row_of(out, "relay3"), "%63s %d %63s %63s %d %d %d %d", name, &pid,
-				state, uptime, &restarts, &replays, &inflight, &served), 8);
-	ck_assert_int_eq(served, 3);
+	int pid, restarts, replays, inflight, queued, served, errors;
+	char name[64], state[64], since[64], p50[64], p99[64], cpu[64], rss[64];
+	ck_assert_int_eq(sscanf(row_of(out, "relay3"), "%63s %d %63s %63s %d %d %d %d %d %d %63s "
+				"%63s %63s %63s", name, &pid, state, since, &restarts, &replays,
+				&inflight, &queued, &served, &errors, p50, p99, cpu, rss), 14);
+	ck_assert_int_eq(served, 4);
+	ck_assert_int_eq(errors, 1);
 	ck_assert_int_eq(inflight, 0);
+	ck_assert_int_eq(queued, 0);
+	ck_assert_msg(strstr(p50, "us") || strstr(p50, "ms"), "p50 '%s'", p50);
+	ck_assert_msg(strstr(p99, "us") || strstr(p99, "ms"), "p99 '%s'", p99);
+	ck_assert_msg(cpu[strlen(cpu) - 1] == 's', "cpu '%s'", cpu);
+	ck_assert_msg(strchr("KMG", rss[strlen(rss) - 1]), "rss '%s'", rss);
+	ck_assert_int_eq(sscanf(row_of(out, "other"), "%63s %d %63s %63s %d %d %d %d %d %d %63s "
+				"%63s", name, &pid, state, since, &restarts, &replays, &inflight,
+				&queued, &served, &errors, p50, p99), 12);
+	ck_assert_msg(served == 0 && strcmp(p50, "-") == 0 && strcmp(p99, "-") == 0,
+		      "other served nothing, so no service time: %s", out);
+	free(out);
+	/* One server's detail says the same in words. */
+	ck_assert_int_eq(antctl(&out, "status", "relay3", "--run-dir", h.dir, NULL), 0);
+	ck_assert_msg(strstr(out, "relay3: running for ") && strstr(out, "served 4 (1 with an "
+		      "error), failed by antd 0, in flight 0, queued 0\n") &&
+		      strstr(out, "answered or forwarded it), last 4: p50 ") &&
+		      strstr(out, "  cpu "), "%s", out);
+	free(out);
+	harness_stop(&h);
+}
+END_TEST
+
+static int count_of(const char *text, const char *w)
+{
+	int n = 0;
+	for (const char *p = strstr(text, w); p; p = strstr(p + 1, w))
+		n++;
+	return n;
+}
+
+/* status --watch: a table per refresh, CPU% from the second on; off a
+ * terminal no escape sequences, each table after a line with the time. */
+START_TEST(status_watch_refreshes_until_its_count)
+{
+	struct harness h;
+	harness_start(&h, chain3);
+	char *out;
+	double t0 = now_s();
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", "--watch", "--interval", "0.2",
+				"--count", "3", NULL), 0);
+	double took = now_s() - t0;
+	ck_assert_msg(took >= 0.35 && took < 5, "3 refreshes 0.2 s apart took %.2f s", took);
+	ck_assert_int_eq(count_of(out, ", every 0.2 s\n"), 3);
+	ck_assert_int_eq(count_of(out, "\nSERVER "), 3);
+	ck_assert_int_eq(count_of(out, " CPU%  "), 2);
+	ck_assert_msg(!strchr(out, '\033'), "escape sequences off a terminal: %s", out);
+	ck_assert_int_eq(count_of(out, "\nrelay2 "), 3);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", "--watch", "relay1", NULL), 2);
+	ck_assert_msg(strstr(out, "--watch shows every server; leave out 'relay1'"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", "--count", "2", NULL), 2);
+	ck_assert_msg(strstr(out, "--interval and --count go with --watch"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", "-w", "--interval", "0.01",
+				NULL), 2);
+	ck_assert_msg(strstr(out, "--interval: expected seconds from 0.1 to 86400, got '0.01'"),
+		      "%s", out);
 	free(out);
 	harness_stop(&h);
 }
@@ -134,6 +211,23 @@ START_TEST(status_json_is_antds_object)
 		ck_assert_str_eq(json_string_value(json_object_get(s, "state")), "running");
 		ck_assert(json_is_integer(json_object_get(s, "inflight")));
 		ck_assert(json_is_integer(json_object_get(s, "served")));
+		ck_assert(json_is_integer(json_object_get(s, "errors")));
+		ck_assert(json_is_integer(json_object_get(s, "failed")));
+		ck_assert(json_is_integer(json_object_get(s, "rss_kb")));
+		ck_assert(json_integer_value(json_object_get(s, "rss_kb")) > 0);
+		ck_assert(json_is_number(json_object_get(s, "cpu_s")));
+		ck_assert(json_is_number(json_object_get(s, "state_for_s")));
+		ck_assert(json_is_object(json_object_get(s, "service")));
+	}
+	/* Durations to the millisecond: no float noise in the text. */
+	const char *u = strstr(out, "\"uptime_s\":");
+	ck_assert_ptr_nonnull(u);
+	for (; u; u = strstr(u + 1, "\"uptime_s\":")) {
+		const char *v = u + strlen("\"uptime_s\":");
+		size_t digits = strspn(v, "0123456789");
+		const char *frac = v[digits] == '.' ? v + digits + 1 : v + digits;
+		ck_assert_msg(strspn(frac, "0123456789") <= 3 && v[digits] != 'e',
+			      "uptime_s with noise: %.30s", v);
 	}
 	json_decref(st);
 	free(out);
@@ -360,7 +454,7 @@ START_TEST(status_of_one_server_says_what_happened)
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
 	harness_wait_state(&h, "e", "running", pid);
 	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", "e", NULL), 0);
-	ck_assert_msg(strstr(out, "e: running, pid ") && strstr(out, "restarts 2") &&
+	ck_assert_msg(strstr(out, "e: running for ") && strstr(out, "restarts 2") &&
 		      strstr(out, "killed by signal SIGKILL: restart asked by the operator") &&
 		      strstr(out, "killed by signal SIGKILL: a signal from outside antd"), "%s", out);
 	free(out);
@@ -701,6 +795,7 @@ static Suite *antctl_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, status_table_lists_every_server);
 	tcase_add_test(tc, status_json_is_antds_object);
+	tcase_add_test(tc, status_watch_refreshes_until_its_count);
 	tcase_add_test(tc, wait_ready_and_ping_on_a_ready_stack);
 	tcase_add_test(tc, unknown_server_fails_clearly);
 	tcase_add_test(tc, usage_errors_exit_2_naming_the_culprit);
