@@ -52,7 +52,20 @@ static void usage(FILE *f)
 	}
 }
 
-/* The options every command takes: --json, --antd, --server-path, --cpu;
+void bench_usage_progress(FILE *f)
+{
+	fprintf(f,
+		"  -q, --quiet        no progress on stderr\n"
+		"  --progress         progress on stderr even when it is not a terminal: a\n"
+		"                     line per tenth of each long step (on a terminal: one\n"
+		"                     line rewritten in place, at most 10 times a second,\n"
+		"                     cleared at the end; the default there); the last of\n"
+		"                     --quiet and --progress wins.  Progress never goes to\n"
+		"                     stdout, and is written between timed intervals only.\n");
+}
+
+/* The options every command takes: --json, --antd, --server-path, --cpu,
+ * --quiet, --progress;
  * returns 0 if ch is not one of them. */
 static int common_option(int ch, struct opts *o)
 {
@@ -60,6 +73,8 @@ static int common_option(int ch, struct opts *o)
 	case 'j': o->json = 1; return 1;
 	case 'a': o->antd = optarg; return 1;
 	case 's': o->server_path = optarg; return 1;
+	case 'q': o->progress = PROGRESS_NEVER; return 1;
+	case 'P': o->progress = PROGRESS_ALWAYS; return 1;
 	case 'c':
 		if (tool_parse_long(optarg, 0, CPU_SETSIZE - 1, &o->cpu) < 0)
 			tool_usage_error(PROG, "--cpu: expected a CPU number, got '%s'", optarg);
@@ -71,7 +86,7 @@ static int common_option(int ch, struct opts *o)
 /* argv[0] is the command's name. */
 static void parse(const struct bench_command *cmd, int argc, char **argv, struct opts *o)
 {
-	const struct tool_cli cli = { .prog = PROG, .opts = cmd->opts, .shortopts = "+hV", .version = ANT_VERSION,
+	const struct tool_cli cli = { .prog = PROG, .opts = cmd->opts, .shortopts = "+hVq", .version = ANT_VERSION,
 				      .usage = cmd->usage };
 	int ch;
 	while ((ch = tool_getopt(&cli, argc, argv)) != -1)

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <jansson.h>
@@ -27,6 +28,8 @@
 #define CTL_TIMEOUT_MS  2000    /* antd answers a control request within this */
 
 enum ret_mode { RET_SEQUENTIAL, RET_DIRECT, RET_BOTH };
+/* Progress on stderr: when it is a terminal, never (--quiet), always (--progress). */
+enum progress_when { PROGRESS_AUTO, PROGRESS_NEVER, PROGRESS_ALWAYS };
 
 /* The command line of every command; each reads the fields it has options for. */
 struct opts {
@@ -36,6 +39,7 @@ struct opts {
 	const char *server_path;    /* NULL: next to this binary */
 	long cpu;                   /* -1, or the one CPU for the bench, the floor and the stack */
 	long busy_poll_us;          /* the stack's busy_poll_us (0: antd sleeps at once) */
+	enum progress_when progress;    /* --quiet, --progress: the last one given */
 	/* chain */
 	long depth, iterations, warmup;
 	enum ret_mode ret;
@@ -69,9 +73,15 @@ extern volatile sig_atomic_t bench_interrupted;
 	{ "antd", required_argument, NULL, 'a' },              \
 	{ "server-path", required_argument, NULL, 's' },       \
 	{ "cpu", required_argument, NULL, 'c' },               \
+	{ "quiet", no_argument, NULL, 'q' },                   \
+	{ "progress", no_argument, NULL, 'P' },                \
 	TOOL_OPT_HELP,                                         \
 	TOOL_OPT_VERSION,                                      \
 	TOOL_OPT_END
+
+/* Print the help of the options every command takes for how it talks to
+ * the operator (--quiet, --progress). */
+void bench_usage_progress(FILE *f);
 
 /* ---- clocks (ant-bench.c) ---- */
 
@@ -92,6 +102,7 @@ static inline uint64_t bench_tsc(void)
 struct bench_stack {
 	struct launcher run;        /* run folder, stack file, antd */
 	struct ant_conn *conn;      /* this program's connection, once started */
+	enum progress_when progress;    /* private: o's, for bench_stack_stop */
 };
 
 /*
@@ -161,6 +172,19 @@ long churn_stop(struct churn *c);
 /* The echo server the bystanders run, for churn_start_outside. */
 const char *churn_echo_path(const struct opts *o);
 
+/* exec_path --help with its output to /dev/null: the process that the
+ * floors of churn and of a cold restart start again and again. */
+struct bench_spawn {
+	posix_spawn_file_actions_t fa;  /* private */
+	char *argv[3];                  /* private */
+};
+/* Prepare s for exec_path (not copied: it must outlive s).  Returns 0, or
+ * an errno; bench_spawn_fini must follow a success. */
+int bench_spawn_init(struct bench_spawn *s, const char *exec_path);
+/* Start one process; the caller waits for *pid.  Returns 0, or an errno. */
+int bench_spawn_start(struct bench_spawn *s, pid_t *pid);
+void bench_spawn_fini(struct bench_spawn *s);
+
 /* ---- statistics and output (bench_stats.c) ---- */
 
 struct stats {
@@ -182,5 +206,32 @@ json_t *bench_us_json(uint64_t ns);
 int bench_print_json(json_t *root, int precision);
 /* "  everything on CPU N (who)" or where the kernel put them, and busy-polling. */
 void bench_print_placement(const struct opts *o, const char *who);
+
+/*
+ * A long step's progress on stderr, for the operator waiting on it: on a
+ * terminal one line rewritten in place ("ant-bench: failover warm: 120/300
+ * kills, 14 s") at most 10 times a second and cleared at the end; with
+ * --progress on anything else, one line per tenth of the way; with
+ * --quiet, or stderr not a terminal and no --progress, nothing.  stdout
+ * (the table, --json) is never touched.
+ */
+struct progress {
+	int style;                  /* private: 0 off, 1 in place, 2 a line per tenth */
+	const char *what, *unit;    /* private: "failover warm", "kills" */
+	long total;                 /* private: 0: a step without a count */
+	uint64_t t0, next_ns;       /* private: its start, the next update in place */
+	long next_tenth;            /* private: the next line of style 2 */
+	int shown;                  /* private: a line in place is up */
+};
+/* Start one: what (not copied) has done of total units (total 0: a step
+ * that only says it is under way, as "starting antd").  Shows it at once. */
+void progress_begin(struct progress *p, enum progress_when when, const char *what,
+		    const char *unit, long total);
+/* done units by now_ns (a time the caller has anyway: a timed loop passes
+ * the end of the interval it just took, so progress reads no clock and
+ * writes only between intervals).  Cheap when there is nothing to show. */
+void progress_at(struct progress *p, long done, uint64_t now_ns);
+/* Clear the line in place, if any; p may be ended twice. */
+void progress_end(struct progress *p);
 
 #endif

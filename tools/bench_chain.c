@@ -65,12 +65,14 @@ static void chain_usage(FILE *f)
 		"                     prints the three, antd's wake-ups over 1 ms during\n"
 		"                     the churn, p99 with churn over p99 without and over\n"
 		"                     p99 with the churn outside antd\n"
-		"                     (1 to %d; default 0: no churn)\n"
+		"                     (1 to %d; default 0: no churn)\n",
+		ARG_SIZE, ARG_SIZE, DEPTH_MAX, CHURN_MAX);
+	bench_usage_progress(f);
+	fprintf(f,
 		"  --help             this text\n"
 		"\n"
 		"Exit status: 0 on success; 1 if the stack failed or a reply was wrong;\n"
-		"2 on bad usage.\n",
-		ARG_SIZE, ARG_SIZE, DEPTH_MAX, CHURN_MAX);
+		"2 on bad usage.\n");
 }
 
 /* ---- what gets timed -------------------------------------------------------- */
@@ -202,18 +204,21 @@ static void make_arg(unsigned char *arg, uint64_t seq)
  * warmup untimed round trips of every target, then iterations timed ones,
  * in alternating blocks so that drift (frequency, noisy neighbours) hits
  * every target alike.  *span_ns and *span_tsc get the whole timed stretch.
- * Returns 0, or -1 (printed) on a failed round trip or interruption.
+ * p counts the calls, updated between two calls from the time the last one
+ * ended.  Returns 0, or -1 (printed) on a failed round trip or interruption.
  */
-static int measure(struct target *t, size_t nt, long iterations, long warmup,
-		   uint64_t *span_ns, uint64_t *span_tsc)
+static int time_calls(struct target *t, size_t nt, long iterations, long warmup,
+		      struct progress *p, uint64_t *span_ns, uint64_t *span_tsc)
 {
 	unsigned char arg[ARG_SIZE];
 	uint64_t seq = 0;
+	long calls = 0;
 	for (size_t k = 0; k < nt; k++) {
 		for (long i = 0; i < warmup; i++) {
 			make_arg(arg, ++seq);
 			if (bench_interrupted || t[k].round_trip(&t[k], arg) < 0)
 				return -1;
+			progress_at(p, ++calls, bench_now_ns());
 		}
 	}
 	uint64_t ns0 = bench_now_ns(), tsc0 = bench_tsc();
@@ -231,12 +236,24 @@ static int measure(struct target *t, size_t nt, long iterations, long warmup,
 					return -1;
 				t[k].ns[i] = b - a;
 				t[k].tsc[i] = cb - ca;
+				progress_at(p, ++calls, b);
 			}
 		}
 	}
 	*span_tsc = bench_tsc() - tsc0;
 	*span_ns = bench_now_ns() - ns0;
 	return 0;
+}
+
+/* time_calls with o's progress on stderr, saying what runs. */
+static int measure(const struct opts *o, const char *what, struct target *t, size_t nt,
+		   long iterations, long warmup, uint64_t *span_ns, uint64_t *span_tsc)
+{
+	struct progress p;
+	progress_begin(&p, o->progress, what, "calls", (long)nt * (warmup + iterations));
+	int r = time_calls(t, nt, iterations, warmup, &p, span_ns, span_tsc);
+	progress_end(&p);
+	return r;
 }
 
 /* relay1 -> relay2 -> ... -> relayN, each passing results on as its mode
@@ -498,7 +515,8 @@ static int measure_churned(const struct opts *o, struct bench_stack *sr, struct 
 		cr->churned[k].conn = cr->outside[k].conn = sr->conn;
 	int ok = bench_antd_loop(sr, &before) == 0 &&
 		 churn_start(&ch, sr->run.dir, o->churn) == 0 &&
-		 measure(cr->churned, cr->nant, o->iterations, 0, &span_ns, &span_tsc) == 0;
+		 measure(o, "chain under churn", cr->churned, cr->nant, o->iterations, 0,
+			 &span_ns, &span_tsc) == 0;
 	cr->restarts = churn_stop(&ch);
 	ok = ok && cr->restarts >= 0 && bench_antd_loop(sr, &after) == 0;
 	if (ok)
@@ -510,7 +528,8 @@ static int measure_churned(const struct opts *o, struct bench_stack *sr, struct 
 	cr->churn_ns = span_ns;
 	double rate = span_ns ? (double)cr->restarts * 1e9 / (double)span_ns : 0.0;
 	ok = ok && churn_start_outside(&ch, churn_echo_path(o), rate) == 0 &&
-	     measure(cr->outside, cr->nant, o->iterations, 0, &span_ns, &span_tsc) == 0;
+	     measure(o, "chain, churn outside antd", cr->outside, cr->nant, o->iterations, 0,
+		     &span_ns, &span_tsc) == 0;
 	cr->processes = churn_stop(&ch);
 	cr->outside_ns = span_ns;
 	return ok && cr->processes >= 0 ? 0 : -1;
@@ -530,7 +549,8 @@ static int chain_measure(const struct opts *o, struct chain_run *cr)
 		for (size_t k = 0; k < cr->nant; k++)
 			cr->t[k].conn = sr.conn;
 		cr->t[cr->nt - 1].fd = floor_fd;
-		ok = measure(cr->t, cr->nt, o->iterations, o->warmup, &span_ns, &span_tsc) == 0;
+		ok = measure(o, "chain", cr->t, cr->nt, o->iterations, o->warmup, &span_ns,
+			     &span_tsc) == 0;
 		if (ok && o->churn > 0)
 			ok = measure_churned(o, &sr, cr) == 0;
 		if (!ok && !bench_interrupted)

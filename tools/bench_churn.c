@@ -87,16 +87,38 @@ static void *churn_loop(void *arg)
 
 extern char **environ;
 
+int bench_spawn_init(struct bench_spawn *s, const char *exec_path)
+{
+	int r = posix_spawn_file_actions_init(&s->fa);
+	if (r != 0)
+		return r;
+	r = posix_spawn_file_actions_addopen(&s->fa, 1, "/dev/null", O_WRONLY, 0);
+	if (r == 0)
+		r = posix_spawn_file_actions_addopen(&s->fa, 2, "/dev/null", O_WRONLY, 0);
+	if (r != 0)
+		posix_spawn_file_actions_destroy(&s->fa);
+	s->argv[0] = (char *)exec_path;
+	s->argv[1] = "--help";
+	s->argv[2] = NULL;
+	return r;
+}
+
+int bench_spawn_start(struct bench_spawn *s, pid_t *pid)
+{
+	return posix_spawn(pid, s->argv[0], &s->fa, NULL, s->argv, environ);
+}
+
+void bench_spawn_fini(struct bench_spawn *s)
+{
+	posix_spawn_file_actions_destroy(&s->fa);
+}
+
 /* The floor's thread: exec_path --help, again and again, no antd. */
 static void *outside_loop(void *arg)
 {
 	struct churn *c = arg;
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	char *argv[] = { (char *)c->exec_path, "--help", NULL };
-	int ok = 1;
+	struct bench_spawn sp;
+	int r = bench_spawn_init(&sp, c->exec_path), ready = r == 0, ok = ready;
 	uint64_t t0 = bench_now_ns();
 	for (long n = 0; ok && !atomic_load(&c->stop) && !bench_interrupted; n++) {
 		/* At the rate asked: the n-th start is due at n / rate seconds. */
@@ -107,17 +129,19 @@ static void *outside_loop(void *arg)
 		if (atomic_load(&c->stop))
 			break;
 		pid_t pid;
-		int r = posix_spawn(&pid, c->exec_path, &fa, NULL, argv, environ);
+		r = bench_spawn_start(&sp, &pid);
 		atomic_store(&c->requested, 1);
 		if (r != 0) {
-			fprintf(stderr, "%s: churn floor: %s: %s\n", PROG, c->exec_path, strerror(r));
 			ok = 0;
 			break;
 		}
 		waitpid(pid, NULL, 0);
 		atomic_fetch_add(&c->restarts, 1);
 	}
-	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0)
+		fprintf(stderr, "%s: churn floor: %s: %s\n", PROG, c->exec_path, strerror(r));
+	if (ready)
+		bench_spawn_fini(&sp);
 	atomic_store(&c->failed, !ok);
 	atomic_store(&c->requested, 1);
 	return NULL;

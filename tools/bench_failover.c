@@ -1,9 +1,13 @@
-/* bench_failover.c - ant-bench failover: kill the server holding a call, time the replayed answer. */
+/* bench_failover.c - ant-bench failover: kill the server holding a call, time the replayed answer against the targets and a floor of the same run. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "tool_common.h"
@@ -28,7 +32,10 @@ static void failover_usage(FILE *f)
 		"victim SIGKILL and waits for the replayed answer.  The time from the kill\n"
 		"to the answer reaching the app is timed: median, p99 and max, in\n"
 		"microseconds, beside the supervision targets (median at most %d us with\n"
-		"a cold restart and %d us with a warm standby, p99 at most %d us).  The\n"
+		"a cold restart and %d us with a warm standby, p99 at most %d us) and a\n"
+		"floor timed in the same run, one sample before each kill: for a cold\n"
+		"restart, fork+exec+exit of the same echo binary (echo --help, no antd);\n"
+		"for a warm standby, SIGKILL of an idle child until it is reaped.  The\n"
 		"stack is stopped and its temporary folder removed before it exits.\n"
 		"\n"
 		"  --kills N          kills per mode (default 200)\n"
@@ -46,21 +53,45 @@ static void failover_usage(FILE *f)
 		"                     this program)\n"
 		"  --cpu N            run everything (this program, antd and the servers:\n"
 		"                     stack key cpu_affinity) on CPU N; default: wherever the\n"
-		"                     kernel places them\n"
+		"                     kernel places them\n",
+		TARGET_COLD_MEDIAN_US, TARGET_WARM_MEDIAN_US, TARGET_P99_US);
+	bench_usage_progress(f);
+	fprintf(f,
 		"  --help             this text\n"
 		"\n"
+		"Reading a target's line: each mode's median and p99 are set against their\n"
+		"target and against the same statistic of the mode's floor, e.g.\n"
+		"  cold restart median 8.4 ms MISSED target 3.0 ms: 4.9x floor\n"
+		"  (fork+exec+exit of echo: median 1.7 ms in this run; the target is 1.8x\n"
+		"  it; at 4.9x it holds only where that floor is <= 612 us)\n"
+		"The median missed 3 ms.  It took 4.9 times what starting and ending the same\n"
+		"binary took on this machine during the run; the target leaves 1.8 times that\n"
+		"floor here.  The same ratio would meet the target on a machine whose floor\n"
+		"is at most 612 us.  A target that leaves little over 1x the floor says the\n"
+		"machine is too slow for it; a ratio far above what the target leaves says\n"
+		"the time goes to what antd adds (noticing the death, the sandbox, the start,\n"
+		"the replay).  A target below 1x its floor (\"below the floor: out of reach\n"
+		"here\") cannot be met on this machine as loaded during the run, however\n"
+		"little antd adds.  The floor is timed between the kills, so a busy machine\n"
+		"slows both alike: on a noisy machine, compare the ratios rather than the\n"
+		"times.  --json has the same under each mode's \"target_results\" (value_us,\n"
+		"target_us, met, floor, floor_us, ratio_to_floor, target_ratio_to_floor,\n"
+		"floor_needed_us).\n"
+		"\n"
 		"Missing a target is reported, not an error.  Exit status: 0 on success; 1\n"
-		"if the stack failed, an answer was wrong or did not come; 2 on bad usage.\n",
-		TARGET_COLD_MEDIAN_US, TARGET_WARM_MEDIAN_US, TARGET_P99_US);
+		"if the stack failed, an answer was wrong or did not come; 2 on bad usage.\n");
 }
 
 enum fo_mode { FO_COLD, FO_WARM };
 static const char *const fo_names[] = { "cold", "warm" };
 static const char *const fo_labels[] = { "cold restart", "warm standby" };
+/* What each mode cannot do without, timed in the same run. */
+static const char *const fo_floors[] = { "fork+exec+exit of echo", "SIGKILL to reap of a child" };
 
 struct fo_result {
 	int ran;
 	uint64_t median_ns, p99_ns, max_ns;
+	uint64_t floor_median_ns, floor_p99_ns;
 	long restarts, failovers, replays;  /* victim's counters at the end */
 	int counts_ok;                      /* they say every kill went as the mode says */
 };
@@ -93,7 +124,7 @@ static json_t *failover_stack(enum fo_mode mode, const struct opts *o)
 /* What antd's status says about victim. */
 struct victim {
 	long pid, inflight, standby_pid, restarts, replays, failovers;
-	int running;
+	int running, standby_ready;
 };
 
 static long int_of(json_t *o, const char *key)
@@ -115,6 +146,7 @@ static int victim_status(struct ctl_conn *ctl, struct victim *v)
 			.standby_pid = int_of(s, "standby_pid"), .restarts = int_of(s, "restarts"),
 			.replays = int_of(s, "replays"), .failovers = int_of(s, "failovers"),
 			.running = state && strcmp(state, "running") == 0,
+			.standby_ready = json_is_true(json_object_get(s, "standby_ready")),
 		};
 	}
 	json_decref(st);
@@ -123,35 +155,15 @@ static int victim_status(struct ctl_conn *ctl, struct victim *v)
 	return s ? 0 : -1;
 }
 
-/* Has antd logged that spare pid is ready?  1 yes, 0 not yet, -1 (printed). */
-static int spare_ready_logged(struct ctl_conn *ctl, long pid)
-{
-	json_t *r = bench_ctl_ask(ctl, json_pack("{s:s, s:i}", "cmd", "log", "lines", 50));
-	if (!r)
-		return -1;
-	char want[64];
-	snprintf(want, sizeof(want), "spare pid %ld ready", pid);
-	json_t *ev = json_object_get(r, "events"), *e;
-	size_t i;
-	int found = 0;
-	json_array_foreach(ev, i, e) {
-		const char *event = json_string_value(json_object_get(e, "event"));
-		const char *msg = json_string_value(json_object_get(e, "msg"));
-		if (event && msg && strcmp(event, "spare-ready") == 0 && strcmp(msg, want) == 0)
-			found = 1;
-	}
-	json_decref(r);
-	return found;
-}
-
 /*
  * Wait until the victim has a ready spare, so that the next kill is a
  * failover and not a cold restart.  The status shows standby_pid from the
- * spare's fork on, well before it is ready (exec, connect, NEXT), and has
- * no field for readiness; antd logs "spare-ready" when the spare asks for
- * work, which is exactly when it will fail over to it (spare.ready), so
- * that event, read back over the control socket, is the signal.  Returns 0,
- * or -1 after printing why.
+ * spare's fork on, well before it is ready (exec, connect, NEXT), and
+ * standby_ready once the spare has asked for work, which is exactly when
+ * antd will fail over to it.  Not antd's "spare-ready" log line: it can
+ * come before antd knows the spare's pid (the forker's answer comes after
+ * the spare's first message) and then names pid 0.  Returns 0, or -1 after
+ * printing why.
  */
 static int wait_spare_ready(struct ctl_conn *ctl)
 {
@@ -160,13 +172,8 @@ static int wait_spare_ready(struct ctl_conn *ctl)
 	for (;;) {
 		if (victim_status(ctl, &v) < 0)
 			return -1;
-		if (v.standby_pid > 0 && v.running) {
-			int r = spare_ready_logged(ctl, v.standby_pid);
-			if (r < 0)
-				return -1;
-			if (r > 0)
-				return 0;
-		}
+		if (v.standby_pid > 0 && v.standby_ready && v.running)
+			return 0;
 		if (bench_interrupted)
 			return -1;
 		if (bench_now_ns() > deadline) {
@@ -192,14 +199,84 @@ static int wait_answer(struct ant_conn *c, uint64_t ticket, struct ant_result *r
 	return r;
 }
 
+/* waitpid through EINTR: the child is on its way out, Ctrl-C or not. */
+static void reap(pid_t pid)
+{
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * The floor of a warm failover: SIGKILL of an idle child until its parent
+ * has reaped it, the death antd must notice before it hands the call to
+ * the spare.  The fork and the child's start are not timed.  Returns 0
+ * with *ns, or -1 after printing why.
+ */
+static int kill_floor(uint64_t *ns)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		fprintf(stderr, "%s: floor: pipe: %s\n", PROG, strerror(errno));
+		return -1;
+	}
+	pid_t parent = getpid(), pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "%s: floor: fork: %s\n", PROG, strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* Ends by our SIGKILL, or with us; Ctrl-C is the parent's to handle. */
+		signal(SIGINT, SIG_IGN);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent || write(p[1], "", 1) != 1)
+			_exit(0);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	char c;
+	ssize_t n;
+	while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR && !bench_interrupted)
+		;
+	close(p[0]);
+	uint64_t t0 = bench_now_ns();
+	kill(pid, SIGKILL);
+	reap(pid);
+	*ns = bench_now_ns() - t0;
+	if (n != 1 && !bench_interrupted)
+		fprintf(stderr, "%s: floor: the child ended before it was killed\n", PROG);
+	return n == 1 ? 0 : -1;
+}
+
+/* The floor of a cold restart: sp's binary started, run and reaped.
+ * Returns 0 with *ns, or -1 after printing why. */
+static int spawn_floor(struct bench_spawn *sp, uint64_t *ns)
+{
+	pid_t pid;
+	uint64_t t0 = bench_now_ns();
+	int r = bench_spawn_start(sp, &pid);
+	if (r == 0)
+		reap(pid);
+	*ns = bench_now_ns() - t0;
+	if (r != 0)
+		fprintf(stderr, "%s: floor: %s: %s\n", PROG, sp->argv[0], strerror(r));
+	return r == 0 ? 0 : -1;
+}
+
 /*
  * Kill number i: make the victim hold a call it hangs on, kill it, and time
- * SIGKILL to the replayed answer reaching us.  Returns 0 with *lat_ns, or -1
- * after printing why.
+ * SIGKILL to the replayed answer reaching us; before that, with the stack
+ * at rest, one sample of mode's floor (sp: cold's binary).  Returns 0 with
+ * *lat_ns and *floor_ns, or -1 after printing why.
  */
-static int one_kill(struct bench_stack *sr, struct ctl_conn *ctl, enum fo_mode mode, long i, uint64_t *lat_ns)
+static int one_kill(struct bench_stack *sr, struct ctl_conn *ctl, enum fo_mode mode,
+		    struct bench_spawn *sp, long i, uint64_t *lat_ns, uint64_t *floor_ns)
 {
 	if (mode == FO_WARM && wait_spare_ready(ctl) < 0)
+		return -1;
+	if ((mode == FO_WARM ? kill_floor(floor_ns) : spawn_floor(sp, floor_ns)) < 0)
 		return -1;
 
 	char arg[32];
@@ -310,12 +387,24 @@ static int read_counts(struct ctl_conn *ctl, const struct opts *o, enum fo_mode 
 	return 0;
 }
 
-/* One stack, o->kills kills in mode.  Returns 0 with *res, or -1 (printed). */
+/* One stack, o->kills kills in mode, with as many samples of its floor.
+ * Returns 0 with *res, or -1 (printed). */
 static int run_failover(const struct opts *o, enum fo_mode mode, struct fo_result *res)
 {
 	uint64_t *lat = calloc((size_t)o->kills, sizeof(*lat));
-	if (!lat) {
+	uint64_t *fl = calloc((size_t)o->kills, sizeof(*fl));
+	if (!lat || !fl) {
 		fprintf(stderr, "%s: out of memory for %ld samples\n", PROG, o->kills);
+		free(lat);
+		free(fl);
+		return -1;
+	}
+	struct bench_spawn sp;
+	int r = mode == FO_COLD ? bench_spawn_init(&sp, churn_echo_path(o)) : 0;
+	if (r != 0) {
+		fprintf(stderr, "%s: floor: %s\n", PROG, strerror(r));
+		free(lat);
+		free(fl);
 		return -1;
 	}
 	struct bench_stack sr = { .conn = NULL };
@@ -323,9 +412,17 @@ static int run_failover(const struct opts *o, enum fo_mode mode, struct fo_resul
 	json_t *stack = failover_stack(mode, o);
 	int ok = 0;
 	if (bench_stack_start(&sr, o, stack, "victim") == 0 && bench_ctl_open(&ctl, &sr) == 0) {
+		char what[32];
+		snprintf(what, sizeof(what), "failover %s", fo_names[mode]);
+		struct progress p;
+		progress_begin(&p, o->progress, what, "kills", o->kills);
 		ok = victim_answers(&sr) == 0;
-		for (long i = 0; ok && i < o->kills; i++)
-			ok = !bench_interrupted && one_kill(&sr, &ctl, mode, i + 1, &lat[i]) == 0;
+		for (long i = 0; ok && i < o->kills; i++) {
+			ok = !bench_interrupted && one_kill(&sr, &ctl, mode, &sp, i + 1, &lat[i],
+							    &fl[i]) == 0;
+			progress_at(&p, i + 1, bench_now_ns());
+		}
+		progress_end(&p);
 		ok = ok && read_counts(&ctl, o, mode, res) == 0;
 		if (!ok && !bench_interrupted)
 			bench_stack_show_log(&sr);
@@ -334,19 +431,87 @@ static int run_failover(const struct opts *o, enum fo_mode mode, struct fo_resul
 	ctl_close(&ctl);
 	if (bench_stack_stop(&sr) < 0)
 		ok = 0;
+	if (mode == FO_COLD)
+		bench_spawn_fini(&sp);
 	if (ok) {
 		bench_median_p99(lat, (size_t)o->kills, &res->median_ns, &res->p99_ns);   /* sorts */
+		bench_median_p99(fl, (size_t)o->kills, &res->floor_median_ns, &res->floor_p99_ns);
 		res->ran = 1;
 		res->max_ns = lat[o->kills - 1];
 	}
 	free(lat);
+	free(fl);
 	return ok ? 0 : -1;
+}
+
+/* One target a mode is held to: a statistic of its samples, at most so
+ * long, beside the same statistic of its floor. */
+struct fo_target {
+	const char *stat;           /* "median", "p99" */
+	uint64_t value_ns, floor_ns;
+	long target_us;
+	int met;
+	double ratio;               /* value over floor */
+	double allows;              /* target over floor: what the target leaves here */
+	double needed_ns;           /* the floor at which ratio would meet the target */
+};
+
+/* As reported (rounded to 0.1 us), so that the table, value_us and met agree. */
+static int at_most(uint64_t ns, long target_us)
+{
+	return (ns + 50) / 100 <= (uint64_t)target_us * 10;
+}
+
+/* mode's two targets, median and p99, into t. */
+static void fo_targets(enum fo_mode mode, const struct fo_result *r, struct fo_target t[2])
+{
+	t[0] = (struct fo_target){ .stat = "median", .value_ns = r->median_ns,
+				   .floor_ns = r->floor_median_ns,
+				   .target_us = mode == FO_WARM ? TARGET_WARM_MEDIAN_US
+								: TARGET_COLD_MEDIAN_US };
+	t[1] = (struct fo_target){ .stat = "p99", .value_ns = r->p99_ns,
+				   .floor_ns = r->floor_p99_ns, .target_us = TARGET_P99_US };
+	for (int k = 0; k < 2; k++) {
+		double floor_ns = t[k].floor_ns ? (double)t[k].floor_ns : 1.0;   /* 0: cannot be */
+		t[k].met = at_most(t[k].value_ns, t[k].target_us);
+		t[k].ratio = (double)t[k].value_ns / floor_ns;
+		t[k].allows = (double)t[k].target_us * 1e3 / floor_ns;
+		t[k].needed_ns = t[k].ratio > 0 ? (double)t[k].target_us * 1e3 / t[k].ratio : 0;
+	}
 }
 
 static int meets_targets(enum fo_mode mode, const struct fo_result *r)
 {
-	uint64_t median_us = mode == FO_WARM ? TARGET_WARM_MEDIAN_US : TARGET_COLD_MEDIAN_US;
-	return r->median_ns <= median_us * 1000u && r->p99_ns <= TARGET_P99_US * 1000u;
+	struct fo_target t[2];
+	fo_targets(mode, r, t);
+	return t[0].met && t[1].met;
+}
+
+/* 612 us, 8.4 ms */
+static const char *duration(double ns, char *buf, size_t len)
+{
+	if (ns >= 1e6)
+		snprintf(buf, len, "%.1f ms", ns / 1e6);
+	else
+		snprintf(buf, len, "%.0f us", ns / 1e3);
+	return buf;
+}
+
+/* "cold restart median 8.4 ms MISSED target 3.0 ms: 4.9x floor (...)":
+ * the target, the floor and what the target asks of this machine. */
+static void print_target(enum fo_mode mode, const struct fo_target *t)
+{
+	char v[32], tg[32], fl[32], need[32];
+	printf("  %s %s %s %s target %s: %.1fx floor (%s: %s %s in this run; the target is "
+	       "%.1fx it", fo_labels[mode], t->stat, duration((double)t->value_ns, v, sizeof(v)),
+	       t->met ? "met" : "MISSED", duration(t->target_us * 1e3, tg, sizeof(tg)), t->ratio,
+	       fo_floors[mode], t->stat, duration((double)t->floor_ns, fl, sizeof(fl)), t->allows);
+	if (!t->met && t->allows < 1)
+		printf(", below the floor: out of reach here");
+	if (!t->met)
+		printf("; at %.1fx it holds only where that floor is <= %s", t->ratio,
+		       duration(t->needed_ns, need, sizeof(need)));
+	printf(")\n");
 }
 
 static void print_failover_table(const struct opts *o, const struct fo_result *r)
@@ -366,8 +531,32 @@ static void print_failover_table(const struct opts *o, const struct fo_result *r
 		       r[m].failovers, r[m].replays, meets_targets(m, &r[m]) ? "met" : "MISSED",
 		       r[m].counts_ok ? "" : " (counts differ from the kills)");
 	}
-	printf("  targets: median <= %d us cold, <= %d us warm; p99 <= %d us\n",
-	       TARGET_COLD_MEDIAN_US, TARGET_WARM_MEDIAN_US, TARGET_P99_US);
+	printf("  each target against a floor timed in this run, one sample before each kill:\n");
+	for (int m = FO_COLD; m <= FO_WARM; m++) {
+		struct fo_target t[2];
+		fo_targets(m, &r[m], t);
+		for (int k = 0; k < 2 && r[m].ran; k++)
+			print_target(m, &t[k]);
+	}
+}
+
+/* [{"stat", "value_us", "target_us", "met", "floor", "floor_us",
+ *   "ratio_to_floor", "target_ratio_to_floor", "floor_needed_us"}, ...]:
+ * print_target's figures. */
+static json_t *target_results_json(enum fo_mode mode, const struct fo_result *r)
+{
+	struct fo_target t[2];
+	fo_targets(mode, r, t);
+	json_t *a = json_array();
+	for (int k = 0; a && k < 2; k++)
+		json_array_append_new(a, json_pack(
+			"{s:s, s:o, s:I, s:b, s:s, s:o, s:f, s:f, s:o}", "stat", t[k].stat,
+			"value_us", bench_us_json(t[k].value_ns),
+			"target_us", (json_int_t)t[k].target_us, "met", t[k].met,
+			"floor", fo_floors[mode], "floor_us", bench_us_json(t[k].floor_ns),
+			"ratio_to_floor", t[k].ratio, "target_ratio_to_floor", t[k].allows,
+			"floor_needed_us", bench_us_json((uint64_t)t[k].needed_ns)));
+	return a;
 }
 
 static int print_failover_json(const struct opts *o, const struct fo_result *r)
@@ -390,6 +579,11 @@ static int print_failover_json(const struct opts *o, const struct fo_result *r)
 		json_object_set_new(one, "failovers", json_integer(r[m].failovers));
 		json_object_set_new(one, "replays", json_integer(r[m].replays));
 		json_object_set_new(one, "counts_match_kills", json_boolean(r[m].counts_ok));
+		json_object_set_new(one, "floor", json_pack(
+			"{s:s, s:o, s:o, s:I}", "name", fo_floors[m],
+			"median_us", bench_us_json(r[m].floor_median_ns),
+			"p99_us", bench_us_json(r[m].floor_p99_ns), "samples", (json_int_t)o->kills));
+		json_object_set_new(one, "target_results", target_results_json(m, &r[m]));
 		json_object_set_new(root, fo_names[m], one);
 	}
 	json_object_set_new(root, "targets", json_pack(
@@ -408,7 +602,7 @@ static int failover_main(const struct opts *o)
 	if (ok && o->warm)
 		ok = run_failover(o, FO_WARM, &r[FO_WARM]) == 0;
 	if (bench_interrupted)
-		fprintf(stderr, "%s: bench_interrupted\n", PROG);
+		fprintf(stderr, "%s: interrupted\n", PROG);
 	if (!ok)
 		return 1;
 	if (o->json)

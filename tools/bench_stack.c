@@ -51,6 +51,7 @@ int bench_stack_start(struct bench_stack *s, const struct opts *o, const json_t 
 		.stop = &bench_interrupted,
 	};
 	s->conn = NULL;
+	s->progress = o->progress;
 	char *text = stack ? json_dumps(stack, JSON_INDENT(2)) : NULL;
 	int r = text ? 0 : -1;
 	if (r < 0)
@@ -61,13 +62,20 @@ int bench_stack_start(struct bench_stack *s, const struct opts *o, const json_t 
 		r = -1;
 	}
 	free(text);
-	if (r == 0 && launcher_start(&s->run) < 0) {
-		if (!bench_interrupted) {
+	if (r == 0) {
+		/* antd waits until every server runs: seconds with many of them. */
+		struct progress p;
+		char what[64];
+		size_t n = json_array_size(json_object_get(stack, "servers"));
+		snprintf(what, sizeof(what), "starting antd and %zu server%s", n, n == 1 ? "" : "s");
+		progress_begin(&p, o->progress, what, NULL, 0);
+		r = launcher_start(&s->run) < 0 ? -1 : 0;
+		progress_end(&p);
+		if (r < 0 && !bench_interrupted) {
 			fprintf(stderr, "%s: %s%s\n", PROG, s->run.error,
 				s->run.exec_failed && !o->antd ? " (give --antd PATH)" : "");
 			bench_stack_show_log(s);
 		}
-		r = -1;
 	}
 	if (r == 0 && (r = ant_connect(s->run.dir, &s->conn)) < 0) {
 		fprintf(stderr, "%s: %s: %s\n", PROG, s->run.dir, ant_strerror(r));
@@ -91,7 +99,12 @@ int bench_stack_stop(struct bench_stack *s)
 	int ret = 0;
 	ant_close(s->conn);
 	s->conn = NULL;
-	if (launcher_stop(&s->run) < 0) {
+	/* antd gives its servers up to 3 s to end. */
+	struct progress p;
+	progress_begin(&p, s->run.antd > 0 ? s->progress : PROGRESS_NEVER, "stopping antd", NULL, 0);
+	int stopped = launcher_stop(&s->run) == 0;
+	progress_end(&p);
+	if (!stopped) {
 		fprintf(stderr, "%s: %s\n", PROG, s->run.error);
 		bench_stack_show_log(s);
 		ret = -1;

@@ -1,6 +1,7 @@
-/* bench_stats.c - ant-bench's statistics and output: median and p99, grouped digits, JSON. */
+/* bench_stats.c - ant-bench's statistics and output: median and p99, grouped digits, JSON, progress on stderr. */
 #include <stdlib.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -77,4 +78,63 @@ void bench_print_placement(const struct opts *o, const char *who)
 		printf("  processes placed by the kernel (--cpu N pins them all to one CPU)\n");
 	if (o->busy_poll_us)
 		printf("  antd busy-polls %ld us after each message (busy_poll_us)\n", o->busy_poll_us);
+}
+
+#define PROGRESS_EVERY_NS 100000000u    /* in place: at most 10 updates a second */
+
+enum { PROGRESS_OFF, PROGRESS_IN_PLACE, PROGRESS_LINES };
+
+static void progress_show(struct progress *p, long done, uint64_t now_ns)
+{
+	double s = (double)(now_ns - p->t0) / 1e9;
+	/* In place: the cursor goes back to the start of the line, so that a
+	 * message printed before the line is cleared writes over it. */
+	if (p->style == PROGRESS_IN_PLACE && p->total)
+		fprintf(stderr, "\r%s: %s: %ld/%ld %s, %.0f s\033[K\r", PROG, p->what, done,
+			p->total, p->unit, s);
+	else if (p->style == PROGRESS_IN_PLACE)
+		fprintf(stderr, "\r%s: %s\033[K\r", PROG, p->what);
+	else if (p->total)
+		fprintf(stderr, "%s: %s: %ld/%ld %s, %.1f s\n", PROG, p->what, done, p->total,
+			p->unit, s);
+	else
+		fprintf(stderr, "%s: %s\n", PROG, p->what);
+	p->shown = p->style == PROGRESS_IN_PLACE;
+}
+
+void progress_begin(struct progress *p, enum progress_when when, const char *what,
+		    const char *unit, long total)
+{
+	int tty = isatty(STDERR_FILENO);
+	*p = (struct progress){
+		.style = when == PROGRESS_NEVER || (when == PROGRESS_AUTO && !tty) ? PROGRESS_OFF :
+			 tty ? PROGRESS_IN_PLACE : PROGRESS_LINES,
+		.what = what, .unit = unit, .total = total > 0 ? total : 0,
+	};
+	if (p->style == PROGRESS_OFF)
+		return;
+	p->t0 = bench_now_ns();
+	p->next_ns = p->t0 + PROGRESS_EVERY_NS;
+	p->next_tenth = 1;
+	progress_show(p, 0, p->t0);
+}
+
+void progress_at(struct progress *p, long done, uint64_t now_ns)
+{
+	if (p->style == PROGRESS_IN_PLACE && p->total && now_ns >= p->next_ns) {
+		p->next_ns = now_ns + PROGRESS_EVERY_NS;
+		progress_show(p, done, now_ns);
+	} else if (p->style == PROGRESS_LINES && p->total && done * 10 >= p->next_tenth * p->total) {
+		while (p->next_tenth <= 10 && done * 10 >= p->next_tenth * p->total)
+			p->next_tenth++;
+		progress_show(p, done, now_ns);
+	}
+}
+
+void progress_end(struct progress *p)
+{
+	if (p->shown)
+		fprintf(stderr, "\r\033[K");
+	p->shown = 0;
+	p->style = PROGRESS_OFF;
 }

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""check-bench.py - ant-bench runs end to end, its JSON has the promised keys and sane figures."""
+"""check-bench.py - ant-bench runs end to end, its JSON has the promised keys and sane figures,
+its progress goes to stderr only, and a target's line names the target and the floor."""
 import json
+import math
+import re
 import subprocess
 import sys
 
@@ -19,6 +22,16 @@ def check(cond, what):
     print(f"ok: {what}")
 
 
+def progress_lines(err, what, unit):
+    """stderr's progress lines of one step: [(done, total), ...]."""
+    pat = re.compile(rf"^ant-bench: {re.escape(what)}: (\d+)/(\d+) {unit}, [\d.]+ s$")
+    return [(int(m[1]), int(m[2])) for m in map(pat.match, err.splitlines()) if m]
+
+
+def close(a, b, rel=0.01):
+    return math.isclose(a, b, rel_tol=rel, abs_tol=0.15)
+
+
 rc, out, err = run("chain", "--depth", "3", "--return", "direct", "--iterations", "1000",
                    "--warmup", "100", "--json")
 check(rc == 0, f"direct run exits 0 ({err.strip()})")
@@ -26,6 +39,8 @@ o = json.loads(out)
 for k in ("median_ns", "p99_ns", "median_tsc", "floor_median_ns", "ratio_to_floor", "depth"):
     check(k in o, f"--json has {k}")
 check(o["p99_ns"] >= o["median_ns"] > o["floor_median_ns"] > 0, "p99 >= median > floor > 0")
+check("ant-bench: chain:" not in err and "starting antd" not in err,
+      "no progress when stderr is not a terminal and --progress is not given")
 
 rc, out, err = run("chain", "--depth", "3", "--return", "both", "--iterations", "1000",
                    "--warmup", "100", "--json")
@@ -38,9 +53,20 @@ rc, out, err = run("chain", "--depth", "2", "--return", "sequential", "--iterati
 check(rc == 0 and "x floor" in out and "AnT paper" in out, "table output")
 
 rc, out, err = run("chain", "--depth", "3", "--iterations", "2000", "--warmup", "100",
-                   "--churn", "2", "--json")
+                   "--churn", "2", "--json", "--progress")
 check(rc == 0, f"chain --churn 2 exits 0 ({err.strip()[-2000:]})")
 o = json.loads(out)
+check(True, "--progress leaves --json's stdout one JSON object")
+for what, total in (("chain", 2 * 2100), ("chain under churn", 2000),
+                    ("chain, churn outside antd", 2000)):
+    lines = progress_lines(err, what, "calls")
+    check(3 <= len(lines) <= 12 and lines[-1] == (total, total)
+          and all(t == total for _, t in lines),
+          f"--progress: '{what}' has a line per tenth on stderr, ending at {total}/{total} "
+          f"({len(lines)} lines)")
+check("\r" not in err and "\033" not in err, "--progress on a non-terminal writes whole lines")
+check("ant-bench: starting antd and 5 servers" in err and "ant-bench: stopping antd" in err,
+      "--progress says when antd starts and stops")
 c = o.get("churn", {})
 for k in ("median_ns", "p99_ns", "restarts", "p99_ratio", "servers"):
     check(k in c, f"--churn --json has churn.{k}")
@@ -73,22 +99,78 @@ print(f"info: p99 with churn / without: {c['p99_ratio']:.2f} "
 rc, out, err = run("chain", "--churn", "0")
 check(rc == 2 and "--churn" in err, "chain --churn 0 is a usage error naming it")
 
-rc, out, err = run("failover", "--kills", "20", "--both", "--json")
+rc, out, err = run("failover", "--kills", "20", "--both", "--json", "--progress")
 check(rc == 0, f"failover --both run exits 0 ({err.strip()[-2000:]})")
 o = json.loads(out)
+check(True, "--progress leaves failover --json's stdout one JSON object")
+for mode in ("cold", "warm"):
+    lines = progress_lines(err, f"failover {mode}", "kills")
+    check(3 <= len(lines) <= 12 and lines[-1] == (20, 20),
+          f"--progress: failover {mode} counts its kills on stderr ({len(lines)} lines)")
 check(o.get("benchmark") == "failover" and o.get("kills") == 20, "failover --json names itself and the kills")
 t = o.get("targets", {})
 check(t == {"cold_median_us": 3000, "warm_median_us": 500, "p99_us": 10000}, "failover --json has the targets")
 for mode in ("cold", "warm"):
     m = o.get(mode, {})
-    for k in ("median_us", "p99_us", "max_us", "meets_targets"):
+    for k in ("median_us", "p99_us", "max_us", "meets_targets", "floor", "target_results"):
         check(k in m, f"failover --json {mode} has {k}")
     check(isinstance(m["meets_targets"], bool), f"{mode} meets_targets is a bool")
     check(0 < m["median_us"] <= m["p99_us"] <= m["max_us"], f"{mode}: 0 < median <= p99 <= max")
     check(m.get("restarts") == 20 and m.get("replays") == 20,
           f"{mode}: antd counts 20 restarts and 20 replays")
+    fl = m["floor"]
+    check(fl.get("samples") == 20 and 0 < fl.get("median_us", 0) <= fl.get("p99_us", 0),
+          f"{mode}: the floor has 20 samples, 0 < median <= p99 ({fl})")
+    res = m["target_results"]
+    check([r.get("stat") for r in res] == ["median", "p99"], f"{mode}: a result for median and p99")
+    want = {"median": t[f"{mode}_median_us"], "p99": t["p99_us"]}
+    for r in res:
+        st = r["stat"]
+        for k in ("value_us", "target_us", "met", "floor", "floor_us", "ratio_to_floor",
+                  "target_ratio_to_floor", "floor_needed_us"):
+            check(k in r, f"{mode} {st}: target_results has {k}")
+        check(r["value_us"] == m[f"{st}_us"] and r["target_us"] == want[st],
+              f"{mode} {st}: the value and the target are the mode's")
+        check(r["met"] is (r["value_us"] <= r["target_us"]),
+              f"{mode} {st}: met == value <= target ({r['value_us']} us, {r['target_us']} us)")
+        check(r["floor"] == fl["name"] and r["floor_us"] == fl[f"{st}_us"],
+              f"{mode} {st}: the floor is the mode's ({r['floor']}, {r['floor_us']} us)")
+        check(close(r["ratio_to_floor"], r["value_us"] / r["floor_us"])
+              and close(r["target_ratio_to_floor"], r["target_us"] / r["floor_us"])
+              and close(r["floor_needed_us"], r["target_us"] / r["ratio_to_floor"]),
+              f"{mode} {st}: the ratios are value/floor and target/floor, "
+              f"floor_needed is target/ratio ({r['ratio_to_floor']:.2f}x)")
+    check(m["meets_targets"] is all(r["met"] for r in res), f"{mode}: meets_targets == every target met")
+    print(f"info: failover {mode}: " + "; ".join(
+        f"{r['stat']} {r['value_us']} us {'met' if r['met'] else 'MISSED'} {r['target_us']} us, "
+        f"{r['ratio_to_floor']:.1f}x {r['floor']} ({r['floor_us']} us)" for r in res))
+check(o["cold"]["floor"]["name"] != o["warm"]["floor"]["name"], "cold and warm have floors of their own")
 check(o["cold"].get("failovers") == 0 and o["warm"].get("failovers") == 20,
       "cold restarts fail over never, warm standby every time")
+
+# The table: a line per target, met or MISSED, naming the target and the floor;
+# a MISSED one also says where the ratio would meet it.  The last of --progress
+# and --quiet wins.
+rc, out, err = run("failover", "--kills", "10", "--both", "--progress", "--quiet")
+check(rc == 0, f"failover table run exits 0 ({err.strip()[-2000:]})")
+check("kills," not in err and "starting antd" not in err, "--quiet after --progress: no progress")
+dur = r"[\d.]+ (?:us|ms)"
+line = re.compile(rf"^  (cold restart|warm standby) (median|p99) {dur} (met|MISSED) target {dur}: "
+                  rf"[\d.]+x floor \((fork\+exec\+exit of echo|SIGKILL to reap of a child): "
+                  rf"(?:median|p99) {dur} in this run; the target is [\d.]+x it"
+                  rf"(, below the floor: out of reach here)?"
+                  rf"(; at [\d.]+x it holds only where that floor is <= {dur})?\)$")
+rows = [line.match(x) for x in out.splitlines() if " target " in x and "x floor" in x]
+check(len(rows) == 4 and all(rows), f"four target lines, each naming its target and floor:\n{out}")
+for r in rows:
+    check((r[1] == "cold restart") == (r[4] == "fork+exec+exit of echo"), f"{r[1]}: its own floor")
+    check((r[3] == "MISSED") == bool(r[6]), f"{r[1]} {r[2]}: {r[3]}, and says where it would hold "
+          "exactly when MISSED")
+print("info: " + "\n      ".join(r[0].strip() for r in rows))
+
+rc, out, err = run("--help")
+check(rc == 0 and "--quiet" in out and "--progress" in out and "MISSED" in out
+      and "floor_needed_us" in out, "--help documents --quiet, --progress and how to read MISSED")
 
 rc, out, err = run("failover", "--bogus")
 check(rc == 2 and "--bogus" in err, "failover: unknown flag is an error naming it")
