@@ -13,6 +13,7 @@
 #include "ant-config.h"
 #include "ctl_client.h"
 #include "ctl_status.h"
+#include "ctl_time.h"
 #include "tool_common.h"
 
 enum {
@@ -41,6 +42,8 @@ struct args {
 	const char *only_server;    /* log --server */
 	const char *only_event;     /* output: only this event ("output") */
 	int min_level;              /* log --level: 0 debug, 1 info, 2 warn, 3 error */
+	int has_since;              /* log --since given ... */
+	double since;               /* ... this time, s since the epoch */
 	int watch;                  /* status --watch */
 	double interval_s;          /* status --interval */
 	long count;                 /* status --count: refreshes (0: until stopped) */
@@ -405,6 +408,8 @@ static int keep_event(const json_t *ev, const struct args *a)
 	const char *event = json_string_value(json_object_get(ev, "event"));
 	if (a->only_event && (!event || strcmp(event, a->only_event) != 0))
 		return 0;
+	if (a->has_since && ctl_event_time(ev) < a->since)
+		return 0;
 	return level_of(json_string_value(json_object_get(ev, "level"))) >= a->min_level;
 }
 
@@ -470,7 +475,7 @@ static int cmd_log(struct ctl *c, const struct command *cmd, const struct args *
 			return EXIT_OK;
 		die_unreachable(c, c->unreachable);
 	}
-	int filtered = a->only_server || a->only_event || a->min_level > 0;
+	int filtered = a->only_server || a->only_event || a->min_level > 0 || a->has_since;
 	json_t *rep = ctl_call(c, json_pack("{s:s, s:I, s:b}", "cmd", "log", "lines",
 					    (json_int_t)(filtered ? 1000 : a->lines), "follow",
 					    a->follow));
@@ -484,7 +489,12 @@ static int cmd_log(struct ctl *c, const struct command *cmd, const struct args *
 	json_t *kept = json_array();
 	size_t i;
 	json_t *ev;
-	json_array_foreach(json_object_get(rep, "events"), i, ev)
+	const json_t *events = json_object_get(rep, "events");
+	if (a->has_since && json_array_size(events) >= 1000 &&
+	    ctl_event_time(json_array_get(events, 0)) > a->since)
+		fprintf(stderr, "antctl: antd keeps only its last 1000 events, the oldest from after "
+			"--since; all of them are in %s/antd.log\n", c->run_dir);
+	json_array_foreach(events, i, ev)
 		if (keep_event(ev, a))
 			json_array_append(kept, ev);
 	while (json_array_size(kept) > (size_t)a->lines)
@@ -607,6 +617,7 @@ static const struct option log_opts[] = {
 	{ "lines", required_argument, NULL, 'n' },
 	{ "server", required_argument, NULL, 'S' },
 	{ "level", required_argument, NULL, 'L' },
+	{ "since", required_argument, NULL, 'T' },
 	{ NULL, 0, NULL, 0 },
 };
 static const struct option wait_opts[] = {
@@ -652,7 +663,7 @@ static const struct command commands[] = {
 	{ "start", "SERVER", "start a stopped or failed SERVER",
 	  "Ask antd to start SERVER again after stop, or after it was given up.\n",
 	  no_opts, "h", 1, cmd_server },
-	{ "log", "[-f] [-n N] [--server NAME] [--level L]",
+	{ "log", "[-f] [-n N] [--server NAME] [--level L] [--since TIME]",
 	  "the last supervision events; -f: keep following",
 	  "Print antd's last N supervision events (starts, exits, restarts, cut-offs),\n"
 	  "one a line: TIME LEVEL EVENT [SERVER] MESSAGE.  With --json, one JSON object\n"
@@ -664,7 +675,11 @@ static const struct command commands[] = {
 	  "                       interrupted or antd stops\n"
 	  "  --server NAME        only the events of server NAME\n"
 	  "  --level L            only events of level L or above (debug, info, warn,\n"
-	  "                       error)\n",
+	  "                       error)\n"
+	  "  --since TIME         only events at or after TIME: '2026-12-05 13:40[:19]'\n"
+	  "                       or with a T, fractions and Z (UTC) as antd writes\n"
+	  "                       them; '13:40' (today); '10m ago', '-30s', '2h' (s, m,\n"
+	  "                       h, d); 'today', 'yesterday'.  Local time unless Z.\n",
 	  log_opts, "hfn:", 0, cmd_log },
 	{ "wait-ready", "[--timeout S]", "wait until every server is running",
 	  "Ask antd for its status every 50 ms until every server is running, and\n"
@@ -798,6 +813,16 @@ static void parse_command(const struct command *cmd, const char *prog, int argc,
 		switch (ch) {
 		case 'f': a->follow = 1; break;
 		case 'w': a->watch = 1; break;
+		case 'T': {
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			if (ctl_parse_since(optarg, (double)now.tv_sec + (double)now.tv_nsec / 1e9,
+					    &a->since) < 0)
+				tool_usage_error(prog, "--since: expected a time like '2026-12-05 13:40', "
+						 "'13:40', '10m ago', '-30s', 'today'; got '%s'", optarg);
+			a->has_since = 1;
+			break;
+		}
 		case 'i': {
 			char *end;
 			errno = 0;

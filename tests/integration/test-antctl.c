@@ -482,9 +482,29 @@ START_TEST(log_filters_and_the_file_after_a_stop)
 			  " {\"name\":\"a\",\"exec\":\"echo\"}, {\"name\":\"b\",\"exec\":\"echo\"} ]}");
 	char *out;
 	pid_t pid = harness_server_pid(&h, "b");
+	/* --since: a point after the start, in the form antd writes (UTC). */
+	harness_sleep_ms(1100);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char mark[64];
+	strftime(mark, sizeof(mark), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(mark + strlen(mark), sizeof(mark) - strlen(mark), ".%03ldZ", ts.tv_nsec / 1000000);
 	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "restart", "b", NULL), 0);
 	free(out);
 	harness_wait_state(&h, "b", "running", pid);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "--since", mark, NULL), 0);
+	ck_assert_msg(strstr(out, "restart asked") && !strstr(out, "stack-ready"), "since %s: %s",
+		      mark, out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "--since", "1h ago", NULL), 0);
+	ck_assert_msg(strstr(out, "restart asked") && strstr(out, "stack-ready"), "%s", out);
+	free(out);
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "--since", "soon", NULL), 2);
+	ck_assert_msg(strstr(out, "--since: expected a time like") && strstr(out, "got 'soon'"),
+		      "%s", out);
+	free(out);
 	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "--server", "b", NULL), 0);
 	ck_assert_msg(strstr(out, "[b]") && !strstr(out, "[a]") && strstr(out, "restart asked"),
 		      "%s", out);
@@ -498,6 +518,11 @@ START_TEST(log_filters_and_the_file_after_a_stop)
 	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "-n", "1", NULL), 0);
 	ck_assert_msg(strstr(out, "antd is not running; reading") && strstr(out, "stack t-logf stopped"),
 		      "%s", out);
+	free(out);
+	/* The file's lines carry their times too. */
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "--since", mark, NULL), 0);
+	ck_assert_msg(strstr(out, "restart asked") && !strstr(out, "stack-ready") &&
+		      strstr(out, "stack t-logf stopped"), "since %s: %s", mark, out);
 	free(out);
 }
 END_TEST
