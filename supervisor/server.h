@@ -48,6 +48,7 @@ struct instance {
 	int chan_eof;                /* private: exec seen before the forker's answer */
 	int out_fd;                  /* private: its output pipe until its pid is known */
 	int pending_sig;             /* private: a signal for it before its pid is known */
+	int ready_early;             /* private: said ready (NEXT) before its pid was known */
 	ev_timer spawn_timer;        /* private: exec must happen in time */
 	char exec_error[96];         /* why it could not start, "" if it did */
 	struct peer *peer;           /* its connection, NULL once closed */

@@ -197,6 +197,10 @@ static void forked(struct antd *d, const struct ant_m_forked *rep, int pidfd)
 	}
 	if (in->chan_eof)
 		on_chan_done(d, in);
+	if (in->ready_early && in->pid > 0) {
+		in->ready_early = 0;
+		supervise_event(d, s, in, EV_READY, NULL);
+	}
 }
 
 int spawn_init(struct antd *d)
@@ -396,6 +400,7 @@ void instance_clear(struct antd *d, struct instance *in)
 		in->out_fd = -1;
 	}
 	in->pending_sig = 0;
+	in->ready_early = 0;
 	in->chan_eof = 0;
 	sandbox_watch(d, in, -1);
 	ev_timer_stop(d->loop, &in->ready_timer);

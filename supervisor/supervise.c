@@ -624,6 +624,12 @@ static void spare_event(struct antd *d, struct server *s, struct instance *in, e
 int supervise_event(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
 		    struct sv_detail *dt)
 {
+	if (ev == EV_READY && in && in->pid <= 0) {
+		/* Its NEXT overtook the forker's answer: ready once its pid is
+		 * known (spawn.c), so that logs and status never say pid 0. */
+		in->ready_early = 1;
+		return 0;
+	}
 	if (in && in != s->cur) {
 		if (in == s->spare)
 			spare_event(d, s, in, ev, dt);

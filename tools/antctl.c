@@ -692,13 +692,14 @@ static const struct command commands[] = {
 	  wait_opts, "h", 0, cmd_wait_ready },
 	{ "ping", "", "check that antd answers", "Ask antd for a sign of life.\n",
 	  no_opts, "h", 0, cmd_ping },
-	{ "output", "SERVER [-f] [-n N]", "what SERVER printed on stdout and stderr",
+	{ "output", "SERVER [-f] [-n N] [--since TIME]", "what SERVER printed on stdout and stderr",
 	  "Print the last N lines SERVER wrote to its stdout and stderr (antd logs\n"
 	  "them, escaped and rate-limited, as \"output\" events), then with -f each new\n"
 	  "one.  Read from antd.log when antd is not running.\n"
 	  "\n"
 	  "  -n, --lines N        how many past lines (default 50)\n"
-	  "  -f, --follow         then print each new line as it comes\n",
+	  "  -f, --follow         then print each new line as it comes\n"
+	  "  --since TIME         only lines at or after TIME (as for antctl log)\n",
 	  log_opts, "hfn:", 1, cmd_output },
 	{ "list", "", "the stacks under /run/ant ($ANT_RUN_BASE) and their state",
 	  "Print every stack whose run folder is under /run/ant (or $ANT_RUN_BASE):\n"
@@ -740,7 +741,10 @@ static void usage(FILE *f)
 	for (const struct command *cmd = commands; cmd->name; cmd++) {
 		char head[64];
 		snprintf(head, sizeof(head), "%s %s", cmd->name, cmd->synopsis);
-		fprintf(f, "  %-25s %s\n", head, cmd->summary);
+		if (strlen(head) > 25)   /* a long synopsis gets a line of its own */
+			fprintf(f, "  %s\n  %-25s %s\n", head, "", cmd->summary);
+		else
+			fprintf(f, "  %-25s %s\n", head, cmd->summary);
 	}
 	fprintf(f, "  %-25s %s\n", "help [COMMAND]", "this text, or COMMAND's");
 	fprintf(f, "\n%s\n%s", global_opts_help, exit_help);

@@ -190,6 +190,66 @@ START_TEST(status_watch_refreshes_until_its_count)
 }
 END_TEST
 
+/* docs/antctl.md and the --help texts say the same: a heading with each
+ * command's synopsis exactly as its --help gives it, and every option of
+ * its --help named in the page. */
+START_TEST(docs_match_every_commands_help)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/docs/antctl.md", getenv("ANT_SOURCE_ROOT"));
+	FILE *f = fopen(path, "re");
+	ck_assert_msg(f, "%s: %s", path, strerror(errno));
+	char *doc = NULL;
+	size_t len = 0;
+	ck_assert(getdelim(&doc, &len, '\0', f) > 0);
+	fclose(f);
+	char *top;
+	ck_assert_int_eq(antctl(&top, "--help", NULL), 0);
+	int commands = 0;
+	for (char *line = strstr(top, "Commands:\n"); line && (line = strchr(line, '\n'));) {
+		line++;
+		if (*line == '\n')
+			break;   /* the end of the list */
+		char name[64];
+		if (strncmp(line, "  ", 2) != 0 || line[2] == ' ' ||
+		    sscanf(line, " %63s", name) != 1 || strcmp(name, "help") == 0)
+			continue;
+		commands++;
+		char *help;
+		ck_assert_msg(antctl(&help, name, "--help", NULL) == 0, "%s --help: %s", name, help);
+		/* "usage: antctl [OPTIONS] NAME SYNOPSIS" */
+		const char *u = strstr(help, "[OPTIONS] ");
+		ck_assert_msg(u, "%s", help);
+		u += strlen("[OPTIONS] ");
+		char want[256];
+		snprintf(want, sizeof(want), "`%.*s`", (int)strcspn(u, "\n"), u);
+		int in_heading = 0;
+		for (const char *p = strstr(doc, want); p && !in_heading; p = strstr(p + 1, want)) {
+			const char *bol = p;
+			while (bol > doc && bol[-1] != '\n')
+				bol--;
+			in_heading = strncmp(bol, "### ", 4) == 0;
+		}
+		ck_assert_msg(in_heading, "docs/antctl.md has no heading with %s", want);
+		/* Each option of its own (lines "  -x, --opt" or "  --opt"). */
+		for (const char *o = strstr(help, "\n  -"); o; o = strstr(o + 1, "\n  -")) {
+			const char *dd = strstr(o, "--");
+			if (!dd || dd > strchr(o + 1, '\n'))
+				continue;
+			char opt[64];
+			ck_assert_int_eq(sscanf(dd, "%63[a-z-]", opt), 1);
+			if (strstr("--run-dir --json --help --version", opt))
+				continue;
+			ck_assert_msg(strstr(doc, opt), "docs/antctl.md never names %s of %s", opt, name);
+		}
+		free(help);
+	}
+	ck_assert_int_ge(commands, 10);
+	free(top);
+	free(doc);
+}
+END_TEST
+
 START_TEST(status_json_is_antds_object)
 {
 	struct harness h;
@@ -821,6 +881,7 @@ static Suite *antctl_suite(void)
 	tcase_add_test(tc, status_table_lists_every_server);
 	tcase_add_test(tc, status_json_is_antds_object);
 	tcase_add_test(tc, status_watch_refreshes_until_its_count);
+	tcase_add_test(tc, docs_match_every_commands_help);
 	tcase_add_test(tc, wait_ready_and_ping_on_a_ready_stack);
 	tcase_add_test(tc, unknown_server_fails_clearly);
 	tcase_add_test(tc, usage_errors_exit_2_naming_the_culprit);

@@ -1000,7 +1000,7 @@ START_TEST(test_errname)
 	ck_assert_str_eq(ant_strerror(-ENOENT), "No such file or directory");
 	ck_assert_str_eq(ant_strerror(-EINVAL), "Invalid argument");
 
-	static const int unknown[] = { 0, 1, ENOENT, 5000, -1000, -1013, -5000, INT_MIN, INT_MAX };
+	static const int unknown[] = { 0, 1, ENOENT, 5000, -1000, -1014, -5000, INT_MIN, INT_MAX };
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		ck_assert_str_eq(ant_errname(unknown[i]), "UNKNOWN");
 		ck_assert_str_eq(ant_strerror(unknown[i]), "unknown error");
