@@ -15,39 +15,7 @@
 #include "ant/ant.h"
 #include "ant/ica_area.h"
 #include "ant/proto.h"
-
-/* A message received but not yet handed to the user. */
-struct qmsg {
-	TAILQ_ENTRY(qmsg) link;
-	int fd;                 /* data ICA fd that came with it, or -1 */
-	size_t len;             /* page bytes */
-	unsigned type;
-	unsigned char page[] __attribute__((aligned(8)));
-};
-
-/* Received messages in arrival order; a TAILQ because ant_wait takes its
- * result out of the middle. */
-TAILQ_HEAD(queue, qmsg);
-
-struct ant_conn {
-	int sock;
-	int is_server;
-	unsigned self_id;
-	unsigned nservers;
-	unsigned max_inflight;
-	char names[ANT_SERVERS_MAX][ANT_NAME_MAX];
-	uint64_t last_ticket;
-	unsigned credit;             /* NEXTs antd has not answered yet */
-	struct queue results;        /* RESULT messages (RETURN or own results) */
-	struct queue requests;       /* REQUEST messages */
-	int lazy_map;                /* received ICAs are mapped on demand (ant_ica_map) */
-	int alloc_state;             /* 0 idle, 1 waiting, 2 got ok, 3 got error */
-	int alloc_fd;
-	struct ant_m_alloc_ok alloc_ok;
-	int alloc_err;
-	struct ant_ica *icas;        /* data ICAs this process holds */
-	int dead;                    /* antd closed the connection or broke protocol */
-};
+#include "conn.h"
 
 const char *ant_default_run_dir(void)
 {
@@ -74,8 +42,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Send, waiting for room if the socket is full. */
-static int send_msg(struct ant_conn *c, unsigned type, unsigned flags,
+int conn_send(struct ant_conn *c, unsigned type, unsigned flags,
 		    const void *p, size_t n, int fd)
 {
 	for (;;) {
@@ -219,6 +186,19 @@ static int pump(struct ant_conn *c, int timeout_ms)
 		if (fd >= 0)
 			close(fd);
 		return 0;   /* only expected once, at connect */
+	case ANT_M_FAULT: {
+		struct ant_m_fault f;
+		memcpy(&f, p, sizeof(f));
+		if (c->is_server)
+			fp_on_fault(c, &f);
+		return 0;
+	}
+	case ANT_M_FAULT_CLEAR: {
+		struct ant_m_fault_clear fc;
+		memcpy(&fc, p, sizeof(fc));
+		fp_on_clear(c, fc.id);
+		return 0;
+	}
 	default:
 		break;
 	}
@@ -357,6 +337,7 @@ void ant_close(struct ant_conn *c)
 {
 	if (!c)
 		return;
+	fp_fini(c);
 	while (c->icas)
 		ica_drop(c, c->icas);
 	q_free(&c->results);
@@ -397,7 +378,7 @@ static int ica_alloc(struct ant_conn *c, size_t size, int map, struct ant_ica **
 	if (!size)
 		return -EINVAL;
 	struct ant_m_alloc a = { .size = size };
-	int r = send_msg(c, ANT_M_ALLOC, 0, &a, sizeof(a), -1);
+	int r = conn_send(c, ANT_M_ALLOC, 0, &a, sizeof(a), -1);
 	if (r < 0)
 		return r;
 	c->alloc_state = 1;
@@ -459,7 +440,7 @@ void ant_ica_release(struct ant_conn *c, struct ant_ica *ica)
 		return;
 	struct ant_m_release m = { .ref = ica->ref };
 	ica_drop(c, ica);
-	(void)send_msg(c, ANT_M_RELEASE, 0, &m, sizeof(m), -1);
+	(void)conn_send(c, ANT_M_RELEASE, 0, &m, sizeof(m), -1);
 }
 
 /* Attach a data ICA to the page about to be sent. */
@@ -525,7 +506,7 @@ int ant_call_async(struct ant_conn *c, const struct ant_call *call, uint64_t *ti
 	r = attach_data(c, page, call->data, call->data_flags);
 	if (r < 0)
 		return r;
-	r = send_msg(c, ANT_M_CALL, 0, page, h->used, -1);
+	r = conn_send(c, ANT_M_CALL, 0, page, h->used, -1);
 	if (r < 0)
 		return r;
 	detach_after_send(c, page);
@@ -610,7 +591,7 @@ static int want_next(struct ant_conn *c)
 	if (!c->is_server || c->credit)
 		return 0;
 	struct ant_m_next n = { .count = 1 };
-	int r = send_msg(c, ANT_M_NEXT, 0, &n, sizeof(n), -1);
+	int r = conn_send(c, ANT_M_NEXT, 0, &n, sizeof(n), -1);
 	if (r == 0)
 		c->credit++;
 	return r;
@@ -685,7 +666,7 @@ int ant_cancel(struct ant_conn *c, uint64_t ticket)
 	if (c->is_server || ticket == 0 || ticket > c->last_ticket)
 		return -EINVAL;
 	struct ant_m_cancel m = { .ticket = ticket };
-	return send_msg(c, ANT_M_CANCEL, 0, &m, sizeof(m), -1);
+	return conn_send(c, ANT_M_CANCEL, 0, &m, sizeof(m), -1);
 }
 
 int ant_call_sync(struct ant_conn *c, const struct ant_call *call, struct ant_result *res)
@@ -754,13 +735,17 @@ static struct qmsg *pick_item(struct ant_conn *c, uint64_t ticket, struct queue 
 
 int ant_next(struct ant_conn *c, struct ant_item *it, int timeout_ms)
 {
-	struct qmsg *m;
-	int r = await_msg(c, timeout_ms, pick_item, 0, &m);
-	if (r < 0)
-		return r;
-	fill_item(c, m, it);
-	free(m);
-	return 0;
+	for (;;) {
+		struct qmsg *m;
+		int r = await_msg(c, timeout_ms, pick_item, 0, &m);
+		if (r < 0)
+			return r;
+		fill_item(c, m, it);
+		free(m);
+		/* A fault antd armed for this request acts now; drop hides it. */
+		if (!c->fp.narmed || it->kind != ANT_ITEM_REQUEST || !fp_on_take(c, it))
+			return 0;
+	}
 }
 
 /* Send the held page back to antd; asks for the next item on the way when
@@ -771,7 +756,7 @@ static int send_held(struct ant_conn *c, unsigned type, struct ant_item *it)
 	unsigned flags = 0;
 	if (!c->credit && TAILQ_EMPTY(&c->requests) && TAILQ_EMPTY(&c->results))
 		flags |= ANT_MF_NEXT;
-	int r = send_msg(c, type, flags, it->page, h->used, -1);
+	int r = conn_send(c, type, flags, it->page, h->used, -1);
 	if (r < 0)
 		return r;
 	if (flags & ANT_MF_NEXT)
@@ -809,6 +794,8 @@ int ant_reply(struct ant_conn *c, struct ant_item *it, int32_t retval,
 	r = ant_cica_set_result(it->page, retval, bytes, n);
 	if (r < 0)
 		return r;
+	if (c->fp.narmed)
+		fp_on_send(c, it, data ? data : (h->data.gen ? ica_find(c, &h->data) : NULL));
 	return send_held(c, ANT_M_REPLY, it);
 }
 
@@ -843,5 +830,7 @@ int ant_forward(struct ant_conn *c, struct ant_item *it, const struct ant_forwar
 		r = attach_data(c, it->page, ica_find(c, &h->data), fw->data_flags);
 	if (r < 0)
 		return r;
+	if (c->fp.narmed)
+		fp_on_send(c, it, fw->data ? fw->data : (h->data.gen ? ica_find(c, &h->data) : NULL));
 	return send_held(c, ANT_M_FORWARD, it);
 }

@@ -474,6 +474,7 @@ static int open_loop(struct antd *d)
 	ev_set_userdata(d->loop, d);
 	ica_table_init(&d->icas, (size_t)16 << 30, (size_t)256 << 20);
 	calls_init(d);
+	inject_init(d);
 	install_handlers(d);
 	d->forker.sock = d->forker.pidfd = -1;
 	char err[1024];
@@ -506,6 +507,7 @@ static void tear_down(struct antd *d)
 	output_close_all(d->loop);   /* the servers' last lines, then their pipes */
 	log_info("stopped", NULL, "stack %s stopped", d->stack->name);
 	unlink(d->pid_path);
+	inject_fini(d);
 	calls_fini(d);
 	ev_idle_stop(d->loop, &d->stock_w);
 	ica_table_fini(&d->icas);

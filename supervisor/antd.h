@@ -13,6 +13,7 @@
 #include "forker.h"
 #include "loop.h"
 #include "ica_table.h"
+#include "inject.h"
 #include "peer.h"
 #include "server.h"
 #include "stackfile.h"
@@ -73,6 +74,7 @@ struct antd {
 	struct loop_stats loop_stats;       /* how long antd is busy per wake-up (loop.c) */
 	struct call_table calls;
 	struct ica_table icas;
+	struct inject_table inject;         /* armed faults (inject.c) */
 	uint64_t calls_total;
 	uint64_t events;                    /* messages read: the busy-poll loop's sign of life */
 };

@@ -431,6 +431,8 @@ void calls_pump(struct antd *d, struct server *s)
 			break;
 		c = callq_pop(&s->requests);
 		in->want--;
+		if (d->inject.live)
+			inject_on_request(d, s, c);
 		hold(d, s, c, ANT_M_REQUEST);
 		if (deliver(d, in->peer, c, ANT_M_REQUEST) < 0) {
 			unhold(d, s, c);
@@ -699,6 +701,11 @@ static void on_alloc(struct peer *p, uint64_t size)
 	if (p->icas >= lim->icas_per_peer ||
 	    p->ica_bytes + size > (uint64_t)lim->ica_bytes_per_peer) {
 		/* Refused, not cut off: the peer may release some and go on. */
+		log_warn("ica-limit", p->server_id ? srv_name(d, p->server_id) : NULL,
+			 "%s asked for a data ICA of %llu bytes holding %u (%zu bytes): refused "
+			 "(limits.icas_per_peer %u, ica_bytes_per_peer %ld)", peer_name(p),
+			 (unsigned long long)size, p->icas, p->ica_bytes, lim->icas_per_peer,
+			 lim->ica_bytes_per_peer);
 		struct ant_m_error e = { .code = ANT_E_LIMIT };
 		snprintf(e.text, sizeof(e.text), "holds %u data ICAs, %zu bytes: limits.icas_per_peer "
 			 "%u, ica_bytes_per_peer %ld", p->icas, p->ica_bytes, lim->icas_per_peer,
@@ -825,6 +832,13 @@ static void on_release_msg(struct peer *p, unsigned char *payload, size_t len, u
 	on_release(p, &rl.ref);
 }
 
+static void on_fired_msg(struct peer *p, unsigned char *payload, size_t len, unsigned flags)
+{
+	PAYLOAD(struct ant_m_fired, m, payload);
+	m.point[sizeof(m.point) - 1] = '\0';
+	inject_on_fired(p, &m);
+}
+
 static void on_cancel_msg(struct peer *p, unsigned char *payload, size_t len, unsigned flags)
 {
 	PAYLOAD(struct ant_m_cancel, cn, payload);
@@ -847,6 +861,7 @@ static const struct msg_handler {
 	[ANT_M_ALLOC] = { .spare_ok = 1, .fn = on_alloc_msg },
 	[ANT_M_RELEASE] = { .spare_ok = 1, .fn = on_release_msg },
 	[ANT_M_CANCEL] = { .apps_only = 1, .fn = on_cancel_msg },
+	[ANT_M_FIRED] = { .servers_only = 1, .fn = on_fired_msg },
 };
 
 void calls_on_message(struct peer *p, unsigned char *buf, size_t n, int fd)

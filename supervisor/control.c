@@ -314,6 +314,10 @@ static void cmd_shutdown(struct peer *p, json_t *req)
 	d->hooks.stop(d, "shutdown asked by the operator");
 }
 
+static void cmd_inject(struct peer *p, json_t *req) { reply(p, inject_cmd_arm(p->d, req)); }
+static void cmd_inject_list(struct peer *p, json_t *req) { reply(p, inject_cmd_list(p->d, req)); }
+static void cmd_inject_clear(struct peer *p, json_t *req) { reply(p, inject_cmd_clear(p->d, req)); }
+
 static void cmd_ping(struct peer *p, json_t *req)
 {
 	reply(p, json_pack("{s:b}", "ok", 1));
@@ -330,6 +334,9 @@ static const struct command {
 	{ "log", cmd_log },
 	{ "ping", cmd_ping },
 	{ "shutdown", cmd_shutdown },
+	{ "inject", cmd_inject },
+	{ "inject-list", cmd_inject_list },
+	{ "inject-clear", cmd_inject_clear },
 };
 
 void control_on_message(struct peer *p, unsigned char *req, size_t len, int fd)

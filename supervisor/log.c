@@ -173,17 +173,17 @@ void log_close(void)
 	lg.nkinds = 0;
 }
 
-void log_event(enum log_level lvl, const char *event, const char *server, const char *fmt, ...)
+static void vlog(enum log_level lvl, const char *event, const char *server, json_t *fields,
+		 const char *fmt, va_list ap)
 {
-	if (lvl < lg.min || !allowed(event))
+	if (lvl < lg.min || !allowed(event)) {
+		json_decref(fields);
 		return;
+	}
 	rotate();
 	FILE *out = lg.out ? lg.out : stderr;
 	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -197,6 +197,9 @@ void log_event(enum log_level lvl, const char *event, const char *server, const 
 			      "event", event, "msg", msg);
 	if (o && server)
 		json_object_set_new(o, "server", json_string(server));
+	if (o && fields)
+		json_object_update_missing(o, fields);
+	json_decref(fields);
 	if (o && lvl >= LOG_INFO) {
 		json_decref(lg.ring[lg.head]);
 		lg.ring[lg.head] = json_incref(o);
@@ -218,4 +221,21 @@ void log_event(enum log_level lvl, const char *event, const char *server, const 
 	}
 	json_decref(o);
 	fflush(out);
+}
+
+void log_event(enum log_level lvl, const char *event, const char *server, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(lvl, event, server, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void log_fields(enum log_level lvl, const char *event, const char *server, json_t *fields,
+		const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(lvl, event, server, fields, fmt, ap);
+	va_end(ap);
 }

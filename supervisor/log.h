@@ -17,8 +17,13 @@ void log_close(void);
 void log_event(enum log_level lvl, const char *event, const char *server, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* The last n events (at most LOG_RING), oldest first: a new JSON array. */
 #include <jansson.h>
+/* The same with more fields for JSON readers (fields: an object, stolen, or
+ * NULL), e.g. {"pid": 4121, "fault": "kill"}; the text line shows msg only. */
+void log_fields(enum log_level lvl, const char *event, const char *server, json_t *fields,
+		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The last n events (at most LOG_RING), oldest first: a new JSON array. */
 #define LOG_RING 1000
 json_t *log_recent(unsigned n);
 /* Called with every event logged from now on (NULL: none). */

@@ -189,7 +189,8 @@ static void forked(struct antd *d, const struct ant_m_forked *rep, int pidfd)
 		output_watch(d->loop, in->out_fd, s->conf->name, in->pid);
 		in->out_fd = -1;
 	}
-	log_info(in == s->spare ? "start-spare" : "start", s->conf->name, "pid %d: %s",
+	log_fields(LOG_INFO, in == s->spare ? "start-spare" : "start", s->conf->name,
+		   json_pack("{s:i}", "pid", (int)in->pid), "pid %d: %s",
 		 (int)in->pid, s->conf->exec_path);
 	if (in->pending_sig) {
 		instance_signal(in, in->pending_sig);

@@ -32,7 +32,7 @@ const char *supervise_event_name(enum sv_event ev)
 		[EV_READY_TIMEOUT] = "ready-timeout", [EV_OP_RESTART] = "op-restart",
 		[EV_OP_STOP] = "op-stop", [EV_OP_START] = "op-start", [EV_PEER_FAILED] = "peer-failed",
 		[EV_BACKOFF_EXPIRED] = "backoff-expired", [EV_RETRY_EXPIRED] = "retry-expired",
-		[EV_SHUTDOWN] = "shutdown",
+		[EV_SHUTDOWN] = "shutdown", [EV_INJECTED] = "injected",
 	};
 	return (unsigned)ev < EV_NEVENTS ? names[ev] : "?";
 }
@@ -74,8 +74,9 @@ static void kill_instance(struct server *s, struct instance *in, enum kill_kind 
 		snprintf(in->kill_why, sizeof(in->kill_why), "%s", why);
 	}
 	/* A restart asked for is planned: info; a fault is trouble: error. */
-	log_event(kind == KILL_ASKED ? LOG_INFO : kind == KILL_NOBLAME ? LOG_WARN : LOG_ERROR,
-		  "kill", s->conf->name, "pid %d killed: %s", (int)in->pid, why);
+	log_fields(kind == KILL_ASKED ? LOG_INFO : kind == KILL_NOBLAME ? LOG_WARN : LOG_ERROR,
+		   "kill", s->conf->name, json_pack("{s:i}", "pid", (int)in->pid),
+		   "pid %d killed: %s", (int)in->pid, why);
 	instance_signal(in, sig ? sig : SIGKILL);
 }
 
@@ -103,6 +104,7 @@ static void failover(struct antd *d, struct server *s)
 	s->restarts++;
 	set_state(s, SRV_RUNNING);
 	log_info("failover", s->conf->name, "spare pid %d takes over", (int)s->cur->pid);
+	inject_on_ready(d, s);
 	calls_pump(d, s);
 	/* The next spare a moment later: its fork and exec would otherwise
 	 * compete with the replayed calls the new server is answering now. */
@@ -326,9 +328,11 @@ static int a_ready(struct antd *d, struct server *s, struct instance *in, enum s
 	ev_timer_stop(d->loop, &in->ready_timer);
 	in->phase = INST_READY;
 	set_state(s, SRV_RUNNING);
-	log_info("ready", s->conf->name, "pid %d ready%s", (int)in->pid,
+	log_fields(LOG_INFO, "ready", s->conf->name, json_pack("{s:i}", "pid", (int)in->pid),
+		   "pid %d ready%s", (int)in->pid,
 		 s->restarts ? " (restarted)" : "");
 	spare_start(d, s);
+	inject_on_ready(d, s);
 	d->hooks.ready(d);
 	return 0;
 }
@@ -362,20 +366,22 @@ static int a_exited(struct antd *d, struct server *s, struct instance *in, enum 
 		    struct sv_detail *dt)
 {
 	int abnormal = !(dt->si->si_code == CLD_EXITED && dt->si->si_status == 0);
+	/* First what it sent before it died (a FIRED says why it dies). */
+	if (in->peer)
+		peer_drain(in->peer);
 	enum kill_kind kind = in->kill;
 	int counts = kind == KILL_FAULT || (kind == KILL_NONE && self_inflicted(dt));
 	int was_ready = in->phase == INST_READY;
-	log_event(kind == KILL_ASKED ? LOG_INFO : LOG_ERROR,
-		  was_ready ? "server-exit" : "start-failed", s->conf->name, "pid %d %s%s%s%s",
-		  (int)in->pid, s->last_exit,
-		  was_ready ? "" : " before it was ready (start-up failure)",
-		  in->kill_why[0] ? ": " : "", in->kill_why);
+	log_fields(kind == KILL_ASKED ? LOG_INFO : LOG_ERROR,
+		   was_ready ? "server-exit" : "start-failed", s->conf->name,
+		   json_pack("{s:i}", "pid", (int)in->pid), "pid %d %s%s%s%s",
+		   (int)in->pid, s->last_exit,
+		   was_ready ? "" : " before it was ready (start-up failure)",
+		   in->kill_why[0] ? ": " : "", in->kill_why);
 	record_exit(s, s->last_exit, in->kill_why[0] ? in->kill_why :
 		    kind == KILL_NONE && !self_inflicted(dt) ? "a signal from outside antd" : "");
 	set_state(s, SRV_RESTARTING);
 	in->want = 0;
-	if (in->peer)
-		peer_drain(in->peer);
 	if (in->peer)
 		peer_close(in->peer, s->last_exit);
 	uint64_t blamed = calls_server_died(d, s, counts);
@@ -431,6 +437,27 @@ static int a_kill(struct antd *d, struct server *s, struct instance *in, enum sv
 		      dt ? dt->sig : 0, why);
 	if (s->state != SRV_STOPPING)
 		set_state(s, SRV_RESTARTING);
+	return 0;
+}
+
+/* A fault injected by signal (antctl inject ... --via signal): a crash it
+ * did not cause itself, but one that stands for a crash of its own, so it
+ * counts like one; SIGSTOP (hang) leaves it alive, for its deadline to find. */
+static int a_injected(struct antd *d, struct server *s, struct instance *in, enum sv_event ev,
+		      struct sv_detail *dt)
+{
+	if (!instance_alive(in) || in->pid <= 0) {
+		if (dt->reply)
+			snprintf(dt->reply, dt->replylen, "%s has no process now (%s)", s->conf->name,
+				 server_state_name(s->state));
+		return -ESRCH;
+	}
+	if (dt->sig == SIGSTOP) {
+		instance_signal(in, SIGSTOP);
+		return 0;
+	}
+	kill_instance(s, in, KILL_FAULT, dt->sig, dt->why);
+	set_state(s, SRV_RESTARTING);
 	return 0;
 }
 
@@ -539,7 +566,7 @@ static int a_restart_now(struct antd *d, struct server *s, struct instance *in,
 	[EV_EOF_TIMEOUT] = a_kill, [EV_DEADLINE] = a_kill, [EV_PROTOCOL_FAULT] = a_kill, \
 	[EV_SANDBOX] = a_kill, [EV_READY_TIMEOUT] = a_kill, [EV_OP_RESTART] = a_restart, \
 	[EV_OP_STOP] = a_stop, [EV_PEER_FAILED] = a_restart,                             \
-	[EV_SHUTDOWN] = a_stop
+	[EV_SHUTDOWN] = a_stop, [EV_INJECTED] = a_injected
 
 /* state x event -> action (NULL: the event means nothing in that state). */
 static action_fn *const table[SRV_NSTATES][EV_NEVENTS] = {
@@ -653,6 +680,14 @@ void supervise_fault(struct antd *d, struct instance *in, enum sv_event ev, cons
 {
 	struct sv_detail dt = { .why = why };
 	supervise_event(d, in->srv, in, ev, &dt);
+}
+
+void supervise_dying_of(struct instance *in, const char *why)
+{
+	if (in->kill != KILL_NONE)
+		return;   /* antd's own reason comes first */
+	in->kill = KILL_FAULT;
+	snprintf(in->kill_why, sizeof(in->kill_why), "%s", why);
 }
 
 void supervise_launch(struct antd *d, struct server *s)

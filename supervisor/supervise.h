@@ -28,6 +28,7 @@ enum sv_event {
 	EV_BACKOFF_EXPIRED, /* (timer) time to start it again */
 	EV_RETRY_EXPIRED,   /* (timer) on_give_up retry: time to try a given-up server again */
 	EV_SHUTDOWN,        /* (antd.c) the stack is stopping */
+	EV_INJECTED,        /* (inject.c) a fault by signal: detail.sig, detail.why */
 	EV_NEVENTS
 };
 
@@ -54,6 +55,10 @@ int supervise_event(struct antd *d, struct server *s, struct instance *in, enum 
 		    struct sv_detail *dt);
 /* The same with only a reason (kill events). */
 void supervise_fault(struct antd *d, struct instance *in, enum sv_event ev, const char *why);
+/* in says an injected fault ends it now (inject.c, on FIRED): its death is
+ * reported with why, and counts as a fault of its own even if it is a
+ * SIGKILL it sent itself. */
+void supervise_dying_of(struct instance *in, const char *why);
 /* Start s for the first time (antd's start-up). */
 void supervise_launch(struct antd *d, struct server *s);
 /* Event names for logs and docs ("exited"). */

@@ -11,9 +11,12 @@
 #include <jansson.h>
 
 #include "ant-config.h"
+#include "ant/cica.h"
+#include "ant/proto.h"
 #include "ctl_client.h"
 #include "ctl_status.h"
 #include "ctl_time.h"
+#include "fault.h"
 #include "tool_common.h"
 
 enum {
@@ -48,6 +51,9 @@ struct args {
 	double interval_s;          /* status --interval */
 	long count;                 /* status --count: refreshes (0: until stopped) */
 	double timeout_s;           /* wait-ready, shutdown */
+	const char *arg2;           /* inject: the fault */
+	enum { INJ_ARM, INJ_LIST, INJ_CLEAR, INJ_VOCABULARY } inj_mode;
+	json_t *inj;                /* inject: its settings, as antd takes them */
 	int timeout_given;          /* --timeout was given */
 };
 
@@ -58,7 +64,8 @@ struct command {
 	const char *help;           /* the command's own text for NAME --help */
 	const struct option *opts;  /* its own options (global ones are added) */
 	const char *shortopts;
-	int nargs;                  /* positional arguments: exactly this many (-1: one or none) */
+	int nargs;                  /* positional arguments: exactly this many (-1: one or none,
+				       -2: up to two) */
 	int (*run)(struct ctl *c, const struct command *cmd, const struct args *a);
 };
 
@@ -282,6 +289,129 @@ static int cmd_output(struct ctl *c, const struct command *cmd, const struct arg
 	o.only_server = a->server;
 	o.only_event = "output";
 	return cmd_log(c, cmd, &o);
+}
+
+/* ---- inject ---------------------------------------------------------------------------- */
+
+/* antctl inject --vocabulary: the faults, from the one table. */
+static int inject_vocabulary(const struct ctl *c)
+{
+	size_t n;
+	const struct fault_kind *k = fault_kinds(&n);
+	json_t *all = json_array();
+	if (!c->json)
+		printf("%-22s %-28s %s\n", "FAULT", "VIA", "WHAT THE SERVER DOES");
+	for (size_t i = 0; i < n; i++) {
+		char name[48], vias[64];
+		snprintf(name, sizeof(name), "%s%s%s", k[i].name, k[i].arg ? ":" : "",
+			 k[i].arg ? k[i].arg : "");
+		fault_vias_format(k[i].vias, vias, sizeof(vias));
+		if (c->json)
+			json_array_append_new(all, json_pack("{s:s, s:s, s:s}", "fault", name, "via",
+							     vias, "does", k[i].does));
+		else
+			printf("%-22s %-28s %s\n", name, vias, k[i].does);
+	}
+	if (c->json) {
+		char *s = json_dumps(all, JSON_COMPACT);
+		printf("%s\n", s ? s : "[]");
+		free(s);
+	}
+	json_decref(all);
+	return EXIT_OK;
+}
+
+/* One armed fault in a line. */
+static void print_inject(const json_t *f)
+{
+	printf("fault %.0f: %s on %s by %s, %s", ctl_num(f, "id"), ctl_str(f, "fault"),
+	       ctl_str(f, "server"), ctl_str(f, "via"), ctl_str(f, "trigger"));
+	if (json_is_true(json_object_get(f, "waiting")))
+		printf(" (waiting)");
+	printf("\n");
+}
+
+static int cmd_inject(struct ctl *c, const struct command *cmd, const struct args *a)
+{
+	json_t *req;
+	const char *what = "inject";
+	switch (a->inj_mode) {
+	case INJ_VOCABULARY:
+		return inject_vocabulary(c);
+	case INJ_LIST:
+		if (a->arg2)
+			tool_usage_error("antctl inject", "--list takes at most a SERVER");
+		req = json_pack("{s:s}", "cmd", "inject-list");
+		if (a->server)
+			json_object_set_new(req, "server", json_string(a->server));
+		what = "inject --list";
+		break;
+	case INJ_CLEAR: {
+		if (a->arg2)
+			tool_usage_error("antctl inject", "--clear takes at most a SERVER or an ID");
+		req = json_pack("{s:s}", "cmd", "inject-clear");
+		long id;
+		if (a->server && tool_parse_long(a->server, 1, 1L << 32, &id) == 0)
+			json_object_set_new(req, "id", json_integer(id));
+		else if (a->server)
+			json_object_set_new(req, "server", json_string(a->server));
+		what = "inject --clear";
+		break;
+	}
+	default: {
+		if (!a->server || !a->arg2)
+			tool_usage_error("antctl inject", "expected SERVER FAULT (antctl inject "
+					 "--vocabulary lists the faults)");
+		struct fault_spec f;
+		char why[512];
+		if (fault_parse(a->arg2, &f, why, sizeof(why)) < 0)
+			tool_usage_error("antctl inject", "%s", why);
+		req = a->inj ? json_deep_copy(a->inj) : json_object();
+		json_object_set_new(req, "cmd", json_string("inject"));
+		json_object_set_new(req, "server", json_string(a->server));
+		json_object_set_new(req, "fault", json_string(a->arg2));
+		break;
+	}
+	}
+	if (a->inj_mode != INJ_ARM && a->inj && json_object_size(a->inj))
+		tool_usage_error("antctl inject", "--list and --clear take no trigger options");
+	json_t *rep = ctl_call(c, req);
+	if (!json_is_true(json_object_get(rep, "ok"))) {
+		int usage = json_is_true(json_object_get(rep, "usage"));
+		fprintf(stderr, "antctl %s: %s\n", what, ctl_str(rep, "error"));
+		if (c->json)
+			print_raw(c);
+		json_decref(rep);
+		return usage ? EXIT_USAGE : EXIT_FAILED;
+	}
+	if (c->json) {
+		print_raw(c);
+	} else if (a->inj_mode == INJ_LIST) {
+		const json_t *all = json_object_get(rep, "faults");
+		if (!json_array_size(all))
+			printf("no fault armed%s%s\n", a->server ? " on " : "",
+			       a->server ? a->server : "");
+		else
+			printf("%-4s %-12s %-18s %-10s %6s %6s  %s\n", "ID", "SERVER", "FAULT", "VIA",
+			       "SEEN", "FIRED", "TRIGGER");
+		size_t i;
+		const json_t *f;
+		json_array_foreach(all, i, f)
+			printf("%-4.0f %-12s %-18s %-10s %6.0f %6.0f  %s%s\n", ctl_num(f, "id"),
+			       ctl_str(f, "server"), ctl_str(f, "fault"), ctl_str(f, "via"),
+			       ctl_num(f, "seen"), ctl_num(f, "fired"), ctl_str(f, "trigger"),
+			       json_is_true(json_object_get(f, "waiting")) ? " (waiting)" : "");
+	} else if (a->inj_mode == INJ_CLEAR) {
+		printf("cleared %.0f fault(s)\n", ctl_num(rep, "cleared"));
+	} else {
+		const json_t *f = json_object_get(rep, "inject");
+		print_inject(f);
+		if (ctl_num(f, "fired") > 0)
+			printf("fired at once; the log has it (antctl log --server %s)\n",
+			       ctl_str(f, "server"));
+	}
+	json_decref(rep);
+	return EXIT_OK;
 }
 
 /* ---- list ---------------------------------------------------------------------------- */
@@ -632,6 +762,94 @@ static const struct option status_opts[] = {
 };
 static const struct option no_opts[] = { { NULL, 0, NULL, 0 } };
 
+enum { INJ_OPT_NTH = 1000, INJ_OPT_PROB, INJ_OPT_AFTER, INJ_OPT_OP, INJ_OPT_COUNT,
+       INJ_OPT_SYSCALL, INJ_OPT_SEED, INJ_OPT_VIA, INJ_OPT_POINT, INJ_OPT_LIST, INJ_OPT_CLEAR,
+       INJ_OPT_VOCABULARY };
+static const struct option inject_opts[] = {
+	{ "nth", required_argument, NULL, INJ_OPT_NTH },
+	{ "prob", required_argument, NULL, INJ_OPT_PROB },
+	{ "after", required_argument, NULL, INJ_OPT_AFTER },
+	{ "op", required_argument, NULL, INJ_OPT_OP },
+	{ "count", required_argument, NULL, INJ_OPT_COUNT },
+	{ "syscall", required_argument, NULL, INJ_OPT_SYSCALL },
+	{ "seed", required_argument, NULL, INJ_OPT_SEED },
+	{ "via", required_argument, NULL, INJ_OPT_VIA },
+	{ "point", required_argument, NULL, INJ_OPT_POINT },
+	{ "list", no_argument, NULL, INJ_OPT_LIST },
+	{ "clear", no_argument, NULL, INJ_OPT_CLEAR },
+	{ "vocabulary", no_argument, NULL, INJ_OPT_VOCABULARY },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One of inject's options, checked here so that bad input is told before
+ * antd is asked (exit 2, nothing armed). */
+static void inject_option(const char *prog, int ch, const char *v, struct args *a)
+{
+	if (!a->inj)
+		a->inj = json_object();
+	long n;
+	switch (ch) {
+	case INJ_OPT_NTH:
+		if (tool_parse_long(v, 1, 1L << 53, &n) < 0)
+			tool_usage_error(prog, "--nth: expected a count from 1, got '%s'", v);
+		json_object_set_new(a->inj, "nth", json_integer(n));
+		break;
+	case INJ_OPT_PROB: {
+		char *end;
+		errno = 0;
+		double p = strtod(v, &end);
+		if (errno || end == v || *end || !(p > 0 && p <= 1))
+			tool_usage_error(prog, "--prob: expected a probability above 0, at most 1, "
+					 "got '%s'", v);
+		json_object_set_new(a->inj, "prob", json_real(p));
+		break;
+	}
+	case INJ_OPT_AFTER:
+		if (tool_parse_long(v, 0, 86400000, &n) < 0)
+			tool_usage_error(prog, "--after: expected milliseconds from 0 to 86400000, "
+					 "got '%s'", v);
+		json_object_set_new(a->inj, "after_ms", json_integer(n));
+		break;
+	case INJ_OPT_COUNT:
+		if (tool_parse_long(v, 0, 1000000000, &n) < 0)
+			tool_usage_error(prog, "--count: expected a count from 0 (0: until cleared), "
+					 "got '%s'", v);
+		json_object_set_new(a->inj, "count", json_integer(n));
+		break;
+	case INJ_OPT_SEED:
+		if (tool_parse_long(v, 0, 1L << 53, &n) < 0)
+			tool_usage_error(prog, "--seed: expected a whole number from 0, got '%s'", v);
+		json_object_set_new(a->inj, "seed", json_integer(n));
+		break;
+	case INJ_OPT_SYSCALL:
+		if (fault_syscall_of(v) < 0)
+			tool_usage_error(prog, "--syscall: unknown system call '%s'", v);
+		json_object_set_new(a->inj, "syscall", json_string(v));
+		break;
+	case INJ_OPT_VIA:
+		if (fault_via_parse(v) < 0)
+			tool_usage_error(prog, "--via: expected auto, failpoint, seccomp, bpf or signal, "
+					 "got '%s'", v);
+		json_object_set_new(a->inj, "via", json_string(v));
+		break;
+	case INJ_OPT_OP:
+		if (!*v || strlen(v) >= ANT_OP_MAX)
+			tool_usage_error(prog, "--op: expected an op name of 1 to %u bytes, got '%s'",
+					 ANT_OP_MAX - 1, v);
+		json_object_set_new(a->inj, "op", json_string(v));
+		break;
+	case INJ_OPT_POINT:
+		if (!*v || strlen(v) >= ANT_FAULT_POINT_MAX || strcmp(v, "now") == 0)
+			tool_usage_error(prog, "--point: expected a failpoint name of 1 to %u bytes, "
+					 "got '%s'", ANT_FAULT_POINT_MAX - 1, v);
+		json_object_set_new(a->inj, "point", json_string(v));
+		break;
+	case INJ_OPT_LIST: a->inj_mode = INJ_LIST; break;
+	case INJ_OPT_CLEAR: a->inj_mode = INJ_CLEAR; break;
+	case INJ_OPT_VOCABULARY: a->inj_mode = INJ_VOCABULARY; break;
+	}
+}
+
 static const struct command commands[] = {
 	{ "status", "[SERVER] [-w] [--interval S] [--count N]",
 	  "servers: state, restarts, replays, calls, service time, CPU, memory",
@@ -706,6 +924,32 @@ static const struct command commands[] = {
 	  "its name, its state (running: antd answers; dead: antd is gone and left\n"
 	  "its files; stopped: it stopped cleanly) and its run folder.\n",
 	  no_opts, "h", 0, cmd_list },
+	{ "inject", "SERVER FAULT [TRIGGER...] | --list [SERVER] | --clear [SERVER|ID] | --vocabulary",
+	  "inject a fault into a server of the running stack",
+	  "Arm FAULT in SERVER without restarting anything (antctl inject --vocabulary\n"
+	  "lists the faults and how each can get in).  By default it fires once: on the\n"
+	  "next request handed to SERVER (by failpoint), or at once (kill, segv, abort\n"
+	  "and hang by signal).  Every arming, firing and clearing is in antctl log\n"
+	  "(inject-armed, injected, inject-cleared, with the server's pid).\n"
+	  "\n"
+	  "  --nth N              on the Nth request handed to SERVER from now (or the\n"
+	  "                       Nth hit of --point)\n"
+	  "  --prob P             with probability P (0 to 1) per request or hit ...\n"
+	  "  --seed S             ... drawn from seed S: the same seed fires at the same\n"
+	  "                       requests\n"
+	  "  --after MS           not before MS milliseconds from now\n"
+	  "  --op OP              only requests of op OP\n"
+	  "  --count K            fire K times, then disarm (default 1; 0: until cleared)\n"
+	  "  --point NAME         at the named failpoint NAME of SERVER's code\n"
+	  "  --syscall NAME       at system call NAME (--via bpf)\n"
+	  "  --via WAY            auto (default), failpoint, seccomp, bpf or signal\n"
+	  "  --list               the armed faults (of SERVER), how often each fired\n"
+	  "  --clear              disarm every fault, SERVER's, or the one of ID\n"
+	  "  --vocabulary         the faults, their arguments and ways in\n"
+	  "\n"
+	  "Bad input (an unknown fault, server or system call, a trigger the way in\n"
+	  "cannot do) exits 2 and arms nothing.\n",
+	  inject_opts, "h", -2, cmd_inject },
 	{ "shutdown", "[--timeout S]", "stop the whole stack, and antd",
 	  "Stop the stack gracefully: antd takes no new calls, fails the calls in\n"
 	  "flight with ANT_E_SHUTDOWN, sends every server SIGTERM and, after S seconds\n"
@@ -801,7 +1045,7 @@ static int parse_globals(int argc, char **argv, struct globals *g)
 static void parse_command(const struct command *cmd, const char *prog, int argc, char **argv,
 			  struct globals *g, struct args *a)
 {
-	struct option opts[NGLOBAL_OPTS + 8] = { GLOBAL_OPTS };
+	struct option opts[NGLOBAL_OPTS + 16] = { GLOBAL_OPTS };
 	size_t nopts = NGLOBAL_OPTS;
 	for (const struct option *o = cmd->opts; o->name; o++)
 		opts[nopts++] = *o;
@@ -817,6 +1061,11 @@ static void parse_command(const struct command *cmd, const char *prog, int argc,
 		switch (ch) {
 		case 'f': a->follow = 1; break;
 		case 'w': a->watch = 1; break;
+		case INJ_OPT_NTH: case INJ_OPT_PROB: case INJ_OPT_AFTER: case INJ_OPT_OP:
+		case INJ_OPT_COUNT: case INJ_OPT_SYSCALL: case INJ_OPT_SEED: case INJ_OPT_VIA:
+		case INJ_OPT_POINT: case INJ_OPT_LIST: case INJ_OPT_CLEAR: case INJ_OPT_VOCABULARY:
+			inject_option(prog, ch, optarg, a);
+			break;
 		case 'T': {
 			struct timespec now;
 			clock_gettime(CLOCK_REALTIME, &now);
@@ -866,13 +1115,16 @@ static void parse_command(const struct command *cmd, const char *prog, int argc,
 	if (g->help)
 		return;
 	int npos = argc - optind;
-	int want = cmd->nargs < 0 ? (npos ? 1 : 0) : cmd->nargs;
+	int want = cmd->nargs == -1 ? (npos ? 1 : 0) : cmd->nargs == -2 ? (npos > 2 ? 2 : npos)
+								       : cmd->nargs;
 	if (npos < want)
 		tool_usage_error(prog, "expected %s", cmd->synopsis);
 	if (npos > want)
 		tool_usage_error(prog, "unexpected argument '%s'", argv[optind + want]);
 	if (want)
 		a->server = argv[optind];
+	if (want > 1)
+		a->arg2 = argv[optind + 1];
 }
 
 /* "antctl help [COMMAND]" */
@@ -918,6 +1170,8 @@ int main(int argc, char **argv)
 	struct ctl c = { .json = g.json };
 	if (cmd->run == cmd_list)   /* every stack: no one run folder */
 		return cmd_list(&c, cmd, &a);
+	if (cmd->run == cmd_inject && a.inj_mode == INJ_VOCABULARY)
+		return cmd_inject(&c, cmd, &a);   /* needs no stack */
 	c.run_dir = tool_run_dir(g.run_dir);
 	if (!c.run_dir) {
 		char why[1024];

@@ -202,6 +202,7 @@ struct antd *fake_antd_new(const char *json)
 	ev_set_userdata(d->loop, d);
 	ica_table_init(&d->icas, (size_t)1 << 30, (size_t)16 << 20);
 	calls_init(d);
+	inject_init(d);
 	d->app_listen = d->control_listen = d->lock_fd = d->ready_fd = -1;
 	d->hooks = (struct antd_hooks){ .ready = fake_check_ready,
 					.server_gone = fake_server_exited,
@@ -217,6 +218,7 @@ struct antd *fake_antd_new(const char *json)
 
 void fake_antd_free(struct antd *d)
 {
+	inject_fini(d);
 	calls_fini(d);
 	for (unsigned id = 1; id <= d->stack->nservers; id++) {
 		struct server *s = &d->servers[id];

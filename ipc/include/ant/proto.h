@@ -32,12 +32,15 @@ enum ant_msg_type {
 	ANT_M_ALLOC,      /* ant_m_alloc: a new data ICA please */
 	ANT_M_RELEASE,    /* ant_m_release: drop my hold on a data ICA */
 	ANT_M_CANCEL,     /* ant_m_cancel: I gave up on that call (applications) */
+	ANT_M_FIRED,      /* ant_m_fired: a fault antd armed in me fires now (servers) */
 	/* antd -> peer */
 	ANT_M_WELCOME = 32, /* ant_m_welcome: protocol version, your id, the servers */
 	ANT_M_REQUEST,    /* page (+fd): a call for you to serve */
 	ANT_M_RESULT,     /* page (+fd): the result of a call you made or forwarded */
 	ANT_M_ALLOC_OK,   /* ant_m_alloc_ok +fd: the data ICA you asked for */
 	ANT_M_ERROR,      /* ant_m_error: your last ALLOC failed, or why you are cut off */
+	ANT_M_FAULT,      /* ant_m_fault: a fault to inject into yourself (servers) */
+	ANT_M_FAULT_CLEAR,/* ant_m_fault_clear: disarm one, or all */
 	/* a child between fork and exec -> antd, on its spawn channel (never on
 	 * the server socket): a close-on-exec SOCK_SEQPACKET socketpair whose
 	 * end of file says "exec happened" */
@@ -89,6 +92,46 @@ struct ant_m_release {
  * not replayed if its server dies. */
 struct ant_m_cancel {
 	uint64_t ticket;
+};
+
+/*
+ * Fault injection by failpoint (ant/fault.h).  antd decides which request a
+ * fault hits (its triggers: Nth request, probability, op...) and sends the
+ * FAULT just before that REQUEST, naming its call; or arms a named failpoint
+ * of the server's code with a trigger the server counts itself; or asks for
+ * it at once.  Before it acts, the server sends FIRED, so antd can log the
+ * injection even when the fault kills the process.
+ */
+#define ANT_FAULT_POINT_MAX 32u
+#define ANT_FAULTS_ARMED_MAX 16u   /* faults a server keeps armed at once */
+struct ant_m_fault {
+	uint32_t id;         /* antd's id of the armed fault (1..) */
+	uint16_t kind;       /* enum ant_fault (not ANT_FAULT_ERRNO) */
+	uint16_t pad;
+	int32_t arg;         /* exit code, ms, MiB */
+	uint32_t count;      /* named point: fire this many times (0: until cleared) */
+	uint64_t call_id;    /* the call it hits when handed over (ant_item.call_id), or 0 */
+	uint64_t nth;        /* named point: fire on its Nth hit from now (0: see prob) */
+	uint32_t prob_ppm;   /* named point: or with this probability per hit (1..1000000) */
+	uint32_t pad2;
+	uint64_t seed;       /* named point: the probability's seed */
+	char point[ANT_FAULT_POINT_MAX]; /* "": the call, when handed over; "now"; or a
+					    named failpoint; NUL-terminated */
+};
+
+struct ant_m_fault_clear {
+	uint32_t id;         /* 0: every fault */
+	uint32_t pad;
+};
+
+struct ant_m_fired {
+	uint32_t id;
+	uint16_t kind;
+	uint16_t pad;
+	int32_t arg;
+	uint32_t pad2;
+	uint64_t call_id;    /* the call it hit, or 0 */
+	char point[ANT_FAULT_POINT_MAX];
 };
 
 struct ant_m_error {

@@ -1,0 +1,69 @@
+/* inject.h - antd's armed faults: what antctl inject asks for, when each fires, and how it gets in. */
+#ifndef ANTD_INJECT_H
+#define ANTD_INJECT_H
+
+#include <stdint.h>
+#include <ev.h>
+#include <jansson.h>
+
+#include "ant/cica.h"
+#include "ant/proto.h"
+#include "fault.h"
+
+struct antd;
+struct call;
+struct peer;
+struct server;
+
+#define INJECT_MAX 64   /* faults armed at once, in the whole stack */
+
+/*
+ * One armed fault.  It belongs to the server, not to one of its processes:
+ * a fault that fires on requests keeps counting them across restarts until
+ * its count is reached or it is cleared.
+ */
+struct inject {
+	uint32_t id;                  /* 0: a free slot */
+	unsigned server;              /* server id */
+	struct fault_spec f;
+	unsigned via;                 /* one enum fault_via */
+	uint64_t nth;                 /* fire on the Nth request (or hit) from arming; 0: not */
+	uint32_t prob_ppm;            /* or with this probability each (parts per million) */
+	uint64_t seed;
+	unsigned after_ms;            /* not before this long after arming */
+	uint32_t count;               /* fire this many times (0: until cleared) */
+	char op[ANT_OP_MAX];          /* only requests of this op ("": any) */
+	char point[ANT_FAULT_POINT_MAX]; /* a named failpoint of the server ("": its requests) */
+	uint64_t seen;                /* requests it looked at */
+	uint64_t sent;                /* times it was set off (FAULT sent, signal sent) */
+	uint64_t fired;               /* times the server said it fired (FIRED), or signals */
+	double armed_at;              /* wall clock, s */
+	int waiting;                  /* --after: not yet */
+	ev_timer after_w;
+	struct antd *d;
+};
+
+struct inject_table {
+	struct inject slot[INJECT_MAX];
+	uint32_t next_id;
+	unsigned live;                /* armed now: the request hook's fast exit */
+};
+
+void inject_init(struct antd *d);
+void inject_fini(struct antd *d);
+
+/* calls.c: request c is about to be handed to s: a fault armed for s's
+ * requests may hit it (its FAULT goes first, on the same socket). */
+void inject_on_request(struct antd *d, struct server *s, struct call *c);
+/* calls.c: server peer p says a fault fires (FIRED). */
+void inject_on_fired(struct peer *p, const struct ant_m_fired *m);
+/* supervise.c: a new process of s is ready: its named points are armed again. */
+void inject_on_ready(struct antd *d, struct server *s);
+
+/* control.c: inject, inject-list and inject-clear.  A new reply object
+ * ({"ok": ...}); bad input says "usage": true, and nothing is armed. */
+json_t *inject_cmd_arm(struct antd *d, json_t *req);
+json_t *inject_cmd_list(struct antd *d, json_t *req);
+json_t *inject_cmd_clear(struct antd *d, json_t *req);
+
+#endif
