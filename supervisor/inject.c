@@ -52,12 +52,16 @@ static void trigger_text(const struct inject *in, char *buf, size_t len)
 		ADD("prob %g seed %llu", in->prob_ppm / 1e6, (unsigned long long)in->seed);
 	else if (in->via == VIA_SIGNAL)
 		ADD("now");
+	else if (in->via == VIA_SECCOMP)
+		ADD("next call");
 	else if (in->point[0])
 		ADD("first hit");
 	else
 		ADD("next request");
 	if (in->point[0])
 		ADD(" of point %s", in->point);
+	if (in->via == VIA_SECCOMP)
+		ADD(" of %s", in->f.syscall);
 	if (in->op[0])
 		ADD(" op %s", in->op);
 	if (in->after_ms)
@@ -238,6 +242,36 @@ void inject_on_request(struct antd *d, struct server *s, struct call *c)
 		in->sent++;
 		return;   /* one fault per request */
 	}
+}
+
+int inject_on_syscall(struct antd *d, struct server *s, int nr, pid_t pid)
+{
+	for (unsigned i = 0; i < INJECT_MAX && d->inject.live; i++) {
+		struct inject *in = &d->inject.slot[i];
+		if (!in->id || in->server != s->id || in->via != VIA_SECCOMP ||
+		    in->f.syscall_nr != nr || in->waiting || spent(in))
+			continue;
+		uint64_t k = ++in->seen;
+		int fire = in->nth ? k == in->nth
+				   : in->prob_ppm ? draw(in->seed, k) % 1000000u < in->prob_ppm : 1;
+		if (!fire)
+			continue;
+		in->sent++;
+		in->fired++;
+		char fault[64];
+		fault_text(in, fault, sizeof(fault));
+		json_t *fields = event_fields(in, pid);
+		json_object_set_new(fields, "syscall", json_string(in->f.syscall));
+		json_object_set_new(fields, "nth_call", json_integer((json_int_t)k));
+		log_fields(LOG_INFO, "injected", s->conf->name, fields,
+			   "fault %u %s fails call %llu of %s in pid %d with %s", in->id, fault,
+			   (unsigned long long)k, in->f.syscall, (int)pid, strerrorname_np(in->f.arg));
+		int err = in->f.arg;
+		if (spent(in))
+			disarm(d, in, "done");
+		return err;
+	}
+	return 0;
 }
 
 void inject_on_fired(struct peer *p, const struct ant_m_fired *m)
@@ -427,6 +461,15 @@ json_t *inject_cmd_arm(struct antd *d, json_t *req)
 			return refuse(1, "--via signal fires now or --after MS, once; for the Nth "
 				      "request, a probability or an op use --via failpoint, for a "
 				      "system call --via bpf");
+		break;
+	case VIA_SECCOMP:
+		if (in.op[0] || in.point[0] || syscall)
+			return refuse(1, "an errno fault counts the calls of its own system call: "
+				      "--op, --point and --syscall do not go with it");
+		if (!sandbox_injectable(&d->servers[in.server].conf->sandbox, in.f.syscall_nr))
+			return refuse(1, "%s of %s is not injectable: list it in the stack file's "
+				      "\"injectable\" of %s (its calls then go through antd)",
+				      in.f.syscall, sname, sname);
 		break;
 	case VIA_FAILPOINT:
 		if (syscall)

@@ -3,6 +3,7 @@
 #define ANTD_INJECT_H
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <ev.h>
 #include <jansson.h>
 
@@ -57,6 +58,9 @@ void inject_fini(struct antd *d);
 void inject_on_request(struct antd *d, struct server *s, struct call *c);
 /* calls.c: server peer p says a fault fires (FIRED). */
 void inject_on_fired(struct peer *p, const struct ant_m_fired *m);
+/* sandbox_serve.c: s's process pid makes system call nr, one of its
+ * injectable ones: the errno an errno fault fails it with, or 0. */
+int inject_on_syscall(struct antd *d, struct server *s, int nr, pid_t pid);
 /* supervise.c: a new process of s is ready: its named points are armed again. */
 void inject_on_ready(struct antd *d, struct server *s);
 

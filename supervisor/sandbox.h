@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #define SANDBOX_RULES_MAX 512
+#define SANDBOX_INJECTABLE_MAX 32
 
 enum sandbox_action {
 	SANDBOX_KILL,    /* antd reports "sandbox violation: NAME (NR)" and kills it with SIGSYS */
@@ -31,7 +32,14 @@ struct sandbox {
 	long nofile;                      /* RLIMIT_NOFILE (-1: leave) */
 	long core_bytes;                  /* RLIMIT_CORE */
 	long as_bytes;                    /* RLIMIT_AS (-1: unlimited) */
+	unsigned ninjectable;             /* allowed calls that go through antd, so that an
+					     errno fault can fail them (the stack file's
+					     "injectable", set by stack_resolve_policies) */
+	int injectable[SANDBOX_INJECTABLE_MAX];
 };
+
+/* Is system call nr one of sb's injectable ones? */
+int sandbox_injectable(const struct sandbox *sb, int nr);
 
 /* Defaults: enabled, policy "default" not yet loaded, kill, user auto,
  * nofile 4096 (a cache keeps one fd per block), no core files, no address-space

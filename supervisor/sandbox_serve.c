@@ -87,6 +87,16 @@ static void serve(struct antd *d, struct instance *in)
 	int spare = in != s->cur;
 	memset(resp, 0, sizeof(*resp));
 	resp->id = req->id;
+	if (sandbox_injectable(&s->conf->sandbox, nr)) {
+		/* Allowed, and antd's to fail when an errno fault says so. */
+		int err = ready && !spare ? inject_on_syscall(d, s, nr, req->pid) : 0;
+		if (err)
+			resp->error = -err;
+		else
+			resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		seccomp_notify_respond(fd, resp);
+		return;
+	}
 	if (!ready && sandbox_loader_allows(&s->conf->sandbox, nr)) {
 		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
 		seccomp_notify_respond(fd, resp);

@@ -14,6 +14,8 @@
 
 #include "config.h"
 #include "stackfile.h"
+/* After everything that includes ev.h: seccomp.h pulls in elf.h (EV_NONE). */
+#include <seccomp.h>
 
 #define MAX_INFLIGHT_MAX 64
 #define WHY_MAX          128        /* "is not executable", or ": <strerror>" */
@@ -104,6 +106,32 @@ static int read_args(const struct config_err *e, const char *key, json_t *v, voi
 	return 0;
 }
 
+static int read_injectable_one(const struct config_err *e, const char *key, json_t *v, size_t i,
+			       void *base)
+{
+	struct stack_server *sv = base;
+	const char *name = config_string(e, key, v, 0);
+	if (!name)
+		return -1;
+	int nr = seccomp_syscall_resolve_name(name);
+	if (nr == __NR_SCMP_ERROR || nr < 0)
+		return config_fail(e, key, "unknown system call \"%s\"", name);
+	/* Their rules look at arguments, or are added in the child: antd, which
+	 * sees only the number, could not keep those limits. */
+	if (strcmp(name, "fcntl") == 0 || strcmp(name, "tgkill") == 0)
+		return config_fail(e, key, "%s cannot be injectable (its sandbox rule looks at "
+				   "its arguments)", name);
+	sv->injectable[i] = nr;
+	sv->ninjectable = (unsigned)i + 1;
+	return 0;
+}
+
+static int read_injectable(const struct config_err *e, const char *key, json_t *v, void *base)
+{
+	return config_array(e, key, v, SANDBOX_INJECTABLE_MAX, "system call names",
+			    read_injectable_one, base);
+}
+
 static int read_app_uids(const struct config_err *e, const char *key, json_t *v, void *base)
 {
 	struct stack_server *sv = base;
@@ -181,6 +209,7 @@ static const struct config_field server_fields[] = {
 	{ .key = "app_uids", .type = CONFIG_CUSTOM, .read = read_app_uids },
 	{ .key = "files", .type = CONFIG_CUSTOM, .read = read_files },
 	{ .key = "sandbox", .type = CONFIG_CUSTOM, .read = read_sandbox },
+	{ .key = "injectable", .type = CONFIG_CUSTOM, .read = read_injectable },
 	{ .key = "supervision", .type = CONFIG_CUSTOM, .read = read_supervision },
 	{ .key = NULL }
 };
@@ -499,6 +528,37 @@ int stack_app_may_connect(const struct stack *s, uid_t uid, gid_t gid, uid_t ant
 	return 0;
 }
 
+/* "injectable" needs a sandbox that asks antd (action kill), and only calls
+ * it allows: antd lets an injectable call through, so it must not widen it. */
+static int resolve_injectable(const struct stack *s, struct stack_server *sv, const char *key,
+			      char *err, size_t errlen)
+{
+	struct sandbox *sb = &sv->sandbox;
+	sb->ninjectable = 0;
+	if (!sv->ninjectable)
+		return 0;
+	if (!sb->enabled || sb->action != SANDBOX_KILL) {
+		snprintf(err, errlen, "%s: %s.injectable: needs a sandbox with action \"kill\" "
+			 "(antd answers injectable calls through its seccomp notifications)",
+			 s->path, key);
+		return -1;
+	}
+	for (unsigned i = 0; i < sv->ninjectable; i++) {
+		int nr = sv->injectable[i];
+		int allowed = 0;
+		for (unsigned k = 0; k < sb->nrules; k++)
+			allowed |= sb->rules[k].nr == nr && !sb->rules[k].err;
+		if (!allowed) {
+			snprintf(err, errlen, "%s: %s.injectable[%u]: %s is not allowed by sandbox "
+				 "%s (only allowed calls can be made to fail)", s->path, key, i,
+				 sandbox_syscall_name(nr), sb->name);
+			return -1;
+		}
+		sb->injectable[sb->ninjectable++] = nr;
+	}
+	return 0;
+}
+
 int stack_resolve_policies(struct stack *s, const char *search, char *err, size_t errlen)
 {
 	for (unsigned i = 0; i < s->nservers; i++) {
@@ -518,6 +578,8 @@ int stack_resolve_policies(struct stack *s, const char *search, char *err, size_
 			return -1;
 		if (sandbox_load(&sv->sandbox, sv->sandbox_name[0] ? sv->sandbox_name : "default",
 				 sv->sandbox_inline, search, s->path, sbx.s, err, errlen) < 0)
+			return -1;
+		if (resolve_injectable(s, sv, server.s, err, errlen) < 0)
 			return -1;
 	}
 	return 0;

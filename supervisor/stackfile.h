@@ -37,6 +37,8 @@ struct stack_server {
 		int write;           /* opened read-write, else read-only */
 		int create;          /* created (empty, mode 0600) if missing; needs write */
 	} files[STACK_FILES_MAX];
+	unsigned ninjectable;        /* "injectable": system calls an errno fault may fail */
+	int injectable[SANDBOX_INJECTABLE_MAX];
 	int app_uids_set;            /* "app_uids": only these app users may call it */
 	unsigned napp_uids;
 	uid_t app_uids[STACK_IDS_MAX];

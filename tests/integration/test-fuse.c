@@ -46,6 +46,20 @@ static const char fuse_stack[] =
 	" {\"name\":\"fs\",\"exec\":\"fs\",\"calls\":[\"cache\"],"
 	"  \"args\":[\"--block-size\",\"65536\",\"cache\"]," SUP "} ]}";
 
+/* The same, with disk's reads of the image (sendfile) injectable. */
+static const char fuse_stack_injectable[] =
+	"{ \"name\": \"t-fuse-inj\", \"servers\": ["
+	" {\"name\":\"disk\",\"exec\":\"disk\",\"sandbox\":\"blockio\",\"args\":[\"--redo-log\"],"
+	"  \"injectable\":[\"sendfile\",\"pread64\",\"pwrite64\"],"
+	"  \"files\":[{\"path\":\"@DIR@/fs.img\",\"write\":true},"
+	"             {\"path\":\"@DIR@/fs.log\",\"write\":true,\"create\":true}]," SUP "},"
+	" {\"name\":\"cache\",\"exec\":\"cache\",\"max_inflight\":32,\"calls\":[\"disk\"],"
+	"  \"sandbox\":{\"groups\":[\"ant\",\"stdio\",\"mem\",\"time\"],\"rlimits\":{\"nofile\":4096}},"
+	"  \"args\":[\"--block-size\",\"65536\",\"--blocks\",\"512\",\"--readahead\",\"8\",\"disk\"],"
+	SUP "},"
+	" {\"name\":\"fs\",\"exec\":\"fs\",\"calls\":[\"cache\"],"
+	"  \"args\":[\"--block-size\",\"65536\",\"cache\"]," SUP "} ]}";
+
 static const char *const servers[] = { "disk", "cache", "fs" };
 
 /* Every mount point lives under this folder (made in the runner's process). */
@@ -888,6 +902,65 @@ static void fs_direct(struct ant_conn *c, const char *op, const char *arg)
 	ck_assert_msg(r >= 0, "fs %s %s: %s", op, arg, ant_errname(r));
 }
 
+/* An errno fault on disk's reads (antctl inject disk errno:sendfile:EIO)
+ * reaches the reading program as EIO, never as wrong bytes; the stack goes
+ * on serving, nothing restarts, and the image stays clean. */
+START_TEST(test_injected_eio_reaches_the_reader)
+{
+	struct harness h;
+	harness_start_prepared(&h, fuse_stack_injectable, make_image);
+	struct mount m = { 0 };
+	mount_start(&h, &m, NULL);
+	char *out = NULL;
+	char *inject[] = { (char *)harness_tool("antctl"), "--run-dir", h.dir, "inject", "disk",
+			   "errno:sendfile:EIO", NULL };
+	ck_assert_msg(harness_run(inject, &out) == 0, "%s", out);
+	free(out);
+	char want_path[400];
+	snprintf(want_path, sizeof(want_path), "%s", files_at(&h, "tree/big/huge.bin"));
+	int wfd = open(want_path, O_RDONLY);
+	ck_assert_int_ge(wfd, 0);
+	static char want[(2u << 20) + 12345], got[sizeof(want)];
+	ck_assert_int_eq(read(wfd, want, sizeof(want)), (int)sizeof(want));
+	close(wfd);
+	/* The first read of the image may be the file's inode (open) or its data. */
+	int fd = open(mnt(&m, "big/huge.bin"), O_RDONLY);
+	size_t done = 0;
+	int err = fd < 0 ? errno : 0;
+	while (fd >= 0 && done < sizeof(got)) {
+		ssize_t n = read(fd, got + done, sizeof(got) - done);
+		if (n < 0) {
+			err = errno;
+			break;
+		}
+		ck_assert_msg(n > 0, "end of file at %zu", done);
+		done += (size_t)n;
+	}
+	if (fd >= 0)
+		close(fd);
+	ck_assert_msg(err == EIO, "open and read: %zu bytes, then %s (wanted EIO)", done,
+		      strerror(err));
+	ck_assert_msg(memcmp(got, want, done) == 0, "the bytes read before the error are wrong");
+	/* The fault fired once: the same file reads whole now. */
+	fd = open(mnt(&m, "big/huge.bin"), O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	done = 0;
+	ssize_t n;
+	while ((n = read(fd, got + done, sizeof(got) - done)) > 0)
+		done += (size_t)n;
+	close(fd);
+	ck_assert_msg(n == 0 && done == sizeof(want) && memcmp(got, want, done) == 0,
+		      "second read: %zu bytes, last %zd (%s)", done, n, strerror(errno));
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "injected [disk] fault 1 errno:sendfile:EIO fails call"), "%s", log);
+	free(log);
+	expect_no_restarts(&h);
+	mount_stop(&h, &m);
+	harness_stop(&h);
+	expect_fsck_clean(&h);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
 	struct harness h;
@@ -1039,6 +1112,7 @@ static Suite *fuse_suite(void)
 	ant_tcase_add_test_if(tc, test_changes_persist, !no, no);
 	ant_tcase_add_test_if(tc, test_reads_and_writes_under_kills, !no, no);
 	ant_tcase_add_test_if(tc, test_errors, !no, no);
+	ant_tcase_add_test_if(tc, test_injected_eio_reaches_the_reader, !no, no);
 	ant_tcase_add_test_if(tc, test_antd_restart_under_mount, !no, no);
 	suite_add_tcase(s, tc);
 	return s;

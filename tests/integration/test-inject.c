@@ -430,6 +430,7 @@ START_TEST(bad_input_exits_2_and_arms_nothing)
 		{ { "inject", "relay2", "exit:300" }, "expected an exit code from 0 to 255" },
 		{ { "inject", "relay2", "errno:nosuchcall:EIO" }, "unknown system call 'nosuchcall'" },
 		{ { "inject", "relay2", "errno:pread64:ENOPE" }, "unknown errno 'ENOPE'" },
+		{ { "inject", "relay2", "errno:pread64:EIO" }, "pread64 of relay2 is not injectable" },
 		{ { "inject", "relay2", "kill", "--via", "seccomp" }, "cannot get in by --via seccomp" },
 		{ { "inject", "relay2", "spin", "--via", "signal" }, "cannot get in by --via signal" },
 		{ { "inject", "relay2", "kill", "--via", "signal", "--nth", "2" }, "--via signal fires now" },

@@ -149,6 +149,40 @@ START_TEST(test_files)
 }
 END_TEST
 
+/* "injectable": known system calls the server's sandbox allows, never one
+ * whose rule looks at arguments, and only with a sandbox that asks antd. */
+static void resolve_error(const char *sq, const char *what)
+{
+	struct stack *s = parse_ok(sq);
+	const char *search = getenv("ANT_POLICY_PATH");
+	ck_assert_int_eq(stack_resolve_policies(s, search ? search : "policies", err, sizeof err), -1);
+	ck_assert_msg(strstr(err, what), "error \"%s\" does not say \"%s\"", err, what);
+	stack_free(s);
+}
+
+START_TEST(test_injectable)
+{
+	struct stack *s = parse_ok("{'name':'c','servers':[{'name':'d','exec':'disk','sandbox':'blockio',"
+				   "'injectable':['pread64','sendfile']}]}");
+	ck_assert_uint_eq(s->servers[0].ninjectable, 2);
+	const char *search = getenv("ANT_POLICY_PATH");
+	ck_assert_msg(stack_resolve_policies(s, search ? search : "policies", err, sizeof err) == 0,
+		      "%s", err);
+	ck_assert(sandbox_injectable(&s->servers[0].sandbox, s->servers[0].injectable[0]));
+	stack_free(s);
+	expect_error("{'name':'c','servers':[{'name':'d','exec':'disk','injectable':['nosuch']}]}",
+		     "servers[0].injectable[0]", "unknown system call \"nosuch\"");
+	expect_error("{'name':'c','servers':[{'name':'d','exec':'disk','injectable':['fcntl']}]}",
+		     "servers[0].injectable[0]", "fcntl cannot be injectable");
+	expect_error("{'name':'c','servers':[{'name':'d','exec':'disk','injectable':'pread64'}]}",
+		     "servers[0].injectable", "must be an array");
+	resolve_error("{'name':'c','servers':[{'name':'d','exec':'disk','injectable':['socket']}]}",
+		      "socket is not allowed by sandbox default");
+	resolve_error("{'name':'c','servers':[{'name':'d','exec':'disk','sandbox':'none',"
+		      "'injectable':['read']}]}", "needs a sandbox with action \"kill\"");
+}
+END_TEST
+
 START_TEST(test_cpu_affinity)
 {
 	struct stack *s = parse_ok("{'name':'c','cpu_affinity':[0,1],'servers':[" SERVER1 "]}");
@@ -919,6 +953,7 @@ Suite *stackfile_suite(void)
 	tcase_add_test(bad, test_missing_name);
 	tcase_add_test(bad, test_cpu_affinity);
 	tcase_add_test(bad, test_files);
+	tcase_add_test(bad, test_injectable);
 	tcase_add_test(bad, test_busy_poll_us);
 	tcase_add_test(bad, test_name_bad_chars);
 	tcase_add_test(bad, test_name_too_long);
