@@ -47,9 +47,10 @@ show "$call" relay1 frobnicate || true
 
 step "7. relay2 is killed in the middle of a call, and the call still succeeds"
 echo "   A call whose argument says HANG makes relay2 hold it without answering (its"
-echo "   first process only: see chain3.json).  While relay2 holds it, we kill relay2 with SIGKILL.  antd"
-echo "   keeps its own copy of the control ICA relay2 held: it restarts relay2 and"
-echo "   hands the copy to the new relay2, which answers.  relay1 never notices."
+echo "   first process only: see chain3.json).  While relay2 holds it, we kill relay2"
+echo "   with SIGKILL.  antd keeps its own copy of the control ICA relay2 held: it"
+echo "   restarts relay2 and hands the copy to the new relay2, which answers (REPLAYS)."
+echo "   relay1 never notices."
 "$call" relay1 echo "HANG on, relay2" >"$run/slow-call.out" 2>&1 &
 caller=$!
 for _ in $(seq 100); do
@@ -72,5 +73,3 @@ kill "$(cat "$run/antd.pid")"
 for _ in $(seq 50); do [ -e "$run/app.sock" ] || break; sleep 0.1; done
 tail -n 4 "$run/antd.log" | sed 's/^/    /'
 [ -e "$run/app.sock" ] && echo "    app.sock is still there!" || echo "    app.sock and control.sock are gone."
-echo
-echo "Demo done."

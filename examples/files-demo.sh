@@ -9,7 +9,7 @@ run=$(mktemp -d /tmp/ant-files-demo-XXXXXX)
 antd="$build/supervisor/antd"
 antctl="$build/tools/antctl"
 antfs="$build/tools/ant-fs"
-fuse="$build/tools/ant-fuse"
+antfuse="$build/tools/ant-fuse"
 mnt="$run/mnt"
 export ANT_RUN_DIR=$run/run
 
@@ -22,6 +22,10 @@ cleanup() {
 }
 trap cleanup EXIT
 mkfs=$(command -v mkfs.ext4 || echo /sbin/mkfs.ext4)
+debugfs=$(command -v debugfs || echo /sbin/debugfs)
+# The FUSE part (steps 3 to 6) needs root and /dev/fuse; else ant-fs stands in.
+fuse=1
+if [ "$(id -u)" != 0 ] || [ ! -w /dev/fuse ]; then fuse=0; fi
 
 step "1. A folder of sample files becomes an ext4 image (mkfs.ext4 -d)"
 mkdir -p "$run/tree/docs" "$run/tree/photos"
@@ -32,29 +36,55 @@ cp "$here/files.json" "$run/tree/docs/files.json"
 head -c $((2 << 20)) /dev/urandom >"$run/tree/photos/holiday.raw"
 head -c $((192 << 20)) /dev/urandom >"$run/tree/big.bin"
 show "$mkfs" -q -F -b 4096 -d "$run/tree" "$run/disk.img" 512M
-cp "$here/files.json" "$run/files.json"   # "files" paths are taken in the stack file's folder
 echo "    $(find "$run/tree" -type f | wc -l) files, $(du -sh "$run/tree" | cut -f1) in all"
 
+# Step 5 kills the cache while it holds a read.  A read stays there well under
+# a millisecond, so the cache's first process is told to stop (hang) on one
+# block in the middle of big.bin: the first cache block (1 MiB, the stack's
+# --block-size) at or after 96 MiB into the file whose number has three digits
+# (of the image's 512), so that the marker "hang:N" matches no other block's.
+stop=""
+if [ "$fuse" = 1 ]; then
+	for mib in 96 112 128 144 160 176; do
+		phys=$("$debugfs" -R "bmap /big.bin $((mib << 8))" "$run/disk.img" 2>/dev/null | tail -n 1)
+		case $phys in '' | *[!0-9]*) continue ;; esac
+		if [ $((phys >> 8)) -ge 100 ]; then stop=$((phys >> 8)); break; fi
+	done
+fi
+# "files" paths are taken in the stack file's folder, so the stack file goes next to the image.
+python3 - "$here/files.json" "$run/files.json" "$stop" <<'PY'
+import json, sys
+stack = json.load(open(sys.argv[1]))
+if sys.argv[3]:
+    cache = next(s for s in stack["servers"] if s["name"] == "cache")
+    cache["args"] = ["--fail", "hang:" + sys.argv[3], "--fail-instance", "1"] + cache["args"]
+json.dump(stack, open(sys.argv[2], "w"), indent=2)
+PY
+
 step "2. antd starts the stack: disk (the image and its redo log, opened by antd) <- cache <- fs"
+if [ -n "$stop" ]; then
+	echo "   The stack file is examples/files.json, but the cache's first process has a test"
+	echo "   option, --fail hang:$stop --fail-instance 1: it stops on block $stop (step 5)."
+fi
 mkdir -m 700 "$run/run"
 show "$antd" --run-dir "$run/run" --server-path "$build/servers" "$run/files.json"
 "$antctl" status | sed 's/^/    /'
 
-if [ "$(id -u)" != 0 ] || [ ! -w /dev/fuse ]; then
+if [ "$fuse" = 0 ]; then
 	step "3. No FUSE here (needs root and /dev/fuse): the same through ant-fs"
 	show "$antfs" ls /
 	show "$antfs" put /hello.txt "$here/files.json"
 	show "$antfs" stat /hello.txt
 	"$antfs" cat /big.bin | sha256sum | sed 's/^/    through the stack: /'
 	sha256sum <"$run/tree/big.bin" | sed 's/^/    the source:        /'
-	echo
-	echo "Demo done (run as root for the FUSE part)."
+	echo "   (As root, with /dev/fuse, the demo mounts the image with ant-fuse, writes"
+	echo "   through it, and kills the cache in the middle of a read.)"
 	exit 0
 fi
 
 step "3. ant-fuse mounts it: any program now works on the supervised stack"
 mkdir "$mnt"
-show "$fuse" --run-dir "$run/run" "$mnt"
+show "$antfuse" --run-dir "$run/run" "$mnt"
 show ls -l "$mnt" "$mnt/photos"
 show head -n 3 "$mnt/docs/note-03.txt"
 show df -h "$mnt"
@@ -69,17 +99,39 @@ show ls -l "$mnt/new"
 show cmp "$run/tree/photos/holiday.raw" "$mnt/photos/copy.raw"
 
 step "5. The cache server is killed (SIGKILL) in the middle of reading a 192 MiB file"
-echo "   The reader is sha256sum.  antd holds the control ICA of every call in flight:"
-echo "   it restarts the cache and hands it again any call the dead one held (REPLAYS),"
-echo "   and calls that come meanwhile wait in the cache's queue.  The reader only sees"
-echo "   a pause; the restarted cache starts empty and reads from the disk again."
+echo "   The reader is sha256sum.  antd keeps a copy of the control ICA of every call in"
+echo "   flight: it restarts the cache and hands the new one each call the dead one held"
+echo "   (REPLAYS); calls that come meanwhile wait in the cache's queue.  The reader only"
+echo "   sees a pause; the new cache starts empty and reads from the disk again."
+if [ -n "$stop" ]; then
+	echo "   The cache holds a read for well under a millisecond; so that the kill surely"
+	echo "   finds one there, its first process stops on block $stop, in the middle of"
+	echo "   big.bin (step 2), as chain3's relay2 stops on HANG."
+fi
 sync
 echo 3 >/proc/sys/vm/drop_caches   # so the read really goes through the stack
 sha256sum "$mnt/big.bin" >"$run/sum.out" 2>&1 &
 reader=$!
-sleep 0.2
-victim=$("$antctl" status --json | python3 -c 'import json,sys; print([s["pid"] for s in json.load(sys.stdin)["servers"] if s["name"]=="cache"][0])')
-printf '  $ kill -KILL %s    # the cache, while sha256sum reads\n' "$victim"
+# The cache's pid and the control ICAs it holds; it has stopped once it holds
+# the same ones twice, 0.2 s apart.
+cache_holds() {
+	"$antctl" status --json | python3 -c 'import json, sys
+s = next(s for s in json.load(sys.stdin)["servers"] if s["name"] == "cache")
+print(s["pid"], ",".join(s["holding"]))'
+}
+before="" now=""
+for _ in $(seq 150); do
+	now=$(cache_holds)
+	[ -n "${now#* }" ] && [ "$now" = "$before" ] && break
+	kill -0 "$reader" 2>/dev/null || break
+	before=$now
+	sleep 0.2
+done
+[ -n "${now#* }" ] && [ "$now" = "$before" ] ||
+	echo "    (the cache did not stop on block $stop: it is killed wherever it is)"
+show "$antctl" status cache
+victim=${now%% *}
+printf '  $ kill -KILL %s    # the cache, holding a read of sha256sum\n' "$victim"
 kill -KILL "$victim"
 if wait "$reader"; then :; else echo "    the read FAILED"; fi
 echo "    through the stack: $(cut -d' ' -f1 "$run/sum.out")"
@@ -95,5 +147,3 @@ show fusermount3 -u "$mnt"
 kill "$(cat "$run/run/antd.pid")"
 for _ in $(seq 50); do [ -e "$run/run/app.sock" ] || break; sleep 0.1; done
 show "$(command -v e2fsck || echo /sbin/e2fsck)" -fn "$run/disk.img"
-echo
-echo "Demo done."
