@@ -1170,8 +1170,10 @@ int main(int argc, char **argv)
 	struct ctl c = { .json = g.json };
 	if (cmd->run == cmd_list)   /* every stack: no one run folder */
 		return cmd_list(&c, cmd, &a);
-	if (cmd->run == cmd_inject && a.inj_mode == INJ_VOCABULARY)
-		return cmd_inject(&c, cmd, &a);   /* needs no stack */
+	if (cmd->run == cmd_inject && a.inj_mode == INJ_VOCABULARY) {
+		json_decref(a.inj);
+		return inject_vocabulary(&c);   /* needs no stack */
+	}
 	c.run_dir = tool_run_dir(g.run_dir);
 	if (!c.run_dir) {
 		char why[1024];
@@ -1196,5 +1198,6 @@ int main(int argc, char **argv)
 	}
 	int rc = cmd->run(&c, cmd, &a);
 	ctl_close(&c.conn);
+	json_decref(a.inj);
 	return rc;
 }
