@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -262,6 +263,24 @@ int testops_answer(struct server *s, struct ant_item *it)
 		return testops_misbehave(s, it);
 	if (strcmp(it->op, "echo") == 0)
 		return ant_reply(c, it, 0, it->params, it->nparams, NULL, ANT_DF_DETACH);
+	if (strcmp(it->op, "gettid") == 0) {
+		/* N gettid system calls: what one costs here (with "injectable":
+		 * ["gettid"] in the stack file, each goes through antd). */
+		char arg[16] = "";
+		memcpy(arg, it->params, it->nparams < sizeof(arg) - 1 ? it->nparams : sizeof(arg) - 1);
+		long n = strtol(arg, NULL, 10);
+		if (n < 1 || n > 10000000)
+			n = 1000;
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (long i = 0; i < n; i++)
+			syscall(SYS_gettid);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		char buf[64];
+		double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (double)n;
+		int len = snprintf(buf, sizeof(buf), "%ld gettid: %.0f ns each", n, ns);
+		return ant_reply(c, it, 0, buf, (size_t)len, NULL, ANT_DF_DETACH);
+	}
 	if (strcmp(it->op, "corrupt") == 0 || strcmp(it->op, "garbage") == 0)
 		return ant_reply(c, it, 0, "ok", 2, NULL, ANT_DF_DETACH);
 	if (strcmp(it->op, "fill") == 0) {
