@@ -202,10 +202,10 @@ void ant_failpoint_hit(struct ant_conn *c, const char *name)
 		if (!f->id || strcmp(f->point, name) != 0)
 			continue;
 		uint64_t k = ++c->fp.hits[i];
-		int fire;
+		int fire = 1;   /* neither: every hit, up to its count */
 		if (f->nth) {
 			fire = k == f->nth;
-		} else {
+		} else if (f->prob_ppm) {
 			/* splitmix64 of seed + k: the same seed fires at the same hits. */
 			uint64_t z = f->seed + k * 0x9e3779b97f4a7c15ull;
 			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;

@@ -191,6 +191,7 @@ static int do_read(struct server *s, struct ant_item *it)
 		return reply_text(c, it, -ENOMEM, NULL);
 	}
 	b->no = no;
+	ANT_FAILPOINT(c, "cache.before_disk_read");
 	int r = disk_call(c, "read", no, NULL, &b->ticket);
 	if (r < 0) {
 		free(b);

@@ -69,8 +69,7 @@ static struct {
 	int img, log;            /* fds; log -1 without --log */
 	int sync;
 	int read_only;
-	unsigned crash_nth;      /* --crash-in-commit N: for the tests */
-	unsigned commits;        /* commits this process began */
+	struct ant_conn *conn;   /* for the named failpoints */
 	struct log_hdr h;
 	uint64_t image_size;
 } D = { .img = 4, .log = -1 };
@@ -87,8 +86,9 @@ static void usage(FILE *f)
 		"  --redo-log      fd 5 (the second of \"files\") is the redo log that makes\n"
 		"                  each commit atomic; without it commits are refused\n"
 		"  --sync          fdatasync between the steps of a commit (power-loss safe)\n"
-		"  --crash-in-commit N  testing: in the first process antd starts, die\n"
-		"                  (SIGKILL) half-way through applying the Nth commit\n"
+		"Named failpoint (antctl inject disk FAULT --point NAME): disk.mid_commit,\n"
+		"half-way through writing a committed transaction to the image.\n"
+		"\n"
 		SERVER_HELP
 		TESTOPS_HELP
 		"  --help          this text\n");
@@ -227,14 +227,8 @@ static int apply(const void *txn)
 	const struct txn_hdr *t = txn;
 	const uint64_t *off = txn_offs(txn);
 	for (uint32_t i = 0; i < t->nunits; i++) {
-		if (i == t->nunits / 2 && D.crash_nth && D.commits == D.crash_nth) {
-			const char *inst = getenv("ANT_INSTANCE");
-			if (inst && strcmp(inst, "1") == 0) {
-				fprintf(stderr, "disk: --crash-in-commit: dying with %u of %u units "
-					"written\n", i, t->nunits);
-				raise(SIGKILL);
-			}
-		}
+		if (i == t->nunits / 2 && D.conn)
+			ANT_FAILPOINT(D.conn, "disk.mid_commit");
 		int r = pwrite_all(D.img, txn_unit(txn, i), TXN_UNIT, off[i]);
 		if (r < 0)
 			return r;
@@ -319,7 +313,7 @@ static int do_commit(struct server *s, struct ant_item *it)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, bad);
 	const struct txn_hdr *t = txn;
 	int32_t n = (int32_t)t->nunits;
-	D.commits++;
+	D.conn = c;
 	if (id_applied(t->id))   /* a replay of a commit that was done */
 		return ant_reply(c, it, n, "applied already", 15, NULL, ANT_DF_DETACH);
 	int r = pwrite_all(D.log, txn, t->total, LOG_REC_OFF);
@@ -382,7 +376,6 @@ int main(int argc, char **argv)
 		{ "--read-only", SERVER_FLAG, &D.read_only, 0, 0, 0, NULL },
 		{ "--redo-log", SERVER_FLAG, &redo_log, 0, 0, 0, NULL },
 		{ "--sync", SERVER_FLAG, &D.sync, 0, 0, 0, NULL },
-		{ "--crash-in-commit", SERVER_NUMBER, &D.crash_nth, 0, 1000000, 0, NULL },
 		{ NULL, SERVER_FLAG, NULL, 0, 0, 0, NULL },
 	};
 	struct server s = {

@@ -74,9 +74,8 @@ static void usage(FILE *f)
 		"\n"
 		"  --block-size N  the cache's block size (default 4096, a multiple of 4096)\n"
 		"  --read-only     refuse every change with EROFS\n"
-		"  --crash-after-commit MARK  testing: die (SIGKILL) after the commit of a\n"
-		"                  change whose parameters contain MARK, before answering\n"
-		"                  (not when antd replays it)\n"
+		"Named failpoint (antctl inject fs FAULT --point NAME): fs.after_commit,\n"
+		"after a change's transaction is committed, before fs answers it.\n"
 		SERVER_HELP
 		TESTOPS_HELP
 		"  --help          this text\n");
@@ -187,7 +186,6 @@ int main(int argc, char **argv)
 {
 	static const struct server_opt opts[] = {
 		{ "--read-only", SERVER_FLAG, &F.read_only, 0, 0, 0, NULL },
-		{ "--crash-after-commit", SERVER_TEXT, &F.crash_mark, 0, 0, 0, NULL },
 		{ "--block-size", SERVER_NUMBER, &F.block_size, 4096, 64u << 20, 4096, NULL },
 		{ NULL, SERVER_FLAG, NULL, 0, 0, 0, NULL },
 	};

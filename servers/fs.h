@@ -21,7 +21,6 @@ struct fs_state {
 	const char *cache;           /* ro: the cache server's name */
 	unsigned block_size;         /* ro: the cache's block size */
 	uint64_t run_id;             /* ro: $ANT_RUN_ID, names transactions with a call id */
-	const char *crash_mark;      /* ro: --crash-after-commit, for the tests */
 	int read_only;               /* --read-only, or set by fs_open: every change is -EROFS */
 	ext2_filsys fs;              /* fs_open / fs_discard (fs_io.c); NULL until opened */
 	int io_err;                  /* the last failed cache call's retval (for texts); 0: none */

@@ -574,10 +574,8 @@ int do_change(struct ant_conn *c, struct ant_item *it, enum fs_op op, char *buf,
 	ant_ica_release(c, data);
 	if (!e)
 		e = commit_op(it->call_id);
-	if (!e && F.crash_mark && !it->replay && strstr(buf, F.crash_mark)) {
-		fprintf(stderr, "fs: --crash-after-commit: dying before the answer\n");
-		raise(SIGKILL);
-	}
+	if (!e)
+		ANT_FAILPOINT(c, "fs.after_commit");
 	if (e) {
 		/* Nothing of it reached the image: forget libext2fs's memory of it. */
 		fs_discard();

@@ -207,6 +207,26 @@ json_t *harness_status(struct harness *h)
 	return o;
 }
 
+long harness_inject(struct harness *h, const char *server, const char *fault, const char *opts)
+{
+	json_error_t jerr;
+	json_t *req = opts ? json_loads(opts, 0, &jerr) : json_object();
+	ck_assert_msg(req, "inject options %s: %s", opts, jerr.text);
+	json_object_set_new(req, "cmd", json_string("inject"));
+	json_object_set_new(req, "server", json_string(server));
+	json_object_set_new(req, "fault", json_string(fault));
+	json_t *o = NULL;
+	char why[160] = "";
+	int r = ctl_request_once(h->dir, req, 5000, &o, why, sizeof(why));
+	json_decref(req);
+	ck_assert_msg(r == 0, "inject %s %s: %s %s", server, fault, strerror(-r), why);
+	ck_assert_msg(json_is_true(json_object_get(o, "ok")), "inject %s %s: %s", server, fault,
+		      json_string_value(json_object_get(o, "error")));
+	long id = (long)json_integer_value(json_object_get(json_object_get(o, "inject"), "id"));
+	json_decref(o);
+	return id;
+}
+
 pid_t harness_server_pid(struct harness *h, const char *name)
 {
 	json_t *s = harness_server_status(h, name);

@@ -43,6 +43,10 @@ int harness_wait_exit(struct harness *h);
 struct ant_conn *harness_connect(struct harness *h);
 /* antd's status (control socket), or fails the test. Caller decrefs. */
 json_t *harness_status(struct harness *h);
+/* Arm a fault in server (antctl inject): opts is a JSON object of its
+ * settings ("{\"point\":\"fs.after_commit\",\"count\":0}") or NULL.
+ * Returns the fault's id; fails the test if antd refuses. */
+long harness_inject(struct harness *h, const char *server, const char *fault, const char *opts);
 /* pid of a server by name from the status, or fails. */
 pid_t harness_server_pid(struct harness *h, const char *name);
 /* Contents of DIR/name (NUL-terminated, malloc'd; "" if absent). */

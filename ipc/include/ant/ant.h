@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "ant/cica.h"
 #include "ant/errors.h"
+#include "ant/fault.h"   /* ANT_FAILPOINT: named failpoints in a server's code */
 
 /*
  * Every function returns >= 0 on success and a negative code on failure:
