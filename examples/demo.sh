@@ -46,12 +46,12 @@ show "$call" nosuchserver echo hi || true
 show "$call" relay1 frobnicate || true
 
 step "7. relay2 is killed in the middle of a call, and the call still succeeds"
-echo "   A call whose argument says HANG makes relay2 hold it without answering (its"
-echo "   first process only: see chain3.json).  While relay2 holds it, we kill relay2"
-echo "   with SIGKILL.  antd keeps its own copy of the control ICA relay2 held: it"
-echo "   restarts relay2 and hands the copy to the new relay2, which answers (REPLAYS)."
-echo "   relay1 never notices."
-"$call" relay1 echo "HANG on, relay2" >"$run/slow-call.out" 2>&1 &
+echo "   antctl inject makes relay2 hold the next request it takes without answering"
+echo "   (a hang).  While relay2 holds it, we kill relay2 with SIGKILL.  antd keeps"
+echo "   its own copy of the control ICA relay2 held: it restarts relay2 and hands"
+echo "   the copy to the new relay2, which answers (REPLAYS).  relay1 never notices."
+show "$antctl" inject relay2 hang
+"$call" relay1 echo "hold on, relay2" >"$run/slow-call.out" 2>&1 &
 caller=$!
 for _ in $(seq 100); do
 	"$antctl" status --json | grep -q '"holding": *\["' && break
@@ -68,7 +68,22 @@ echo "   What antd did (antctl log):"
 "$antctl" log -n 40 | grep -E 'kill|server-exit|replay|start|ready' | grep -v 'stack-ready' | tail -n 6 | sed 's/^/    /'
 show "$antctl" status
 
-step "8. SIGTERM: antd stops its servers and removes its sockets"
+step "8. More faults, injected from the command line while the stack serves"
+echo "   Each fires on the next (echo) request the server takes; antd logs the injection,"
+echo "   what it saw happen, and the replay (antctl inject --vocabulary: every fault)."
+show "$antctl" inject relay3 segv --op echo
+show "$call" --quiet relay1 echo "through a crashing relay3"
+show "$antctl" inject relay2 corrupt
+show "$call" --quiet relay1 echo "through a relay2 that damages the control ICA"
+show "$antctl" inject relay1 delay:300
+start_ms=$(date +%s%3N)
+"$call" --quiet relay1 echo "through a slow relay1" | sed 's/^/    /'
+echo "    (answered after $(($(date +%s%3N) - start_ms)) ms)"
+echo "   What antd logged (antctl log --since 10s):"
+"$antctl" log --since 10s | grep -E 'inject|server-exit|replay|kill' | sed 's/^/    /'
+show "$antctl" status
+
+step "9. SIGTERM: antd stops its servers and removes its sockets"
 kill "$(cat "$run/antd.pid")"
 for _ in $(seq 50); do [ -e "$run/app.sock" ] || break; sleep 0.1; done
 tail -n 4 "$run/antd.log" | sed 's/^/    /'

@@ -22,7 +22,6 @@ cleanup() {
 }
 trap cleanup EXIT
 mkfs=$(command -v mkfs.ext4 || echo /sbin/mkfs.ext4)
-debugfs=$(command -v debugfs || echo /sbin/debugfs)
 # The FUSE part (steps 3 to 6) needs root and /dev/fuse; else ant-fs stands in.
 fuse=1
 if [ "$(id -u)" != 0 ] || [ ! -w /dev/fuse ]; then fuse=0; fi
@@ -38,34 +37,10 @@ head -c $((192 << 20)) /dev/urandom >"$run/tree/big.bin"
 show "$mkfs" -q -F -b 4096 -d "$run/tree" "$run/disk.img" 512M
 echo "    $(find "$run/tree" -type f | wc -l) files, $(du -sh "$run/tree" | cut -f1) in all"
 
-# Step 5 kills the cache while it holds a read.  A read stays there well under
-# a millisecond, so the cache's first process is told to stop (hang) on one
-# block in the middle of big.bin: the first cache block (1 MiB, the stack's
-# --block-size) at or after 96 MiB into the file whose number has three digits
-# (of the image's 512), so that the marker "hang:N" matches no other block's.
-stop=""
-if [ "$fuse" = 1 ]; then
-	for mib in 96 112 128 144 160 176; do
-		phys=$("$debugfs" -R "bmap /big.bin $((mib << 8))" "$run/disk.img" 2>/dev/null | tail -n 1)
-		case $phys in '' | *[!0-9]*) continue ;; esac
-		if [ $((phys >> 8)) -ge 100 ]; then stop=$((phys >> 8)); break; fi
-	done
-fi
 # "files" paths are taken in the stack file's folder, so the stack file goes next to the image.
-python3 - "$here/files.json" "$run/files.json" "$stop" <<'PY'
-import json, sys
-stack = json.load(open(sys.argv[1]))
-if sys.argv[3]:
-    cache = next(s for s in stack["servers"] if s["name"] == "cache")
-    cache["args"] = ["--fail", "hang:" + sys.argv[3], "--fail-instance", "1"] + cache["args"]
-json.dump(stack, open(sys.argv[2], "w"), indent=2)
-PY
+cp "$here/files.json" "$run/files.json"
 
 step "2. antd starts the stack: disk (the image and its redo log, opened by antd) <- cache <- fs"
-if [ -n "$stop" ]; then
-	echo "   The stack file is examples/files.json, but the cache's first process has a test"
-	echo "   option, --fail hang:$stop --fail-instance 1: it stops on block $stop (step 5)."
-fi
 mkdir -m 700 "$run/run"
 show "$antd" --run-dir "$run/run" --server-path "$build/servers" "$run/files.json"
 "$antctl" status | sed 's/^/    /'
@@ -103,11 +78,10 @@ echo "   The reader is sha256sum.  antd keeps a copy of the control ICA of every
 echo "   flight: it restarts the cache and hands the new one each call the dead one held"
 echo "   (REPLAYS); calls that come meanwhile wait in the cache's queue.  The reader only"
 echo "   sees a pause; the new cache starts empty and reads from the disk again."
-if [ -n "$stop" ]; then
-	echo "   The cache holds a read for well under a millisecond; so that the kill surely"
-	echo "   finds one there, its first process stops on block $stop, in the middle of"
-	echo "   big.bin (step 2), as chain3's relay2 stops on HANG."
-fi
+echo "   The cache holds a read for well under a millisecond; so that the kill surely"
+echo "   finds one there, a fault makes it stop (hang) at its 6th miss from now, just"
+echo "   before it asks the disk for the block (a named failpoint in its code):"
+show "$antctl" inject cache hang --point cache.before_disk_read --nth 6
 sync
 echo 3 >/proc/sys/vm/drop_caches   # so the read really goes through the stack
 sha256sum "$mnt/big.bin" >"$run/sum.out" 2>&1 &
@@ -128,7 +102,7 @@ for _ in $(seq 150); do
 	sleep 0.2
 done
 [ -n "${now#* }" ] && [ "$now" = "$before" ] ||
-	echo "    (the cache did not stop on block $stop: it is killed wherever it is)"
+	echo "    (the cache did not stop: it is killed wherever it is)"
 show "$antctl" status cache
 victim=${now%% *}
 printf '  $ kill -KILL %s    # the cache, holding a read of sha256sum\n' "$victim"

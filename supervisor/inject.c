@@ -382,7 +382,8 @@ static unsigned auto_via(const struct fault_kind *k, const struct inject *in, in
 		return VIA_BPF;
 	if (in->point[0] || in->nth || in->prob_ppm || in->op[0] || in->count != 1)
 		return VIA_FAILPOINT;
-	return (k->vias & VIA_SIGNAL) ? VIA_SIGNAL : VIA_FAILPOINT;
+	/* A crash comes now, by signal; a hang holds the next request. */
+	return (k->vias & VIA_SIGNAL) && k->kind != ANT_FAULT_HANG ? VIA_SIGNAL : VIA_FAILPOINT;
 }
 
 json_t *inject_cmd_arm(struct antd *d, json_t *req)

@@ -928,8 +928,8 @@ static const struct command commands[] = {
 	  "inject a fault into a server of the running stack",
 	  "Arm FAULT in SERVER without restarting anything (antctl inject --vocabulary\n"
 	  "lists the faults and how each can get in).  By default it fires once: on the\n"
-	  "next request handed to SERVER (by failpoint), or at once (kill, segv, abort\n"
-	  "and hang by signal).  Every arming, firing and clearing is in antctl log\n"
+	  "next request handed to SERVER (by failpoint), or at once (kill, segv and\n"
+	  "abort, by signal).  Every arming, firing and clearing is in antctl log\n"
 	  "(inject-armed, injected, inject-cleared, with the server's pid).\n"
 	  "\n"
 	  "  --nth N              on the Nth request handed to SERVER from now (or the\n"

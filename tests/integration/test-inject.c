@@ -403,7 +403,7 @@ START_TEST(signals_now_and_after)
 	pid = harness_wait_state(&h, "relay3", "running", pid);
 	/* hang by SIGSTOP: relay2's deadline (400 ms) kills it, the call is replayed. */
 	pid_t r2 = harness_server_pid(&h, "relay2");
-	inject(&h, "relay2", "hang", NULL, NULL);
+	inject(&h, "relay2", "hang", "--via", "signal");
 	struct ant_conn *c = harness_connect(&h);
 	harness_expect_echo(c, "relay1", "through a stopped relay2");
 	json_t *k = wait_event(&h, "kill", "relay2", "pid", r2);
