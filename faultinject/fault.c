@@ -25,13 +25,19 @@ static const struct fault_kind kinds[] = {
 	  "sends back a control ICA with damaged frames" },
 	{ ANT_FAULT_CORRUPT_DATA, "corrupt-data", NULL, FP, 0,
 	  "flips bits in the data ICA it answers with (only one it may write)" },
-	{ ANT_FAULT_SANDBOX, "sandbox", NULL, FP, 0, "makes a system call its sandbox forbids" },
+	{ ANT_FAULT_SANDBOX, "sandbox", "[CALL]", FP, 0,
+	  "makes a system call its sandbox forbids: socket, or CALL (openat, execve, ptrace, "
+	  "tgkill, setown)" },
 	{ ANT_FAULT_LEAK, "leak", "MB", FP, 0, "grows its memory by MB per request" },
 	{ ANT_FAULT_EXHAUST, "exhaust", NULL, FP, 0, "asks antd for data ICAs until refused" },
 	{ ANT_FAULT_ERRNO, "errno", "SYSCALL:ERRNO", VIA_SECCOMP, 0,
 	  "that system call of the server fails with ERRNO" },
 };
 #undef FP
+
+/* sandbox:CALL, in the order of enum ant_sandbox_call (ant/fault.h). */
+static const char *const sandbox_calls[] = { "socket", "openat", "execve", "ptrace", "tgkill",
+					     "setown" };
 
 const struct fault_kind *fault_kinds(size_t *n)
 {
@@ -45,6 +51,16 @@ const struct fault_kind *fault_kind_of(enum ant_fault kind)
 		if (kinds[i].kind == kind)
 			return &kinds[i];
 	return NULL;
+}
+
+void fault_kind_usage(const struct fault_kind *k, char *buf, size_t len)
+{
+	if (!k->arg)
+		snprintf(buf, len, "%s", k->name);
+	else if (k->arg[0] == '[')   /* optional: "[CALL]" */
+		snprintf(buf, len, "%s[:%.*s]", k->name, (int)strlen(k->arg) - 2, k->arg + 1);
+	else
+		snprintf(buf, len, "%s:%s", k->name, k->arg);
 }
 
 int fault_errno_of(const char *name)
@@ -86,9 +102,11 @@ int fault_parse(const char *text, struct fault_spec *out, char *why, size_t whyl
 			k = &kinds[i];
 	if (!k) {
 		size_t o = (size_t)snprintf(why, whylen, "unknown fault '%.*s' (known:", (int)n, text);
-		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && o < whylen; i++)
-			o += (size_t)snprintf(why + o, whylen - o, " %s%s%s", kinds[i].name,
-					      kinds[i].arg ? ":" : "", kinds[i].arg ? kinds[i].arg : "");
+		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && o < whylen; i++) {
+			char u[48];
+			fault_kind_usage(&kinds[i], u, sizeof(u));
+			o += (size_t)snprintf(why + o, whylen - o, " %s", u);
+		}
 		if (o < whylen)
 			snprintf(why + o, whylen - o, ")");
 		return -1;
@@ -98,7 +116,8 @@ int fault_parse(const char *text, struct fault_spec *out, char *why, size_t whyl
 		snprintf(why, whylen, "fault %s takes no argument, got '%s'", k->name, arg);
 		return -1;
 	}
-	if (k->arg && !arg) {
+	int optional = k->arg && k->arg[0] == '[';
+	if (k->arg && !arg && !optional) {
 		snprintf(why, whylen, "fault %s needs its argument: %s:%s", k->name, k->name, k->arg);
 		return -1;
 	}
@@ -118,6 +137,15 @@ int fault_parse(const char *text, struct fault_spec *out, char *why, size_t whyl
 		v = number(arg, 1, 65536);
 		if (v < 0)
 			snprintf(why, whylen, "leak:MB: expected MiB from 1 to 65536, got '%s'", arg);
+		break;
+	case ANT_FAULT_SANDBOX:
+		v = arg ? -1 : 0;
+		for (size_t i = 0; arg && i < sizeof(sandbox_calls) / sizeof(sandbox_calls[0]); i++)
+			if (strcmp(arg, sandbox_calls[i]) == 0)
+				v = (long)i;
+		if (v < 0)
+			snprintf(why, whylen, "sandbox:CALL: expected socket, openat, execve, ptrace, "
+				 "tgkill or setown, got '%s'", arg);
 		break;
 	case ANT_FAULT_ERRNO: {
 		size_t m = strcspn(arg, ":");
@@ -158,6 +186,9 @@ void fault_format(const struct fault_spec *f, char *buf, size_t len)
 	else if (f->kind == ANT_FAULT_ERRNO)
 		snprintf(buf, len, "errno:%s:%s", f->syscall,
 			 strerrorname_np(f->arg) ? strerrorname_np(f->arg) : "?");
+	else if (f->kind == ANT_FAULT_SANDBOX)
+		snprintf(buf, len, "sandbox%s%s", f->arg ? ":" : "",
+			 f->arg ? sandbox_calls[(size_t)f->arg % 6] : "");
 	else if (k->arg)
 		snprintf(buf, len, "%s:%d", k->name, f->arg);
 	else

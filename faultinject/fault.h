@@ -37,6 +37,9 @@ struct fault_spec {
 	char syscall[32];         /* its name */
 };
 
+/* How the command line writes a row's fault: "delay:MS", "sandbox[:CALL]". */
+void fault_kind_usage(const struct fault_kind *k, char *buf, size_t len);
+
 /* Parse text into *out.  Returns 0, or -1 with why saying what is wrong
  * (an unknown name lists the known ones). */
 int fault_parse(const char *text, struct fault_spec *out, char *why, size_t whylen);

@@ -1,6 +1,9 @@
 /* failpoint.c - faults antd arms in a server, carried out inside it: at a handed-over call, at a named point, or at once. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,6 +29,38 @@ static void fired(struct ant_conn *c, const struct ant_m_fault *f, uint64_t call
 	struct ant_m_fired m = { .id = f->id, .kind = f->kind, .arg = f->arg, .call_id = call_id };
 	memcpy(m.point, f->point, sizeof(m.point));
 	conn_send(c, ANT_M_FIRED, 0, &m, sizeof(m), -1);
+}
+
+/* A system call no server's sandbox allows (a violation: antd ends it). */
+static void forbidden_call(struct ant_conn *c, int which)
+{
+	int fd;
+	switch (which) {
+	case ANT_SANDBOX_OPENAT:
+		fd = open("/etc/hostname", O_RDONLY);
+		if (fd >= 0)
+			close(fd);
+		break;
+	case ANT_SANDBOX_EXECVE: {
+		char *const argv[] = { "/bin/true", NULL };
+		execv(argv[0], argv);
+		break;
+	}
+	case ANT_SANDBOX_PTRACE:
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		break;
+	case ANT_SANDBOX_TGKILL:   /* signal 0 (harmless) to another process: init */
+		syscall(SYS_tgkill, 1, 1, 0);
+		break;
+	case ANT_SANDBOX_SETOWN:   /* its socket's SIGIO to another process */
+		fcntl(c->sock, F_SETOWN, 1);
+		break;
+	default:                   /* network sockets */
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd >= 0)
+			close(fd);
+		break;
+	}
 }
 
 /* The faults that act where they fire: the process ends, stops answering,
@@ -58,13 +93,9 @@ static void act(struct ant_conn *c, const struct ant_m_fault *f)
 	case ANT_FAULT_DELAY:
 		sleep_ms(f->arg);
 		break;
-	case ANT_FAULT_SANDBOX: {
-		/* No server's policy allows network sockets. */
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (fd >= 0)
-			close(fd);
+	case ANT_FAULT_SANDBOX:
+		forbidden_call(c, f->arg);
 		break;
-	}
 	case ANT_FAULT_LEAK: {
 		size_t n = (size_t)f->arg << 20;
 		char *p = malloc(n);

@@ -1,10 +1,7 @@
-/* testops.c - the example servers' test behaviour: failing on demand, misbehaving, answering at the end of a chain. */
+/* testops.c - the example servers' test behaviour: a hostile repertoire (--junk), misbehaving on request, answering at the end of a chain. */
 #include <errno.h>
-#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,65 +12,11 @@
 #include "ant/proto.h"
 #include "testops.h"
 
-enum fail_mode {
-	FAIL_NONE, FAIL_SEGV, FAIL_ABORT, FAIL_EXIT3, FAIL_HANG, FAIL_CORRUPT, FAIL_EXIT0,
-	FAIL_OPENAT, FAIL_SOCKET, FAIL_EXECVE, FAIL_PTRACE, FAIL_JUNK, FAIL_TGKILL, FAIL_SETOWN,
-};
-
-/* What --fail and its companions said (one set per process). */
-struct testops {
-	enum fail_mode fail;   /* --fail: what to do ... */
-	unsigned fail_nth;     /* ... on this process's Nth request (0: not by count) */
-	const char *fail_marker;/* ... or on a request whose argument contains this */
-	const char *fail_once; /* ... only if this file can still be created */
-	unsigned fail_instance;/* ... only in the Nth process antd starts for this server */
-	int fail_fresh;        /* ... only on requests that are not replays */
-};
-
-static struct testops T;
-
-static int parse_fail_value(struct testops *o, const char *v)
-{
-	static const char *const names[] = { "", "segv", "abort", "exit3", "hang", "corrupt", "exit0",
-					     "openat", "socket", "execve", "ptrace", "junk", "tgkill", "setown" };
-	size_t n = strcspn(v, "@:");
-	for (int m = 1; m <= FAIL_SETOWN; m++) {
-		if (strlen(names[m]) != n || strncmp(v, names[m], n) != 0)
-			continue;
-		o->fail = (enum fail_mode)m;
-		if (v[n] == '@') {
-			char *end;
-			unsigned long k = strtoul(v + n + 1, &end, 10);
-			if (*end || k == 0 || k > 1000000)
-				return -1;
-			o->fail_nth = (unsigned)k;
-			return 0;
-		}
-		if (v[n] == ':' && v[n + 1]) {
-			o->fail_marker = v + n + 1;
-			return 0;
-		}
-		return -1;
-	}
-	return -1;
-}
-
-/* --fail WHAT@N or WHAT:MARK. */
-static int parse_fail(void *out, const char *self, const char *v)
-{
-	if (parse_fail_value(out, v) < 0) {
-		fprintf(stderr, "%s: --fail: expected segv|abort|exit3|exit0|hang|corrupt|openat|socket|execve|ptrace|junk, then "
-			"@N or :MARKER, got '%s'\n", self, v);
-		return -1;
-	}
-	return 0;
-}
+/* --junk MARK: the hostile repertoire, on requests whose argument holds MARK. */
+static const char *junk_marker;
 
 const struct server_opt testops_opts[] = {
-	{ "--fail", SERVER_CALL, &T, 0, 0, 0, parse_fail },
-	{ "--fail-instance", SERVER_NUMBER, &T.fail_instance, 1, 1000000, 0, NULL },
-	{ "--fail-fresh", SERVER_FLAG, &T.fail_fresh, 0, 0, 0, NULL },
-	{ "--fail-once", SERVER_TEXT, &T.fail_once, 0, 0, 0, NULL },
+	{ "--junk", SERVER_TEXT, &junk_marker, 0, 0, 0, NULL },
 	{ NULL, SERVER_FLAG, NULL, 0, 0, 0, NULL },
 };
 
@@ -122,113 +65,16 @@ static void send_junk(struct ant_conn *c, struct ant_item *it)
 	}
 }
 
-static int should_fail(const struct testops *o, const struct server *s, const struct ant_item *it)
-{
-	if (o->fail == FAIL_NONE || it->kind != ANT_ITEM_REQUEST)
-		return 0;
-	if (o->fail_fresh && it->replay)
-		return 0;
-	if (o->fail_nth)
-		return s->taken == o->fail_nth;
-	return it->params && memmem(it->params, it->nparams, o->fail_marker,
-				    strlen(o->fail_marker)) != NULL;
-}
-
-/* Fail as mode says.  Returns 1 if the item was used up, else 0 (the
- * sandbox may have let the system call pass). */
-static int fail_now(enum fail_mode mode, struct ant_conn *c, struct ant_item *it)
-{
-	switch (mode) {
-	case FAIL_SEGV:
-		/* The default action, even under a sanitizer that catches SEGV. */
-		signal(SIGSEGV, SIG_DFL);
-		raise(SIGSEGV);
-		break;
-	case FAIL_ABORT:
-		signal(SIGABRT, SIG_DFL);
-		abort();
-	/* _exit: the exit code is exactly this, even under LeakSanitizer. */
-	case FAIL_EXIT3:
-		_exit(3);
-	case FAIL_EXIT0:
-		_exit(0);
-	case FAIL_HANG:
-		/* nanosleep, not pause: the sandbox's time group allows it. */
-		for (;;) {
-			struct timespec ts = { 3600, 0 };
-			nanosleep(&ts, NULL);
-		}
-	case FAIL_CORRUPT: {
-		struct ant_cica_hdr *h = (struct ant_cica_hdr *)it->page;
-		struct ant_frame *f = ant_cica_current(it->page);
-		f->prev = h->currentp;
-		ant_msg_send(ant_fd(c), ANT_M_REPLY, 0, it->page, h->used, -1);
-		return 1;
-	}
-	case FAIL_OPENAT: {
-		int fd = open("/etc/hostname", O_RDONLY);
-		if (fd >= 0)
-			close(fd);
-		break;
-	}
-	case FAIL_SOCKET: {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (fd >= 0)
-			close(fd);
-		break;
-	}
-	case FAIL_EXECVE: {
-		char *const argv[] = { "/bin/true", NULL };
-		execv(argv[0], argv);
-		break;
-	}
-	case FAIL_PTRACE:
-		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
-		break;
-	case FAIL_JUNK:
-		send_junk(c, it);
-		return 1;
-	case FAIL_TGKILL:   /* a signal (0: harmless) to another process: init */
-		syscall(SYS_tgkill, 1, 1, 0);
-		break;
-	case FAIL_SETOWN:   /* SIGIO of its socket to another process: a way to signal it */
-		fcntl(ant_fd(c), F_SETOWN, 1);
-		break;
-	case FAIL_NONE:
-		break;
-	}
-	return 0;
-}
-
 int testops_take(struct server *s, struct ant_item *it)
 {
-	const struct testops *o = &T;
-	struct ant_conn *c = s->c;
-	if (!should_fail(o, s, it))
+	if (!junk_marker || it->kind != ANT_ITEM_REQUEST || !it->params ||
+	    !memmem(it->params, it->nparams, junk_marker, strlen(junk_marker)))
 		return 0;
-	if (o->fail_instance) {
-		const char *inst = getenv("ANT_INSTANCE");
-		if (!inst || strtoul(inst, NULL, 10) != o->fail_instance)
-			return 0;
-	}
-	if (o->fail_once) {
-		/* A relative name is taken in the stack's run folder. */
-		char path[4096];
-		const char *dir = getenv("ANT_RUN_DIR");
-		if (o->fail_once[0] != '/' && dir)
-			snprintf(path, sizeof(path), "%s/%s", dir, o->fail_once);
-		else
-			snprintf(path, sizeof(path), "%s", o->fail_once);
-		int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-		if (fd < 0)
-			return 0;   /* failed once already */
-		close(fd);
-	}
 	if (s->log)
-		fprintf(s->log, "FAIL %d\n", (int)o->fail);
-	return fail_now(o->fail, c, it);
+		fprintf(s->log, "JUNK\n");
+	send_junk(s->c, it);
+	return 1;
 }
-
 
 int testops_targets_me(const struct server *s, const struct ant_item *it)
 {

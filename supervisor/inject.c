@@ -64,6 +64,10 @@ static void trigger_text(const struct inject *in, char *buf, size_t len)
 		ADD(" of %s", in->f.syscall);
 	if (in->op[0])
 		ADD(" op %s", in->op);
+	if (in->match[0])
+		ADD(" matching \"%s\"", in->match);
+	if (in->fresh)
+		ADD(" fresh");
 	if (in->after_ms)
 		ADD(" after %u ms", in->after_ms);
 	if (in->count != 1)
@@ -97,6 +101,10 @@ static json_t *inject_json(const struct inject *in)
 		json_object_set_new(o, "after_ms", json_integer(in->after_ms));
 	if (in->op[0])
 		json_object_set_new(o, "op", json_string(in->op));
+	if (in->match[0])
+		json_object_set_new(o, "match", json_string(in->match));
+	if (in->fresh)
+		json_object_set_new(o, "fresh", json_true());
 	if (in->point[0])
 		json_object_set_new(o, "point", json_string(in->point));
 	return o;
@@ -228,6 +236,11 @@ void inject_on_request(struct antd *d, struct server *s, struct call *c)
 		    in->waiting || spent(in) || !cur->peer)
 			continue;
 		if (in->op[0] && strcmp(in->op, f->op) != 0)
+			continue;
+		if (in->fresh && (((const struct ant_cica_hdr *)c->page)->flags & ANT_CF_REPLAY))
+			continue;
+		if (in->match[0] && !memmem((const char *)c->page + f->param_off, f->param_size,
+					    in->match, strlen(in->match)))
 			continue;
 		uint64_t k = ++in->seen;
 		int fire = in->nth ? k == in->nth
@@ -380,7 +393,8 @@ static unsigned auto_via(const struct fault_kind *k, const struct inject *in, in
 		return k->vias;
 	if (has_syscall)
 		return VIA_BPF;
-	if (in->point[0] || in->nth || in->prob_ppm || in->op[0] || in->count != 1)
+	if (in->point[0] || in->nth || in->prob_ppm || in->op[0] || in->match[0] || in->fresh ||
+	    in->count != 1)
 		return VIA_FAILPOINT;
 	/* A crash comes now, by signal; a hang holds the next request. */
 	return (k->vias & VIA_SIGNAL) && k->kind != ANT_FAULT_HANG ? VIA_SIGNAL : VIA_FAILPOINT;
@@ -435,6 +449,15 @@ json_t *inject_cmd_arm(struct antd *d, json_t *req)
 		return refuse(1, "op: expected an op name of 1 to %zu bytes", sizeof(in.op) - 1);
 	if (op)
 		snprintf(in.op, sizeof(in.op), "%s", op);
+	const char *match = json_string_value(json_object_get(req, "match"));
+	if (match && (!*match || strlen(match) >= sizeof(in.match)))
+		return refuse(1, "match: expected text of 1 to %zu bytes", sizeof(in.match) - 1);
+	if (match)
+		snprintf(in.match, sizeof(in.match), "%s", match);
+	json_t *fresh = json_object_get(req, "fresh");
+	if (fresh && !json_is_boolean(fresh))
+		return refuse(1, "fresh: expected true or false");
+	in.fresh = json_is_true(fresh);
 	const char *point = json_string_value(json_object_get(req, "point"));
 	if (point && (!*point || strlen(point) >= sizeof(in.point) || strcmp(point, "now") == 0))
 		return refuse(1, "point: expected a failpoint name of 1 to %zu bytes",
@@ -458,15 +481,16 @@ json_t *inject_cmd_arm(struct antd *d, json_t *req)
 	}
 	switch (in.via) {
 	case VIA_SIGNAL:
-		if (in.nth || in.prob_ppm || in.op[0] || in.point[0] || syscall || in.count != 1)
+		if (in.nth || in.prob_ppm || in.op[0] || in.match[0] || in.fresh || in.point[0] ||
+		    syscall || in.count != 1)
 			return refuse(1, "--via signal fires now or --after MS, once; for the Nth "
 				      "request, a probability or an op use --via failpoint, for a "
 				      "system call --via bpf");
 		break;
 	case VIA_SECCOMP:
-		if (in.op[0] || in.point[0] || syscall)
+		if (in.op[0] || in.match[0] || in.fresh || in.point[0] || syscall)
 			return refuse(1, "an errno fault counts the calls of its own system call: "
-				      "--op, --point and --syscall do not go with it");
+				      "--op, --match, --fresh, --point and --syscall do not go with it");
 		if (!sandbox_injectable(&d->servers[in.server].conf->sandbox, in.f.syscall_nr))
 			return refuse(1, "%s of %s is not injectable: list it in the stack file's "
 				      "\"injectable\" of %s (its calls then go through antd)",
@@ -476,8 +500,9 @@ json_t *inject_cmd_arm(struct antd *d, json_t *req)
 		if (syscall)
 			return refuse(1, "--syscall goes with --via bpf (a signal at that system "
 				      "call) or an errno: fault");
-		if (in.point[0] && in.op[0])
-			return refuse(1, "--op counts requests; a named point counts its own hits");
+		if (in.point[0] && (in.op[0] || in.match[0] || in.fresh))
+			return refuse(1, "--op, --match and --fresh pick requests; a named point "
+				      "counts its own hits");
 		break;
 	default:
 		return refuse(0, "--via %s is not available in this antd yet",

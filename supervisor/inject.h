@@ -34,6 +34,8 @@ struct inject {
 	unsigned after_ms;            /* not before this long after arming */
 	uint32_t count;               /* fire this many times (0: until cleared) */
 	char op[ANT_OP_MAX];          /* only requests of this op ("": any) */
+	char match[64];               /* only requests whose parameters hold this ("": any) */
+	int fresh;                    /* only requests handed over the first time (no replays) */
 	char point[ANT_FAULT_POINT_MAX]; /* a named failpoint of the server ("": its requests) */
 	uint64_t seen;                /* requests it looked at */
 	uint64_t sent;                /* times it was set off (FAULT sent, signal sent) */

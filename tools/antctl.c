@@ -303,8 +303,7 @@ static int inject_vocabulary(const struct ctl *c)
 		printf("%-22s %-28s %s\n", "FAULT", "VIA", "WHAT THE SERVER DOES");
 	for (size_t i = 0; i < n; i++) {
 		char name[48], vias[64];
-		snprintf(name, sizeof(name), "%s%s%s", k[i].name, k[i].arg ? ":" : "",
-			 k[i].arg ? k[i].arg : "");
+		fault_kind_usage(&k[i], name, sizeof(name));
 		fault_vias_format(k[i].vias, vias, sizeof(vias));
 		if (c->json)
 			json_array_append_new(all, json_pack("{s:s, s:s, s:s}", "fault", name, "via",
@@ -764,7 +763,7 @@ static const struct option no_opts[] = { { NULL, 0, NULL, 0 } };
 
 enum { INJ_OPT_NTH = 1000, INJ_OPT_PROB, INJ_OPT_AFTER, INJ_OPT_OP, INJ_OPT_COUNT,
        INJ_OPT_SYSCALL, INJ_OPT_SEED, INJ_OPT_VIA, INJ_OPT_POINT, INJ_OPT_LIST, INJ_OPT_CLEAR,
-       INJ_OPT_VOCABULARY };
+       INJ_OPT_VOCABULARY, INJ_OPT_MATCH, INJ_OPT_FRESH };
 static const struct option inject_opts[] = {
 	{ "nth", required_argument, NULL, INJ_OPT_NTH },
 	{ "prob", required_argument, NULL, INJ_OPT_PROB },
@@ -778,6 +777,8 @@ static const struct option inject_opts[] = {
 	{ "list", no_argument, NULL, INJ_OPT_LIST },
 	{ "clear", no_argument, NULL, INJ_OPT_CLEAR },
 	{ "vocabulary", no_argument, NULL, INJ_OPT_VOCABULARY },
+	{ "match", required_argument, NULL, INJ_OPT_MATCH },
+	{ "fresh", no_argument, NULL, INJ_OPT_FRESH },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -843,6 +844,14 @@ static void inject_option(const char *prog, int ch, const char *v, struct args *
 			tool_usage_error(prog, "--point: expected a failpoint name of 1 to %u bytes, "
 					 "got '%s'", ANT_FAULT_POINT_MAX - 1, v);
 		json_object_set_new(a->inj, "point", json_string(v));
+		break;
+	case INJ_OPT_MATCH:
+		if (!*v || strlen(v) >= 64)
+			tool_usage_error(prog, "--match: expected text of 1 to 63 bytes, got '%s'", v);
+		json_object_set_new(a->inj, "match", json_string(v));
+		break;
+	case INJ_OPT_FRESH:
+		json_object_set_new(a->inj, "fresh", json_true());
 		break;
 	case INJ_OPT_LIST: a->inj_mode = INJ_LIST; break;
 	case INJ_OPT_CLEAR: a->inj_mode = INJ_CLEAR; break;
@@ -939,6 +948,9 @@ static const struct command commands[] = {
 	  "                       requests\n"
 	  "  --after MS           not before MS milliseconds from now\n"
 	  "  --op OP              only requests of op OP\n"
+	  "  --match TEXT         only requests whose parameters contain TEXT\n"
+	  "  --fresh              only requests handed over the first time (not antd's\n"
+	  "                       replays of them)\n"
 	  "  --count K            fire K times, then disarm (default 1; 0: until cleared)\n"
 	  "  --point NAME         at the named failpoint NAME of SERVER's code\n"
 	  "  --syscall NAME       at system call NAME (--via bpf)\n"
@@ -1045,7 +1057,7 @@ static int parse_globals(int argc, char **argv, struct globals *g)
 static void parse_command(const struct command *cmd, const char *prog, int argc, char **argv,
 			  struct globals *g, struct args *a)
 {
-	struct option opts[NGLOBAL_OPTS + 16] = { GLOBAL_OPTS };
+	struct option opts[NGLOBAL_OPTS + 24] = { GLOBAL_OPTS };
 	size_t nopts = NGLOBAL_OPTS;
 	for (const struct option *o = cmd->opts; o->name; o++)
 		opts[nopts++] = *o;
@@ -1064,6 +1076,7 @@ static void parse_command(const struct command *cmd, const char *prog, int argc,
 		case INJ_OPT_NTH: case INJ_OPT_PROB: case INJ_OPT_AFTER: case INJ_OPT_OP:
 		case INJ_OPT_COUNT: case INJ_OPT_SYSCALL: case INJ_OPT_SEED: case INJ_OPT_VIA:
 		case INJ_OPT_POINT: case INJ_OPT_LIST: case INJ_OPT_CLEAR: case INJ_OPT_VOCABULARY:
+		case INJ_OPT_MATCH: case INJ_OPT_FRESH:
 			inject_option(prog, ch, optarg, a);
 			break;
 		case 'T': {

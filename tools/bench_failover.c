@@ -98,8 +98,8 @@ struct fo_result {
 
 /*
  * One server, victim: echo that hangs on any argument holding HANG when it is
- * handed over the first time (--fail-fresh: antd's replay of it, flagged
- * ANT_CF_REPLAY, is answered).  Restarted at once and without limit
+ * handed over the first time (a fault armed once it runs, arm_victim: antd's
+ * replay of it, flagged ANT_CF_REPLAY, is answered).  Restarted at once and without limit
  * (intensity: at most 1000, antd's maximum, in 1 ms, its shortest period: a
  * restart takes longer than that), the call replayed every time
  * (poison_kills 1000), with or without a warm spare.  Its sandbox is the
@@ -114,11 +114,20 @@ static json_t *failover_stack(enum fo_mode mode, const struct opts *o)
 				"backoff", "initial_ms", 0, "base_ms", 0, "cap_ms", 0, "jitter", 0,
 				"poison_kills", 1000, "standby", mode == FO_WARM ? 1 : 0);
 	/* "o" takes both references, even if it fails. */
-	json_t *servers = json_pack("[{s:s, s:s, s:[s, s, s], s:o, s:o}]",
-				    "name", "victim", "exec", "echo",
-				    "args", "--fail", "hang:HANG", "--fail-fresh",
+	json_t *servers = json_pack("[{s:s, s:s, s:o, s:o}]", "name", "victim", "exec", "echo",
 				    "supervision", sup, "sandbox", sandbox);
 	return servers ? bench_stack_json("ant-bench-failover", servers, "victim", o) : NULL;
+}
+
+/* antctl inject victim hang --match HANG --fresh --count 0: it holds every
+ * call whose argument says HANG, the first time.  Returns 0 or -1. */
+static int arm_victim(struct ctl_conn *ctl)
+{
+	json_t *rep = bench_ctl_ask(ctl, json_pack("{s:s, s:s, s:s, s:s, s:b, s:i}", "cmd",
+						   "inject", "server", "victim", "fault", "hang",
+						   "match", "HANG", "fresh", 1, "count", 0));
+	json_decref(rep);
+	return rep ? 0 : -1;
 }
 
 /* What antd's status says about victim. */
@@ -411,7 +420,8 @@ static int run_failover(const struct opts *o, enum fo_mode mode, struct fo_resul
 	struct ctl_conn ctl = { .fd = -1 };
 	json_t *stack = failover_stack(mode, o);
 	int ok = 0;
-	if (bench_stack_start(&sr, o, stack, "victim") == 0 && bench_ctl_open(&ctl, &sr) == 0) {
+	if (bench_stack_start(&sr, o, stack, "victim") == 0 && bench_ctl_open(&ctl, &sr) == 0 &&
+	    arm_victim(&ctl) == 0) {
 		char what[32];
 		snprintf(what, sizeof(what), "failover %s", fo_names[mode]);
 		struct progress p;

@@ -41,14 +41,18 @@ static void proc_status(pid_t pid, const char *field, char *out, size_t len)
 START_TEST(forbidden_syscalls_are_named_killed_restarted_and_replayed)
 {
 	static const char *const calls[] = { "openat", "socket", "execve", "ptrace", "tgkill", "fcntl" };
+	static const char *const faults[] = { "sandbox:openat", "sandbox", "sandbox:execve",
+					      "sandbox:ptrace", "sandbox:tgkill", "sandbox:setown" };
 	struct harness h;
 	harness_start(&h, "{ \"name\": \"t-violate\", \"servers\": ["
-			  " {\"name\":\"v-openat\",\"exec\":\"echo\",\"args\":[\"--fail\",\"openat:BAD\",\"--fail-instance\",\"1\"]},"
-			  " {\"name\":\"v-socket\",\"exec\":\"echo\",\"args\":[\"--fail\",\"socket:BAD\",\"--fail-instance\",\"1\"]},"
-			  " {\"name\":\"v-execve\",\"exec\":\"echo\",\"args\":[\"--fail\",\"execve:BAD\",\"--fail-instance\",\"1\"]},"
-			  " {\"name\":\"v-ptrace\",\"exec\":\"echo\",\"args\":[\"--fail\",\"ptrace:BAD\",\"--fail-instance\",\"1\"]},"
-			  " {\"name\":\"v-tgkill\",\"exec\":\"echo\",\"args\":[\"--fail\",\"tgkill:BAD\",\"--fail-instance\",\"1\"]},"
-			  " {\"name\":\"v-fcntl\",\"exec\":\"echo\",\"args\":[\"--fail\",\"setown:BAD\",\"--fail-instance\",\"1\"]} ]}");
+			  " {\"name\":\"v-openat\",\"exec\":\"echo\"}, {\"name\":\"v-socket\",\"exec\":\"echo\"},"
+			  " {\"name\":\"v-execve\",\"exec\":\"echo\"}, {\"name\":\"v-ptrace\",\"exec\":\"echo\"},"
+			  " {\"name\":\"v-tgkill\",\"exec\":\"echo\"}, {\"name\":\"v-fcntl\",\"exec\":\"echo\"} ]}");
+	for (int i = 0; i < 6; i++) {
+		char server[32];
+		snprintf(server, sizeof(server), "v-%s", calls[i]);
+		harness_inject(&h, server, faults[i], "{\"match\":\"BAD\"}");
+	}
 	struct ant_conn *c = harness_connect(&h);
 	for (int i = 0; i < 6; i++) {
 		char server[32];
@@ -207,7 +211,7 @@ START_TEST(hostile_server_is_cut_off_and_antd_leaks_nothing)
 {
 	struct harness h;
 	harness_start(&h, "{ \"name\": \"t-hostile-srv\", \"servers\": ["
-			  " {\"name\":\"bad\",\"exec\":\"echo\",\"args\":[\"--fail\",\"junk:JUNK\"],"
+			  " {\"name\":\"bad\",\"exec\":\"echo\",\"args\":[\"--junk\",\"JUNK\"],"
 			  "   \"supervision\":{\"poison_kills\":9,\"intensity\":{\"max_restarts\":100,\"period_s\":60},"
 			  "   \"backoff\":{\"initial_ms\":0,\"base_ms\":0}}},"
 			  " {\"name\":\"good\",\"exec\":\"echo\"} ]}");
@@ -286,10 +290,11 @@ START_TEST(server_can_tighten_its_own_sandbox)
 	 * makes it pause (nanosleep, allowed by antd's policy) now kills it. */
 	struct harness h;
 	harness_start(&h, "{ \"name\": \"t-tight\", \"servers\": ["
-			  " {\"name\":\"tight\",\"exec\":\"echo\",\"args\":[\"--tighten\","
-			  "   \"--fail\",\"hang:SLEEP\",\"--fail-fresh\"]},"
-			  " {\"name\":\"loose\",\"exec\":\"echo\",\"args\":[\"--fail\",\"hang:SLEEP\","
-			  "   \"--fail-fresh\"],\"supervision\":{\"deadline_ms\":200}} ]}");
+			  " {\"name\":\"tight\",\"exec\":\"echo\",\"args\":[\"--tighten\"]},"
+			  " {\"name\":\"loose\",\"exec\":\"echo\",\"supervision\":{\"deadline_ms\":200}} ]}");
+	/* Both hang (nanosleep) on requests holding SLEEP, not on the replays. */
+	harness_inject(&h, "tight", "hang", "{\"match\":\"SLEEP\",\"fresh\":true,\"count\":0}");
+	harness_inject(&h, "loose", "hang", "{\"match\":\"SLEEP\",\"fresh\":true,\"count\":0}");
 	struct ant_conn *c = harness_connect(&h);
 	harness_expect_echo(c, "tight", "still serves");
 	pid_t pid = harness_server_pid(&h, "tight");
@@ -318,8 +323,8 @@ START_TEST(violation_after_a_failover_is_judged_too)
 	/* The spare's seccomp notifications move with it when it takes over. */
 	struct harness h;
 	harness_start(&h, "{ \"name\": \"t-sbx-standby\", \"servers\": ["
-			  " {\"name\":\"hot\",\"exec\":\"echo\",\"policy\":\"hot-standby\","
-			  "   \"args\":[\"--fail\",\"openat:BAD\",\"--fail-fresh\"]} ]}");
+			  " {\"name\":\"hot\",\"exec\":\"echo\",\"policy\":\"hot-standby\"} ]}");
+	harness_inject(&h, "hot", "sandbox:openat", "{\"match\":\"BAD\",\"fresh\":true,\"count\":0}");
 	struct ant_conn *c = harness_connect(&h);
 	for (int round = 1; round <= 3; round++) {
 		for (int i = 0; i < 300 && !harness_server_num(&h, "hot", "standby_pid"); i++)

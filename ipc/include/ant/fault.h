@@ -29,6 +29,12 @@ enum ant_fault {
 	ANT_FAULT_MAX
 };
 
+/* sandbox's argument: which forbidden call it makes. */
+enum ant_sandbox_call {
+	ANT_SANDBOX_SOCKET, ANT_SANDBOX_OPENAT, ANT_SANDBOX_EXECVE, ANT_SANDBOX_PTRACE,
+	ANT_SANDBOX_TGKILL, ANT_SANDBOX_SETOWN,
+};
+
 struct ant_conn;
 
 /*
