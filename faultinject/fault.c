@@ -79,6 +79,15 @@ int fault_syscall_of(const char *name)
 	return nr == __NR_SCMP_ERROR || nr < 0 ? -1 : nr;
 }
 
+const char *fault_syscall_name(int nr)
+{
+	static char buf[64];   /* libseccomp's name is malloc'd: keep the last one */
+	char *n = nr >= 0 ? seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr) : NULL;
+	snprintf(buf, sizeof(buf), "%s", n ? n : "?");
+	free(n);
+	return buf;
+}
+
 /* A whole decimal number from lo to hi, or -1. */
 static long number(const char *s, long lo, long hi)
 {

@@ -57,5 +57,7 @@ void fault_vias_format(unsigned mask, char *buf, size_t len);
  * number on this machine; -1 if unknown. */
 int fault_errno_of(const char *name);
 int fault_syscall_of(const char *name);
+/* A system call's name by its number ("?" if unknown). */
+const char *fault_syscall_name(int nr);
 
 #endif

@@ -54,6 +54,8 @@ static void trigger_text(const struct inject *in, char *buf, size_t len)
 		ADD("now");
 	else if (in->via == VIA_SECCOMP)
 		ADD("next call");
+	else if (in->via == VIA_BPF)
+		ADD("next system call");
 	else if (in->point[0])
 		ADD("first hit");
 	else
@@ -62,6 +64,9 @@ static void trigger_text(const struct inject *in, char *buf, size_t len)
 		ADD(" of point %s", in->point);
 	if (in->via == VIA_SECCOMP)
 		ADD(" of %s", in->f.syscall);
+	if (in->via == VIA_BPF && in->syscall_nr >= 0)
+		ADD(" %s %s", in->nth || in->prob_ppm ? "of" : "is",
+		    fault_syscall_name(in->syscall_nr));
 	if (in->op[0])
 		ADD(" op %s", in->op);
 	if (in->match[0])
@@ -132,6 +137,8 @@ static pid_t cur_pid(const struct antd *d, unsigned server)
 static void free_slot(struct antd *d, struct inject *in)
 {
 	ev_timer_stop(d->loop, &in->after_w);
+	if (in->via == VIA_BPF)
+		inject_bpf_disarm(d, in);
 	memset(in, 0, sizeof(*in));
 	in->after_w.data = NULL;
 	d->inject.live--;
@@ -197,12 +204,28 @@ static void send_point(struct antd *d, struct inject *in)
 	peer_send(cur->peer, ANT_M_FAULT, 0, &m, sizeof(m), -1);
 }
 
+/* --via bpf: arm in's slot for the serving process of its server, if it
+ * has one yet (else inject_on_ready does).  0, or -1 with err. */
+static int bpf_arm_now(struct antd *d, struct inject *in, char *err, size_t errlen)
+{
+	pid_t pid = cur_pid(d, in->server);
+	if (pid <= 0)
+		return 0;
+	return inject_bpf_arm(d, in, pid, fault_kind_of(in->f.kind)->signal, err, errlen);
+}
+
 static void on_after(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct inject *in = w->data;
 	struct antd *d = in->d;
 	in->waiting = 0;
-	if (in->via == VIA_SIGNAL) {
+	if (in->via == VIA_BPF) {
+		char err[300];
+		if (bpf_arm_now(d, in, err, sizeof(err)) < 0) {
+			log_warn("inject-missed", srv_name(d, in->server), "fault %u: %s", in->id, err);
+			disarm(d, in, "eBPF refused it");
+		}
+	} else if (in->via == VIA_SIGNAL) {
 		char err[160];
 		if (signal_now(d, in, err, sizeof(err)) < 0)
 			log_warn("inject-missed", srv_name(d, in->server), "fault %u: %s", in->id, err);
@@ -224,6 +247,54 @@ void inject_fini(struct antd *d)
 	for (unsigned i = 0; i < INJECT_MAX; i++)
 		if (d->inject.slot[i].id)
 			free_slot(d, &d->inject.slot[i]);
+	inject_bpf_fini(d);
+}
+
+void inject_before_exit(struct antd *d)
+{
+	inject_bpf_poll(d);
+}
+
+void inject_on_bpf_event(struct antd *d, unsigned slot, int pid, int syscall_nr, uint64_t k,
+			 int signal, int error, int disarmed, int stale)
+{
+	struct inject *in = NULL;
+	for (unsigned i = 0; i < INJECT_MAX && !in; i++)
+		if (d->inject.slot[i].id && d->inject.slot[i].via == VIA_BPF &&
+		    d->inject.slot[i].bpf_slot == (int)slot)
+			in = &d->inject.slot[i];
+	if (!in || stale) {
+		log_debug("injected", NULL, "eBPF slot %u fired in pid %d (%s): an arming that is "
+			  "gone", slot, pid, stale ? "stale" : "no fault");
+		return;
+	}
+	struct server *s = &d->servers[in->server];
+	char fault[64];
+	fault_text(in, fault, sizeof(fault));
+	const char *call = fault_syscall_name(syscall_nr);
+	json_t *fields = event_fields(in, pid);
+	json_object_set_new(fields, "syscall", json_string(call));
+	json_object_set_new(fields, "nth_call", json_integer((json_int_t)k));
+	if (error) {
+		log_fields(LOG_WARN, "inject-missed", s->conf->name, fields, "fault %u %s: eBPF "
+			   "could not signal pid %d at call %llu (%s): %s", in->id, fault, pid,
+			   (unsigned long long)k, call, strerror(-error));
+	} else {
+		in->sent++;
+		in->fired++;
+		log_fields(LOG_INFO, "injected", s->conf->name, fields, "fault %u %s by eBPF: "
+			   "SIG%s to pid %d at its call %llu (%s)", in->id, fault, sigabbrev_np(signal),
+			   pid, (unsigned long long)k, call);
+		if (signal != SIGSTOP && s->cur->pid == pid) {
+			char why[96];
+			snprintf(why, sizeof(why), "injected fault %u (%s)", in->id, fault);
+			supervise_dying_of(s->cur, why);
+		}
+	}
+	if (disarmed) {
+		in->bpf_slot = -1;   /* the injector freed it */
+		disarm(d, in, "done");
+	}
 }
 
 void inject_on_request(struct antd *d, struct server *s, struct call *c)
@@ -348,6 +419,14 @@ void inject_on_ready(struct antd *d, struct server *s)
 		}
 		if (in->point[0] && !in->waiting)
 			send_point(d, in);
+		if (in->via == VIA_BPF && !in->waiting) {
+			/* The new process meets the same fault, counted afresh. */
+			char err[300];
+			if (in->bpf_slot >= 0)
+				inject_bpf_retarget(d, in, s->cur->pid);
+			else if (bpf_arm_now(d, in, err, sizeof(err)) < 0)
+				log_warn("inject-missed", s->conf->name, "fault %u: %s", in->id, err);
+		}
 	}
 }
 
@@ -504,9 +583,14 @@ json_t *inject_cmd_arm(struct antd *d, json_t *req)
 			return refuse(1, "--op, --match and --fresh pick requests; a named point "
 				      "counts its own hits");
 		break;
+	case VIA_BPF:
+		if (in.op[0] || in.match[0] || in.fresh || in.point[0])
+			return refuse(1, "--via bpf counts system calls: --op, --match, --fresh and "
+				      "--point do not go with it");
+		in.syscall_nr = syscall ? fault_syscall_of(syscall) : -1;
+		break;
 	default:
-		return refuse(0, "--via %s is not available in this antd yet",
-			      fault_via_name(in.via));
+		return refuse(0, "--via %s is not available in this antd", fault_via_name(in.via));
 	}
 	struct inject *slot = NULL;
 	for (unsigned i = 0; i < INJECT_MAX && !slot; i++)
@@ -515,6 +599,9 @@ json_t *inject_cmd_arm(struct antd *d, json_t *req)
 	if (!slot)
 		return refuse(0, "%d faults are armed already: clear some first", INJECT_MAX);
 
+	if (in.via != VIA_BPF)
+		in.syscall_nr = -1;
+	in.bpf_slot = -1;
 	if (++d->inject.next_id == 0)
 		d->inject.next_id = 1;
 	in.id = d->inject.next_id;
@@ -532,6 +619,12 @@ json_t *inject_cmd_arm(struct antd *d, json_t *req)
 	if (slot->after_ms) {
 		slot->waiting = 1;
 		ev_timer_start(d->loop, &slot->after_w);
+	} else if (slot->via == VIA_BPF) {
+		char err[300];
+		if (bpf_arm_now(d, slot, err, sizeof(err)) < 0) {
+			disarm(d, slot, "eBPF refused it");
+			return refuse(0, "%s", err);
+		}
 	} else if (slot->via == VIA_SIGNAL) {
 		char err[160] = "";
 		json_t *o = inject_json(slot);

@@ -37,6 +37,8 @@ struct inject {
 	char match[64];               /* only requests whose parameters hold this ("": any) */
 	int fresh;                    /* only requests handed over the first time (no replays) */
 	char point[ANT_FAULT_POINT_MAX]; /* a named failpoint of the server ("": its requests) */
+	int syscall_nr;               /* --via bpf: at this system call (-1: any) */
+	int bpf_slot;                 /* --via bpf: the injector's slot, -1: none */
 	uint64_t seen;                /* requests it looked at */
 	uint64_t sent;                /* times it was set off (FAULT sent, signal sent) */
 	uint64_t fired;               /* times the server said it fired (FIRED), or signals */
@@ -50,6 +52,8 @@ struct inject_table {
 	struct inject slot[INJECT_MAX];
 	uint32_t next_id;
 	unsigned live;                /* armed now: the request hook's fast exit */
+	void *bpf;                    /* the eBPF injector, once asked for (inject_bpf.c) */
+	ev_io bpf_w;                  /* its ring buffer */
 };
 
 void inject_init(struct antd *d);
@@ -65,6 +69,24 @@ void inject_on_fired(struct peer *p, const struct ant_m_fired *m);
 int inject_on_syscall(struct antd *d, struct server *s, int nr, pid_t pid);
 /* supervise.c: a new process of s is ready: its named points are armed again. */
 void inject_on_ready(struct antd *d, struct server *s);
+
+/* spawn.c: a process of s ended: events of the eBPF injector first, so that
+ * a death it caused is known as one. */
+void inject_before_exit(struct antd *d);
+
+/* inject_bpf.c, the eBPF injector's side (stubs without -Dbpf): arm in's
+ * slot for pid with signal (-1 and err if it cannot: no root, no BPF, no
+ * slot), follow a restart, disarm, read its events (each goes to
+ * inject_on_bpf_event), close it. */
+int inject_bpf_arm(struct antd *d, struct inject *in, pid_t pid, int signal, char *err,
+		   size_t errlen);
+void inject_bpf_retarget(struct antd *d, struct inject *in, pid_t pid);
+void inject_bpf_disarm(struct antd *d, struct inject *in);
+void inject_bpf_poll(struct antd *d);
+void inject_bpf_fini(struct antd *d);
+const char *inject_bpf_syscall_name(int nr);
+void inject_on_bpf_event(struct antd *d, unsigned slot, int pid, int syscall_nr, uint64_t k,
+			 int signal, int error, int disarmed, int stale);
 
 /* control.c: inject, inject-list and inject-clear.  A new reply object
  * ({"ok": ...}); bad input says "usage": true, and nothing is armed. */

@@ -370,6 +370,7 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
 	if (!pidfd_reaped(in->pidfd, &si))
 		return;
 	ev_io_stop(loop, w);
+	inject_before_exit(d);   /* an eBPF injector's kill is known as one */
 	close(in->pidfd);
 	in->pidfd = -1;
 	sandbox_watch(d, in, -1);

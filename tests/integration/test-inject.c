@@ -11,6 +11,7 @@
 
 #include "ant/errors.h"
 #include "ctl_client.h"
+#include "check_main.h"
 #include "harness.h"
 
 /* app -> relay1 -> relay2 -> relay3; relay2 is the target, hung after
@@ -415,6 +416,53 @@ START_TEST(signals_now_and_after)
 }
 END_TEST
 
+/* --via bpf (root): a signal at the Nth call of a named system call, and by
+ * a seeded draw, which fires at the same call of the same sequence again. */
+START_TEST(bpf_signals_at_a_system_call)
+{
+	struct harness h;
+	harness_start(&h, stack);
+	struct ant_conn *c = harness_connect(&h);
+	long at[2];
+	for (int round = 0; round < 3; round++) {
+		pid_t pid = harness_server_pid(&h, "relay2");
+		long id = round == 0 ? inject(&h, "relay2", "kill", "--syscall", "recvmsg")
+				     : harness_inject(&h, "relay2", "kill", "{\"via\":\"bpf\","
+						      "\"syscall\":\"recvmsg\",\"prob\":0.2,\"seed\":9}");
+		/* Calls until it fires; each is answered, replayed if it must be. */
+		json_t *hit = NULL;
+		for (int i = 0; i < 100 && !hit; i++) {
+			harness_expect_echo(c, "relay1", "through an eBPF injector");
+			json_t *ev = events(&h);
+			long k = find_event(ev, 0, "injected", "relay2", "inject_id", id);
+			if (k >= 0)
+				hit = json_incref(json_array_get(ev, (size_t)k));
+			json_decref(ev);
+		}
+		ck_assert_msg(hit, "round %d: fault %ld never fired", round, id);
+		ck_assert_str_eq(json_string_value(json_object_get(hit, "via")), "bpf");
+		ck_assert_str_eq(json_string_value(json_object_get(hit, "syscall")), "recvmsg");
+		ck_assert_int_eq(json_integer_value(json_object_get(hit, "pid")), pid);
+		long k = (long)json_integer_value(json_object_get(hit, "nth_call"));
+		if (round == 0)
+			ck_assert_int_eq(k, 1);
+		else
+			at[round - 1] = k;
+		json_decref(hit);
+		json_t *det = wait_event(&h, "server-exit", "relay2", "pid", pid);
+		ck_assert_msg(strstr(json_string_value(json_object_get(det, "msg")),
+				     "killed by signal SIGKILL: injected fault"), "%s",
+			      json_string_value(json_object_get(det, "msg")));
+		json_decref(det);
+		harness_wait_state(&h, "relay2", "running", pid);
+	}
+	ck_assert_msg(at[0] == at[1], "seed 9 fired at call %ld, then at %ld", at[0], at[1]);
+	harness_expect_echo(c, "relay1", "after");
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 /* Bad input exits 2 and arms nothing. */
 START_TEST(bad_input_exits_2_and_arms_nothing)
 {
@@ -479,9 +527,12 @@ static Suite *inject_suite(void)
 	tcase_add_test(tc, corrupt_data_flips_bits_of_the_answered_area);
 	tcase_add_test(tc, triggers_count_requests_and_repeat_with_a_seed);
 	tcase_add_test(tc, signals_now_and_after);
+	const char *bpf = getenv("ANT_BPF");
+	int have_bpf = bpf && strcmp(bpf, "1") == 0;
+	ant_tcase_add_test_if(tc, bpf_signals_at_a_system_call, have_bpf && geteuid() == 0,
+			      !have_bpf ? "antd built without -Dbpf" : "eBPF needs root");
 	suite_add_tcase(s, tc);
 	return s;
 }
 
-#include "check_main.h"
 ANT_TEST_MAIN(inject_suite)
