@@ -743,7 +743,7 @@ int ant_next(struct ant_conn *c, struct ant_item *it, int timeout_ms)
 		fill_item(c, m, it);
 		free(m);
 		/* A fault antd armed for this request acts now; drop hides it. */
-		if (!c->fp.narmed || it->kind != ANT_ITEM_REQUEST || !fp_on_take(c, it))
+		if (!FP_ARMED(c) || it->kind != ANT_ITEM_REQUEST || !fp_on_take(c, it))
 			return 0;
 	}
 }
@@ -794,7 +794,7 @@ int ant_reply(struct ant_conn *c, struct ant_item *it, int32_t retval,
 	r = ant_cica_set_result(it->page, retval, bytes, n);
 	if (r < 0)
 		return r;
-	if (c->fp.narmed)
+	if (FP_ARMED(c))
 		fp_on_send(c, it, data ? data : (h->data.gen ? ica_find(c, &h->data) : NULL));
 	return send_held(c, ANT_M_REPLY, it);
 }
@@ -830,7 +830,7 @@ int ant_forward(struct ant_conn *c, struct ant_item *it, const struct ant_forwar
 		r = attach_data(c, it->page, ica_find(c, &h->data), fw->data_flags);
 	if (r < 0)
 		return r;
-	if (c->fp.narmed)
+	if (FP_ARMED(c))
 		fp_on_send(c, it, fw->data ? fw->data : (h->data.gen ? ica_find(c, &h->data) : NULL));
 	return send_held(c, ANT_M_FORWARD, it);
 }

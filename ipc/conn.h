@@ -53,6 +53,13 @@ struct ant_conn {
 	struct fp_state fp;          /* failpoint.c: the faults antd armed in this server */
 };
 
+/* Are faults armed in this server?  Compiled out with -Dfailpoints=false. */
+#ifdef ANT_NO_FAILPOINTS
+#define FP_ARMED(c) 0
+#else
+#define FP_ARMED(c) ((c)->fp.narmed)
+#endif
+
 /* Send, waiting for room if the socket is full.  0 or -errno. */
 int conn_send(struct ant_conn *c, unsigned type, unsigned flags, const void *p, size_t n, int fd);
 

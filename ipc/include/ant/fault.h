@@ -47,10 +47,14 @@ struct ant_conn;
  */
 extern int ant_failpoints_armed;   /* private: nonzero while any point is armed */
 void ant_failpoint_hit(struct ant_conn *c, const char *name);
+#ifdef ANT_NO_FAILPOINTS   /* meson -Dfailpoints=false: to measure their cost */
+#define ANT_FAILPOINT(c, name) ((void)(c), (void)(name))
+#else
 #define ANT_FAILPOINT(c, name)                                                   \
 	do {                                                                     \
 		if (__builtin_expect(ant_failpoints_armed, 0))                   \
 			ant_failpoint_hit((c), (name));                           \
 	} while (0)
+#endif
 
 #endif
