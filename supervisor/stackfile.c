@@ -121,6 +121,11 @@ static int read_injectable_one(const struct config_err *e, const char *key, json
 	if (strcmp(name, "fcntl") == 0 || strcmp(name, "tgkill") == 0)
 		return config_fail(e, key, "%s cannot be injectable (its sandbox rule looks at "
 				   "its arguments)", name);
+	/* The new process hands antd its notification fd with sendmsg: that
+	 * one call must not wait for an answer from antd, which has no fd yet. */
+	if (strcmp(name, "sendmsg") == 0)
+		return config_fail(e, key, "sendmsg cannot be injectable (it hands antd the "
+				   "server's seccomp notifications, before antd could answer it)");
 	sv->injectable[i] = nr;
 	sv->ninjectable = (unsigned)i + 1;
 	return 0;

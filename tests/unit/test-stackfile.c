@@ -174,6 +174,8 @@ START_TEST(test_injectable)
 		     "servers[0].injectable[0]", "unknown system call \"nosuch\"");
 	expect_error("{'name':'c','servers':[{'name':'d','exec':'disk','injectable':['fcntl']}]}",
 		     "servers[0].injectable[0]", "fcntl cannot be injectable");
+	expect_error("{'name':'c','servers':[{'name':'d','exec':'disk','injectable':['read','sendmsg']}]}",
+		     "servers[0].injectable[1]", "sendmsg cannot be injectable");
 	expect_error("{'name':'c','servers':[{'name':'d','exec':'disk','injectable':'pread64'}]}",
 		     "servers[0].injectable", "must be an array");
 	resolve_error("{'name':'c','servers':[{'name':'d','exec':'disk','injectable':['socket']}]}",
