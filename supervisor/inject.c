@@ -237,9 +237,13 @@ static void on_after(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 }
 
+static void on_bpf_event(struct antd *d, unsigned slot, int pid, int syscall_nr, uint64_t k,
+			 int signal, int error, int disarmed, int stale);
+
 void inject_init(struct antd *d)
 {
 	memset(&d->inject, 0, sizeof(d->inject));
+	d->inject.bpf_event = on_bpf_event;
 }
 
 void inject_fini(struct antd *d)
@@ -255,7 +259,7 @@ void inject_before_exit(struct antd *d)
 	inject_bpf_poll(d);
 }
 
-void inject_on_bpf_event(struct antd *d, unsigned slot, int pid, int syscall_nr, uint64_t k,
+static void on_bpf_event(struct antd *d, unsigned slot, int pid, int syscall_nr, uint64_t k,
 			 int signal, int error, int disarmed, int stale)
 {
 	struct inject *in = NULL;

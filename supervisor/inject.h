@@ -54,6 +54,9 @@ struct inject_table {
 	unsigned live;                /* armed now: the request hook's fast exit */
 	void *bpf;                    /* the eBPF injector, once asked for (inject_bpf.c) */
 	ev_io bpf_w;                  /* its ring buffer */
+	/* where its events go (inject_on_bpf_event, set by inject_init) */
+	void (*bpf_event)(struct antd *d, unsigned slot, int pid, int syscall_nr, uint64_t k,
+			  int signal, int error, int disarmed, int stale);
 };
 
 void inject_init(struct antd *d);
@@ -77,16 +80,13 @@ void inject_before_exit(struct antd *d);
 /* inject_bpf.c, the eBPF injector's side (stubs without -Dbpf): arm in's
  * slot for pid with signal (-1 and err if it cannot: no root, no BPF, no
  * slot), follow a restart, disarm, read its events (each goes to
- * inject_on_bpf_event), close it. */
+ * inject_table.bpf_event), close it. */
 int inject_bpf_arm(struct antd *d, struct inject *in, pid_t pid, int signal, char *err,
 		   size_t errlen);
 void inject_bpf_retarget(struct antd *d, struct inject *in, pid_t pid);
 void inject_bpf_disarm(struct antd *d, struct inject *in);
 void inject_bpf_poll(struct antd *d);
 void inject_bpf_fini(struct antd *d);
-const char *inject_bpf_syscall_name(int nr);
-void inject_on_bpf_event(struct antd *d, unsigned slot, int pid, int syscall_nr, uint64_t k,
-			 int signal, int error, int disarmed, int stale);
 
 /* control.c: inject, inject-list and inject-clear.  A new reply object
  * ({"ok": ...}); bad input says "usage": true, and nothing is armed. */

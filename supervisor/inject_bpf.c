@@ -11,7 +11,8 @@
 
 static void on_event(void *arg, const struct bpf_inject_event *ev)
 {
-	inject_on_bpf_event(arg, ev->slot, ev->pid, ev->syscall_nr, ev->k, ev->signal, ev->error,
+	struct antd *d = arg;
+	d->inject.bpf_event(d, ev->slot, ev->pid, ev->syscall_nr, ev->k, ev->signal, ev->error,
 			    ev->disarmed, ev->stale);
 }
 
@@ -93,11 +94,6 @@ void inject_bpf_fini(struct antd *d)
 	d->inject.bpf = NULL;
 }
 
-const char *inject_bpf_syscall_name(int nr)
-{
-	return bpf_syscall_name(nr);
-}
-
 #else   /* built without -Dbpf */
 
 int inject_bpf_arm(struct antd *d, struct inject *in, pid_t pid, int signal, char *err,
@@ -112,6 +108,5 @@ void inject_bpf_retarget(struct antd *d, struct inject *in, pid_t pid) {}
 void inject_bpf_disarm(struct antd *d, struct inject *in) { in->bpf_slot = -1; }
 void inject_bpf_poll(struct antd *d) {}
 void inject_bpf_fini(struct antd *d) {}
-const char *inject_bpf_syscall_name(int nr) { return NULL; }
 
 #endif
