@@ -39,6 +39,7 @@
 /* How the child is set up: computed in antd before fork. */
 struct child_setup {
 	const struct stack_server *conf;
+	char *argv[STACK_ARGS_MAX + 2];/* what it runs: from the FORK (path first) */
 	const char *run_dir;
 	unsigned instance;            /* $ANT_INSTANCE: the how-many-th process of this server */
 	int files[STACK_FILES_MAX];   /* "files", opened by antd; the child gets them at 4.. */
@@ -93,11 +94,6 @@ static void child_exec(const struct child_setup *cs, int sock, int chan, int out
 	char instnum[16];
 	snprintf(instnum, sizeof(instnum), "%u", cs->instance);
 	setenv("ANT_INSTANCE", instnum, 1);
-	char *argv[STACK_ARGS_MAX + 2];
-	argv[0] = conf->exec_path;
-	for (unsigned i = 0; i < conf->nargs; i++)
-		argv[i + 1] = conf->args[i];
-	argv[conf->nargs + 1] = NULL;
 	/* Last: from here on every call outside the allowlist is antd's to judge. */
 	int r = sandbox_enter(&conf->sandbox, cs->filter, cs->switch_user, cs->uid, cs->gid, chan,
 			      &stage);
@@ -106,7 +102,7 @@ static void child_exec(const struct child_setup *cs, int sock, int chan, int out
 		goto fail;
 	}
 	stage = "exec";
-	execv(conf->exec_path, argv);
+	execv(cs->argv[0], cs->argv);
 fail:;
 	struct ant_m_spawn_error se = { .err = errno };
 	snprintf(se.stage, sizeof(se.stage), "%s", stage);
@@ -250,6 +246,20 @@ static void fork_one(struct antd *d, int sock, const struct ant_m_fork *rq, int 
 	}
 	struct child_setup cs = { .conf = &d->stack->servers[rq->server_id - 1],
 				  .run_dir = d->run_dir, .instance = rq->gen };
+	/* Its program and arguments: "path\0arg\0...\0\0" in rq->exec. */
+	static char exec[ANT_FORK_EXEC_MAX];
+	memcpy(exec, rq->exec, sizeof(exec));
+	exec[sizeof(exec) - 1] = exec[sizeof(exec) - 2] = '\0';
+	unsigned argc = 0;
+	for (char *a = exec; *a && argc < STACK_ARGS_MAX + 1; a += strlen(a) + 1)
+		cs.argv[argc++] = a;
+	cs.argv[argc] = NULL;
+	if (argc == 0) {
+		rep.pid = -EINVAL;
+		snprintf(rep.why, sizeof(rep.why), "forker: no program to run for server %u",
+			 rq->server_id);
+		goto answer;
+	}
 	int r = prepare(d->stack, &cs, rep.why, sizeof(rep.why));
 	if (r < 0) {
 		rep.pid = r;
@@ -426,13 +436,19 @@ static void on_forker_exit(struct ev_loop *loop, ev_io *w, int revents)
 		log_error("forker", NULL, "cannot start the forker: servers cannot be started");
 }
 
-int forker_request(struct antd *d, unsigned server_id, unsigned gen, const int *fds,
-		   unsigned nfds)
+int forker_request(struct antd *d, unsigned server_id, unsigned gen, const char *exec,
+		   size_t len, const int *fds, unsigned nfds)
 {
 	struct forker *f = &d->forker;
 	if (f->sock < 0)
 		return -ECHILD;
-	struct ant_m_fork rq = { .server_id = server_id, .gen = gen };
+	static struct ant_m_fork rq;
+	if (len > sizeof(rq.exec))
+		return -E2BIG;
+	memset(&rq, 0, sizeof(rq));
+	rq.server_id = server_id;
+	rq.gen = gen;
+	memcpy(rq.exec, exec, len);
 	return ant_msg_send_fds(f->sock, ANT_M_FORK, 0, &rq, sizeof(rq), fds, nfds);
 }
 

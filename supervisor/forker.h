@@ -29,11 +29,13 @@ struct forker {
  * antd's stack, taken now.  Returns 0 or -errno.
  */
 int forker_start(struct antd *d, forker_reply_fn *on_forked);
-/* Ask for a process of server_id, generation gen, with fds (not consumed):
- * its socket end, its spawn channel end, its output pipe's write end (or
- * nfds 2: none).  The answer comes to on_forked.  Returns 0 or -errno. */
-int forker_request(struct antd *d, unsigned server_id, unsigned gen, const int *fds,
-		   unsigned nfds);
+/* Ask for a process of server_id, generation gen, running exec (its
+ * program and arguments, struct exec_spec's text of len bytes), with fds
+ * (not consumed): its socket end, its spawn channel end, its output pipe's
+ * write end (or nfds 2: none).  The answer comes to on_forked.  Returns 0
+ * or -errno. */
+int forker_request(struct antd *d, unsigned server_id, unsigned gen, const char *exec,
+		   size_t len, const int *fds, unsigned nfds);
 /* The forker did not answer in time (stuck in a lookup, an open...): kill
  * it; its end starts another. */
 void forker_kill(struct antd *d);

@@ -1,4 +1,8 @@
-/* server.c - a server's states, by name (for the log, the status and the docs). */
+/* server.c - a server's states, by name (for the log, the status and the docs), and what its processes run. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "server.h"
 
 const char *server_state_name(enum server_state st)
@@ -9,4 +13,31 @@ const char *server_state_name(enum server_state st)
 		[SRV_STOPPING] = "stopping",
 	};
 	return (unsigned)st < SRV_NSTATES ? names[st] : "?";
+}
+
+int exec_spec_set(struct exec_spec *e, const char *path, char *const *args, unsigned nargs)
+{
+	if (!path || !*path)
+		return -EINVAL;
+	size_t o = 0;
+	for (unsigned i = 0; i <= nargs; i++) {
+		const char *a = i == 0 ? path : args[i - 1];
+		size_t n = strlen(a) + 1;
+		if (o + n + 1 > sizeof(e->text))
+			return -E2BIG;
+		memcpy(e->text + o, a, n);
+		o += n;
+	}
+	e->text[o++] = '\0';
+	e->len = o;
+	return 0;
+}
+
+void exec_spec_args(const struct exec_spec *e, char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	const char *a = e->text + strlen(e->text) + 1;
+	for (; *a && o < len; a += strlen(a) + 1)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? " " : "", a);
 }

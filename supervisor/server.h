@@ -36,6 +36,20 @@ enum kill_kind {
  * an instance never moves in memory and its watchers stay valid.  All fields
  * are antd's; spawn.c fills them, supervise.c decides what happens to them.
  */
+/* A program and its arguments, as a FORK carries them: "path\0arg\0...\0\0". */
+struct exec_spec {
+	char text[ANT_FORK_EXEC_MAX];
+	size_t len;                  /* bytes in use, the final NUL included */
+};
+/* Fill e; -E2BIG if it does not fit (ANT_FORK_EXEC_MAX), -EINVAL without a path. */
+int exec_spec_set(struct exec_spec *e, const char *path, char *const *args, unsigned nargs);
+static inline const char *exec_spec_path(const struct exec_spec *e)
+{
+	return e->text;
+}
+/* Its arguments, space-separated, for logs and status. */
+void exec_spec_args(const struct exec_spec *e, char *buf, size_t len);
+
 struct instance {
 	struct server *srv;          /* ro */
 	pid_t pid;                   /* its process; 0 while the forker has not answered */
@@ -52,6 +66,7 @@ struct instance {
 	ev_timer spawn_timer;        /* private: exec must happen in time */
 	char exec_error[96];         /* why it could not start, "" if it did */
 	struct peer *peer;           /* its connection, NULL once closed */
+	struct exec_spec exec;       /* what it runs (the server's at its spawn) */
 	unsigned want;               /* NEXT credit: items it asked for and was not given */
 	uint64_t started_ns;
 	int notify_fd;               /* its seccomp notifications, or -1 (sandbox_serve.c) */
@@ -89,6 +104,9 @@ struct server {
 	struct callq results;              /* results waiting to be handed to it */
 	unsigned held;                     /* control ICAs it holds now (calls.c) */
 	unsigned probation;                /* replays left to hand over one at a time (calls.c) */
+	struct exec_spec exec;             /* what its next process runs (the stack file's,
+					      until an upgrade) */
+	unsigned generation;               /* upgrades and rollbacks so far */
 	uint64_t served;                   /* replies sent */
 	uint64_t errors;                   /* ... of them with an error (retval < 0) */
 	uint64_t failed;                   /* calls antd ended with an error at it: not

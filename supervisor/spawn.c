@@ -70,7 +70,8 @@ int instance_spawn(struct antd *d, struct instance *in)
 		log_warn("output", s->conf->name, "no pipe for its output: it goes to antd's stderr");
 	unsigned gen = ++s->spawns;
 	int fds[3] = { sock[1], chan[1], out[1] };
-	r = forker_request(d, s->id, gen, fds, out[1] >= 0 ? 3 : 2);
+	in->exec = s->exec;   /* this process runs the server's version of now */
+	r = forker_request(d, s->id, gen, in->exec.text, in->exec.len, fds, out[1] >= 0 ? 3 : 2);
 	close(sock[1]);
 	close(chan[1]);
 	if (out[1] >= 0)
@@ -191,7 +192,7 @@ static void forked(struct antd *d, const struct ant_m_forked *rep, int pidfd)
 	}
 	log_fields(LOG_INFO, in == s->spare ? "start-spare" : "start", s->conf->name,
 		   json_pack("{s:i}", "pid", (int)in->pid), "pid %d: %s",
-		 (int)in->pid, s->conf->exec_path);
+		 (int)in->pid, exec_spec_path(&in->exec));
 	if (in->pending_sig) {
 		instance_signal(in, in->pending_sig);
 		in->pending_sig = 0;
@@ -249,7 +250,7 @@ static int read_chan(struct antd *d, struct instance *in)
 			memcpy(&se, buf + sizeof(h), sizeof(se));
 			se.stage[sizeof(se.stage) - 1] = '\0';
 			snprintf(in->exec_error, sizeof(in->exec_error), "%s %s failed: %s", se.stage,
-				 in->srv->conf->exec_path, strerror(se.err));
+				 exec_spec_path(&in->exec), strerror(se.err));
 		} else {
 			snprintf(in->exec_error, sizeof(in->exec_error), "spawn channel: %s",
 				 n < 0 ? strerror((int)-n) : "unexpected message");
@@ -298,7 +299,7 @@ static void on_spawn_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	struct instance *in = w->data;
 	struct antd *d = (struct antd *)ev_userdata(loop);
 	snprintf(in->exec_error, sizeof(in->exec_error), "exec %s (no answer in %.0f s)",
-		 in->srv->conf->exec_path, SPAWN_TIMEOUT_S);
+		 exec_spec_path(&in->exec), SPAWN_TIMEOUT_S);
 	instance_signal(in, SIGKILL);
 	close_chan(d, in);
 	/* Without an answer from the forker there is no process to wait for,

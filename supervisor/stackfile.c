@@ -713,6 +713,16 @@ int stack_resolve_execs(struct stack *s, const char *search_path, char *err, siz
 			config_fail(&e, where.s, "out of memory");
 			return -1;
 		}
+		/* antd hands the forker the program and its arguments in one message. */
+		size_t len = strlen(out) + 2;
+		for (unsigned a = 0; a < sv->nargs; a++)
+			len += strlen(sv->args[a]) + 1;
+		if (len > ANT_FORK_EXEC_MAX) {
+			struct config_key args = config_key(config_index("servers", i).s, "args");
+			config_fail(&e, args.s, "the program's path and its arguments take %zu bytes, "
+				    "at most %u", len, ANT_FORK_EXEC_MAX);
+			return -1;
+		}
 	}
 	return 0;
 }

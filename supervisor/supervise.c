@@ -732,6 +732,9 @@ static void on_spare_timer(struct ev_loop *loop, ev_timer *w, int revents)
 void supervise_init(struct antd *d, struct server *s)
 {
 	(void)d;
+	/* The stack file's program (checked to fit when the stack was read). */
+	exec_spec_set(&s->exec, s->conf->exec_path ? s->conf->exec_path : s->conf->exec,
+		      s->conf->args, s->conf->nargs);
 	for (int k = 0; k < 2; k++) {
 		struct instance *in = &s->slot[k];
 		memset(in, 0, sizeof(*in));

@@ -149,9 +149,14 @@ struct ant_m_spawn_error {
  * output pipe (its stdout and stderr). */
 #define ANT_MSG_FDS_MAX 3u
 
+#define ANT_FORK_EXEC_MAX 2048u
 struct ant_m_fork {
 	uint32_t server_id;  /* 1..nservers */
 	uint32_t gen;        /* $ANT_INSTANCE: the how-many-th process of that server */
+	char exec[ANT_FORK_EXEC_MAX]; /* what it runs: the program's path, then its
+					 arguments, each NUL-terminated, then an empty
+					 string (a version after an upgrade may differ
+					 from the stack file's) */
 };
 
 struct ant_m_forked {
