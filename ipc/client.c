@@ -55,7 +55,7 @@ int conn_send(struct ant_conn *c, unsigned type, unsigned flags,
 	}
 }
 
-static struct ant_ica *ica_find(struct ant_conn *c, const struct ant_ica_ref *ref)
+struct ant_ica *conn_ica_find(struct ant_conn *c, const struct ant_ica_ref *ref)
 {
 	for (struct ant_ica *i = c->icas; i; i = i->next)
 		if (i->ref.index == ref->index && i->ref.gen == ref->gen)
@@ -80,7 +80,7 @@ static void ica_drop(struct ant_conn *c, struct ant_ica *ica)
 }
 
 /* Hold an ICA fd (consumes fd), mapped if map. */
-static int ica_adopt(struct ant_conn *c, const struct ant_ica_ref *ref, int fd,
+int conn_ica_adopt(struct ant_conn *c, const struct ant_ica_ref *ref, int fd,
 			int writable, int map, struct ant_ica **out)
 {
 	struct ant_ica *ica = calloc(1, sizeof(*ica));
@@ -191,6 +191,30 @@ static int pump(struct ant_conn *c, int timeout_ms)
 		memcpy(&f, p, sizeof(f));
 		if (c->is_server)
 			fp_on_fault(c, &f);
+		return 0;
+	}
+	case ANT_M_EXPORT: {
+		struct ant_m_export ex;
+		memcpy(&ex, p, sizeof(ex));
+		if (c->is_server)
+			state_on_export(c, ex.seq);
+		return 0;
+	}
+	case ANT_M_IMPORT_ICA: {
+		struct ant_m_import_ica im;
+		memcpy(&im, p, sizeof(im));
+		if (!c->is_server || fd < 0) {
+			if (fd >= 0)
+				close(fd);
+			return 0;
+		}
+		return state_on_area(c, &im.ref, fd);
+	}
+	case ANT_M_IMPORT: {
+		struct ant_m_import im;
+		memcpy(&im, p, sizeof(im));
+		if (c->is_server)
+			state_on_import(c, &im);
 		return 0;
 	}
 	case ANT_M_FAULT_CLEAR: {
@@ -338,6 +362,7 @@ void ant_close(struct ant_conn *c)
 	if (!c)
 		return;
 	fp_fini(c);
+	state_fini(c);
 	while (c->icas)
 		ica_drop(c, c->icas);
 	q_free(&c->results);
@@ -396,7 +421,7 @@ static int ica_alloc(struct ant_conn *c, size_t size, int map, struct ant_ica **
 	c->alloc_state = 0;
 	int fd = c->alloc_fd;
 	c->alloc_fd = -1;
-	return ica_adopt(c, &c->alloc_ok.ref, fd, 1, map, out);
+	return conn_ica_adopt(c, &c->alloc_ok.ref, fd, 1, map, out);
 }
 
 int ant_ica_alloc(struct ant_conn *c, size_t size, struct ant_ica **out)
@@ -454,7 +479,7 @@ static int attach_data(struct ant_conn *c, void *page, struct ant_ica *data, uns
 		h->data_flags = 0;
 		return 0;
 	}
-	if (ica_find(c, &data->ref) != data)
+	if (conn_ica_find(c, &data->ref) != data)
 		return -EINVAL;
 	h->data = data->ref;
 	h->data_flags = flags;
@@ -466,7 +491,7 @@ static void detach_after_send(struct ant_conn *c, const void *page)
 {
 	const struct ant_cica_hdr *h = page;
 	if (h->data.gen && (h->data_flags & ANT_DF_DETACH)) {
-		struct ant_ica *ica = ica_find(c, &h->data);
+		struct ant_ica *ica = conn_ica_find(c, &h->data);
 		if (ica)
 			ica_drop(c, ica);
 	}
@@ -527,7 +552,7 @@ static int take_data(struct ant_conn *c, struct qmsg *m, struct ant_ica **out)
 		m->fd = -1;
 		return 0;
 	}
-	struct ant_ica *held = ica_find(c, &h->data);
+	struct ant_ica *held = conn_ica_find(c, &h->data);
 	if (held) {
 		if (m->fd >= 0)
 			close(m->fd);
@@ -556,7 +581,7 @@ static int take_data(struct ant_conn *c, struct qmsg *m, struct ant_ica **out)
 	}
 	int fd = m->fd;
 	m->fd = -1;
-	return ica_adopt(c, &h->data, fd, !(h->data_flags & ANT_DF_RO), !c->lazy_map, out);
+	return conn_ica_adopt(c, &h->data, fd, !(h->data_flags & ANT_DF_RO), !c->lazy_map, out);
 }
 
 static void fill_result(struct ant_conn *c, struct qmsg *m, struct ant_result *res)
@@ -786,7 +811,7 @@ int ant_reply(struct ant_conn *c, struct ant_item *it, int32_t retval,
 	if (data)
 		r = attach_data(c, it->page, data, data_flags);
 	else if (h->data.gen)
-		r = attach_data(c, it->page, ica_find(c, &h->data), data_flags);
+		r = attach_data(c, it->page, conn_ica_find(c, &h->data), data_flags);
 	else
 		r = 0;
 	if (r < 0)
@@ -795,7 +820,7 @@ int ant_reply(struct ant_conn *c, struct ant_item *it, int32_t retval,
 	if (r < 0)
 		return r;
 	if (FP_ARMED(c))
-		fp_on_send(c, it, data ? data : (h->data.gen ? ica_find(c, &h->data) : NULL));
+		fp_on_send(c, it, data ? data : (h->data.gen ? conn_ica_find(c, &h->data) : NULL));
 	return send_held(c, ANT_M_REPLY, it);
 }
 
@@ -827,10 +852,10 @@ int ant_forward(struct ant_conn *c, struct ant_item *it, const struct ant_forwar
 	if (fw->data)
 		r = attach_data(c, it->page, fw->data, fw->data_flags);
 	else if (h->data.gen)
-		r = attach_data(c, it->page, ica_find(c, &h->data), fw->data_flags);
+		r = attach_data(c, it->page, conn_ica_find(c, &h->data), fw->data_flags);
 	if (r < 0)
 		return r;
 	if (FP_ARMED(c))
-		fp_on_send(c, it, fw->data ? fw->data : (h->data.gen ? ica_find(c, &h->data) : NULL));
+		fp_on_send(c, it, fw->data ? fw->data : (h->data.gen ? conn_ica_find(c, &h->data) : NULL));
 	return send_held(c, ANT_M_FORWARD, it);
 }

@@ -51,6 +51,12 @@ struct ant_conn {
 	struct ant_ica *icas;        /* data ICAs this process holds */
 	int dead;                    /* antd closed the connection or broke protocol */
 	struct fp_state fp;          /* failpoint.c: the faults antd armed in this server */
+	/* state.c: live upgrade */
+	ant_export_fn *export_fn;
+	ant_import_fn *import_fn;
+	void *state_arg;
+	struct ant_ica **importing;  /* areas handed over for the next IMPORT */
+	unsigned nimporting, capimporting;
 };
 
 /* Are faults armed in this server?  Compiled out with -Dfailpoints=false. */
@@ -59,6 +65,18 @@ struct ant_conn {
 #else
 #define FP_ARMED(c) ((c)->fp.narmed)
 #endif
+
+/* Hold an ICA fd (consumes fd), mapped if map; and find one held. */
+int conn_ica_adopt(struct ant_conn *c, const struct ant_ica_ref *ref, int fd, int writable,
+		   int map, struct ant_ica **out);
+struct ant_ica *conn_ica_find(struct ant_conn *c, const struct ant_ica_ref *ref);
+
+/* state.c, called by client.c: antd asks for the state (EXPORT), hands an
+ * area of the state to import (consumes fd), then IMPORT. */
+void state_on_export(struct ant_conn *c, uint32_t seq);
+int state_on_area(struct ant_conn *c, const struct ant_ica_ref *ref, int fd);
+void state_on_import(struct ant_conn *c, const struct ant_m_import *m);
+void state_fini(struct ant_conn *c);
 
 /* Send, waiting for room if the socket is full.  0 or -errno. */
 int conn_send(struct ant_conn *c, unsigned type, unsigned flags, const void *p, size_t n, int fd);

@@ -114,6 +114,8 @@ int server_parse(struct server *s, int argc, char **argv)
 			exit(0);
 		}
 		const struct server_opt *o = find_opt(s, shared, argv[i]);
+		if (!o)
+			o = find_opt(s, server_state_opts(s), argv[i]);
 		if (o ? take_value(s, o, argc, argv, &i) < 0 : take_operand(s, argv[i]) < 0)
 			return 2;
 	}
@@ -132,6 +134,7 @@ void server_connect(struct server *s)
 			ant_strerror(r), s->prog);
 		exit(1);
 	}
+	server_state_connect(s);
 }
 
 int server_peer(const struct server *s, const char *name)
@@ -192,6 +195,8 @@ static int take(struct server *s, struct ant_item *it)
 			fputs(" (replay)", s->log);
 		fputc('\n', s->log);
 	}
+	if (it->kind == ANT_ITEM_REQUEST && server_state_request(s, it))
+		return 1;
 	if (it->kind == ANT_ITEM_REQUEST && s->pause_ms) {
 		struct timespec ts = { s->pause_ms / 1000, (long)(s->pause_ms % 1000) * 1000000 };
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)

@@ -55,13 +55,39 @@ struct server {
 	FILE *log;                        /* --log: one line per item taken, or NULL */
 	unsigned pause_ms;                /* --pause-ms: sleep before handling each request */
 	unsigned taken;                   /* requests taken by this process */
+	/* server_state.c: what an upgrade carries over, and the test knobs */
+	unsigned long long carried;       /* requests taken by its earlier versions */
+	const char *version_name;         /* --version-name: what it tells antd */
+	unsigned state_version;           /* --state-version: of its counter state */
+	int refuse_state, skew_state;     /* --refuse-state, --skew-state */
+	unsigned crash_on;                /* --crash-on-request N (0: never) */
+	struct ant_ica *exported;         /* its last export's area */
 };
 
 /* The shared options' help lines, for each server's usage text. */
 #define SERVER_HELP \
 	"  --pause-ms N    sleep N ms before handling each request\n" \
 	"  --log FILE      append one line per item taken (kind, op, argument)\n" \
-	"  --say TEXT      print TEXT on stderr and stdout at start (antd logs it)\n"
+	"  --say TEXT      print TEXT on stderr and stdout at start (antd logs it)\n" \
+	"  --version-name TEXT  the version it tells antd (default: ant's)\n" \
+	"Across a live upgrade (antctl upgrade) it hands over how many requests its\n" \
+	"versions took (op state-count asks it; format ant-example-counter):\n" \
+	"  --state-version N  the version of that state it writes, and the newest it\n" \
+	"                  reads (default 1)\n" \
+	"  --refuse-state  testing: refuse any state handed to it\n" \
+	"  --skew-state    testing: take the state one off (a state that comes back\n" \
+	"                  different)\n" \
+	"  --crash-on-request N  testing: a buggy version: crash (SIGSEGV) on its Nth\n" \
+	"                  request\n"
+
+/* server_state.c: the shared options above, a table for server_parse. */
+extern const struct server_opt *server_state_opts(struct server *s);
+/* server_state.c: tell antd the version, take the counter state's handlers
+ * (a server with a state of its own sets its handlers after this). */
+void server_state_connect(struct server *s);
+/* server_state.c: op state-count, and --crash-on-request, for a request it
+ * took: 1 if it was answered here. */
+int server_state_request(struct server *s, struct ant_item *it);
 
 /*
  * Parse the command line: the shared options (--pause-ms, --log, --say,

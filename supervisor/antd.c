@@ -508,6 +508,8 @@ static void tear_down(struct antd *d)
 	log_info("stopped", NULL, "stack %s stopped", d->stack->name);
 	unlink(d->pid_path);
 	inject_fini(d);
+	for (unsigned id = 1; id <= d->stack->nservers; id++)
+		upgrade_fini(d, &d->servers[id]);
 	calls_fini(d);
 	ev_idle_stop(d->loop, &d->stock_w);
 	ica_table_fini(&d->icas);

@@ -14,6 +14,7 @@
 #include "loop.h"
 #include "ica_table.h"
 #include "inject.h"
+#include "upgrade.h"
 #include "peer.h"
 #include "server.h"
 #include "stackfile.h"

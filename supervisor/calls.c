@@ -260,7 +260,7 @@ static void set_error_text(struct call *c, int error, const char *fmt, ...)
 
 /* p's holds of data ICAs, counted against its limits: +1 when it takes a
  * hold it did not have, -1 before it gives one up. */
-static void count_hold(struct antd *d, struct peer *p, const struct ant_ica_ref *ref, int delta)
+void calls_count_hold(struct antd *d, struct peer *p, const struct ant_ica_ref *ref, int delta)
 {
 	const struct ica_entry *e = ica_lookup(&d->icas, ref);
 	size_t size = e ? e->size : 0;
@@ -283,7 +283,7 @@ static int deliver(struct antd *d, struct peer *p, struct call *c, unsigned type
 	if (h->data.gen && ica_holds(&d->icas, &h->data, peer_key(p)) < 0) {
 		fd = ica_hold(&d->icas, &h->data, peer_key(p), !!(h->data_flags & ANT_DF_RO));
 		if (fd >= 0)
-			count_hold(d, p, &h->data, +1);
+			calls_count_hold(d, p, &h->data, +1);
 		if (fd < 0) {
 			log_error("ica", NULL, "cannot hand data ICA %u:%u to %s: %s", h->data.index,
 				  h->data.gen, peer_name(p), strerror(-fd));
@@ -427,6 +427,8 @@ void calls_pump(struct antd *d, struct server *s)
 		/* After a death with several calls held, the replays go one at a
 		 * time, so that a death can be blamed on the one call it held. */
 		unsigned limit = s->probation ? 1 : s->conf->max_inflight;
+		if (upgrade_holds_requests(s))
+			limit = 0;   /* draining for an upgrade: requests wait here */
 		if (!callq_first(&s->requests) || s->held >= limit)
 			break;
 		c = callq_pop(&s->requests);
@@ -440,6 +442,8 @@ void calls_pump(struct antd *d, struct server *s)
 			fail_now(d, c, ANT_E_NO_ICA);
 		}
 	}
+	if (s->up.phase == UP_DRAINING)
+		upgrade_poke(d, s);
 }
 
 /* ---- the data ICA carried by a page from peer p ---------------------------- */
@@ -478,7 +482,7 @@ static void adopt_data(struct antd *d, struct peer *p, struct call *c)
 		c->data = h->data;
 	}
 	if (h->data.gen && (h->data_flags & ANT_DF_DETACH)) {
-		count_hold(d, p, &h->data, -1);
+		calls_count_hold(d, p, &h->data, -1);
 		ica_unhold(&d->icas, &h->data, key);
 	}
 	h->data_flags &= ~ANT_DF_DETACH;
@@ -723,7 +727,7 @@ static void on_alloc(struct peer *p, uint64_t size)
 		peer_send(p, ANT_M_ERROR, 0, &e, sizeof(e), -1);
 		return;
 	}
-	count_hold(d, p, &ref, +1);
+	calls_count_hold(d, p, &ref, +1);
 	struct ant_m_alloc_ok ok = { .ref = ref };
 	peer_send(p, ANT_M_ALLOC_OK, 0, &ok, sizeof(ok), fd);
 	/* Make the next areas of this size ahead, when there is nothing to do. */
@@ -738,7 +742,7 @@ static void on_release(struct peer *p, const struct ant_ica_ref *ref)
 		peer_cut_off(p, "released data ICA %u:%u it does not hold", ref->index, ref->gen);
 		return;
 	}
-	count_hold(d, p, ref, -1);
+	calls_count_hold(d, p, ref, -1);
 	ica_unhold(&d->icas, ref, peer_key(p));
 }
 
@@ -839,6 +843,25 @@ static void on_fired_msg(struct peer *p, unsigned char *payload, size_t len, uns
 	inject_on_fired(p, &m);
 }
 
+static void on_state_msg(struct peer *p, unsigned char *payload, size_t len, unsigned flags)
+{
+	static struct ant_m_state m;
+	memcpy(&m, payload, sizeof(m));
+	upgrade_on_state(p, &m);
+}
+
+static void on_imported_msg(struct peer *p, unsigned char *payload, size_t len, unsigned flags)
+{
+	PAYLOAD(struct ant_m_imported, m, payload);
+	upgrade_on_imported(p, &m);
+}
+
+static void on_version_msg(struct peer *p, unsigned char *payload, size_t len, unsigned flags)
+{
+	PAYLOAD(struct ant_m_version, m, payload);
+	upgrade_on_version(p, &m);
+}
+
 static void on_cancel_msg(struct peer *p, unsigned char *payload, size_t len, unsigned flags)
 {
 	PAYLOAD(struct ant_m_cancel, cn, payload);
@@ -862,6 +885,10 @@ static const struct msg_handler {
 	[ANT_M_RELEASE] = { .spare_ok = 1, .fn = on_release_msg },
 	[ANT_M_CANCEL] = { .apps_only = 1, .fn = on_cancel_msg },
 	[ANT_M_FIRED] = { .servers_only = 1, .fn = on_fired_msg },
+	/* Live upgrade: the new version (in the spare slot) answers too. */
+	[ANT_M_STATE] = { .servers_only = 1, .spare_ok = 1, .fn = on_state_msg },
+	[ANT_M_IMPORTED] = { .servers_only = 1, .spare_ok = 1, .fn = on_imported_msg },
+	[ANT_M_VERSION] = { .servers_only = 1, .spare_ok = 1, .fn = on_version_msg },
 };
 
 void calls_on_message(struct peer *p, unsigned char *buf, size_t n, int fd)
@@ -1050,6 +1077,28 @@ void calls_on_app_close(struct peer *p, const char *why)
 	if (dropped || cancelled)
 		log_debug("disconnect", NULL, "%s gone: %u queued call(s) dropped, %u held cancelled",
 			  peer_name(p), dropped, cancelled);
+}
+
+int calls_owed_to(struct antd *d, const struct server *s)
+{
+	struct call_table *t = &d->calls;
+	for (uint32_t i = 0; i < t->n; i++) {
+		struct call *c = t->c[i];
+		if (!c || !c->gen)
+			continue;
+		if (c->origin_server == s->id && c->origin_gen == s->cur->gen)
+			return 1;   /* its own call, not answered yet */
+		/* A stage it forwarded with "return needed", still out. */
+		const struct ant_cica_hdr *h = hdr_of(c);
+		unsigned off = h->currentp, n = 0;
+		while (off && n++ < h->nframes) {
+			const struct ant_frame *f = (const struct ant_frame *)(c->page + off);
+			if (f->caller == s->id && (f->flags & ANT_FF_RETURN_NEEDED))
+				return 1;
+			off = f->prev;
+		}
+	}
+	return 0;
 }
 
 void calls_fail_all(struct antd *d, int error)

@@ -80,6 +80,13 @@ uint64_t calls_server_died(struct antd *d, struct server *s, int counts);
 void calls_fail_queued(struct antd *d, struct server *s, int error);
 /* A server became ready or got more credit: hand it work, results first. */
 void calls_pump(struct antd *d, struct server *s);
+/* p's holds of data ICAs, counted against its limits: +1 when it takes a
+ * hold it did not have, -1 before it gives one up. */
+void calls_count_hold(struct antd *d, struct peer *p, const struct ant_ica_ref *ref, int delta);
+/* Does s's serving process still have something coming back to it: a call
+ * of its own, or a stage it forwarded and wants the result of?  (An
+ * upgrade's drain waits for none.) */
+int calls_owed_to(struct antd *d, const struct server *s);
 /* Fail every call in flight with error (shutdown). */
 void calls_fail_all(struct antd *d, int error);
 

@@ -143,6 +143,12 @@ static json_t *status_json(struct antd *d)
 		}
 		json_object_set_new(o, "exits", exits);
 		json_object_set_new(o, "instance", json_integer(in->gen));
+		json_object_set_new(o, "exec", json_string(exec_spec_path(in->pid > 0 ? &in->exec : &s->exec)));
+		json_object_set_new(o, "version", in->version[0] ? json_string(in->version) : json_null());
+		json_object_set_new(o, "generation", json_integer(s->generation));
+		json_object_set_new(o, "credit", json_integer(in->want));   /* items it asked for */
+		if (upgrade_phase_name(s))
+			json_object_set_new(o, "upgrade", json_string(upgrade_phase_name(s)));
 		if (o && s->last_exit[0])
 			json_object_set_new(o, "last_exit", json_string(s->last_exit));
 		json_array_append_new(servers, o);
@@ -318,6 +324,15 @@ static void cmd_inject(struct peer *p, json_t *req) { reply(p, inject_cmd_arm(p-
 static void cmd_inject_list(struct peer *p, json_t *req) { reply(p, inject_cmd_list(p->d, req)); }
 static void cmd_inject_clear(struct peer *p, json_t *req) { reply(p, inject_cmd_clear(p->d, req)); }
 
+static void cmd_upgrade_op(struct peer *p, json_t *req, int rollback)
+{
+	json_t *r = upgrade_cmd(p->d, req, p, rollback);
+	if (r)
+		reply(p, r);   /* else the outcome comes when the upgrade ends */
+}
+static void cmd_upgrade(struct peer *p, json_t *req) { cmd_upgrade_op(p, req, 0); }
+static void cmd_rollback(struct peer *p, json_t *req) { cmd_upgrade_op(p, req, 1); }
+
 static void cmd_ping(struct peer *p, json_t *req)
 {
 	reply(p, json_pack("{s:b}", "ok", 1));
@@ -337,6 +352,8 @@ static const struct command {
 	{ "inject", cmd_inject },
 	{ "inject-list", cmd_inject_list },
 	{ "inject-clear", cmd_inject_clear },
+	{ "upgrade", cmd_upgrade },
+	{ "rollback", cmd_rollback },
 };
 
 void control_on_message(struct peer *p, unsigned char *req, size_t len, int fd)

@@ -50,6 +50,40 @@ static inline const char *exec_spec_path(const struct exec_spec *e)
 /* Its arguments, space-separated, for logs and status. */
 void exec_spec_args(const struct exec_spec *e, char *buf, size_t len);
 
+/* A live upgrade of one server (upgrade.c). */
+enum upgrade_phase {
+	UP_NONE,
+	UP_STARTING,     /* the new process starts in the spare slot; the old one serves */
+	UP_DRAINING,     /* requests wait in antd; the old one finishes what it holds */
+	UP_EXPORTING,    /* the old one writes its state out */
+	UP_IMPORTING,    /* the new one takes it */
+	UP_VERIFYING,    /* --verify-state: the new one writes it out again, to compare */
+	UP_PROBATION,    /* the new one serves; the old one waits in the spare slot */
+};
+
+struct upgrade {
+	enum upgrade_phase phase;
+	struct exec_spec exec;        /* the version going in */
+	int rollback;                 /* antctl rollback: back to the version before */
+	int no_state, verify;
+	unsigned probation_ms, timeout_ms;
+	uint64_t requester;           /* the control connection waiting for the outcome */
+	ev_timer timer;               /* the time limit of a phase; the end of probation */
+	uint32_t seq;                 /* of the last EXPORT */
+	char format[ANT_STATE_FORMAT_MAX];  /* the old version's state ... */
+	uint32_t version;
+	struct ant_ica_ref *refs;     /* ... its areas (antd keeps each alive) */
+	unsigned nrefs, caprefs;
+	int got_all;                  /* its last STATE came */
+	char vformat[ANT_STATE_FORMAT_MAX]; /* --verify-state: the new one's export */
+	uint32_t vversion;
+	struct ant_ica_ref *vrefs;
+	unsigned nvrefs, capvrefs;
+	double started;               /* mono s */
+	double switched;              /* mono s: the new one took over */
+	struct antd *d;
+};
+
 struct instance {
 	struct server *srv;          /* ro */
 	pid_t pid;                   /* its process; 0 while the forker has not answered */
@@ -67,6 +101,8 @@ struct instance {
 	char exec_error[96];         /* why it could not start, "" if it did */
 	struct peer *peer;           /* its connection, NULL once closed */
 	struct exec_spec exec;       /* what it runs (the server's at its spawn) */
+	char version[32];            /* what it says it is (ant_set_version), "" */
+	int retiring;                /* antd ends it on purpose (an upgrade's old or new one) */
 	unsigned want;               /* NEXT credit: items it asked for and was not given */
 	uint64_t started_ns;
 	int notify_fd;               /* its seccomp notifications, or -1 (sandbox_serve.c) */
@@ -107,6 +143,9 @@ struct server {
 	struct exec_spec exec;             /* what its next process runs (the stack file's,
 					      until an upgrade) */
 	unsigned generation;               /* upgrades and rollbacks so far */
+	struct exec_spec prev_exec;        /* the version before the last upgrade ... */
+	int has_prev;                      /* ... if there was one (antctl rollback) */
+	struct upgrade up;
 	uint64_t served;                   /* replies sent */
 	uint64_t errors;                   /* ... of them with an error (retval < 0) */
 	uint64_t failed;                   /* calls antd ended with an error at it: not
@@ -151,6 +190,9 @@ static inline int instance_alive(const struct instance *in)
 {
 	return in->phase != INST_NONE;
 }
+
+/* The same, running exec rather than the server's program of now. */
+int instance_spawn_exec(struct antd *d, struct instance *in, const struct exec_spec *exec);
 
 /* Start the forker (forker.c): call once, before the first instance_spawn. */
 int spawn_init(struct antd *d);

@@ -51,6 +51,11 @@ static int pair_above(int fds[2])
 
 int instance_spawn(struct antd *d, struct instance *in)
 {
+	return instance_spawn_exec(d, in, &in->srv->exec);
+}
+
+int instance_spawn_exec(struct antd *d, struct instance *in, const struct exec_spec *exec)
+{
 	struct server *s = in->srv;
 	in->exec_error[0] = '\0';
 	int sock[2], chan[2], r;
@@ -70,7 +75,7 @@ int instance_spawn(struct antd *d, struct instance *in)
 		log_warn("output", s->conf->name, "no pipe for its output: it goes to antd's stderr");
 	unsigned gen = ++s->spawns;
 	int fds[3] = { sock[1], chan[1], out[1] };
-	in->exec = s->exec;   /* this process runs the server's version of now */
+	in->exec = *exec;
 	r = forker_request(d, s->id, gen, in->exec.text, in->exec.len, fds, out[1] >= 0 ? 3 : 2);
 	close(sock[1]);
 	close(chan[1]);

@@ -95,17 +95,22 @@ static void spare_start(struct antd *d, struct server *s)
 
 /* The spare takes over at once: no fork, no exec, no waiting for ready.
  * The two slots swap; the empty one is the next spare's. */
-static void failover(struct antd *d, struct server *s)
+void supervise_switch(struct antd *d, struct server *s)
 {
 	struct instance *old = s->cur;
 	s->cur = s->spare;
 	s->spare = old;
-	s->failovers++;
-	s->restarts++;
 	set_state(s, SRV_RUNNING);
-	log_info("failover", s->conf->name, "spare pid %d takes over", (int)s->cur->pid);
 	inject_on_ready(d, s);
 	calls_pump(d, s);
+}
+
+static void failover(struct antd *d, struct server *s)
+{
+	s->failovers++;
+	s->restarts++;
+	log_info("failover", s->conf->name, "spare pid %d takes over", (int)s->spare->pid);
+	supervise_switch(d, s);
 	/* The next spare a moment later: its fork and exec would otherwise
 	 * compete with the replayed calls the new server is answering now. */
 	ev_timer_set(&s->spare_timer, 0.005, 0.);
@@ -388,6 +393,9 @@ static int a_exited(struct antd *d, struct server *s, struct instance *in, enum 
 	instance_clear(d, in);
 	in->kill = KILL_NONE;
 	in->kill_why[0] = '\0';
+	/* On probation after an upgrade: the old version takes over again. */
+	if (kind != KILL_ASKED && upgrade_on_crash(d, s, s->last_exit))
+		return 0;
 	if (kind == KILL_ASKED) {
 		/* Asked for (antctl restart, or a sibling's strategy): not a failure. */
 		restart_now(d, s);
@@ -609,21 +617,39 @@ static void spare_event(struct antd *d, struct server *s, struct instance *in, e
 	switch (ev) {
 	case EV_READY:
 		in->phase = INST_READY;
+		if (s->up.phase == UP_STARTING) {
+			upgrade_on_spare_ready(d, s);
+			return;
+		}
 		log_info("spare-ready", s->conf->name, "spare pid %d ready", (int)in->pid);
 		s->spare_failures = 0;
 		return;
 	case EV_EXITED:
 	case EV_EXEC_FAILED: {
-		if (ev == EV_EXITED)
-			log_info("spare-exit", s->conf->name, "spare pid %d %s", (int)in->pid, dt->why);
+		int retired = in->retiring;
+		char why[128];
+		snprintf(why, sizeof(why), "%s", ev == EV_EXITED ? dt->why : in->exec_error);
+		if (retired)
+			log_info("retired", s->conf->name, "pid %d %s", (int)in->pid, why);
+		else if (ev == EV_EXITED)
+			log_info("spare-exit", s->conf->name, "spare pid %d %s", (int)in->pid, why);
 		else
-			log_error("start-failed", s->conf->name, "start-up failure (spare): %s",
-				  in->exec_error);
+			log_error("start-failed", s->conf->name, "start-up failure (spare): %s", why);
 		if (in->peer)
-			peer_close(in->peer, ev == EV_EXITED ? dt->why : in->exec_error);
+			peer_close(in->peer, why);
 		instance_clear(d, in);
+		in->retiring = 0;
 		if (d->stopping) {
 			d->hooks.server_gone(d, s);
+			return;
+		}
+		if (retired) {   /* on purpose: the slot is free for what comes next */
+			if (!upgrade_on_slot_free(d, s))
+				spare_start(d, s);
+			return;
+		}
+		if (s->up.phase != UP_NONE && s->up.phase != UP_PROBATION) {
+			upgrade_on_spare_gone(d, s, why);
 			return;
 		}
 		/* A spare that keeps dying is re-made ever more slowly (0.1 s .. 10 s). */
@@ -680,6 +706,28 @@ void supervise_fault(struct antd *d, struct instance *in, enum sv_event ev, cons
 {
 	struct sv_detail dt = { .why = why };
 	supervise_event(d, in->srv, in, ev, &dt);
+}
+
+int supervise_spawn_spare(struct antd *d, struct server *s, const struct exec_spec *exec,
+			  char *why, size_t len)
+{
+	if (instance_alive(s->spare)) {
+		snprintf(why, len, "its spare slot is taken");
+		return -1;
+	}
+	if (instance_spawn_exec(d, s->spare, exec) < 0) {
+		snprintf(why, len, "%s", s->spare->exec_error);
+		return -1;
+	}
+	return 0;
+}
+
+void supervise_retire(struct antd *d, struct server *s, struct instance *in, const char *why)
+{
+	if (!instance_alive(in))
+		return;
+	in->retiring = 1;
+	kill_instance(s, in, KILL_ASKED, SIGKILL, why);
 }
 
 void supervise_dying_of(struct instance *in, const char *why)
@@ -747,6 +795,7 @@ void supervise_init(struct antd *d, struct server *s)
 	}
 	s->cur = &s->slot[0];
 	s->spare = &s->slot[1];
+	upgrade_init(d, s);
 	callq_init(&s->requests);
 	callq_init(&s->results);
 	ev_timer_init(&s->restart_timer, on_restart_timer, 0., 0.);

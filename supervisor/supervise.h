@@ -8,6 +8,7 @@
 struct antd;
 struct server;
 struct instance;
+struct exec_spec;
 
 /* What can happen to a server or to one of its instances. */
 enum sv_event {
@@ -59,6 +60,14 @@ void supervise_fault(struct antd *d, struct instance *in, enum sv_event ev, cons
  * reported with why, and counts as a fault of its own even if it is a
  * SIGKILL it sent itself. */
 void supervise_dying_of(struct instance *in, const char *why);
+/* The spare slot's process takes over from the serving one, which moves to
+ * the spare slot (a failover, an upgrade's switch, a rollback). */
+void supervise_switch(struct antd *d, struct server *s);
+/* Start a process of exec in s's (free) spare slot.  0, or -1 with why. */
+int supervise_spawn_spare(struct antd *d, struct server *s, const struct exec_spec *exec,
+			  char *why, size_t len);
+/* End in on purpose (SIGKILL): not a failure of s. */
+void supervise_retire(struct antd *d, struct server *s, struct instance *in, const char *why);
 /* Start s for the first time (antd's start-up). */
 void supervise_launch(struct antd *d, struct server *s);
 /* Event names for logs and docs ("exited"). */

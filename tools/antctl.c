@@ -52,6 +52,11 @@ struct args {
 	long count;                 /* status --count: refreshes (0: until stopped) */
 	double timeout_s;           /* wait-ready, shutdown */
 	const char *arg2;           /* inject: the fault */
+	char **rest;                /* upgrade: the new arguments (after --) ... */
+	int nrest;                  /* ... how many; -1: none given */
+	const char *exec;           /* upgrade --exec */
+	long probation_ms, up_timeout_ms;   /* upgrade; -1: antd's default */
+	int no_state, verify_state; /* upgrade */
 	enum { INJ_ARM, INJ_LIST, INJ_CLEAR, INJ_VOCABULARY } inj_mode;
 	json_t *inj;                /* inject: its settings, as antd takes them */
 	int timeout_given;          /* --timeout was given */
@@ -138,7 +143,8 @@ static void __attribute__((noreturn)) die_recv(const struct ctl *c, int r, const
 }
 
 /* Send req (consumed) and return antd's reply, or exit saying why not. */
-static json_t *ctl_call(struct ctl *c, json_t *req)
+/* The same, waiting up to timeout_ms for the answer (an upgrade's). */
+static json_t *ctl_call_wait(struct ctl *c, json_t *req, int timeout_ms)
 {
 	int r = ctl_send(&c->conn, req);
 	json_decref(req);
@@ -146,10 +152,15 @@ static json_t *ctl_call(struct ctl *c, json_t *req)
 		die_recv(c, r == -EPIPE ? -ECONNRESET : r, NULL);
 	json_t *rep;
 	char why[160];
-	r = ctl_recv(&c->conn, REQUEST_TIMEOUT_MS, &rep, why, sizeof(why));
+	r = ctl_recv(&c->conn, timeout_ms, &rep, why, sizeof(why));
 	if (r < 0)
 		die_recv(c, r, why);
 	return rep;
+}
+
+static json_t *ctl_call(struct ctl *c, json_t *req)
+{
+	return ctl_call_wait(c, req, REQUEST_TIMEOUT_MS);
 }
 
 /*
@@ -409,6 +420,61 @@ static int cmd_inject(struct ctl *c, const struct command *cmd, const struct arg
 			printf("fired at once; the log has it (antctl log --server %s)\n",
 			       ctl_str(f, "server"));
 	}
+	json_decref(rep);
+	return EXIT_OK;
+}
+
+/* ---- upgrade, rollback ------------------------------------------------------------------ */
+
+/* antctl upgrade / rollback SERVER: antd answers when it is over (upgraded,
+ * rolled back or refused). */
+static int cmd_upgrade(struct ctl *c, const struct command *cmd, const struct args *a)
+{
+	int rollback = strcmp(cmd->name, "rollback") == 0;
+	if (rollback && (a->exec || a->nrest >= 0))
+		tool_usage_error("antctl rollback", "rollback goes back to the version before: no "
+				 "--exec or arguments");
+	if (a->exec && a->exec[0] != '/')
+		tool_usage_error("antctl upgrade", "--exec: give an absolute path, got '%s'", a->exec);
+	json_t *req = json_pack("{s:s, s:s}", "cmd", cmd->name, "server", a->server);
+	if (a->exec)
+		json_object_set_new(req, "exec", json_string(a->exec));
+	if (a->nrest >= 0) {
+		json_t *args = json_array();
+		for (int i = 0; i < a->nrest; i++)
+			json_array_append_new(args, json_string(a->rest[i]));
+		json_object_set_new(req, "args", args);
+	}
+	if (a->probation_ms >= 0)
+		json_object_set_new(req, "probation_ms", json_integer(a->probation_ms));
+	if (a->up_timeout_ms >= 0)
+		json_object_set_new(req, "timeout_ms", json_integer(a->up_timeout_ms));
+	if (a->no_state)
+		json_object_set_new(req, "no_state", json_true());
+	if (a->verify_state)
+		json_object_set_new(req, "verify_state", json_true());
+	long wait = (a->up_timeout_ms >= 0 ? a->up_timeout_ms : 10000) +
+		    (a->probation_ms >= 0 ? a->probation_ms : 1000) + 5000;
+	json_t *rep = ctl_call_wait(c, req, (int)wait);
+	int ok = json_is_true(json_object_get(rep, "ok"));
+	if (c->json)
+		print_raw(c);
+	if (!ok) {
+		fprintf(stderr, "antctl %s: %s: %s: %s\n", cmd->name, a->server,
+			ctl_str(rep, "outcome"), ctl_str(rep, "error"));
+		int usage = json_is_true(json_object_get(rep, "usage"));
+		json_decref(rep);
+		return usage ? EXIT_USAGE : EXIT_FAILED;
+	}
+	if (!c->json)
+		printf("%s %s: %s%s%s, pid %.0f, generation %.0f%s%s (%.0f ms)\n", a->server,
+		       ctl_str(rep, "outcome"), ctl_str(rep, "exec"), *ctl_str(rep, "args") ? " " : "",
+		       json_string_value(json_object_get(rep, "args")) ? ctl_str(rep, "args") : "",
+		       ctl_num(rep, "pid"), ctl_num(rep, "generation"),
+		       *ctl_str(rep, "version") && strcmp(ctl_str(rep, "version"), "-") ?
+		       ", version " : "",
+		       strcmp(ctl_str(rep, "version"), "-") ? ctl_str(rep, "version") : "",
+		       ctl_num(rep, "seconds") * 1000);
 	json_decref(rep);
 	return EXIT_OK;
 }
@@ -761,6 +827,37 @@ static const struct option status_opts[] = {
 };
 static const struct option no_opts[] = { { NULL, 0, NULL, 0 } };
 
+enum { UP_OPT_EXEC = 1100, UP_OPT_PROBATION, UP_OPT_NO_STATE, UP_OPT_VERIFY, UP_OPT_TIMEOUT };
+static const struct option upgrade_opts[] = {
+	{ "exec", required_argument, NULL, UP_OPT_EXEC },
+	{ "probation", required_argument, NULL, UP_OPT_PROBATION },
+	{ "no-state", no_argument, NULL, UP_OPT_NO_STATE },
+	{ "verify-state", no_argument, NULL, UP_OPT_VERIFY },
+	{ "timeout", required_argument, NULL, UP_OPT_TIMEOUT },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void upgrade_option(const char *prog, int ch, const char *v, struct args *a)
+{
+	switch (ch) {
+	case UP_OPT_EXEC:
+		a->exec = v;
+		break;
+	case UP_OPT_PROBATION:
+		if (tool_parse_long(v, 0, 3600000, &a->probation_ms) < 0)
+			tool_usage_error(prog, "--probation: expected milliseconds from 0 to 3600000, "
+					 "got '%s'", v);
+		break;
+	case UP_OPT_TIMEOUT:
+		if (tool_parse_long(v, 1, 3600000, &a->up_timeout_ms) < 0)
+			tool_usage_error(prog, "--timeout: expected milliseconds from 1 to 3600000, "
+					 "got '%s'", v);
+		break;
+	case UP_OPT_NO_STATE: a->no_state = 1; break;
+	case UP_OPT_VERIFY: a->verify_state = 1; break;
+	}
+}
+
 enum { INJ_OPT_NTH = 1000, INJ_OPT_PROB, INJ_OPT_AFTER, INJ_OPT_OP, INJ_OPT_COUNT,
        INJ_OPT_SYSCALL, INJ_OPT_SEED, INJ_OPT_VIA, INJ_OPT_POINT, INJ_OPT_LIST, INJ_OPT_CLEAR,
        INJ_OPT_VOCABULARY, INJ_OPT_MATCH, INJ_OPT_FRESH };
@@ -962,6 +1059,30 @@ static const struct command commands[] = {
 	  "Bad input (an unknown fault, server or system call, a trigger the way in\n"
 	  "cannot do) exits 2 and arms nothing.\n",
 	  inject_opts, "h", -2, cmd_inject },
+	{ "upgrade", "SERVER [--exec PATH] [--probation MS] [--no-state] [--verify-state] "
+	  "[--timeout MS] [-- ARGS...]", "replace SERVER's program while it serves",
+	  "Start the new version of SERVER beside the old one (its program, or PATH,\n"
+	  "with its arguments, or ARGS), wait until it is ready, let the old one finish\n"
+	  "what it holds while new requests wait in antd, hand its state to the new one,\n"
+	  "and switch.  The old version waits, not serving, through the probation: a\n"
+	  "crash, hang or sandbox violation of the new one then switches back to it and\n"
+	  "replays the request.  antctl waits for the outcome: exit 0 upgraded, 1 refused\n"
+	  "or rolled back (the reason on stderr and in --json), 2 bad usage.\n"
+	  "\n"
+	  "  --exec PATH          the new program (default: the same, e.g. rebuilt)\n"
+	  "  --probation MS       how long the old version stays ready (default 1000)\n"
+	  "  --no-state           hand no state over\n"
+	  "  --verify-state       the new version exports what it imported; antd compares\n"
+	  "                       it with the old one's export and refuses on a difference\n"
+	  "  --timeout MS         give up unless switched within MS (default 10000)\n"
+	  "  -- ARGS...           the new version's arguments (default: the same)\n",
+	  upgrade_opts, "h", -3, cmd_upgrade },
+	{ "rollback", "SERVER", "go back to SERVER's version before its last upgrade",
+	  "Upgrade SERVER back to its program before the last upgrade, with the state\n"
+	  "its current version exports, the same way (probation included).\n"
+	  "\n"
+	  "  --probation MS, --no-state, --verify-state, --timeout MS: as for upgrade\n",
+	  upgrade_opts, "h", 1, cmd_upgrade },
 	{ "shutdown", "[--timeout S]", "stop the whole stack, and antd",
 	  "Stop the stack gracefully: antd takes no new calls, fails the calls in\n"
 	  "flight with ANT_E_SHUTDOWN, sends every server SIGTERM and, after S seconds\n"
@@ -1077,7 +1198,12 @@ static void parse_command(const struct command *cmd, const char *prog, int argc,
 		case INJ_OPT_COUNT: case INJ_OPT_SYSCALL: case INJ_OPT_SEED: case INJ_OPT_VIA:
 		case INJ_OPT_POINT: case INJ_OPT_LIST: case INJ_OPT_CLEAR: case INJ_OPT_VOCABULARY:
 		case INJ_OPT_MATCH: case INJ_OPT_FRESH:
-			inject_option(prog, ch, optarg, a);
+		case UP_OPT_EXEC: case UP_OPT_PROBATION: case UP_OPT_NO_STATE: case UP_OPT_VERIFY:
+		case UP_OPT_TIMEOUT:
+			if (ch >= UP_OPT_EXEC)
+				upgrade_option(prog, ch, optarg, a);
+			else
+				inject_option(prog, ch, optarg, a);
 			break;
 		case 'T': {
 			struct timespec now;
@@ -1128,6 +1254,22 @@ static void parse_command(const struct command *cmd, const char *prog, int argc,
 	if (g->help)
 		return;
 	int npos = argc - optind;
+	if (cmd->nargs == -3) {   /* SERVER [-- ARGS...] */
+		if (npos < 1)
+			tool_usage_error(prog, "expected %s", cmd->synopsis);
+		a->server = argv[optind];
+		a->rest = argv + optind + 1;
+		a->nrest = npos - 1;
+		int dashdash = 0;
+		for (int i = 1; i < argc; i++)
+			dashdash |= strcmp(argv[i], "--") == 0;
+		if (!dashdash && a->nrest > 0)
+			tool_usage_error(prog, "unexpected argument '%s' (new arguments go after --)",
+					 a->rest[0]);
+		if (!dashdash)
+			a->nrest = -1;   /* the arguments stay as they are */
+		return;
+	}
 	int want = cmd->nargs == -1 ? (npos ? 1 : 0) : cmd->nargs == -2 ? (npos > 2 ? 2 : npos)
 								       : cmd->nargs;
 	if (npos < want)
@@ -1173,7 +1315,8 @@ int main(int argc, char **argv)
 		tool_usage_error("antctl", "unknown command '%s'", argv[at]);
 	char prog[64];
 	snprintf(prog, sizeof(prog), "antctl %s", cmd->name);
-	struct args a = { .lines = 50, .timeout_s = 30.0, .interval_s = 1.0 };
+	struct args a = { .lines = 50, .timeout_s = 30.0, .interval_s = 1.0, .probation_ms = -1,
+			  .up_timeout_ms = -1, .nrest = -1 };
 	parse_command(cmd, prog, argc - at, argv + at, &g, &a);
 	if (g.help) {
 		command_usage(cmd, stdout);

@@ -190,6 +190,11 @@ void status_print_server(const json_t *s)
 	else
 		printf("%s: %s for %s, no process (instance %.0f)\n", ctl_str(s, "name"),
 		       ctl_str(s, "state"), since, ctl_num(s, "instance"));
+	const char *version = json_string_value(json_object_get(s, "version"));
+	printf("  runs %s%s%s, generation %.0f%s%s\n", ctl_str(s, "exec"),
+	       version ? ", version " : "", version ? version : "", ctl_num(s, "generation"),
+	       json_object_get(s, "upgrade") ? "; upgrade: " : "",
+	       json_object_get(s, "upgrade") ? ctl_str(s, "upgrade") : "");
 	const json_t *sb = json_object_get(s, "sandbox");
 	printf("  policy %s; sandbox %s (%.0f system calls, %s), %.0f violations\n",
 	       ctl_str(s, "policy"), ctl_str(sb, "policy"), ctl_num(sb, "syscalls_allowed"), ctl_str(sb, "action"),

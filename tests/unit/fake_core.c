@@ -70,6 +70,12 @@ int peer_send(struct peer *p, unsigned type, unsigned flags, const void *payload
 	return 0;
 }
 
+/* Control replies (an upgrade's outcome): nobody reads them here. */
+int peer_send_raw(struct peer *p, const void *buf, size_t n)
+{
+	return p->fd < 0 ? -EPIPE : 0;
+}
+
 void peer_close(struct peer *p, const char *why)
 {
 	struct antd *d = p->d;
@@ -118,7 +124,13 @@ void peer_drain(struct peer *p)
 
 int instance_spawn(struct antd *d, struct instance *in)
 {
+	return instance_spawn_exec(d, in, &in->srv->exec);
+}
+
+int instance_spawn_exec(struct antd *d, struct instance *in, const struct exec_spec *exec)
+{
 	struct server *s = in->srv;
+	in->exec = *exec;
 	fake.spawns++;
 	if (fake.spawn_fail) {
 		snprintf(in->exec_error, sizeof(in->exec_error), "exec /fake/%s failed: %s",

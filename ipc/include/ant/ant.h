@@ -190,4 +190,41 @@ struct ant_forward {
  * is sent, the call is still held: answer it instead); or another -errno. */
 int ant_forward(struct ant_conn *c, struct ant_item *it, const struct ant_forward *fw);
 
+/* ---- live upgrade: the state a server hands to its next version ---------- */
+
+/*
+ * antctl upgrade SERVER starts the new program beside the old, lets the old
+ * finish what it holds, then asks it for its state and hands that to the new
+ * one (docs/upgrade.md).  A server that keeps no state needs none of this;
+ * one that does registers two callbacks.  Both run inside ant_next (or
+ * whatever call of libant is waiting), the server holding no request.
+ *
+ * export: name the state's format and version (ant_state_begin), then add
+ * the data ICAs that hold it (ant_state_add), in an order import will
+ * understand.  The server keeps its holds: its areas move to the new
+ * process without a byte copied (antd keeps them alive meanwhile).
+ * Returns 0, or < 0 to refuse (the upgrade is refused; nothing changes).
+ *
+ * import: the state the old version exported, its areas in the order it
+ * added them, held now by this process (mapped unless lazy mapping is on).
+ * Returns 0; or < 0 with why (e.g. a format or version it does not know):
+ * the upgrade is refused, the old version goes on serving, and the areas
+ * are released.  An export of no state comes as format "" and n 0.
+ */
+struct ant_state_out;
+typedef int ant_export_fn(struct ant_conn *c, struct ant_state_out *out, void *arg);
+typedef int ant_import_fn(struct ant_conn *c, const char *format, uint32_t version,
+			  struct ant_ica *const *areas, unsigned n, char *why, size_t whylen,
+			  void *arg);
+void ant_set_state_handlers(struct ant_conn *c, ant_export_fn *ex, ant_import_fn *im,
+			    void *arg);
+/* In export: the format's name (1..31 bytes) and version.  0 or -EINVAL. */
+int ant_state_begin(struct ant_state_out *out, const char *format, uint32_t version);
+/* In export: one more area (held by this process).  0, -EINVAL, or -E2BIG
+ * past ANT_STATE_AREAS_MAX. */
+int ant_state_add(struct ant_state_out *out, struct ant_ica *area);
+/* Tell antd the version of this program (antctl status shows it): 1..31
+ * bytes.  0 or -errno. */
+int ant_set_version(struct ant_conn *c, const char *version);
+
 #endif

@@ -33,6 +33,9 @@ enum ant_msg_type {
 	ANT_M_RELEASE,    /* ant_m_release: drop my hold on a data ICA */
 	ANT_M_CANCEL,     /* ant_m_cancel: I gave up on that call (applications) */
 	ANT_M_FIRED,      /* ant_m_fired: a fault antd armed in me fires now (servers) */
+	ANT_M_STATE,      /* ant_m_state: (part of) my exported state (servers) */
+	ANT_M_IMPORTED,   /* ant_m_imported: I took the state, or why not (servers) */
+	ANT_M_VERSION,    /* ant_m_version: the version of my program (servers) */
 	/* antd -> peer */
 	ANT_M_WELCOME = 32, /* ant_m_welcome: protocol version, your id, the servers */
 	ANT_M_REQUEST,    /* page (+fd): a call for you to serve */
@@ -41,6 +44,9 @@ enum ant_msg_type {
 	ANT_M_ERROR,      /* ant_m_error: your last ALLOC failed, or why you are cut off */
 	ANT_M_FAULT,      /* ant_m_fault: a fault to inject into yourself (servers) */
 	ANT_M_FAULT_CLEAR,/* ant_m_fault_clear: disarm one, or all */
+	ANT_M_EXPORT,     /* ant_m_export: write your state out (live upgrade) */
+	ANT_M_IMPORT_ICA, /* ant_m_import_ica +fd: one area of the state you will import */
+	ANT_M_IMPORT,     /* ant_m_import: take this state (after its areas) */
 	/* a child between fork and exec -> antd, on its spawn channel (never on
 	 * the server socket): a close-on-exec SOCK_SEQPACKET socketpair whose
 	 * end of file says "exec happened" */
@@ -132,6 +138,54 @@ struct ant_m_fired {
 	uint32_t pad2;
 	uint64_t call_id;    /* the call it hit, or 0 */
 	char point[ANT_FAULT_POINT_MAX];
+};
+
+/*
+ * Live upgrade (docs/upgrade.md).  antd asks the old process for its state
+ * (EXPORT); it answers with one or more STATE messages naming a format, a
+ * version and the data ICAs that hold the state (it keeps its holds; antd
+ * keeps the areas alive), the last one flagged.  antd hands each area to the
+ * new process (IMPORT_ICA, with its fd), then IMPORT; the new one answers
+ * IMPORTED: 0, or a refusal with why (a format it does not know).
+ */
+#define ANT_STATE_FORMAT_MAX 32u
+#define ANT_STATE_REFS_MAX 128u     /* areas per STATE message */
+#define ANT_STATE_AREAS_MAX 8192u   /* areas in one state */
+struct ant_m_export {
+	uint32_t seq;
+	uint32_t pad;
+};
+
+struct ant_m_state {
+	uint32_t seq;        /* the EXPORT's */
+	uint32_t version;    /* the format's version */
+	uint16_t nrefs;      /* areas in this message */
+	uint16_t last;       /* 1: the last message of this state */
+	uint32_t pad;
+	char format[ANT_STATE_FORMAT_MAX]; /* "" : no state; NUL-terminated */
+	struct ant_ica_ref refs[ANT_STATE_REFS_MAX];
+};
+
+struct ant_m_import_ica {
+	struct ant_ica_ref ref;
+};
+
+struct ant_m_import {
+	uint32_t seq;
+	uint32_t version;
+	uint32_t nareas;     /* IMPORT_ICA messages before this one */
+	uint32_t pad;
+	char format[ANT_STATE_FORMAT_MAX];
+};
+
+struct ant_m_imported {
+	uint32_t seq;
+	int32_t result;      /* 0, or < 0: refused (ANT_E_* or -errno) */
+	char text[120];      /* why, NUL-terminated */
+};
+
+struct ant_m_version {
+	char version[32];    /* NUL-terminated */
 };
 
 struct ant_m_error {
