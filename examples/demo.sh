@@ -83,7 +83,28 @@ echo "   What antd logged (antctl log --since 10s):"
 "$antctl" log --since 10s | grep -E 'inject|server-exit|replay|kill' | sed 's/^/    /'
 show "$antctl" status
 
-step "9. SIGTERM: antd stops its servers and removes its sockets"
+step "9. relay2 is upgraded while calls go on"
+echo "   antctl upgrade starts the new program beside the old one, lets the old one finish"
+echo "   what it holds while new calls wait in antd, hands its state (here: how many"
+echo "   requests it took) to the new one, and switches.  Calls go on meanwhile."
+show "$call" --quiet relay2 state-count
+(
+	n=0 bad=0
+	while [ ! -e "$run/upgraded" ]; do
+		"$call" --quiet relay1 echo "during the upgrade" >/dev/null 2>&1 || bad=$((bad + 1))
+		n=$((n + 1))
+	done
+	echo "$n calls during the upgrade, $bad failed" >"$run/during.out"
+) &
+caller=$!
+show "$antctl" upgrade relay2 --verify-state -- --version-name v2 relay3
+touch "$run/upgraded"
+wait "$caller"
+sed 's/^/    /' "$run/during.out"
+show "$call" --quiet relay2 state-count
+"$antctl" status relay2 | head -n 2 | sed 's/^/    /'
+
+step "10. SIGTERM: antd stops its servers and removes its sockets"
 kill "$(cat "$run/antd.pid")"
 for _ in $(seq 50); do [ -e "$run/app.sock" ] || break; sleep 0.1; done
 tail -n 4 "$run/antd.log" | sed 's/^/    /'
