@@ -356,6 +356,108 @@ static int on_result(struct server *s, struct ant_item *it)
 	return result(s->c, it);
 }
 
+/* ---- live upgrade: the blocks themselves go to the next version -------- */
+
+#define STATE_FORMAT "ant-cache-blocks"
+
+/* The first area of the state: this, then one entry per block; the blocks'
+ * own areas follow it in the same order (moved, not copied). */
+struct cache_state {
+	char magic[24];
+	uint32_t block_size, nblocks;
+	uint64_t clock, hits, misses, coalesced, evictions, readaheads;
+};
+struct cache_state_entry {
+	uint64_t no, used;
+	int32_t valid;
+	uint32_t pad;
+};
+
+static struct ant_ica *exported;   /* the last export's first area */
+
+static int cache_export(struct ant_conn *c, struct ant_state_out *out, void *arg)
+{
+	ant_ica_release(c, exported);
+	exported = NULL;
+	unsigned n = 0;
+	for (struct block *b = C.blocks; b; b = b->next)
+		n += b->ica && !b->stale;
+	size_t size = sizeof(struct cache_state) + n * sizeof(struct cache_state_entry);
+	struct ant_ica *m;
+	int r = ant_ica_alloc(c, size, &m);
+	if (r < 0)
+		return r;
+	struct cache_state st = {
+		.block_size = C.block_size, .nblocks = n, .clock = C.clock, .hits = C.hits,
+		.misses = C.misses, .coalesced = C.coalesced, .evictions = C.evictions,
+		.readaheads = C.readaheads,
+	};
+	snprintf(st.magic, sizeof(st.magic), "%s", STATE_FORMAT);
+	memcpy(m->addr, &st, sizeof(st));
+	struct cache_state_entry *e = (void *)((char *)m->addr + sizeof(st));
+	exported = m;
+	if ((r = ant_state_begin(out, STATE_FORMAT, 1)) < 0 || (r = ant_state_add(out, m)) < 0)
+		return r;
+	for (struct block *b = C.blocks; b; b = b->next) {
+		if (!b->ica || b->stale)
+			continue;
+		*e++ = (struct cache_state_entry){ .no = b->no, .used = b->used, .valid = b->valid };
+		if ((r = ant_state_add(out, b->ica)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int cache_import(struct ant_conn *c, const char *format, uint32_t version,
+			struct ant_ica *const *areas, unsigned n, char *why, size_t len, void *arg)
+{
+	if (!format[0])
+		return 0;
+	if (strcmp(format, STATE_FORMAT) != 0 || version != 1 || n < 1) {
+		snprintf(why, len, "unknown state %s version %u (this cache reads %s 1)", format,
+			 version, STATE_FORMAT);
+		return ANT_E_BAD_REQUEST;
+	}
+	if (ant_ica_map(c, areas[0]) < 0 || areas[0]->size < sizeof(struct cache_state)) {
+		snprintf(why, len, "cannot read its first area");
+		return ANT_E_BAD_REQUEST;
+	}
+	struct cache_state st;
+	memcpy(&st, areas[0]->addr, sizeof(st));
+	if (st.block_size != C.block_size || st.nblocks != n - 1 ||
+	    sizeof(st) + (size_t)st.nblocks * sizeof(struct cache_state_entry) > areas[0]->size) {
+		snprintf(why, len, "its blocks are of %u bytes, this cache's of %u (or the state is "
+			 "torn)", st.block_size, C.block_size);
+		return ANT_E_BAD_REQUEST;
+	}
+	const struct cache_state_entry *e = (const void *)((const char *)areas[0]->addr + sizeof(st));
+	struct block **tail = &C.blocks;   /* in the old one's order: its export's again */
+	while (*tail)
+		tail = &(*tail)->next;
+	for (unsigned i = 0; i < st.nblocks; i++) {
+		struct block *b = calloc(1, sizeof(*b));
+		if (!b) {
+			snprintf(why, len, "out of memory");
+			return -ENOMEM;   /* libant releases the areas not taken */
+		}
+		b->no = e[i].no;
+		b->used = e[i].used;
+		b->valid = e[i].valid;
+		b->ica = areas[i + 1];
+		*tail = b;
+		tail = &b->next;
+		C.nblocks++;
+	}
+	C.clock = st.clock;
+	C.hits = st.hits;
+	C.misses = st.misses;
+	C.coalesced = st.coalesced;
+	C.evictions = st.evictions;
+	C.readaheads = st.readaheads;
+	ant_ica_release(c, areas[0]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct server_opt opts[] = {
@@ -375,6 +477,7 @@ int main(int argc, char **argv)
 	/* The cache never reads a block's bytes: it keeps and hands out the
 	 * areas unmapped (only a commit's transaction is mapped, to read it). */
 	ant_set_lazy_map(s.c, 1);
+	ant_set_state_handlers(s.c, cache_export, cache_import, &s);
 	if (server_peer(&s, C.disk) < 0)
 		return 1;
 	return server_run(&s);

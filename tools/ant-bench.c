@@ -16,7 +16,8 @@
 
 volatile sig_atomic_t bench_interrupted;
 
-static const struct bench_command *const commands[] = { &bench_chain, &bench_failover };
+static const struct bench_command *const commands[] = { &bench_chain, &bench_failover,
+							 &bench_upgrade };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void on_signal(int sig)
@@ -43,6 +44,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ant-bench chain [OPTIONS]     sync calls down a chain of relays\n"
 		"       ant-bench failover [OPTIONS]  from a server's kill to the replayed answer\n"
+		"       ant-bench upgrade [OPTIONS]   the pause a live upgrade costs a call\n"
 		"       ant-bench COMMAND --help      that command's options\n"
 		"\n");
 	for (size_t i = 0; i < NCOMMANDS; i++) {

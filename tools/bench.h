@@ -62,7 +62,7 @@ struct bench_command {
 	int (*run)(const struct opts *o);   /* the exit status */
 };
 
-extern const struct bench_command bench_chain, bench_failover;
+extern const struct bench_command bench_chain, bench_failover, bench_upgrade;
 
 /* Set by SIGINT/SIGTERM/SIGHUP; the loops stop at the next call and clean up. */
 extern volatile sig_atomic_t bench_interrupted;

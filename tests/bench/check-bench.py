@@ -172,6 +172,22 @@ rc, out, err = run("--help")
 check(rc == 0 and "--quiet" in out and "--progress" in out and "MISSED" in out
       and "floor_needed_us" in out, "--help documents --quiet, --progress and how to read MISSED")
 
+rc, out, err = run("upgrade", "--upgrades", "8", "--json", "--progress")
+check(rc == 0, f"upgrade run exits 0: every call answered, none wrong ({err.strip()[-2000:]})")
+o = json.loads(out)
+check(True, "--progress leaves upgrade --json's stdout one JSON object")
+u = o.get("upgrade", {})
+for k in ("pause_median_us", "pause_p99_us", "pause_max_us", "target_p99_us", "met"):
+    check(k in u, f"upgrade --json has upgrade.{k}")
+check(o.get("upgrades") == 8 and o.get("errors") == 0 and o.get("wrong") == 0,
+      "upgrade --json: 8 upgrades, no call failed or answered wrong")
+check(0 <= u["pause_median_us"] <= u["pause_p99_us"] <= u["pause_max_us"] and
+      u["met"] == (u["pause_p99_us"] <= u["target_p99_us"]), "upgrade: pauses ordered, met agrees")
+check(o.get("chain_p99_us", 0) >= o.get("chain_median_us", 1) > 0, "upgrade: the chain's own median and p99")
+check("reexec" in o and o["reexec"] is None, "upgrade --json says a re-exec was not measured")
+print(f"info: upgrade pause median {u['pause_median_us']:.0f} us, p99 {u['pause_p99_us']:.0f} us; "
+      f"chain p99 {o['chain_p99_us']:.0f} us")
+
 rc, out, err = run("failover", "--bogus")
 check(rc == 2 and "--bogus" in err, "failover: unknown flag is an error naming it")
 

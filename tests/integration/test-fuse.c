@@ -828,6 +828,118 @@ static int copy_pass(void *arg, unsigned n, char *why, size_t len)
 	return r;
 }
 
+/* ---- the cache upgraded while the tree is read ----------------------------- */
+
+/* The cache's hits and misses (its op stats). */
+static void cache_counts(struct harness *h, double *hits, double *misses)
+{
+	struct ant_conn *c = harness_connect(h);
+	static struct ant_result res;
+	ck_assert_int_eq(harness_call(c, "cache", "stats", NULL, 0, &res), 0);
+	char buf[256] = "";
+	memcpy(buf, res.bytes, res.len < sizeof(buf) - 1 ? res.len : sizeof(buf) - 1);
+	ck_assert_int_eq(sscanf(buf, "hits %lf misses %lf", hits, misses), 2);
+	ant_close(c);
+}
+
+/* The share of the cache's lookups that hit during one read of the tree. */
+static double hit_rate_of_a_pass(struct harness *h, const char *dir, const char *want)
+{
+	double h0, m0, h1, m1;
+	cache_counts(h, &h0, &m0);
+	char *got = list_sums(dir), why[1500];
+	ck_assert_msg(text_diff(want, got, why, sizeof(why)) == 0, "checksums: %s", why);
+	free(got);
+	cache_counts(h, &h1, &m1);
+	return (h1 - h0) * 100.0 / (h1 - h0 + m1 - m0 > 0 ? h1 - h0 + m1 - m0 : 1);
+}
+
+/* The inodes of the memfds process pid holds (its data ICAs), sorted. */
+static unsigned memfd_inodes(pid_t pid, unsigned long *ino, unsigned max)
+{
+	unsigned n = 0;
+	for (int fd = 0; fd < 8192 && n < max; fd++) {
+		char link[64], target[128];
+		snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)pid, fd);
+		ssize_t len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		struct stat st;
+		if (strncmp(target, "/memfd:", 7) == 0 && stat(link, &st) == 0)
+			ino[n++] = (unsigned long)st.st_ino;
+	}
+	return n;
+}
+
+/*
+ * antctl upgrade cache: its blocks move to the new version (the same memfd
+ * inodes, no block copied), the same reads hit as often after as before, and
+ * under a reader through ant-fuse no read fails or reads wrong.
+ */
+START_TEST(test_cache_upgrade_keeps_its_blocks)
+{
+	struct harness h;
+	harness_start_prepared(&h, fuse_stack, make_image);
+	struct mount m = { 0 };
+	mount_start(&h, &m, "--uncached");
+	char tree[400];
+	snprintf(tree, sizeof(tree), "%s", files_at(&h, "tree"));
+	char *want = list_sums(tree);
+	hit_rate_of_a_pass(&h, m.dir, want);   /* the cache warms up */
+	double before = hit_rate_of_a_pass(&h, m.dir, want);
+	pid_t old = harness_server_pid(&h, "cache");
+	static unsigned long old_ino[4096], new_ino[4096];
+	unsigned nold = memfd_inodes(old, old_ino, 4096);
+	ck_assert_uint_ge(nold, 10);
+	char *out = NULL;
+	char *up[] = { (char *)harness_tool("antctl"), "--run-dir", h.dir, "upgrade", "cache",
+		       "--verify-state", "--probation", "200", NULL };
+	ck_assert_msg(harness_run(up, &out) == 0, "%s", out);
+	free(out);
+	pid_t now = harness_server_pid(&h, "cache");
+	ck_assert_int_ne(now, old);
+	unsigned nnew = memfd_inodes(now, new_ino, 4096);
+	unsigned kept = 0;
+	for (unsigned i = 0; i < nold; i++)
+		for (unsigned k = 0; k < nnew; k++)
+			if (old_ino[i] == new_ino[k]) {
+				kept++;
+				break;
+			}
+	/* Every block area the old cache held, the new one holds (only the old
+	 * one's last export manifest may be missing). */
+	ck_assert_msg(kept + 1 >= nold, "the new cache holds %u of the old one's %u areas", kept,
+		      nold);
+	double after = hit_rate_of_a_pass(&h, m.dir, want);
+	ck_assert_msg(after > before - 5 && after < before + 5,
+		      "hit rate %.1f%% before the upgrade, %.1f%% after", before, after);
+	printf("cache upgrade: %u of %u areas kept, hit rate %.1f%% before, %.1f%% after\n", kept,
+	       nold, before, after);
+
+	/* Under a reader: upgrades and a rollback, every read right. */
+	struct read_pass rp = { .dir = m.dir, .want = want };
+	struct worker w;
+	worker_start(&h, &w, read_pass, &rp);
+	for (int i = 0; i < 3; i++) {
+		harness_sleep_ms(100);
+		char *a[] = { (char *)harness_tool("antctl"), "--run-dir", h.dir,
+			      i == 2 ? "rollback" : "upgrade", "cache", "--probation", "100", NULL };
+		ck_assert_msg(harness_run(a, &out) == 0, "%s", out);
+		free(out);
+		worker_expect_running(&h, &w);
+	}
+	while (worker_passes(&w) < 2)
+		harness_sleep_ms(50);
+	ck_assert_uint_ge(worker_finish(&h, &w), 2);
+	ck_assert_int_eq(harness_server_num(&h, "cache", "restarts"), 0);
+	free(want);
+	mount_stop(&h, &m);
+	harness_stop(&h);
+	expect_fsck_clean(&h);
+}
+END_TEST
+
 START_TEST(test_reads_and_writes_under_kills)
 {
 	struct harness h;
@@ -1113,6 +1225,7 @@ static Suite *fuse_suite(void)
 	ant_tcase_add_test_if(tc, test_reads_and_writes_under_kills, !no, no);
 	ant_tcase_add_test_if(tc, test_errors, !no, no);
 	ant_tcase_add_test_if(tc, test_injected_eio_reaches_the_reader, !no, no);
+	ant_tcase_add_test_if(tc, test_cache_upgrade_keeps_its_blocks, !no, no);
 	ant_tcase_add_test_if(tc, test_antd_restart_under_mount, !no, no);
 	suite_add_tcase(s, tc);
 	return s;
