@@ -80,6 +80,7 @@ struct upgrade {
 	struct ant_ica_ref *vrefs;
 	unsigned nvrefs, capvrefs;
 	double started;               /* mono s */
+	double drained;               /* mono s: requests began to wait */
 	double switched;              /* mono s: the new one took over */
 	struct antd *d;
 };

@@ -134,11 +134,12 @@ static void switch_over(struct antd *d, struct server *s)
 	log_fields(LOG_INFO, s->up.rollback ? "rolled-back" : "upgraded", s->conf->name,
 		   json_pack("{s:i, s:i, s:i}", "pid", (int)s->cur->pid, "old_pid", (int)old,
 			     "generation", (int)s->generation),
-		   "pid %d (%s%s%s%s%s) took over from pid %d after %.1f ms; generation %u%s",
+		   "pid %d (%s%s%s%s%s) took over from pid %d after %.1f ms (requests waited "
+		   "%.2f ms); generation %u%s",
 		   (int)s->cur->pid, exec_spec_path(&s->exec), args[0] ? " " : "", args,
 		   s->cur->version[0] ? ", version " : "", s->cur->version, (int)old,
-		   (s->up.switched - s->up.started) * 1000, s->generation,
-		   s->up.probation_ms ? ", on probation" : "");
+		   (s->up.switched - s->up.started) * 1000, (s->up.switched - s->up.drained) * 1000,
+		   s->generation, s->up.probation_ms ? ", on probation" : "");
 	if (s->up.probation_ms) {
 		ev_timer_set(&s->up.timer, s->up.probation_ms / 1000.0, 0.);
 		ev_timer_start(d->loop, &s->up.timer);
@@ -244,6 +245,7 @@ void upgrade_on_spare_ready(struct antd *d, struct server *s)
 		 "the %u request(s) it holds; new requests wait", (int)s->spare->pid,
 		 (int)s->cur->pid, s->held);
 	s->up.phase = UP_DRAINING;
+	s->up.drained = mono_s();
 	upgrade_poke(d, s);
 }
 
