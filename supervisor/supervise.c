@@ -339,6 +339,9 @@ static int a_ready(struct antd *d, struct server *s, struct instance *in, enum s
 	spare_start(d, s);
 	inject_on_ready(d, s);
 	d->hooks.ready(d);
+	/* Its NEXT may have come before its pid (ready_early): the work that
+	 * waited for it goes now, not at the next message. */
+	calls_pump(d, s);
 	return 0;
 }
 

@@ -56,6 +56,31 @@ START_TEST(ready_before_spawned_is_ready)
 }
 END_TEST
 
+/* A NEXT can overtake the forker's answer (the pid): it is ready once its
+ * pid is known, and the call that waited for it goes to it then. */
+START_TEST(ready_before_its_pid_gets_the_waiting_call)
+{
+	struct antd *d = stack_with("{}");
+	struct server *a = &d->servers[1];
+	fake_launch(d, a);
+	struct peer *app = fake_app(d);
+	fake_call(app, 1, "echo", ANT_FF_SYNC | ANT_FF_RETURN_NEEDED);
+	pid_t pid = a->cur->pid;
+	a->cur->pid = 0;                  /* the forker has not answered yet */
+	fake_next(a->cur->peer, 1);
+	ck_assert_int_ne(a->state, SRV_RUNNING);
+	ck_assert_int_eq(a->requests.len, 1);
+	a->cur->pid = pid;                /* its answer: as spawn.c's forked() */
+	a->cur->ready_early = 0;
+	supervise_event(d, a, a->cur, EV_READY, NULL);
+	ck_assert_int_eq(a->state, SRV_RUNNING);
+	ck_assert_int_eq(a->requests.len, 0);
+	ck_assert_uint_eq(a->held, 1);
+	ck_assert_uint_eq(fake_last(a->cur->peer)->type, ANT_M_REQUEST);
+	fake_antd_free(d);
+}
+END_TEST
+
 START_TEST(crash_restarts_at_once_with_a_new_instance)
 {
 	struct antd *d = stack_with("{\"backoff\": {\"initial_ms\": 0}}");
@@ -400,6 +425,7 @@ static Suite *lifecycle_suite(void)
 	TCase *tc = tcase_create("table");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, start_goes_spawning_starting_running);
+	tcase_add_test(tc, ready_before_its_pid_gets_the_waiting_call);
 	tcase_add_test(tc, ready_before_spawned_is_ready);
 	tcase_add_test(tc, crash_restarts_at_once_with_a_new_instance);
 	tcase_add_test(tc, backoff_waits_then_restarts);
