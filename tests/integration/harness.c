@@ -227,6 +227,14 @@ long harness_inject(struct harness *h, const char *server, const char *fault, co
 	return id;
 }
 
+int harness_server_true(struct harness *h, const char *name, const char *key)
+{
+	json_t *s = harness_server_status(h, name);
+	int yes = json_is_true(json_object_get(s, key));
+	json_decref(s);
+	return yes;
+}
+
 pid_t harness_server_pid(struct harness *h, const char *name)
 {
 	json_t *s = harness_server_status(h, name);

@@ -70,6 +70,8 @@ void harness_sleep_ms(int ms);
 json_t *harness_server_status(struct harness *h, const char *name);
 /* A number from it (restarts, replays, inflight, standby_pid...); 0 if absent. */
 long harness_server_num(struct harness *h, const char *name, const char *key);
+/* Is a yes/no of it (standby_ready...) true? */
+int harness_server_true(struct harness *h, const char *name, const char *key);
 /* Is server name in state? */
 int harness_server_state_is(struct harness *h, const char *name, const char *state);
 /* Wait (up to 5 s) until server name is in state and, if pid_not, runs as

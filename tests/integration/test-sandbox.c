@@ -328,7 +328,7 @@ START_TEST(violation_after_a_failover_is_judged_too)
 	struct ant_conn *c = harness_connect(&h);
 	for (int round = 1; round <= 3; round++) {
 		/* A spare that said ready: else the violation is a cold restart. */
-		for (int i = 0; i < 500 && !harness_server_num(&h, "hot", "standby_ready"); i++)
+		for (int i = 0; i < 500 && !harness_server_true(&h, "hot", "standby_ready"); i++)
 			harness_sleep_ms(10);
 		harness_expect_echo(c, "hot", "BAD again");
 		ck_assert_int_eq(harness_server_num(&h, "hot", "failovers"), round);

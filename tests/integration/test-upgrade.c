@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -292,6 +293,37 @@ START_TEST(refused_upgrades_leave_the_old_version_serving)
 }
 END_TEST
 
+/* A server with a warm spare: the spare of the old version gives its slot
+ * up, and after the probation the new spare runs the new version (a
+ * failover keeps it). */
+START_TEST(a_warm_standby_server_is_upgraded_spare_and_all)
+{
+	struct harness h;
+	harness_start(&h, "{ \"name\": \"t-upgrade-hot\", \"servers\": ["
+			  " {\"name\":\"hot\",\"exec\":\"echo\",\"policy\":\"hot-standby\"} ]}");
+	for (int i = 0; i < 500 && !harness_server_true(&h, "hot", "standby_ready"); i++)
+		harness_sleep_ms(10);
+	char *out;
+	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "upgrade", "hot", "--probation", "200",
+				"--", "--version-name", "v2", NULL), 0);
+	free(out);
+	for (int i = 0; i < 500 && !harness_server_true(&h, "hot", "standby_ready"); i++)
+		harness_sleep_ms(10);
+	ck_assert_int_eq(harness_server_true(&h, "hot", "standby_ready"), 1);
+	pid_t pid = harness_server_pid(&h, "hot");
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	struct ant_conn *c = harness_connect(&h);
+	harness_expect_echo(c, "hot", "after a failover");
+	json_t *s = harness_server_status(&h, "hot");
+	ck_assert_int_eq(json_integer_value(json_object_get(s, "failovers")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(s, "version")), "v2");
+	ck_assert_int_ne(json_integer_value(json_object_get(s, "pid")), pid);
+	json_decref(s);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 static Suite *upgrade_suite(void)
 {
 	Suite *s = suite_create("upgrade");
@@ -301,6 +333,7 @@ static Suite *upgrade_suite(void)
 	tcase_add_test(tc, refused_upgrades_leave_the_old_version_serving);
 	tcase_add_test(tc, a_crashing_new_version_is_rolled_back_under_load);
 	tcase_add_test(tc, twenty_upgrades_under_load_lose_nothing);
+	tcase_add_test(tc, a_warm_standby_server_is_upgraded_spare_and_all);
 	suite_add_tcase(s, tc);
 	return s;
 }
