@@ -2,6 +2,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
@@ -309,6 +310,22 @@ int harness_run(char *const argv[], char **out)
 	else
 		free(buf);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int harness_antctl(char **out, const char *a0, ...)
+{
+	char *argv[24] = { (char *)harness_tool("antctl") };
+	va_list ap;
+	va_start(ap, a0);
+	int n = 1;
+	for (const char *a = a0; a && n < 23; a = va_arg(ap, const char *))
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	char *dummy = NULL;
+	int rc = harness_run(argv, out ? out : &dummy);
+	free(dummy);
+	return rc;
 }
 
 int harness_call(struct ant_conn *c, const char *server, const char *op, const char *arg,

@@ -53,6 +53,9 @@ pid_t harness_server_pid(struct harness *h, const char *name);
 char *harness_read(struct harness *h, const char *name);
 /* Run a command, return its exit status (or -1); stdout+stderr to out (malloc'd) if given. */
 int harness_run(char *const argv[], char **out);
+/* Run antctl with the arguments that follow (NULL-terminated, at most 22):
+ * its exit status; its stdout and stderr in *out if out (malloc'd). */
+int harness_antctl(char **out, const char *a0, ...);
 /* Start argv[0] with its stdout and stderr on a pipe; *fd reads it (caller
  * closes), the caller reaps the pid.  The child dies with the test. */
 pid_t harness_spawn(char *const argv[], int *fd);

@@ -34,23 +34,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Run antctl with up to 8 arguments (NULL-terminated); its exit status, output in *out. */
-static int antctl(char **out, const char *a0, ...)
-{
-	char *argv[10] = { (char *)harness_tool("antctl") };
-	va_list ap;
-	va_start(ap, a0);
-	int n = 1;
-	for (const char *a = a0; a && n < 9; a = va_arg(ap, const char *))
-		argv[n++] = (char *)a;
-	va_end(ap);
-	argv[n] = NULL;
-	char *dummy = NULL;
-	int rc = harness_run(argv, out ? out : &dummy);
-	free(dummy);
-	return rc;
-}
-
 /* The line of text that starts with the word w, or NULL. */
 static const char *row_of(const char *text, const char *w)
 {
@@ -92,7 +75,7 @@ START_TEST(status_table_lists_every_server)
 	struct harness h;
 	harness_start(&h, chain3);
 	char *out;
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "status", NULL), 0);
 	char head[256];
 	ck_assert_msg(row_of(out, "SERVER"), "no header: %s", out);
 	words_of_line(row_of(out, "SERVER"), head, sizeof(head));
@@ -118,7 +101,7 @@ START_TEST(status_table_lists_every_server)
 		ck_assert_int_eq(harness_call(c, "relay1", "echo", "x", 0, &res), 0);
 	ck_assert_int_eq(harness_call(c, "relay1", "frob", "x", 0, &res), ANT_E_NO_OP);
 	ant_close(c);
-	ck_assert_int_eq(antctl(&out, "status", "--run-dir", h.dir, NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "status", "--run-dir", h.dir, NULL), 0);
 	int pid, restarts, replays, inflight, queued, served, errors;
 	char name[64], state[64], since[64], p50[64], p99[64], cpu[64], rss[64];
 	ck_assert_int_eq(sscanf(row_of(out, "relay3"), "%63s %d %63s %63s %d %d %d %d %d %d %63s "
@@ -139,7 +122,7 @@ START_TEST(status_table_lists_every_server)
 		      "other served nothing, so no service time: %s", out);
 	free(out);
 	/* One server's detail says the same in words. */
-	ck_assert_int_eq(antctl(&out, "status", "relay3", "--run-dir", h.dir, NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "status", "relay3", "--run-dir", h.dir, NULL), 0);
 	ck_assert_msg(strstr(out, "relay3: running for ") && strstr(out, "served 4 (1 with an "
 		      "error), failed by antd 0, in flight 0, queued 0\n") &&
 		      strstr(out, "answered or forwarded it), last 4: p50 ") &&
@@ -165,7 +148,7 @@ START_TEST(status_watch_refreshes_until_its_count)
 	harness_start(&h, chain3);
 	char *out;
 	double t0 = now_s();
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", "--watch", "--interval", "0.2",
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "status", "--watch", "--interval", "0.2",
 				"--count", "3", NULL), 0);
 	double took = now_s() - t0;
 	ck_assert_msg(took >= 0.35 && took < 5, "3 refreshes 0.2 s apart took %.2f s", took);
@@ -175,13 +158,13 @@ START_TEST(status_watch_refreshes_until_its_count)
 	ck_assert_msg(!strchr(out, '\033'), "escape sequences off a terminal: %s", out);
 	ck_assert_int_eq(count_of(out, "\nrelay2 "), 3);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", "--watch", "relay1", NULL), 2);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "status", "--watch", "relay1", NULL), 2);
 	ck_assert_msg(strstr(out, "--watch shows every server; leave out 'relay1'"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", "--count", "2", NULL), 2);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "status", "--count", "2", NULL), 2);
 	ck_assert_msg(strstr(out, "--interval and --count go with --watch"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", "-w", "--interval", "0.01",
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "status", "-w", "--interval", "0.01",
 				NULL), 2);
 	ck_assert_msg(strstr(out, "--interval: expected seconds from 0.1 to 86400, got '0.01'"),
 		      "%s", out);
@@ -204,7 +187,7 @@ START_TEST(docs_match_every_commands_help)
 	ck_assert(getdelim(&doc, &len, '\0', f) > 0);
 	fclose(f);
 	char *top;
-	ck_assert_int_eq(antctl(&top, "--help", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&top, "--help", NULL), 0);
 	int commands = 0;
 	for (char *line = strstr(top, "Commands:\n"); line && (line = strchr(line, '\n'));) {
 		line++;
@@ -216,7 +199,7 @@ START_TEST(docs_match_every_commands_help)
 			continue;
 		commands++;
 		char *help;
-		ck_assert_msg(antctl(&help, name, "--help", NULL) == 0, "%s --help: %s", name, help);
+		ck_assert_msg(harness_antctl(&help, name, "--help", NULL) == 0, "%s --help: %s", name, help);
 		/* "usage: antctl [OPTIONS] NAME SYNOPSIS" */
 		const char *u = strstr(help, "[OPTIONS] ");
 		ck_assert_msg(u, "%s", help);
@@ -256,7 +239,7 @@ START_TEST(status_json_is_antds_object)
 	harness_start(&h, chain3);
 	char *out;
 	/* Global options after the command work too. */
-	ck_assert_int_eq(antctl(&out, "status", "--json", "--run-dir", h.dir, NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "status", "--json", "--run-dir", h.dir, NULL), 0);
 	json_error_t jerr;
 	json_t *st = json_loads(out, 0, &jerr);
 	ck_assert_msg(st, "not JSON (%s): %s", jerr.text, out);
@@ -300,19 +283,19 @@ START_TEST(wait_ready_and_ping_on_a_ready_stack)
 	struct harness h;
 	harness_start(&h, chain3);
 	char *out;
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "wait-ready", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "wait-ready", NULL), 0);
 	ck_assert_msg(out[0] == '\0', "wait-ready said: %s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "wait-ready", "--timeout", "2.5", "--json",
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "wait-ready", "--timeout", "2.5", "--json",
 				NULL), 0);
 	json_t *st = json_loads(out, 0, NULL);
 	ck_assert_msg(st && json_array_size(json_object_get(st, "servers")) == 4, "%s", out);
 	json_decref(st);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "ping", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "ping", NULL), 0);
 	ck_assert_msg(strstr(out, "answers"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "--json", "ping", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "--json", "ping", NULL), 0);
 	ck_assert_msg(strstr(out, "\"ok\":true"), "%s", out);
 	free(out);
 	harness_stop(&h);
@@ -327,7 +310,7 @@ START_TEST(unknown_server_fails_clearly)
 	for (int i = 0; i < 3; i++) {
 		char *out;
 		/* Whether this antd knows the command yet or not: exit 1, saying why. */
-		ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, verbs[i], "nosuchserver", NULL), 1);
+		ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, verbs[i], "nosuchserver", NULL), 1);
 		ck_assert_msg(strstr(out, "nosuchserver") && strstr(out, "antd says: unknown"),
 			      "%s: %s", verbs[i], out);
 		free(out);
@@ -364,7 +347,7 @@ START_TEST(usage_errors_exit_2_naming_the_culprit)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		char *out;
-		int rc = antctl(&out, "--run-dir", "/nonexistent", cases[i].args[0], cases[i].args[1],
+		int rc = harness_antctl(&out, "--run-dir", "/nonexistent", cases[i].args[0], cases[i].args[1],
 				cases[i].args[2], cases[i].args[3], NULL);
 		ck_assert_msg(rc == 2, "case %zu exited %d: %s", i, rc, out);
 		ck_assert_msg(strstr(out, cases[i].says), "case %zu: '%s' not in: %s", i,
@@ -373,16 +356,16 @@ START_TEST(usage_errors_exit_2_naming_the_culprit)
 	}
 	/* Help, global and per command, and the version: exit 0 on stdout. */
 	char *out;
-	ck_assert_int_eq(antctl(&out, "--help", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--help", NULL), 0);
 	ck_assert_msg(strstr(out, "wait-ready") && strstr(out, "Exit status"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "status", "--help", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "status", "--help", NULL), 0);
 	ck_assert_msg(strstr(out, "usage: antctl [OPTIONS] status"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "help", "log", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "help", "log", NULL), 0);
 	ck_assert_msg(strstr(out, "--follow"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--version", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--version", NULL), 0);
 	ck_assert_msg(strncmp(out, "antctl ", 7) == 0, "%s", out);
 	free(out);
 }
@@ -391,7 +374,7 @@ END_TEST
 START_TEST(unreachable_antd_exits_3_saying_why)
 {
 	char *out;
-	ck_assert_int_eq(antctl(&out, "--run-dir", "/nonexistent", "status", NULL), 3);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", "/nonexistent", "status", NULL), 3);
 	ck_assert_msg(strstr(out, "/nonexistent/control.sock") && strstr(out, strerror(ENOENT)),
 		      "%s", out);
 	free(out);
@@ -404,7 +387,7 @@ START_TEST(unreachable_antd_exits_3_saying_why)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	close(s);
-	int rc = antctl(&out, "--run-dir", dir, "ping", NULL);
+	int rc = harness_antctl(&out, "--run-dir", dir, "ping", NULL);
 	unlink(path);
 	rmdir(dir);
 	ck_assert_int_eq(rc, 3);
@@ -412,7 +395,7 @@ START_TEST(unreachable_antd_exits_3_saying_why)
 	free(out);
 	/* wait-ready waits for antd to appear, then gives up with 3. */
 	double t0 = now_s();
-	ck_assert_int_eq(antctl(&out, "--run-dir", "/nonexistent", "wait-ready", "--timeout", "0.3",
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", "/nonexistent", "wait-ready", "--timeout", "0.3",
 				NULL), 3);
 	double took = now_s() - t0;
 	ck_assert_msg(took >= 0.25 && took < 5, "took %.2f s", took);
@@ -433,7 +416,7 @@ START_TEST(a_killed_antd_is_said_to_be_dead)
 	ck_assert_int_eq(kill(antd, SIGKILL), 0);
 	harness_sleep_ms(100);
 	char *out;
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", NULL), 3);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "status", NULL), 3);
 	char pid[32];
 	snprintf(pid, sizeof(pid), "(pid %d) is gone", (int)antd);
 	ck_assert_msg(strstr(out, "is dead") && strstr(out, pid) && strstr(out, "stale"), "%s", out);
@@ -462,7 +445,7 @@ START_TEST(shutdown_ready_line_and_check)
 	harness_start(&h, "{ \"name\": \"t-shut\", \"servers\": ["
 			  " {\"name\":\"e\",\"exec\":\"echo\"} ]}");
 	char *out;
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "shutdown", "--timeout", "2", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "shutdown", "--timeout", "2", NULL), 0);
 	ck_assert_msg(strstr(out, "stack t-shut stopped (antd pid"), "%s", out);
 	free(out);
 	int st = harness_wait_exit(&h);
@@ -475,7 +458,7 @@ START_TEST(shutdown_ready_line_and_check)
 	snprintf(want, sizeof(want), "stack t-shut ready: 1 server, pid ");
 	ck_assert_msg(strstr(out, want) && strstr(out, "/antd.log"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "shutdown", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "shutdown", NULL), 0);
 	free(out);
 	/* --check: fine, or what is wrong, and nothing started either way. */
 	char *const good[] = { (char *)harness_antd(), "--check", "--server-path",
@@ -508,20 +491,20 @@ START_TEST(status_of_one_server_says_what_happened)
 			  " {\"name\":\"e\",\"exec\":\"echo\"} ]}");
 	char *out;
 	pid_t pid = harness_server_pid(&h, "e");
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "restart", "e", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "restart", "e", NULL), 0);
 	free(out);
 	pid = harness_wait_state(&h, "e", "running", pid);
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
 	harness_wait_state(&h, "e", "running", pid);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", "e", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "status", "e", NULL), 0);
 	ck_assert_msg(strstr(out, "e: running for ") && strstr(out, "restarts 2") &&
 		      strstr(out, "killed by signal SIGKILL: restart asked by the operator") &&
 		      strstr(out, "killed by signal SIGKILL: a signal from outside antd"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", "nosuch", NULL), 1);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "status", "nosuch", NULL), 1);
 	ck_assert_msg(strstr(out, "no server named 'nosuch'"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "--json", "status", "e", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "--json", "status", "e", NULL), 0);
 	ck_assert_msg(strstr(out, "\"name\":\"e\"") && strstr(out, "\"exits\":[") &&
 		      !strstr(out, "99999"), "%s", out);
 	free(out);
@@ -551,36 +534,36 @@ START_TEST(log_filters_and_the_file_after_a_stop)
 	char mark[64];
 	strftime(mark, sizeof(mark), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(mark + strlen(mark), sizeof(mark) - strlen(mark), ".%03ldZ", ts.tv_nsec / 1000000);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "restart", "b", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "restart", "b", NULL), 0);
 	free(out);
 	harness_wait_state(&h, "b", "running", pid);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "--since", mark, NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "log", "--since", mark, NULL), 0);
 	ck_assert_msg(strstr(out, "restart asked") && !strstr(out, "stack-ready"), "since %s: %s",
 		      mark, out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "--since", "1h ago", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "log", "--since", "1h ago", NULL), 0);
 	ck_assert_msg(strstr(out, "restart asked") && strstr(out, "stack-ready"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "--since", "soon", NULL), 2);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "log", "--since", "soon", NULL), 2);
 	ck_assert_msg(strstr(out, "--since: expected a time like") && strstr(out, "got 'soon'"),
 		      "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "--server", "b", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "log", "--server", "b", NULL), 0);
 	ck_assert_msg(strstr(out, "[b]") && !strstr(out, "[a]") && strstr(out, "restart asked"),
 		      "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "--level", "warn", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "log", "--level", "warn", NULL), 0);
 	ck_assert_msg(!strstr(out, " info "), "%s", out);   /* a planned restart is no trouble */
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "shutdown", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "shutdown", NULL), 0);
 	free(out);
 	harness_wait_exit(&h);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "-n", "1", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "log", "-n", "1", NULL), 0);
 	ck_assert_msg(strstr(out, "antd is not running; reading") && strstr(out, "stack t-logf stopped"),
 		      "%s", out);
 	free(out);
 	/* The file's lines carry their times too. */
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "--since", mark, NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "log", "--since", mark, NULL), 0);
 	ck_assert_msg(strstr(out, "restart asked") && !strstr(out, "stack-ready") &&
 		      strstr(out, "stack t-logf stopped"), "since %s: %s", mark, out);
 	free(out);
@@ -604,19 +587,19 @@ START_TEST(list_and_choosing_among_several_stacks)
 	setenv("ANT_RUN_BASE", base, 1);
 	unsetenv("ANT_RUN_DIR");
 	char *out;
-	ck_assert_int_eq(antctl(&out, "list", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "list", NULL), 0);
 	ck_assert_msg(strstr(out, "one") && strstr(out, "two") && strstr(out, "running"), "%s",
 		      out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "status", NULL), 3);
+	ck_assert_int_eq(harness_antctl(&out, "status", NULL), 3);
 	ck_assert_msg(strstr(out, "2 stacks run under") && strstr(out, " one two;") &&
 		      strstr(out, "--run-dir"), "%s", out);
 	free(out);
 	harness_stop(&two);
-	ck_assert_int_eq(antctl(&out, "list", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "list", NULL), 0);
 	ck_assert_msg(strstr(out, "stopped"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "status", NULL), 0);   /* the only one left */
+	ck_assert_int_eq(harness_antctl(&out, "status", NULL), 0);   /* the only one left */
 	ck_assert_msg(strstr(out, "stack t-one"), "%s", out);
 	free(out);
 	harness_stop(&one);
@@ -632,16 +615,16 @@ START_TEST(output_of_one_server)
 			  " {\"name\":\"talker\",\"exec\":\"echo\",\"args\":[\"--say\",\"words of talker\"]},"
 			  " {\"name\":\"quiet\",\"exec\":\"echo\"} ]}");
 	char *out;
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "output", "talker", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "output", "talker", NULL), 0);
 	ck_assert_msg(strstr(out, "[talker]") && strstr(out, "words of talker"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "output", "quiet", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "output", "quiet", NULL), 0);
 	ck_assert_msg(!strstr(out, "words of talker") && !strstr(out, " start "), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "shutdown", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "shutdown", NULL), 0);
 	free(out);
 	harness_wait_exit(&h);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "output", "talker", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "output", "talker", NULL), 0);
 	ck_assert_msg(strstr(out, "words of talker") && strstr(out, "reading"), "%s", out);
 	free(out);
 }
@@ -731,7 +714,7 @@ START_TEST(wait_ready_times_out_naming_servers_not_running)
 		       "{\"name\":\"broken\",\"state\":\"failed\"}]}");
 	char *out;
 	double t0 = now_s();
-	int rc = antctl(&out, "--run-dir", f.dir, "wait-ready", "--timeout", "0.3", NULL);
+	int rc = harness_antctl(&out, "--run-dir", f.dir, "wait-ready", "--timeout", "0.3", NULL);
 	double took = now_s() - t0;
 	fake_stop(&f);
 	ck_assert_int_eq(rc, 1);
@@ -747,20 +730,20 @@ START_TEST(replies_antd_should_not_send_are_named)
 	struct fake f;
 	char *out;
 	fake_start(&f, "hello, I am not JSON");
-	ck_assert_int_eq(antctl(&out, "--run-dir", f.dir, "status", NULL), 1);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", f.dir, "status", NULL), 1);
 	fake_stop(&f);
 	ck_assert_msg(strstr(out, "not a JSON object") && strstr(out, "hello, I am not JSON"), "%s", out);
 	free(out);
 	/* What an antd without operator commands answers. */
 	fake_start(&f, "{\"ok\":false,\"error\":\"unknown command: restart\"}");
-	ck_assert_int_eq(antctl(&out, "--run-dir", f.dir, "restart", "relay1", NULL), 1);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", f.dir, "restart", "relay1", NULL), 1);
 	fake_stop(&f);
 	ck_assert_msg(strstr(out, "restart relay1: antd says: unknown command: restart") &&
 		      strstr(out, "does not implement"), "%s", out);
 	free(out);
 	/* Missing numbers read as 0 and missing strings as "-". */
 	fake_start(&f, "{\"ok\":true,\"servers\":[{\"name\":\"bare\"}]}");
-	ck_assert_int_eq(antctl(&out, "--run-dir", f.dir, "status", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", f.dir, "status", NULL), 0);
 	fake_stop(&f);
 	const char *row = row_of(out, "bare");
 	ck_assert_msg(row && strncmp(row, "bare", 4) == 0, "%s", out);
@@ -806,10 +789,10 @@ START_TEST(restart_and_log)
 	usleep(200000);
 
 	pid_t before = harness_server_pid(&h, "relay2");
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "restart", "relay2", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "restart", "relay2", NULL), 0);
 	ck_assert_msg(strstr(out, "relay2: restart requested"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "wait-ready", "--timeout", "10", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "wait-ready", "--timeout", "10", NULL), 0);
 	free(out);
 	pid_t after = harness_server_pid(&h, "relay2");
 	ck_assert_int_ne(before, after);
@@ -819,7 +802,7 @@ START_TEST(restart_and_log)
 	static struct ant_result res;
 	ck_assert_int_eq(harness_call(c, "relay1", "echo", "again", 0, &res), 0);
 	ant_close(c);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "status", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "status", NULL), 0);
 	const char *row = row_of(out, "relay2");
 	int pid, restarts;
 	char name[64], state[64], uptime[64];
@@ -829,10 +812,10 @@ START_TEST(restart_and_log)
 	free(out);
 
 	/* The past events name it, in text and as JSON lines. */
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "-n", "50", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "log", "-n", "50", NULL), 0);
 	ck_assert_msg(strstr(out, "[relay2]"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "log", "--json", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "log", "--json", NULL), 0);
 	int lines = 0, relay2 = 0;
 	for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n"), lines++) {
 		json_t *ev = json_loads(l, 0, NULL);
@@ -847,15 +830,15 @@ START_TEST(restart_and_log)
 	free(out);
 
 	/* Stopped stays stopped: wait-ready names it; start brings it back. */
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "stop", "relay3", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "stop", "relay3", NULL), 0);
 	ck_assert_msg(strstr(out, "relay3: stop requested"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "wait-ready", "--timeout", "0.3", NULL), 1);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "wait-ready", "--timeout", "0.3", NULL), 1);
 	ck_assert_msg(strstr(out, "relay3 (st"), "%s", out);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "start", "relay3", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "start", "relay3", NULL), 0);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "wait-ready", "--timeout", "10", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "wait-ready", "--timeout", "10", NULL), 0);
 	free(out);
 
 	/* The follower saw it all as it happened. */

@@ -13,6 +13,10 @@
 #include "ctl_client.h"
 #include "check_main.h"
 #include "harness.h"
+#include "load.h"
+
+#define APPS 3
+#define LOAD_PAUSE_US 2000   /* between two calls of an application */
 
 /* app -> relay1 -> relay2 -> relay3; relay2 is the target, hung after
  * 400 ms; e answers data ICAs. */
@@ -33,108 +37,7 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* ---- a steady load: apps calling relay1 echo and checking each answer ---- */
-
-#define APPS 3
-
-struct app {
-	pthread_t t;
-	struct harness *h;
-	int n;
-	volatile int *stop;
-	long ok, wrong, errors, last_error;
-	double max_s;
-};
-
-static void *app_run(void *arg)
-{
-	struct app *a = arg;
-	struct ant_conn *c;
-	if (ant_connect(a->h->dir, &c) < 0) {
-		a->errors++;
-		return NULL;
-	}
-	static __thread struct ant_result res;
-	for (long i = 0; !*a->stop; i++) {
-		char want[64];
-		int n = snprintf(want, sizeof(want), "app%d call %ld", a->n, i);
-		struct ant_call x = { .server = "relay1", .op = "echo", .arg = want,
-				      .arglen = (size_t)n };
-		double t0 = now_s();
-		int r = ant_call_sync(c, &x, &res);
-		double took = now_s() - t0;
-		if (took > a->max_s)
-			a->max_s = took;
-		if (r < 0) {
-			a->errors++;
-			a->last_error = r;
-		} else if (res.len != (size_t)n || memcmp(res.bytes, want, (size_t)n) != 0) {
-			a->wrong++;
-		} else {
-			a->ok++;
-		}
-		usleep(2000);
-	}
-	ant_close(c);
-	return NULL;
-}
-
-struct load {
-	struct app app[APPS];
-	volatile int stop;
-};
-
-static void load_start(struct load *l, struct harness *h)
-{
-	memset(l, 0, sizeof(*l));
-	for (int i = 0; i < APPS; i++) {
-		l->app[i] = (struct app){ .h = h, .n = i, .stop = &l->stop };
-		ck_assert_int_eq(pthread_create(&l->app[i].t, NULL, app_run, &l->app[i]), 0);
-	}
-}
-
-/* Stop the load; the totals into *sum. */
-static void load_stop(struct load *l, struct app *sum)
-{
-	l->stop = 1;
-	memset(sum, 0, sizeof(*sum));
-	for (int i = 0; i < APPS; i++) {
-		pthread_join(l->app[i].t, NULL);
-		sum->ok += l->app[i].ok;
-		sum->wrong += l->app[i].wrong;
-		sum->errors += l->app[i].errors;
-		if (l->app[i].last_error)
-			sum->last_error = l->app[i].last_error;
-		if (l->app[i].max_s > sum->max_s)
-			sum->max_s = l->app[i].max_s;
-	}
-}
-
-static long load_ok(const struct load *l)
-{
-	long n = 0;
-	for (int i = 0; i < APPS; i++)
-		n += l->app[i].ok;
-	return n;
-}
-
 /* ---- antctl and antd's log ---------------------------------------------------- */
-
-static int antctl(char **out, const char *a0, ...)
-{
-	char *argv[16] = { (char *)harness_tool("antctl") };
-	va_list ap;
-	va_start(ap, a0);
-	int n = 1;
-	for (const char *a = a0; a && n < 15; a = va_arg(ap, const char *))
-		argv[n++] = (char *)a;
-	va_end(ap);
-	argv[n] = NULL;
-	char *dummy = NULL;
-	int rc = harness_run(argv, out ? out : &dummy);
-	free(dummy);
-	return rc;
-}
 
 /* antd's last events (caller decrefs). */
 static json_t *events(struct harness *h)
@@ -192,7 +95,7 @@ static long inject(struct harness *h, const char *server, const char *fault, con
 		   const char *val)
 {
 	char *out;
-	int rc = antctl(&out, "--run-dir", h->dir, "--json", "inject", server, fault, opt, val,
+	int rc = harness_antctl(&out, "--run-dir", h->dir, "--json", "inject", server, fault, opt, val,
 			NULL);
 	ck_assert_msg(rc == 0, "inject %s %s: exit %d: %s", server, fault, rc, out);
 	json_error_t jerr;
@@ -235,7 +138,7 @@ START_TEST(each_fault_ends_in_a_replayed_right_answer_under_load)
 	struct harness h;
 	harness_start(&h, stack);
 	struct load l;
-	load_start(&l, &h);
+	load_start(&l, &h, APPS, LOAD_PAUSE_US);
 	for (size_t i = 0; i < sizeof(ending) / sizeof(ending[0]); i++) {
 		long restarts = harness_server_num(&h, "relay2", "restarts");
 		int fp = strcmp(ending[i].via, "failpoint") == 0;
@@ -250,15 +153,11 @@ START_TEST(each_fault_ends_in_a_replayed_right_answer_under_load)
 		ck_assert_msg(strstr(msg, ending[i].says), "%s: %s", ending[i].fault, msg);
 		harness_wait_state(&h, "relay2", "running", (pid_t)pid);
 		ck_assert_int_eq(harness_server_num(&h, "relay2", "restarts"), restarts + 1);
-		/* The load goes on through the new relay2. */
-		long ok = load_ok(&l);
-		for (int k = 0; k < 200 && load_ok(&l) < ok + 6; k++)
-			harness_sleep_ms(10);
-		ck_assert_msg(load_ok(&l) >= ok + 6, "%s: the load stopped", ending[i].fault);
+		load_expect_progress(&l, 6);   /* the load goes on through the new relay2 */
 		json_decref(hit);
 		json_decref(det);
 	}
-	struct app sum;
+	struct load_app sum;
 	load_stop(&l, &sum);
 	ck_assert_msg(sum.wrong == 0 && sum.errors == 0,
 		      "%ld right, %ld wrong, %ld errors (last %s)", sum.ok, sum.wrong, sum.errors,
@@ -278,7 +177,7 @@ START_TEST(delay_leak_and_exhaust_leave_the_server_running)
 	struct harness h;
 	harness_start(&h, stack);
 	struct load l;
-	load_start(&l, &h);
+	load_start(&l, &h, APPS, LOAD_PAUSE_US);
 	pid_t pid = harness_server_pid(&h, "relay2");
 	long id = inject(&h, "relay2", "delay:300", "--op", "echo");
 	json_decref(wait_event(&h, "injected", "relay2", "inject_id", id));
@@ -292,10 +191,8 @@ START_TEST(delay_leak_and_exhaust_leave_the_server_running)
 	id = inject(&h, "relay2", "exhaust", NULL, NULL);
 	json_decref(wait_event(&h, "injected", "relay2", "inject_id", id));
 	json_decref(wait_event(&h, "ica-limit", "relay2", NULL, 0));
-	long ok = load_ok(&l);
-	for (int k = 0; k < 200 && load_ok(&l) < ok + 6; k++)
-		harness_sleep_ms(10);
-	struct app sum;
+	load_expect_progress(&l, 6);
+	struct load_app sum;
 	load_stop(&l, &sum);
 	ck_assert_msg(sum.wrong == 0 && sum.errors == 0, "%ld right, %ld wrong, %ld errors",
 		      sum.ok, sum.wrong, sum.errors);
@@ -361,7 +258,7 @@ START_TEST(triggers_count_requests_and_repeat_with_a_seed)
 	char hits[2][31];
 	for (int run = 0; run < 2; run++) {
 		char *out;
-		ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "inject", "e", "delay:60", "--prob",
+		ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "inject", "e", "delay:60", "--prob",
 					"0.3", "--seed", "42", "--count", "0", NULL), 0);
 		free(out);
 		for (int i = 0; i < 30; i++) {
@@ -371,10 +268,10 @@ START_TEST(triggers_count_requests_and_repeat_with_a_seed)
 			hits[run][i] = now_s() - t0 >= 0.06 ? 'X' : '.';
 		}
 		hits[run][30] = '\0';
-		ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "inject", "--list", NULL), 0);
+		ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "inject", "--list", NULL), 0);
 		ck_assert_msg(strstr(out, "delay:60") && strstr(out, "prob 0.3 seed 42"), "%s", out);
 		free(out);
-		ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "inject", "--clear", "e", NULL), 0);
+		ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "inject", "--clear", "e", NULL), 0);
 		ck_assert_msg(strstr(out, "cleared 1 fault(s)"), "%s", out);
 		free(out);
 	}
@@ -384,7 +281,7 @@ START_TEST(triggers_count_requests_and_repeat_with_a_seed)
 		n += hits[0][i] == 'X';
 	ck_assert_msg(n >= 3 && n <= 20, "prob 0.3 hit %d of 30: %s", n, hits[0]);
 	char *out;
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "inject", "--list", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "inject", "--list", NULL), 0);
 	ck_assert_msg(strstr(out, "no fault armed"), "%s", out);
 	free(out);
 	ant_close(c);
@@ -509,7 +406,7 @@ START_TEST(bad_input_exits_2_and_arms_nothing)
 		free(out);
 	}
 	char *out;
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "inject", "--list", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "inject", "--list", NULL), 0);
 	ck_assert_msg(strstr(out, "no fault armed"), "%s", out);
 	free(out);
 	json_t *ev = events(&h);
@@ -517,7 +414,7 @@ START_TEST(bad_input_exits_2_and_arms_nothing)
 	json_decref(ev);
 	/* The vocabulary needs no stack; docs/faultinject.md has a row for
 	 * each of its faults, as the command line writes it. */
-	ck_assert_int_eq(antctl(&out, "--json", "inject", "--vocabulary", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--json", "inject", "--vocabulary", NULL), 0);
 	json_error_t jerr;
 	json_t *voc = json_loads(out, 0, &jerr);
 	ck_assert_msg(json_array_size(voc) == 14, "%s", out);

@@ -13,6 +13,10 @@
 #include "check_main.h"
 #include "ctl_client.h"
 #include "harness.h"
+#include "load.h"
+
+#define APPS 4
+#define LOAD_PAUSE_US 0      /* calls without pause */
 
 static const char stack[] =
 	"{ \"name\": \"t-upgrade\", \"servers\": ["
@@ -22,103 +26,7 @@ static const char stack[] =
 	" {\"name\":\"relay3\",\"exec\":\"relay\"} ],"
 	" \"apps\": { \"calls\": [\"relay1\", \"relay2\", \"relay3\"] } }";
 
-/* ---- the load: apps calling relay1 with answers they can check -------------- */
-
-#define APPS 4
-
-struct app {
-	pthread_t t;
-	struct harness *h;
-	int n;
-	volatile int *stop;
-	long ok, wrong, errors, last_error;
-};
-
-static void *app_run(void *arg)
-{
-	struct app *a = arg;
-	struct ant_conn *c;
-	if (ant_connect(a->h->dir, &c) < 0) {
-		a->errors++;
-		return NULL;
-	}
-	static __thread struct ant_result res;
-	for (long i = 0; !*a->stop; i++) {
-		char want[64];
-		int n = snprintf(want, sizeof(want), "app%d call %ld", a->n, i);
-		struct ant_call x = { .server = "relay1", .op = "echo", .arg = want,
-				      .arglen = (size_t)n };
-		int r = ant_call_sync(c, &x, &res);
-		if (r < 0) {
-			a->errors++;
-			a->last_error = r;
-		} else if (res.len != (size_t)n || memcmp(res.bytes, want, (size_t)n) != 0) {
-			a->wrong++;
-		} else {
-			a->ok++;
-		}
-	}
-	/* Exactly once: nothing more comes for this connection. */
-	if (ant_wait(c, 0, &res, 200) != -ETIMEDOUT)
-		a->wrong++;
-	ant_close(c);
-	return NULL;
-}
-
-struct load {
-	struct app app[APPS];
-	volatile int stop;
-};
-
-static void load_start(struct load *l, struct harness *h)
-{
-	memset(l, 0, sizeof(*l));
-	for (int i = 0; i < APPS; i++) {
-		l->app[i] = (struct app){ .h = h, .n = i, .stop = &l->stop };
-		ck_assert_int_eq(pthread_create(&l->app[i].t, NULL, app_run, &l->app[i]), 0);
-	}
-}
-
-static void load_stop(struct load *l, struct app *sum)
-{
-	l->stop = 1;
-	memset(sum, 0, sizeof(*sum));
-	for (int i = 0; i < APPS; i++) {
-		pthread_join(l->app[i].t, NULL);
-		sum->ok += l->app[i].ok;
-		sum->wrong += l->app[i].wrong;
-		sum->errors += l->app[i].errors;
-		if (l->app[i].last_error)
-			sum->last_error = l->app[i].last_error;
-	}
-}
-
-static long load_ok(const struct load *l)
-{
-	long n = 0;
-	for (int i = 0; i < APPS; i++)
-		n += l->app[i].ok;
-	return n;
-}
-
 /* ---- antctl ----------------------------------------------------------------------- */
-
-/* antctl ARGS... (NULL-terminated); its exit status, its output in *out. */
-static int antctl(char **out, const char *a0, ...)
-{
-	char *argv[24] = { (char *)harness_tool("antctl") };
-	va_list ap;
-	va_start(ap, a0);
-	int n = 1;
-	for (const char *a = a0; a && n < 23; a = va_arg(ap, const char *))
-		argv[n++] = (char *)a;
-	va_end(ap);
-	argv[n] = NULL;
-	char *dummy = NULL;
-	int rc = harness_run(argv, out ? out : &dummy);
-	free(dummy);
-	return rc;
-}
 
 static long count_of(struct harness *h, const char *server)
 {
@@ -141,20 +49,18 @@ START_TEST(twenty_upgrades_under_load_lose_nothing)
 	struct harness h;
 	harness_start(&h, stack);
 	struct load l;
-	load_start(&l, &h);
+	load_start(&l, &h, APPS, LOAD_PAUSE_US);
 	long before = 0;
 	for (int i = 1; i <= 20; i++) {
-		long ok = load_ok(&l);
-		for (int k = 0; k < 300 && load_ok(&l) < ok + 20; k++)
-			harness_sleep_ms(5);
+		load_expect_progress(&l, 20);
 		char version[32];
 		snprintf(version, sizeof(version), "v%d", i);
 		char *out;
 		/* Every other one verifies the state. */
-		int rc = i % 2 ? antctl(&out, "--run-dir", h.dir, "upgrade", "relay2", "--probation",
+		int rc = i % 2 ? harness_antctl(&out, "--run-dir", h.dir, "upgrade", "relay2", "--probation",
 					"50", "--verify-state", "--", "--version-name", version,
 					"relay3", NULL)
-			       : antctl(&out, "--run-dir", h.dir, "upgrade", "relay2", "--probation",
+			       : harness_antctl(&out, "--run-dir", h.dir, "upgrade", "relay2", "--probation",
 					"50", "--", "--version-name", version, "relay3", NULL);
 		ck_assert_msg(rc == 0, "upgrade %d: exit %d: %s", i, rc, out);
 		ck_assert_msg(strstr(out, "relay2 upgraded: ") && strstr(out, version), "%s", out);
@@ -164,12 +70,10 @@ START_TEST(twenty_upgrades_under_load_lose_nothing)
 		ck_assert_str_eq(json_string_value(json_object_get(s, "version")), version);
 		json_decref(s);
 		long now = count_of(&h, "relay2");
-		if (now <= before)
-			fprintf(stderr, "log: %s\n", harness_read(&h, "antd.log"));
 		ck_assert_msg(now > before, "upgrade %d: the count went from %ld to %ld", i, before, now);
 		before = now;
 	}
-	struct app sum;
+	struct load_app sum;
 	load_stop(&l, &sum);
 	ck_assert_msg(sum.wrong == 0 && sum.errors == 0 && sum.ok > 1000,
 		      "%ld right, %ld wrong, %ld errors (last %s)", sum.ok, sum.wrong, sum.errors,
@@ -186,28 +90,19 @@ START_TEST(a_crashing_new_version_is_rolled_back_under_load)
 	struct harness h;
 	harness_start(&h, stack);
 	struct load l;
-	load_start(&l, &h);
+	load_start(&l, &h, APPS, LOAD_PAUSE_US);
 	harness_sleep_ms(100);
 	pid_t old = harness_server_pid(&h, "relay2");
 	char *out;
-	int rc = antctl(&out, "--run-dir", h.dir, "--json", "upgrade", "relay2", "--probation",
+	int rc = harness_antctl(&out, "--run-dir", h.dir, "--json", "upgrade", "relay2", "--probation",
 			"3000", "--", "--crash-on-request", "1", "relay3", NULL);
-	if (rc != 1) {
-		json_t *st = harness_status(&h);
-		char *txt = json_dumps(st, 0);
-		fprintf(stderr, "exit %d: %s; %ld calls so far; status %s; log: %s", rc, out,
-			load_ok(&l), txt, harness_read(&h, "antd.log"));
-		ck_abort_msg("see stderr");
-	}
 	ck_assert_msg(rc == 1 && strstr(out, "\"outcome\":\"rolled back\"") &&
 		      strstr(out, "SIGSEGV"), "exit %d: %s", rc, out);
 	free(out);
 	ck_assert_int_eq(harness_server_pid(&h, "relay2"), old);
 	ck_assert_int_eq(harness_server_num(&h, "relay2", "generation"), 2);
-	long ok = load_ok(&l);
-	for (int k = 0; k < 300 && load_ok(&l) < ok + 20; k++)
-		harness_sleep_ms(5);
-	struct app sum;
+	load_expect_progress(&l, 20);
+	struct load_app sum;
 	load_stop(&l, &sum);
 	ck_assert_msg(sum.wrong == 0 && sum.errors == 0, "%ld right, %ld wrong, %ld errors (last %s)",
 		      sum.ok, sum.wrong, sum.errors, ant_errname((int)sum.last_error));
@@ -266,19 +161,19 @@ START_TEST(refused_upgrades_leave_the_old_version_serving)
 	ck_assert_int_gt(count_of(&h, "relay2"), count);
 	/* A stopped server is not upgraded. */
 	char *out;
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "stop", "relay3", NULL), 0);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "stop", "relay3", NULL), 0);
 	free(out);
 	for (int k = 0; k < 200 && !harness_server_state_is(&h, "relay3", "stopped"); k++)
 		harness_sleep_ms(10);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "upgrade", "relay3", NULL), 1);
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "upgrade", "relay3", NULL), 1);
 	ck_assert_msg(strstr(out, "relay3 is stopped: only a running server is upgraded"), "%s",
 		      out);
 	free(out);
 	/* Upgrade, then rollback: back to the program before, state carried. */
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "upgrade", "relay2", "--probation", "0",
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "upgrade", "relay2", "--probation", "0",
 				"--", "--version-name", "two", "relay3", NULL), 0);
 	free(out);
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "rollback", "relay2", "--probation", "0",
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "rollback", "relay2", "--probation", "0",
 				NULL), 0);
 	ck_assert_msg(strstr(out, "relay2 rolled back: "), "%s", out);
 	free(out);
@@ -304,7 +199,7 @@ START_TEST(a_warm_standby_server_is_upgraded_spare_and_all)
 	for (int i = 0; i < 500 && !harness_server_true(&h, "hot", "standby_ready"); i++)
 		harness_sleep_ms(10);
 	char *out;
-	ck_assert_int_eq(antctl(&out, "--run-dir", h.dir, "upgrade", "hot", "--probation", "200",
+	ck_assert_int_eq(harness_antctl(&out, "--run-dir", h.dir, "upgrade", "hot", "--probation", "200",
 				"--", "--version-name", "v2", NULL), 0);
 	free(out);
 	for (int i = 0; i < 500 && !harness_server_true(&h, "hot", "standby_ready"); i++)
