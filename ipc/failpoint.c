@@ -237,12 +237,7 @@ void ant_failpoint_hit(struct ant_conn *c, const char *name)
 		if (f->nth) {
 			fire = k == f->nth;
 		} else if (f->prob_ppm) {
-			/* splitmix64 of seed + k: the same seed fires at the same hits. */
-			uint64_t z = f->seed + k * 0x9e3779b97f4a7c15ull;
-			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-			z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-			z ^= z >> 31;
-			fire = (z % 1000000u) < f->prob_ppm;
+			fire = ant_fault_draw(f->seed, k) % 1000000u < f->prob_ppm;
 		}
 		if (!fire)
 			continue;

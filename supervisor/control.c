@@ -235,9 +235,9 @@ static int follow(struct peer *p)
 static struct server *find_server(struct antd *d, json_t *req, struct peer *p)
 {
 	const char *name = json_string_value(json_object_get(req, "server"));
-	for (unsigned id = 1; name && id <= d->stack->nservers; id++)
-		if (strcmp(d->servers[id].conf->name, name) == 0)
-			return &d->servers[id];
+	struct server *s = server_named(d, name);
+	if (s)
+		return s;
 	if (name)
 		reply(p, json_pack("{s:b, s:s++}", "ok", 0, "error", "unknown server \"", name, "\""));
 	else

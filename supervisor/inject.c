@@ -31,15 +31,6 @@ static struct inject *by_id(struct antd *d, uint32_t id)
 	return NULL;
 }
 
-/* splitmix64 of seed and k: the same seed fires at the same requests. */
-static uint64_t draw(uint64_t seed, uint64_t k)
-{
-	uint64_t z = seed + k * 0x9e3779b97f4a7c15ull;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /* "nth 3 op echo", "prob 0.25 seed 7", "after 200 ms", "next request"... */
 static void trigger_text(const struct inject *in, char *buf, size_t len)
 {
@@ -319,7 +310,7 @@ void inject_on_request(struct antd *d, struct server *s, struct call *c)
 			continue;
 		uint64_t k = ++in->seen;
 		int fire = in->nth ? k == in->nth
-				   : in->prob_ppm ? draw(in->seed, k) % 1000000u < in->prob_ppm : 1;
+				   : in->prob_ppm ? ant_fault_draw(in->seed, k) % 1000000u < in->prob_ppm : 1;
 		if (!fire)
 			continue;
 		struct ant_m_fault m = {
@@ -341,7 +332,7 @@ int inject_on_syscall(struct antd *d, struct server *s, int nr, pid_t pid)
 			continue;
 		uint64_t k = ++in->seen;
 		int fire = in->nth ? k == in->nth
-				   : in->prob_ppm ? draw(in->seed, k) % 1000000u < in->prob_ppm : 1;
+				   : in->prob_ppm ? ant_fault_draw(in->seed, k) % 1000000u < in->prob_ppm : 1;
 		if (!fire)
 			continue;
 		in->sent++;
@@ -449,10 +440,8 @@ static json_t *refuse(int usage, const char *fmt, ...)
 
 static unsigned server_of(struct antd *d, const char *name)
 {
-	for (unsigned id = 1; name && id <= d->stack->nservers; id++)
-		if (strcmp(d->servers[id].conf->name, name) == 0)
-			return id;
-	return 0;
+	struct server *s = server_named(d, name);
+	return s ? s->id : 0;
 }
 
 /* An optional whole number of req in lo..hi: 0 and *v if there, 1 if

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "antd.h"
 #include "server.h"
 
 const char *server_state_name(enum server_state st)
@@ -40,4 +41,12 @@ void exec_spec_args(const struct exec_spec *e, char *buf, size_t len)
 	const char *a = e->text + strlen(e->text) + 1;
 	for (; *a && o < len; a += strlen(a) + 1)
 		o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? " " : "", a);
+}
+
+struct server *server_named(struct antd *d, const char *name)
+{
+	for (unsigned id = 1; name && id <= d->stack->nservers; id++)
+		if (strcmp(d->servers[id].conf->name, name) == 0)
+			return &d->servers[id];
+	return NULL;
 }

@@ -179,6 +179,9 @@ struct server {
 	uint64_t violations;
 };
 
+/* The server of the stack named name, or NULL. */
+struct server *server_named(struct antd *d, const char *name);
+
 /* Is the server taking work now, or will it after a restart? */
 static inline int server_accepts(const struct server *s)
 {

@@ -444,10 +444,7 @@ static void exec_problem(const char *path, char *why, size_t len)
 json_t *upgrade_cmd(struct antd *d, json_t *req, struct peer *p, int rollback)
 {
 	const char *name = json_string_value(json_object_get(req, "server"));
-	struct server *s = NULL;
-	for (unsigned id = 1; name && id <= d->stack->nservers; id++)
-		if (strcmp(d->servers[id].conf->name, name) == 0)
-			s = &d->servers[id];
+	struct server *s = server_named(d, name);
 	if (!name)
 		return refuse(1, "missing \"server\"");
 	if (!s)

@@ -34,31 +34,26 @@
 	    "\"backoff\":{\"initial_ms\":0,\"base_ms\":0},\"poison_kills\":50}"
 
 /* disk (with a redo log) <- cache <- fs, 64 KiB blocks. */
-static const char fuse_stack[] =
-	"{ \"name\": \"t-fuse\", \"servers\": ["
-	" {\"name\":\"disk\",\"exec\":\"disk\",\"sandbox\":\"blockio\",\"args\":[\"--redo-log\"],"
-	"  \"files\":[{\"path\":\"@DIR@/fs.img\",\"write\":true},"
-	"             {\"path\":\"@DIR@/fs.log\",\"write\":true,\"create\":true}]," SUP "},"
-	" {\"name\":\"cache\",\"exec\":\"cache\",\"max_inflight\":32,\"calls\":[\"disk\"],"
-	"  \"sandbox\":{\"groups\":[\"ant\",\"stdio\",\"mem\",\"time\"],\"rlimits\":{\"nofile\":4096}},"
-	"  \"args\":[\"--block-size\",\"65536\",\"--blocks\",\"512\",\"--readahead\",\"8\",\"disk\"],"
-	SUP "},"
-	" {\"name\":\"fs\",\"exec\":\"fs\",\"calls\":[\"cache\"],"
-	"  \"args\":[\"--block-size\",\"65536\",\"cache\"]," SUP "} ]}";
+/* The file stack on @DIR@/fs.img; disk_extra: more keys of disk, each
+ * followed by a comma. */
+#define FUSE_STACK(name, disk_extra)                                                      \
+	"{ \"name\": \"" name "\", \"servers\": ["                                          \
+	" {\"name\":\"disk\",\"exec\":\"disk\",\"sandbox\":\"blockio\",\"args\":[\"--redo-log\"]," \
+	disk_extra                                                                         \
+	"  \"files\":[{\"path\":\"@DIR@/fs.img\",\"write\":true},"                          \
+	"             {\"path\":\"@DIR@/fs.log\",\"write\":true,\"create\":true}]," SUP "},"   \
+	" {\"name\":\"cache\",\"exec\":\"cache\",\"max_inflight\":32,\"calls\":[\"disk\"],"  \
+	"  \"sandbox\":{\"groups\":[\"ant\",\"stdio\",\"mem\",\"time\"],\"rlimits\":{\"nofile\":4096}}," \
+	"  \"args\":[\"--block-size\",\"65536\",\"--blocks\",\"512\",\"--readahead\",\"8\",\"disk\"]," \
+	SUP "},"                                                                           \
+	" {\"name\":\"fs\",\"exec\":\"fs\",\"calls\":[\"cache\"],"                         \
+	"  \"args\":[\"--block-size\",\"65536\",\"cache\"]," SUP "} ]}"
+
+static const char fuse_stack[] = FUSE_STACK("t-fuse", "");
 
 /* The same, with disk's reads of the image (sendfile) injectable. */
 static const char fuse_stack_injectable[] =
-	"{ \"name\": \"t-fuse-inj\", \"servers\": ["
-	" {\"name\":\"disk\",\"exec\":\"disk\",\"sandbox\":\"blockio\",\"args\":[\"--redo-log\"],"
-	"  \"injectable\":[\"sendfile\",\"pread64\",\"pwrite64\"],"
-	"  \"files\":[{\"path\":\"@DIR@/fs.img\",\"write\":true},"
-	"             {\"path\":\"@DIR@/fs.log\",\"write\":true,\"create\":true}]," SUP "},"
-	" {\"name\":\"cache\",\"exec\":\"cache\",\"max_inflight\":32,\"calls\":[\"disk\"],"
-	"  \"sandbox\":{\"groups\":[\"ant\",\"stdio\",\"mem\",\"time\"],\"rlimits\":{\"nofile\":4096}},"
-	"  \"args\":[\"--block-size\",\"65536\",\"--blocks\",\"512\",\"--readahead\",\"8\",\"disk\"],"
-	SUP "},"
-	" {\"name\":\"fs\",\"exec\":\"fs\",\"calls\":[\"cache\"],"
-	"  \"args\":[\"--block-size\",\"65536\",\"cache\"]," SUP "} ]}";
+	FUSE_STACK("t-fuse-inj", "  \"injectable\":[\"sendfile\",\"pread64\",\"pwrite64\"],");
 
 static const char *const servers[] = { "disk", "cache", "fs" };
 

@@ -37,6 +37,17 @@ enum ant_sandbox_call {
 
 struct ant_conn;
 
+/* A fault's probability draw for its k-th request, hit or call: one step of
+ * splitmix64 from seed + k, so that the same seed fires at the same k.
+ * (antd's triggers and libant's named points both use it.) */
+static inline uint64_t ant_fault_draw(uint64_t seed, uint64_t k)
+{
+	uint64_t z = seed + k * 0x9e3779b97f4a7c15ull;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
 /*
  * A named failpoint in a server's own code, e.g. before the cache asks the
  * disk: ANT_FAILPOINT(c, "cache.before_disk_read").  Unarmed, it costs one
