@@ -58,6 +58,12 @@ static const struct antd_option {
 	  "check STACK.json, its servers' binaries and its policies,\n"
 	  "say what is wrong or that it is fine, and exit (0 or 1)\n"
 	  "without starting anything" },
+	{ { "state-format", no_argument, NULL, 'F' }, NULL,
+	  "print the versions of antd's state this antd can take\n"
+	  "over (antctl reexec asks the new binary) and exit" },
+	{ { "resume", required_argument, NULL, 'R' }, "FDS",
+	  "antd's own, for antctl reexec: take over from the antd\n"
+	  "before, whose state is in these fds" },
 	{ { "help", no_argument, NULL, 'h' }, NULL, "this text" },
 	{ { "version", no_argument, NULL, 'V' }, NULL, "print the version" },
 };
@@ -350,7 +356,7 @@ static void fit_fd_limits(struct antd *d)
 
 /* What the command line says. */
 struct args {
-	const char *run_dir, *log_file, *server_path, *policy_path, *stack_file;
+	const char *run_dir, *log_file, *server_path, *policy_path, *stack_file, *resume;
 	int foreground, log_json, verbose, check;
 };
 
@@ -373,6 +379,11 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'p': a->policy_path = optarg; break;
 		case 'v': a->verbose = 1; break;
 		case 'c': a->check = 1; break;
+		case 'R': a->resume = optarg; break;
+		case 'F':
+			printf("%s %u %u\n", ANTD_STATE_FORMAT, ANTD_STATE_VERSION_MIN,
+			       ANTD_STATE_VERSION);
+			return 0;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("antd %s\n", ANT_VERSION); return 0;
 		default:
@@ -395,7 +406,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 static int load_stack(struct antd *d, const struct args *a)
 {
 	char err[1024];
-	d->stack = stack_load(a->stack_file, err, sizeof(err));
+	if (d->stack_text)   /* a re-exec: the stack as the first antd read it */
+		d->stack = stack_parse(d->stack_text, a->stack_file, err, sizeof(err));
+	else
+		d->stack = stack_load_keep(a->stack_file, &d->stack_text, err, sizeof(err));
 	if (!d->stack) {
 		fprintf(stderr, "antd: %s\n", err);
 		return -1;
@@ -457,9 +471,31 @@ static int settle_in(struct antd *d, const struct args *a)
 	return 0;
 }
 
+/* A re-exec: the run folder is antd's already (its lock fd came across),
+ * the pid is the same; only the log is opened again. */
+static int settle_in_again(struct antd *d, const struct args *a, char *err, size_t errlen)
+{
+	const char *run_dir = json_string_value(json_object_get(d->resume, "run_dir"));
+	const char *log_path = json_string_value(json_object_get(d->resume, "log_path"));
+	if (!run_dir || !log_path) {
+		snprintf(err, errlen, "the state lacks the run folder");
+		return -1;
+	}
+	d->run_dir = strdup(run_dir);
+	snprintf(d->log_path, sizeof(d->log_path), "%s", log_path);
+	int r = log_open(a->log_json, log_path[0] ? log_path : NULL);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", log_path, strerror(-r));
+		return -1;
+	}
+	if (a->verbose)
+		log_set_level(LOG_DEBUG);
+	return 0;
+}
+
 /* The event loop, the two listening sockets, the signals.  Returns 0 or -1
  * (logged and reported). */
-static int open_loop(struct antd *d)
+static int open_loop(struct antd *d, int resume)
 {
 	/* antd and, by inheritance, every server: a synchronous call chain pays
 	 * for each cross-CPU wake-up (see docs/architecture.md, "CPU placement"). */
@@ -478,7 +514,7 @@ static int open_loop(struct antd *d)
 	install_handlers(d);
 	d->forker.sock = d->forker.pidfd = -1;
 	char err[1024];
-	if (listen_open(d, err, sizeof(err)) < 0) {
+	if (!resume && listen_open(d, err, sizeof(err)) < 0) {
 		log_error("start", NULL, "%s", err);
 		strcat(err, "\n");
 		report_ready(d, err);
@@ -519,7 +555,63 @@ static void tear_down(struct antd *d)
 		close(d->lock_fd);
 	free(d->run_dir);
 	stack_free(d->stack);
+	free(d->stack_text);
+	free(d->argv);
 	log_close();
+}
+
+/* antd's command line without --resume (what a re-exec runs again). */
+static void keep_argv(struct antd *d, int argc, char **argv)
+{
+	d->argv = calloc((size_t)argc + 1, sizeof(*d->argv));
+	if (!d->argv)
+		return;
+	for (int i = 0; i < argc; i++) {
+		if (i > 0 && strncmp(argv[i], "--resume", 8) == 0) {
+			if (!strchr(argv[i], '=') && i + 1 < argc)
+				i++;
+			continue;
+		}
+		d->argv[d->argc++] = argv[i];
+	}
+}
+
+/* Started by antctl reexec: take over from the antd before, or go back to
+ * it.  Returns antd's exit status. */
+static int resume(struct antd *d, const struct args *a, char **argv)
+{
+	char err[1024] = "";
+	d->resume_main = mono_ns();
+	signal(SIGPIPE, SIG_IGN);
+	if (reexec_read(d, a->resume, err, sizeof(err)) < 0 || load_stack(d, a) < 0 ||
+	    settle_in_again(d, a, err, sizeof(err)) < 0)
+		goto back;
+	fit_fd_limits(d);
+	if (open_loop(d, 1) < 0) {
+		snprintf(err, sizeof(err), "cannot open the event loop");
+		goto back;
+	}
+	for (unsigned id = 1; id <= d->stack->nservers; id++) {
+		struct server *s = &d->servers[id];
+		s->id = id;
+		s->conf = &d->stack->servers[id - 1];
+		supervise_init(d, s);
+	}
+	if (reexec_take_over(d, err, sizeof(err)) < 0)
+		goto back;
+	spawn_init_later(d, 0.02);
+	reexec_done(d);
+	loop_run(d);
+	int status = d->exit_status;
+	tear_down(d);
+	return status;
+back:
+	if (!err[0])
+		snprintf(err, sizeof(err), "the stack file or the policies cannot be read again");
+	fprintf(stderr, "antd: re-exec: %s\n", err);
+	reexec_fall_back(d, argv, err);
+	fprintf(stderr, "antd: re-exec: there is no antd to go back to: the stack is lost\n");
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -533,6 +625,11 @@ int main(int argc, char **argv)
 	d.uid = geteuid();
 	d.stop_grace_s = STOP_GRACE_S;
 	d.foreground = a.foreground;
+	d.resume_fd = d.resume_exe = -1;
+	keep_argv(&d, argc, argv);
+	if (a.resume)
+		return resume(&d, &a, argv);
+	d.started_wall = (double)time(NULL);
 	if (load_stack(&d, &a) < 0)
 		return 1;
 	if (a.check) {
@@ -545,7 +642,7 @@ int main(int argc, char **argv)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	fit_fd_limits(&d);
-	if (open_loop(&d) < 0)
+	if (open_loop(&d, 0) < 0)
 		return 1;
 	log_info("start", NULL, "antd %s pid %ld: stack %s from %s, run folder %s", ANT_VERSION,
 		 (long)getpid(), d.stack->name, d.stack->path, d.run_dir);

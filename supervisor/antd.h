@@ -16,6 +16,7 @@
 #include "inject.h"
 #include "upgrade.h"
 #include "peer.h"
+#include "reexec.h"
 #include "server.h"
 #include "stackfile.h"
 #include "supervise.h"
@@ -78,6 +79,20 @@ struct antd {
 	struct inject_table inject;         /* armed faults (inject.c) */
 	uint64_t calls_total;
 	uint64_t events;                    /* messages read: the busy-poll loop's sign of life */
+	/* re-executing itself (reexec.c) */
+	char *stack_text;                   /* the stack file as read at start (a re-exec
+					       reads this, not the file again) */
+	char **argv;                        /* antd's command line, without --resume */
+	int argc;
+	unsigned reexecs;                   /* times antd re-executed itself so far */
+	double started_wall;                /* when the first antd of this run started */
+	struct reexec reexec;               /* antctl reexec under way */
+	json_t *resume;                     /* the new antd: the state it takes over ... */
+	unsigned char *resume_blob;         /* ... with its pages and messages */
+	size_t resume_blob_len;
+	int resume_fd, resume_exe;          /* the state's memfd, the binary before (-1) */
+	uint64_t resume_t0;                 /* mono_ns when the antd before stopped serving */
+	uint64_t resume_main;               /* mono_ns when the new one's main began */
 };
 
 #endif

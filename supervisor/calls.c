@@ -125,6 +125,54 @@ static void call_free(struct antd *d, struct call *c)
 	}
 }
 
+struct call *calls_adopt(struct antd *d, uint32_t index, uint32_t gen)
+{
+	struct call_table *t = &d->calls;
+	if (gen == 0 || index > (1u << 24))
+		return NULL;
+	while (t->n <= index) {
+		if (t->n == t->cap) {
+			uint32_t cap = t->cap ? t->cap * 2 : 64;
+			struct call **nc = realloc(t->c, cap * sizeof(*nc));
+			uint32_t *ne = nc ? realloc(t->empty, cap * sizeof(*ne)) : NULL;
+			if (nc)
+				t->c = nc;
+			if (!ne)
+				return NULL;
+			t->empty = ne;
+			t->cap = cap;
+		}
+		t->c[t->n++] = NULL;
+	}
+	if (t->c[index] || !(t->c[index] = malloc(sizeof(struct call))))
+		return NULL;
+	struct call *c = t->c[index];
+	memset(c, 0, offsetof(struct call, page));
+	c->d = d;
+	ev_timer_init(&c->deadline, on_deadline, 0., 0.);
+	c->deadline.data = c;
+	c->index = index;
+	c->gen = gen;
+	t->live++;
+	return c;
+}
+
+void calls_adopt_done(struct antd *d, uint32_t next_gen)
+{
+	struct call_table *t = &d->calls;
+	t->nempty = 0;
+	for (uint32_t i = t->n; i-- > 0; )
+		if (!t->c[i])
+			t->empty[t->nempty++] = i;
+	t->next_gen = next_gen;
+}
+
+void calls_adopt_deadline(struct antd *d, struct call *c, double remaining)
+{
+	ev_timer_set(&c->deadline, remaining > 0 ? remaining : 0.001, 0.);
+	ev_timer_start(d->loop, &c->deadline);
+}
+
 static struct call *call_lookup(struct antd *d, uint32_t index, uint32_t gen)
 {
 	struct call_table *t = &d->calls;

@@ -87,6 +87,13 @@ void calls_count_hold(struct antd *d, struct peer *p, const struct ant_ica_ref *
  * of its own, or a stage it forwarded and wants the result of?  (An
  * upgrade's drain waits for none.) */
 int calls_owed_to(struct antd *d, const struct server *s);
+/* A re-exec of antd (reexec_state.c): a call of the antd before, in its
+ * slot index under its gen (NULL: taken, or out of memory); every call
+ * adopted, the table's generation goes on from next_gen; a held call's
+ * deadline, remaining seconds from now. */
+struct call *calls_adopt(struct antd *d, uint32_t index, uint32_t gen);
+void calls_adopt_done(struct antd *d, uint32_t next_gen);
+void calls_adopt_deadline(struct antd *d, struct call *c, double remaining);
 /* Fail every call in flight with error (shutdown). */
 void calls_fail_all(struct antd *d, int error);
 

@@ -179,6 +179,11 @@ fail:
 
 json_t *config_load(const char *path, char *err, size_t errlen)
 {
+	return config_load_keep(path, NULL, err, errlen);
+}
+
+json_t *config_load_keep(const char *path, char **text, char *err, size_t errlen)
+{
 	struct config_err e = { path, err, errlen };
 	json_t *root;
 	size_t len;
@@ -193,7 +198,13 @@ json_t *config_load(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	root = config_parse(buf, len, path, err, errlen);
-	free(buf);
+	char *t = root && text ? realloc(buf, len + 1) : NULL;
+	if (t) {
+		t[len] = '\0';
+		*text = t;
+	} else {
+		free(buf);
+	}
 	return root;
 }
 

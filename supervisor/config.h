@@ -59,6 +59,9 @@ json_t *config_parse(const char *buf, size_t len, const char *name, char *err, s
  * or the syntax error of config_parse.
  */
 json_t *config_load(const char *path, char *err, size_t errlen);
+/* The same, and the file's text (*text, NUL-terminated, the caller's to
+ * free) when it parses. */
+json_t *config_load_keep(const char *path, char **text, char *err, size_t errlen);
 
 /*
  * Walk the ':'-separated folders of search (NULL: none): start with

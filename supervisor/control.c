@@ -6,9 +6,12 @@
 
 #include <jansson.h>
 
+#include "ant-config.h"
+
 #include "antd.h"
 #include "control.h"
 #include "log.h"
+#include "reexec.h"
 
 /* Seconds to the millisecond, so that the JSON carries no float noise. */
 static json_t *secs(uint64_t ns)
@@ -154,7 +157,7 @@ static json_t *status_json(struct antd *d)
 		json_array_append_new(servers, o);
 	}
 	const struct loop_stats *ls = &d->loop_stats;
-	return json_pack("{s:s, s:i, s:s, s:o, s:{s:i, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:i, s:I}, "
+	json_t *st = json_pack("{s:s, s:i, s:s, s:o, s:{s:i, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:i, s:I}, "
 			 "s:{s:I, s:I, s:I, s:I}, s:{s:i, s:i}}",
 			 "stack", d->stack->name, "pid", (int)getpid(), "run_dir", d->run_dir,
 			 "servers", servers,
@@ -171,9 +174,15 @@ static json_t *status_json(struct antd *d)
 			 "busy_max_us", (json_int_t)(ls->busy_max_ns / 1000),
 			 "over_1ms", (json_int_t)ls->over_1ms, "over_10ms", (json_int_t)ls->over_10ms,
 			 "forker", "pid", (int)d->forker.pid, "restarts", (int)d->forker.restarts);
+	/* antd itself: its version, and how often it re-executed (antctl reexec) */
+	if (st)
+		json_object_set_new(st, "antd", json_pack("{s:s, s:i, s:f}", "version", ANT_VERSION,
+							  "reexecs", (int)d->reexecs,
+							  "started", d->started_wall));
+	return st;
 }
 
-static void reply(struct peer *p, json_t *o)
+void control_reply(struct peer *p, json_t *o)
 {
 	/* 15 digits: a value rounded to the ms (secs) prints exactly as that. */
 	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
@@ -185,6 +194,8 @@ static void reply(struct peer *p, json_t *o)
 		log_warn("control", NULL, "reply to %s lost: %s", peer_name(p), strerror(-r));
 	free(s);
 }
+
+static void reply(struct peer *p, json_t *o) { control_reply(p, o); }
 
 /* Connections that asked for log --follow (peer keys). */
 #define FOLLOWERS_MAX 64
@@ -230,6 +241,21 @@ static int follow(struct peer *p)
 		}
 	}
 	return -1;
+}
+
+unsigned control_followers(struct antd *d, uint64_t *keys, unsigned max)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < FOLLOWERS_MAX && n < max; i++)
+		if (followed == d && followers[i] && peer_by_key(d, followers[i]))
+			keys[n++] = followers[i];
+	return n;
+}
+
+int control_follow_key(struct antd *d, uint64_t key)
+{
+	struct peer *p = peer_by_key(d, key);
+	return p && p->kind == PEER_CONTROL ? follow(p) : -1;
 }
 
 static struct server *find_server(struct antd *d, json_t *req, struct peer *p)
@@ -333,6 +359,13 @@ static void cmd_upgrade_op(struct peer *p, json_t *req, int rollback)
 static void cmd_upgrade(struct peer *p, json_t *req) { cmd_upgrade_op(p, req, 0); }
 static void cmd_rollback(struct peer *p, json_t *req) { cmd_upgrade_op(p, req, 1); }
 
+static void cmd_reexec(struct peer *p, json_t *req)
+{
+	json_t *r = reexec_cmd(p->d, req, p);
+	if (r)
+		reply(p, r);   /* else the new antd answers */
+}
+
 static void cmd_ping(struct peer *p, json_t *req)
 {
 	reply(p, json_pack("{s:b}", "ok", 1));
@@ -354,6 +387,7 @@ static const struct command {
 	{ "inject-clear", cmd_inject_clear },
 	{ "upgrade", cmd_upgrade },
 	{ "rollback", cmd_rollback },
+	{ "reexec", cmd_reexec },
 };
 
 void control_on_message(struct peer *p, unsigned char *req, size_t len, int fd)

@@ -440,7 +440,7 @@ int forker_request(struct antd *d, unsigned server_id, unsigned gen, const char 
 		   size_t len, const int *fds, unsigned nfds)
 {
 	struct forker *f = &d->forker;
-	if (f->sock < 0)
+	if (f->sock < 0 && (!f->on_forked || f->pid > 0 || forker_start(d, f->on_forked) < 0))
 		return -ECHILD;
 	static struct ant_m_fork rq;
 	if (len > sizeof(rq.exec))
@@ -460,6 +460,25 @@ void forker_kill(struct antd *d)
 			  (int)f->pid);
 		pidfd_send_signal(f->pidfd, SIGKILL, NULL, 0);
 	}
+}
+
+int forker_abandon(struct antd *d, pid_t *pid)
+{
+	struct forker *f = &d->forker;
+	int pidfd = f->pidfd;
+	*pid = f->pid;
+	if (f->sock >= 0) {
+		ev_io_stop(d->loop, &f->replyw);
+		close(f->sock);
+		f->sock = -1;
+	}
+	if (pidfd >= 0) {
+		ev_io_stop(d->loop, &f->pidw);
+		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+	}
+	f->pidfd = -1;
+	f->pid = 0;
+	return pidfd;
 }
 
 void forker_stop(struct antd *d)

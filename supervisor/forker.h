@@ -41,6 +41,9 @@ int forker_request(struct antd *d, unsigned server_id, unsigned gen, const char 
 void forker_kill(struct antd *d);
 /* Reap the child of pidfd if it has ended: 1 (si says how), else 0. */
 int pidfd_reaped(int pidfd, siginfo_t *si);
+/* antd re-executes: close and kill the forker without waiting for its end;
+ * returns its pidfd (the new antd reaps it) and its pid, or -1. */
+int forker_abandon(struct antd *d, pid_t *pid);
 /* antd is ending: close, kill and reap the forker. */
 void forker_stop(struct antd *d);
 

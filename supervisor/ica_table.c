@@ -349,3 +349,72 @@ unsigned ica_live_count(const struct ica_table *t)
 		n += t->e[i].gen != 0;
 	return n;
 }
+
+/* ---- a re-exec of antd: the table rebuilt entry by entry -------------------- */
+
+static int reach(struct ica_table *t, uint32_t idx)
+{
+	if (idx > (1u << 26))
+		return -EINVAL;
+	while (t->n <= idx) {
+		if (t->n == t->cap && grow(&t->e, &t->cap, sizeof(*t->e), 64) < 0)
+			return -ENOMEM;
+		memset(&t->e[t->n], 0, sizeof(t->e[t->n]));
+		t->e[t->n].fd = t->e[t->n].ro_fd = -1;
+		t->n++;
+	}
+	return t->e[idx].fd >= 0 || t->e[idx].gen ? -EEXIST : 0;
+}
+
+int ica_adopt(struct ica_table *t, uint32_t idx, const struct ica_entry *src)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	if (src->fd < 0 || !src->size || src->size % (size_t)ps ||
+	    size_class(src->size / (size_t)ps) >= ICA_CLASSES)
+		return -EINVAL;
+	int r = reach(t, idx);
+	if (r < 0)
+		return r;
+	struct ica_entry *e = &t->e[idx];
+	*e = *src;
+	e->holders = NULL;
+	e->nholders = e->cap = 0;
+	e->next_free = 0;
+	for (unsigned i = 0; i < src->nholders; i++)
+		if ((r = add_holder(e, src->holders[i].key, src->holders[i].ro)) < 0)
+			return r;
+	if (e->gen) {
+		t->live_bytes += e->size;
+		return 0;
+	}
+	/* Scrubbed, in the pool of its class. */
+	unsigned cls = size_class(e->size / (size_t)ps);
+	e->next_free = t->pool[cls];
+	t->pool[cls] = idx + 1;
+	t->pooled_bytes += e->size;
+	return 0;
+}
+
+int ica_adopt_stock(struct ica_table *t, unsigned cls, int fd)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	if (cls < ICA_STOCK_MIN_CLASS || cls > ICA_STOCK_MAX_CLASS ||
+	    t->nstock[cls] == ICA_STOCK_PER_CLASS)
+		return -EINVAL;
+	t->stock[cls][t->nstock[cls]++] = fd;
+	t->stock_bytes += ((size_t)1 << cls) * (size_t)ps;
+	return 0;
+}
+
+void ica_adopt_done(struct ica_table *t, uint32_t next_gen)
+{
+	t->free_slots = 0;
+	for (uint32_t i = t->n; i-- > 0; ) {
+		struct ica_entry *e = &t->e[i];
+		if (!e->gen && e->fd < 0) {
+			e->next_free = t->free_slots;
+			t->free_slots = i + 1;
+		}
+	}
+	t->next_gen = next_gen;
+}

@@ -96,6 +96,14 @@ void ica_unhold_all(struct ica_table *t, uint64_t holder);
 void ica_ref(struct ica_table *t, const struct ant_ica_ref *ref);
 void ica_unref(struct ica_table *t, const struct ant_ica_ref *ref);
 
+/* A re-exec of antd (reexec_state.c): an area of the antd before in slot
+ * idx, as src describes it (its fds are taken over; a generation of 0 is
+ * a pooled area); a stocked area of class cls; then the free slots and the
+ * generation to go on from.  Return 0 or -errno. */
+int ica_adopt(struct ica_table *t, uint32_t idx, const struct ica_entry *src);
+int ica_adopt_stock(struct ica_table *t, unsigned cls, int fd);
+void ica_adopt_done(struct ica_table *t, uint32_t next_gen);
+
 /* Number of live areas. */
 unsigned ica_live_count(const struct ica_table *t);
 

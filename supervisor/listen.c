@@ -171,6 +171,14 @@ int listen_open(struct antd *d, char *err, size_t errlen)
 		listen_close(d);
 		return -1;
 	}
+	listen_adopt(d, d->app_listen, d->control_listen);
+	return 0;
+}
+
+void listen_adopt(struct antd *d, int app_fd, int control_fd)
+{
+	d->app_listen = app_fd;
+	d->control_listen = control_fd;
 	ev_timer_init(&d->accept_timer, on_accept_timer, ACCEPT_PAUSE_S, 0.);
 	d->accept_timer.data = d;
 	ev_io_init(&d->app_w, on_accept, d->app_listen, EV_READ);
@@ -179,5 +187,4 @@ int listen_open(struct antd *d, char *err, size_t errlen)
 	ev_io_init(&d->control_w, on_accept, d->control_listen, EV_READ);
 	d->control_w.data = d;
 	ev_io_start(d->loop, &d->control_w);
-	return 0;
 }

@@ -11,6 +11,8 @@ struct antd;
  * (0600: root or antd's own uid), and accept from the loop.  Returns 0, or
  * -1 with err (nothing left open). */
 int listen_open(struct antd *d, char *err, size_t errlen);
+/* Accept from two sockets that are listening already (a re-exec of antd). */
+void listen_adopt(struct antd *d, int app_fd, int control_fd);
 /* Stop listening and remove both sockets (idempotent). */
 void listen_close(struct antd *d);
 

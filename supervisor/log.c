@@ -128,6 +128,15 @@ json_t *log_recent(unsigned n)
 	return a;
 }
 
+void log_keep(json_t *event)
+{
+	json_decref(lg.ring[lg.head]);
+	lg.ring[lg.head] = json_incref(event);
+	lg.head = (lg.head + 1) % LOG_RING;
+	if (lg.count < LOG_RING)
+		lg.count++;
+}
+
 void log_set_hook(void (*fn)(const json_t *event, void *arg), void *arg)
 {
 	lg.hook = fn;
@@ -201,11 +210,7 @@ static void vlog(enum log_level lvl, const char *event, const char *server, json
 		json_object_update_missing(o, fields);
 	json_decref(fields);
 	if (o && lvl >= LOG_INFO) {
-		json_decref(lg.ring[lg.head]);
-		lg.ring[lg.head] = json_incref(o);
-		lg.head = (lg.head + 1) % LOG_RING;
-		if (lg.count < LOG_RING)
-			lg.count++;
+		log_keep(o);
 		if (lg.hook)
 			lg.hook(o, lg.hook_arg);
 	}

@@ -26,6 +26,9 @@ void log_fields(enum log_level lvl, const char *event, const char *server, json_
 /* The last n events (at most LOG_RING), oldest first: a new JSON array. */
 #define LOG_RING 1000
 json_t *log_recent(unsigned n);
+/* Put event into the ring of recent ones without logging it (an event of
+ * the antd before a re-exec). */
+void log_keep(json_t *event);
 /* Called with every event logged from now on (NULL: none). */
 void log_set_hook(void (*fn)(const json_t *event, void *arg), void *arg);
 

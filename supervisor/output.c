@@ -33,7 +33,7 @@ struct output {
 };
 
 /* Every live watch, oldest first (for output_close_all). */
-static TAILQ_HEAD(, output) outputs = TAILQ_HEAD_INITIALIZER(outputs);
+static TAILQ_HEAD(outputs_head, output) outputs = TAILQ_HEAD_INITIALIZER(outputs);
 
 int output_pipe(int fds[2])
 {
@@ -139,6 +139,25 @@ void output_watch(struct ev_loop *loop, int fd, const char *name, pid_t pid)
 	ev_io_init(&o->w, on_output, fd, EV_READ);
 	ev_io_start(loop, &o->w);
 	TAILQ_INSERT_TAIL(&outputs, o, link);
+}
+
+void output_each(void (*fn)(void *arg, int fd, const char *name, pid_t pid, const char *line,
+			    size_t len), void *arg)
+{
+	struct output *o;
+	TAILQ_FOREACH(o, &outputs, link)
+		fn(arg, o->w.fd, o->name, o->pid, o->line, o->len);
+}
+
+void output_adopt(struct ev_loop *loop, int fd, const char *name, pid_t pid, const char *line,
+		  size_t len)
+{
+	output_watch(loop, fd, name, pid);
+	struct output *o = TAILQ_LAST(&outputs, outputs_head);
+	if (o && o->w.fd == fd && len && len < OUTPUT_LINE_MAX) {
+		memcpy(o->line, line, len);
+		o->len = len;
+	}
 }
 
 void output_close_all(struct ev_loop *loop)

@@ -15,6 +15,13 @@ int output_pipe(int fds[2]);
  * lines a second (the rest are counted and dropped).  Until EOF. */
 void output_watch(struct ev_loop *loop, int fd, const char *name, pid_t pid);
 
+/* antd re-executes (reexec_state.c): each watch, oldest first, with the
+ * line it is gathering; and a watch taken over (fd consumed). */
+void output_each(void (*fn)(void *arg, int fd, const char *name, pid_t pid, const char *line,
+			    size_t len), void *arg);
+void output_adopt(struct ev_loop *loop, int fd, const char *name, pid_t pid, const char *line,
+		  size_t len);
+
 /* Stop and free every watch (antd is ending). */
 void output_close_all(struct ev_loop *loop);
 

@@ -32,47 +32,38 @@ void peer_set_handlers(struct antd *d, enum peer_kind kind, const struct peer_ha
 	d->handlers[kind] = *h;
 }
 
-struct peer *peer_new(struct antd *d, int fd, enum peer_kind kind, unsigned server_id)
+/* Room for slot idx in the table (NULL up to it).  Returns 0 or -ENOMEM. */
+static int peers_reach(struct antd *d, uint32_t idx)
 {
-	uint32_t idx;
-	for (idx = 0; idx < d->npeers; idx++)
-		if (!d->peers[idx])
-			break;
-	if (idx == d->npeers) {
+	while (idx >= d->npeers) {
 		if (d->npeers == d->peers_cap) {
 			uint32_t cap = d->peers_cap ? d->peers_cap * 2 : 64;
 			struct peer **np = realloc(d->peers, cap * sizeof(*np));
-			if (!np) {
-				close(fd);
-				return NULL;
-			}
+			if (!np)
+				return -ENOMEM;
 			d->peers = np;
 			d->peers_cap = cap;
 		}
 		d->peers[d->npeers++] = NULL;
 	}
+	return 0;
+}
+
+/* A peer in slot idx (free, and within the table) under gen, reading fd. */
+static struct peer *place(struct antd *d, int fd, enum peer_kind kind, unsigned server_id,
+			  uint32_t idx, uint32_t gen)
+{
 	struct peer *p = calloc(1, sizeof(*p));
-	if (!p) {
-		close(fd);
+	if (!p)
 		return NULL;
-	}
-	if (++d->peer_gen == 0)
-		d->peer_gen = 1;
 	p->idx = idx;
-	p->gen = d->peer_gen;
+	p->gen = gen;
 	p->kind = kind;
 	p->server_id = server_id;
 	p->fd = fd;
 	p->d = d;
 	p->pid = -1;
 	STAILQ_INIT(&p->out);
-	struct ucred cr;
-	socklen_t cl = sizeof(cr);
-	if (kind != PEER_SERVER && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0) {
-		p->pid = cr.pid;
-		p->uid = cr.uid;
-		p->gid = cr.gid;
-	}
 	d->peers[idx] = p;
 	ev_io_init(&p->rio, on_readable, fd, EV_READ);
 	p->rio.data = p;
@@ -80,6 +71,42 @@ struct peer *peer_new(struct antd *d, int fd, enum peer_kind kind, unsigned serv
 	p->wio.data = p;
 	ev_io_start(d->loop, &p->rio);
 	return p;
+}
+
+struct peer *peer_new(struct antd *d, int fd, enum peer_kind kind, unsigned server_id)
+{
+	uint32_t idx;
+	for (idx = 0; idx < d->npeers; idx++)
+		if (!d->peers[idx])
+			break;
+	if (peers_reach(d, idx) < 0) {
+		close(fd);
+		return NULL;
+	}
+	if (++d->peer_gen == 0)
+		d->peer_gen = 1;
+	struct peer *p = place(d, fd, kind, server_id, idx, d->peer_gen);
+	if (!p) {
+		close(fd);
+		return NULL;
+	}
+	struct ucred cr;
+	socklen_t cl = sizeof(cr);
+	if (kind != PEER_SERVER && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0) {
+		p->pid = cr.pid;
+		p->uid = cr.uid;
+		p->gid = cr.gid;
+	}
+	return p;
+}
+
+struct peer *peer_adopt(struct antd *d, int fd, enum peer_kind kind, unsigned server_id,
+			uint32_t idx, uint32_t gen)
+{
+	if (gen == 0 || kind < PEER_SERVER || kind >= PEER_KINDS || peers_reach(d, idx) < 0 ||
+	    d->peers[idx])
+		return NULL;
+	return place(d, fd, kind, server_id, idx, gen);
 }
 
 struct peer *peer_by_key(struct antd *d, uint64_t key)

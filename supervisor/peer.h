@@ -71,6 +71,11 @@ void peer_set_handlers(struct antd *d, enum peer_kind kind, const struct peer_ha
 /* Take over fd (consumes it, also on failure) as a new peer and start
  * reading it; apps and control peers get their credentials (SO_PEERCRED). */
 struct peer *peer_new(struct antd *d, int fd, enum peer_kind kind, unsigned server_id);
+/* A connection of the antd before a re-exec, in its old slot idx under
+ * its old gen (so every key naming it still does): NULL if that slot is
+ * taken or out of memory (fd is not consumed then). */
+struct peer *peer_adopt(struct antd *d, int fd, enum peer_kind kind, unsigned server_id,
+			uint32_t idx, uint32_t gen);
 /* The live peer with this key, or NULL. */
 struct peer *peer_by_key(struct antd *d, uint64_t key);
 /* The lookup behind it, over any peer table (also the unit tests' fake). */

@@ -200,6 +200,9 @@ int instance_spawn_exec(struct antd *d, struct instance *in, const struct exec_s
 
 /* Start the forker (forker.c): call once, before the first instance_spawn. */
 int spawn_init(struct antd *d);
+/* The same after_s from now (a re-exec: the calls waiting in the sockets
+ * go first; a spawn asked for before then starts the forker itself). */
+void spawn_init_later(struct antd *d, double after_s);
 /*
  * Start a process in the empty slot in: its socket and spawn channel are
  * made here, the fork, the sandbox and the exec by the forker.  Never waits:
@@ -212,6 +215,16 @@ int instance_spawn(struct antd *d, struct instance *in);
 /* Signal a live instance (by its pidfd: never a recycled pid; before its
  * pid is known, when it is). */
 void instance_signal(struct instance *in, int sig);
+/* A re-exec of antd: in is the process pid (started, its pidfd and its
+ * seccomp notification fd, or -1, taken over) of the antd before; the rest
+ * of in is filled by the caller. */
+void instance_adopt(struct antd *d, struct instance *in, pid_t pid, int pidfd, int notify_fd);
+/* Processes the forker made for nobody, being reaped now (a re-exec waits
+ * for none). */
+unsigned spawn_strays(void);
+/* Kill pid (its pidfd consumed) and reap it when it ends: a process nobody
+ * waits for (the forker of the antd before a re-exec, a late fork). */
+void spawn_adopt_stray(struct antd *d, pid_t pid, int pidfd);
 /* Close what is left of an ended instance and empty its slot (the peer must
  * be closed already). */
 void instance_clear(struct antd *d, struct instance *in);

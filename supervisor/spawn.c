@@ -122,18 +122,26 @@ struct stray {
 	int pidfd;
 };
 
+static unsigned strays;   /* live: a re-exec waits for none */
+
+unsigned spawn_strays(void)
+{
+	return strays;
+}
+
 static void on_stray_exit(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct stray *st = (struct stray *)w;
 	siginfo_t si;
 	if (!pidfd_reaped(st->pidfd, &si))
 		return;
+	strays--;
 	ev_io_stop(loop, w);
 	close(st->pidfd);
 	free(st);
 }
 
-static void adopt_stray(struct antd *d, pid_t pid, int pidfd)
+void spawn_adopt_stray(struct antd *d, pid_t pid, int pidfd)
 {
 	pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
 	struct stray *st = malloc(sizeof(*st));
@@ -143,6 +151,7 @@ static void adopt_stray(struct antd *d, pid_t pid, int pidfd)
 		return;
 	}
 	st->pidfd = pidfd;
+	strays++;
 	ev_io_init(&st->w, on_stray_exit, pidfd, EV_READ);
 	ev_io_start(d->loop, &st->w);
 }
@@ -169,7 +178,7 @@ static void forked(struct antd *d, const struct ant_m_forked *rep, int pidfd)
 	struct instance *in = waiting_for(d, rep->server_id, rep->gen);
 	if (!in) {
 		if (rep->pid > 0 && pidfd >= 0)
-			adopt_stray(d, rep->pid, pidfd);
+			spawn_adopt_stray(d, rep->pid, pidfd);
 		else if (pidfd >= 0)
 			close(pidfd);
 		return;
@@ -215,6 +224,27 @@ int spawn_init(struct antd *d)
 	siginfo_t none = { .si_code = CLD_EXITED };
 	oom_killed(&none);   /* the count from now on */
 	return forker_start(d, forked);
+}
+
+static ev_timer later_w;
+
+static void on_later(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct antd *d = ev_userdata(loop);
+	if (d->forker.sock >= 0)
+		return;   /* a spawn started it already */
+	int r = forker_start(d, forked);
+	if (r < 0)
+		log_error("forker", NULL, "cannot start the forker: %s", strerror(-r));
+}
+
+void spawn_init_later(struct antd *d, double after_s)
+{
+	siginfo_t none = { .si_code = CLD_EXITED };
+	oom_killed(&none);
+	d->forker.on_forked = forked;   /* a spawn before then starts it (forker_request) */
+	ev_timer_init(&later_w, on_later, after_s, 0.);
+	ev_timer_start(d->loop, &later_w);
 }
 
 static void close_chan(struct antd *d, struct instance *in)
@@ -397,6 +427,18 @@ static void on_pidfd(struct ev_loop *loop, ev_io *w, int revents)
 		snprintf(s->last_exit, sizeof(s->last_exit), "%s", how);
 	struct sv_detail dt = { .si = &si, .why = how, .oom = oom };
 	supervise_event(d, s, in, EV_EXITED, &dt);
+}
+
+void instance_adopt(struct antd *d, struct instance *in, pid_t pid, int pidfd, int notify_fd)
+{
+	in->pid = pid;
+	in->pidfd = pidfd;
+	in->chan = in->out_fd = -1;
+	ev_io_init(&in->pidw, on_pidfd, pidfd, EV_READ);
+	in->pidw.data = in;
+	ev_io_start(d->loop, &in->pidw);
+	if (notify_fd >= 0)
+		sandbox_watch(d, in, notify_fd);
 }
 
 void instance_clear(struct antd *d, struct instance *in)

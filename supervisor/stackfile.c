@@ -447,6 +447,17 @@ struct stack *stack_load(const char *path, char *err, size_t errlen)
 	return stack_of(config_load(path, err, errlen), path, err, errlen);
 }
 
+struct stack *stack_load_keep(const char *path, char **text, char *err, size_t errlen)
+{
+	*text = NULL;
+	struct stack *s = stack_of(config_load_keep(path, text, err, errlen), path, err, errlen);
+	if (!s) {
+		free(*text);
+		*text = NULL;
+	}
+	return s;
+}
+
 void stack_free(struct stack *s)
 {
 	unsigned i, j;

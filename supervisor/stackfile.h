@@ -78,6 +78,9 @@ struct stack {
  *   "chain.json: servers[1].calls[0]: unknown server \"relay9\"".
  */
 struct stack *stack_load(const char *path, char *err, size_t errlen);
+/* Same, and the file's text (*text, the caller's to free): what antd reads
+ * again after a re-exec, whatever the file holds by then. */
+struct stack *stack_load_keep(const char *path, char **text, char *err, size_t errlen);
 /* Same, from a string (path is only used in messages). */
 struct stack *stack_parse(const char *json, const char *path, char *err, size_t errlen);
 void stack_free(struct stack *s);   /* accepts NULL */

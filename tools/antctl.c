@@ -479,6 +479,43 @@ static int cmd_upgrade(struct ctl *c, const struct command *cmd, const struct ar
 	return EXIT_OK;
 }
 
+/* ---- reexec ---------------------------------------------------------------------------- */
+
+/* antctl reexec: antd answers from the new binary (or from the old one,
+ * with the reason it goes on). */
+static int cmd_reexec(struct ctl *c, const struct command *cmd, const struct args *a)
+{
+	char path[PATH_MAX];
+	json_t *req = json_pack("{s:s}", "cmd", "reexec");
+	if (a->exec) {
+		if (!realpath(a->exec, path))
+			tool_usage_error("antctl reexec", "--exec %s: %s", a->exec, strerror(errno));
+		json_object_set_new(req, "exec", json_string(path));
+	}
+	if (a->up_timeout_ms >= 0)
+		json_object_set_new(req, "timeout_ms", json_integer(a->up_timeout_ms));
+	long wait = (a->up_timeout_ms >= 0 ? a->up_timeout_ms : 5000) + 15000;
+	json_t *rep = ctl_call_wait(c, req, (int)wait);
+	int ok = json_is_true(json_object_get(rep, "ok"));
+	if (c->json)
+		print_raw(c);
+	if (!ok) {
+		fprintf(stderr, "antctl reexec: %s: %s\n", ctl_str(rep, "outcome"),
+			ctl_str(rep, "error"));
+		int usage = json_is_true(json_object_get(rep, "usage"));
+		json_decref(rep);
+		return usage ? EXIT_USAGE : EXIT_FAILED;
+	}
+	if (!c->json)
+		printf("antd re-executed: %s, antd %s, pid %.0f, re-exec %.0f, pause %.2f ms, %.0f "
+		       "calls in flight kept\n", ctl_str(rep, "exec"), ctl_str(rep, "version"),
+		       ctl_num(rep, "pid"), ctl_num(rep, "reexecs"), ctl_num(rep, "pause_ms"),
+		       ctl_num(rep, "calls_in_flight"));
+	json_decref(rep);
+	(void)cmd;
+	return EXIT_OK;
+}
+
 /* ---- list ---------------------------------------------------------------------------- */
 
 /* The stacks under the run base (/run/ant): running, dead or stopped. */
@@ -837,6 +874,12 @@ static const struct option upgrade_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const struct option reexec_opts[] = {
+	{ "exec", required_argument, NULL, UP_OPT_EXEC },
+	{ "timeout", required_argument, NULL, UP_OPT_TIMEOUT },
+	{ NULL, 0, NULL, 0 },
+};
+
 static void upgrade_option(const char *prog, int ch, const char *v, struct args *a)
 {
 	switch (ch) {
@@ -1083,6 +1126,22 @@ static const struct command commands[] = {
 	  "\n"
 	  "  --probation MS, --no-state, --verify-state, --timeout MS: as for upgrade\n",
 	  upgrade_opts, "h", 1, cmd_upgrade },
+	{ "reexec", "[--exec PATH] [--timeout MS]", "antd executes itself again, keeping everything",
+	  "antd executes its binary again (or PATH, e.g. a new version of antd) and\n"
+	  "hands it its whole state: every server keeps running with the same pid,\n"
+	  "every connection stays open, every call in flight is answered once.  antd\n"
+	  "first asks PATH which state versions it reads and refuses one that cannot\n"
+	  "take over; a new antd that still fails to take over hands back to the one\n"
+	  "before, which answers with the reason.  Refused while a server is being\n"
+	  "upgraded, while faults are armed, or while antd stops.  antctl waits for the\n"
+	  "outcome: exit 0 re-executed, 1 refused or failed (the reason on stderr and\n"
+	  "in --json), 2 bad usage.\n"
+	  "\n"
+	  "  --exec PATH          the antd binary to run (default: the one running now,\n"
+	  "                       as its path reads now: a rebuilt or reinstalled one)\n"
+	  "  --timeout MS         wait at most MS for a moment when no server process\n"
+	  "                       is being started (default 5000)\n",
+	  reexec_opts, "h", 0, cmd_reexec },
 	{ "shutdown", "[--timeout S]", "stop the whole stack, and antd",
 	  "Stop the stack gracefully: antd takes no new calls, fails the calls in\n"
 	  "flight with ANT_E_SHUTDOWN, sends every server SIGTERM and, after S seconds\n"

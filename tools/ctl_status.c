@@ -117,8 +117,13 @@ void status_print_table(const json_t *st, const json_t *prev, double dt)
 	const json_t *servers = json_object_get(st, "servers");
 	const json_t *calls = json_object_get(st, "calls");
 	const json_t *loop = json_object_get(st, "loop");
-	printf("stack %s, antd pid %.0f, calls in flight %.0f (%.0f in all)\n", ctl_str(st, "stack"),
-	       ctl_num(st, "pid"), ctl_num(calls, "in_flight"), ctl_num(calls, "total"));
+	const json_t *antd = json_object_get(st, "antd");
+	printf("stack %s, antd pid %.0f", ctl_str(st, "stack"), ctl_num(st, "pid"));
+	if (antd)
+		printf(" (antd %s, re-executed %.0f time%s)", ctl_str(antd, "version"),
+		       ctl_num(antd, "reexecs"), ctl_num(antd, "reexecs") == 1 ? "" : "s");
+	printf(", calls in flight %.0f (%.0f in all)\n", ctl_num(calls, "in_flight"),
+	       ctl_num(calls, "total"));
 	if (loop)   /* how long antd was busy per wake-up: every call waits meanwhile */
 		printf("antd busy at most %.1f ms per wake-up; %.0f of %.0f wake-ups over 1 ms\n",
 		       ctl_num(loop, "busy_max_us") / 1000.0, ctl_num(loop, "over_1ms"),
