@@ -935,6 +935,46 @@ START_TEST(test_cache_upgrade_keeps_its_blocks)
 }
 END_TEST
 
+/* antd re-executes itself three times under a reader of the tree through
+ * ant-fuse: the mount never notices (every read right), no server restarts,
+ * the same pids. */
+START_TEST(test_antd_reexec_under_mount)
+{
+	struct harness h;
+	harness_start_prepared(&h, fuse_stack, make_image);
+	struct mount m = { 0 };
+	mount_start(&h, &m, "--uncached");
+	char tree[400];
+	snprintf(tree, sizeof(tree), "%s", files_at(&h, "tree"));
+	char *want = list_sums(tree);
+	pid_t pids[3];
+	for (int k = 0; k < 3; k++)
+		pids[k] = harness_server_pid(&h, servers[k]);
+	struct read_pass rp = { .dir = m.dir, .want = want };
+	struct worker w;
+	worker_start(&h, &w, read_pass, &rp);
+	char *out = NULL;
+	for (int i = 0; i < 3; i++) {
+		harness_sleep_ms(150);
+		char *a[] = { (char *)harness_tool("antctl"), "--run-dir", h.dir, "reexec", NULL };
+		ck_assert_msg(harness_run(a, &out) == 0, "%s", out);
+		free(out);
+		worker_expect_running(&h, &w);
+	}
+	while (worker_passes(&w) < 2)
+		harness_sleep_ms(50);
+	ck_assert_uint_ge(worker_finish(&h, &w), 2);
+	for (int k = 0; k < 3; k++) {
+		ck_assert_int_eq(harness_server_pid(&h, servers[k]), pids[k]);
+		ck_assert_int_eq(harness_server_num(&h, servers[k], "restarts"), 0);
+	}
+	free(want);
+	mount_stop(&h, &m);
+	harness_stop(&h);
+	expect_fsck_clean(&h);
+}
+END_TEST
+
 START_TEST(test_reads_and_writes_under_kills)
 {
 	struct harness h;
@@ -1222,6 +1262,7 @@ static Suite *fuse_suite(void)
 	ant_tcase_add_test_if(tc, test_injected_eio_reaches_the_reader, !no, no);
 	ant_tcase_add_test_if(tc, test_cache_upgrade_keeps_its_blocks, !no, no);
 	ant_tcase_add_test_if(tc, test_antd_restart_under_mount, !no, no);
+	ant_tcase_add_test_if(tc, test_antd_reexec_under_mount, !no, no);
 	suite_add_tcase(s, tc);
 	return s;
 }
