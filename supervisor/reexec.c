@@ -506,11 +506,20 @@ int reexec_read(struct antd *d, const char *arg, char *err, size_t errlen)
 	free(all);
 	d->resume = root;
 #ifndef ANT_NO_FAILPOINTS
-	/* Tests: a new antd that cannot take over (the way back is tested). */
+	/* Tests: a new antd that cannot take over (the way back is tested):
+	 * at once, with this text; or "late", with the last server's processes
+	 * spoiled, so that it fails when everything else is taken over. */
 	const char *fail = getenv("ANTD_TEST_RESUME_FAIL");
 	if (fail && *fail && !getenv("ANT_REEXEC_FAILED")) {
-		snprintf(err, errlen, "%s", fail);
-		return -1;
+		json_t *servers = json_object_get(root, "servers");
+		size_t n = json_array_size(servers);
+		if (strcmp(fail, "late") == 0 && n) {
+			json_object_set_new(json_array_get(servers, n - 1), "slots",
+					    json_string("spoiled"));
+		} else {
+			snprintf(err, errlen, "%s", fail);
+			return -1;
+		}
 	}
 #endif
 	const char *text = json_string_value(json_object_get(root, "stack_text"));

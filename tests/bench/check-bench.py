@@ -184,9 +184,40 @@ check(o.get("upgrades") == 8 and o.get("errors") == 0 and o.get("wrong") == 0,
 check(0 <= u["pause_median_us"] <= u["pause_p99_us"] <= u["pause_max_us"] and
       u["met"] == (u["pause_p99_us"] <= u["target_p99_us"]), "upgrade: pauses ordered, met agrees")
 check(o.get("chain_p99_us", 0) >= o.get("chain_median_us", 1) > 0, "upgrade: the chain's own median and p99")
-check("reexec" in o and o["reexec"] is None, "upgrade --json says a re-exec was not measured")
+for what, unit in (("upgrade", "upgrades"), ("re-exec of antd", "re-execs")):
+    lines = progress_lines(err, what, unit)
+    check(lines and lines[-1] == (8, 8), f"--progress: '{what}' counts its {unit} on stderr "
+          f"({len(lines)} lines)")
+check(isinstance(o.get("reexec"), dict), "upgrade --json measures the re-execs of antd")
+x = o["reexec"]
+for k in ("pause_median_us", "pause_p99_us", "pause_max_us", "target_p99_us", "met", "reexecs",
+          "antd_pause_median_ms", "split_median_ms", "exec_floor_us", "ratio_to_floor"):
+    check(k in x, f"upgrade --json has reexec.{k}")
+for k in ("state_ms", "exec_ms", "take_over_ms"):
+    check(k in x["split_median_ms"], f"upgrade --json has reexec.split_median_ms.{k}")
+check(x["reexecs"] == 8, "reexec: 8 re-execs (as many as upgrades by default), every one through")
+check(x["target_p99_us"] == 5000, "reexec: the target is a p99 of 5000 us")
+check(0 <= x["pause_median_us"] <= x["pause_p99_us"] <= x["pause_max_us"] and
+      x["met"] == (x["pause_p99_us"] <= x["target_p99_us"]), "reexec: pauses ordered, met agrees")
+check(x["exec_floor_us"] > 0 and x["antd_pause_median_ms"] > 0, "reexec: the exec floor and antd's own pause")
+check(close(x["ratio_to_floor"], x["pause_median_us"] / x["exec_floor_us"]),
+      "reexec: ratio_to_floor is the median pause over the exec floor")
 print(f"info: upgrade pause median {u['pause_median_us']:.0f} us, p99 {u['pause_p99_us']:.0f} us; "
       f"chain p99 {o['chain_p99_us']:.0f} us")
+sp = x["split_median_ms"]
+print(f"info: re-exec pause median {x['pause_median_us']:.0f} us, p99 {x['pause_p99_us']:.0f} us "
+      f"({'met' if x['met'] else 'MISSED'} {x['target_p99_us']} us), {x['ratio_to_floor']:.1f}x the "
+      f"exec floor ({x['exec_floor_us']:.0f} us); antd's own median {x['antd_pause_median_ms']:.2f} ms "
+      f"(state {sp['state_ms']:.2f}, exec {sp['exec_ms']:.2f}, take-over {sp['take_over_ms']:.2f})")
+
+rc, out, err = run("upgrade", "--upgrades", "3", "--reexecs", "0", "--json")
+check(rc == 0 and json.loads(out).get("reexec", 1) is None, "upgrade --reexecs 0: \"reexec\": null")
+rc, out, err = run("upgrade", "--upgrades", "3", "--reexecs", "2")
+good = (rc == 0 and "3 upgrades of relay2 and 2 re-execs of antd" in out and "pause of a re-exec:" in out
+        and "floor: an exec of this program" in out)
+check(good, "upgrade --reexecs 2: the table has the re-execs" + ("" if good else f"\n{out}{err}"))
+rc, out, err = run("upgrade", "--reexecs", "-1")
+check(rc == 2 and "--reexecs" in err, "upgrade --reexecs -1 is a usage error naming it")
 
 rc, out, err = run("failover", "--bogus")
 check(rc == 2 and "--bogus" in err, "failover: unknown flag is an error naming it")
