@@ -104,7 +104,26 @@ sed 's/^/    /' "$run/during.out"
 show "$call" --quiet relay2 state-count
 "$antctl" status relay2 | head -n 2 | sed 's/^/    /'
 
-step "10. SIGTERM: antd stops its servers and removes its sockets"
+step "10. antd re-executes itself while calls go on: no server restarts"
+echo "   antctl reexec: antd writes its whole state (servers, queues, calls in flight,"
+echo "   connections) into a memfd and executes its binary again, keeping every fd."
+"$antctl" status | sed -n '4,6p' | awk '{print "    before: " $1 " pid " $2}'
+(
+	n=0 bad=0
+	while [ ! -e "$run/reexeced" ]; do
+		"$call" --quiet relay1 echo "during the re-exec" >/dev/null 2>&1 || bad=$((bad + 1))
+		n=$((n + 1))
+	done
+	echo "$n calls during the re-exec, $bad failed" >"$run/during.out"
+) &
+caller=$!
+show "$antctl" reexec
+touch "$run/reexeced"
+wait "$caller"
+sed 's/^/    /' "$run/during.out"
+"$antctl" status | sed -n '4,6p' | awk '{print "    after:  " $1 " pid " $2}'
+
+step "11. SIGTERM: antd stops its servers and removes its sockets"
 kill "$(cat "$run/antd.pid")"
 for _ in $(seq 50); do [ -e "$run/app.sock" ] || break; sleep 0.1; done
 tail -n 4 "$run/antd.log" | sed 's/^/    /'

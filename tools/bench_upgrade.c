@@ -38,7 +38,7 @@ static void upgrade_usage(FILE *f)
 		"re-exec is the longest call that overlapped it, less the quiet median: what\n"
 		"a caller lost to it.  Prints the pauses' median and p99 beside the targets\n"
 		"(p99 at most %d us for an upgrade, %d us for a re-exec) and the chain's p99\n"
-		"of the same run; for the re-execs also antd's own count of its pause (the\n"
+		"of the same run; for the re-execs also antd's own timing of its pause (the\n"
 		"medians of the time it took to write its state, to execute itself, and to\n"
 		"take over), and a floor timed in the same run: an exec of this program in\n"
 		"place of itself, up to its main.  A re-exec that antd refuses or that fails\n"
@@ -445,7 +445,7 @@ static int upgrade_main(const struct opts *o)
 			printf("  target: re-exec pause p99 at most %d us: %s (%.1fx the chain's own "
 			       "p99)\n", TARGET_REEXEC_P99_US, rmet ? "met" : "MISSED",
 			       quiet_p99 ? (double)rp99 / (double)quiet_p99 : 0.0);
-			printf("  antd's own count:     pause median %.2f ms: its state written %.2f ms, "
+			printf("  antd's own timing:    pause median %.2f ms: writing its state %.2f ms, "
 			       "the exec %.2f ms, taking over %.2f ms\n", antd_med / 1e6,
 			       split_med[0] / 1e6, split_med[1] / 1e6, split_med[2] / 1e6);
 			printf("  floor: an exec of this program in place of itself, up to its main: "
