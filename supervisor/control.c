@@ -11,6 +11,7 @@
 #include "antd.h"
 #include "control.h"
 #include "log.h"
+#include "follow.h"
 #include "reexec.h"
 
 /* Seconds to the millisecond, so that the JSON carries no float noise. */
@@ -182,81 +183,7 @@ static json_t *status_json(struct antd *d)
 	return st;
 }
 
-void control_reply(struct peer *p, json_t *o)
-{
-	/* 15 digits: a value rounded to the ms (secs) prints exactly as that. */
-	char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	json_decref(o);
-	if (!s)
-		return;
-	int r = peer_send_raw(p, s, strlen(s));
-	if (r < 0)
-		log_warn("control", NULL, "reply to %s lost: %s", peer_name(p), strerror(-r));
-	free(s);
-}
-
-static void reply(struct peer *p, json_t *o) { control_reply(p, o); }
-
-/* Connections that asked for log --follow (peer keys). */
-#define FOLLOWERS_MAX 64
-static struct antd *followed;
-static uint64_t followers[FOLLOWERS_MAX];
-
-static void on_log_event(const json_t *event, void *arg)
-{
-	struct antd *d = arg;
-	static int busy;
-	if (busy)
-		return;   /* an event logged while sending one */
-	busy = 1;
-	json_t *msg = json_pack("{s:O}", "event", event);
-	char *s = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-	json_decref(msg);
-	for (unsigned i = 0; s && i < FOLLOWERS_MAX; i++) {
-		struct peer *p = followers[i] ? peer_by_key(d, followers[i]) : NULL;
-		if (!p) {
-			followers[i] = 0;
-			continue;
-		}
-		if (peer_send_raw(p, s, strlen(s)) < 0) {
-			/* Too slow or gone: rather than go quiet, hang up on it. */
-			followers[i] = 0;
-			peer_hang_up(p);
-		}
-	}
-	free(s);
-	busy = 0;
-}
-
-static int follow(struct peer *p)
-{
-	if (followed != p->d) {
-		followed = p->d;
-		log_set_hook(on_log_event, p->d);
-	}
-	for (unsigned i = 0; i < FOLLOWERS_MAX; i++) {
-		if (!followers[i] || !peer_by_key(p->d, followers[i])) {
-			followers[i] = peer_key(p);
-			return 0;
-		}
-	}
-	return -1;
-}
-
-unsigned control_followers(struct antd *d, uint64_t *keys, unsigned max)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < FOLLOWERS_MAX && n < max; i++)
-		if (followed == d && followers[i] && peer_by_key(d, followers[i]))
-			keys[n++] = followers[i];
-	return n;
-}
-
-int control_follow_key(struct antd *d, uint64_t key)
-{
-	struct peer *p = peer_by_key(d, key);
-	return p && p->kind == PEER_CONTROL ? follow(p) : -1;
-}
+static void reply(struct peer *p, json_t *o) { peer_send_json(p, o); }
 
 static struct server *find_server(struct antd *d, json_t *req, struct peer *p)
 {
@@ -308,7 +235,7 @@ static void cmd_log(struct peer *p, json_t *req)
 		reply(p, json_pack("{s:b, s:s}", "ok", 0, "error", "lines: 0 to 1000"));
 		return;
 	}
-	if (want_follow && follow(p) < 0) {
+	if (want_follow && follow_add(p) < 0) {
 		reply(p, json_pack("{s:b, s:s}", "ok", 0, "error", "too many followers"));
 		return;
 	}

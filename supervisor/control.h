@@ -10,15 +10,4 @@ struct peer;
  * NUL-terminated, len bytes. */
 void control_on_message(struct peer *p, unsigned char *req, size_t len, int fd);
 
-/* Send a JSON reply (o is stolen) to the control connection p. */
-#include <jansson.h>
-#include <stdint.h>
-struct antd;
-void control_reply(struct peer *p, json_t *o);
-/* A re-exec of antd: the connections following the log (at most max of
- * their keys), and one of them following again in the new antd (0, or -1
- * if it is not a control connection or there is no room). */
-unsigned control_followers(struct antd *d, uint64_t *keys, unsigned max);
-int control_follow_key(struct antd *d, uint64_t key);
-
 #endif

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "ant/errors.h"
 #include "antd.h"
 #include "log.h"
@@ -196,6 +198,19 @@ int peer_send_raw(struct peer *p, const void *buf, size_t n)
 	if (send(p->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return -errno;
 	return 0;
+}
+
+void peer_send_json(struct peer *p, json_t *o)
+{
+	/* 15 digits: a value rounded to the ms (secs) prints exactly as that. */
+	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+	json_decref(o);
+	if (!s)
+		return;
+	int r = peer_send_raw(p, s, strlen(s));
+	if (r < 0)
+		log_warn("control", NULL, "reply to %s lost: %s", peer_name(p), strerror(-r));
+	free(s);
 }
 
 static void on_writable(struct ev_loop *loop, ev_io *w, int revents)

@@ -90,6 +90,10 @@ int peer_send(struct peer *p, unsigned type, unsigned flags, const void *payload
 	      size_t n, int fd);
 /* Send raw bytes now or never (control replies); returns 0 or -errno. */
 int peer_send_raw(struct peer *p, const void *buf, size_t n);
+/* One JSON object (stolen) as a raw datagram: a control reply (a lost one
+ * is logged). */
+#include <jansson.h>
+void peer_send_json(struct peer *p, json_t *o);
 /* Send WELCOME: protocol version, its id, the stack's server table. */
 void peer_welcome(struct peer *p);
 /* Take every message already waiting on p (a server that just died). */

@@ -16,7 +16,7 @@
 
 #include "ant-config.h"
 #include "antd.h"
-#include "control.h"
+#include "follow.h"
 #include "listen.h"
 #include "log.h"
 #include "reexec.h"
@@ -55,7 +55,7 @@ static void answer(struct antd *d, json_t *o)
 	struct peer *p = x->requester ? peer_by_key(d, x->requester) : NULL;
 	x->requester = 0;
 	if (p)
-		control_reply(p, o);
+		peer_send_json(p, o);
 	else
 		json_decref(o);
 }

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "antd.h"
-#include "control.h"
+#include "follow.h"
 #include "log.h"
 #include "output.h"
 #include "reexec.h"
@@ -246,7 +246,7 @@ int reexec_state_save(struct antd *d, json_t *root, struct reexec_blob *b, struc
 	struct outputs_ctx oc = { json_array(), b, fds };
 	output_each(output_save_one, &oc);
 	uint64_t keys[64];
-	unsigned nf = control_followers(d, keys, 64);
+	unsigned nf = follow_keys(d, keys, 64);
 	json_t *followers = json_array();
 	for (unsigned i = 0; i < nf; i++)
 		json_array_append_new(followers, json_integer((json_int_t)keys[i]));
@@ -676,7 +676,7 @@ int reexec_state_load(struct antd *d, json_t *root, const unsigned char *blob, s
 		spawn_adopt_stray(d, (pid_t)pid, fd);
 	}
 	json_array_foreach(json_object_get(root, "followers"), i, x)
-		control_follow_key(d, (uint64_t)json_integer_value(x));
+		follow_key(d, (uint64_t)json_integer_value(x));
 	json_array_foreach(json_object_get(root, "log"), i, x)
 		log_keep(x);
 	return 0;

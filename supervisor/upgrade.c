@@ -79,11 +79,7 @@ static void answer(struct antd *d, struct server *s, int ok, const char *what, c
 		json_object_set_new(o, "error", json_string(why));
 	json_object_set_new(o, "seconds", json_real((double)(long)((mono_s() - s->up.started) *
 								     1000) / 1000.0));
-	char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	json_decref(o);
-	if (text)
-		peer_send_raw(p, text, strlen(text));
-	free(text);
+	peer_send_json(p, o);
 }
 
 /* Before the switch: the new process goes, the old one serves on. */

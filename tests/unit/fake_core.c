@@ -76,6 +76,11 @@ int peer_send_raw(struct peer *p, const void *buf, size_t n)
 	return p->fd < 0 ? -EPIPE : 0;
 }
 
+void peer_send_json(struct peer *p, json_t *o)
+{
+	json_decref(o);
+}
+
 void peer_close(struct peer *p, const char *why)
 {
 	struct antd *d = p->d;
