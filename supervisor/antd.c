@@ -606,6 +606,10 @@ static int resume(struct antd *d, const struct args *a, char **argv)
 	tear_down(d);
 	return status;
 back:
+	if (d->resume_exe < 0) {   /* not started by antctl reexec at all */
+		fprintf(stderr, "antd: %s\n", err);
+		return ANTD_EXIT_USAGE;
+	}
 	if (!err[0])
 		snprintf(err, sizeof(err), "the stack file or the policies cannot be read again");
 	fprintf(stderr, "antd: re-exec: %s\n", err);

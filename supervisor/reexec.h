@@ -25,8 +25,8 @@ struct reexec {
 	char exec[PATH_MAX];         /* the binary to execute */
 	unsigned timeout_ms;         /* how long to wait for a moment without starts */
 	double asked;                /* mono s */
-	pid_t probe_pid;             /* EXEC --state-format, while it runs */
-	int probe_pidfd, probe_out;
+	pid_t probe_pid;             /* EXEC --state-format, while it runs ... */
+	int probe_out;               /* ... and what it prints */
 	ev_io probe_w;
 	char probe_buf[128];
 	size_t probe_len;
