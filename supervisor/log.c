@@ -32,7 +32,9 @@ static struct {
 	long max_bytes;                /* rotate past this (0: never) */
 	int json;
 	enum log_level min;
-	json_t *ring[LOG_RING];        /* the supervision events, for antctl log */
+	json_t *ring[LOG_RING];        /* the supervision events, for antctl log ... */
+	char *ring_text[LOG_RING];     /* ... and each as compact JSON (a re-exec copies
+					  these instead of writing 1,000 objects out) */
 	unsigned head, count;
 	void (*hook)(const json_t *event, void *arg);
 	void *hook_arg;
@@ -118,23 +120,83 @@ void log_set_max_bytes(long max)
 	lg.max_bytes = max;
 }
 
+static unsigned slot(unsigned i);
+
 json_t *log_recent(unsigned n)
 {
 	json_t *a = json_array();
 	if (n > lg.count)
 		n = lg.count;
-	for (unsigned i = lg.count - n; i < lg.count; i++)
-		json_array_append(a, lg.ring[(lg.head + LOG_RING - lg.count + i) % LOG_RING]);
+	for (unsigned i = lg.count - n; i < lg.count; i++) {
+		unsigned k = slot(i);
+		if (!lg.ring[k] && lg.ring_text[k])
+			lg.ring[k] = json_loads(lg.ring_text[k], 0, NULL);
+		if (lg.ring[k])
+			json_array_append(a, lg.ring[k]);
+	}
 	return a;
 }
 
-void log_keep(json_t *event)
+/* Into the ring: event, or (NULL) only its text, read when asked for (an
+ * event of the antd before a re-exec); text: event as compact JSON, taken
+ * (NULL: made here). */
+static void keep(json_t *event, char *text)
 {
 	json_decref(lg.ring[lg.head]);
-	lg.ring[lg.head] = json_incref(event);
+	free(lg.ring_text[lg.head]);
+	lg.ring[lg.head] = event ? json_incref(event) : NULL;
+	lg.ring_text[lg.head] = text || !event ? text : json_dumps(event, JSON_COMPACT);
 	lg.head = (lg.head + 1) % LOG_RING;
 	if (lg.count < LOG_RING)
 		lg.count++;
+}
+
+/* Ring slots, oldest first. */
+static unsigned slot(unsigned i)
+{
+	return (lg.head + LOG_RING - lg.count + i) % LOG_RING;
+}
+
+char *log_ring_dump(size_t *len)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < lg.count; i++) {
+		const char *t = lg.ring_text[slot(i)];
+		n += (t ? strlen(t) : 2) + 24;
+	}
+	char *out = malloc(n + 1), *w = out;
+	if (!out)
+		return NULL;
+	for (unsigned i = 0; i < lg.count; i++) {
+		const char *t = lg.ring_text[slot(i)];
+		if (!t)
+			t = "{}";
+		size_t k = strlen(t);
+		w += sprintf(w, "%zu\n", k);
+		memcpy(w, t, k);
+		w += k;
+	}
+	*w = '\0';
+	*len = (size_t)(w - out);
+	return out;
+}
+
+void log_ring_restore(const char *text, size_t len)
+{
+	/* Records "LEN\nTEXT", oldest first: kept as text, read when asked for. */
+	size_t at = 0;
+	while (at < len) {
+		char *end;
+		const char *nl = memchr(text + at, '\n', len - at);
+		unsigned long k = strtoul(text + at, &end, 10);
+		if (!nl || end != nl || k > len - (size_t)(nl + 1 - text))
+			return;   /* not records: what came so far is kept */
+		char *t = strndup(nl + 1, k);
+		if (!t)
+			return;
+		keep(NULL, t);
+		at = (size_t)(nl + 1 - text) + k;
+	}
 }
 
 void log_set_hook(void (*fn)(const json_t *event, void *arg), void *arg)
@@ -171,7 +233,9 @@ void log_close(void)
 {
 	for (unsigned i = 0; i < LOG_RING; i++) {
 		json_decref(lg.ring[i]);
+		free(lg.ring_text[i]);
 		lg.ring[i] = NULL;
+		lg.ring_text[i] = NULL;
 	}
 	lg.count = lg.head = 0;
 	if (lg.out && lg.out != stderr)
@@ -209,21 +273,22 @@ static void vlog(enum log_level lvl, const char *event, const char *server, json
 	if (o && fields)
 		json_object_update_missing(o, fields);
 	json_decref(fields);
+	/* One serialisation for the ring and a JSON log line. */
+	char *text = o && (lvl >= LOG_INFO || lg.json) ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (o && lvl >= LOG_INFO) {
-		log_keep(o);
+		keep(o, text ? strdup(text) : NULL);
 		if (lg.hook)
 			lg.hook(o, lg.hook_arg);
 	}
 	if (lg.json) {
-		char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-		if (s)
-			fprintf(out, "%s\n", s);
-		free(s);
+		if (text)
+			fprintf(out, "%s\n", text);
 	} else if (server) {
 		fprintf(out, "%s antd %s %s [%s] %s\n", when, level_names[lvl], event, server, msg);
 	} else {
 		fprintf(out, "%s antd %s %s %s\n", when, level_names[lvl], event, msg);
 	}
+	free(text);
 	json_decref(o);
 	fflush(out);
 }

@@ -26,9 +26,12 @@ void log_fields(enum log_level lvl, const char *event, const char *server, json_
 /* The last n events (at most LOG_RING), oldest first: a new JSON array. */
 #define LOG_RING 1000
 json_t *log_recent(unsigned n);
-/* Put event into the ring of recent ones without logging it (an event of
- * the antd before a re-exec). */
-void log_keep(json_t *event);
+/* A re-exec of antd: the ring as records "LEN\nJSON" (malloc'd, *len
+ * bytes; the events are kept as text too, so this is a copy, not a
+ * serialisation), and the ring of the antd before taken back (each event
+ * read when first asked for). */
+char *log_ring_dump(size_t *len);
+void log_ring_restore(const char *text, size_t len);
 /* Called with every event logged from now on (NULL: none). */
 void log_set_hook(void (*fn)(const json_t *event, void *arg), void *arg);
 

@@ -505,6 +505,11 @@ int reexec_read(struct antd *d, const char *arg, char *err, size_t errlen)
 	d->resume_blob_len = bl;
 	free(all);
 	d->resume = root;
+	/* The log's recent events first: whatever the new antd logs comes after. */
+	json_int_t lo, ln;
+	if (json_unpack(json_object_get(root, "log"), "[I, I]", &lo, &ln) == 0 && lo >= 0 && ln >= 0 &&
+	    (size_t)lo <= bl && (size_t)ln <= bl - (size_t)lo)
+		log_ring_restore((const char *)d->resume_blob + lo, (size_t)ln);
 #ifndef ANT_NO_FAILPOINTS
 	/* Tests: a new antd that cannot take over (the way back is tested):
 	 * at once, with this text; or "late", with the last server's processes

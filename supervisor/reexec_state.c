@@ -267,7 +267,11 @@ int reexec_state_save(struct antd *d, json_t *root, struct reexec_blob *b, struc
 	json_object_set_new(root, "calls", calls_save(d, b));
 	json_object_set_new(root, "outputs", oc.a);
 	json_object_set_new(root, "followers", followers);
-	json_object_set_new(root, "log", log_recent(LOG_RING));
+	size_t loglen = 0;
+	char *logtext = log_ring_dump(&loglen);
+	if (logtext)
+		json_object_set_new(root, "log", blob_put(b, logtext, loglen));
+	free(logtext);
 	return 0;
 }
 
@@ -677,8 +681,7 @@ int reexec_state_load(struct antd *d, json_t *root, const unsigned char *blob, s
 	}
 	json_array_foreach(json_object_get(root, "followers"), i, x)
 		follow_key(d, (uint64_t)json_integer_value(x));
-	json_array_foreach(json_object_get(root, "log"), i, x)
-		log_keep(x);
+
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #define REEXEC_QUIET_MS 5000       /* antd waits this long for a moment no process is started */
 /* Then antd asks the new binary what it reads (2 s at most), and answers. */
 #define REEXEC_WAIT_MS (REEXEC_QUIET_MS + 2000 + CTL_TIMEOUT_MS)
+#define REEXEC_GAP_US 30000        /* after a re-exec: past the new antd's start of its forker */
 #define EXEC_FLOOR_RUNS 21
 #define OPT_EXEC_STAMP 0x100       /* hidden: the child of the exec floor */
 
@@ -365,7 +366,10 @@ static int upgrade_main(const struct opts *o)
 			json_decref(rep);
 			re_done = i + 1;
 			progress_at(&p, i + 1, rwin1[i]);
-			bench_sleep_us(2000);   /* calls between re-execs: each window on its own */
+			/* Calls between re-execs, each window on its own, and each
+			 * re-exec finds antd as it usually is: with its forker, which
+			 * the new antd starts 20 ms after it took over. */
+			bench_sleep_us(REEXEC_GAP_US);
 		}
 		if (n_re > 0)
 			progress_end(&p);
