@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -120,6 +121,27 @@ static int busy(struct antd *d, char *why, size_t len)
 
 /* ---- 1. the new binary is asked what it reads -------------------------------- */
 
+/* The probe is spawned from a thread of its own: posix_spawn suspends the
+ * caller until the child has executed (CLONE_VFORK), which on this kind of
+ * machine is milliseconds every call through the stack would wait. */
+static void *probe_spawn(void *arg)
+{
+	struct reexec *x = arg;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, x->probe_in, 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	char *argv[] = { x->exec, "--state-format", NULL };
+	extern char **environ;
+	pid_t pid = 0;
+	x->spawn_error = posix_spawn(&pid, x->exec, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	x->probe_pid = x->spawn_error ? 0 : pid;
+	close(x->probe_in);   /* its end of file is the child's now */
+	return NULL;
+}
+
 static void probe_end(struct antd *d)
 {
 	struct reexec *x = &d->reexec;
@@ -127,6 +149,10 @@ static void probe_end(struct antd *d)
 		ev_io_stop(d->loop, &x->probe_w);
 		close(x->probe_out);
 		x->probe_out = -1;
+	}
+	if (x->probing) {
+		pthread_join(x->thread, NULL);
+		x->probing = 0;
 	}
 	if (x->probe_pid > 0) {
 		kill(x->probe_pid, SIGKILL);
@@ -148,6 +174,11 @@ static void probe_said(struct antd *d)
 		*nl = '\0';
 	unsigned lo, hi;
 	char why[PATH_MAX + 256];
+	if (x->spawn_error) {
+		snprintf(why, sizeof(why), "%s: %s", x->exec, strerror(x->spawn_error));
+		refuse_now(d, why);
+		return;
+	}
 	if (sscanf(x->probe_buf, ANTD_STATE_FORMAT " %u %u", &lo, &hi) != 2) {
 		snprintf(why, sizeof(why), "%s cannot take over from this antd: asked for the state "
 			 "it reads (--state-format) it said \"%.60s\"", x->exec,
@@ -187,7 +218,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct antd *d = ev_userdata(loop);
 	struct reexec *x = &d->reexec;
-	if (x->probe_pid > 0) {
+	if (x->probing || x->probe_out >= 0) {
 		probe_end(d);
 		char why[PATH_MAX + 64];
 		snprintf(why, sizeof(why), "%s --state-format did not answer within 2 s", x->exec);
@@ -207,25 +238,20 @@ static int probe_start(struct antd *d, char *why, size_t len)
 		snprintf(why, len, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	char *argv[] = { x->exec, "--state-format", NULL };
-	extern char **environ;
-	pid_t pid;
-	int r = posix_spawn(&pid, x->exec, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[1]);
-	if (r != 0) {
-		close(p[0]);
-		snprintf(why, len, "%s: %s", x->exec, strerror(r));
-		return -1;
-	}
-	x->probe_pid = pid;
+	x->probe_in = p[1];
 	x->probe_out = p[0];
 	x->probe_len = 0;
+	x->probe_pid = 0;
+	x->spawn_error = 0;
+	int r = pthread_create(&x->thread, NULL, probe_spawn, x);
+	if (r != 0) {
+		close(p[0]);
+		close(p[1]);
+		x->probe_out = -1;
+		snprintf(why, len, "cannot start a thread to run %s: %s", x->exec, strerror(r));
+		return -1;
+	}
+	x->probing = 1;
 	ev_io_init(&x->probe_w, on_probe_out, p[0], EV_READ);
 	ev_io_start(d->loop, &x->probe_w);
 	ev_timer_set(&x->timer, 2.0, 0.);

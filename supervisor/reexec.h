@@ -3,6 +3,7 @@
 #define ANTD_REEXEC_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -26,7 +27,10 @@ struct reexec {
 	unsigned timeout_ms;         /* how long to wait for a moment without starts */
 	double asked;                /* mono s */
 	pid_t probe_pid;             /* EXEC --state-format, while it runs ... */
-	int probe_out;               /* ... and what it prints */
+	int probe_out, probe_in;     /* ... what it prints (antd's end, the child's) */
+	int probing;                 /* the thread that spawns it is to be joined */
+	int spawn_error;             /* why it could not be spawned (an errno), 0 */
+	pthread_t thread;
 	ev_io probe_w;
 	char probe_buf[128];
 	size_t probe_len;
