@@ -1,0 +1,909 @@
+#!/usr/bin/env python3
+"""ant-campaign - robustness studies: a study file in, a report with tables and plots out.
+
+A study names a stack, a workload, the faults to inject and the policies to
+compare.  `run` draws the fault schedule from the seed, runs it against a
+private antd per policy, classifies every request (ant-campaign-load is the
+oracle), lines each injection up with antd's log, and writes DIR/report.json,
+results.csv, requests.csv.gz, report.md, report.html and plots (gnuplot).
+`merge` joins the outputs of shards, `compare` sets two studies side by side.
+"""
+
+import argparse
+import csv
+import gzip
+import hashlib
+import html
+import io
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+PROG = "ant-campaign"
+CLASSES = ["correct", "correct_after_replay", "error", "lost", "duplicated", "wrong"]
+FORMAT = "ant-campaign-report"
+FORMAT_VERSION = 1
+
+# ---- where the binaries are -------------------------------------------------------
+
+HERE = os.path.dirname(os.path.realpath(__file__))
+
+
+def find_binary(name, *candidates):
+    for c in candidates:
+        if c and os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    p = shutil.which(name)
+    if p:
+        return p
+    die(f"cannot find {name} (looked next to {PROG} and in $PATH)", 1)
+
+
+def binaries():
+    return {
+        "antd": find_binary("antd", os.environ.get("ANTD"), os.path.join(HERE, "../supervisor/antd"),
+                            os.path.join(HERE, "../sbin/antd")),
+        "antctl": find_binary("antctl", os.path.join(HERE, "antctl")),
+        "load": find_binary("ant-campaign-load", os.path.join(HERE, "ant-campaign-load")),
+        "servers": next((d for d in (os.environ.get("ANT_SERVERS_DIR"), os.path.join(HERE, "../servers"),
+                                     os.path.join(HERE, "../libexec/ant")) if d and os.path.isdir(d)), None),
+    }
+
+
+class StudyError(Exception):
+    pass
+
+
+def die(msg, code=1):
+    print(f"{PROG}: {msg}", file=sys.stderr)
+    sys.exit(code)
+
+# ---- the study file ---------------------------------------------------------------
+
+STUDY_KEYS = {
+    "name": str, "description": str, "stack": str, "workload": dict, "faults": list,
+    "injections": int, "recovery_ms": int, "settle_ms": int, "policies": dict, "seed": int,
+}
+WORKLOAD_KEYS = {"kind": str, "server": str, "op": str, "apps": int, "inflight": int,
+                 "deadline_ms": int, "pause_us": int}
+FAULT_KEYS = {"fault": str, "servers": list, "nth_max": int, "weight": (int, float)}
+POLICY_KEYS = {"replay", "restart", "strategy", "standby", "poison_kills", "deadline_ms",
+               "intensity", "backoff", "on_give_up", "ready_timeout_ms", "io_deadline_ms"}
+
+
+def check_keys(path, where, obj, allowed):
+    for k, v in obj.items():
+        if k not in allowed:
+            raise StudyError(f"{path}: {where}: unknown key \"{k}\" (known: {', '.join(sorted(allowed))})")
+        want = allowed[k] if isinstance(allowed, dict) else None
+        if want and not isinstance(v, want) or (want is int and isinstance(v, bool)):
+            name = want.__name__ if isinstance(want, type) else "a number"
+            raise StudyError(f"{path}: {where}.{k}: expected {name}, got {json.dumps(v)}")
+
+
+def in_range(path, where, v, lo, hi):
+    if not lo <= v <= hi:
+        raise StudyError(f"{path}: {where}: {v} is out of range ({lo} to {hi})")
+
+
+def vocabulary(bins):
+    out = subprocess.run([bins["antctl"], "inject", "--vocabulary", "--json"], capture_output=True,
+                         text=True, check=False)
+    try:
+        return {v["fault"].split(":")[0]: v for v in json.loads(out.stdout)}
+    except (ValueError, KeyError) as e:
+        die(f"antctl inject --vocabulary --json gave no vocabulary ({e})")
+
+
+def load_study(path, bins):
+    """The study, checked like a stack file: every key known, every value in range, the
+    stack loadable, every fault in the vocabulary and every server in the stack."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            study = json.load(f)
+    except OSError as e:
+        raise StudyError(f"{path}: {e.strerror}")
+    except ValueError as e:
+        raise StudyError(f"{path}: not JSON: {e}")
+    if not isinstance(study, dict):
+        raise StudyError(f"{path}: expected an object")
+    check_keys(path, "study", study, STUDY_KEYS)
+    for k in ("name", "stack", "faults", "injections"):
+        if k not in study:
+            raise StudyError(f"{path}: study: missing \"{k}\"")
+    in_range(path, "injections", study["injections"], 1, 10_000_000)
+    in_range(path, "recovery_ms", study.setdefault("recovery_ms", 3000), 10, 600_000)
+    in_range(path, "settle_ms", study.setdefault("settle_ms", 50), 0, 600_000)
+    stack_path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), study["stack"]))
+    chk = subprocess.run([bins["antd"], "--check"] + (["--server-path", bins["servers"]] if bins["servers"] else [])
+                         + [stack_path], capture_output=True, text=True, check=False)
+    if chk.returncode != 0:
+        raise StudyError(f"{path}: stack \"{study['stack']}\" does not load: {chk.stderr.strip()}")
+    with open(stack_path, encoding="utf-8") as f:
+        stack = json.load(f)
+    servers = [s["name"] for s in stack.get("servers", [])]
+    w = study.setdefault("workload", {})
+    check_keys(path, "workload", w, WORKLOAD_KEYS)
+    w.setdefault("kind", "chain")
+    if w["kind"] != "chain":
+        raise StudyError(f"{path}: workload.kind: \"{w['kind']}\" is not one this version runs (chain)")
+    w.setdefault("server", servers[0] if servers else "")
+    w.setdefault("op", "echo")
+    if w["server"] not in servers:
+        raise StudyError(f"{path}: workload.server: \"{w['server']}\" is not a server of the stack ({', '.join(servers)})")
+    in_range(path, "workload.apps", w.setdefault("apps", 2), 1, 64)
+    in_range(path, "workload.inflight", w.setdefault("inflight", 2), 1, 256)
+    in_range(path, "workload.deadline_ms", w.setdefault("deadline_ms", 5000), 1, 3_600_000)
+    in_range(path, "workload.pause_us", w.setdefault("pause_us", 0), 0, 10_000_000)
+    vocab = vocabulary(bins)
+    if not study["faults"]:
+        raise StudyError(f"{path}: faults: empty")
+    for i, fl in enumerate(study["faults"]):
+        where = f"faults[{i}]"
+        if not isinstance(fl, dict):
+            raise StudyError(f"{path}: {where}: expected an object")
+        check_keys(path, where, fl, FAULT_KEYS)
+        if "fault" not in fl:
+            raise StudyError(f"{path}: {where}: missing \"fault\"")
+        base = fl["fault"].split(":")[0]
+        if base not in vocab:
+            raise StudyError(f"{path}: {where}.fault: unknown fault \"{fl['fault']}\" (antctl inject --vocabulary lists them)")
+        if ":" in vocab[base]["fault"] and ":" not in fl["fault"] and not vocab[base]["fault"].endswith("]"):
+            raise StudyError(f"{path}: {where}.fault: \"{base}\" takes an argument ({vocab[base]['fault']})")
+        fl.setdefault("servers", servers)
+        for s in fl["servers"]:
+            if s not in servers:
+                raise StudyError(f"{path}: {where}.servers: \"{s}\" is not a server of the stack ({', '.join(servers)})")
+        in_range(path, f"{where}.nth_max", fl.setdefault("nth_max", 50), 1, 1_000_000)
+        in_range(path, f"{where}.weight", fl.setdefault("weight", 1), 0, 1e9)
+    pol = study.setdefault("policies", {"default": {}})
+    if not pol:
+        raise StudyError(f"{path}: policies: empty (leave it out for the stack's own)")
+    for name, over in pol.items():
+        if not isinstance(over, dict):
+            raise StudyError(f"{path}: policies.{name}: expected an object of supervision keys")
+        for k in over:
+            if k not in POLICY_KEYS:
+                raise StudyError(f"{path}: policies.{name}: unknown supervision key \"{k}\" (known: {', '.join(sorted(POLICY_KEYS))})")
+    study["_stack_path"] = stack_path
+    study["_stack"] = stack
+    return study
+
+# ---- the schedule -------------------------------------------------------------------
+
+
+def schedule(study, seed):
+    """Every injection of the study, in order: the same study and seed give the same list."""
+    rng = random.Random(f"{seed}:{study['name']}")
+    faults = study["faults"]
+    weights = [f["weight"] for f in faults]
+    out = []
+    for i in range(study["injections"]):
+        fl = rng.choices(faults, weights=weights)[0]
+        server = rng.choice(fl["servers"])
+        nth = rng.randint(1, fl["nth_max"])
+        for policy in study["policies"]:
+            out.append({"index": len(out), "injection": i, "policy": policy, "fault": fl["fault"],
+                        "server": server, "trigger": {"nth": nth}})
+    return out
+
+
+def shard_of(sched, k, n):
+    return [e for e in sched if e["injection"] % n == k - 1]
+
+# ---- talking to antd ------------------------------------------------------------
+
+
+def ctl(run_dir, req, timeout=10.0):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(timeout)
+    try:
+        s.connect(os.path.join(run_dir, "control.sock"))
+        s.send(json.dumps(req).encode())
+        return json.loads(s.recv(1 << 20).decode())
+    finally:
+        s.close()
+
+
+def status_of(run_dir, server):
+    st = ctl(run_dir, {"cmd": "status"})
+    for s in st.get("servers", []):
+        if s["name"] == server:
+            return s
+    return {}
+
+
+def variant_stack(study, policy):
+    stack = json.loads(json.dumps(study["_stack"]))
+    over = study["policies"][policy]
+    base = os.path.dirname(study["_stack_path"])
+    for s in stack.get("servers", []):
+        if over:
+            sup = s.get("supervision", {})
+            if isinstance(sup, dict):
+                sup.update(over)
+                s["supervision"] = sup
+    stack.pop("run_dir", None)
+    return stack, base
+
+
+class Antd:
+    def __init__(self, bins, stack, stack_dir, work, name):
+        self.run_dir = os.path.join(work, "run")
+        os.makedirs(self.run_dir, exist_ok=True)
+        os.chmod(self.run_dir, 0o755)
+        # The stack file where the original is: its policies and relative paths hold.
+        self.stack_path = os.path.join(stack_dir, f".campaign-{os.getpid()}-{name}.json")
+        with open(self.stack_path, "w", encoding="utf-8") as f:
+            json.dump(stack, f)
+        self.log = os.path.join(work, "antd.log")
+        args = [bins["antd"], "--run-dir", self.run_dir, "--log-json", "--log-file", self.log]
+        if bins["servers"]:
+            args += ["--server-path", bins["servers"]]
+        out = subprocess.run(args + [self.stack_path], capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            os.unlink(self.stack_path)
+            raise StudyError(f"antd did not start the stack: {out.stderr.strip() or out.stdout.strip()}")
+
+    def stop(self):
+        try:
+            ctl(self.run_dir, {"cmd": "shutdown", "timeout_ms": 2000})
+        except OSError:
+            pass
+        pidf = os.path.join(self.run_dir, "antd.pid")
+        for _ in range(100):
+            if not os.path.exists(pidf):
+                break
+            time.sleep(0.05)
+        if os.path.exists(self.stack_path):
+            os.unlink(self.stack_path)
+
+    def events(self):
+        ev = []
+        try:
+            with open(self.log, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    try:
+                        ev.append(json.loads(line))
+                    except ValueError:
+                        pass
+        except OSError:
+            pass
+        return ev
+
+
+def parse_time(t):
+    # "2026-12-05T16:26:13.554Z"
+    return time.mktime(time.strptime(t[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone + float("0" + t[19:-1])
+
+# ---- the workload ---------------------------------------------------------------------
+
+
+class Load:
+    def __init__(self, bins, run_dir, w, out, seed):
+        self.counts = {c: 0 for c in CLASSES + ["pending", "requests"]}
+        self.out = out
+        self.p = subprocess.Popen([bins["load"], "--run-dir", run_dir, "--out", out, "--server", w["server"],
+                                   "--op", w["op"], "--apps", str(w["apps"]), "--inflight", str(w["inflight"]),
+                                   "--deadline", str(w["deadline_ms"]), "--pause-us", str(w["pause_us"]),
+                                   "--seed", str(seed), "--progress-ms", "100"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            try:
+                self.counts = json.loads(line)
+            except ValueError:
+                pass
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            err = self.p.communicate(timeout=120)[1]
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            err = self.p.communicate()[1]
+        self.t.join(5)
+        if self.p.returncode != 0:
+            raise StudyError(f"the workload failed: {err.strip()}")
+
+# ---- the progress line ----------------------------------------------------------------
+
+
+class Progress:
+    def __init__(self, total, quiet):
+        self.total, self.done, self.t0 = total, 0, time.time()
+        self.on = not quiet and sys.stderr.isatty()
+        self.counts = {}
+
+    def show(self):
+        if not self.on:
+            return
+        el = time.time() - self.t0
+        rate = self.done / el if el > 0 else 0
+        eta = (self.total - self.done) / rate if rate > 0 else 0
+        c = self.counts
+        line = (f"\r{self.done}/{self.total} injections, {rate:.1f}/s, ETA {int(eta) // 60}:{int(eta) % 60:02d}  "
+                + " ".join(f"{k} {c.get(k, 0)}" for k in CLASSES))
+        sys.stderr.write(line[:160].ljust(120))
+        sys.stderr.flush()
+
+    def end(self):
+        if self.on:
+            sys.stderr.write("\n")
+
+# ---- one policy's part of the run ------------------------------------------------------
+
+
+def wait_until(pred, timeout, step=0.01):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return None
+
+
+def run_policy(study, policy, entries, bins, work, seed, prog, stopped):
+    stack, stack_dir = variant_stack(study, policy)
+    pw = os.path.join(work, policy)
+    os.makedirs(pw, exist_ok=True)
+    antd = Antd(bins, stack, stack_dir, pw, policy)
+    load = None
+    results = []
+    try:
+        load = Load(bins, antd.run_dir, study["workload"], os.path.join(pw, "requests.csv"), seed)
+        wait_until(lambda: load.counts.get("correct", 0) > 0, 5)
+        for e in entries:
+            if stopped["now"]:
+                break
+            res = dict(e)
+            res["t_arm"] = time.time()
+            rep = ctl(antd.run_dir, {"cmd": "inject", "server": e["server"], "fault": e["fault"],
+                                     "nth": e["trigger"]["nth"], "count": 1})
+            if not rep.get("ok"):
+                res.update(recovery="refused", error=rep.get("error", ""))
+                results.append(res)
+                continue
+            fid = rep.get("inject", {}).get("id")
+            # Fired, then back to running (or given up), within recovery_ms.
+            deadline = time.time() + study["recovery_ms"] / 1000
+            def gone_off():
+                armed = {f.get("id"): f for f in ctl(antd.run_dir, {"cmd": "inject-list"}).get("faults", [])}
+                f = armed.get(fid)
+                return f is None or f.get("sent", 0) > 0   # set off (and disarmed after its one time)
+            fired = wait_until(gone_off, max(0.0, deadline - time.time()), 0.005)
+            if not fired:
+                ctl(antd.run_dir, {"cmd": "inject-clear", "id": fid})
+                res["recovery"] = "not-fired"
+            else:
+                st = wait_until(lambda: (lambda s: s if s.get("state") in ("running", "failed", "stopped") else None)(
+                    status_of(antd.run_dir, e["server"])), max(0.05, deadline - time.time()), 0.005)
+                state = st.get("state") if st else "restarting"
+                res["recovery"] = {"running": "recovered", "failed": "given-up"}.get(state, "not-recovered")
+            res["fault_id"] = fid
+            time.sleep(study["settle_ms"] / 1000)
+            results.append(res)
+            prog.done += 1
+            prog.counts = {k: prog.base.get(k, 0) + load.counts.get(k, 0) for k in CLASSES}
+            prog.show()
+            if res["recovery"] == "given-up":
+                # The server will not come back by itself: start it for the next ones.
+                ctl(antd.run_dir, {"cmd": "start", "server": e["server"]})
+                wait_until(lambda: status_of(antd.run_dir, e["server"]).get("state") == "running", 5)
+        counters = {s["name"]: {k: s.get(k, 0) for k in ("restarts", "replays", "failovers", "failed", "served")}
+                    for s in ctl(antd.run_dir, {"cmd": "status"}).get("servers", [])}
+    finally:
+        if load:
+            try:
+                load.stop()
+            except StudyError as err:
+                print(f"{PROG}: {err}", file=sys.stderr)
+        antd.stop()
+    events = antd.events()
+    return results, events, counters
+
+# ---- lining injections up with the log and the requests --------------------------------
+
+
+def read_requests(path, policy):
+    rows = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            r["policy"] = policy
+            r["t_send"] = float(r["t_send"])
+            r["latency_us"] = float(r["latency_us"])
+            rows.append(r)
+    return rows
+
+
+def analyse(results, events, rows):
+    """Per injection: when it fired, was detected (the server's end), restarted (ready)
+    and the first replayed answer came; the requests it touched."""
+    by_server = {}
+    for ev in events:
+        if "time" in ev:
+            ev["_t"] = parse_time(ev["time"])
+    for r in results:
+        fid = r.get("fault_id")
+        fire = next((ev for ev in events if ev.get("event") == "injected" and ev.get("inject_id") == fid), None)
+        if not fire:
+            continue
+        t = fire["_t"]
+        r["t_fire"] = t
+        srv = r["server"]
+        detect = next((ev for ev in events if ev.get("_t", 0) >= t and ev.get("server") == srv
+                       and ev.get("event") in ("server-exit", "kill")), None)
+        ready = next((ev for ev in events if ev.get("_t", 0) >= t and ev.get("server") == srv
+                      and ev.get("event") in ("ready", "failover")), None)
+        if detect:
+            r["detect_ms"] = round((detect["_t"] - t) * 1000, 3)
+        if ready:
+            r["restart_ms"] = round((ready["_t"] - t) * 1000, 3)
+        end = ready["_t"] if ready else t + 1
+        touched = [q for q in rows if q["t_send"] <= end and q["t_send"] + q["latency_us"] / 1e6 >= t
+                   and q["class"] != "correct"]
+        r["touched"] = len(touched)
+        replayed = [q["t_send"] + q["latency_us"] / 1e6 for q in touched if q["class"] == "correct_after_replay"]
+        if replayed:
+            r["replayed_ms"] = round((min(replayed) - t) * 1000, 3)
+        r["touched_classes"] = {c: sum(1 for q in touched if q["class"] == c) for c in CLASSES if c != "correct"}
+    for r in results:
+        # The outcome: how the stack came out of it, and what its requests saw.
+        r["recovered"] = r["recovery"] == "recovered"
+        tc = r.get("touched_classes", {})
+        if r["recovery"] != "recovered":
+            r["outcome"] = r["recovery"]
+        elif tc.get("lost") or tc.get("error") or tc.get("wrong") or tc.get("duplicated"):
+            r["outcome"] = "requests-failed"
+        elif tc.get("correct_after_replay"):
+            r["outcome"] = "replayed"
+        else:
+            r["outcome"] = "no-request-hit"
+    return results
+
+
+def pct(values, p):
+    if not values:
+        return None
+    v = sorted(values)
+    k = max(0, min(len(v) - 1, math.ceil(p / 100 * len(v)) - 1))
+    return v[k]
+
+
+def summarise(report):
+    rq = report["requests"]
+    rq["total"] = sum(rq[c] for c in CLASSES)
+    ok = rq["correct"] + rq["correct_after_replay"]
+    report["availability"] = round(ok / rq["total"], 6) if rq["total"] else None
+    rec = {}
+    for r in report["injections"]:
+        if "restart_ms" in r:
+            rec.setdefault(f"{r['fault']} / {r['policy']}", []).append(r["restart_ms"])
+    report["recovery_ms"] = {k: {"n": len(v), "p50": pct(v, 50), "p90": pct(v, 90), "p99": pct(v, 99),
+                                 "max": max(v)} for k, v in sorted(rec.items())}
+    outs = {}
+    for r in report["injections"]:
+        outs.setdefault(f"{r['fault']} / {r['policy']}", {}).setdefault(r["outcome"], 0)
+        outs[f"{r['fault']} / {r['policy']}"][r["outcome"]] += 1
+    report["outcomes"] = outs
+
+# ---- writing the report ----------------------------------------------------------------
+
+INJ_COLS = ["index", "injection", "policy", "fault", "server", "nth", "outcome", "recovery", "fault_id", "t_fire",
+            "detect_ms", "restart_ms", "replayed_ms", "touched"]
+
+
+def write_outputs(d, report, rows, plots=True):
+    with open(os.path.join(d, "report.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1)
+    with open(os.path.join(d, "results.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(INJ_COLS)
+        for r in report["injections"]:
+            w.writerow([r.get("trigger", {}).get("nth") if c == "nth" else r.get(c, "") for c in INJ_COLS])
+    if rows is not None:
+        with gzip.open(os.path.join(d, "requests.csv.gz"), "wt", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            cols = ["policy", "app", "request", "t_send", "latency_us", "class", "error", "replayed", "trace_len"]
+            w.writerow(cols)
+            for q in rows:
+                w.writerow([q.get(c, "") for c in cols])
+    made = make_plots(d, report, rows) if plots else []
+    report["plots"] = made
+    with open(os.path.join(d, "report.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1)
+    md = report_md(report)
+    with open(os.path.join(d, "report.md"), "w", encoding="utf-8") as f:
+        f.write(md)
+    with open(os.path.join(d, "report.html"), "w", encoding="utf-8") as f:
+        f.write(report_html(d, report))
+
+
+def table(head, rows):
+    out = "| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n"
+    for r in rows:
+        out += "| " + " | ".join("" if v is None else str(v) for v in r) + " |\n"
+    return out
+
+
+def report_tables(report):
+    rq = report["requests"]
+    t = []
+    t.append(("Requests", table(["class", "requests", "share"],
+                                [[c, rq[c], f"{100 * rq[c] / rq['total']:.3f}%" if rq["total"] else "-"] for c in CLASSES]
+                                + [["total", rq["total"], ""]])))
+    pp = report.get("per_policy", {})
+    t.append(("Requests per policy", table(["policy"] + CLASSES + ["total", "availability"],
+                                           [[p] + [v[c] for c in CLASSES] + [v["total"], v.get("availability")]
+                                            for p, v in pp.items()])))
+    t.append(("Recovery time per fault type and policy (ms, fault fired -> server ready)",
+              table(["fault / policy", "n", "p50", "p90", "p99", "max"],
+                    [[k, v["n"], v["p50"], v["p90"], v["p99"], v["max"]] for k, v in report["recovery_ms"].items()])))
+    outs = sorted({o for v in report["outcomes"].values() for o in v})
+    t.append(("Outcome of each injection", table(["fault / policy"] + outs,
+                                                 [[k] + [v.get(o, 0) for o in outs] for k, v in report["outcomes"].items()])))
+    cnt = report.get("counters", {})
+    t.append(("The stack's own counters (summed over policies)",
+              table(["server", "restarts", "replays", "failovers", "failed"],
+                    [[s, v.get("restarts"), v.get("replays"), v.get("failovers"), v.get("failed")] for s, v in cnt.items()])))
+    return t
+
+
+def report_md(report):
+    s = f"# Robustness study: {report['study']['name']}\n\n"
+    s += (f"Seed {report['seed']}, {len(report['injections'])} injections"
+          f"{' (shard ' + report['shard'] + ')' if report.get('shard') else ''}"
+          f"{', PARTIAL' if report.get('partial') else ''}; antd {report['versions'].get('antd', '?')}, "
+          f"commit {report.get('commit', '?')}, {report['machine'].get('node', '?')} "
+          f"({report['machine'].get('cpus', '?')} CPUs, {report['machine'].get('kernel', '?')}), "
+          f"{report.get('started', '')}, {report.get('wall_s', 0):.0f} s.\n\n")
+    s += f"Availability (requests answered right, replayed or not, of all made): {report.get('availability')}\n\n"
+    for title, t in report_tables(report):
+        s += f"## {title}\n\n{t}\n"
+    for p in report.get("plots", []):
+        if p.endswith(".png"):
+            s += f"![{p}]({p})\n\n"
+    return s
+
+
+def report_html(d, report):
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(report['study']['name'])}</title>",
+             "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #999;padding:2px 8px;text-align:right}</style></head><body>",
+             f"<h1>Robustness study: {html.escape(report['study']['name'])}</h1>",
+             f"<p>Seed {report['seed']}, {len(report['injections'])} injections; availability {report.get('availability')}</p>"]
+    for title, t in report_tables(report):
+        parts.append(f"<h2>{html.escape(title)}</h2><table>")
+        for i, line in enumerate(l for l in t.strip().split("\n") if not l.startswith("|---")):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            tag = "th" if i == 0 else "td"
+            parts.append("<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>")
+        parts.append("</table>")
+    for p in report.get("plots", []):
+        if p.endswith(".svg"):
+            with open(os.path.join(d, p), encoding="utf-8") as f:
+                svg = f.read()
+            svg = svg[svg.find("<svg"):]
+            parts.append(f"<h2>{html.escape(p)}</h2>{svg}")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+# ---- plots (gnuplot) --------------------------------------------------------------------
+
+
+def make_plots(d, report, rows):
+    gp = shutil.which("gnuplot")
+    if not gp:
+        print(f"{PROG}: gnuplot not found: no plots (apt-get install gnuplot-nox)", file=sys.stderr)
+        report["plots_missing"] = "gnuplot not found"
+        return []
+    data = os.path.join(d, "plotdata")
+    os.makedirs(data, exist_ok=True)
+    made = []
+    # 1. recovery-time CDF per fault type
+    per = {}
+    for r in report["injections"]:
+        if "restart_ms" in r:
+            per.setdefault(r["fault"], []).append(r["restart_ms"])
+    cdf = []
+    for i, (fault, v) in enumerate(sorted(per.items())):
+        fn = os.path.join(data, f"cdf{i}.dat")
+        with open(fn, "w") as f:
+            for k, x in enumerate(sorted(v)):
+                f.write(f"{x} {(k + 1) / len(v)}\n")
+        cdf.append(f"'{fn}' using 1:2 with steps title '{fault}'")
+    # 2. outcome shares per fault type and policy
+    outs = sorted({o for v in report["outcomes"].values() for o in v})
+    fn_out = os.path.join(data, "outcomes.dat")
+    with open(fn_out, "w") as f:
+        f.write("key " + " ".join(outs) + "\n")
+        for k, v in report["outcomes"].items():
+            tot = sum(v.values()) or 1
+            f.write('"' + k.replace(" / ", "/") + '" ' + " ".join(f"{100 * v.get(o, 0) / tot:.2f}" for o in outs) + "\n")
+    # 3. latency over time, injections marked
+    lat = []
+    marks = []
+    if rows:
+        t0 = min(q["t_send"] for q in rows)
+        for p in sorted({q["policy"] for q in rows}):
+            fn = os.path.join(data, f"lat-{len(lat)}.dat")
+            with open(fn, "w") as f:
+                for q in rows:
+                    if q["policy"] == p and q["class"] != "lost":
+                        f.write(f"{q['t_send'] - t0:.4f} {q['latency_us'] / 1000:.3f}\n")
+            lat.append(f"'{fn}' using 1:2 with dots title 'latency ({p})'")
+        marks = [r["t_fire"] - t0 for r in report["injections"] if "t_fire" in r]
+    for kind, ext in (("pngcairo size 900,500", "png"), ("svg size 900,500 dynamic", "svg")):
+        script = [f"set terminal {kind}", "set grid", "set key outside right"]
+        if cdf:
+            script += [f"set output '{d}/recovery-cdf.{ext}'", "set title 'Recovery time (fault fired -> server ready)'",
+                       "set xlabel 'ms'", "set ylabel 'share of injections'", "set yrange [0:1]",
+                       "plot " + ", ".join(cdf)]
+        script += ["set yrange [0:100]", f"set output '{d}/outcomes.{ext}'", "set title 'Outcome of injections'",
+                   "set style data histograms", "set style histogram rowstacked", "set style fill solid border -1",
+                   "set boxwidth 0.7", "set xtics rotate by -30", "set ylabel '% of injections'", "unset xlabel",
+                   "plot " + ", ".join(f"'{fn_out}' using {i + 2}:xtic(1) title '{o}'" for i, o in enumerate(outs))
+                   if outs else "plot 0 notitle", "unset style", "set xtics norotate", "set autoscale y"]
+        if lat:
+            script += [f"set output '{d}/latency.{ext}'", "set title 'Latency over time, injections marked'",
+                       "set xlabel 's'", "set ylabel 'ms'", "set logscale y", "set style data points"]
+            script += [f"set arrow from {m:.4f}, graph 0 to {m:.4f}, graph 1 nohead lc rgb '#cc0000' lw 0.5"
+                       for m in marks[:2000]]
+            script += ["plot " + ", ".join(lat), "unset logscale y", "unset arrow"]
+        r = subprocess.run([gp], input="\n".join(script) + "\n", text=True, capture_output=True, check=False)
+        if r.returncode != 0:
+            print(f"{PROG}: gnuplot: {r.stderr.strip()[:500]}", file=sys.stderr)
+        for name in ("recovery-cdf", "outcomes", "latency"):
+            fn = f"{name}.{ext}"
+            if os.path.exists(os.path.join(d, fn)) and os.path.getsize(os.path.join(d, fn)) > 0:
+                made.append(fn)
+    shutil.rmtree(data, ignore_errors=True)
+    return made
+
+# ---- run ---------------------------------------------------------------------------------
+
+
+def machine():
+    u = platform.uname()
+    return {"node": u.node, "kernel": u.release, "arch": u.machine, "cpus": os.cpu_count(),
+            "python": platform.python_version()}
+
+
+def commit():
+    try:
+        out = subprocess.run(["git", "-C", HERE, "describe", "--always", "--dirty"], capture_output=True,
+                             text=True, check=False, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def empty_counts():
+    return {c: 0 for c in CLASSES}
+
+
+def cmd_run(a):
+    bins = binaries()
+    try:
+        study = load_study(a.study, bins)
+    except StudyError as e:
+        die(str(e), 2)
+    seed = a.seed if a.seed is not None else study.get("seed", 1)
+    sched = schedule(study, seed)
+    shard = None
+    if a.shard:
+        try:
+            k, n = (int(x) for x in a.shard.split("/"))
+            if not 1 <= k <= n:
+                raise ValueError
+        except ValueError:
+            die(f"--shard: expected K/N with 1 <= K <= N, got '{a.shard}'", 2)
+        sched = shard_of(sched, k, n)
+        shard = f"{k}/{n}"
+    out = a.out or f"campaign-{study['name']}-{seed}" + (f"-shard{shard.replace('/', 'of')}" if shard else "")
+    os.makedirs(out, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="ant-campaign.")
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    t0 = time.time()
+    prog = Progress(len(sched), a.quiet)
+    prog.base = {}
+    stopped = {"now": False}
+
+    def on_int(sig, frm):
+        stopped["now"] = True
+    old = signal.signal(signal.SIGINT, on_int)
+    signal.signal(signal.SIGTERM, on_int)
+    all_results, all_rows, counters = [], [], {}
+    per_policy = {}
+    try:
+        for policy in study["policies"]:
+            entries = [e for e in sched if e["policy"] == policy]
+            if not entries or stopped["now"]:
+                continue
+            results, events, cnt = run_policy(study, policy, entries, bins, work, seed, prog, stopped)
+            rows = read_requests(os.path.join(work, policy, "requests.csv"), policy)
+            analyse(results, events, rows)
+            all_results += results
+            all_rows += rows
+            pc = empty_counts()
+            for q in rows:
+                pc[q["class"]] = pc.get(q["class"], 0) + 1
+            pc["total"] = sum(pc[c] for c in CLASSES)
+            pc["availability"] = round((pc["correct"] + pc["correct_after_replay"]) / pc["total"], 6) if pc["total"] else None
+            per_policy[policy] = pc
+            for s, v in cnt.items():
+                for k, x in v.items():
+                    counters.setdefault(s, {}).setdefault(k, 0)
+                    counters[s][k] += x
+            for k in CLASSES:
+                prog.base[k] = prog.base.get(k, 0) + pc[k]
+    except StudyError as e:
+        prog.end()
+        die(str(e))
+    finally:
+        signal.signal(signal.SIGINT, old)
+        shutil.rmtree(work, ignore_errors=True)
+    prog.end()
+    all_results.sort(key=lambda e: e["index"])   # schedule order (policies ran one after the other)
+    req = empty_counts()
+    for q in all_rows:
+        req[q["class"]] += 1
+    study_clean = {k: v for k, v in study.items() if not k.startswith("_")}
+    report = {"format": FORMAT, "version": FORMAT_VERSION, "study": study_clean, "study_file": os.path.abspath(a.study),
+              "seed": seed, "shard": shard, "partial": stopped["now"] or len(all_results) < len(sched),
+              "schedule": [{k: e[k] for k in ("index", "injection", "policy", "fault", "server", "trigger")} for e in sched],
+              "versions": {"antd": subprocess.run([bins["antd"], "--version"], capture_output=True, text=True).stdout.strip()},
+              "commit": commit(), "machine": machine(), "started": started, "wall_s": round(time.time() - t0, 3),
+              "requests": req, "per_policy": per_policy, "injections": all_results, "counters": counters}
+    summarise(report)
+    write_outputs(out, report, all_rows, plots=not a.no_plots)
+    if not a.quiet:
+        rq = report["requests"]
+        print(f"{out}: {len(all_results)} injections, {rq['total']} requests: "
+              + ", ".join(f"{rq[c]} {c}" for c in CLASSES)
+              + (" (PARTIAL: interrupted)" if report["partial"] else ""))
+    return 130 if stopped["now"] else 0
+
+# ---- merge, compare -------------------------------------------------------------------------
+
+
+def read_report(d):
+    try:
+        with open(os.path.join(d, "report.json"), encoding="utf-8") as f:
+            r = json.load(f)
+    except (OSError, ValueError) as e:
+        die(f"{d}: no report ({e})")
+    if r.get("format") != FORMAT:
+        die(f"{d}/report.json: not an {FORMAT}")
+    return r
+
+
+def cmd_merge(a):
+    reps = [read_report(d) for d in a.dirs]
+    first = reps[0]
+    for d, r in zip(a.dirs, reps):
+        if r["study"] != first["study"] or r["seed"] != first["seed"]:
+            die(f"{d}: another study or seed than {a.dirs[0]}: shards of one run only", 2)
+    seen = {}
+    for r in reps:
+        for e in r["schedule"]:
+            if e["index"] in seen:
+                die(f"the shards overlap (injection {e['index']} twice)", 2)
+            seen[e["index"]] = e
+    report = dict(first)
+    report["shard"] = None
+    report["merged_from"] = [os.path.abspath(d) for d in a.dirs]
+    report["schedule"] = [seen[k] for k in sorted(seen)]
+    report["injections"] = sorted((i for r in reps for i in r["injections"]), key=lambda e: e["index"])
+    report["requests"] = {c: sum(r["requests"][c] for r in reps) for c in CLASSES}
+    report["partial"] = any(r.get("partial") for r in reps)
+    report["wall_s"] = max(r.get("wall_s", 0) for r in reps)
+    pp = {}
+    for r in reps:
+        for p, v in r.get("per_policy", {}).items():
+            acc = pp.setdefault(p, empty_counts())
+            for c in CLASSES:
+                acc[c] += v[c]
+    for v in pp.values():
+        v["total"] = sum(v[c] for c in CLASSES)
+        v["availability"] = round((v["correct"] + v["correct_after_replay"]) / v["total"], 6) if v["total"] else None
+    report["per_policy"] = pp
+    cnt = {}
+    for r in reps:
+        for s, v in r.get("counters", {}).items():
+            for k, x in v.items():
+                cnt.setdefault(s, {}).setdefault(k, 0)
+                cnt[s][k] += x
+    report["counters"] = cnt
+    summarise(report)
+    os.makedirs(a.out, exist_ok=True)
+    rows = []
+    for d in a.dirs:
+        p = os.path.join(d, "requests.csv.gz")
+        if os.path.exists(p):
+            with gzip.open(p, "rt", newline="", encoding="utf-8") as f:
+                for q in csv.DictReader(f):
+                    q["t_send"] = float(q["t_send"])
+                    q["latency_us"] = float(q["latency_us"])
+                    rows.append(q)
+    write_outputs(a.out, report, rows, plots=not a.no_plots)
+    print(f"{a.out}: {len(report['injections'])} injections from {len(reps)} shards, "
+          f"{report['requests']['total']} requests")
+    return 0
+
+
+def cmd_compare(a):
+    r1, r2 = read_report(a.dir1), read_report(a.dir2)
+    n1, n2 = os.path.basename(os.path.normpath(a.dir1)), os.path.basename(os.path.normpath(a.dir2))
+    rows = [[c, r1["requests"][c], r2["requests"][c]] for c in CLASSES]
+    rows += [["total", r1["requests"]["total"], r2["requests"]["total"]],
+             ["availability", r1.get("availability"), r2.get("availability")],
+             ["injections", len(r1["injections"]), len(r2["injections"])]]
+    keys = sorted(set(r1["recovery_ms"]) | set(r2["recovery_ms"]))
+    rec = [[k, (r1["recovery_ms"].get(k) or {}).get("p50"), (r2["recovery_ms"].get(k) or {}).get("p50"),
+            (r1["recovery_ms"].get(k) or {}).get("p99"), (r2["recovery_ms"].get(k) or {}).get("p99")] for k in keys]
+    print(table(["", n1, n2], rows))
+    print(table(["recovery (ms)", f"p50 {n1}", f"p50 {n2}", f"p99 {n1}", f"p99 {n2}"], rec))
+    return 0
+
+
+def main(argv):
+    p = argparse.ArgumentParser(prog=PROG, description="Robustness studies: a study file in, a report out.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run a study")
+    r.add_argument("study", help="the study file (JSON)")
+    r.add_argument("-o", "--out", help="the report's folder (default campaign-NAME-SEED)")
+    r.add_argument("--seed", type=int, help="the schedule's seed (default: the study's, else 1)")
+    r.add_argument("--shard", help="run the K-th of N disjoint parts of the schedule (K/N)")
+    r.add_argument("--quiet", action="store_true", help="no progress line, no summary")
+    r.add_argument("--no-plots", action="store_true", help="no gnuplot plots")
+    m = sub.add_parser("merge", help="join the reports of shards into one")
+    m.add_argument("dirs", nargs="+")
+    m.add_argument("-o", "--out", required=True)
+    m.add_argument("--no-plots", action="store_true")
+    c = sub.add_parser("compare", help="two studies side by side")
+    c.add_argument("dir1")
+    c.add_argument("dir2")
+    s = sub.add_parser("schedule", help="print a study's fault schedule (JSON) and exit")
+    s.add_argument("study")
+    s.add_argument("--seed", type=int)
+    s.add_argument("--shard")
+    a = p.parse_args(argv)
+    if a.cmd == "run":
+        return cmd_run(a)
+    if a.cmd == "merge":
+        return cmd_merge(a)
+    if a.cmd == "compare":
+        return cmd_compare(a)
+    if a.cmd == "schedule":
+        bins = binaries()
+        try:
+            study = load_study(a.study, bins)
+        except StudyError as e:
+            die(str(e), 2)
+        sched = schedule(study, a.seed if a.seed is not None else study.get("seed", 1))
+        if a.shard:
+            k, n = (int(x) for x in a.shard.split("/"))
+            sched = shard_of(sched, k, n)
+        json.dump(sched, sys.stdout, indent=1)
+        print()
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
