@@ -242,12 +242,22 @@ class Antd:
         self.run_dir = os.path.join(work, "run")
         os.makedirs(self.run_dir, exist_ok=True)
         os.chmod(self.run_dir, 0o755)
-        # The stack file where the original is: its policies and relative paths hold.
+        # The stack file where the original is, so that its relative paths and
+        # policies hold; where that folder is not writable, in the work folder
+        # with the original's policy folders named.
         self.stack_path = os.path.join(stack_dir, f".campaign-{os.getpid()}-{name}.json")
-        with open(self.stack_path, "w", encoding="utf-8") as f:
+        extra = []
+        try:
+            f = open(self.stack_path, "w", encoding="utf-8")
+        except OSError:
+            self.stack_path = os.path.join(work, "stack.json")
+            f = open(self.stack_path, "w", encoding="utf-8")
+            extra = ["--policy-path", ":".join([stack_dir, os.path.join(stack_dir, "policies"),
+                                                os.path.join(stack_dir, "../policies")])]
+        with f:
             json.dump(stack, f)
         self.log = os.path.join(work, "antd.log")
-        args = [bins["antd"], "--run-dir", self.run_dir, "--log-json", "--log-file", self.log]
+        args = [bins["antd"], "--run-dir", self.run_dir, "--log-json", "--log-file", self.log] + extra
         if bins["servers"]:
             args += ["--server-path", bins["servers"]]
         out = subprocess.run(args + [self.stack_path], capture_output=True, text=True, check=False)
