@@ -333,18 +333,34 @@ class Load:
 
 
 class Progress:
-    def __init__(self, total, quiet):
-        self.total, self.done, self.t0 = total, 0, time.time()
+    """The line on the terminal: injections done of all, rate, ETA, classes so far."""
+
+    def __init__(self, total, done, quiet):
+        self.total, self.done, self.t0, self.done0 = total, done, time.time(), done
         self.on = not quiet and sys.stderr.isatty()
-        self.counts = {}
+        self.base = {}          # classes of the segments finished
+        self.live = {}          # segment -> its workload's counts now
+        self.lock = threading.Lock()
+
+    def step(self, seg, counts, injections=1):
+        with self.lock:
+            self.done += injections
+            self.live[seg] = counts
+            self.show()
+
+    def finish(self, seg, counts):
+        with self.lock:
+            self.live.pop(seg, None)
+            for k in CLASSES:
+                self.base[k] = self.base.get(k, 0) + counts.get(k, 0)
 
     def show(self):
         if not self.on:
             return
         el = time.time() - self.t0
-        rate = self.done / el if el > 0 else 0
+        rate = (self.done - self.done0) / el if el > 0 else 0
         eta = (self.total - self.done) / rate if rate > 0 else 0
-        c = self.counts
+        c = {k: self.base.get(k, 0) + sum(v.get(k, 0) for v in self.live.values()) for k in CLASSES}
         line = (f"\r{self.done}/{self.total} injections, {rate:.1f}/s, ETA {int(eta) // 60}:{int(eta) % 60:02d}  "
                 + " ".join(f"{k} {c.get(k, 0)}" for k in CLASSES))
         sys.stderr.write(line[:160].ljust(120))
@@ -367,11 +383,10 @@ def wait_until(pred, timeout, step=0.01):
     return None
 
 
-def run_policy(study, policy, entries, bins, work, seed, prog, stopped):
+def run_policy(study, policy, entries, bins, pw, seed, prog, stopped, seg):
     stack, stack_dir = variant_stack(study, policy)
-    pw = os.path.join(work, policy)
     os.makedirs(pw, exist_ok=True)
-    antd = Antd(bins, stack, stack_dir, pw, policy)
+    antd = Antd(bins, stack, stack_dir, pw, f"{policy}-{seg}")
     load = None
     results = []
     try:
@@ -407,9 +422,7 @@ def run_policy(study, policy, entries, bins, work, seed, prog, stopped):
             res["fault_id"] = fid
             time.sleep(study["settle_ms"] / 1000)
             results.append(res)
-            prog.done += 1
-            prog.counts = {k: prog.base.get(k, 0) + load.counts.get(k, 0) for k in CLASSES}
-            prog.show()
+            prog.step(seg, load.counts)
             if res["recovery"] == "given-up":
                 # The server will not come back by itself: start it for the next ones.
                 ctl(antd.run_dir, {"cmd": "start", "server": e["server"]})
@@ -513,6 +526,7 @@ def summarise(report):
 
 # ---- writing the report ----------------------------------------------------------------
 
+REQ_COLS = ["policy", "app", "request", "t_send", "latency_us", "class", "error", "replayed", "trace_len"]
 INJ_COLS = ["index", "injection", "policy", "fault", "server", "nth", "outcome", "recovery", "fault_id", "t_fire",
             "detect_ms", "restart_ms", "replayed_ms", "touched"]
 
@@ -528,10 +542,9 @@ def write_outputs(d, report, rows, plots=True):
     if rows is not None:
         with gzip.open(os.path.join(d, "requests.csv.gz"), "wt", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
-            cols = ["policy", "app", "request", "t_send", "latency_us", "class", "error", "replayed", "trace_len"]
-            w.writerow(cols)
+            w.writerow(REQ_COLS)
             for q in rows:
-                w.writerow([q.get(c, "") for c in cols])
+                w.writerow([q.get(c, "") for c in REQ_COLS])
     made = make_plots(d, report, rows) if plots else []
     report["plots"] = made
     with open(os.path.join(d, "report.json"), "w", encoding="utf-8") as f:
@@ -706,86 +719,239 @@ def empty_counts():
     return {c: 0 for c in CLASSES}
 
 
+SEGMENT = 50   # injections of one policy per antd session: a crash loses at most these
+
+
+def sha256_of(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def write_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f)
+    os.replace(tmp, path)
+
+
+def run_segment(study, policy, entries, bins, segdir, seed, prog, stopped, seg):
+    """One antd session: its injections, analysed; what it leaves in segdir is all a
+    report needs (segment.json, requests.csv.gz), so a crash later loses nothing of it."""
+    results, events, cnt = run_policy(study, policy, entries, bins, segdir, seed, prog, stopped, seg)
+    rows = read_requests(os.path.join(segdir, "requests.csv"), policy)
+    analyse(results, events, rows)
+    pc = empty_counts()
+    for q in rows:
+        pc[q["class"]] += 1
+    with gzip.open(os.path.join(segdir, "requests.csv.gz"), "wt", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(REQ_COLS)
+        for q in rows:
+            w.writerow([q.get(c, "") for c in REQ_COLS])
+    os.unlink(os.path.join(segdir, "requests.csv"))
+    shutil.rmtree(os.path.join(segdir, "run"), ignore_errors=True)
+    write_json(os.path.join(segdir, "segment.json"), {"policy": policy, "results": results, "counters": cnt,
+                                                      "counts": pc})
+    prog.finish(seg, pc)
+    return results
+
+
+def read_rows(path):
+    rows = []
+    with gzip.open(path, "rt", newline="", encoding="utf-8") as f:
+        for q in csv.DictReader(f):
+            q["t_send"] = float(q["t_send"])
+            q["latency_us"] = float(q["latency_us"])
+            rows.append(q)
+    return rows
+
+
+def build_report(out, man, study, sched, bins, final, plots):
+    """The report of every segment done so far (partial until the schedule is)."""
+    results, counters, per_policy = [], {}, {}
+    rows = [] if final else None
+    for seg in man["done"]:
+        d = os.path.join(out, "work", f"seg-{seg}")
+        with open(os.path.join(d, "segment.json"), encoding="utf-8") as f:
+            sj = json.load(f)
+        results += sj["results"]
+        pc = per_policy.setdefault(sj["policy"], empty_counts())
+        for c in CLASSES:
+            pc[c] += sj["counts"].get(c, 0)
+        for srv, v in sj["counters"].items():
+            for k, x in v.items():
+                counters.setdefault(srv, {}).setdefault(k, 0)
+                counters[srv][k] += x
+        if rows is not None:
+            rows += read_rows(os.path.join(d, "requests.csv.gz"))
+    for pc in per_policy.values():
+        pc["total"] = sum(pc[c] for c in CLASSES)
+        pc["availability"] = round((pc["correct"] + pc["correct_after_replay"]) / pc["total"], 6) if pc["total"] else None
+    results.sort(key=lambda e: e["index"])
+    req = {c: sum(pc[c] for pc in per_policy.values()) for c in CLASSES}
+    study_clean = {k: v for k, v in study.items() if not k.startswith("_")}
+    report = {"format": FORMAT, "version": FORMAT_VERSION, "study": study_clean, "study_file": man["study_file"],
+              "seed": man["seed"], "shard": man["shard"], "partial": len(results) < len(sched),
+              "schedule": [{k: e[k] for k in ("index", "injection", "policy", "fault", "server", "trigger")} for e in sched],
+              "versions": {"antd": subprocess.run([bins["antd"], "--version"], capture_output=True, text=True).stdout.strip()},
+              "commit": commit(), "machine": machine(), "started": man["started"], "wall_s": round(man["wall_s"], 3),
+              "requests": req, "per_policy": per_policy, "injections": results, "counters": counters}
+    summarise(report)
+    if final:
+        write_outputs(out, report, rows, plots=plots)
+    else:
+        # As it goes: the numbers, not the plots or the requests (written once, at the end).
+        with open(os.path.join(out, "report.json"), "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1)
+        with open(os.path.join(out, "report.md"), "w", encoding="utf-8") as f:
+            f.write(report_md(report))
+    return report
+
+
 def cmd_run(a):
     bins = binaries()
+    man = None
+    if a.resume:
+        mpath = os.path.join(a.resume, "work", "manifest.json")
+        try:
+            with open(mpath, encoding="utf-8") as f:
+                man = json.load(f)
+        except (OSError, ValueError) as e:
+            die(f"--resume {a.resume}: not a study's folder ({mpath}: {e})", 2)
+        if a.study and os.path.abspath(a.study) != man["study_file"]:
+            die(f"--resume {a.resume}: that run is of {man['study_file']}, not {a.study}", 2)
+        if a.seed is not None or a.shard or a.out:
+            die("--resume takes the seed, the shard and the folder of the run it continues", 2)
+        a.study, a.out = man["study_file"], a.resume
+    if not a.study:
+        die("run: a study file (or --resume DIR)", 2)
     try:
         study = load_study(a.study, bins)
     except StudyError as e:
         die(str(e), 2)
-    seed = a.seed if a.seed is not None else study.get("seed", 1)
+    if man and sha256_of(a.study) != man["study_sha256"]:
+        die(f"--resume {a.resume}: {a.study} changed since the run began: its schedule would not be the same", 2)
+    seed = man["seed"] if man else a.seed if a.seed is not None else study.get("seed", 1)
+    shard = man["shard"] if man else a.shard
     sched = schedule(study, seed)
-    shard = None
-    if a.shard:
+    if shard:
         try:
-            k, n = (int(x) for x in a.shard.split("/"))
+            k, n = (int(x) for x in shard.split("/"))
             if not 1 <= k <= n:
                 raise ValueError
         except ValueError:
-            die(f"--shard: expected K/N with 1 <= K <= N, got '{a.shard}'", 2)
+            die(f"--shard: expected K/N with 1 <= K <= N, got '{shard}'", 2)
         sched = shard_of(sched, k, n)
-        shard = f"{k}/{n}"
     out = a.out or f"campaign-{study['name']}-{seed}" + (f"-shard{shard.replace('/', 'of')}" if shard else "")
-    os.makedirs(out, exist_ok=True)
-    work = tempfile.mkdtemp(prefix="ant-campaign.")
-    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    t0 = time.time()
-    prog = Progress(len(sched), a.quiet)
-    prog.base = {}
+    os.makedirs(os.path.join(out, "work"), exist_ok=True)
+    if not man:
+        if os.path.exists(os.path.join(out, "work", "manifest.json")):
+            die(f"{out} holds a run already: --resume {out} continues it, or choose another -o", 2)
+        man = {"study_file": os.path.abspath(a.study), "study_sha256": sha256_of(a.study), "seed": seed,
+               "shard": shard, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "wall_s": 0.0, "done": [], "next": 1}
+    mpath = os.path.join(out, "work", "manifest.json")
+    write_json(mpath, man)
+    # A run killed in the middle of a segment left its antd running: stop it.
+    for name in os.listdir(os.path.join(out, "work")):
+        d = os.path.join(out, "work", name)
+        if name.startswith("seg-") and name[4:].isdigit() and int(name[4:]) not in man["done"]:
+            if os.path.exists(os.path.join(d, "run", "antd.pid")):
+                try:
+                    ctl(os.path.join(d, "run"), {"cmd": "shutdown", "timeout_ms": 1000})
+                    wait_until(lambda: not os.path.exists(os.path.join(d, "run", "antd.pid")), 10)
+                except OSError:
+                    pass
+            shutil.rmtree(d, ignore_errors=True)
+    # ... and the stack variants of runners that are gone.
+    sdir = os.path.dirname(study["_stack_path"])
+    for name in os.listdir(sdir):
+        parts = name.split("-")
+        if name.startswith(".campaign-") and len(parts) > 2 and parts[1].isdigit():
+            try:
+                os.kill(int(parts[1]), 0)
+            except ProcessLookupError:
+                try:
+                    os.unlink(os.path.join(sdir, name))
+                except OSError:
+                    pass
+            except PermissionError:
+                pass
+    done_idx = set()
+    for seg in man["done"]:
+        with open(os.path.join(out, "work", f"seg-{seg}", "segment.json"), encoding="utf-8") as f:
+            done_idx |= {r["index"] for r in json.load(f)["results"]}
+    todo = [e for e in sched if e["index"] not in done_idx]
+    segs = []
+    for policy in study["policies"]:
+        es = [e for e in todo if e["policy"] == policy]
+        for i in range(0, len(es), SEGMENT):
+            segs.append((policy, es[i:i + SEGMENT]))
+    prog = Progress(len(sched), len(done_idx), a.quiet)
     stopped = {"now": False}
+    lock = threading.Lock()
+    t0 = time.time()
+    errors = []
 
     def on_int(sig, frm):
         stopped["now"] = True
-    old = signal.signal(signal.SIGINT, on_int)
-    signal.signal(signal.SIGTERM, on_int)
-    all_results, all_rows, counters = [], [], {}
-    per_policy = {}
+    old_int = signal.signal(signal.SIGINT, on_int)
+    old_term = signal.signal(signal.SIGTERM, on_int)
+
+    def one(policy, entries):
+        if stopped["now"] or errors:
+            return
+        with lock:
+            seg = man["next"]
+            man["next"] += 1
+        segdir = os.path.join(out, "work", f"seg-{seg}")
+        shutil.rmtree(segdir, ignore_errors=True)
+        try:
+            run_segment(study, policy, entries, bins, segdir, seed, prog, stopped, seg)
+        except StudyError as e:
+            errors.append(str(e))
+            return
+        with lock:
+            man["done"].append(seg)
+            write_json(mpath, man)
+            build_report(out, man, study, sched, bins, final=False, plots=False)
+
     try:
-        for policy in study["policies"]:
-            entries = [e for e in sched if e["policy"] == policy]
-            if not entries or stopped["now"]:
-                continue
-            results, events, cnt = run_policy(study, policy, entries, bins, work, seed, prog, stopped)
-            rows = read_requests(os.path.join(work, policy, "requests.csv"), policy)
-            analyse(results, events, rows)
-            all_results += results
-            all_rows += rows
-            pc = empty_counts()
-            for q in rows:
-                pc[q["class"]] = pc.get(q["class"], 0) + 1
-            pc["total"] = sum(pc[c] for c in CLASSES)
-            pc["availability"] = round((pc["correct"] + pc["correct_after_replay"]) / pc["total"], 6) if pc["total"] else None
-            per_policy[policy] = pc
-            for s, v in cnt.items():
-                for k, x in v.items():
-                    counters.setdefault(s, {}).setdefault(k, 0)
-                    counters[s][k] += x
-            for k in CLASSES:
-                prog.base[k] = prog.base.get(k, 0) + pc[k]
-    except StudyError as e:
-        prog.end()
-        die(str(e))
+        jobs = max(1, a.jobs)
+        if jobs == 1:
+            for policy, entries in segs:
+                one(policy, entries)
+        else:
+            queue = list(segs)
+
+            def worker():
+                while True:
+                    with lock:
+                        item = queue.pop(0) if queue else None
+                    if item is None:
+                        return
+                    one(*item)
+            pool = [threading.Thread(target=worker) for _ in range(jobs)]
+            for t in pool:
+                t.start()
+            for t in pool:
+                while t.is_alive():
+                    t.join(0.2)
     finally:
-        signal.signal(signal.SIGINT, old)
-        shutil.rmtree(work, ignore_errors=True)
-    prog.end()
-    all_results.sort(key=lambda e: e["index"])   # schedule order (policies ran one after the other)
-    req = empty_counts()
-    for q in all_rows:
-        req[q["class"]] += 1
-    study_clean = {k: v for k, v in study.items() if not k.startswith("_")}
-    report = {"format": FORMAT, "version": FORMAT_VERSION, "study": study_clean, "study_file": os.path.abspath(a.study),
-              "seed": seed, "shard": shard, "partial": stopped["now"] or len(all_results) < len(sched),
-              "schedule": [{k: e[k] for k in ("index", "injection", "policy", "fault", "server", "trigger")} for e in sched],
-              "versions": {"antd": subprocess.run([bins["antd"], "--version"], capture_output=True, text=True).stdout.strip()},
-              "commit": commit(), "machine": machine(), "started": started, "wall_s": round(time.time() - t0, 3),
-              "requests": req, "per_policy": per_policy, "injections": all_results, "counters": counters}
-    summarise(report)
-    write_outputs(out, report, all_rows, plots=not a.no_plots)
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+        prog.end()
+        man["wall_s"] += time.time() - t0
+        write_json(mpath, man)
+    if errors:
+        die(errors[0])
+    report = build_report(out, man, study, sched, bins, final=True, plots=not a.no_plots)
     if not a.quiet:
         rq = report["requests"]
-        print(f"{out}: {len(all_results)} injections, {rq['total']} requests: "
+        print(f"{out}: {len(report['injections'])} injections, {rq['total']} requests: "
               + ", ".join(f"{rq[c]} {c}" for c in CLASSES)
-              + (" (PARTIAL: interrupted)" if report["partial"] else ""))
+              + (f" (PARTIAL: {len(report['injections'])} of {len(sched)} injections; "
+                 f"{PROG} run --resume {out} goes on)" if report["partial"] else ""))
     return 130 if stopped["now"] else 0
 
 # ---- merge, compare -------------------------------------------------------------------------
@@ -872,15 +1038,23 @@ def cmd_compare(a):
 
 
 def main(argv):
+    if argv and argv[0] == "slurm":
+        # A cluster engine's part lives in its own program (ant-campaign-slurm).
+        prog = find_binary("ant-campaign-slurm", os.path.join(HERE, "ant-campaign-slurm"))
+        os.execv(prog, [prog] + argv[1:])
     p = argparse.ArgumentParser(prog=PROG, description="Robustness studies: a study file in, a report out.")
     sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("slurm", help="run a study's shards as a Slurm job array, then merge (ant-campaign slurm --help)")
     r = sub.add_parser("run", help="run a study")
-    r.add_argument("study", help="the study file (JSON)")
+    r.add_argument("study", nargs="?", help="the study file (JSON)")
     r.add_argument("-o", "--out", help="the report's folder (default campaign-NAME-SEED)")
     r.add_argument("--seed", type=int, help="the schedule's seed (default: the study's, else 1)")
     r.add_argument("--shard", help="run the K-th of N disjoint parts of the schedule (K/N)")
     r.add_argument("--quiet", action="store_true", help="no progress line, no summary")
     r.add_argument("--no-plots", action="store_true", help="no gnuplot plots")
+    r.add_argument("--jobs", type=int, default=1, help="run J parts of the schedule at once, each with an antd "
+                   "of its own (default 1: on a small machine more distort the timings)")
+    r.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR, with its schedule")
     m = sub.add_parser("merge", help="join the reports of shards into one")
     m.add_argument("dirs", nargs="+")
     m.add_argument("-o", "--out", required=True)

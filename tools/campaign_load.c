@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,7 @@ static struct {
 	.progress_ms = 500 };
 
 static volatile int stopping;
+static unsigned apps_ended;   /* applications whose connection is gone */
 static uint64_t counts[NCLS];
 static struct app apps[APPS_MAX];
 
@@ -255,6 +257,7 @@ static void *app_run(void *arg)
 	struct ant_conn *c;
 	if (ant_connect(o.run_dir, &c) < 0) {
 		a->failed = 1;
+		__atomic_add_fetch(&apps_ended, 1, __ATOMIC_RELAXED);
 		return NULL;
 	}
 	static __thread struct ant_result res;
@@ -290,6 +293,7 @@ static void *app_run(void *arg)
 	}
 	a->ninflight = 0;
 	ant_close(c);
+	__atomic_add_fetch(&apps_ended, 1, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -411,7 +415,13 @@ int main(int argc, char **argv)
 	}
 	struct timespec tick = { .tv_sec = o.progress_ms ? o.progress_ms / 1000 : 1,
 				 .tv_nsec = o.progress_ms ? (long)(o.progress_ms % 1000) * 1000000 : 0 };
+	/* Its runner gone (killed), it ends as if told to: what it has is written. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		stopping = 1;
 	while (!stopping) {
+		if (__atomic_load_n(&apps_ended, __ATOMIC_RELAXED) == o.apps)
+			break;   /* every connection is gone (antd stopped) */
 		int sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT)
 			stopping = 1;

@@ -9,9 +9,11 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 build, source = sys.argv[1], sys.argv[2]
 campaign = os.path.join(build, "tools", "ant-campaign")
@@ -114,6 +116,41 @@ try:
     check(rc == 2 and "overlap" in err, f"a shard merged twice is refused ({err.strip()})")
     rc, out, err = run("compare", full, merged)
     check(rc == 0 and "availability" in out, "compare sets two studies side by side")
+    # Interrupted (SIGINT, as Ctrl-C), a partial report; --resume finishes the schedule.
+    with open(smoke) as f:
+        longer = json.load(f)
+    longer["injections"] = 30
+    longer["stack"] = os.path.join(source, "studies", "smoke-stack.json")
+    lp = os.path.join(tmp, "longer.json")
+    with open(lp, "w") as f:
+        json.dump(longer, f)
+    rdir = os.path.join(tmp, "resumed")
+    p = subprocess.Popen([campaign, "run", lp, "-o", rdir, "--quiet", "--no-plots"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    check(p.returncode == 130, f"an interrupted run exits 130 ({p.returncode}: {err.strip()[-300:]})")
+    with open(os.path.join(rdir, "report.json")) as f:
+        part = json.load(f)
+    check(part["partial"] and 0 < len(part["injections"]) < len(part["schedule"]) == 60,
+          f"it leaves a report marked partial ({len(part['injections'])} of {len(part['schedule'])} injections)")
+    rc, out, err = run("run", "--resume", rdir, "--quiet", "--no-plots")
+    check(rc == 0, f"--resume goes on ({err.strip()[-300:]})")
+    with open(os.path.join(rdir, "report.json")) as f:
+        whole = json.load(f)
+    check(not whole["partial"] and [i["index"] for i in whole["injections"]] == list(range(60))
+          and whole["schedule"] == part["schedule"],
+          "resumed: every injection of the same schedule, once")
+    check(whole["requests"]["total"] == sum(whole["requests"][c] for c in CLASSES), "resumed: the counts add up")
+    rc, out, err = run("run", lp, "-o", rdir, "--quiet")
+    check(rc == 2 and "--resume" in err, f"a new run into a run's folder is refused ({err.strip()})")
+    # Two parts at once, each with an antd of its own.
+    rc, out, err = run("run", smoke, "-o", os.path.join(tmp, "jobs"), "--jobs", "2", "--quiet", "--no-plots")
+    with open(os.path.join(tmp, "jobs", "report.json")) as f:
+        jrep = json.load(f)
+    check(rc == 0 and jrep["schedule"] == rep["schedule"] and len(jrep["injections"]) == 24 and not jrep["partial"],
+          f"--jobs 2 runs the same schedule ({err.strip()[-300:]})")
     # Malformed studies: refused before anything starts, naming file, key and reason.
     with open(smoke) as f:
         base = json.load(f)
