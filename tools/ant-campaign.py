@@ -71,11 +71,12 @@ def die(msg, code=1):
 # ---- the study file ---------------------------------------------------------------
 
 STUDY_KEYS = {
-    "name": str, "description": str, "stack": str, "workload": dict, "faults": list,
+    "name": str, "description": str, "stack": str, "workload": dict, "faults": list, "upgrades": dict,
     "injections": int, "recovery_ms": int, "settle_ms": int, "policies": dict, "seed": int,
 }
 WORKLOAD_KEYS = {"kind": str, "server": str, "op": str, "apps": int, "inflight": int,
                  "deadline_ms": int, "pause_us": int}
+UPGRADE_KEYS = {"every": int, "servers": list, "probation_ms": int}
 FAULT_KEYS = {"fault": str, "servers": list, "nth_max": int, "weight": (int, float)}
 POLICY_KEYS = {"replay", "restart", "strategy", "standby", "poison_kills", "deadline_ms",
                "intensity", "backoff", "on_give_up", "ready_timeout_ms", "io_deadline_ms"}
@@ -166,6 +167,17 @@ def load_study(path, bins):
                 raise StudyError(f"{path}: {where}.servers: \"{s}\" is not a server of the stack ({', '.join(servers)})")
         in_range(path, f"{where}.nth_max", fl.setdefault("nth_max", 50), 1, 1_000_000)
         in_range(path, f"{where}.weight", fl.setdefault("weight", 1), 0, 1e9)
+    up = study.get("upgrades")
+    if up is not None:
+        check_keys(path, "upgrades", up, UPGRADE_KEYS)
+        in_range(path, "upgrades.every", up.setdefault("every", 1), 1, 1_000_000)
+        in_range(path, "upgrades.probation_ms", up.setdefault("probation_ms", 100), 0, 600_000)
+        up.setdefault("servers", servers)
+        if not up["servers"]:
+            raise StudyError(f"{path}: upgrades.servers: empty")
+        for sv in up["servers"]:
+            if sv not in servers:
+                raise StudyError(f"{path}: upgrades.servers: \"{sv}\" is not a server of the stack ({', '.join(servers)})")
     pol = study.setdefault("policies", {"default": {}})
     if not pol:
         raise StudyError(f"{path}: policies: empty (leave it out for the stack's own)")
@@ -192,9 +204,14 @@ def schedule(study, seed):
         fl = rng.choices(faults, weights=weights)[0]
         server = rng.choice(fl["servers"])
         nth = rng.randint(1, fl["nth_max"])
+        up = study.get("upgrades")
+        upgrade = rng.choice(up["servers"]) if up and i % up["every"] == 0 else None
         for policy in study["policies"]:
-            out.append({"index": len(out), "injection": i, "policy": policy, "fault": fl["fault"],
-                        "server": server, "trigger": {"nth": nth}})
+            e = {"index": len(out), "injection": i, "policy": policy, "fault": fl["fault"],
+                 "server": server, "trigger": {"nth": nth}}
+            if upgrade:
+                e["upgrade"] = upgrade   # begun just before the fault is armed
+            out.append(e)
     return out
 
 
@@ -396,6 +413,21 @@ def run_policy(study, policy, entries, bins, pw, seed, prog, stopped, seg):
             if stopped["now"]:
                 break
             res = dict(e)
+            upgrader = None
+            if e.get("upgrade"):
+                # The upgrade goes on while the fault is armed and fires: its
+                # outcome (upgraded, rolled back, refused) is the injection's too.
+                def upgrade(srv=e["upgrade"], res=res):
+                    try:
+                        rep = ctl(antd.run_dir, {"cmd": "upgrade", "server": srv,
+                                                 "probation_ms": study["upgrades"]["probation_ms"]}, timeout=60)
+                        res["upgrade_outcome"] = rep.get("outcome", "upgraded" if rep.get("ok") else "failed")
+                        if not rep.get("ok"):
+                            res["upgrade_error"] = rep.get("error", "")
+                    except OSError as err:
+                        res["upgrade_outcome"] = f"no answer ({err})"
+                upgrader = threading.Thread(target=upgrade)
+                upgrader.start()
             res["t_arm"] = time.time()
             rep = ctl(antd.run_dir, {"cmd": "inject", "server": e["server"], "fault": e["fault"],
                                      "nth": e["trigger"]["nth"], "count": 1})
@@ -420,6 +452,8 @@ def run_policy(study, policy, entries, bins, pw, seed, prog, stopped, seg):
                 state = st.get("state") if st else "restarting"
                 res["recovery"] = {"running": "recovered", "failed": "given-up"}.get(state, "not-recovered")
             res["fault_id"] = fid
+            if upgrader:
+                upgrader.join(65)
             time.sleep(study["settle_ms"] / 1000)
             results.append(res)
             prog.step(seg, load.counts)
@@ -527,7 +561,8 @@ def summarise(report):
 # ---- writing the report ----------------------------------------------------------------
 
 REQ_COLS = ["policy", "app", "request", "t_send", "latency_us", "class", "error", "replayed", "trace_len"]
-INJ_COLS = ["index", "injection", "policy", "fault", "server", "nth", "outcome", "recovery", "fault_id", "t_fire",
+INJ_COLS = ["index", "injection", "policy", "fault", "server", "nth", "outcome", "recovery", "upgrade",
+            "upgrade_outcome", "fault_id", "t_fire",
             "detect_ms", "restart_ms", "replayed_ms", "touched"]
 
 
@@ -792,7 +827,8 @@ def build_report(out, man, study, sched, bins, final, plots):
     study_clean = {k: v for k, v in study.items() if not k.startswith("_")}
     report = {"format": FORMAT, "version": FORMAT_VERSION, "study": study_clean, "study_file": man["study_file"],
               "seed": man["seed"], "shard": man["shard"], "partial": len(results) < len(sched),
-              "schedule": [{k: e[k] for k in ("index", "injection", "policy", "fault", "server", "trigger")} for e in sched],
+              "schedule": [{k: e[k] for k in ("index", "injection", "policy", "fault", "server", "trigger", "upgrade") if k in e}
+                           for e in sched],
               "versions": {"antd": subprocess.run([bins["antd"], "--version"], capture_output=True, text=True).stdout.strip()},
               "commit": commit(), "machine": machine(), "started": man["started"], "wall_s": round(man["wall_s"], 3),
               "requests": req, "per_policy": per_policy, "injections": results, "counters": counters}

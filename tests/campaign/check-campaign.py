@@ -120,7 +120,7 @@ try:
     with open(smoke) as f:
         longer = json.load(f)
     longer["injections"] = 30
-    longer["stack"] = os.path.join(source, "studies", "smoke-stack.json")
+    longer["stack"] = os.path.join(source, "studies", "chain-stack.json")
     lp = os.path.join(tmp, "longer.json")
     with open(lp, "w") as f:
         json.dump(longer, f)
@@ -154,7 +154,7 @@ try:
     # Malformed studies: refused before anything starts, naming file, key and reason.
     with open(smoke) as f:
         base = json.load(f)
-    stack = os.path.join(source, "studies", "smoke-stack.json")
+    stack = os.path.join(source, "studies", "chain-stack.json")
     cases = [
         ({"colour": 1}, "unknown key \"colour\""),
         ({"faults": [{"fault": "explode"}]}, "unknown fault \"explode\""),
