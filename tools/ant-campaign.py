@@ -20,6 +20,7 @@ import math
 import os
 import platform
 import random
+import re
 import shutil
 import signal
 import socket
@@ -75,7 +76,7 @@ STUDY_KEYS = {
     "injections": int, "recovery_ms": int, "settle_ms": int, "policies": dict, "seed": int,
 }
 WORKLOAD_KEYS = {"kind": str, "server": str, "op": str, "apps": int, "inflight": int,
-                 "deadline_ms": int, "pause_us": int}
+                 "deadline_ms": int, "pause_us": int, "files": int, "image": str, "image_mb": int}
 UPGRADE_KEYS = {"every": int, "servers": list, "probation_ms": int}
 FAULT_KEYS = {"fault": str, "servers": list, "nth_max": int, "weight": (int, float)}
 POLICY_KEYS = {"replay", "restart", "strategy", "standby", "poison_kills", "deadline_ms",
@@ -101,7 +102,7 @@ def vocabulary(bins):
     out = subprocess.run([bins["antctl"], "inject", "--vocabulary", "--json"], capture_output=True,
                          text=True, check=False)
     try:
-        return {v["fault"].split(":")[0]: v for v in json.loads(out.stdout)}
+        return {re.split(r"[:\[]", v["fault"])[0]: v for v in json.loads(out.stdout)}
     except (ValueError, KeyError) as e:
         die(f"antctl inject --vocabulary --json gave no vocabulary ({e})")
 
@@ -136,8 +137,22 @@ def load_study(path, bins):
     w = study.setdefault("workload", {})
     check_keys(path, "workload", w, WORKLOAD_KEYS)
     w.setdefault("kind", "chain")
-    if w["kind"] != "chain":
-        raise StudyError(f"{path}: workload.kind: \"{w['kind']}\" is not one this version runs (chain)")
+    if w["kind"] not in ("chain", "fs"):
+        raise StudyError(f"{path}: workload.kind: \"{w['kind']}\" is not one this version runs (chain, fs)")
+    if w["kind"] == "fs":
+        # The file stack: a tree of files made from the seed in a fresh ext4
+        # image per segment (the stack's file `image`), read, stat'ed and
+        # written through fs, every answer checked; e2fsck at the end.
+        w.setdefault("server", "fs")
+        in_range(path, "workload.files", w.setdefault("files", 64), 1, 100000)
+        in_range(path, "workload.image_mb", w.setdefault("image_mb", 128), 16, 65536)
+        w.setdefault("image", "disk.img")
+        names = [f.get("path") for s in stack.get("servers", []) for f in s.get("files", [])]
+        if w["image"] not in names:
+            raise StudyError(f"{path}: workload.image: \"{w['image']}\" is not a file of the stack ({', '.join(map(str, names))})")
+        for tool in ("mkfs.ext4", "e2fsck"):
+            if not (shutil.which(tool) or os.path.exists("/sbin/" + tool)):
+                raise StudyError(f"{path}: workload.kind fs needs {tool} (apt-get install e2fsprogs)")
     w.setdefault("server", servers[0] if servers else "")
     w.setdefault("op", "echo")
     if w["server"] not in servers:
@@ -156,7 +171,7 @@ def load_study(path, bins):
         check_keys(path, where, fl, FAULT_KEYS)
         if "fault" not in fl:
             raise StudyError(f"{path}: {where}: missing \"fault\"")
-        base = fl["fault"].split(":")[0]
+        base = re.split(r"[:\[]", fl["fault"])[0]
         if base not in vocab:
             raise StudyError(f"{path}: {where}.fault: unknown fault \"{fl['fault']}\" (antctl inject --vocabulary lists them)")
         if ":" in vocab[base]["fault"] and ":" not in fl["fault"] and not vocab[base]["fault"].endswith("]"):
@@ -255,7 +270,7 @@ def variant_stack(study, policy):
 
 
 class Antd:
-    def __init__(self, bins, stack, stack_dir, work, name):
+    def __init__(self, bins, stack, stack_dir, work, name, here=False):
         self.run_dir = os.path.join(work, "run")
         os.makedirs(self.run_dir, exist_ok=True)
         os.chmod(self.run_dir, 0o755)
@@ -265,6 +280,8 @@ class Antd:
         self.stack_path = os.path.join(stack_dir, f".campaign-{os.getpid()}-{name}.json")
         extra = []
         try:
+            if here:
+                raise OSError("its paths are absolute: in the work folder")
             f = open(self.stack_path, "w", encoding="utf-8")
         except OSError:
             self.stack_path = os.path.join(work, "stack.json")
@@ -323,7 +340,8 @@ class Load:
         self.p = subprocess.Popen([bins["load"], "--run-dir", run_dir, "--out", out, "--server", w["server"],
                                    "--op", w["op"], "--apps", str(w["apps"]), "--inflight", str(w["inflight"]),
                                    "--deadline", str(w["deadline_ms"]), "--pause-us", str(w["pause_us"]),
-                                   "--seed", str(seed), "--progress-ms", "100"],
+                                   "--seed", str(seed), "--progress-ms", "100"]
+                                  + (["--workload", "fs", "--files", str(w["files"])] if w["kind"] == "fs" else []),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.t = threading.Thread(target=self._read, daemon=True)
         self.t.start()
@@ -400,10 +418,37 @@ def wait_until(pred, timeout, step=0.01):
     return None
 
 
+def tool(name):
+    return shutil.which(name) or "/sbin/" + name
+
+
+def fs_image(study, stack, bins, pw, seed):
+    """A fresh image of the seed's tree for this segment, and the stack's files in pw."""
+    w = study["workload"]
+    tree = os.path.join(pw, "tree")
+    r = subprocess.run([bins["load"], "--make-tree", tree, "--files", str(w["files"]), "--apps", str(w["apps"]),
+                        "--seed", str(seed)], capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        raise StudyError(f"cannot make the file tree: {r.stderr.strip()}")
+    img = os.path.join(pw, os.path.basename(w["image"]))
+    r = subprocess.run([tool("mkfs.ext4"), "-q", "-F", "-b", "4096", "-d", tree, img, f"{w['image_mb']}M"],
+                       capture_output=True, text=True, check=False)
+    shutil.rmtree(tree, ignore_errors=True)
+    if r.returncode != 0:
+        raise StudyError(f"mkfs.ext4 failed: {r.stderr.strip()}")
+    for s in stack.get("servers", []):
+        for f in s.get("files", []):
+            if not os.path.isabs(f["path"]):
+                f["path"] = os.path.join(pw, os.path.basename(f["path"]))
+    return img
+
+
 def run_policy(study, policy, entries, bins, pw, seed, prog, stopped, seg):
     stack, stack_dir = variant_stack(study, policy)
     os.makedirs(pw, exist_ok=True)
-    antd = Antd(bins, stack, stack_dir, pw, f"{policy}-{seg}")
+    fs = study["workload"]["kind"] == "fs"
+    img = fs_image(study, stack, bins, pw, seed) if fs else None
+    antd = Antd(bins, stack, stack_dir, pw, f"{policy}-{seg}", here=fs)
     load = None
     results = []
     try:
@@ -471,6 +516,12 @@ def run_policy(study, policy, entries, bins, pw, seed, prog, stopped, seg):
                 print(f"{PROG}: {err}", file=sys.stderr)
         antd.stop()
     events = antd.events()
+    if img:
+        # The image after every fault of the segment: is it consistent?
+        r = subprocess.run([tool("e2fsck"), "-fn", img], capture_output=True, text=True, check=False)
+        counters["_fsck"] = {"exit": r.returncode, "clean": r.returncode == 0,
+                             "says": (r.stdout + r.stderr).strip()[-400:]}
+        os.unlink(img)
     return results, events, counters
 
 # ---- lining injections up with the log and the requests --------------------------------
@@ -490,11 +541,14 @@ def read_requests(path, policy):
 def analyse(results, events, rows):
     """Per injection: when it fired, was detected (the server's end), restarted (ready)
     and the first replayed answer came; the requests it touched."""
-    by_server = {}
     for ev in events:
         if "time" in ev:
             ev["_t"] = parse_time(ev["time"])
-    for r in results:
+    # Each injection's events are the ones before the next was armed: a fault
+    # that ends nothing (a delay) must not take the next one's restart.
+    arms = [r.get("t_arm", 0) for r in results] + [float("inf")]
+    for k, r in enumerate(results):
+        until = arms[k + 1]
         fid = r.get("fault_id")
         fire = next((ev for ev in events if ev.get("event") == "injected" and ev.get("inject_id") == fid), None)
         if not fire:
@@ -502,15 +556,15 @@ def analyse(results, events, rows):
         t = fire["_t"]
         r["t_fire"] = t
         srv = r["server"]
-        detect = next((ev for ev in events if ev.get("_t", 0) >= t and ev.get("server") == srv
+        detect = next((ev for ev in events if t <= ev.get("_t", 0) < until and ev.get("server") == srv
                        and ev.get("event") in ("server-exit", "kill")), None)
-        ready = next((ev for ev in events if ev.get("_t", 0) >= t and ev.get("server") == srv
-                      and ev.get("event") in ("ready", "failover")), None)
+        ready = next((ev for ev in events if t <= ev.get("_t", 0) < until and ev.get("server") == srv
+                      and ev.get("event") in ("ready", "failover")), None) if detect else None
         if detect:
             r["detect_ms"] = round((detect["_t"] - t) * 1000, 3)
         if ready:
             r["restart_ms"] = round((ready["_t"] - t) * 1000, 3)
-        end = ready["_t"] if ready else t + 1
+        end = ready["_t"] if ready else min(until, t + 1)
         touched = [q for q in rows if q["t_send"] <= end and q["t_send"] + q["latency_us"] / 1e6 >= t
                    and q["class"] != "correct"]
         r["touched"] = len(touched)
@@ -560,7 +614,7 @@ def summarise(report):
 
 # ---- writing the report ----------------------------------------------------------------
 
-REQ_COLS = ["policy", "app", "request", "t_send", "latency_us", "class", "error", "replayed", "trace_len"]
+REQ_COLS = ["policy", "app", "request", "t_send", "latency_us", "class", "error", "replayed", "trace_len", "op"]
 INJ_COLS = ["index", "injection", "policy", "fault", "server", "nth", "outcome", "recovery", "upgrade",
             "upgrade_outcome", "fault_id", "t_fire",
             "detect_ms", "restart_ms", "replayed_ms", "touched"]
@@ -630,6 +684,9 @@ def report_md(report):
           f"({report['machine'].get('cpus', '?')} CPUs, {report['machine'].get('kernel', '?')}), "
           f"{report.get('started', '')}, {report.get('wall_s', 0):.0f} s.\n\n")
     s += f"Availability (requests answered right, replayed or not, of all made): {report.get('availability')}\n\n"
+    if report.get("fsck"):
+        fk = report["fsck"]
+        s += f"e2fsck -fn after each segment: {fk['clean']} of {fk['images']} images clean.\n\n"
     for title, t in report_tables(report):
         s += f"## {title}\n\n{t}\n"
     for p in report.get("plots", []):
@@ -803,7 +860,7 @@ def read_rows(path):
 
 def build_report(out, man, study, sched, bins, final, plots):
     """The report of every segment done so far (partial until the schedule is)."""
-    results, counters, per_policy = [], {}, {}
+    results, counters, per_policy, fsck = [], {}, {}, []
     rows = [] if final else None
     for seg in man["done"]:
         d = os.path.join(out, "work", f"seg-{seg}")
@@ -814,6 +871,9 @@ def build_report(out, man, study, sched, bins, final, plots):
         for c in CLASSES:
             pc[c] += sj["counts"].get(c, 0)
         for srv, v in sj["counters"].items():
+            if srv == "_fsck":
+                fsck.append(dict(v, segment=seg, policy=sj["policy"]))
+                continue
             for k, x in v.items():
                 counters.setdefault(srv, {}).setdefault(k, 0)
                 counters[srv][k] += x
@@ -832,6 +892,8 @@ def build_report(out, man, study, sched, bins, final, plots):
               "versions": {"antd": subprocess.run([bins["antd"], "--version"], capture_output=True, text=True).stdout.strip()},
               "commit": commit(), "machine": machine(), "started": man["started"], "wall_s": round(man["wall_s"], 3),
               "requests": req, "per_policy": per_policy, "injections": results, "counters": counters}
+    if fsck:
+        report["fsck"] = {"images": len(fsck), "clean": sum(1 for f in fsck if f["clean"]), "each": fsck}
     summarise(report)
     if final:
         write_outputs(out, report, rows, plots=plots)

@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ant/ant.h"
 #include "ant/errors.h"
+#include "fs_proto.h"
 #include "tool_common.h"
 
 #define PROG "ant-campaign-load"
@@ -44,8 +46,14 @@ struct rq {
 	uint64_t latency_ns;  /* to its first answer (or to the deadline, lost) */
 	int32_t retval;
 	uint8_t cls, replayed, answers;
+	uint8_t kind;         /* enum kind */
 	uint16_t trace_len;
+	uint32_t target;      /* the file (fs: its number, or the version written) */
 };
+
+/* What a request asks (the fs workload; the chain's is always K_ECHO). */
+enum kind { K_ECHO, K_READ, K_STAT, K_WRITE, K_READ_OWN, NKINDS };
+static const char *const kind_name[] = { "echo", "read", "stat", "write", "read-own" };
 
 struct app {
 	pthread_t t;
@@ -58,14 +66,91 @@ struct app {
 	size_t inflight[INFLIGHT_MAX];
 	unsigned ninflight;
 	int failed;           /* could not connect */
+	/* fs: its own file /w/a<n>: the versions written that may be in it */
+	uint32_t own_acked, own_tried;   /* last answered right; last sent */
+	int own_busy;                    /* a write or read of it in flight */
 };
 
 static struct {
-	const char *run_dir, *server, *op, *out;
-	unsigned apps, inflight, deadline_ms, progress_ms, pause_us;
+	const char *run_dir, *server, *op, *out, *make_tree;
+	unsigned apps, inflight, deadline_ms, progress_ms, pause_us, files;
+	int fs;               /* the file stack's workload */
 	uint64_t seed;
 } o = { .server = "relay1", .op = "echo", .apps = 1, .inflight = 1, .deadline_ms = 5000,
-	.progress_ms = 500 };
+	.progress_ms = 500, .files = 64 };
+
+/* ---- the file stack's workload --------------------------------------------------- */
+
+#define OWN_SIZE 16384u   /* each application's own file, rewritten whole */
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* File i of the tree (/t/f<i>): its size and bytes, from the seed. */
+static size_t tree_size(unsigned i)
+{
+	return 1 + (size_t)(mix(o.seed ^ 0x74ee ^ ((uint64_t)i << 20)) % (192u << 10));
+}
+
+static void fill(uint64_t key, unsigned char *buf, size_t n)
+{
+	uint64_t x = mix(key);
+	for (size_t k = 0; k < n; k++) {
+		if (k % 8 == 0)
+			x = mix(x + k);
+		buf[k] = (unsigned char)(x >> (8 * (k % 8)));
+	}
+}
+
+static void tree_bytes(unsigned i, unsigned char *buf, size_t n)
+{
+	fill(o.seed ^ ((uint64_t)i << 32) ^ 0x51e, buf, n);
+}
+
+/* Version v of application a's own file (v 0: zeros, as the tree has it). */
+static void own_bytes(unsigned a, uint32_t v, unsigned char *buf)
+{
+	if (!v)
+		memset(buf, 0, OWN_SIZE);
+	else
+		fill(o.seed ^ ((uint64_t)a << 40) ^ ((uint64_t)v << 8) ^ 0x0a, buf, OWN_SIZE);
+}
+
+/* --make-tree DIR: the tree an image is made of (mkfs.ext4 -d DIR). */
+static int make_tree(const char *dir)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/t", dir);
+	mkdir(dir, 0755);
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(p, sizeof(p), "%s/w", dir);
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	static unsigned char buf[192u << 10];
+	for (unsigned i = 0; i < o.files + o.apps; i++) {
+		int own = i >= o.files;
+		size_t n = own ? OWN_SIZE : tree_size(i);
+		if (own)
+			own_bytes(i - o.files, 0, buf);
+		else
+			tree_bytes(i, buf, n);
+		if (own)
+			snprintf(p, sizeof(p), "%s/w/a%u", dir, i - o.files);
+		else
+			snprintf(p, sizeof(p), "%s/t/f%u", dir, i);
+		FILE *f = fopen(p, "w");
+		if (!f || fwrite(buf, 1, n, f) != n || fclose(f) != 0)
+			return -errno;
+	}
+	return 0;
+}
 
 static volatile int stopping;
 static unsigned apps_ended;   /* applications whose connection is gone */
@@ -172,11 +257,60 @@ static int replayed(const struct ant_result *res)
 	return 0;
 }
 
+static int echo_right(struct app *a, const struct rq *r, const struct ant_result *res)
+{
+	char want[64];
+	int n = payload((unsigned)a->n, (size_t)(r - a->rq), want, sizeof(want));
+	return res->len == (size_t)n && memcmp(res->bytes, want, (size_t)n) == 0;
+}
+
+/* Is what fs answered what the tree, or the application's own writes, say? */
+static int fs_right(struct app *a, const struct rq *r, const struct ant_result *res)
+{
+	static __thread unsigned char want[192u << 10];
+	size_t len;
+	const char *got = fs_reply_bytes(res, &len);
+	switch (r->kind) {
+	case K_READ: {
+		size_t n = tree_size(r->target);
+		tree_bytes(r->target, want, n);
+		return (size_t)res->retval == n && got && len == n && memcmp(got, want, n) == 0;
+	}
+	case K_STAT: {
+		struct fs_attr at;
+		return got && fs_attr_parse(got, len, &at) == 0 && at.size == tree_size(r->target);
+	}
+	case K_WRITE:
+		if (res->retval == (int32_t)OWN_SIZE && r->target > a->own_acked)
+			a->own_acked = r->target;
+		return res->retval == (int32_t)OWN_SIZE;
+	case K_READ_OWN:
+		/* The last version written right; or the one after, whose answer
+		 * did not come right (an error or lost: it may be in or not). */
+		if ((size_t)res->retval != OWN_SIZE || !got || len != OWN_SIZE)
+			return 0;
+		for (uint32_t v = a->own_acked; v <= a->own_tried; v++) {
+			own_bytes((unsigned)a->n, v, want);
+			if (memcmp(got, want, OWN_SIZE) == 0)
+				return 1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static void answer_classify(struct app *a, struct rq *r, const struct ant_result *res);
+
 static void answered(struct app *a, struct ant_conn *c, const struct ant_result *res)
 {
-	if (res->data)
-		ant_ica_release(c, res->data);   /* (echo brings none back) */
 	struct rq *r = hash_get(a, res->ticket);
+	answer_classify(a, r, res);
+	if (res->data)
+		ant_ica_release(c, res->data);
+}
+
+static void answer_classify(struct app *a, struct rq *r, const struct ant_result *res)
+{
 	if (!r)
 		return;   /* a ticket it never had: libant's own affair */
 	r->answers++;
@@ -195,14 +329,67 @@ static void answered(struct app *a, struct ant_conn *c, const struct ant_result 
 	r->retval = res->retval;
 	r->trace_len = (uint16_t)res->trace_len;
 	r->replayed = (uint8_t)replayed(res);
-	char want[64];
-	int n = payload((unsigned)a->n, (size_t)(r - a->rq), want, sizeof(want));
-	int cls = res->retval < 0 ? C_ERROR :
-		  res->len != (size_t)n || memcmp(res->bytes, want, (size_t)n) != 0 ? C_WRONG :
-		  r->replayed ? C_REPLAYED : C_CORRECT;
+	int right = o.fs ? fs_right(a, r, res) : echo_right(a, r, res);
+	int cls = res->retval < 0 ? C_ERROR : !right ? C_WRONG : r->replayed ? C_REPLAYED : C_CORRECT;
+	if (r->kind == K_WRITE || r->kind == K_READ_OWN)
+		a->own_busy = 0;
 	count(C_PENDING, cls);
 	r->cls = (uint8_t)cls;
 	drop_inflight(a, (size_t)(r - a->rq));
+}
+
+/* The fs workload's next request: reads (6 in 10) and stats (2) of the
+ * tree's files; writes of the application's own file and reads of it back
+ * (2), one at a time, since their answer depends on their order. */
+static int fs_call(struct app *a, struct ant_conn *c, size_t i, struct rq *r, struct ant_call *x,
+		   char *arg)
+{
+	uint64_t h = mix(o.seed ^ ((uint64_t)a->n << 48) ^ (uint64_t)i);
+	unsigned pick = (unsigned)(h % 10);
+	char path[64];
+	struct fs_req rq = { .path = path };
+	enum fs_op op;
+	if (pick >= 8 && !a->own_busy) {
+		snprintf(path, sizeof(path), "/w/a%d", a->n);
+		a->own_busy = 1;
+		if (pick == 8) {
+			r->kind = K_WRITE;
+			r->target = ++a->own_tried;
+			struct ant_ica *ica;
+			int e = ant_ica_alloc(c, OWN_SIZE, &ica);
+			if (e < 0)
+				return e;
+			own_bytes((unsigned)a->n, r->target, ica->addr);
+			x->data = ica;
+			x->data_flags = ANT_DF_DETACH;
+			op = FS_WRITE;
+			rq.num[0] = 0;
+			rq.num[1] = OWN_SIZE;
+		} else {
+			r->kind = K_READ_OWN;
+			op = FS_READ;
+			rq.num[0] = 0;
+			rq.num[1] = OWN_SIZE;
+		}
+	} else {
+		r->target = (uint32_t)((h >> 8) % o.files);
+		snprintf(path, sizeof(path), "/t/f%u", r->target);
+		if (pick >= 6 && pick < 8) {
+			r->kind = K_STAT;
+			op = FS_STAT;
+		} else {
+			r->kind = K_READ;
+			op = FS_READ;
+			rq.num[0] = 0;
+			rq.num[1] = tree_size(r->target);
+		}
+	}
+	int n = fs_req_encode(op, &rq, arg, FS_ARG_MAX);
+	if (n < 0)
+		return n;
+	x->op = fs_op_name(op);
+	x->arglen = (size_t)n;
+	return 0;
 }
 
 static int issue(struct app *a, struct ant_conn *c)
@@ -216,11 +403,17 @@ static int issue(struct app *a, struct ant_conn *c)
 		a->caprq = cap;
 	}
 	size_t i = a->nrq;
-	char arg[64];
-	int n = payload((unsigned)a->n, i, arg, sizeof(arg));
-	struct ant_call x = { .server = o.server, .op = o.op, .arg = arg, .arglen = (size_t)n };
+	char arg[FS_ARG_MAX];
 	struct rq *r = &a->rq[i];
 	memset(r, 0, sizeof(*r));
+	struct ant_call x = { .server = o.server, .op = o.op, .arg = arg };
+	if (o.fs) {
+		int e = fs_call(a, c, i, r, &x, arg);
+		if (e < 0)
+			return e;
+	} else {
+		x.arglen = (size_t)payload((unsigned)a->n, i, arg, sizeof(arg));
+	}
 	r->t_send = wall_s();
 	r->m_send = mono_ns();
 	r->cls = C_PENDING;
@@ -246,6 +439,8 @@ static void expire(struct app *a, struct ant_conn *c)
 		r->latency_ns = limit;
 		count(C_PENDING, C_LOST);
 		r->cls = C_LOST;
+		if (r->kind == K_WRITE || r->kind == K_READ_OWN)
+			a->own_busy = 0;   /* (a lost write may be in the file or not) */
 		ant_cancel(c, r->ticket);
 		a->inflight[k] = a->inflight[--a->ninflight];
 	}
@@ -316,14 +511,15 @@ static int write_csv(void)
 		fprintf(stderr, "%s: %s: %s\n", PROG, o.out, strerror(errno));
 		return -1;
 	}
-	fprintf(f, "app,request,t_send,latency_us,class,error,replayed,trace_len\n");
+	fprintf(f, "app,request,t_send,latency_us,class,error,replayed,trace_len,op\n");
 	for (unsigned i = 0; i < o.apps; i++) {
 		struct app *a = &apps[i];
 		for (size_t k = 0; k < a->nrq; k++) {
 			struct rq *r = &a->rq[k];
-			fprintf(f, "%u,%zu,%.6f,%.1f,%s,%s,%u,%u\n", i, k, r->t_send,
+			fprintf(f, "%u,%zu,%.6f,%.1f,%s,%s,%u,%u,%s\n", i, k, r->t_send,
 				(double)r->latency_ns / 1e3, cls_name[r->cls],
-				r->cls == C_ERROR ? ant_errname(r->retval) : "", r->replayed, r->trace_len);
+				r->cls == C_ERROR ? ant_errname(r->retval) : "", r->replayed, r->trace_len,
+				kind_name[r->kind]);
 		}
 	}
 	return fclose(f) == 0 ? 0 : -1;
@@ -348,6 +544,12 @@ static void usage(FILE *f)
 		"  --deadline MS      a call not answered within MS is lost (default 5000)\n"
 		"  --pause-us US      pause between calls of one application (default 0)\n"
 		"  --seed S           the payloads' seed (default 0)\n"
+		"  --workload W       chain (default: echo payloads) or fs: the file stack's\n"
+		"                     reads, stats and writes of a tree made by --make-tree,\n"
+		"                     each checked against the bytes the seed says\n"
+		"  --files N          fs: the tree's files (default 64)\n"
+		"  --make-tree DIR    write the tree of --files, --apps and --seed into DIR\n"
+		"                     (for mkfs.ext4 -d) and exit\n"
 		"  --progress-ms MS   how often counts are printed (default 500; 0: never)\n"
 		"  --help             this text\n", APPS_MAX, INFLIGHT_MAX);
 }
@@ -369,6 +571,8 @@ int main(int argc, char **argv)
 		{ "deadline", required_argument, NULL, 'd' }, { "pause-us", required_argument, NULL, 'u' },
 		{ "seed", required_argument, NULL, 'S' },
 		{ "progress-ms", required_argument, NULL, 'P' }, { "help", no_argument, NULL, 'h' },
+		{ "workload", required_argument, NULL, 'w' }, { "files", required_argument, NULL, 'F' },
+		{ "make-tree", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 } };
 	int ch;
 	opterr = 0;
@@ -391,11 +595,28 @@ int main(int argc, char **argv)
 				tool_usage_error(PROG, "--seed: expected a number, got '%s'", optarg);
 			break;
 		}
+		case 'w':
+			if (strcmp(optarg, "chain") != 0 && strcmp(optarg, "fs") != 0)
+				tool_usage_error(PROG, "--workload: chain or fs, got '%s'", optarg);
+			o.fs = strcmp(optarg, "fs") == 0;
+			break;
+		case 'F': o.files = num("--files", optarg, 1, 100000); break;
+		case 'T': o.make_tree = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default:
 			tool_usage_error(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
 		}
 	}
+	if (o.make_tree) {
+		int e = make_tree(o.make_tree);
+		if (e < 0) {
+			fprintf(stderr, "%s: --make-tree %s: %s\n", PROG, o.make_tree, strerror(-e));
+			return 1;
+		}
+		return 0;
+	}
+	if (o.fs && strcmp(o.server, "relay1") == 0)
+		o.server = "fs";
 	if (!o.run_dir || !o.out || optind != argc)
 		tool_usage_error(PROG, "%s", optind != argc ? "unexpected arguments" :
 					     "--run-dir and --out are required");

@@ -151,6 +151,23 @@ try:
         jrep = json.load(f)
     check(rc == 0 and jrep["schedule"] == rep["schedule"] and len(jrep["injections"]) == 24 and not jrep["partial"],
           f"--jobs 2 runs the same schedule ({err.strip()[-300:]})")
+    # The file stack's workload: reads, stats and writes through fs, e2fsck after.
+    if os.path.exists(os.path.join(build, "servers", "fs")) and (shutil.which("mkfs.ext4") or os.path.exists("/sbin/mkfs.ext4")):
+        fdir = os.path.join(tmp, "files")
+        rc, out, err = run("run", os.path.join(source, "studies", "files-smoke.json"), "-o", fdir, "--quiet", "--no-plots")
+        check(rc == 0, f"studies/files-smoke.json runs ({err.strip()[-500:]})")
+        with open(os.path.join(fdir, "report.json")) as f:
+            frep = json.load(f)
+        fr = frep["requests"]
+        check(fr["total"] > 100 and fr["lost"] == fr["duplicated"] == fr["wrong"] == 0,
+              f"files: reads, stats and writes, none lost, duplicated or wrong ({fr})")
+        check(frep.get("fsck", {}).get("clean") == frep.get("fsck", {}).get("images", -1) >= 1,
+              f"files: e2fsck -fn finds every image clean ({frep.get('fsck')})")
+        with gzip.open(os.path.join(fdir, "requests.csv.gz"), "rt") as f:
+            ops = {r["op"] for r in csv.DictReader(f)}
+        check({"read", "stat", "write", "read-own"} <= ops, f"files: every kind of request was made ({ops})")
+    else:
+        print("skipped: campaign files (this build has no fs server, or mkfs.ext4 is missing)")
     # Malformed studies: refused before anything starts, naming file, key and reason.
     with open(smoke) as f:
         base = json.load(f)
