@@ -73,12 +73,14 @@ def die(msg, code=1):
 
 STUDY_KEYS = {
     "name": str, "description": str, "stack": str, "workload": dict, "faults": list, "upgrades": dict,
+    "sweep": dict,
     "injections": int, "recovery_ms": int, "settle_ms": int, "policies": dict, "seed": int,
 }
 WORKLOAD_KEYS = {"kind": str, "server": str, "op": str, "apps": int, "inflight": int,
                  "deadline_ms": int, "pause_us": int, "files": int, "image": str, "image_mb": int}
+SWEEP_KEYS = {"points": dict, "faults": list, "repeat": int, "nth_max": int}
 UPGRADE_KEYS = {"every": int, "servers": list, "probation_ms": int}
-FAULT_KEYS = {"fault": str, "servers": list, "nth_max": int, "weight": (int, float)}
+FAULT_KEYS = {"fault": str, "servers": list, "nth_max": int, "weight": (int, float), "point": str}
 POLICY_KEYS = {"replay", "restart", "strategy", "standby", "poison_kills", "deadline_ms",
                "intensity", "backoff", "on_give_up", "ready_timeout_ms", "io_deadline_ms"}
 
@@ -120,10 +122,14 @@ def load_study(path, bins):
     if not isinstance(study, dict):
         raise StudyError(f"{path}: expected an object")
     check_keys(path, "study", study, STUDY_KEYS)
-    for k in ("name", "stack", "faults", "injections"):
+    need = ("name", "stack") + (() if "sweep" in study else ("faults", "injections"))
+    for k in need:
         if k not in study:
             raise StudyError(f"{path}: study: missing \"{k}\"")
-    in_range(path, "injections", study["injections"], 1, 10_000_000)
+    if "sweep" in study and ("faults" in study or "injections" in study):
+        raise StudyError(f"{path}: study: \"sweep\" makes its own schedule: no \"faults\" or \"injections\" beside it")
+    if "injections" in study:
+        in_range(path, "injections", study["injections"], 1, 10_000_000)
     in_range(path, "recovery_ms", study.setdefault("recovery_ms", 3000), 10, 600_000)
     in_range(path, "settle_ms", study.setdefault("settle_ms", 50), 0, 600_000)
     stack_path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), study["stack"]))
@@ -162,6 +168,27 @@ def load_study(path, bins):
     in_range(path, "workload.deadline_ms", w.setdefault("deadline_ms", 5000), 1, 3_600_000)
     in_range(path, "workload.pause_us", w.setdefault("pause_us", 0), 0, 10_000_000)
     vocab = vocabulary(bins)
+    sw = study.get("sweep")
+    if sw is not None:
+        # Every named failpoint x every fault type, `repeat` times: the
+        # faults become entries of their own, one per (server, point).
+        check_keys(path, "sweep", sw, SWEEP_KEYS)
+        for k in ("points", "faults"):
+            if not sw.get(k):
+                raise StudyError(f"{path}: sweep: missing or empty \"{k}\"")
+        in_range(path, "sweep.repeat", sw.setdefault("repeat", 1), 1, 1_000_000)
+        in_range(path, "sweep.nth_max", sw.setdefault("nth_max", 5), 1, 1_000_000)
+        study["faults"] = []
+        for srv, pts in sorted(sw["points"].items()):
+            if srv not in servers:
+                raise StudyError(f"{path}: sweep.points: \"{srv}\" is not a server of the stack ({', '.join(servers)})")
+            if not isinstance(pts, list) or not pts or not all(isinstance(x, str) and 0 < len(x) < 32 for x in pts):
+                raise StudyError(f"{path}: sweep.points.{srv}: expected a list of failpoint names (1 to 31 bytes)")
+            for pt in pts:
+                for fl in sw["faults"]:
+                    study["faults"].append({"fault": fl, "servers": [srv], "point": pt, "nth_max": sw["nth_max"],
+                                            "weight": 1})
+        study["injections"] = len(study["faults"]) * sw["repeat"]
     if not study["faults"]:
         raise StudyError(f"{path}: faults: empty")
     for i, fl in enumerate(study["faults"]):
@@ -216,7 +243,8 @@ def schedule(study, seed):
     weights = [f["weight"] for f in faults]
     out = []
     for i in range(study["injections"]):
-        fl = rng.choices(faults, weights=weights)[0]
+        # A sweep takes every entry in turn; else one is drawn by weight.
+        fl = faults[i % len(faults)] if "sweep" in study else rng.choices(faults, weights=weights)[0]
         server = rng.choice(fl["servers"])
         nth = rng.randint(1, fl["nth_max"])
         up = study.get("upgrades")
@@ -224,6 +252,8 @@ def schedule(study, seed):
         for policy in study["policies"]:
             e = {"index": len(out), "injection": i, "policy": policy, "fault": fl["fault"],
                  "server": server, "trigger": {"nth": nth}}
+            if fl.get("point"):
+                e["trigger"]["point"] = fl["point"]   # the Nth hit of that named failpoint
             if upgrade:
                 e["upgrade"] = upgrade   # begun just before the fault is armed
             out.append(e)
@@ -474,8 +504,11 @@ def run_policy(study, policy, entries, bins, pw, seed, prog, stopped, seg):
                 upgrader = threading.Thread(target=upgrade)
                 upgrader.start()
             res["t_arm"] = time.time()
-            rep = ctl(antd.run_dir, {"cmd": "inject", "server": e["server"], "fault": e["fault"],
-                                     "nth": e["trigger"]["nth"], "count": 1})
+            req = {"cmd": "inject", "server": e["server"], "fault": e["fault"], "nth": e["trigger"]["nth"],
+                   "count": 1}
+            if e["trigger"].get("point"):
+                req["point"] = e["trigger"]["point"]
+            rep = ctl(antd.run_dir, req)
             if not rep.get("ok"):
                 res.update(recovery="refused", error=rep.get("error", ""))
                 results.append(res)
