@@ -166,6 +166,18 @@ try:
         with gzip.open(os.path.join(fdir, "requests.csv.gz"), "rt") as f:
             ops = {r["op"] for r in csv.DictReader(f)}
         check({"read", "stat", "write", "read-own"} <= ops, f"files: every kind of request was made ({ops})")
+        # The sweep: every named failpoint x every fault type.
+        sdir = os.path.join(tmp, "sweep")
+        rc, out, err = run("run", os.path.join(source, "studies", "files-sweep.json"), "-o", sdir, "--quiet", "--no-plots")
+        with open(os.path.join(sdir, "report.json")) as f:
+            srep = json.load(f)
+        combos = {(i["server"], i["trigger"].get("point"), i["fault"]) for i in srep["injections"]}
+        check(rc == 0 and len(srep["injections"]) == 36 and len(combos) == 12,
+              f"the sweep: 3 points x 4 fault types, 3 times each ({len(srep['injections'])} injections, {len(combos)} kinds)")
+        check(all(i["recovery"] == "recovered" and "t_fire" in i for i in srep["injections"]),
+              "the sweep: every point was hit and its server recovered")
+        check(srep["requests"]["lost"] == srep["requests"]["wrong"] == srep["requests"]["duplicated"] == 0
+              and srep["fsck"]["clean"] == srep["fsck"]["images"], f"the sweep: nothing lost or wrong, e2fsck clean")
     else:
         print("skipped: campaign files (this build has no fs server, or mkfs.ext4 is missing)")
     # Malformed studies: refused before anything starts, naming file, key and reason.
