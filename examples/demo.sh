@@ -83,24 +83,33 @@ echo "   What antd logged (antctl log --since 10s):"
 "$antctl" log --since 10s | grep -E 'inject|server-exit|replay|kill' | sed 's/^/    /'
 show "$antctl" status
 
+# during WHAT CMD...: show CMD while calls go through relay1 one after the
+# other, then how many there were and how many failed.
+during() {
+	local what=$1
+	shift
+	rm -f "$run/done"
+	(
+		n=0 bad=0
+		while [ ! -e "$run/done" ]; do
+			"$call" --quiet relay1 echo "during $what" >/dev/null 2>&1 || bad=$((bad + 1))
+			n=$((n + 1))
+		done
+		echo "$n calls during $what, $bad failed" >"$run/during.out"
+	) &
+	local caller=$!
+	show "$@"
+	touch "$run/done"
+	wait "$caller"
+	sed 's/^/    /' "$run/during.out"
+}
+
 step "9. relay2 is upgraded while calls go on"
 echo "   antctl upgrade starts the new program beside the old one, lets the old one finish"
 echo "   what it holds while new calls wait in antd, hands its state (here: how many"
 echo "   requests it took) to the new one, and switches.  Calls go on meanwhile."
 show "$call" --quiet relay2 state-count
-(
-	n=0 bad=0
-	while [ ! -e "$run/upgraded" ]; do
-		"$call" --quiet relay1 echo "during the upgrade" >/dev/null 2>&1 || bad=$((bad + 1))
-		n=$((n + 1))
-	done
-	echo "$n calls during the upgrade, $bad failed" >"$run/during.out"
-) &
-caller=$!
-show "$antctl" upgrade relay2 --verify-state -- --version-name v2 relay3
-touch "$run/upgraded"
-wait "$caller"
-sed 's/^/    /' "$run/during.out"
+during "the upgrade" "$antctl" upgrade relay2 --verify-state -- --version-name v2 relay3
 show "$call" --quiet relay2 state-count
 "$antctl" status relay2 | head -n 2 | sed 's/^/    /'
 
@@ -108,19 +117,7 @@ step "10. antd re-executes itself while calls go on: no server restarts"
 echo "   antctl reexec: antd writes its whole state (servers, queues, calls in flight,"
 echo "   connections) into a memfd and executes its binary again, keeping every fd."
 "$antctl" status | sed -n '4,6p' | awk '{print "    before: " $1 " pid " $2}'
-(
-	n=0 bad=0
-	while [ ! -e "$run/reexeced" ]; do
-		"$call" --quiet relay1 echo "during the re-exec" >/dev/null 2>&1 || bad=$((bad + 1))
-		n=$((n + 1))
-	done
-	echo "$n calls during the re-exec, $bad failed" >"$run/during.out"
-) &
-caller=$!
-show "$antctl" reexec
-touch "$run/reexeced"
-wait "$caller"
-sed 's/^/    /' "$run/during.out"
+during "the re-exec" "$antctl" reexec
 "$antctl" status | sed -n '4,6p' | awk '{print "    after:  " $1 " pid " $2}'
 
 step "11. SIGTERM: antd stops its servers and removes its sockets"

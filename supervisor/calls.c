@@ -39,6 +39,22 @@ void calls_fini(struct antd *d)
  * memory back to the system once they are done (malloc_trim). */
 #define CALLS_TRIM_ABOVE 1024u
 
+/* Room for one more slot (the table of calls and the stack of empty ones
+ * grow together).  Returns 0 or -1 (out of memory). */
+static int grow(struct call_table *t)
+{
+	uint32_t cap = t->cap ? t->cap * 2 : 64;
+	struct call **nc = realloc(t->c, cap * sizeof(*nc));
+	uint32_t *ne = nc ? realloc(t->empty, cap * sizeof(*ne)) : NULL;
+	if (nc)
+		t->c = nc;
+	if (!ne)
+		return -1;
+	t->empty = ne;
+	t->cap = cap;
+	return 0;
+}
+
 /* A slot for a new call: one with its memory kept, else an empty one, else
  * a new one.  Returns its index, or -1 (out of memory). */
 static int64_t take_slot(struct call_table *t)
@@ -53,17 +69,8 @@ static int64_t take_slot(struct call_table *t)
 	if (t->nempty) {
 		idx = t->empty[--t->nempty];
 	} else {
-		if (t->n == t->cap) {
-			uint32_t cap = t->cap ? t->cap * 2 : 64;
-			struct call **nc = realloc(t->c, cap * sizeof(*nc));
-			uint32_t *ne = nc ? realloc(t->empty, cap * sizeof(*ne)) : NULL;
-			if (nc)
-				t->c = nc;
-			if (!ne)
-				return -1;
-			t->empty = ne;
-			t->cap = cap;
-		}
+		if (t->n == t->cap && grow(t) < 0)
+			return -1;
 		idx = t->n++;
 		t->c[idx] = NULL;
 	}
@@ -131,17 +138,8 @@ struct call *calls_adopt(struct antd *d, uint32_t index, uint32_t gen)
 	if (gen == 0 || index > (1u << 24))
 		return NULL;
 	while (t->n <= index) {
-		if (t->n == t->cap) {
-			uint32_t cap = t->cap ? t->cap * 2 : 64;
-			struct call **nc = realloc(t->c, cap * sizeof(*nc));
-			uint32_t *ne = nc ? realloc(t->empty, cap * sizeof(*ne)) : NULL;
-			if (nc)
-				t->c = nc;
-			if (!ne)
-				return NULL;
-			t->empty = ne;
-			t->cap = cap;
-		}
+		if (t->n == t->cap && grow(t) < 0)
+			return NULL;
 		t->c[t->n++] = NULL;
 	}
 	if (t->c[index] || !(t->c[index] = malloc(sizeof(struct call))))

@@ -872,6 +872,34 @@ static unsigned memfd_inodes(pid_t pid, unsigned long *ino, unsigned max)
  * inodes, no block copied), the same reads hit as often after as before, and
  * under a reader through ant-fuse no read fails or reads wrong.
  */
+/* Three antctl commands (each a string of words, at most 7), 100 ms apart,
+ * while a reader reads the tree under dir through the mount again and
+ * again: each command succeeds, and every read is right (2 passes at least). */
+static void under_a_reader(struct harness *h, const char *dir, const char *want, const char *c1,
+			   const char *c2, const char *c3)
+{
+	struct read_pass rp = { .dir = dir, .want = want };
+	struct worker w;
+	worker_start(h, &w, read_pass, &rp);
+	const char *cmds[] = { c1, c2, c3 };
+	for (int i = 0; i < 3; i++) {
+		harness_sleep_ms(100);
+		char words[256], *a[12] = { (char *)harness_tool("antctl"), "--run-dir", h->dir };
+		snprintf(words, sizeof(words), "%s", cmds[i]);
+		int n = 3;
+		for (char *t = strtok(words, " "); t && n < 11; t = strtok(NULL, " "))
+			a[n++] = t;
+		a[n] = NULL;
+		char *out = NULL;
+		ck_assert_msg(harness_run(a, &out) == 0, "antctl %s: %s", cmds[i], out);
+		free(out);
+		worker_expect_running(h, &w);
+	}
+	while (worker_passes(&w) < 2)
+		harness_sleep_ms(50);
+	ck_assert_uint_ge(worker_finish(h, &w), 2);
+}
+
 START_TEST(test_cache_upgrade_keeps_its_blocks)
 {
 	struct harness h;
@@ -913,20 +941,8 @@ START_TEST(test_cache_upgrade_keeps_its_blocks)
 	       nold, before, after);
 
 	/* Under a reader: upgrades and a rollback, every read right. */
-	struct read_pass rp = { .dir = m.dir, .want = want };
-	struct worker w;
-	worker_start(&h, &w, read_pass, &rp);
-	for (int i = 0; i < 3; i++) {
-		harness_sleep_ms(100);
-		char *a[] = { (char *)harness_tool("antctl"), "--run-dir", h.dir,
-			      i == 2 ? "rollback" : "upgrade", "cache", "--probation", "100", NULL };
-		ck_assert_msg(harness_run(a, &out) == 0, "%s", out);
-		free(out);
-		worker_expect_running(&h, &w);
-	}
-	while (worker_passes(&w) < 2)
-		harness_sleep_ms(50);
-	ck_assert_uint_ge(worker_finish(&h, &w), 2);
+	under_a_reader(&h, m.dir, want, "upgrade cache --probation 100", "upgrade cache --probation 100",
+		       "rollback cache --probation 100");
 	ck_assert_int_eq(harness_server_num(&h, "cache", "restarts"), 0);
 	free(want);
 	mount_stop(&h, &m);
@@ -950,20 +966,7 @@ START_TEST(test_antd_reexec_under_mount)
 	pid_t pids[3];
 	for (int k = 0; k < 3; k++)
 		pids[k] = harness_server_pid(&h, servers[k]);
-	struct read_pass rp = { .dir = m.dir, .want = want };
-	struct worker w;
-	worker_start(&h, &w, read_pass, &rp);
-	char *out = NULL;
-	for (int i = 0; i < 3; i++) {
-		harness_sleep_ms(150);
-		char *a[] = { (char *)harness_tool("antctl"), "--run-dir", h.dir, "reexec", NULL };
-		ck_assert_msg(harness_run(a, &out) == 0, "%s", out);
-		free(out);
-		worker_expect_running(&h, &w);
-	}
-	while (worker_passes(&w) < 2)
-		harness_sleep_ms(50);
-	ck_assert_uint_ge(worker_finish(&h, &w), 2);
+	under_a_reader(&h, m.dir, want, "reexec", "reexec", "reexec");
 	for (int k = 0; k < 3; k++) {
 		ck_assert_int_eq(harness_server_pid(&h, servers[k]), pids[k]);
 		ck_assert_int_eq(harness_server_num(&h, servers[k], "restarts"), 0);
