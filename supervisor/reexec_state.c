@@ -92,13 +92,18 @@ static json_t *peers_save(struct antd *d, struct reexec_blob *b, struct reexec_f
 							     "fd", m->fd));
 			reexec_fds_add(fds, m->fd);
 		}
+		/* A server's connection names its slot even when the process
+		 * there is another one now (a connection that outlived its
+		 * process still gets its close handled). */
+		int slot = p->kind == PEER_SERVER && p->inst ? (int)(p->inst - p->inst->srv->slot) : -1;
 		json_array_append_new(a, json_pack("{s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, "
-						   "s:i, s:I, s:o}",
+						   "s:i, s:I, s:o, s:i}",
 						   "idx", (json_int_t)p->idx, "gen", (json_int_t)p->gen,
 						   "kind", p->kind, "server", p->server_id, "fd", p->fd,
 						   "pid", (int)p->pid, "uid", (int)p->uid, "gid", (int)p->gid,
 						   "calls_out", p->calls_out, "icas", p->icas,
-						   "ica_bytes", (json_int_t)p->ica_bytes, "out", out));
+						   "ica_bytes", (json_int_t)p->ica_bytes, "out", out,
+						   "slot", slot));
 		reexec_fds_add(fds, p->fd);
 	}
 	return a;
@@ -394,6 +399,12 @@ static int peers_load(struct rd *r, json_t *a)
 		GET(o, "calls_out", 0, UINT32_MAX, p->calls_out);
 		GET(o, "icas", 0, UINT32_MAX, p->icas);
 		GET(o, "ica_bytes", 0, INT64_MAX, p->ica_bytes);
+		if (kind == PEER_SERVER) {
+			long long slot;
+			if (sid < 1 || get_int(r, o, "slot", 0, 1, &slot) < 0)
+				return bad(r, "state: a server's connection names %s", "no server or slot");
+			p->inst = &d->servers[sid].slot[slot];
+		}
 	}
 	return 0;
 }
