@@ -56,6 +56,8 @@ def binaries():
                             os.path.join(HERE, "../sbin/antd")),
         "antctl": find_binary("antctl", os.path.join(HERE, "antctl")),
         "load": find_binary("ant-campaign-load", os.path.join(HERE, "ant-campaign-load")),
+        "fuse": next((c for c in (os.path.join(HERE, "ant-fuse"), shutil.which("ant-fuse") or "")
+                      if c and os.access(c, os.X_OK)), None),
         "servers": next((d for d in (os.environ.get("ANT_SERVERS_DIR"), os.path.join(HERE, "../servers"),
                                      os.path.join(HERE, "../libexec/ant")) if d and os.path.isdir(d)), None),
     }
@@ -74,10 +76,11 @@ def die(msg, code=1):
 STUDY_KEYS = {
     "name": str, "description": str, "stack": str, "workload": dict, "faults": list, "upgrades": dict,
     "sweep": dict,
-    "injections": int, "recovery_ms": int, "settle_ms": int, "policies": dict, "seed": int,
+    "injections": int, "recovery_ms": int, "settle_ms": int, "observe_ms": int, "policies": dict, "seed": int,
 }
 WORKLOAD_KEYS = {"kind": str, "server": str, "op": str, "apps": int, "inflight": int,
-                 "deadline_ms": int, "pause_us": int, "files": int, "image": str, "image_mb": int}
+                 "deadline_ms": int, "pause_us": int, "files": int, "image": str, "image_mb": int,
+                 "command": list, "uncached": bool}
 SWEEP_KEYS = {"points": dict, "faults": list, "repeat": int, "nth_max": int}
 UPGRADE_KEYS = {"every": int, "servers": list, "probation_ms": int}
 FAULT_KEYS = {"fault": str, "servers": list, "nth_max": int, "weight": (int, float), "point": str}
@@ -132,6 +135,7 @@ def load_study(path, bins):
         in_range(path, "injections", study["injections"], 1, 10_000_000)
     in_range(path, "recovery_ms", study.setdefault("recovery_ms", 3000), 10, 600_000)
     in_range(path, "settle_ms", study.setdefault("settle_ms", 50), 0, 600_000)
+    in_range(path, "observe_ms", study.setdefault("observe_ms", 1500), 0, 600_000)
     stack_path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), study["stack"]))
     chk = subprocess.run([bins["antd"], "--check"] + (["--server-path", bins["servers"]] if bins["servers"] else [])
                          + [stack_path], capture_output=True, text=True, check=False)
@@ -143,9 +147,21 @@ def load_study(path, bins):
     w = study.setdefault("workload", {})
     check_keys(path, "workload", w, WORKLOAD_KEYS)
     w.setdefault("kind", "chain")
-    if w["kind"] not in ("chain", "fs"):
-        raise StudyError(f"{path}: workload.kind: \"{w['kind']}\" is not one this version runs (chain, fs)")
-    if w["kind"] == "fs":
+    if w["kind"] not in ("chain", "fs", "fuse"):
+        raise StudyError(f"{path}: workload.kind: \"{w['kind']}\" is not one this version runs (chain, fs, fuse)")
+    if w["kind"] == "fuse":
+        # The same tree, through an ant-fuse mount: what ordinary programs see.
+        if os.geteuid() != 0:
+            raise StudyError(f"{path}: workload.kind fuse mounts with ant-fuse: run as root")
+        if not os.path.exists("/dev/fuse") or not shutil.which("fusermount3"):
+            raise StudyError(f"{path}: workload.kind fuse needs /dev/fuse and fusermount3 (apt-get install fuse3)")
+        if not bins.get("fuse"):
+            raise StudyError(f"{path}: workload.kind fuse needs ant-fuse (a build with -Dfuse=enabled)")
+        cmd = w.get("command")
+        if cmd is not None and (not cmd or not all(isinstance(x, str) for x in cmd)):
+            raise StudyError(f"{path}: workload.command: a list of strings (the program and its arguments)")
+        w.setdefault("uncached", True)
+    if w["kind"] in ("fs", "fuse"):
         # The file stack: a tree of files made from the seed in a fresh ext4
         # image per segment (the stack's file `image`), read, stat'ed and
         # written through fs, every answer checked; e2fsck at the end.
@@ -394,6 +410,85 @@ class Load:
         if self.p.returncode != 0:
             raise StudyError(f"the workload failed: {err.strip()}")
 
+class FuseLoad:
+    """The workload through an ant-fuse mount of the stack: applications (threads)
+    read the tree's files whole through the kernel, each checked against the
+    tree's SHA-256; or, with workload.command, each runs that command in the
+    mount again and again, its exit status its own check (0: right).  A
+    replay inside the stack is not seen from here: those count as correct."""
+
+    def __init__(self, bins, run_dir, w, out, seed, sums, mnt):
+        self.w, self.out, self.sums, self.mnt, self.seed = w, out, sums, mnt, seed
+        self.counts = {c: 0 for c in CLASSES + ["pending", "requests"]}
+        self.lock = threading.Lock()
+        self.rows = []
+        self.stopping = False
+        os.makedirs(mnt, exist_ok=True)
+        args = [bins["fuse"], "--run-dir", run_dir, "-f"] + (["--uncached"] if w["uncached"] else []) + [mnt]
+        self.fuse = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if not wait_until(lambda: os.path.ismount(mnt) or self.fuse.poll() is not None, 10) or not os.path.ismount(mnt):
+            self.fuse.kill()
+            err = self.fuse.communicate()[1]
+            raise StudyError(f"ant-fuse did not mount the stack: {err.strip()}")
+        self.apps = [threading.Thread(target=self._app, args=(n,)) for n in range(w["apps"])]
+        for t in self.apps:
+            t.start()
+
+    def _one(self, n, rng):
+        w = self.w
+        t0, m0 = time.time(), time.monotonic()
+        err, op = "", "command" if w.get("command") else "read"
+        try:
+            if w.get("command"):
+                r = subprocess.run(w["command"], cwd=self.mnt, capture_output=True, text=True,
+                                   timeout=w["deadline_ms"] / 1000)
+                cls = "correct" if r.returncode == 0 else "wrong"
+                if r.returncode != 0:
+                    err = f"exit {r.returncode}"
+            else:
+                k = rng.randrange(len(self.sums))
+                with open(os.path.join(self.mnt, "t", f"f{k}"), "rb") as f:
+                    got = hashlib.sha256(f.read()).hexdigest()
+                cls = "correct" if got == self.sums[k] else "wrong"
+        except subprocess.TimeoutExpired:
+            cls, err = "lost", "timeout"
+        except OSError as e:
+            cls, err = "error", errno_name(e.errno)
+        lat = time.monotonic() - m0
+        if cls != "lost" and lat > w["deadline_ms"] / 1000:
+            cls = "lost"   # answered, but after its deadline
+        with self.lock:
+            self.counts[cls] += 1
+            self.counts["requests"] += 1
+            self.rows.append([n, len(self.rows), f"{t0:.6f}", f"{lat * 1e6:.1f}", cls, err, 0, 0, op])
+
+    def _app(self, n):
+        rng = random.Random(f"{self.seed}:fuse:{n}")
+        while not self.stopping:
+            self._one(n, rng)
+
+    def stop(self):
+        self.stopping = True
+        for t in self.apps:
+            t.join(self.w["deadline_ms"] / 1000 + 10)
+        subprocess.run(["fusermount3", "-u", self.mnt], capture_output=True, check=False)
+        try:
+            self.fuse.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.fuse.kill()
+            subprocess.run(["fusermount3", "-uz", self.mnt], capture_output=True, check=False)
+        with open(self.out, "w", newline="", encoding="utf-8") as f:
+            wr = csv.writer(f)
+            wr.writerow(["app", "request", "t_send", "latency_us", "class", "error", "replayed", "trace_len", "op"])
+            wr.writerows(self.rows)
+        if any(t.is_alive() for t in self.apps):
+            raise StudyError("the workload through the mount did not stop: a read hangs in the mount")
+
+
+def errno_name(e):
+    import errno as errno_mod
+    return errno_mod.errorcode.get(e, str(e)) if e else "error"
+
 # ---- the progress line ----------------------------------------------------------------
 
 
@@ -461,6 +556,10 @@ def fs_image(study, stack, bins, pw, seed):
     if r.returncode != 0:
         raise StudyError(f"cannot make the file tree: {r.stderr.strip()}")
     img = os.path.join(pw, os.path.basename(w["image"]))
+    sums = []
+    for i in range(w["files"]):
+        with open(os.path.join(tree, "t", f"f{i}"), "rb") as f:
+            sums.append(hashlib.sha256(f.read()).hexdigest())
     r = subprocess.run([tool("mkfs.ext4"), "-q", "-F", "-b", "4096", "-d", tree, img, f"{w['image_mb']}M"],
                        capture_output=True, text=True, check=False)
     shutil.rmtree(tree, ignore_errors=True)
@@ -470,19 +569,52 @@ def fs_image(study, stack, bins, pw, seed):
         for f in s.get("files", []):
             if not os.path.isabs(f["path"]):
                 f["path"] = os.path.join(pw, os.path.basename(f["path"]))
-    return img
+    return img, sums
+
+
+def served(load):
+    return load.counts.get("correct", 0) + load.counts.get("correct_after_replay", 0)
+
+
+def settle_after(run_dir, server, pid0, load, study, deadline):
+    """How the stack came out of a fault that went off: `restarted` (another
+    process of the server runs), `survived` (the same one still runs when
+    observe_ms is over: a delay, a leak), `given-up`, `not-recovered` (not
+    running by the deadline), or `degraded` (running, but requests no longer
+    come back right: fewer than 10 more within recovery_ms)."""
+    obs = min(deadline, time.time() + study["observe_ms"] / 1000)
+    st = wait_until(lambda: (lambda x: x if x.get("state") == "failed" or
+                             (x.get("state") == "running" and x.get("pid") != pid0) else None)(
+        status_of(run_dir, server)), max(0.0, obs - time.time()), 0.005)
+    if not st:
+        st = wait_until(lambda: (lambda x: x if x.get("state") in ("running", "failed", "stopped") else None)(
+            status_of(run_dir, server)), max(0.05, deadline - time.time()), 0.005)
+    state = st.get("state") if st else "restarting"
+    if state == "failed":
+        return "given-up"
+    if state != "running":
+        return "not-recovered"
+    n0 = served(load)
+    if not wait_until(lambda: served(load) >= n0 + 10, max(0.2, deadline - time.time()), 0.01):
+        return "degraded"
+    return "restarted" if st.get("pid") != pid0 else "survived"
 
 
 def run_policy(study, policy, entries, bins, pw, seed, prog, stopped, seg):
     stack, stack_dir = variant_stack(study, policy)
     os.makedirs(pw, exist_ok=True)
-    fs = study["workload"]["kind"] == "fs"
-    img = fs_image(study, stack, bins, pw, seed) if fs else None
+    kind = study["workload"]["kind"]
+    fs = kind in ("fs", "fuse")
+    img, sums = fs_image(study, stack, bins, pw, seed) if fs else (None, None)
     antd = Antd(bins, stack, stack_dir, pw, f"{policy}-{seg}", here=fs)
     load = None
     results = []
     try:
-        load = Load(bins, antd.run_dir, study["workload"], os.path.join(pw, "requests.csv"), seed)
+        if kind == "fuse":
+            load = FuseLoad(bins, antd.run_dir, study["workload"], os.path.join(pw, "requests.csv"), seed, sums,
+                            os.path.join(pw, "mnt"))
+        else:
+            load = Load(bins, antd.run_dir, study["workload"], os.path.join(pw, "requests.csv"), seed)
         wait_until(lambda: load.counts.get("correct", 0) > 0, 5)
         for e in entries:
             if stopped["now"]:
@@ -503,6 +635,7 @@ def run_policy(study, policy, entries, bins, pw, seed, prog, stopped, seg):
                         res["upgrade_outcome"] = f"no answer ({err})"
                 upgrader = threading.Thread(target=upgrade)
                 upgrader.start()
+            pid0 = status_of(antd.run_dir, e["server"]).get("pid")
             res["t_arm"] = time.time()
             req = {"cmd": "inject", "server": e["server"], "fault": e["fault"], "nth": e["trigger"]["nth"],
                    "count": 1}
@@ -525,10 +658,7 @@ def run_policy(study, policy, entries, bins, pw, seed, prog, stopped, seg):
                 ctl(antd.run_dir, {"cmd": "inject-clear", "id": fid})
                 res["recovery"] = "not-fired"
             else:
-                st = wait_until(lambda: (lambda s: s if s.get("state") in ("running", "failed", "stopped") else None)(
-                    status_of(antd.run_dir, e["server"])), max(0.05, deadline - time.time()), 0.005)
-                state = st.get("state") if st else "restarting"
-                res["recovery"] = {"running": "recovered", "failed": "given-up"}.get(state, "not-recovered")
+                res["recovery"] = settle_after(antd.run_dir, e["server"], pid0, load, study, deadline)
             res["fault_id"] = fid
             if upgrader:
                 upgrader.join(65)
@@ -607,9 +737,9 @@ def analyse(results, events, rows):
         r["touched_classes"] = {c: sum(1 for q in touched if q["class"] == c) for c in CLASSES if c != "correct"}
     for r in results:
         # The outcome: how the stack came out of it, and what its requests saw.
-        r["recovered"] = r["recovery"] == "recovered"
+        r["recovered"] = r["recovery"] in ("restarted", "survived")
         tc = r.get("touched_classes", {})
-        if r["recovery"] != "recovered":
+        if not r["recovered"]:
             r["outcome"] = r["recovery"]
         elif tc.get("lost") or tc.get("error") or tc.get("wrong") or tc.get("duplicated"):
             r["outcome"] = "requests-failed"

@@ -174,7 +174,7 @@ try:
         combos = {(i["server"], i["trigger"].get("point"), i["fault"]) for i in srep["injections"]}
         check(rc == 0 and len(srep["injections"]) == 36 and len(combos) == 12,
               f"the sweep: 3 points x 4 fault types, 3 times each ({len(srep['injections'])} injections, {len(combos)} kinds)")
-        check(all(i["recovery"] == "recovered" and "t_fire" in i for i in srep["injections"]),
+        check(all(i["recovery"] == "restarted" and "t_fire" in i for i in srep["injections"]),
               "the sweep: every point was hit and its server recovered")
         check(srep["requests"]["lost"] == srep["requests"]["wrong"] == srep["requests"]["duplicated"] == 0
               and srep["fsck"]["clean"] == srep["fsck"]["images"], f"the sweep: nothing lost or wrong, e2fsck clean")
