@@ -445,6 +445,19 @@ class FuseLoad:
                 cls = "correct" if r.returncode == 0 else "wrong"
                 if r.returncode != 0:
                     err = f"exit {r.returncode}"
+            elif rng.random() < 0.2:
+                # Its own file rewritten, fsync'ed (a commit down to disk), read back.
+                op = "write"
+                data = rng.randbytes(16384)
+                own = os.path.join(self.mnt, "w", f"a{n}")
+                fd = os.open(own, os.O_WRONLY)
+                try:
+                    os.pwrite(fd, data, 0)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                with open(own, "rb") as f:
+                    cls = "correct" if f.read() == data else "wrong"
             else:
                 k = rng.randrange(len(self.sums))
                 with open(os.path.join(self.mnt, "t", f"f{k}"), "rb") as f:

@@ -178,6 +178,22 @@ try:
               "the sweep: every point was hit and its server recovered")
         check(srep["requests"]["lost"] == srep["requests"]["wrong"] == srep["requests"]["duplicated"] == 0
               and srep["fsck"]["clean"] == srep["fsck"]["images"], f"the sweep: nothing lost or wrong, e2fsck clean")
+        # The same through an ant-fuse mount (as root, with FUSE).
+        if os.geteuid() == 0 and os.path.exists("/dev/fuse") and shutil.which("fusermount3") \
+                and os.path.exists(os.path.join(build, "tools", "ant-fuse")):
+            zdir = os.path.join(tmp, "fuse")
+            rc, out, err = run("run", os.path.join(source, "studies", "fuse-smoke.json"), "-o", zdir, "--quiet", "--no-plots")
+            with open(os.path.join(zdir, "report.json")) as f:
+                zrep = json.load(f)
+            zr = zrep["requests"]
+            check(rc == 0 and zr["total"] > 20 and zr["lost"] == zr["wrong"] == zr["duplicated"] == 0,
+                  f"fuse: reads and fsync'ed writes through ant-fuse, none lost or wrong ({zr}; {err.strip()[-300:]})")
+            check(all(i["recovery"] == "restarted" for i in zrep["injections"]),
+                  "fuse: every fault went off (writes reach disk) and its server restarted")
+            with open("/proc/mounts") as f:
+                check(zdir not in f.read(), "fuse: the mount is gone afterwards")
+        else:
+            print("skipped: campaign fuse (needs root, /dev/fuse, fusermount3 and ant-fuse)")
     else:
         print("skipped: campaign files (this build has no fs server, or mkfs.ext4 is missing)")
     # Malformed studies: refused before anything starts, naming file, key and reason.
