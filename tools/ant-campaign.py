@@ -622,6 +622,7 @@ def run_policy(study, policy, entries, bins, pw, seed, prog, stopped, seg):
     antd = Antd(bins, stack, stack_dir, pw, f"{policy}-{seg}", here=fs)
     load = None
     results = []
+    counters = {}
     try:
         if kind == "fuse":
             load = FuseLoad(bins, antd.run_dir, study["workload"], os.path.join(pw, "requests.csv"), seed, sums,
@@ -692,6 +693,11 @@ def run_policy(study, policy, entries, bins, pw, seed, prog, stopped, seg):
                 print(f"{PROG}: {err}", file=sys.stderr)
         antd.stop()
     events = antd.events()
+    # From antd's log: per server, requests failed as poison and give-ups.
+    for ev in events:
+        if ev.get("event") in ("poison", "give-up") and ev.get("server") in counters:
+            key = "poison" if ev["event"] == "poison" else "given_up"
+            counters[ev["server"]][key] = counters[ev["server"]].get(key, 0) + 1
     if img:
         # The image after every fault of the segment: is it consistent?
         r = subprocess.run([tool("e2fsck"), "-fn", img], capture_output=True, text=True, check=False)
@@ -846,8 +852,9 @@ def report_tables(report):
                                                  [[k] + [v.get(o, 0) for o in outs] for k, v in report["outcomes"].items()])))
     cnt = report.get("counters", {})
     t.append(("The stack's own counters (summed over policies)",
-              table(["server", "restarts", "replays", "failovers", "failed"],
-                    [[s, v.get("restarts"), v.get("replays"), v.get("failovers"), v.get("failed")] for s, v in cnt.items()])))
+              table(["server", "restarts", "replays", "failovers", "poison", "given up", "calls failed"],
+                    [[s, v.get("restarts"), v.get("replays"), v.get("failovers"), v.get("poison", 0),
+                      v.get("given_up", 0), v.get("failed")] for s, v in cnt.items()])))
     return t
 
 
