@@ -940,9 +940,10 @@ def make_plots(d, report, rows):
         for p in sorted({q["policy"] for q in rows}):
             fn = os.path.join(data, f"lat-{len(lat)}.dat")
             mine = [q for q in rows if q["policy"] == p and q["class"] != "lost"]
-            # At most about 20,000 points a policy (an SVG of a million is no
+            # At most about 8,000 points in all (an SVG of a million is no
             # plot): every Kth request, and every one that did not end correct.
-            stride = max(1, len(mine) // 20000)
+            npol = len({q["policy"] for q in rows})
+            stride = max(1, len(mine) * npol // 8000)
             with open(fn, "w") as f:
                 for k, q in enumerate(mine):
                     if k % stride == 0 or q["class"] != "correct":
@@ -1104,6 +1105,8 @@ def cmd_run(a):
                 man = json.load(f)
         except (OSError, ValueError) as e:
             die(f"--resume {a.resume}: not a study's folder ({mpath}: {e})", 2)
+        if man.get("complete"):
+            die(f"--resume {a.resume}: that run is complete (its report is {a.resume}/report.json)", 2)
         if a.study and os.path.abspath(a.study) != man["study_file"]:
             die(f"--resume {a.resume}: that run is of {man['study_file']}, not {a.study}", 2)
         if a.seed is not None or a.shard or a.out:
@@ -1232,6 +1235,13 @@ def cmd_run(a):
     if errors:
         die(errors[0])
     report = build_report(out, man, study, sched, bins, final=True, plots=not a.no_plots)
+    if not report["partial"]:
+        # Done: the segments' files are in the report now; the manifest stays
+        # (a new run into DIR is refused, a resume says it is complete).
+        for seg in man["done"]:
+            shutil.rmtree(os.path.join(out, "work", f"seg-{seg}"), ignore_errors=True)
+        man["complete"] = True
+        write_json(mpath, man)
     if not a.quiet:
         rq = report["requests"]
         print(f"{out}: {len(report['injections'])} injections, {rq['total']} requests: "
