@@ -679,9 +679,13 @@ def run_policy(study, policy, entries, bins, pw, seed, prog, stopped, seg):
             time.sleep(study["settle_ms"] / 1000)
             results.append(res)
             prog.step(seg, load.counts)
-            if res["recovery"] == "given-up":
-                # The server will not come back by itself: start it for the next ones.
-                ctl(antd.run_dir, {"cmd": "start", "server": e["server"]})
+            if res["recovery"] in ("given-up", "degraded"):
+                # The stack will not come back by itself: the runner acts as an
+                # operator would (start, or restart, the server), so that the
+                # next injection meets a healthy stack; the injection says so.
+                ctl(antd.run_dir, {"cmd": "start" if res["recovery"] == "given-up" else "restart",
+                                   "server": e["server"]})
+                res["operator"] = "started" if res["recovery"] == "given-up" else "restarted"
                 wait_until(lambda: status_of(antd.run_dir, e["server"]).get("state") == "running", 5)
         counters = {s["name"]: {k: s.get(k, 0) for k in ("restarts", "replays", "failovers", "failed", "served")}
                     for s in ctl(antd.run_dir, {"cmd": "status"}).get("servers", [])}
@@ -797,12 +801,43 @@ def summarise(report):
 # ---- writing the report ----------------------------------------------------------------
 
 REQ_COLS = ["policy", "app", "request", "t_send", "latency_us", "class", "error", "replayed", "trace_len", "op"]
-INJ_COLS = ["index", "injection", "policy", "fault", "server", "nth", "outcome", "recovery", "upgrade",
+INJ_COLS = ["index", "injection", "policy", "fault", "server", "nth", "outcome", "recovery", "operator", "upgrade",
             "upgrade_outcome", "fault_id", "t_fire",
             "detect_ms", "restart_ms", "replayed_ms", "touched"]
 
 
-def write_outputs(d, report, rows, plots=True):
+def join_requests(sources, dest, total, noncorrect):
+    """The requests of every part (gzip CSVs, one header each) into dest, a
+    line at a time (a study of millions of requests is never all in memory);
+    returns a sample for the latency plot: about 6,000 requests in all, and
+    about 2,000 of those that did not end correct."""
+    stride = max(1, total // 6000)
+    nstride = max(1, noncorrect // 2000)
+    sample, k, nk = [], 0, 0
+    with gzip.open(dest, "wt", newline="", encoding="utf-8") as out:
+        w = csv.writer(out)
+        w.writerow(REQ_COLS)
+        for src in sources:
+            with gzip.open(src, "rt", newline="", encoding="utf-8") as f:
+                for q in csv.DictReader(f):
+                    w.writerow([q.get(c, "") for c in REQ_COLS])
+                    bad = q["class"] != "correct"
+                    if (not bad and k % stride == 0) or (bad and nk % nstride == 0):
+                        q["t_send"] = float(q["t_send"])
+                        q["latency_us"] = float(q["latency_us"])
+                        sample.append(q)
+                    k += not bad
+                    nk += bad
+    return sample
+
+
+def req_total(report):
+    return sum(report["requests"][c] for c in CLASSES)
+
+
+def write_outputs(d, report, rows, plots=True, sample=False):
+    """The report's files.  rows: every request (written to requests.csv.gz),
+    or with sample, a sample for the plots (requests.csv.gz is written)."""
     with open(os.path.join(d, "report.json"), "w", encoding="utf-8") as f:
         json.dump(report, f, indent=1)
     with open(os.path.join(d, "results.csv"), "w", newline="", encoding="utf-8") as f:
@@ -810,13 +845,13 @@ def write_outputs(d, report, rows, plots=True):
         w.writerow(INJ_COLS)
         for r in report["injections"]:
             w.writerow([r.get("trigger", {}).get("nth") if c == "nth" else r.get(c, "") for c in INJ_COLS])
-    if rows is not None:
+    if rows is not None and not sample:
         with gzip.open(os.path.join(d, "requests.csv.gz"), "wt", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(REQ_COLS)
             for q in rows:
                 w.writerow([q.get(c, "") for c in REQ_COLS])
-    made = make_plots(d, report, rows) if plots else []
+    made = make_plots(d, report, rows, len(rows) if sample and rows is not None else None) if plots else []
     report["plots"] = made
     with open(os.path.join(d, "report.json"), "w", encoding="utf-8") as f:
         json.dump(report, f, indent=1)
@@ -903,7 +938,7 @@ def report_html(d, report):
 # ---- plots (gnuplot) --------------------------------------------------------------------
 
 
-def make_plots(d, report, rows):
+def make_plots(d, report, rows, sampled=None):
     gp = shutil.which("gnuplot")
     if not gp:
         print(f"{PROG}: gnuplot not found: no plots (apt-get install gnuplot-nox)", file=sys.stderr)
@@ -963,7 +998,9 @@ def make_plots(d, report, rows):
                    "plot " + ", ".join(f"'{fn_out}' using {i + 2}:xtic(1) title '{o}'" for i, o in enumerate(outs))
                    if outs else "plot 0 notitle", "unset style", "set xtics norotate", "set autoscale y"]
         if lat:
-            script += [f"set output '{d}/latency.{ext}'", "set title 'Latency over time, injections marked'",
+            title = "Latency over time, injections marked" + (
+                f" ({sampled} of {req_total(report)} requests shown)" if sampled and sampled < req_total(report) else "")
+            script += [f"set output '{d}/latency.{ext}'", f"set title '{title}'",
                        "set xlabel 's'", "set ylabel 'ms'", "set logscale y", "set style data points"]
             script += [f"set arrow from {m:.4f}, graph 0 to {m:.4f}, graph 1 nohead lc rgb '#cc0000' lw 0.5"
                        for m in marks[:2000]]
@@ -1037,20 +1074,10 @@ def run_segment(study, policy, entries, bins, segdir, seed, prog, stopped, seg):
     return results
 
 
-def read_rows(path):
-    rows = []
-    with gzip.open(path, "rt", newline="", encoding="utf-8") as f:
-        for q in csv.DictReader(f):
-            q["t_send"] = float(q["t_send"])
-            q["latency_us"] = float(q["latency_us"])
-            rows.append(q)
-    return rows
-
-
 def build_report(out, man, study, sched, bins, final, plots):
     """The report of every segment done so far (partial until the schedule is)."""
     results, counters, per_policy, fsck = [], {}, {}, []
-    rows = [] if final else None
+    parts = []
     for seg in man["done"]:
         d = os.path.join(out, "work", f"seg-{seg}")
         with open(os.path.join(d, "segment.json"), encoding="utf-8") as f:
@@ -1066,8 +1093,7 @@ def build_report(out, man, study, sched, bins, final, plots):
             for k, x in v.items():
                 counters.setdefault(srv, {}).setdefault(k, 0)
                 counters[srv][k] += x
-        if rows is not None:
-            rows += read_rows(os.path.join(d, "requests.csv.gz"))
+        parts.append(os.path.join(d, "requests.csv.gz"))
     for pc in per_policy.values():
         pc["total"] = sum(pc[c] for c in CLASSES)
         pc["availability"] = round((pc["correct"] + pc["correct_after_replay"]) / pc["total"], 6) if pc["total"] else None
@@ -1085,7 +1111,9 @@ def build_report(out, man, study, sched, bins, final, plots):
         report["fsck"] = {"images": len(fsck), "clean": sum(1 for f in fsck if f["clean"]), "each": fsck}
     summarise(report)
     if final:
-        write_outputs(out, report, rows, plots=plots)
+        rows = join_requests(parts, os.path.join(out, "requests.csv.gz"), req_total(report),
+                             req_total(report) - report["requests"]["correct"])
+        write_outputs(out, report, rows, plots=plots, sample=True)
     else:
         # As it goes: the numbers, not the plots or the requests (written once, at the end).
         with open(os.path.join(out, "report.json"), "w", encoding="utf-8") as f:
@@ -1303,16 +1331,11 @@ def cmd_merge(a):
     report["counters"] = cnt
     summarise(report)
     os.makedirs(a.out, exist_ok=True)
-    rows = []
-    for d in a.dirs:
-        p = os.path.join(d, "requests.csv.gz")
-        if os.path.exists(p):
-            with gzip.open(p, "rt", newline="", encoding="utf-8") as f:
-                for q in csv.DictReader(f):
-                    q["t_send"] = float(q["t_send"])
-                    q["latency_us"] = float(q["latency_us"])
-                    rows.append(q)
-    write_outputs(a.out, report, rows, plots=not a.no_plots)
+    parts = [os.path.join(d, "requests.csv.gz") for d in a.dirs
+             if os.path.exists(os.path.join(d, "requests.csv.gz"))]
+    rows = join_requests(parts, os.path.join(a.out, "requests.csv.gz"), req_total(report),
+                         req_total(report) - report["requests"]["correct"])
+    write_outputs(a.out, report, rows, plots=not a.no_plots, sample=True)
     print(f"{a.out}: {len(report['injections'])} injections from {len(reps)} shards, "
           f"{report['requests']['total']} requests")
     return 0
