@@ -9,6 +9,7 @@
 #include "antd.h"
 #include "inject.h"
 #include "log.h"
+#include "refusal.h"
 #include "supervise.h"
 
 static double wall_s(void)
@@ -155,6 +156,16 @@ static void disarm(struct antd *d, struct inject *in, const char *why)
 static int spent(const struct inject *in)
 {
 	return in->count && in->sent >= in->count;
+}
+
+/* One more request (or system call) seen by in: does its trigger go off on
+ * it (the Nth; or drawn with its probability from its seed; or each)? */
+static int triggered(struct inject *in)
+{
+	uint64_t k = ++in->seen;
+	if (in->nth)
+		return k == in->nth;
+	return in->prob_ppm ? ant_fault_draw(in->seed, k) % 1000000u < in->prob_ppm : 1;
 }
 
 /* --via signal: antd sends it now. */
@@ -308,10 +319,7 @@ void inject_on_request(struct antd *d, struct server *s, struct call *c)
 		if (in->match[0] && !memmem((const char *)c->page + f->param_off, f->param_size,
 					    in->match, strlen(in->match)))
 			continue;
-		uint64_t k = ++in->seen;
-		int fire = in->nth ? k == in->nth
-				   : in->prob_ppm ? ant_fault_draw(in->seed, k) % 1000000u < in->prob_ppm : 1;
-		if (!fire)
+		if (!triggered(in))
 			continue;
 		struct ant_m_fault m = {
 			.id = in->id, .kind = (uint16_t)in->f.kind, .arg = in->f.arg,
@@ -330,10 +338,7 @@ int inject_on_syscall(struct antd *d, struct server *s, int nr, pid_t pid)
 		if (!in->id || in->server != s->id || in->via != VIA_SECCOMP ||
 		    in->f.syscall_nr != nr || in->waiting || spent(in))
 			continue;
-		uint64_t k = ++in->seen;
-		int fire = in->nth ? k == in->nth
-				   : in->prob_ppm ? ant_fault_draw(in->seed, k) % 1000000u < in->prob_ppm : 1;
-		if (!fire)
+		if (!triggered(in))
 			continue;
 		in->sent++;
 		in->fired++;
@@ -341,6 +346,7 @@ int inject_on_syscall(struct antd *d, struct server *s, int nr, pid_t pid)
 		fault_text(in, fault, sizeof(fault));
 		json_t *fields = event_fields(in, pid);
 		json_object_set_new(fields, "syscall", json_string(in->f.syscall));
+		uint64_t k = in->seen;   /* the call it fails is the one just seen */
 		json_object_set_new(fields, "nth_call", json_integer((json_int_t)k));
 		log_fields(LOG_INFO, "injected", s->conf->name, fields,
 			   "fault %u %s fails call %llu of %s in pid %d with %s", in->id, fault,
@@ -427,16 +433,6 @@ void inject_on_ready(struct antd *d, struct server *s)
 
 /* ---- the commands ------------------------------------------------------------- */
 
-static json_t *refuse(int usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static json_t *refuse(int usage, const char *fmt, ...)
-{
-	char text[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	return json_pack("{s:b, s:s, s:b}", "ok", 0, "error", text, "usage", usage);
-}
 
 static unsigned server_of(struct antd *d, const char *name)
 {
@@ -479,118 +475,118 @@ json_t *inject_cmd_arm(struct antd *d, json_t *req)
 	const char *sname = json_string_value(json_object_get(req, "server"));
 	const char *ftext = json_string_value(json_object_get(req, "fault"));
 	if (!sname || !ftext)
-		return refuse(1, "inject needs \"server\" and \"fault\"");
+		return refusal(1, "inject needs \"server\" and \"fault\"");
 	in.server = server_of(d, sname);
 	if (!in.server)
-		return refuse(1, "unknown server \"%s\"", sname);
+		return refusal(1, "unknown server \"%s\"", sname);
 	if (fault_parse(ftext, &in.f, why, sizeof(why)) < 0)
-		return refuse(1, "%s", why);
+		return refusal(1, "%s", why);
 	const struct fault_kind *k = fault_kind_of(in.f.kind);
 
 	json_int_t v = 0;
 	int r;
 	if ((r = opt_int(req, "nth", 1, (json_int_t)1 << 53, &v)) < 0)
-		return refuse(1, "nth: expected a count from 1");
+		return refusal(1, "nth: expected a count from 1");
 	in.nth = r == 0 ? (uint64_t)v : 0;
 	json_t *prob = json_object_get(req, "prob");
 	if (prob) {
 		double p = json_number_value(prob);
 		if (!json_is_number(prob) || !(p > 0 && p <= 1))
-			return refuse(1, "prob: expected a probability above 0, at most 1");
+			return refusal(1, "prob: expected a probability above 0, at most 1");
 		in.prob_ppm = (uint32_t)(p * 1e6 + 0.5);
 		if (!in.prob_ppm)
 			in.prob_ppm = 1;
 	}
 	if (in.nth && in.prob_ppm)
-		return refuse(1, "nth and prob: choose one trigger");
+		return refusal(1, "nth and prob: choose one trigger");
 	if ((r = opt_int(req, "seed", 0, (json_int_t)1 << 53, &v)) < 0)
-		return refuse(1, "seed: expected a whole number from 0");
+		return refusal(1, "seed: expected a whole number from 0");
 	in.seed = r == 0 ? (uint64_t)v : 0;
 	if (r == 0 && !in.prob_ppm)
-		return refuse(1, "seed goes with prob");
+		return refusal(1, "seed goes with prob");
 	if ((r = opt_int(req, "after_ms", 0, 86400000, &v)) < 0)
-		return refuse(1, "after_ms: expected milliseconds from 0 to 86400000");
+		return refusal(1, "after_ms: expected milliseconds from 0 to 86400000");
 	in.after_ms = r == 0 ? (unsigned)v : 0;
 	in.count = 1;
 	if ((r = opt_int(req, "count", 0, 1000000000, &v)) < 0)
-		return refuse(1, "count: expected a count from 0 (0: until cleared)");
+		return refusal(1, "count: expected a count from 0 (0: until cleared)");
 	if (r == 0)
 		in.count = (uint32_t)v;
 	const char *op = json_string_value(json_object_get(req, "op"));
 	if (op && (!*op || strlen(op) >= sizeof(in.op)))
-		return refuse(1, "op: expected an op name of 1 to %zu bytes", sizeof(in.op) - 1);
+		return refusal(1, "op: expected an op name of 1 to %zu bytes", sizeof(in.op) - 1);
 	if (op)
 		snprintf(in.op, sizeof(in.op), "%s", op);
 	const char *match = json_string_value(json_object_get(req, "match"));
 	if (match && (!*match || strlen(match) >= sizeof(in.match)))
-		return refuse(1, "match: expected text of 1 to %zu bytes", sizeof(in.match) - 1);
+		return refusal(1, "match: expected text of 1 to %zu bytes", sizeof(in.match) - 1);
 	if (match)
 		snprintf(in.match, sizeof(in.match), "%s", match);
 	json_t *fresh = json_object_get(req, "fresh");
 	if (fresh && !json_is_boolean(fresh))
-		return refuse(1, "fresh: expected true or false");
+		return refusal(1, "fresh: expected true or false");
 	in.fresh = json_is_true(fresh);
 	const char *point = json_string_value(json_object_get(req, "point"));
 	if (point && (!*point || strlen(point) >= sizeof(in.point) || strcmp(point, "now") == 0))
-		return refuse(1, "point: expected a failpoint name of 1 to %zu bytes",
+		return refusal(1, "point: expected a failpoint name of 1 to %zu bytes",
 			      sizeof(in.point) - 1);
 	if (point)
 		snprintf(in.point, sizeof(in.point), "%s", point);
 	const char *syscall = json_string_value(json_object_get(req, "syscall"));
 	if (syscall && fault_syscall_of(syscall) < 0)
-		return refuse(1, "syscall: unknown system call \"%s\"", syscall);
+		return refusal(1, "syscall: unknown system call \"%s\"", syscall);
 	const char *vname = json_string_value(json_object_get(req, "via"));
 	int via = vname ? fault_via_parse(vname) : 0;
 	if (via < 0)
-		return refuse(1, "via: expected auto, failpoint, seccomp, bpf or signal; got \"%s\"",
+		return refusal(1, "via: expected auto, failpoint, seccomp, bpf or signal; got \"%s\"",
 			      vname);
 	in.via = via ? (unsigned)via : auto_via(k, &in, syscall != NULL);
 	if (!(k->vias & in.via)) {
 		char can[64];
 		fault_vias_format(k->vias, can, sizeof(can));
-		return refuse(1, "fault %s cannot get in by --via %s (it can by: %s)", k->name,
+		return refusal(1, "fault %s cannot get in by --via %s (it can by: %s)", k->name,
 			      fault_via_name(in.via), can);
 	}
 	switch (in.via) {
 	case VIA_SIGNAL:
 		if (in.nth || in.prob_ppm || in.op[0] || in.match[0] || in.fresh || in.point[0] ||
 		    syscall || in.count != 1)
-			return refuse(1, "--via signal fires now or --after MS, once; for the Nth "
+			return refusal(1, "--via signal fires now or --after MS, once; for the Nth "
 				      "request, a probability or an op use --via failpoint, for a "
 				      "system call --via bpf");
 		break;
 	case VIA_SECCOMP:
 		if (in.op[0] || in.match[0] || in.fresh || in.point[0] || syscall)
-			return refuse(1, "an errno fault counts the calls of its own system call: "
+			return refusal(1, "an errno fault counts the calls of its own system call: "
 				      "--op, --match, --fresh, --point and --syscall do not go with it");
 		if (!sandbox_injectable(&d->servers[in.server].conf->sandbox, in.f.syscall_nr))
-			return refuse(1, "%s of %s is not injectable: list it in the stack file's "
+			return refusal(1, "%s of %s is not injectable: list it in the stack file's "
 				      "\"injectable\" of %s (its calls then go through antd)",
 				      in.f.syscall, sname, sname);
 		break;
 	case VIA_FAILPOINT:
 		if (syscall)
-			return refuse(1, "--syscall goes with --via bpf (a signal at that system "
+			return refusal(1, "--syscall goes with --via bpf (a signal at that system "
 				      "call) or an errno: fault");
 		if (in.point[0] && (in.op[0] || in.match[0] || in.fresh))
-			return refuse(1, "--op, --match and --fresh pick requests; a named point "
+			return refusal(1, "--op, --match and --fresh pick requests; a named point "
 				      "counts its own hits");
 		break;
 	case VIA_BPF:
 		if (in.op[0] || in.match[0] || in.fresh || in.point[0])
-			return refuse(1, "--via bpf counts system calls: --op, --match, --fresh and "
+			return refusal(1, "--via bpf counts system calls: --op, --match, --fresh and "
 				      "--point do not go with it");
 		in.syscall_nr = syscall ? fault_syscall_of(syscall) : -1;
 		break;
 	default:
-		return refuse(0, "--via %s is not available in this antd", fault_via_name(in.via));
+		return refusal(0, "--via %s is not available in this antd", fault_via_name(in.via));
 	}
 	struct inject *slot = NULL;
 	for (unsigned i = 0; i < INJECT_MAX && !slot; i++)
 		if (!d->inject.slot[i].id)
 			slot = &d->inject.slot[i];
 	if (!slot)
-		return refuse(0, "%d faults are armed already: clear some first", INJECT_MAX);
+		return refusal(0, "%d faults are armed already: clear some first", INJECT_MAX);
 
 	if (in.via != VIA_BPF)
 		in.syscall_nr = -1;
@@ -616,7 +612,7 @@ json_t *inject_cmd_arm(struct antd *d, json_t *req)
 		char err[300];
 		if (bpf_arm_now(d, slot, err, sizeof(err)) < 0) {
 			disarm(d, slot, "eBPF refused it");
-			return refuse(0, "%s", err);
+			return refusal(0, "%s", err);
 		}
 	} else if (slot->via == VIA_SIGNAL) {
 		char err[160] = "";
@@ -624,7 +620,7 @@ json_t *inject_cmd_arm(struct antd *d, json_t *req)
 		if (signal_now(d, slot, err, sizeof(err)) < 0) {
 			json_decref(o);
 			disarm(d, slot, "no process to signal");
-			return refuse(0, "%s", err);
+			return refusal(0, "%s", err);
 		}
 		json_object_set_new(o, "fired", json_integer(1));
 		json_object_set_new(o, "sent", json_integer(1));
@@ -641,7 +637,7 @@ json_t *inject_cmd_list(struct antd *d, json_t *req)
 	const char *sname = json_string_value(json_object_get(req, "server"));
 	unsigned only = sname ? server_of(d, sname) : 0;
 	if (sname && !only)
-		return refuse(1, "unknown server \"%s\"", sname);
+		return refusal(1, "unknown server \"%s\"", sname);
 	json_t *all = json_array();
 	for (unsigned i = 0; i < INJECT_MAX; i++) {
 		const struct inject *in = &d->inject.slot[i];
@@ -657,12 +653,12 @@ json_t *inject_cmd_clear(struct antd *d, json_t *req)
 	json_t *jid = json_object_get(req, "id");
 	unsigned only = sname ? server_of(d, sname) : 0;
 	if (sname && !only)
-		return refuse(1, "unknown server \"%s\"", sname);
+		return refusal(1, "unknown server \"%s\"", sname);
 	if (jid && (!json_is_integer(jid) || json_integer_value(jid) < 1))
-		return refuse(1, "id: expected a fault's id (antctl inject --list)");
+		return refusal(1, "id: expected a fault's id (antctl inject --list)");
 	uint32_t id = jid ? (uint32_t)json_integer_value(jid) : 0;
 	if (id && !by_id(d, id))
-		return refuse(0, "no fault %u is armed", id);
+		return refusal(0, "no fault %u is armed", id);
 	unsigned n = 0;
 	for (unsigned i = 0; i < INJECT_MAX; i++) {
 		struct inject *in = &d->inject.slot[i];

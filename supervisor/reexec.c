@@ -20,6 +20,7 @@
 #include "follow.h"
 #include "listen.h"
 #include "log.h"
+#include "refusal.h"
 #include "reexec.h"
 
 /*
@@ -61,15 +62,11 @@ static void answer(struct antd *d, json_t *o)
 		json_decref(o);
 }
 
-static json_t *refusal(const char *why)
-{
-	return json_pack("{s:b, s:s, s:s}", "ok", 0, "outcome", "refused", "error", why);
-}
 
 static void refuse_now(struct antd *d, const char *why)
 {
 	log_warn("reexec", NULL, "re-exec refused: %s", why);
-	answer(d, refusal(why));
+	answer(d, refusal(0, "%s", why));
 	d->reexec.active = 0;
 }
 
@@ -430,29 +427,27 @@ json_t *reexec_cmd(struct antd *d, json_t *req, struct peer *p)
 	if ((ex && !json_is_string(ex)) ||
 	    (to && (!json_is_integer(to) || json_integer_value(to) < 1 ||
 		    json_integer_value(to) > 600000)))
-		return json_pack("{s:b, s:b, s:s}", "ok", 0, "usage", 1, "error",
-				 "expected {\"cmd\": \"reexec\", \"exec\": PATH, \"timeout_ms\": "
-				 "1..600000}");
+		return refusal(1, "expected {\"cmd\": \"reexec\", \"exec\": PATH, \"timeout_ms\": "
+			       "1..600000}");
 	if (x->active)
-		return refusal("a re-exec is under way already");
+		return refusal(0, "a re-exec is under way already");
 	char why[PATH_MAX + 128];
 	if (busy(d, why, sizeof(why)) == 2)
-		return refusal(why);
+		return refusal(0, "%s", why);
 	char path[PATH_MAX];
 	if (ex) {
 		snprintf(path, sizeof(path), "%s", json_string_value(ex));
 		if (path[0] != '/')
-			return json_pack("{s:b, s:b, s:s}", "ok", 0, "usage", 1, "error",
-					 "exec: an absolute path");
+			return refusal(1, "exec: an absolute path");
 	} else if (self_path(path, sizeof(path)) < 0) {
-		return refusal("cannot tell which binary antd runs (/proc/self/exe)");
+		return refusal(0, "cannot tell which binary antd runs (/proc/self/exe)");
 	}
 	struct stat st;
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, X_OK) < 0) {
 		snprintf(why, sizeof(why), "%s: %s", path,
 			 stat(path, &st) < 0 ? strerror(errno) :
 			 !S_ISREG(st.st_mode) ? "not a regular file" : "not executable");
-		return refusal(why);
+		return refusal(0, "%s", why);
 	}
 	memset(x, 0, sizeof(*x));
 	x->active = 1;
@@ -465,7 +460,7 @@ json_t *reexec_cmd(struct antd *d, json_t *req, struct peer *p)
 	if (probe_start(d, why, sizeof(why)) < 0) {
 		x->active = 0;
 		x->requester = 0;
-		return refusal(why);
+		return refusal(0, "%s", why);
 	}
 	return NULL;
 }

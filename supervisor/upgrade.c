@@ -8,6 +8,7 @@
 
 #include "antd.h"
 #include "log.h"
+#include "refusal.h"
 #include "supervise.h"
 #include "upgrade.h"
 
@@ -413,17 +414,6 @@ void upgrade_on_version(struct peer *p, const struct ant_m_version *m)
 
 /* ---- the commands --------------------------------------------------------------- */
 
-static json_t *refuse(int usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static json_t *refuse(int usage, const char *fmt, ...)
-{
-	char text[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	return json_pack("{s:b, s:s, s:b, s:s}", "ok", 0, "error", text, "usage", usage, "outcome",
-			 "refused");
-}
 
 /* Can the server's user run path?  "" if so, else why not. */
 static void exec_problem(const char *path, char *why, size_t len)
@@ -442,21 +432,21 @@ json_t *upgrade_cmd(struct antd *d, json_t *req, struct peer *p, int rollback)
 	const char *name = json_string_value(json_object_get(req, "server"));
 	struct server *s = server_named(d, name);
 	if (!name)
-		return refuse(1, "missing \"server\"");
+		return refusal(1, "missing \"server\"");
 	if (!s)
-		return refuse(1, "unknown server \"%s\"", name);
+		return refusal(1, "unknown server \"%s\"", name);
 	if (s->up.phase != UP_NONE)
-		return refuse(0, "%s is being upgraded already (%s)", name, upgrade_phase_name(s));
+		return refusal(0, "%s is being upgraded already (%s)", name, upgrade_phase_name(s));
 	if (s->state != SRV_RUNNING || !s->cur->peer)
-		return refuse(0, "%s is %s: only a running server is upgraded", name,
+		return refusal(0, "%s is %s: only a running server is upgraded", name,
 			      server_state_name(s->state));
 	if (d->stopping)
-		return refuse(0, "the stack is stopping");
+		return refusal(0, "the stack is stopping");
 	struct upgrade *u = &s->up;
 	struct exec_spec exec = s->exec;
 	if (rollback) {
 		if (!s->has_prev)
-			return refuse(0, "%s was never upgraded: nothing to roll back to", name);
+			return refusal(0, "%s was never upgraded: nothing to roll back to", name);
 		exec = s->prev_exec;
 	}
 	const char *path = json_string_value(json_object_get(req, "exec"));
@@ -466,7 +456,7 @@ json_t *upgrade_cmd(struct antd *d, json_t *req, struct peer *p, int rollback)
 		if (path) {
 			exec_problem(path, why, sizeof(why));
 			if (why[0])
-				return refuse(0, "%s", why);
+				return refusal(0, "%s", why);
 		}
 		char *argv[STACK_ARGS_MAX + 1];
 		unsigned argc = 0;
@@ -474,10 +464,10 @@ json_t *upgrade_cmd(struct antd *d, json_t *req, struct peer *p, int rollback)
 			size_t i;
 			json_t *a;
 			if (!json_is_array(args) || json_array_size(args) > STACK_ARGS_MAX)
-				return refuse(1, "args: an array of at most %d strings", STACK_ARGS_MAX);
+				return refusal(1, "args: an array of at most %d strings", STACK_ARGS_MAX);
 			json_array_foreach(args, i, a) {
 				if (!json_is_string(a))
-					return refuse(1, "args[%zu]: a string", i);
+					return refusal(1, "args[%zu]: a string", i);
 				argv[argc++] = (char *)json_string_value(a);
 			}
 		} else {   /* the same arguments */
@@ -488,7 +478,7 @@ json_t *upgrade_cmd(struct antd *d, json_t *req, struct peer *p, int rollback)
 		char cur_path[ANT_FORK_EXEC_MAX];
 		snprintf(cur_path, sizeof(cur_path), "%s", exec_spec_path(&exec));
 		if (exec_spec_set(&exec, path ? path : cur_path, argv, argc) < 0)
-			return refuse(1, "the program and its arguments take over %u bytes",
+			return refusal(1, "the program and its arguments take over %u bytes",
 				      ANT_FORK_EXEC_MAX);
 	}
 	json_t *j = json_object_get(req, "probation_ms");
@@ -497,7 +487,7 @@ json_t *upgrade_cmd(struct antd *d, json_t *req, struct peer *p, int rollback)
 		   json_integer_value(j) > 3600000)) ||
 	    (t && (!json_is_integer(t) || json_integer_value(t) < 1 ||
 		   json_integer_value(t) > 3600000)))
-		return refuse(1, "probation_ms and timeout_ms: milliseconds, at most 3600000");
+		return refusal(1, "probation_ms and timeout_ms: milliseconds, at most 3600000");
 	upgrade_fini(d, s);
 	upgrade_init(d, s);
 	u->exec = exec;
@@ -529,7 +519,7 @@ json_t *upgrade_cmd(struct antd *d, json_t *req, struct peer *p, int rollback)
 		u->requester = 0;
 		u->phase = UP_NONE;
 		ev_timer_stop(d->loop, &u->timer);
-		return refuse(0, "cannot start the new version: %s", why);
+		return refusal(0, "cannot start the new version: %s", why);
 	}
 	return NULL;
 }
