@@ -275,8 +275,9 @@ static void vlog(enum log_level lvl, const char *event, const char *server, json
 	json_decref(fields);
 	/* One serialisation for the ring and a JSON log line. */
 	char *text = o && (lvl >= LOG_INFO || lg.json) ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (o && lvl >= LOG_INFO) {
-		keep(o, text ? strdup(text) : NULL);
+	int kept = o && lvl >= LOG_INFO;
+	if (kept) {
+		keep(o, text);   /* the ring owns text now; it lives past this call */
 		if (lg.hook)
 			lg.hook(o, lg.hook_arg);
 	}
@@ -288,7 +289,8 @@ static void vlog(enum log_level lvl, const char *event, const char *server, json
 	} else {
 		fprintf(out, "%s antd %s %s %s\n", when, level_names[lvl], event, msg);
 	}
-	free(text);
+	if (!kept)
+		free(text);
 	json_decref(o);
 	fflush(out);
 }

@@ -585,6 +585,14 @@ def fs_image(study, stack, bins, pw, seed):
     return img, sums
 
 
+# How often the runner asks antd while it waits.  Every number of the report
+# comes from antd's log (its own times), not from these polls: a poll only
+# decides when the next fault is armed, and each one costs antd a status (it
+# reads /proc for every server), which the stack under study should not pay
+# 200 times a second.
+POLL_S = 0.02
+
+
 def served(load):
     return load.counts.get("correct", 0) + load.counts.get("correct_after_replay", 0)
 
@@ -598,10 +606,10 @@ def settle_after(run_dir, server, pid0, load, study, deadline):
     obs = min(deadline, time.time() + study["observe_ms"] / 1000)
     st = wait_until(lambda: (lambda x: x if x.get("state") == "failed" or
                              (x.get("state") == "running" and x.get("pid") != pid0) else None)(
-        status_of(run_dir, server)), max(0.0, obs - time.time()), 0.005)
+        status_of(run_dir, server)), max(0.0, obs - time.time()), POLL_S)
     if not st:
         st = wait_until(lambda: (lambda x: x if x.get("state") in ("running", "failed", "stopped") else None)(
-            status_of(run_dir, server)), max(0.05, deadline - time.time()), 0.005)
+            status_of(run_dir, server)), max(0.05, deadline - time.time()), POLL_S)
     state = st.get("state") if st else "restarting"
     if state == "failed":
         return "given-up"
@@ -667,7 +675,7 @@ def run_policy(study, policy, entries, bins, pw, seed, prog, stopped, seg):
                 armed = {f.get("id"): f for f in ctl(antd.run_dir, {"cmd": "inject-list"}).get("faults", [])}
                 f = armed.get(fid)
                 return f is None or f.get("sent", 0) > 0   # set off (and disarmed after its one time)
-            fired = wait_until(gone_off, max(0.0, deadline - time.time()), 0.005)
+            fired = wait_until(gone_off, max(0.0, deadline - time.time()), POLL_S)
             if not fired:
                 ctl(antd.run_dir, {"cmd": "inject-clear", "id": fid})
                 res["recovery"] = "not-fired"

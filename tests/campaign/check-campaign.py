@@ -15,19 +15,8 @@ import sys
 import tempfile
 import time
 
-build, source = sys.argv[1], sys.argv[2]
-campaign = os.path.join(build, "tools", "ant-campaign")
-smoke = os.path.join(source, "studies", "smoke.json")
-CLASSES = ["correct", "correct_after_replay", "error", "lost", "duplicated", "wrong"]
-failed = 0
-
-
-def check(ok, what):
-    global failed
-    print(("ok: " if ok else "FAIL: ") + what)
-    if not ok:
-        failed += 1
-    return ok
+import checks
+from checks import CLASSES, build, campaign, check, smoke, source
 
 
 def run(*args, timeout=600):
@@ -223,5 +212,5 @@ try:
               f"a study with {json.dumps(change)} is refused: {err.strip()}")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
-print(f"{'FAILED' if failed else 'passed'}: {failed} failed")
-sys.exit(1 if failed else 0)
+print(f"{'FAILED' if checks.failed else 'passed'}: {checks.failed} failed")
+sys.exit(1 if checks.failed else 0)

@@ -18,20 +18,9 @@ import sys
 import tempfile
 import time
 
-build, source = sys.argv[1], sys.argv[2]
-campaign = os.path.join(build, "tools", "ant-campaign")
-smoke = os.path.join(source, "studies", "smoke.json")
-CLASSES = ["correct", "correct_after_replay", "error", "lost", "duplicated", "wrong"]
+import checks
+from checks import CLASSES, build, campaign, check, smoke, source
 DAEMONS = ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scancel", "setpriv"]
-failed = 0
-
-
-def check(ok, what):
-    global failed
-    print(("ok: " if ok else "FAIL: ") + what)
-    if not ok:
-        failed += 1
-    return ok
 
 
 def skip(why):
@@ -294,7 +283,7 @@ finally:
     left = ours()
     check(not left, f"no daemon or job of the test's cluster left behind ({left})")
     shutil.rmtree(tmp, ignore_errors=True)
-if why_skip and not failed:
+if why_skip and not checks.failed:
     skip(why_skip)
-print(f"{'FAILED' if failed else 'passed'}: {failed} failed ({time.time() - t_start:.1f} s)")
-sys.exit(1 if failed else 0)
+print(f"{'FAILED' if checks.failed else 'passed'}: {checks.failed} failed ({time.time() - t_start:.1f} s)")
+sys.exit(1 if checks.failed else 0)

@@ -443,6 +443,17 @@ static void mount_start(struct harness *h, struct mount *m, const char *opt)
 	ck_abort_msg("ant-fuse: no mount on %s after 10 s: %s", m->dir, harness_read(h, "fuse.log"));
 }
 
+/* The file stack started on a fresh image, mounted with opts (NULL: none):
+ * the sums of the tree the image was made of (list_sums; the caller frees). */
+static char *start_mounted(struct harness *h, struct mount *m, const char *opts)
+{
+	harness_start_prepared(h, fuse_stack, make_image);
+	mount_start(h, m, opts);
+	char tree[400];
+	snprintf(tree, sizeof(tree), "%s", files_at(h, "tree"));
+	return list_sums(tree);
+}
+
 /* Unmount (umount(2), as `umount` as root would) and wait for ant-fuse to
  * end with status 0. */
 static void mount_stop(struct harness *h, struct mount *m)
@@ -903,12 +914,8 @@ static void under_a_reader(struct harness *h, const char *dir, const char *want,
 START_TEST(test_cache_upgrade_keeps_its_blocks)
 {
 	struct harness h;
-	harness_start_prepared(&h, fuse_stack, make_image);
 	struct mount m = { 0 };
-	mount_start(&h, &m, "--uncached");
-	char tree[400];
-	snprintf(tree, sizeof(tree), "%s", files_at(&h, "tree"));
-	char *want = list_sums(tree);
+	char *want = start_mounted(&h, &m, "--uncached");
 	hit_rate_of_a_pass(&h, m.dir, want);   /* the cache warms up */
 	double before = hit_rate_of_a_pass(&h, m.dir, want);
 	pid_t old = harness_server_pid(&h, "cache");
@@ -957,12 +964,8 @@ END_TEST
 START_TEST(test_antd_reexec_under_mount)
 {
 	struct harness h;
-	harness_start_prepared(&h, fuse_stack, make_image);
 	struct mount m = { 0 };
-	mount_start(&h, &m, "--uncached");
-	char tree[400];
-	snprintf(tree, sizeof(tree), "%s", files_at(&h, "tree"));
-	char *want = list_sums(tree);
+	char *want = start_mounted(&h, &m, "--uncached");
 	pid_t pids[3];
 	for (int k = 0; k < 3; k++)
 		pids[k] = harness_server_pid(&h, servers[k]);
@@ -1193,12 +1196,8 @@ END_TEST
 START_TEST(test_antd_restart_under_mount)
 {
 	struct harness h;
-	harness_start_prepared(&h, fuse_stack, make_image);
 	struct mount m = { 0 };
-	mount_start(&h, &m, "--uncached");
-	char tree[400];
-	snprintf(tree, sizeof(tree), "%s", files_at(&h, "tree"));
-	char *want = list_sums(tree), *got = list_sums(m.dir), why[1500];
+	char *want = start_mounted(&h, &m, "--uncached"), *got = list_sums(m.dir), why[1500];
 	ck_assert_msg(text_diff(want, got, why, sizeof(why)) == 0, "checksums: %s", why);
 	free(got);
 
