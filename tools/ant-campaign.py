@@ -321,20 +321,16 @@ class Antd:
         os.makedirs(self.run_dir, exist_ok=True)
         os.chmod(self.run_dir, 0o755)
         # The stack file where the original is, so that its relative paths and
-        # policies hold; where that folder is not writable, in the work folder
-        # with the original's policy folders named.
-        self.stack_path = os.path.join(stack_dir, f".campaign-{os.getpid()}-{name}.json")
+        # policies hold; in the work folder, with the original's policy folders
+        # named, when its paths are absolute already (here) or that folder is
+        # not writable.
         extra = []
-        try:
-            if here:
-                raise OSError("its paths are absolute: in the work folder")
-            f = open(self.stack_path, "w", encoding="utf-8")
-        except OSError:
+        self.stack_path = os.path.join(stack_dir, f".campaign-{os.getpid()}-{name}.json")
+        if here or not os.access(stack_dir, os.W_OK):
             self.stack_path = os.path.join(work, "stack.json")
-            f = open(self.stack_path, "w", encoding="utf-8")
             extra = ["--policy-path", ":".join([stack_dir, os.path.join(stack_dir, "policies"),
                                                 os.path.join(stack_dir, "../policies")])]
-        with f:
+        with open(self.stack_path, "w", encoding="utf-8") as f:
             json.dump(stack, f)
         self.log = os.path.join(work, "antd.log")
         args = [bins["antd"], "--run-dir", self.run_dir, "--log-json", "--log-file", self.log] + extra
