@@ -1,0 +1,324 @@
+/* test-lane.c - lanes (ipc/lane.c): layout, post/take/done, full and closed lanes, a sender
+ * that breaks the rules, read-only mappings, two processes ringing bells, and a receiver
+ * killed at a random moment leaving every request either answered or still held. */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "ant/lane.h"
+
+struct pair {
+	int post_fd, ack_fd;
+	struct ant_lane tx, rx, own;
+};
+
+static void pair_make(struct pair *p, unsigned nslots)
+{
+	ck_assert_int_eq(ant_lane_create(nslots, 0, 1, &p->post_fd, &p->ack_fd), 0);
+	ck_assert_int_eq(ant_lane_map(&p->tx, p->post_fd, p->ack_fd, ANT_LANE_SENDER), 0);
+	ck_assert_int_eq(ant_lane_map(&p->rx, p->post_fd, p->ack_fd, ANT_LANE_RECEIVER), 0);
+	ck_assert_int_eq(ant_lane_map(&p->own, p->post_fd, p->ack_fd, ANT_LANE_OWNER), 0);
+}
+
+static void pair_free(struct pair *p)
+{
+	ant_lane_unmap(&p->tx);
+	ant_lane_unmap(&p->rx);
+	ant_lane_unmap(&p->own);
+	close(p->post_fd);
+	close(p->ack_fd);
+}
+
+/* Post a request whose page is the text "call N" and whose ticket is N. */
+static int post_n(struct ant_lane *l, uint64_t n)
+{
+	char page[64];
+	int len = snprintf(page, sizeof(page), "call %llu", (unsigned long long)n) + 1;
+	struct ant_lane_slot h = { .kind = ANT_LANE_REQUEST, .ticket = n, .token = n * 7919 };
+	return ant_lane_post(l, &h, page, (size_t)len);
+}
+
+static struct ant_lane_slot got;   /* a page and more: off the stack */
+
+START_TEST(test_create_and_map)
+{
+	struct pair p;
+	pair_make(&p, 8);
+	ck_assert_uint_eq(p.rx.nslots, 8);
+	ck_assert_uint_eq(p.tx.hdr->from, 0);
+	ck_assert_uint_eq(p.tx.hdr->to, 1);
+	ck_assert_uint_eq(ant_lane_posted(&p.own), 0);
+	ck_assert_uint_eq(ant_lane_taken(&p.own), 0);
+	ck_assert_uint_eq(ant_lane_post_size(8) % (size_t)sysconf(_SC_PAGESIZE), 0);
+	ck_assert_int_eq(ant_lane_create(0, 0, 1, &p.post_fd, &p.ack_fd), -EINVAL);
+	ck_assert_int_eq(ant_lane_create(ANT_LANE_SLOTS_MAX + 1, 0, 1, &p.post_fd, &p.ack_fd),
+			 -EINVAL);
+	pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_bad_header_refused)
+{
+	struct pair p;
+	pair_make(&p, 4);
+	uint32_t bad = 0xdeadbeef;
+	ck_assert_int_eq(pwrite(p.post_fd, &bad, sizeof(bad), 0), (ssize_t)sizeof(bad));
+	struct ant_lane l;
+	ck_assert_int_eq(ant_lane_map(&l, p.post_fd, p.ack_fd, ANT_LANE_RECEIVER), -EPROTO);
+	/* The ack area handed as the post area: sizes do not fit a header. */
+	ck_assert_int_eq(ant_lane_map(&l, p.ack_fd, p.post_fd, ANT_LANE_RECEIVER), -EPROTO);
+	pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_post_take_done_in_order)
+{
+	struct pair p;
+	pair_make(&p, 4);
+	unsigned bad;
+	ck_assert_int_eq(ant_lane_take(&p.rx, &got, &bad), -EAGAIN);
+	for (uint64_t n = 1; n <= 4; n++)
+		ck_assert_int_ge(post_n(&p.tx, n), 0);
+	ck_assert_int_eq(post_n(&p.tx, 5), -EAGAIN);        /* full */
+	ck_assert_uint_eq(ant_lane_posted(&p.own), 4);
+	for (uint64_t n = 1; n <= 4; n++) {
+		int i = ant_lane_take(&p.rx, &got, &bad);
+		ck_assert_int_ge(i, 0);
+		ck_assert_uint_eq(got.ticket, n);
+		ck_assert_uint_eq(got.token, n * 7919);
+		char want[64];
+		snprintf(want, sizeof(want), "call %llu", (unsigned long long)n);
+		ck_assert_str_eq((const char *)got.page, want);
+		ck_assert_uint_eq(got.len, strlen(want) + 1);
+	}
+	ck_assert_int_eq(ant_lane_take(&p.rx, &got, &bad), -EAGAIN);
+	ck_assert_uint_eq(ant_lane_taken(&p.own), 4);
+	/* Taken is not free: the sender waits for done. */
+	ck_assert_int_eq(post_n(&p.tx, 5), -EAGAIN);
+	ant_lane_done(&p.rx, 2, got.seq);   /* the last taken was slot 3; done slot 2's seq (1) */
+	ck_assert_int_eq(post_n(&p.tx, 5), 2);
+	ck_assert_int_eq(ant_lane_take(&p.rx, &got, &bad), 2);
+	ck_assert_uint_eq(got.ticket, 5);
+	ck_assert_uint_eq(got.seq, 2);      /* slot 2's second post */
+	pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_closed_and_bad_len)
+{
+	struct pair p;
+	pair_make(&p, 2);
+	struct ant_lane_slot h = { .kind = ANT_LANE_REQUEST };
+	char page[ANT_CICA_SIZE + 1] = { 0 };
+	ck_assert_int_eq(ant_lane_post(&p.tx, &h, page, 0), -EINVAL);
+	ck_assert_int_eq(ant_lane_post(&p.tx, &h, page, ANT_CICA_SIZE + 1), -EINVAL);
+	ck_assert_int_eq(ant_lane_post(&p.tx, &h, page, ANT_CICA_SIZE), 0);
+	p.own.hdr->closed = 1;
+	ck_assert_int_eq(ant_lane_post(&p.tx, &h, page, 8), -EPIPE);
+	pair_free(&p);
+}
+END_TEST
+
+/* A sender that moves a taken slot's seq, or skips counts, or writes a len
+ * out of range, is caught by the receiver, which names the slot. */
+START_TEST(test_torn_slots)
+{
+	struct pair p;
+	pair_make(&p, 4);
+	unsigned bad = 99;
+	ck_assert_int_eq(post_n(&p.tx, 1), 0);
+	ck_assert_int_eq(ant_lane_take(&p.rx, &got, &bad), 0);
+	p.tx.slot[0].seq++;                  /* reuse while taken */
+	ck_assert_int_eq(ant_lane_take(&p.rx, &got, &bad), ANT_LANE_TORN);
+	ck_assert_uint_eq(bad, 0);
+	p.tx.slot[1].seq = 5;                /* skips counts */
+	p.rx.next = 1;
+	ck_assert_int_eq(ant_lane_take(&p.rx, &got, &bad), ANT_LANE_TORN);
+	ck_assert_uint_eq(bad, 1);
+	p.tx.slot[2].len = ANT_CICA_SIZE + 1;
+	p.tx.slot[2].seq = 1;
+	p.rx.next = 2;
+	ck_assert_int_eq(ant_lane_take(&p.rx, &got, &bad), ANT_LANE_TORN);
+	ck_assert_uint_eq(bad, 2);
+	pair_free(&p);
+}
+END_TEST
+
+/* The receiver's view of the post area is read-only, the sender's of the ack area. */
+START_TEST(test_receiver_cannot_write_post)
+{
+	struct pair p;
+	pair_make(&p, 2);
+	p.rx.slot[0].seq = 1;                /* SIGSEGV */
+}
+END_TEST
+
+START_TEST(test_sender_cannot_write_ack)
+{
+	struct pair p;
+	pair_make(&p, 2);
+	p.tx.ack[0].done = 1;                /* SIGSEGV */
+}
+END_TEST
+
+/* ---- two processes ---------------------------------------------------------- */
+
+/* The child serves lane req (receiver) and answers each request on lane res
+ * (sender), sleeping on its bell when there is nothing; the parent does the
+ * opposite.  Every answer carries its request's ticket + 1. */
+static void serve(struct pair *req, struct pair *res, int bell, long n)
+{
+	unsigned bad;
+	for (long k = 0; k < n;) {
+		int i = ant_lane_take(&req->rx, &got, &bad);
+		if (i == -EAGAIN) {
+			ant_lane_sleeping(&req->rx, 1);
+			i = ant_lane_take(&req->rx, &got, &bad);
+			if (i == -EAGAIN) {
+				ant_bell_wait(bell);
+				ant_lane_sleeping(&req->rx, 0);
+				continue;
+			}
+			ant_lane_sleeping(&req->rx, 0);
+		}
+		if (i < 0)
+			_exit(3);
+		struct ant_lane_slot h = { .kind = ANT_LANE_RESULT, .ticket = got.ticket + 1,
+					   .about = (uint64_t)i };
+		while (ant_lane_post(&res->tx, &h, got.page, got.len) == -EAGAIN)
+			sched_yield();
+		ant_lane_done(&req->rx, (unsigned)i, got.seq);
+		k++;
+	}
+}
+
+START_TEST(test_two_processes_with_bells)
+{
+	struct pair req, res;
+	pair_make(&req, 4);
+	pair_make(&res, 4);
+	int bell_child = ant_bell_create(), bell_parent = ant_bell_create();
+	ck_assert_int_ge(bell_child, 0);
+	ck_assert_int_ge(bell_parent, 0);
+	req.tx.bell = bell_child;
+	res.tx.bell = bell_parent;
+	const long N = 20000;
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		serve(&req, &res, bell_child, N);
+		_exit(0);
+	}
+	unsigned bad;
+	long sent = 0, answered = 0;
+	uint64_t want = 1;
+	while (answered < N) {
+		/* Up to two calls in flight: both sides sleep and wake often. */
+		while (sent < N && sent - answered < 2 && post_n(&req.tx, (uint64_t)sent + 1) >= 0)
+			sent++;
+		int i = ant_lane_take(&res.rx, &got, &bad);
+		if (i == -EAGAIN) {
+			ant_lane_sleeping(&res.rx, 1);
+			if ((i = ant_lane_take(&res.rx, &got, &bad)) == -EAGAIN) {
+				ant_bell_wait(bell_parent);
+				ant_lane_sleeping(&res.rx, 0);
+				continue;
+			}
+			ant_lane_sleeping(&res.rx, 0);
+		}
+		ck_assert_int_ge(i, 0);
+		ck_assert_uint_eq(got.ticket, want + 1);    /* in order, none lost or twice */
+		want++;
+		ant_lane_done(&res.rx, (unsigned)i, got.seq);
+		answered++;
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_uint_eq(ant_lane_posted(&req.own) + ant_lane_taken(&req.own), 0);
+	close(bell_child);
+	close(bell_parent);
+	pair_free(&req);
+	pair_free(&res);
+}
+END_TEST
+
+/* Kill the receiver at a random moment: what the lanes say afterwards is
+ * what a replay needs.  Every request is answered at most once, and a
+ * request not answered is still posted or taken (antd hands it over again).
+ * One answered but not yet marked done (killed between the two stores) is
+ * both: the answer is published, so antd marks it done and does not replay
+ * it; the result lane is the truth. */
+START_TEST(test_receiver_killed_leaves_each_request_once)
+{
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	for (int round = 0; round < 20; round++) {
+		struct pair req, res;
+		pair_make(&req, 8);
+		pair_make(&res, 8);
+		int bell = ant_bell_create();
+		req.tx.bell = bell;
+		for (uint64_t n = 1; n <= 8; n++)
+			ck_assert_int_ge(post_n(&req.tx, n), 0);
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			serve(&req, &res, bell, 1000000);
+			_exit(0);
+		}
+		struct timespec ts = { 0, (long)(rand() % 300) * 1000 };
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		/* Answered: in the result lane.  Held: a request slot not done. */
+		int answered[9] = { 0 }, held[9] = { 0 };
+		for (unsigned i = 0; i < res.own.nslots; i++)
+			if (res.own.slot[i].seq != res.own.ack[i].done)
+				answered[res.own.slot[i].ticket - 1]++;
+		for (unsigned i = 0; i < req.own.nslots; i++)
+			if (req.own.slot[i].seq != req.own.ack[i].done)
+				held[req.own.slot[i].ticket]++;
+		for (int n = 1; n <= 8; n++)
+			ck_assert_msg(answered[n] <= 1 && held[n] <= 1 && answered[n] + held[n] >= 1,
+				      "round %d: request %d answered %d times and held %d times",
+				      round, n, answered[n], held[n]);
+		close(bell);
+		pair_free(&req);
+		pair_free(&res);
+	}
+}
+END_TEST
+
+static Suite *lane_suite(void)
+{
+	Suite *s = suite_create("lane");
+	TCase *tc = tcase_create("one process");
+	tcase_add_test(tc, test_create_and_map);
+	tcase_add_test(tc, test_bad_header_refused);
+	tcase_add_test(tc, test_post_take_done_in_order);
+	tcase_add_test(tc, test_closed_and_bad_len);
+	tcase_add_test(tc, test_torn_slots);
+	tcase_add_test_raise_signal(tc, test_receiver_cannot_write_post, SIGSEGV);
+	tcase_add_test_raise_signal(tc, test_sender_cannot_write_ack, SIGSEGV);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("two processes");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_two_processes_with_bells);
+	tcase_add_test(tc, test_receiver_killed_leaves_each_request_once);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
+ANT_TEST_MAIN(lane_suite)
