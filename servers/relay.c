@@ -26,6 +26,8 @@ static void usage(FILE *f)
 		"  --return MODE   sequential: the result comes back through this server;\n"
 		"                  direct: it skips this server (no return needed);\n"
 		"                  caller (default): direct if the caller asked for it\n"
+		"  --lazy-map      take data ICAs unmapped and pass them on so: no page of\n"
+		"                  them is mapped or touched here (ant-bench data)\n"
 		SERVER_HELP
 		TESTOPS_HELP
 		"  --help          this text\n");
@@ -96,6 +98,7 @@ static struct {
 	const char *next;          /* the NEXT server, or NULL: answer every call */
 	int next_id;
 	struct pending *pending;   /* asks out */
+	int lazy_map;              /* --lazy-map */
 } R;
 
 /* --return sequential|direct|caller. */
@@ -157,6 +160,7 @@ int main(int argc, char **argv)
 	};
 	static const struct server_opt opts[] = {
 		{ "--return", SERVER_CALL, &R.mode, 0, 0, 0, parse_return },
+		{ "--lazy-map", SERVER_FLAG, &R.lazy_map, 0, 0, 0, NULL },
 		{ NULL, SERVER_FLAG, NULL, 0, 0, 0, NULL },
 	};
 	struct server s = {
@@ -168,6 +172,7 @@ int main(int argc, char **argv)
 	if (server_parse(&s, argc, argv) != 0)
 		return 2;
 	server_connect(&s);
+	ant_set_lazy_map(s.c, R.lazy_map);
 	if (R.next && (R.next_id = server_peer(&s, R.next)) < 0)
 		return 1;
 	return server_run(&s);

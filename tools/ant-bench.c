@@ -1,6 +1,7 @@
 /* ant-bench.c - time sync calls down a chain of relays against a bare SEQPACKET round trip,
- * and the failover of a killed server (cold restart or warm standby) as the app sees it:
- * the command table, the options every command takes, and main. */
+ * the failover of a killed server (cold restart or warm standby) as the app sees it, and the
+ * machine's own IPC floors beside D-Bus and ZeroMQ: the command table, the options every
+ * command takes, and main. */
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>
@@ -8,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench.h"
 #include "ant-config.h"
@@ -17,7 +17,8 @@
 volatile sig_atomic_t bench_interrupted;
 
 static const struct bench_command *const commands[] = { &bench_chain, &bench_failover,
-							 &bench_upgrade };
+							 &bench_upgrade, &bench_data, &bench_load, &bench_all,
+							 &bench_floors };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void on_signal(int sig)
@@ -26,25 +27,13 @@ static void on_signal(int sig)
 	bench_interrupted = 1;
 }
 
-uint64_t bench_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-void bench_sleep_us(long us)
-{
-	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
-	nanosleep(&ts, NULL);   /* a signal cuts it short: the callers look at bench_interrupted */
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ant-bench chain [OPTIONS]     sync calls down a chain of relays\n"
 		"       ant-bench failover [OPTIONS]  from a server's kill to the replayed answer\n"
 		"       ant-bench upgrade [OPTIONS]   the pause a live upgrade costs a call\n"
+		"       ant-bench floors [OPTIONS]    the machine's IPC floors, D-Bus, ZeroMQ\n"
 		"       ant-bench COMMAND --help      that command's options\n"
 		"\n");
 	for (size_t i = 0; i < NCOMMANDS; i++) {
@@ -100,6 +89,17 @@ static void parse(const struct bench_command *cmd, int argc, char **argv, struct
 		cmd->finish(o);
 }
 
+/* "chain, failover, ...": the commands' names, for messages. */
+static const char *command_names(void)
+{
+	static char names[128];
+	size_t len = 0;
+	for (size_t i = 0; i < NCOMMANDS && len < sizeof(names); i++)
+		len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", i ? ", " : "",
+					commands[i]->name);
+	return names;
+}
+
 static const struct bench_command *find_command(const char *name)
 {
 	for (size_t i = 0; i < NCOMMANDS; i++)
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
 	struct opts o = { .depth = 3, .iterations = 20000, .warmup = 1000, .ret = RET_DIRECT,
 			  .cpu = -1, .kills = 200 };
 	if (argc < 2)
-		tool_usage_error(PROG, "expected a command (chain or failover)");
+		tool_usage_error(PROG, "expected a command (%s)", command_names());
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return 0;
@@ -123,11 +123,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argv[1][0] == '-')
-		tool_usage_error(PROG, "unknown option '%s' (the command, chain or failover, "
-				 "comes first)", argv[1]);
+		tool_usage_error(PROG, "unknown option '%s' (the command, one of %s, "
+				 "comes first)", argv[1], command_names());
 	const struct bench_command *cmd = find_command(argv[1]);
 	if (!cmd)
-		tool_usage_error(PROG, "unknown command '%s' (known: chain, failover)", argv[1]);
+		tool_usage_error(PROG, "unknown command '%s' (known: %s)", argv[1], command_names());
 	parse(cmd, argc - 1, argv + 1, &o);
 	if (o.cpu >= 0) {
 		cpu_set_t set;

@@ -9,6 +9,7 @@
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <jansson.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -44,6 +45,7 @@ struct opts {
 	long depth, iterations, warmup;
 	enum ret_mode ret;
 	long churn;                 /* bystander servers restarted during a second timed run */
+	int trace;                  /* --trace: then trace more calls with eBPF (bench_trace.h) */
 	/* failover */
 	long kills;                 /* kills per mode */
 	int cold, warm;             /* the modes to run */
@@ -62,7 +64,8 @@ struct bench_command {
 	int (*run)(const struct opts *o);   /* the exit status */
 };
 
-extern const struct bench_command bench_chain, bench_failover, bench_upgrade;
+extern const struct bench_command bench_chain, bench_failover, bench_upgrade, bench_floors,
+	bench_data, bench_load, bench_all;
 
 /* Set by SIGINT/SIGTERM/SIGHUP; the loops stop at the next call and clean up. */
 extern volatile sig_atomic_t bench_interrupted;
@@ -83,7 +86,7 @@ extern volatile sig_atomic_t bench_interrupted;
  * the operator (--quiet, --progress). */
 void bench_usage_progress(FILE *f);
 
-/* ---- clocks (ant-bench.c) ---- */
+/* ---- clocks (bench_floor.c: ant-bench and bench-peers both link it) ---- */
 
 uint64_t bench_now_ns(void);
 void bench_sleep_us(long us);
@@ -233,5 +236,127 @@ void progress_begin(struct progress *p, enum progress_when when, const char *wha
 void progress_at(struct progress *p, long done, uint64_t now_ns);
 /* Clear the line in place, if any; p may be ended twice. */
 void progress_end(struct progress *p);
+
+/* ---- floors and peers (bench_floor.c, bench_peers.c) ---- */
+
+/*
+ * What this machine's own IPC costs (the floors) and what users would pick
+ * instead of ant (the peers: D-Bus, ZeroMQ), for `ant-bench floors` and any
+ * other command that wants them beside its own figures.
+ *
+ * Every bench_floor_* and bench_peer_* below is self-contained: it starts
+ * what it needs (child processes, a private dbus-daemon, a folder under
+ * /tmp), and before it returns it has killed and reaped every process it
+ * started, closed every fd it opened, unmapped what it mapped and removed
+ * its folder, whatever the outcome.  It never prints and never exits; it
+ * changes no signal disposition of this process (libdbus is told to leave
+ * SIGPIPE alone).  Children die with the thread that forked them
+ * (PR_SET_PDEATHSIG): call these from a thread that outlives the call.
+ * Ctrl-C (bench_interrupted) ends one before its next sample, failed,
+ * why "interrupted".
+ */
+
+#define BENCH_ECHO_SIZE  64     /* bytes of a round trip's argument, echoed back */
+#define BENCH_WAIT_MS    5000   /* a child is ready, a reply comes, within this */
+
+/* One measurement, or why there is none. */
+struct bench_measure {
+	int ok;             /* 1: s holds the figures of samples timed intervals */
+	int failed;         /* ok 0: 1 if it went wrong (a wrong or missing reply, a
+			     * system call failed, interrupted: an error); 0 if it
+			     * cannot be had here (not built in, no dbus-daemon, no
+			     * pidfd: "not available") */
+	long samples;
+	struct stats s;
+	char why[160];      /* ok 0: why not, without "not available: " */
+};
+
+/* Round trips of one byte: a forked child reads it from one pipe and writes
+ * it back on another.  n timed (n > 0) after warmup untimed. */
+void bench_floor_pipe(long n, long warmup, struct bench_measure *m);
+/* Round trips of BENCH_ECHO_SIZE bytes over a SOCK_SEQPACKET socketpair to
+ * a forked echo child (the floor of ant-bench chain). */
+void bench_floor_seqpacket(long n, long warmup, struct bench_measure *m);
+/* Round trips of BENCH_ECHO_SIZE bytes through a MAP_SHARED page: copied
+ * in, a futex word bumped and woken (FUTEX_WAKE, shared: not _PRIVATE),
+ * the forked child copies them to the reply area and bumps and wakes the
+ * other word, on which the caller sleeps (FUTEX_WAIT).  No spinning, and
+ * a wake every time even if nobody sleeps: a floor, not a fast lock. */
+void bench_floor_futex(long n, long warmup, struct bench_measure *m);
+/* SIGKILL of an idle static child (bench-static-child --pause, asleep in
+ * pause(), seen in /proc) until its pidfd (pidfd_open, Linux 5.3) polls
+ * readable: the death a supervisor must notice.  Its start, the pidfd and
+ * the reaping are outside the timed interval.  A small static binary (as
+ * small as antd's servers, which link only libc) rather than a fork of this
+ * program: its death then costs the same whatever this program links (a fork of a program with libzmq's and
+ * libdbus's 30 libraries mapped took 1.7 times as long to die here).  One
+ * untimed kill first, then n timed. */
+void bench_floor_kill(long n, struct bench_measure *m);
+/* posix_spawn (glibc: clone(CLONE_VM|CLONE_VFORK) + execve) of the static
+ * child, bench-static-child, until its first byte is read from a pipe (its
+ * fd 3): the least a cold start costs.  The pipe is made and the child
+ * reaped outside the timed interval.  One untimed spawn first, then n
+ * timed.  Both this and bench_floor_kill look for the child next to this
+ * program (the build folder), then in ANT_LIBEXECDIR; not available if in
+ * neither. */
+void bench_floor_spawn(long n, struct bench_measure *m);
+/*
+ * The peers are timed by a helper program, bench-peers (bench_peers.c),
+ * found as bench-static-child is, so that ant-bench links neither libdbus
+ * nor libzmq: their 30 libraries would triple ant-bench's start and slow a
+ * forked child's death, both timed as floors by other commands.  The
+ * helper runs as a child of this one (dies with it; on Ctrl-C it gets
+ * SIGTERM and cleans up) and hands back its figures on a pipe; its clock
+ * and TSC are this machine's, as ours.  Not available if it is missing.
+ */
+/* D-Bus method calls (argument and reply: one "ay" of BENCH_ECHO_SIZE
+ * bytes) with dbus_connection_send_with_reply_and_block, through a private
+ * dbus-daemon (a config of its own in a temp folder) to a forked child that
+ * owns a name and answers with the same bytes.  The timed interval holds
+ * building the call, the bus's two hops and reading the reply.  Not
+ * available if built without libdbus-1 or if the daemon does not start. */
+void bench_peer_dbus(long n, long warmup, struct bench_measure *m);
+/* ZeroMQ REQ/REP round trips of BENCH_ECHO_SIZE bytes over ipc:// in a temp
+ * folder; a forked child's REP socket echoes.  Not available if built
+ * without libzmq. */
+void bench_peer_zeromq(long n, long warmup, struct bench_measure *m);
+
+/* {"available": true, "samples", "median_ns", "p99_ns", "median_tsc",
+ * "p99_tsc"} and ratio_key: m's median over ref_ns (if ref_ns > 0); or
+ * {"available": false, "why"}.  A new object, or NULL. */
+json_t *bench_measure_json(const struct bench_measure *m, uint64_t ref_ns, const char *ratio_key);
+
+/* What the floors and the peers share (bench_floor.c, linked by ant-bench
+ * and by bench-peers). */
+
+/* Set m to not available (failed 0) or failed (1), why from fmt. */
+void bench_measure_fail(struct bench_measure *m, int failed, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* One round trip: send arg (size bytes), fill reply with what comes back.
+ * Returns 0, or -1 with m failed (bench_measure_fail). */
+typedef int bench_echo_fn(void *ctx, const unsigned char *arg, unsigned char *reply,
+			  size_t size, struct bench_measure *m);
+/* warmup untimed then n timed calls of echo with arguments of size bytes
+ * (1 to BENCH_ECHO_SIZE) that differ from one call to the next, each reply
+ * checked; fills m either way. */
+void bench_time_echo(long n, long warmup, size_t size, bench_echo_fn *echo, void *ctx,
+		     struct bench_measure *m);
+/* fork for a floor or a peer.  In the child (0): SIGINT ignored (the
+ * parent handles Ctrl-C and kills it), SIGTERM and SIGHUP default, killed
+ * when the forking thread ends; it must end with _exit.  In the parent: its
+ * pid, or -1 with m failed. */
+pid_t bench_fork_child(struct bench_measure *m);
+/* SIGKILL pid (if > 0) and reap it. */
+void bench_kill_child(pid_t pid);
+/* Wait for a child's "ok" line on fd, which it writes once it is ready, or
+ * its error instead if it cannot start.  Returns 0, or -1 with m: not
+ * available if the child said why (who: its error), failed if it ended or
+ * said nothing within BENCH_WAIT_MS. */
+int bench_child_ready(int fd, const char *who, struct bench_measure *m);
+/* Read one line (a child's "ok", its error, dbus-daemon's address) from fd
+ * within timeout_ms, without its newline, into buf (len > 1).  Returns its
+ * length; 0 if fd reached EOF first with nothing read; -1 with errno
+ * (ETIMEDOUT; EINTR when bench_interrupted). */
+ssize_t bench_read_line(int fd, int timeout_ms, char *buf, size_t len);
 
 #endif

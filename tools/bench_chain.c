@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_trace.h"
 #include "tool_common.h"
 
 #define ARG_SIZE        64      /* bytes of every call's argument, as in the paper */
@@ -65,8 +66,19 @@ static void chain_usage(FILE *f)
 		"                     prints the three, antd's wake-ups over 1 ms during\n"
 		"                     the churn, p99 with churn over p99 without and over\n"
 		"                     p99 with the churn outside antd\n"
-		"                     (1 to %d; default 0: no churn)\n",
-		ARG_SIZE, ARG_SIZE, DEPTH_MAX, CHURN_MAX);
+		"                     (1 to %d; default 0: no churn)\n"
+		"  --trace            then make %d more calls of each mode (fewer if\n"
+		"                     --iterations is smaller) under eBPF tracepoints\n"
+		"                     (sched_waking, sched_switch, sock_send_length and\n"
+		"                     sock_recv_length), and print per process its time\n"
+		"                     on a CPU, messages and wake-ups per call, and per hop\n"
+		"                     of the usual path whether it woke the receiver, the\n"
+		"                     wake-up latency and the receiver's time on a CPU\n"
+		"                     until the next hop (--json: \"trace\").  Needs\n"
+		"                     root, kernel BTF and an ant-bench built with eBPF;\n"
+		"                     without them it says why on stderr, and the bench\n"
+		"                     runs without it (same exit status)\n",
+		ARG_SIZE, ARG_SIZE, DEPTH_MAX, CHURN_MAX, TRACE_CALLS);
 	bench_usage_progress(f);
 	fprintf(f,
 		"  --help             this text\n"
@@ -294,6 +306,7 @@ struct chain_run {
 	long processes;             /* started outside antd during the floor of churn */
 	uint64_t churn_ns, outside_ns;  /* how long those two timed runs took */
 	struct antd_loop loop;      /* antd's wake-ups during the timed calls under churn */
+	json_t *trace;              /* --trace's findings (bench_trace.c), or NULL */
 };
 
 static double p99_ratio(const struct chain_run *cr, size_t k)
@@ -370,6 +383,8 @@ static void print_table(const struct opts *o, const struct chain_run *cr)
 		print_row(width, cr->t[k].label, &s[k], (double)fl->median_ns);
 	if (o->churn > 0)
 		print_churn_rows(o, cr, width);
+	if (cr->trace)
+		bench_trace_print(cr->trace);
 	if (o->ret == RET_BOTH)
 		printf("  direct/sequential: %.2f here, %.2f in the paper\n",
 		       (double)s[1].median_ns / (double)s[0].median_ns,
@@ -443,6 +458,8 @@ static int print_json(const struct opts *o, const struct chain_run *cr)
 	json_object_set_new(root, "tsc_hz", json_integer((json_int_t)(cr->tsc_hz + 0.5)));
 	if (o->churn > 0)
 		json_object_set_new(root, "churn", churn_json(o, cr));
+	if (o->trace)
+		json_object_set_new(root, "trace", cr->trace ? json_incref(cr->trace) : json_null());
 	json_object_set_new(root, "paper", json_pack(
 		"{s:s, s:I, s:I, s:f, s:I, s:f, s:f}", "machine", "Pentium 4 2.8 GHz",
 		"servers", (json_int_t)3,
@@ -535,6 +552,32 @@ static int measure_churned(const struct opts *o, struct bench_stack *sr, struct 
 	return ok && cr->processes >= 0 ? 0 : -1;
 }
 
+/* One call of target ctx for bench_trace_calls. */
+static int trace_call(void *ctx, uint64_t seq)
+{
+	unsigned char arg[ARG_SIZE];
+	make_arg(arg, seq);
+	return ((struct target *)ctx)->round_trip(ctx, arg);
+}
+
+/* --trace: the ant call(s) again, under the scheduler's eye.  Returns 0
+ * (traced, or tracing cannot run here: said why), or -1 (a call failed). */
+static int trace_chain(const struct opts *o, const struct bench_stack *sr, struct chain_run *cr)
+{
+	struct trace_target tt[2];
+	for (size_t k = 0; k < cr->nant; k++) {
+		int direct = o->ret == RET_DIRECT || (cr->t[k].call_flags & ANT_CF_DIRECT_HINT);
+		/* Every message passes antd: the call, each relay's call down
+		 * and antd's to the next; then, sequential, each result up
+		 * through every relay, or, direct, from the last to the caller. */
+		tt[k] = (struct trace_target){ .mode = direct ? "direct" : "sequential",
+			.label = cr->t[k].label, .call = trace_call, .ctx = &cr->t[k],
+			.messages = direct ? 2 * (int)o->depth + 2 : 4 * (int)o->depth };
+	}
+	long calls = o->iterations < TRACE_CALLS ? o->iterations : TRACE_CALLS;
+	return bench_trace_calls(sr, tt, cr->nant, calls, &cr->trace) < 0 ? -1 : 0;
+}
+
 /* Start the floor's child and the stack, time every target.  Returns 0, or -1 (printed). */
 static int chain_measure(const struct opts *o, struct chain_run *cr)
 {
@@ -553,6 +596,8 @@ static int chain_measure(const struct opts *o, struct chain_run *cr)
 			     &span_tsc) == 0;
 		if (ok && o->churn > 0)
 			ok = measure_churned(o, &sr, cr) == 0;
+		if (ok && o->trace)
+			ok = trace_chain(o, &sr, cr) == 0;
 		if (!ok && !bench_interrupted)
 			bench_stack_show_log(&sr);
 	}
@@ -588,6 +633,7 @@ static int chain_main(const struct opts *o)
 			print_table(o, &cr);
 	}
 	free_targets(&cr);
+	json_decref(cr.trace);
 	return ok ? 0 : 1;
 }
 
@@ -600,6 +646,7 @@ static const struct option chain_opts[] = {
 	{ "warmup", required_argument, NULL, 'w' },
 	{ "busy-poll", required_argument, NULL, 'b' },
 	{ "churn", required_argument, NULL, 'C' },
+	{ "trace", no_argument, NULL, 'T' },
 	BENCH_COMMON_OPTS,
 };
 
@@ -632,6 +679,7 @@ static void chain_option(int ch, struct opts *o)
 	case 'w': o->warmup = number("warmup", 0, ITER_MAX, ""); break;
 	case 'b': o->busy_poll_us = number("busy-poll", 0, 10000, " us"); break;
 	case 'C': o->churn = number("churn", 1, CHURN_MAX, " servers"); break;
+	case 'T': o->trace = 1; break;
 	}
 }
 

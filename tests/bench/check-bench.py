@@ -3,7 +3,9 @@
 its progress goes to stderr only, and a target's line names the target and the floor."""
 import json
 import math
+import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -98,6 +100,57 @@ print(f"info: p99 with churn / without: {c['p99_ratio']:.2f} "
 
 rc, out, err = run("chain", "--churn", "0")
 check(rc == 2 and "--churn" in err, "chain --churn 0 is a usage error naming it")
+
+# --trace: eBPF attributes each traced call's time to the processes and hops of the
+# chain; without root, kernel BTF or an ant-bench built with eBPF it says why on
+# stderr, and the bench runs without it, exit status unchanged.
+def trace_refused(rc, out, err, who):
+    o = json.loads(out) if rc == 0 else {}
+    check(rc == 0 and o.get("trace", 1) is None and o.get("sequential", {}).get("median_ns", 0) > 0,
+          f"{who}: chain --trace exits 0 with \"trace\": null and the bench's figures ({err.strip()[-500:]})")
+    check("ant-bench: --trace: " in err and "runs without it" in err and any(
+          w in err for w in ("needs root", "tracing not built", "no BTF", "eBPF")),
+          f"{who}: --trace says why it cannot trace: {err.strip()}")
+
+
+trace_args = ("chain", "--depth", "3", "--return", "both", "--iterations", "200", "--warmup", "20",
+              "--trace", "--json")
+rc, out, err = run(*trace_args)
+check(rc == 0, f"chain --trace exits 0 ({err.strip()[-2000:]})")
+tr = json.loads(out).get("trace")
+if tr is None:
+    trace_refused(rc, out, err, "here")
+else:
+    check(tr.get("modes") == ["sequential", "direct"] and tr.get("calls") == 200 and tr["lost"] == 0,
+          "trace: both modes, 200 calls each, no event lost")
+    for mode, implied in (("sequential", 12), ("direct", 8)):
+        m, who = tr[mode], f"trace {mode}"
+        procs = m.get("processes", {})
+        check(all(procs.get(p, {}).get("wakeups_per_call", 0) > 0 for p in ("antd", "relay1")),
+              f"{who}: antd and relay1 are woken during the calls (wake-ups per call > 0)")
+        check(all(procs.get(p, {}).get("cpu_median_ns", 0) > 0 for p in ("app", "antd", "relay1")),
+              f"{who}: app, antd and relay1 spend time on a CPU per call")
+        check(m["messages_implied"] == implied, f"{who}: the path implies {implied} messages")
+        if m["messages_per_call"] is not None:   # the kernel has sock_send_length (6.3)
+            check(abs(m["messages_per_call"] - implied) < 0.5 and len(m["path"]["hops"]) == implied
+                  and m["path"]["hops"][0]["from"] == "app" and m["path"]["hops"][-1]["to"] == "app",
+                  f"{who}: {implied} messages per call, app -> antd ... -> app "
+                  f"({m['messages_per_call']:.2f}, the usual path has {len(m['path']['hops'])} hops)")
+        check(0 < m["wakeups_per_call"] <= implied + 1, f"{who}: at most one wake-up per message "
+              f"(and strays): {m['wakeups_per_call']:.2f}")
+        print(f"info: {who}: median {m['call_median_ns'] / 1e3:.1f} us traced, "
+              f"{m['wakeups_per_call']:.2f} wake-ups per call; on CPU per call: " + ", ".join(
+                  f"{p} {v['cpu_median_ns'] / 1e3:.1f} us" for p, v in procs.items()))
+    # The same run as nobody cannot load eBPF: it says so and runs (if nobody can run it here).
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() == 0 and setpriv:
+        p = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+                            os.path.abspath(bench), *trace_args],
+                           capture_output=True, text=True, timeout=120, cwd="/")
+        if p.returncode == 0 or "--trace" in p.stderr:
+            trace_refused(p.returncode, p.stdout, p.stderr, "as nobody")
+        else:
+            print(f"info: not run as nobody here ({p.stderr.strip()[-300:]})")
 
 rc, out, err = run("failover", "--kills", "20", "--both", "--json", "--progress")
 check(rc == 0, f"failover --both run exits 0 ({err.strip()[-2000:]})")
@@ -218,6 +271,142 @@ good = (rc == 0 and "3 upgrades of relay2 and 2 re-execs of antd" in out and "pa
 check(good, "upgrade --reexecs 2: the table has the re-execs" + ("" if good else f"\n{out}{err}"))
 rc, out, err = run("upgrade", "--reexecs", "-1")
 check(rc == 2 and "--reexecs" in err, "upgrade --reexecs -1 is a usage error naming it")
+
+# floors: the machine's own IPC floors and the peers, side by side; a peer is
+# measured or says why not (not built in, no dbus-daemon), never a made-up number.
+rc, out, err = run("floors", "--iterations", "300", "--warmup", "30", "--kills", "10", "--json")
+check(rc == 0, f"floors run exits 0 ({err.strip()[-2000:]})")
+o = json.loads(out)
+check(o.get("benchmark") == "floors" and o.get("iterations") == 300 and o.get("kills") == 10,
+      "floors --json names itself, the iterations and the kills")
+stat_keys = ("median_ns", "p99_ns", "median_tsc", "p99_tsc", "ratio_to_seqpacket")
+groups = {"floors": ("pipe", "seqpacket", "futex", "kill", "spawn"), "peers": ("dbus", "zeromq")}
+for group, keys in groups.items():
+    check(sorted(o.get(group, {})) == sorted(keys), f"floors --json has {group}: {', '.join(keys)}")
+    for k in keys:
+        m = o[group][k]
+        if group == "peers" and m.get("available") is False:
+            check(isinstance(m.get("why"), str) and m["why"] and not any(x in m for x in stat_keys),
+                  f"{group}.{k}: not available, says why, and has no figures ({m.get('why')})")
+            print(f"info: {group}.{k}: not available: {m['why']}")
+            continue
+        check(m.get("available") is True and all(x in m for x in stat_keys),
+              f"{group}.{k} is measured and has {', '.join(stat_keys)}")
+        check(0 < m["median_ns"] <= m["p99_ns"], f"{group}.{k}: 0 < median <= p99")
+        check(m["p99_tsc"] >= m["median_tsc"] >= 0, f"{group}.{k}: p99_tsc >= median_tsc")
+        want = 10 if k in ("kill", "spawn") else 300
+        check(m.get("samples") == want, f"{group}.{k}: {want} samples")
+        check(close(m["ratio_to_seqpacket"], m["median_ns"] / o["floors"]["seqpacket"]["median_ns"]),
+              f"{group}.{k}: ratio_to_seqpacket is its median over the SEQPACKET round trip's")
+print("info: floors: " + "; ".join(
+    f"{k} {m['median_ns'] / 1e3:.1f} us" if m.get("available") else f"{k} n/a"
+    for g in groups for k, m in o[g].items()))
+rc, out, err = run("floors", "--iterations", "100", "--warmup", "0", "--kills", "3", "--quiet")
+check(rc == 0 and "x SEQPACKET" in out and "SIGKILL to pidfd readable" in out and "D-Bus" in out
+      and "ZeroMQ" in out and err == "", "floors: the table, nothing on stderr with --quiet")
+rc, out, err = run("floors", "--kills", "0")
+check(rc == 2 and "--kills" in err, "floors --kills 0 is a usage error naming it")
+rc, out, err = run("floors", "--antd", "x")
+check(rc == 2 and "--antd" in err, "floors takes no --antd (it starts no stack)")
+
+# data: a data ICA through the chain against copying as many bytes through a socket.
+rc, out, err = run("data", "--sizes", "0,4K,1M,64M", "--iterations", "30", "--warmup", "3", "--json")
+check(rc == 0, f"data run exits 0 ({err.strip()[-2000:]})")
+o = json.loads(out)
+check(o.get("benchmark") == "data" and [s["bytes"] for s in o.get("sizes", [])] == [0, 4096, 1 << 20, 64 << 20],
+      "data --json names itself and every size asked for, in order")
+for s in o["sizes"]:
+    check(0 < s["ica"]["median_ns"] <= s["ica"]["p99_ns"], f"data {s['bytes']}: 0 < median <= p99")
+    if s["bytes"]:
+        c = s.get("socket_copy", {})
+        check(0 < c.get("median_ns", 0) <= c.get("p99_ns", 0) and c.get("samples", 0) >= 10,
+              f"data {s['bytes']}: the copy through a socket is timed, 10 samples at least")
+        check(close(s["copy_over_ica"], c["median_ns"] / s["ica"]["median_ns"]),
+              f"data {s['bytes']}: copy_over_ica is the copy's median over the call's")
+    else:
+        check("socket_copy" not in s, "data 0: no data ICA, nothing to copy")
+d = o.get("data64m", {})
+big, small = o["sizes"][3]["ica"]["median_ns"], o["sizes"][1]["ica"]["median_ns"]
+check(close(d.get("over_4k", -1), big / small) and d.get("copy_over_ica", 0) > 1,
+      "data64m.over_4k and copy_over_ica are there and agree with the rows")
+# The relays touch no page: 64 MiB cannot cost what copying it does (16,384 pages).
+check(d["copy_over_ica"] > 5, f"a 64 MiB data ICA is handed over, not copied ({d['copy_over_ica']:.1f}x)")
+print(f"info: data: 4 KiB {small / 1e3:.1f} us, 64 MiB {big / 1e3:.1f} us ({d['over_4k']:.2f}x), "
+      f"copy {d['copy_over_ica']:.0f}x slower")
+plot = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"check-bench-{os.getpid()}.svg")
+rc, out, err = run("data", "--sizes", "4K,1M", "--iterations", "10", "--warmup", "0", "--plot", plot, "--quiet")
+made = os.path.exists(plot) and os.path.getsize(plot) > 0 and "<svg" in open(plot).read(4096)
+if os.path.exists(plot):
+    os.unlink(plot)
+if shutil.which("gnuplot"):
+    check(rc == 0 and made and "64 MiB over" not in out, "data --plot draws an SVG (and the table without 64M)")
+else:
+    check(rc == 1 and "gnuplot" in err, "data --plot without gnuplot fails saying so")
+for bad in (("--sizes", "2G"), ("--sizes", "4Q"), ("--plot", "x.pdf")):
+    rc, out, err = run("data", *bad)
+    check(rc == 2 and bad[0] in err, f"data {' '.join(bad)} is a usage error naming {bad[0]}")
+
+# load: calls per second with several apps at once, antd's CPU per call, memory.
+rc, out, err = run("load", "--apps", "1,16", "--seconds", "0.3", "--inflight", "50", "--json")
+check(rc == 0, f"load run exits 0 ({err.strip()[-2000:]})")
+o = json.loads(out)
+tp = o.get("throughput", {})
+rows = {r["apps"]: r for r in tp.get("rows", [])}
+check(sorted(rows) == [1, 16], "load --json has a row for 1 and for 16 apps")
+for n, r in rows.items():
+    check(r["calls"] > 0 and close(r["calls_per_s"], r["calls"] / r["seconds"]) and r["seconds"] >= 0.29,
+          f"load {n} apps: calls counted over the window, calls_per_s agrees")
+    check(r["antd_cpu_us_per_call"] >= 0, f"load {n} apps: antd's CPU per call")
+check(close(tp.get("apps16_over_apps1", -1), rows[16]["calls_per_s"] / rows[1]["calls_per_s"]),
+      "throughput.apps16_over_apps1 is the ratio of the rows")
+m = o.get("memory", {})
+check(m.get("antd_pss_kb", 0) > 0 and sorted(m.get("servers", {})) == ["holder", "relay1", "relay2", "relay3"]
+      and all(v["pss_kb"] > 0 and v["rss_kb"] >= v["pss_kb"] for v in m["servers"].values()),
+      "load: antd's and every server's memory (PSS <= RSS)")
+check(m.get("inflight_calls") == 50 and m.get("antd_kb_per_call_in_flight", -1) >= 0,
+      "load: antd's memory per call in flight, over 50 calls")
+print(f"info: load: 1 app {rows[1]['calls_per_s']:.0f} calls/s, 16 apps {rows[16]['calls_per_s']:.0f}; "
+      f"antd {rows[1]['antd_cpu_us_per_call']:.1f} us CPU per call, "
+      f"{m['antd_kb_per_call_in_flight']:.2f} kB per call in flight")
+rc, out, err = run("load", "--apps", "0")
+check(rc == 2 and "--apps" in err, "load --apps 0 is a usage error naming it")
+
+# all: every command once, the ratios of issue 15 by name, with targets and spread.
+rc, out, err = run("all", "--quick", "--json")
+check(rc == 0, f"all --quick exits 0 ({err.strip()[-2000:]})")
+o = json.loads(out)
+
+
+def at(path):
+    v = o
+    for k in path.split("."):
+        v = v.get(k) if isinstance(v, dict) else None
+    return v
+
+
+keys = ("chain3.direct.ratio_to_floor", "chain3.sequential.ratio_to_floor", "chain3.direct_over_sequential",
+        "depth1.over_dbus", "depth1.over_zeromq", "throughput.apps16_over_apps1", "data64m.over_4k",
+        "data64m.copy_over_ica", "failover.warm.over_kill_floor", "failover.cold.over_spawn_and_kill_floor")
+for k in keys:
+    v = at(k)
+    peer = k.startswith("depth1.")
+    check(isinstance(v, float) and v > 0 or (peer and v is None),
+          f"all --json: {k} is a number" + (" (or null: the peer is not built in)" if peer else ""))
+    t = o["targets"].get(k)
+    check(t is not None and ("at_most" in t or "at_least" in t), f"all --json: {k} has its target")
+    if v is not None:
+        bound = t.get("at_most", t.get("at_least"))
+        check(t["met"] == (v <= bound if "at_most" in t else v >= bound), f"all --json: {k}: met agrees")
+        s = o["spread"][k]
+        check(s["min"] <= v <= s["max"] and s["values"] == [v], f"all --json: {k}: spread of one run")
+d = o["details"][0]
+check(close(at("chain3.direct.ratio_to_floor"), d["chain3"]["direct"]["ratio_to_floor"]),
+      "all: chain3's ratio is the chain command's own")
+if d["floors"]["peers"]["dbus"].get("available"):
+    check(close(at("depth1.over_dbus"), d["chain1"]["direct"]["median_ns"] / d["floors"]["peers"]["dbus"]["median_ns"]),
+          "all: depth1.over_dbus is the 1-relay call over the D-Bus call of the same run")
+rc, out, err = run("all", "--runs", "0")
+check(rc == 2 and "--runs" in err, "all --runs 0 is a usage error naming it")
 
 rc, out, err = run("failover", "--bogus")
 check(rc == 2 and "--bogus" in err, "failover: unknown flag is an error naming it")
