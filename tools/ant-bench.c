@@ -17,7 +17,7 @@
 volatile sig_atomic_t bench_interrupted;
 
 static const struct bench_command *const commands[] = { &bench_chain, &bench_failover,
-							 &bench_upgrade, &bench_data, &bench_load, &bench_all,
+							 &bench_upgrade, &bench_data, &bench_load, &bench_all, &bench_lanes,
 							 &bench_floors };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -34,6 +34,10 @@ static void usage(FILE *f)
 		"       ant-bench failover [OPTIONS]  from a server's kill to the replayed answer\n"
 		"       ant-bench upgrade [OPTIONS]   the pause a live upgrade costs a call\n"
 		"       ant-bench floors [OPTIONS]    the machine's IPC floors, D-Bus, ZeroMQ\n"
+		"       ant-bench data [OPTIONS]      data ICAs of 0 to 64 MiB vs. a socket copy\n"
+		"       ant-bench load [OPTIONS]      calls/s with many apps; CPU and memory\n"
+		"       ant-bench lanes [OPTIONS]     the fast path's design, no antd (lab)\n"
+		"       ant-bench all [OPTIONS]       every one, issue 15's ratios and targets\n"
 		"       ant-bench COMMAND --help      that command's options\n"
 		"\n");
 	for (size_t i = 0; i < NCOMMANDS; i++) {

@@ -65,7 +65,7 @@ struct bench_command {
 };
 
 extern const struct bench_command bench_chain, bench_failover, bench_upgrade, bench_floors,
-	bench_data, bench_load, bench_all;
+	bench_data, bench_load, bench_all, bench_lanes;
 
 /* Set by SIGINT/SIGTERM/SIGHUP; the loops stop at the next call and clean up. */
 extern volatile sig_atomic_t bench_interrupted;

@@ -27,12 +27,12 @@ static void all_usage(FILE *f)
 	fprintf(f,
 		"usage: ant-bench all [OPTIONS]\n"
 		"Run every benchmark (floors and peers, chain of 1, 3 and 8 relays in both\n"
-		"return modes, data ICAs of 0 to 64 MiB, load with 1, 4 and 16 apps,\n"
-		"failover cold and warm) as this program's own commands, each on its own\n"
-		"private stack, and compute the ratios issue 15 sets targets for, each\n"
-		"against a floor or peer of the same run.  With --runs N the whole set\n"
-		"runs N times; every ratio is then the median of the N runs, with their\n"
-		"minimum and maximum (the spread).\n"
+		"return modes, lanes of 3 relays, data ICAs of 0 to 64 MiB, load with 1,\n"
+		"4 and 16 apps, failover cold and warm) as this program's own commands,\n"
+		"each on its own private stack, and compute the ratios issue 15 sets\n"
+		"targets for, each against a floor or peer of the same run.  With --runs\n"
+		"N the whole set runs N times; every ratio is then the median of the N\n"
+		"runs, with their minimum and maximum (the spread).\n"
 		"\n"
 		"  --runs N           how many times (default 1, at most %d)\n"
 		"  --quick            fewer samples (a smoke test: figures are rough)\n"
@@ -203,6 +203,8 @@ static double r_cold_p99(const json_t *r)
 {
 	return div_(at(r, "failover.cold.p99_us"), at(r, "failover.cold.median_us"));
 }
+static double r_l3d(const json_t *r) { return at(r, "lanes3.direct.ratio_to_floor"); }
+static double r_l3s(const json_t *r) { return at(r, "lanes3.sequential.ratio_to_floor"); }
 static double r_cpu(const json_t *r) { return at(r, "load.throughput.antd_cpu_us_per_call"); }
 static double r_mem(const json_t *r) { return at(r, "load.memory.antd_kb_per_call_in_flight"); }
 
@@ -222,6 +224,8 @@ static const struct ratio ratios[] = {
 	{ "failover.cold.over_spawn_and_kill_floor", r_cold, "at_most", 1.5 },
 	{ "failover.warm.p99_over_median", r_warm_p99, "at_most", 3.0 },
 	{ "failover.cold.p99_over_median", r_cold_p99, "at_most", 3.0 },
+	{ "lanes3.direct.ratio_to_floor", r_l3d, NULL, 0 },
+	{ "lanes3.sequential.ratio_to_floor", r_l3s, NULL, 0 },
 	{ "antd.cpu_us_per_call", r_cpu, NULL, 0 },
 	{ "antd.kb_per_call_in_flight", r_mem, NULL, 0 },
 };
@@ -248,6 +252,8 @@ static json_t *run_once(const struct opts *o, long run)
 		{ "chain8", "chain of 8", { "chain", "--depth", "8", "--return", "both",
 					    "--iterations", q ? "1000" : "10000", "--warmup", wu,
 					    NULL } },
+		{ "lanes3", "lanes (the fast path's design, no antd)",
+		  { "lanes", "--depth", "3", "--iterations", rt, "--warmup", wu, NULL } },
 		{ "data", "data ICAs", { "data", "--iterations", q ? "200" : "2000", NULL } },
 		{ "load", "load", { "load", "--seconds", q ? "0.5" : "3", "--inflight",
 				    q ? "200" : "1000", NULL } },

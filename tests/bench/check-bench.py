@@ -408,6 +408,22 @@ if d["floors"]["peers"]["dbus"].get("available"):
 rc, out, err = run("all", "--runs", "0")
 check(rc == 2 and "--runs" in err, "all --runs 0 is a usage error naming it")
 
+# lanes: the fast path's design in the lab, beside the floor of the same run.
+rc, out, err = run("lanes", "--depth", "2", "--iterations", "300", "--warmup", "30", "--json")
+check(rc == 0, f"lanes run exits 0 ({err.strip()[-2000:]})")
+o = json.loads(out)
+for mode in ("sequential", "direct"):
+    m = o.get(mode, {})
+    check(0 < m.get("median_ns", 0) <= m.get("p99_ns", 0), f"lanes {mode}: 0 < median <= p99")
+    check(close(m["ratio_to_floor"], m["median_ns"] / o["floor"]["median_ns"]),
+          f"lanes {mode}: ratio_to_floor is its median over the SEQPACKET round trip's")
+check(close(o["direct_over_sequential"], o["direct"]["median_ns"] / o["sequential"]["median_ns"]),
+      "lanes: direct_over_sequential agrees")
+print(f"info: lanes (2 relays): sequential {o['sequential']['ratio_to_floor']:.2f}x, "
+      f"direct {o['direct']['ratio_to_floor']:.2f}x the SEQPACKET round trip")
+rc, out, err = run("lanes", "--depth", "9")
+check(rc == 2 and "--depth" in err, "lanes --depth 9 is a usage error naming it")
+
 rc, out, err = run("failover", "--bogus")
 check(rc == 2 and "--bogus" in err, "failover: unknown flag is an error naming it")
 
