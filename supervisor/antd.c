@@ -621,6 +621,7 @@ back:
 int main(int argc, char **argv)
 {
 	struct args a = { 0 };
+	log_buffer_stderr();
 	int r = parse_args(argc, argv, &a);
 	if (r >= 0)
 		return r;

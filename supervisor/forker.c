@@ -382,6 +382,7 @@ int forker_start(struct antd *d, forker_reply_fn *on_forked)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return -errno;
 	pid_t antd_pid = getpid();
+	fflush(NULL);   /* the log's buffered lines are antd's to write, not the forker's too */
 	pid_t pid = fork();   /* the one fork of antd, at start-up (and if the forker dies) */
 	if (pid < 0) {
 		int e = -errno;

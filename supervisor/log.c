@@ -26,6 +26,9 @@ struct kind {
 	unsigned long dropped;   /* since it was last said */
 };
 
+/* The buffer of the log's stream: a loop iteration's lines, flushed before antd sleeps. */
+#define LOG_BUFFER (64 << 10)
+
 static struct {
 	FILE *out;
 	char *path;                    /* the file, to rotate it (NULL: stderr) */
@@ -40,6 +43,7 @@ static struct {
 	void *hook_arg;
 	struct kind kinds[LOG_KINDS];
 	unsigned nkinds;
+	int deferred;                  /* lines reach the file at log_flush only */
 } lg = { .min = LOG_INFO, .max_bytes = LOG_MAX_BYTES };
 
 static double mono_s(void)
@@ -105,7 +109,7 @@ static void rotate(void)
 			close(fd);
 		return;   /* go on writing FILE.1 */
 	}
-	setvbuf(f, NULL, _IOLBF, 0);
+	setvbuf(f, NULL, _IOFBF, LOG_BUFFER);
 	/* antd's own stdout and stderr (detached: the servers' too) follow. */
 	if (fileno(lg.out) != STDERR_FILENO) {
 		dup2(fd, STDOUT_FILENO);
@@ -219,7 +223,7 @@ int log_open(int json, const char *path)
 				close(fd);
 			return e;
 		}
-		setvbuf(f, NULL, _IOLBF, 0);
+		setvbuf(f, NULL, _IOFBF, LOG_BUFFER);
 		lg.out = f;
 		free(lg.path);
 		lg.path = strdup(path);
@@ -292,7 +296,25 @@ static void vlog(enum log_level lvl, const char *event, const char *server, json
 	if (!kept)
 		free(text);
 	json_decref(o);
-	fflush(out);
+	if (!lg.deferred)
+		fflush(out);
+}
+
+void log_buffer_stderr(void)
+{
+	setvbuf(stderr, NULL, _IOFBF, LOG_BUFFER);
+}
+
+void log_defer(int on)
+{
+	lg.deferred = on;
+	if (!on)
+		log_flush();
+}
+
+void log_flush(void)
+{
+	fflush(lg.out ? lg.out : stderr);
 }
 
 void log_event(enum log_level lvl, const char *event, const char *server, const char *fmt, ...)

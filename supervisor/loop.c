@@ -2,6 +2,7 @@
 #include <time.h>
 
 #include "antd.h"
+#include "log.h"
 #include "loop.h"
 
 /* After the poll, before the callbacks. */
@@ -15,6 +16,7 @@ static void on_check(struct ev_loop *loop, ev_check *w, int revents)
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct loop_stats *st = w->data;
+	log_flush();    /* what this iteration logged, before antd sleeps */
 	if (!st->t0)
 		return;
 	uint64_t busy = mono_ns() - st->t0;
@@ -46,9 +48,8 @@ static void watch(struct antd *d)
  * it awake, which saves the wake-up of an idle CPU (a VM exit here) on every
  * hop, at the price of that CPU time.
  */
-void loop_run(struct antd *d)
+static void run(struct antd *d)
 {
-	watch(d);
 	unsigned spin_us = d->stack->busy_poll_us;
 	if (!spin_us) {
 		ev_run(d->loop, 0);
@@ -70,4 +71,13 @@ void loop_run(struct antd *d)
 		}
 		ev_run(d->loop, EVRUN_ONCE);
 	}
+}
+
+void loop_run(struct antd *d)
+{
+	watch(d);
+	/* Log lines of an iteration are written when it ends (on_prepare). */
+	log_defer(1);
+	run(d);
+	log_defer(0);
 }

@@ -110,6 +110,7 @@ int rundir_detach(struct antd *d, const char *log_file)
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
+	fflush(NULL);   /* stderr is buffered (log.c): nothing written twice */
 	pid_t pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -134,6 +135,7 @@ int rundir_detach(struct antd *d, const char *log_file)
 			_exit(0);
 		}
 		fprintf(stderr, "antd: %s", got ? buf : "stopped before the stack was ready (see the log)\n");
+		fflush(stderr);
 		_exit(1);
 	}
 	close(p[0]);
