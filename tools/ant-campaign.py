@@ -1078,6 +1078,20 @@ def run_segment(study, policy, entries, bins, segdir, seed, prog, stopped, seg):
     return results
 
 
+_antd_version = {}
+
+
+def antd_version(bins):
+    """antd --version, asked once per run (a report is rebuilt after every segment)."""
+    if bins["antd"] not in _antd_version:
+        try:
+            v = subprocess.run([bins["antd"], "--version"], capture_output=True, text=True).stdout.strip()
+        except OSError as e:
+            v = f"unknown ({e.strerror})"
+        _antd_version[bins["antd"]] = v
+    return _antd_version[bins["antd"]]
+
+
 def build_report(out, man, study, sched, bins, final, plots):
     """The report of every segment done so far (partial until the schedule is)."""
     results, counters, per_policy, fsck = [], {}, {}, []
@@ -1108,7 +1122,7 @@ def build_report(out, man, study, sched, bins, final, plots):
               "seed": man["seed"], "shard": man["shard"], "partial": len(results) < len(sched),
               "schedule": [{k: e[k] for k in ("index", "injection", "policy", "fault", "server", "trigger", "upgrade") if k in e}
                            for e in sched],
-              "versions": {"antd": subprocess.run([bins["antd"], "--version"], capture_output=True, text=True).stdout.strip()},
+              "versions": {"antd": antd_version(bins)},
               "commit": commit(), "machine": machine(), "started": man["started"], "wall_s": round(man["wall_s"], 3),
               "requests": req, "per_policy": per_policy, "injections": results, "counters": counters}
     if fsck:
@@ -1232,10 +1246,18 @@ def cmd_run(a):
         except StudyError as e:
             errors.append(str(e))
             return
+        except OSError as e:
+            # A binary replaced under a running study (a rebuild), a full
+            # disk...: stop every worker, keep what is done (--resume goes on).
+            errors.append(f"segment {seg}: {e}")
+            return
         with lock:
             man["done"].append(seg)
             write_json(mpath, man)
-            build_report(out, man, study, sched, bins, final=False, plots=False)
+            try:
+                build_report(out, man, study, sched, bins, final=False, plots=False)
+            except OSError as e:
+                errors.append(f"the partial report after segment {seg}: {e}")
 
     try:
         jobs = max(1, a.jobs)
@@ -1265,7 +1287,7 @@ def cmd_run(a):
         man["wall_s"] += time.time() - t0
         write_json(mpath, man)
     if errors:
-        die(errors[0])
+        die(errors[0] + f" (what is done is kept: {PROG} run --resume {out} goes on)")
     report = build_report(out, man, study, sched, bins, final=True, plots=not a.no_plots)
     if not report["partial"]:
         # Done: the segments' files are in the report now; the manifest stays
