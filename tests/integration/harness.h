@@ -49,6 +49,8 @@ json_t *harness_status(struct harness *h);
 long harness_inject(struct harness *h, const char *server, const char *fault, const char *opts);
 /* pid of a server by name from the status, or fails. */
 pid_t harness_server_pid(struct harness *h, const char *name);
+/* The same, but 0 while the server has no process (it is being restarted). */
+pid_t harness_server_pid_now(struct harness *h, const char *name);
 /* Contents of DIR/name (NUL-terminated, malloc'd; "" if absent). */
 char *harness_read(struct harness *h, const char *name);
 /* Run a command, return its exit status (or -1); stdout+stderr to out (malloc'd) if given. */
