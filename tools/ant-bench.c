@@ -59,6 +59,36 @@ void bench_usage_progress(FILE *f)
 		"                     stdout, and is written between timed intervals only.\n");
 }
 
+long bench_opt_long(const char *name, long min, long max, const char *what)
+{
+	long v;
+	if (tool_parse_long(optarg, min, max, &v) < 0)
+		tool_usage_error(PROG, "--%s: expected %ld to %ld%s, got '%s'", name, min, max,
+				 what, optarg);
+	return v;
+}
+
+size_t bench_opt_list(const char *name, long long (*parse)(const char *item), long long *out,
+		      size_t max, const char *what)
+{
+	size_t n = 0;
+	char *copy = strdup(optarg), *save = NULL;
+	if (!copy)
+		tool_usage_error(PROG, "--%s: out of memory", name);
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		long long v = parse(t);
+		if (v < 0)
+			tool_usage_error(PROG, "--%s: '%s' is not %s", name, t, what);
+		if (n == max)
+			tool_usage_error(PROG, "--%s: at most %zu items", name, max);
+		out[n++] = v;
+	}
+	free(copy);
+	if (!n)
+		tool_usage_error(PROG, "--%s: expected a comma-separated list (each %s)", name, what);
+	return n;
+}
+
 /* The options every command takes: --json, --antd, --server-path, --cpu,
  * --quiet, --progress;
  * returns 0 if ch is not one of them. */

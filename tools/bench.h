@@ -86,6 +86,21 @@ extern volatile sig_atomic_t bench_interrupted;
  * the operator (--quiet, --progress). */
 void bench_usage_progress(FILE *f);
 
+/* An option's whole number in [min, max] (optarg), or exit 2 saying so:
+ * "--name: expected MIN to MAX[what], got 'X'". */
+long bench_opt_long(const char *name, long min, long max, const char *what);
+/* An option's comma-separated list (optarg) of at most max items, each
+ * parsed by parse (< 0: not one), into out; the count.  Exits 2 naming the
+ * option and the item (what says what an item should be) on a bad one, an
+ * empty list or too many. */
+size_t bench_opt_list(const char *name, long long (*parse)(const char *item), long long *out,
+		      size_t max, const char *what);
+/* A chain of relays relay1 -> ... -> relayN for a stack file's "servers":
+ * each but the last calls the next and passes results back as mode says
+ * ("sequential", "direct" or "caller"), each with the extra argument arg
+ * (or none: NULL).  A new array, or NULL. */
+json_t *bench_relay_chain(long depth, const char *mode, const char *arg);
+
 /* ---- clocks (bench_floor.c: ant-bench and bench-peers both link it) ---- */
 
 uint64_t bench_now_ns(void);

@@ -417,10 +417,7 @@ static void all_option(int ch, struct opts *o)
 {
 	(void)o;
 	switch (ch) {
-	case 'n':
-		if (tool_parse_long(optarg, 1, RUNS_MAX, &A.runs) < 0)
-			tool_usage_error(PROG, "--runs: expected 1 to %d, got '%s'", RUNS_MAX, optarg);
-		break;
+	case 'n': A.runs = bench_opt_long("runs", 1, RUNS_MAX, ""); break;
 	case 'Q': A.quick = 1; break;
 	}
 }

@@ -274,17 +274,7 @@ static int measure(const struct opts *o, const char *what, struct target *t, siz
 static json_t *chain_stack(const struct opts *o)
 {
 	const char *mode = o->ret == RET_BOTH ? "caller" : ret_names[o->ret];
-	json_t *servers = json_array();
-	for (long i = 1; servers && i <= o->depth; i++) {
-		char name[24], next[24];   /* "relay16" */
-		snprintf(name, sizeof(name), "relay%ld", i);
-		snprintf(next, sizeof(next), "relay%ld", i + 1);
-		json_t *s = i < o->depth ?
-			json_pack("{s:s, s:s, s:[s, s, s], s:[s]}", "name", name, "exec", "relay",
-				  "args", next, "--return", mode, "calls", next) :
-			json_pack("{s:s, s:s}", "name", name, "exec", "relay");
-		json_array_append_new(servers, s);
-	}
+	json_t *servers = bench_relay_chain(o->depth, mode, NULL);
 	if (servers && o->churn > 0) {
 		json_t *more = churn_servers(o->churn);
 		json_array_extend(servers, more);
@@ -650,20 +640,10 @@ static const struct option chain_opts[] = {
 	BENCH_COMMON_OPTS,
 };
 
-/* Parse a whole number in [min, max] for option name, or exit 2 saying so. */
-static long number(const char *name, long min, long max, const char *what)
-{
-	long v;
-	if (tool_parse_long(optarg, min, max, &v) < 0)
-		tool_usage_error(PROG, "--%s: expected %ld to %ld%s, got '%s'", name, min, max,
-				 what, optarg);
-	return v;
-}
-
 static void chain_option(int ch, struct opts *o)
 {
 	switch (ch) {
-	case 'd': o->depth = number("depth", 1, DEPTH_MAX, " relays"); break;
+	case 'd': o->depth = bench_opt_long("depth", 1, DEPTH_MAX, " relays"); break;
 	case 'R':
 		if (strcmp(optarg, "sequential") == 0)
 			o->ret = RET_SEQUENTIAL;
@@ -675,10 +655,10 @@ static void chain_option(int ch, struct opts *o)
 			tool_usage_error(PROG, "--return: expected sequential, direct or "
 					 "both, got '%s'", optarg);
 		break;
-	case 'i': o->iterations = number("iterations", 1, ITER_MAX, ""); break;
-	case 'w': o->warmup = number("warmup", 0, ITER_MAX, ""); break;
-	case 'b': o->busy_poll_us = number("busy-poll", 0, 10000, " us"); break;
-	case 'C': o->churn = number("churn", 1, CHURN_MAX, " servers"); break;
+	case 'i': o->iterations = bench_opt_long("iterations", 1, ITER_MAX, ""); break;
+	case 'w': o->warmup = bench_opt_long("warmup", 0, ITER_MAX, ""); break;
+	case 'b': o->busy_poll_us = bench_opt_long("busy-poll", 0, 10000, " us"); break;
+	case 'C': o->churn = bench_opt_long("churn", 1, CHURN_MAX, " servers"); break;
 	case 'T': o->trace = 1; break;
 	}
 }

@@ -288,18 +288,7 @@ static int measure_size(const struct opts *o, struct bench_stack *sr, struct dat
 
 static json_t *data_stack(const struct opts *o)
 {
-	json_t *servers = json_array();
-	for (long i = 1; servers && i <= o->depth; i++) {
-		char name[24], next[24];
-		snprintf(name, sizeof(name), "relay%ld", i);
-		snprintf(next, sizeof(next), "relay%ld", i + 1);
-		json_t *s = i < o->depth ?
-			json_pack("{s:s, s:s, s:[s, s, s, s], s:[s]}", "name", name, "exec", "relay",
-				  "args", next, "--return", "direct", "--lazy-map", "calls", next) :
-			json_pack("{s:s, s:s, s:[s]}", "name", name, "exec", "relay", "args",
-				  "--lazy-map");
-		json_array_append_new(servers, s);
-	}
+	json_t *servers = bench_relay_chain(o->depth, "direct", "--lazy-map");
 	return servers ? bench_stack_json("ant-bench-data", servers, "relay1", o) : NULL;
 }
 
@@ -447,23 +436,13 @@ static const struct option data_opts[] = {
 
 static void data_option(int ch, struct opts *o)
 {
-	long v;
 	switch (ch) {
 	case 'S': {
-		D.nsizes = 0;
-		char *copy = strdup(optarg), *save = NULL;
-		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-			long long s = parse_size(t);
-			if (s < 0)
-				tool_usage_error(PROG, "--sizes: '%s' is not a size of at most %d "
-						 "MiB (a number, K or M)", t, SIZE_MAX_MB);
-			if (D.nsizes == MAX_SIZES)
-				tool_usage_error(PROG, "--sizes: at most %d sizes", MAX_SIZES);
-			D.sizes[D.nsizes++] = (size_t)s;
-		}
-		free(copy);
-		if (!D.nsizes)
-			tool_usage_error(PROG, "--sizes: expected a list such as 0,4K,1M,64M");
+		long long sizes[MAX_SIZES];
+		D.nsizes = bench_opt_list("sizes", parse_size, sizes, MAX_SIZES,
+					  "a size of at most 1024 MiB (a number, K or M)");
+		for (size_t k = 0; k < D.nsizes; k++)
+			D.sizes[k] = (size_t)sizes[k];
 		break;
 	}
 	case 'p': {
@@ -473,24 +452,13 @@ static void data_option(int ch, struct opts *o)
 		D.plot = optarg;
 		break;
 	}
-	case 'd':
-		if (tool_parse_long(optarg, 1, ANT_FRAMES_MAX, &v) < 0)
-			tool_usage_error(PROG, "--depth: expected 1 to %u relays, got '%s'",
-					 ANT_FRAMES_MAX, optarg);
-		o->depth = v;
-		break;
+	case 'd': o->depth = bench_opt_long("depth", 1, ANT_FRAMES_MAX, " relays"); break;
 	case 'i':
-		if (tool_parse_long(optarg, 1, ITER_MAX, &v) < 0)
-			tool_usage_error(PROG, "--iterations: expected 1 to %ld, got '%s'", ITER_MAX,
-					 optarg);
-		o->iterations = v;
+		o->iterations = bench_opt_long("iterations", 1, ITER_MAX, "");
 		D.iterations_given = 1;
 		break;
 	case 'w':
-		if (tool_parse_long(optarg, 0, ITER_MAX, &v) < 0)
-			tool_usage_error(PROG, "--warmup: expected 0 to %ld, got '%s'", ITER_MAX,
-					 optarg);
-		o->warmup = v;
+		o->warmup = bench_opt_long("warmup", 0, ITER_MAX, "");
 		D.warmup_given = 1;
 		break;
 	}

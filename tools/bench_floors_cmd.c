@@ -182,21 +182,12 @@ static const struct option floors_opts[] = {
 	TOOL_OPT_END,
 };
 
-/* A whole number in [min, max] for option name, or exit 2 saying so. */
-static long number(const char *name, long min, long max)
-{
-	long v;
-	if (tool_parse_long(optarg, min, max, &v) < 0)
-		tool_usage_error(PROG, "--%s: expected %ld to %ld, got '%s'", name, min, max, optarg);
-	return v;
-}
-
 static void floors_option(int ch, struct opts *o)
 {
 	switch (ch) {
-	case 'i': o->iterations = number("iterations", 1, ITER_MAX); break;
-	case 'w': o->warmup = number("warmup", 0, ITER_MAX); break;
-	case 'k': o->kills = number("kills", 1, KILLS_MAX); break;
+	case 'i': o->iterations = bench_opt_long("iterations", 1, ITER_MAX, ""); break;
+	case 'w': o->warmup = bench_opt_long("warmup", 0, ITER_MAX, ""); break;
+	case 'k': o->kills = bench_opt_long("kills", 1, KILLS_MAX, ""); break;
 	}
 }
 

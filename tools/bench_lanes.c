@@ -16,7 +16,6 @@
 
 static struct {
 	long depth;
-	int iterations_given, warmup_given;
 } LN = { .depth = 3 };
 
 static void lanes_usage(FILE *f)
@@ -300,26 +299,10 @@ static const struct option lanes_opts[] = {
 
 static void lanes_option(int ch, struct opts *o)
 {
-	long v;
 	switch (ch) {
-	case 'd':
-		if (tool_parse_long(optarg, 1, DEPTH_MAX, &v) < 0)
-			tool_usage_error(PROG, "--depth: expected 1 to %d relays, got '%s'", DEPTH_MAX,
-					 optarg);
-		LN.depth = v;
-		break;
-	case 'i':
-		if (tool_parse_long(optarg, 1, ITER_MAX, &v) < 0)
-			tool_usage_error(PROG, "--iterations: expected 1 to %ld, got '%s'", ITER_MAX,
-					 optarg);
-		o->iterations = v;
-		break;
-	case 'w':
-		if (tool_parse_long(optarg, 0, ITER_MAX, &v) < 0)
-			tool_usage_error(PROG, "--warmup: expected 0 to %ld, got '%s'", ITER_MAX,
-					 optarg);
-		o->warmup = v;
-		break;
+	case 'd': LN.depth = bench_opt_long("depth", 1, DEPTH_MAX, " relays"); break;
+	case 'i': o->iterations = bench_opt_long("iterations", 1, ITER_MAX, ""); break;
+	case 'w': o->warmup = bench_opt_long("warmup", 0, ITER_MAX, ""); break;
 	}
 }
 

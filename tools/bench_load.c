@@ -16,7 +16,7 @@
 #define HOLD_MS       3000     /* the holder sleeps on its first call this long */
 
 static struct {
-	long apps[MAX_COUNTS];
+	long long apps[MAX_COUNTS];
 	size_t napps;
 	double seconds;
 	long inflight;
@@ -287,17 +287,7 @@ static int measure_inflight(const struct opts *o, struct bench_stack *sr, struct
 
 static json_t *load_stack(const struct opts *o)
 {
-	json_t *servers = json_array();
-	for (long i = 1; servers && i <= o->depth; i++) {
-		char name[24], next[24];
-		snprintf(name, sizeof(name), "relay%ld", i);
-		snprintf(next, sizeof(next), "relay%ld", i + 1);
-		json_t *s = i < o->depth ?
-			json_pack("{s:s, s:s, s:[s, s, s], s:[s]}", "name", name, "exec", "relay",
-				  "args", next, "--return", "direct", "calls", next) :
-			json_pack("{s:s, s:s}", "name", name, "exec", "relay");
-		json_array_append_new(servers, s);
-	}
+	json_t *servers = bench_relay_chain(o->depth, "direct", NULL);
 	char pause[16];
 	snprintf(pause, sizeof(pause), "%d", HOLD_MS);
 	json_array_append_new(servers, json_pack("{s:s, s:s, s:[s, s], s:{s:i}}", "name", "holder",
@@ -408,26 +398,20 @@ static const struct option load_opts[] = {
 	BENCH_COMMON_OPTS,
 };
 
-static void load_option(int ch, struct opts *o)
+/* A count of apps, or -1. */
+static long long parse_apps(const char *t)
 {
 	long v;
+	return tool_parse_long(t, 1, APPS_MAX, &v) < 0 ? -1 : v;
+}
+
+static void load_option(int ch, struct opts *o)
+{
 	switch (ch) {
-	case 'A': {
-		L.napps = 0;
-		char *copy = strdup(optarg), *save = NULL;
-		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-			if (tool_parse_long(t, 1, APPS_MAX, &v) < 0)
-				tool_usage_error(PROG, "--apps: '%s' is not a count of 1 to %d", t,
-						 APPS_MAX);
-			if (L.napps == MAX_COUNTS)
-				tool_usage_error(PROG, "--apps: at most %d counts", MAX_COUNTS);
-			L.apps[L.napps++] = v;
-		}
-		free(copy);
-		if (!L.napps)
-			tool_usage_error(PROG, "--apps: expected a list such as 1,4,16");
+	case 'A':
+		L.napps = bench_opt_list("apps", parse_apps, L.apps, MAX_COUNTS,
+					 "a count of apps of 1 to 64");
 		break;
-	}
 	case 'T': {
 		char *end;
 		errno = 0;
@@ -437,18 +421,8 @@ static void load_option(int ch, struct opts *o)
 		L.seconds = s;
 		break;
 	}
-	case 'I':
-		if (tool_parse_long(optarg, 1, INFLIGHT_MAX, &v) < 0)
-			tool_usage_error(PROG, "--inflight: expected 1 to %d, got '%s'", INFLIGHT_MAX,
-					 optarg);
-		L.inflight = v;
-		break;
-	case 'd':
-		if (tool_parse_long(optarg, 1, ANT_FRAMES_MAX - 1, &v) < 0)
-			tool_usage_error(PROG, "--depth: expected 1 to %u relays, got '%s'",
-					 ANT_FRAMES_MAX - 1, optarg);
-		o->depth = v;
-		break;
+	case 'I': L.inflight = bench_opt_long("inflight", 1, INFLIGHT_MAX, " calls"); break;
+	case 'd': o->depth = bench_opt_long("depth", 1, ANT_FRAMES_MAX - 1, " relays"); break;
 	}
 }
 

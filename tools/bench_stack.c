@@ -22,6 +22,29 @@ static const char *self_dir(void)
 	return dir;
 }
 
+json_t *bench_relay_chain(long depth, const char *mode, const char *arg)
+{
+	json_t *servers = json_array();
+	for (long i = 1; servers && i <= depth; i++) {
+		char name[24], next[24];   /* "relay16" */
+		snprintf(name, sizeof(name), "relay%ld", i);
+		snprintf(next, sizeof(next), "relay%ld", i + 1);
+		json_t *args = json_array();
+		if (i < depth) {
+			json_array_append_new(args, json_string(next));
+			json_array_append_new(args, json_string("--return"));
+			json_array_append_new(args, json_string(mode));
+		}
+		if (arg)
+			json_array_append_new(args, json_string(arg));
+		json_t *s = json_pack("{s:s, s:s, s:o}", "name", name, "exec", "relay", "args", args);
+		if (s && i < depth)
+			json_object_set_new(s, "calls", json_pack("[s]", next));
+		json_array_append_new(servers, s);
+	}
+	return servers;
+}
+
 json_t *bench_stack_json(const char *name, json_t *servers, const char *app_calls,
 			 const struct opts *o)
 {
