@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -165,22 +164,16 @@ static int floor_start(pid_t *pid_out)
 		fprintf(stderr, "%s: socketpair: %s\n", PROG, strerror(errno));
 		return -1;
 	}
-	pid_t parent = getpid();
-	pid_t pid = fork();
+	struct bench_measure m = { 0 };
+	pid_t pid = bench_fork_child(&m);
 	if (pid < 0) {
-		fprintf(stderr, "%s: fork: %s\n", PROG, strerror(errno));
+		fprintf(stderr, "%s: %s\n", PROG, m.why);
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
 	}
 	if (pid == 0) {
 		/* Ends on EOF; Ctrl-C is the parent's to handle. */
-		signal(SIGINT, SIG_IGN);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(0);
 		close(sv[0]);
 		unsigned char buf[ANT_CICA_SIZE];
 		for (;;) {
