@@ -101,7 +101,7 @@ size_t bench_opt_list(const char *name, long long (*parse)(const char *item), lo
  * (or none: NULL).  A new array, or NULL. */
 json_t *bench_relay_chain(long depth, const char *mode, const char *arg);
 
-/* ---- clocks (bench_floor.c: ant-bench and bench-peers both link it) ---- */
+/* ---- clocks (bench_stats.c: ant-bench and bench-peers both link it) ---- */
 
 uint64_t bench_now_ns(void);
 void bench_sleep_us(long us);

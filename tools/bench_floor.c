@@ -28,19 +28,6 @@
 
 /* ---- clocks ------------------------------------------------------------------ */
 
-uint64_t bench_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-void bench_sleep_us(long us)
-{
-	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
-	nanosleep(&ts, NULL);   /* a signal cuts it short: the callers look at bench_interrupted */
-}
-
 /* ---- what the floors and the peers share ------------------------------------ */
 
 void bench_measure_fail(struct bench_measure *m, int failed, const char *fmt, ...)

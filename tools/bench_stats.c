@@ -1,9 +1,27 @@
-/* bench_stats.c - ant-bench's statistics and output: median and p99, grouped digits, JSON, progress on stderr. */
+/* bench_stats.c - ant-bench's clocks, statistics and output: median and p99, grouped digits, JSON, progress on stderr. */
 #include <stdlib.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
+
+/* ---- clocks ---- */
+
+uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void bench_sleep_us(long us)
+{
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+	nanosleep(&ts, NULL);   /* a signal cuts it short: the callers look at bench_interrupted */
+}
+
+/* ---- statistics ---- */
 
 static int cmp_u64(const void *a, const void *b)
 {
