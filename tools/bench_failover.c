@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,7 +85,7 @@ enum fo_mode { FO_COLD, FO_WARM };
 static const char *const fo_names[] = { "cold", "warm" };
 static const char *const fo_labels[] = { "cold restart", "warm standby" };
 /* What each mode cannot do without, timed in the same run. */
-static const char *const fo_floors[] = { "fork+exec+exit of echo", "SIGKILL to reap of a child" };
+static const char *const fo_floors[] = { "fork+exec+exit of echo", "SIGKILL to pidfd readable of a child" };
 
 struct fo_result {
 	int ran;
@@ -216,47 +215,24 @@ static void reap(pid_t pid)
 }
 
 /*
- * The floor of a warm failover: SIGKILL of an idle child until its parent
- * has reaped it, the death antd must notice before it hands the call to
- * the spare.  The fork and the child's start are not timed.  Returns 0
+ * The floor of a warm failover: SIGKILL of an idle child until its pidfd is
+ * readable, the death antd must notice before it hands the call to the
+ * spare (bench_floor_kill: a small static child, as the servers are, so
+ * that what this program links does not weigh on its death).  Returns 0
  * with *ns, or -1 after printing why.
  */
 static int kill_floor(uint64_t *ns)
 {
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		fprintf(stderr, "%s: floor: pipe: %s\n", PROG, strerror(errno));
+	struct bench_measure m;
+	memset(&m, 0, sizeof(m));
+	bench_floor_kill(1, &m);
+	if (!m.ok) {
+		if (!bench_interrupted)
+			fprintf(stderr, "%s: floor: %s\n", PROG, m.why);
 		return -1;
 	}
-	pid_t parent = getpid(), pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "%s: floor: fork: %s\n", PROG, strerror(errno));
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		/* Ends by our SIGKILL, or with us; Ctrl-C is the parent's to handle. */
-		signal(SIGINT, SIG_IGN);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent || write(p[1], "", 1) != 1)
-			_exit(0);
-		for (;;)
-			pause();
-	}
-	close(p[1]);
-	char c;
-	ssize_t n;
-	while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR && !bench_interrupted)
-		;
-	close(p[0]);
-	uint64_t t0 = bench_now_ns();
-	kill(pid, SIGKILL);
-	reap(pid);
-	*ns = bench_now_ns() - t0;
-	if (n != 1 && !bench_interrupted)
-		fprintf(stderr, "%s: floor: the child ended before it was killed\n", PROG);
-	return n == 1 ? 0 : -1;
+	*ns = m.s.median_ns;
+	return 0;
 }
 
 /* The floor of a cold restart: sp's binary started, run and reaped.

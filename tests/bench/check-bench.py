@@ -209,7 +209,7 @@ check(rc == 0, f"failover table run exits 0 ({err.strip()[-2000:]})")
 check("kills," not in err and "starting antd" not in err, "--quiet after --progress: no progress")
 dur = r"[\d.]+ (?:us|ms)"
 line = re.compile(rf"^  (cold restart|warm standby) (median|p99) {dur} (met|MISSED) target {dur}: "
-                  rf"[\d.]+x floor \((fork\+exec\+exit of echo|SIGKILL to reap of a child): "
+                  rf"[\d.]+x floor \((fork\+exec\+exit of echo|SIGKILL to pidfd readable of a child): "
                   rf"(?:median|p99) {dur} in this run; the target is [\d.]+x it"
                   rf"(, below the floor: out of reach here)?"
                   rf"(; at [\d.]+x it holds only where that floor is <= {dur})?\)$")
