@@ -589,6 +589,13 @@ def fs_image(study, stack, bins, pw, seed):
 POLL_S = 0.02
 
 
+# After a fault, the stack is degraded if, once the server runs and right
+# answers come again, errors still come too: at least this many in a look of
+# this long, and over a tenth of the answers.
+DEGRADED_LOOK_S = 0.3
+DEGRADED_ERRORS = 5
+
+
 def served(load):
     return load.counts.get("correct", 0) + load.counts.get("correct_after_replay", 0)
 
@@ -598,7 +605,8 @@ def settle_after(run_dir, server, pid0, load, study, deadline):
     process of the server runs), `survived` (the same one still runs when
     observe_ms is over: a delay, a leak), `given-up`, `not-recovered` (not
     running by the deadline), or `degraded` (running, but requests no longer
-    come back right: fewer than 10 more within recovery_ms)."""
+    come back right: fewer than 10 more within recovery_ms, or errors still
+    coming after that)."""
     obs = min(deadline, time.time() + study["observe_ms"] / 1000)
     st = wait_until(lambda: (lambda x: x if x.get("state") == "failed" or
                              (x.get("state") == "running" and x.get("pid") != pid0) else None)(
@@ -611,8 +619,16 @@ def settle_after(run_dir, server, pid0, load, study, deadline):
         return "given-up"
     if state != "running":
         return "not-recovered"
-    n0 = served(load)
+    n0, e0 = served(load), load.counts.get("error", 0)
     if not wait_until(lambda: served(load) >= n0 + 10, max(0.2, deadline - time.time()), 0.01):
+        return "degraded"
+    # Right answers come, but do errors still come too?  A stack that fails
+    # part of its work (a disk at its ICA limit: the reads the cache holds
+    # pass, the others fail) is degraded as well; left alone, it fails the
+    # next injections' requests and they would be blamed for it.
+    time.sleep(max(0.0, min(DEGRADED_LOOK_S, deadline - time.time())))
+    dn, de = served(load) - n0, load.counts.get("error", 0) - e0
+    if de >= DEGRADED_ERRORS and de * 10 > dn + de:
         return "degraded"
     return "restarted" if st.get("pid") != pid0 else "survived"
 
