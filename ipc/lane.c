@@ -110,6 +110,11 @@ int ant_lane_map(struct ant_lane *l, int post_fd, int ack_fd, enum ant_lane_role
 	l->nslots = h.nslots;
 	l->slot = (struct ant_lane_slot *)((char *)post + sizeof(struct ant_lane_hdr));
 	l->ack = (struct ant_lane_ack *)((char *)ack + sizeof(struct ant_lane_ack_hdr));
+	/* A sender that takes a lane over (a restarted process) counts on from
+	 * the highest post in it. */
+	for (unsigned i = 0; i < l->nslots; i++)
+		if (l->slot[i].order > l->posted)
+			l->posted = l->slot[i].order;
 	return 0;
 }
 
@@ -147,6 +152,7 @@ int ant_lane_post(struct ant_lane *l, const struct ant_lane_slot *head, const vo
 		s->about = head->about;
 		s->maker_gen = head->maker_gen;
 		s->flags = head->flags;
+		s->order = ++l->posted;
 		memcpy(s->page, page, len);
 		STORE_REL(&s->seq, seq + 1);
 		l->next = (i + 1) % l->nslots;
@@ -160,8 +166,11 @@ int ant_lane_post(struct ant_lane *l, const struct ant_lane_slot *head, const vo
 
 int ant_lane_take(struct ant_lane *l, struct ant_lane_slot *out, unsigned *bad_slot)
 {
-	for (unsigned k = 0; k < l->nslots; k++) {
-		unsigned i = (l->next + k) % l->nslots;
+	/* The oldest posted slot: every slot is looked at (at most 64), so
+	 * the order of posts holds whatever slots the sender had to use. */
+	unsigned best = l->nslots;
+	uint64_t best_order = 0, best_seq = 0;
+	for (unsigned i = 0; i < l->nslots; i++) {
 		struct ant_lane_slot *s = &l->slot[i];
 		uint64_t seq = LOAD_ACQ(&s->seq);
 		uint64_t taken = l->ack[i].taken, done = l->ack[i].done;
@@ -173,24 +182,31 @@ int ant_lane_take(struct ant_lane *l, struct ant_lane_slot *out, unsigned *bad_s
 			*bad_slot = i;
 			return ANT_LANE_TORN;
 		}
-		/* Copy the header first, then only the bytes in use. */
-		memcpy(out, s, sizeof(*out) - ANT_CICA_SIZE);
-		if (out->len < 1 || out->len > ANT_CICA_SIZE) {
-			*bad_slot = i;
-			return ANT_LANE_TORN;
+		uint64_t order = LOAD_RLX(&s->order);
+		if (best == l->nslots || order < best_order) {
+			best = i;
+			best_order = order;
+			best_seq = seq;
 		}
-		memcpy(out->page, s->page, out->len);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (LOAD_RLX(&s->seq) != seq) {
-			*bad_slot = i;  /* rewritten while we copied */
-			return ANT_LANE_TORN;
-		}
-		out->seq = seq;
-		STORE_REL(&l->ack[i].taken, seq);
-		l->next = (i + 1) % l->nslots;
-		return (int)i;
 	}
-	return -EAGAIN;
+	if (best == l->nslots)
+		return -EAGAIN;
+	struct ant_lane_slot *s = &l->slot[best];
+	/* Copy the header first, then only the bytes in use. */
+	memcpy(out, s, sizeof(*out) - ANT_CICA_SIZE);
+	if (out->len < 1 || out->len > ANT_CICA_SIZE) {
+		*bad_slot = best;
+		return ANT_LANE_TORN;
+	}
+	memcpy(out->page, s->page, out->len);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (LOAD_RLX(&s->seq) != best_seq) {
+		*bad_slot = best;   /* rewritten while we copied */
+		return ANT_LANE_TORN;
+	}
+	out->seq = best_seq;
+	STORE_REL(&l->ack[best].taken, best_seq);
+	return (int)best;
 }
 
 void ant_lane_done(struct ant_lane *l, unsigned idx, uint64_t seq)

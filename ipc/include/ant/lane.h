@@ -23,7 +23,9 @@
  *   taken     ack.taken == slot.seq != ack.done   the receiver works on it
  *   done      ack.done == slot.seq         the receiver published what came of it
  * The sender writes the page, then stores slot.seq + 1 (release): the slot
- * is published.  The receiver copies the slot out (it never works on memory
+ * is published.  Each post also carries the lane's count of posts (order),
+ * and the receiver takes the posted slot with the lowest: a lane is FIFO
+ * even when the sender had to skip a slot its receiver still held.  The receiver copies the slot out (it never works on memory
  * the sender can still write), checks that seq did not move during the copy,
  * and stores ack.taken; later ack.done.  A sender that moves the seq of a
  * slot that is taken, or rewrites it during the copy, is at fault: the
@@ -59,7 +61,9 @@ struct ant_lane_slot {           /* the sender writes it */
 	uint64_t about;              /* a result: the request slot it answers (lane-local) */
 	uint32_t maker_gen;          /* the sender's instance */
 	uint32_t flags;
-	uint8_t  pad[16];
+	uint64_t order;              /* the lane's count of posts at this one: the
+					receiver takes the lowest first (FIFO) */
+	uint8_t  pad[8];
 	unsigned char page[ANT_CICA_SIZE];
 };
 
@@ -95,8 +99,8 @@ struct ant_lane {
 	struct ant_lane_ack_hdr *ack_hdr;
 	struct ant_lane_ack *ack;    /* ack[0..nslots) */
 	unsigned nslots;             /* ro: from the header, checked */
-	unsigned next;               /* private: the sender's next slot to try,
-					the receiver's next slot to look at */
+	unsigned next;               /* private: the sender's next slot to try */
+	uint64_t posted;             /* private: the sender's count of posts */
 	size_t post_size, ack_size;  /* private */
 	int bell;                    /* the receiver's bell (eventfd), -1: none; not owned */
 };
@@ -120,7 +124,7 @@ int ant_lane_post(struct ant_lane *l, const struct ant_lane_slot *head,
 		  const void *page, size_t len);
 
 /*
- * Receiver: take the next posted slot into *out (a private copy, page
+ * Receiver: take the oldest posted slot (lowest order) into *out (a private copy, page
  * included) and mark it taken.  Returns its index (>= 0), -EAGAIN if none is
  * posted, or ANT_LANE_TORN (< 0) if the sender broke the rules (a seq moved
  * under a taken slot, or during the copy, or a len out of range); *bad_slot
