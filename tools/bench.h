@@ -70,7 +70,19 @@ extern const struct bench_command bench_chain, bench_failover, bench_upgrade, be
 /* Set by SIGINT/SIGTERM/SIGHUP; the loops stop at the next call and clean up. */
 extern volatile sig_atomic_t bench_interrupted;
 
-/* The long options every command takes, to close its table with. */
+/* The long options of a command that starts no stack (no --antd nor
+ * --server-path), to close its table with. */
+#define BENCH_NOSTACK_OPTS                                     \
+	{ "json", no_argument, NULL, 'j' },                    \
+	{ "cpu", required_argument, NULL, 'c' },               \
+	{ "quiet", no_argument, NULL, 'q' },                   \
+	{ "progress", no_argument, NULL, 'P' },                \
+	TOOL_OPT_HELP,                                         \
+	TOOL_OPT_VERSION,                                      \
+	TOOL_OPT_END
+
+/* The long options every command that starts a stack takes, to close its
+ * table with. */
 #define BENCH_COMMON_OPTS                                      \
 	{ "json", no_argument, NULL, 'j' },                    \
 	{ "antd", required_argument, NULL, 'a' },              \

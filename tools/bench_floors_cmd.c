@@ -173,13 +173,7 @@ static const struct option floors_opts[] = {
 	{ "iterations", required_argument, NULL, 'i' },
 	{ "warmup", required_argument, NULL, 'w' },
 	{ "kills", required_argument, NULL, 'k' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "cpu", required_argument, NULL, 'c' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "progress", no_argument, NULL, 'P' },
-	TOOL_OPT_HELP,
-	TOOL_OPT_VERSION,
-	TOOL_OPT_END,
+	BENCH_NOSTACK_OPTS,
 };
 
 static void floors_option(int ch, struct opts *o)

@@ -294,7 +294,7 @@ static const struct option lanes_opts[] = {
 	{ "depth", required_argument, NULL, 'd' },
 	{ "iterations", required_argument, NULL, 'i' },
 	{ "warmup", required_argument, NULL, 'w' },
-	BENCH_COMMON_OPTS,
+	BENCH_NOSTACK_OPTS,
 };
 
 static void lanes_option(int ch, struct opts *o)
