@@ -389,14 +389,20 @@ class Load:
         self.t.start()
 
     def _read(self):
-        for line in self.p.stdout:
-            try:
-                self.counts = json.loads(line)
-            except ValueError:
-                pass
+        try:
+            for line in self.p.stdout:
+                try:
+                    self.counts = json.loads(line)
+                except ValueError:
+                    pass
+        except (ValueError, OSError):
+            pass   # stdout closed under us: stop() is done with the workload
 
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
+        # The reader takes stdout to its end (the last counts) before
+        # communicate() reads stderr: two readers of one pipe lose lines.
+        self.t.join(120)
         try:
             err = self.p.communicate(timeout=120)[1]
         except subprocess.TimeoutExpired:
