@@ -84,15 +84,9 @@ extern volatile sig_atomic_t bench_interrupted;
 /* The long options every command that starts a stack takes, to close its
  * table with. */
 #define BENCH_COMMON_OPTS                                      \
-	{ "json", no_argument, NULL, 'j' },                    \
 	{ "antd", required_argument, NULL, 'a' },              \
 	{ "server-path", required_argument, NULL, 's' },       \
-	{ "cpu", required_argument, NULL, 'c' },               \
-	{ "quiet", no_argument, NULL, 'q' },                   \
-	{ "progress", no_argument, NULL, 'P' },                \
-	TOOL_OPT_HELP,                                         \
-	TOOL_OPT_VERSION,                                      \
-	TOOL_OPT_END
+	BENCH_NOSTACK_OPTS
 
 /* Print the help of the options every command takes for how it talks to
  * the operator (--quiet, --progress). */
@@ -146,6 +140,10 @@ int bench_stack_start(struct bench_stack *s, const struct opts *o, const json_t 
 /* Close the connection, stop antd, remove the run folder.  Returns 0, or -1
  * (printed) if antd did not end cleanly.  Safe after a partial start. */
 int bench_stack_stop(struct bench_stack *s);
+/* End a command's run on s: if it failed (ok 0) and was not interrupted,
+ * show antd's log; say so if interrupted; stop the stack.  Returns ok, or
+ * 0 if antd did not end cleanly. */
+int bench_stack_end(struct bench_stack *s, int ok);
 /* Show antd's log on stderr (once): the reason a stack failed is in there. */
 void bench_stack_show_log(struct bench_stack *s);
 /* The stack file's frame: {"name": name, "servers": servers (consumed),

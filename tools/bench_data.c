@@ -404,12 +404,7 @@ static int data_main(const struct opts *o)
 		ant_set_lazy_map(sr.conn, 0);   /* our own areas are mapped by alloc anyway */
 	for (size_t k = 0; ok && k < n; k++)
 		ok = measure_size(o, &sr, &rows[k]) == 0;
-	if (!ok && !bench_interrupted)
-		bench_stack_show_log(&sr);
-	if (bench_interrupted)
-		fprintf(stderr, "%s: interrupted\n", PROG);
-	if (bench_stack_stop(&sr) < 0)
-		ok = 0;
+	ok = bench_stack_end(&sr, ok);
 	if (!ok)
 		return 1;
 	if (D.plot && plot(o, rows, n) < 0)

@@ -376,12 +376,7 @@ static int load_main(const struct opts *o)
 		m.antd_pss_kb = proc_kb(sr.run.antd, "smaps_rollup", "Pss:");
 		ok = read_servers(&sr, &m) == 0 && measure_inflight(o, &sr, &m) == 0;
 	}
-	if (!ok && !bench_interrupted)
-		bench_stack_show_log(&sr);
-	if (bench_interrupted)
-		fprintf(stderr, "%s: interrupted\n", PROG);
-	if (bench_stack_stop(&sr) < 0)
-		ok = 0;
+	ok = bench_stack_end(&sr, ok);
 	if (!ok)
 		return 1;
 	if (o->json)

@@ -117,6 +117,15 @@ void bench_stack_show_log(struct bench_stack *s)
 	launcher_show_log(&s->run, stderr, PROG);
 }
 
+int bench_stack_end(struct bench_stack *s, int ok)
+{
+	if (!ok && !bench_interrupted)
+		bench_stack_show_log(s);
+	if (bench_interrupted)
+		fprintf(stderr, "%s: interrupted\n", PROG);
+	return bench_stack_stop(s) < 0 ? 0 : ok;
+}
+
 int bench_stack_stop(struct bench_stack *s)
 {
 	int ret = 0;
