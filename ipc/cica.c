@@ -11,7 +11,7 @@
  */
 _Static_assert(sizeof(struct ant_cica_hdr) % 8 == 0, "header size must be a multiple of 8");
 _Static_assert(sizeof(struct ant_frame) % 8 == 0, "frame size must be a multiple of 8");
-_Static_assert(sizeof(struct ant_cica_hdr) == 120, "header layout changed");
+_Static_assert(sizeof(struct ant_cica_hdr) == 128, "header layout changed");
 _Static_assert(sizeof(struct ant_frame) == 32, "frame layout changed");
 /* Offsets are uint16_t; a page must be addressable by them. */
 _Static_assert(ANT_CICA_SIZE <= UINT16_MAX, "page too large for 16-bit offsets");

@@ -727,7 +727,7 @@ static void fill_item(struct ant_conn *c, struct qmsg *m, struct ant_item *it)
 	it->data_flags = h->data_flags;
 	it->ticket = h->ticket;
 	it->replay = !!(h->flags & ANT_CF_REPLAY);
-	it->call_id = (uint64_t)h->id_gen << 32 | h->id_index;
+	it->call_id = h->call_id;
 	if (it->kind != ANT_ITEM_REQUEST) {
 		it->retval = h->retval;
 		it->ret = h->ret_size ? it->page + h->ret_off : NULL;

@@ -571,6 +571,7 @@ static void on_call(struct peer *p, unsigned char *page, size_t len)
 	struct ant_cica_hdr *h = hdr_of(c);
 	h->id_index = c->index;
 	h->id_gen = c->gen;
+	h->call_id = (uint64_t)c->gen << 32 | c->index;
 	h->caller_pid = (uint32_t)p->pid;
 	h->caller_uid = p->uid;
 	h->caller_gid = p->gid;
@@ -660,6 +661,7 @@ static void merge_page(struct call *c, const unsigned char *page)
 	struct ant_cica_hdr *h = hdr_of(c);
 	h->id_index = keep.id_index;
 	h->id_gen = keep.id_gen;
+	h->call_id = keep.call_id;
 	h->ticket = keep.ticket;
 	h->caller_pid = keep.caller_pid;
 	h->caller_uid = keep.caller_uid;

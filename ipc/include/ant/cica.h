@@ -30,7 +30,7 @@
 
 #define ANT_CICA_SIZE      4096u
 #define ANT_CICA_MAGIC     0x41434931u /* "1ICA" little-endian */
-#define ANT_CICA_VERSION   2u   /* 2: 120-byte header (deadline_ms) */
+#define ANT_CICA_VERSION   3u   /* 3: 128-byte header (call_id) */
 #define ANT_FRAMES_MAX     16u   /* stages of one multi-stage call */
 #define ANT_OP_MAX         16u   /* op name, NUL included */
 #define ANT_TRACE_MAX      32u   /* peers the call was delivered to, in order */
@@ -85,6 +85,8 @@ struct ant_cica_hdr {
 	uint8_t  pad[2];
 	uint32_t deadline_ms;   /* caller's deadline for each stage (0: the server's own) */
 	uint32_t reserved;      /* 0 */
+	uint64_t call_id;       /* the call's identity across replays and adoptions
+				   (ant_item.call_id), set by antd or by a lane's receiver */
 };
 
 struct ant_frame {
