@@ -98,7 +98,7 @@ int ant_lane_map(struct ant_lane *l, int post_fd, int ack_fd, enum ant_lane_role
 	l->post_size = psz;
 	l->ack_size = asz;
 	l->ack_hdr = ack;
-	/* The header is antd's and never changes but for closed: read it once. */
+	/* The header is antd's and never changes: read it once. */
 	struct ant_lane_hdr h;
 	memcpy(&h, post, sizeof(h));
 	if (h.magic != ANT_LANE_MAGIC || h.version != ANT_LANE_VERSION || h.nslots < 1 ||
@@ -135,7 +135,7 @@ int ant_lane_post(struct ant_lane *l, const struct ant_lane_slot *head, const vo
 {
 	if (len < 1 || len > ANT_CICA_SIZE)
 		return -EINVAL;
-	if (LOAD_ACQ(&l->hdr->closed))
+	if (LOAD_ACQ(&l->ack_hdr->closed))
 		return -EPIPE;
 	/* Round robin from the last one used: the receiver looks in the same
 	 * order, so calls are taken about in the order they were posted. */
@@ -168,8 +168,10 @@ int ant_lane_take(struct ant_lane *l, struct ant_lane_slot *out, unsigned *bad_s
 {
 	/* The oldest posted slot: every slot is looked at (at most 64), so
 	 * the order of posts holds whatever slots the sender had to use. */
+	if (LOAD_ACQ(&l->ack_hdr->closed))
+		return -EAGAIN;             /* antd takes what is left in it */
 	unsigned best = l->nslots;
-	uint64_t best_order = 0, best_seq = 0;
+	uint64_t best_order = 0, best_seq = 0, best_taken = 0;
 	for (unsigned i = 0; i < l->nslots; i++) {
 		struct ant_lane_slot *s = &l->slot[i];
 		uint64_t seq = LOAD_ACQ(&s->seq);
@@ -187,6 +189,7 @@ int ant_lane_take(struct ant_lane *l, struct ant_lane_slot *out, unsigned *bad_s
 			best = i;
 			best_order = order;
 			best_seq = seq;
+			best_taken = taken;
 		}
 	}
 	if (best == l->nslots)
@@ -205,8 +208,21 @@ int ant_lane_take(struct ant_lane *l, struct ant_lane_slot *out, unsigned *bad_s
 		return ANT_LANE_TORN;
 	}
 	out->seq = best_seq;
-	STORE_REL(&l->ack[best].taken, best_seq);
+	/* antd may take a posted slot of a closed lane at the same time: the
+	 * one whose exchange succeeds has it. */
+	if (!__atomic_compare_exchange_n(&l->ack[best].taken, &best_taken, best_seq, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return -EAGAIN;
 	return (int)best;
+}
+
+int ant_lane_claim(struct ant_lane *l, unsigned idx, uint64_t seq)
+{
+	uint64_t was = seq - 1;
+	if (idx >= l->nslots || LOAD_ACQ(&l->ack[idx].done) != was)
+		return -1;
+	return __atomic_compare_exchange_n(&l->ack[idx].taken, &was, seq, 0, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE) ? 0 : -1;
 }
 
 void ant_lane_done(struct ant_lane *l, unsigned idx, uint64_t seq)
@@ -235,6 +251,37 @@ unsigned ant_lane_taken(const struct ant_lane *l)
 	for (unsigned i = 0; i < l->nslots; i++)
 		n += LOAD_ACQ(&l->ack[i].taken) != LOAD_ACQ(&l->ack[i].done);
 	return n;
+}
+
+enum ant_cica_fault ant_lane_request_fix(void *page, size_t len, const struct ant_lane_hdr *lh,
+					 unsigned nservers, uint64_t ticket)
+{
+	enum ant_cica_fault f = ant_cica_validate(page, len, nservers);
+	if (f != ANT_CICA_OK)
+		return f;
+	struct ant_cica_hdr *h = page;
+	struct ant_frame *fr = ant_cica_current(page);
+	if (h->nframes != 1 || fr->callee != lh->to || h->data.gen ||
+	    (h->flags & ~(ANT_CF_DIRECT_HINT | ANT_CF_TRACE_FULL | ANT_CF_REPLAY)))
+		return ANT_CICA_FAULT_MAX;
+	fr->caller = lh->from;
+	h->id_index = h->id_gen = 0;
+	h->call_id = ant_lane_call_id(lh->serial, ticket);
+	h->ticket = ticket;
+	h->caller_pid = lh->caller_pid;
+	h->caller_uid = lh->caller_uid;
+	h->caller_gid = lh->caller_gid;
+	h->retval = 0;
+	h->ret_off = h->ret_size = 0;
+	h->data_flags = 0;
+	h->flags &= ~(ANT_CF_TRACE_FULL | ANT_CF_REPLAY);
+	h->trace_len = 0;
+	memset(h->trace, 0, sizeof(h->trace));
+	h->pad[0] = h->pad[1] = 0;
+	h->reserved = 0;
+	ant_cica_trace(page, lh->from);
+	ant_cica_trace(page, lh->to);
+	return ANT_CICA_OK;
 }
 
 int ant_bell_create(void)

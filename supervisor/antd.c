@@ -510,6 +510,7 @@ static int open_loop(struct antd *d, int resume)
 	ev_set_userdata(d->loop, d);
 	ica_table_init(&d->icas, (size_t)16 << 30, (size_t)256 << 20);
 	calls_init(d);
+	lanes_init(d);
 	inject_init(d);
 	install_handlers(d);
 	d->forker.sock = d->forker.pidfd = -1;
@@ -546,6 +547,7 @@ static void tear_down(struct antd *d)
 	inject_fini(d);
 	for (unsigned id = 1; id <= d->stack->nservers; id++)
 		upgrade_fini(d, &d->servers[id]);
+	lanes_fini(d);
 	calls_fini(d);
 	ev_idle_stop(d->loop, &d->stock_w);
 	ica_table_fini(&d->icas);
@@ -590,6 +592,12 @@ static int resume(struct antd *d, const struct args *a, char **argv)
 	if (open_loop(d, 1) < 0) {
 		snprintf(err, sizeof(err), "cannot open the event loop");
 		goto back;
+	}
+	/* The lanes of the antd before were closed and drained before it
+	 * re-executed; the connections it hands over keep the slow path. */
+	if (d->lanes.on) {
+		d->lanes.on = 0;
+		snprintf(d->lanes.off_why, sizeof(d->lanes.off_why), "antd re-executed");
 	}
 	for (unsigned id = 1; id <= d->stack->nservers; id++) {
 		struct server *s = &d->servers[id];

@@ -14,6 +14,7 @@
 #include "loop.h"
 #include "ica_table.h"
 #include "inject.h"
+#include "lanes.h"
 #include "upgrade.h"
 #include "peer.h"
 #include "reexec.h"
@@ -77,6 +78,7 @@ struct antd {
 	struct call_table calls;
 	struct ica_table icas;
 	struct inject_table inject;         /* armed faults (inject.c) */
+	struct lanes lanes;                 /* the fast path (lanes.c) */
 	uint64_t calls_total;
 	uint64_t events;                    /* messages read: the busy-poll loop's sign of life */
 	/* re-executing itself (reexec.c) */

@@ -11,6 +11,7 @@
 #include "ant/errors.h"
 #include "antd.h"
 #include "calls.h"
+#include "lanes.h"
 #include "log.h"
 #include "peer.h"
 #include "supervise.h"
@@ -212,8 +213,13 @@ static int is_own_result(const struct call *c, const struct server *s)
  * server killed early. */
 static unsigned deadline_ms(const struct server *s, const struct call *c)
 {
-	const struct ant_cica_hdr *h = (const void *)c->page;
-	const struct ant_frame *f = ant_cica_current_const(c->page);
+	return calls_page_deadline_ms(s, c->page);
+}
+
+unsigned calls_page_deadline_ms(const struct server *s, const void *page)
+{
+	const struct ant_cica_hdr *h = page;
+	const struct ant_frame *f = ant_cica_current_const(page);
 	const struct policy *p = &s->conf->policy;
 	unsigned own = (f->flags & ANT_FF_IO_WAIT) ? p->io_deadline_ms : p->deadline_ms;
 	if (h->deadline_ms && own) {
@@ -456,6 +462,8 @@ static void enqueue_request(struct antd *d, struct call *c)
 void calls_pump(struct antd *d, struct server *s)
 {
 	struct instance *in = s->cur;
+	if (!in->lanes_given && in->peer && s->state == SRV_RUNNING && d->lanes.pairs)
+		lanes_give(d, s);
 	while (in->peer && in->want > 0 && s->state == SRV_RUNNING) {
 		struct call *c = callq_pop(&s->results);
 		if (c) {
@@ -623,7 +631,14 @@ static struct call *held_call(struct peer *p, const unsigned char *page, size_t 
 		return NULL;
 	struct ant_cica_hdr in;
 	memcpy(&in, page, sizeof(in));
-	struct call *c = call_lookup(d, in.id_index, in.id_gen);
+	/* Right after an ADOPT, the call is the one antd just made of it. */
+	if (p->adopt_gen == ADOPT_DROP) {
+		p->adopt_gen = 0;
+		return NULL;   /* the step of a lane call whose app is gone */
+	}
+	struct call *c = p->adopt_gen ? call_lookup(d, p->adopt_index, p->adopt_gen)
+				      : call_lookup(d, in.id_index, in.id_gen);
+	p->adopt_gen = 0;
 	if (d->stopping && (!c || c->state != CALL_HELD))
 		return NULL;   /* its call was failed by the shutdown: nothing to answer */
 	if (!c || c->state != CALL_HELD || c->at != p->server_id) {
@@ -728,6 +743,71 @@ static void on_reply(struct peer *p, unsigned char *page, size_t len, unsigned m
 		s->cur->want++;
 	route_result(d, c, p->server_id);
 	calls_pump(d, s);
+}
+
+struct call *calls_from_lane(struct antd *d, struct server *s, uint64_t app,
+			     const unsigned char *page, int held)
+{
+	const struct ant_cica_hdr *in = (const void *)page;
+	struct call *c = call_new(d);
+	if (!c)
+		return NULL;
+	memcpy(c->page, page, in->used);
+	c->len = in->used;
+	struct ant_cica_hdr *h = hdr_of(c);
+	h->id_index = c->index;
+	h->id_gen = c->gen;   /* call_id stays the lane's */
+	c->origin = app;
+	c->origin_server = 0;
+	c->origin_gen = 0;
+	struct peer *ap = peer_by_key(d, app);
+	if (ap)
+		ap->calls_out++;
+	if (held) {
+		hold(d, s, c, ANT_M_REQUEST);
+	} else {
+		c->state = CALL_QUEUED;
+		c->at = s->id;
+	}
+	return c;
+}
+
+void calls_enqueue(struct antd *d, struct call *c)
+{
+	enqueue_request(d, c);
+}
+
+/* ADOPT: the request p took from a lane becomes a call antd holds for it;
+ * its FORWARD or REPLY comes next. */
+static void on_adopt(struct peer *p, unsigned char *page, size_t len, unsigned mflags)
+{
+	struct antd *d = p->d;
+	struct server *s = &d->servers[p->server_id];
+	struct ant_cica_hdr in;
+	if (len < sizeof(in)) {
+		peer_cut_off(p, "ADOPT of %zu bytes", len);
+		return;
+	}
+	memcpy(&in, page, sizeof(in));
+	char why[160] = "";
+	uint64_t app = lanes_adopt(d, s, in.id_index, in.id_gen, page, len, why, sizeof(why));
+	if (!app) {
+		if (why[0])
+			peer_cut_off(p, "%s", why);
+		else
+			p->adopt_gen = ADOPT_DROP;   /* its app is gone: the step that follows goes */
+		return;
+	}
+	struct call *c = calls_from_lane(d, s, app, page, 1);
+	if (!c) {
+		log_error("calls", s->conf->name, "out of memory adopting a lane call");
+		return;
+	}
+	if (lanes_cancelled(d, app, hdr_of(c)->ticket))
+		c->cancelled = 1;
+	p->adopt_index = c->index;
+	p->adopt_gen = c->gen;
+	(void)mflags;
 }
 
 static void on_next(struct peer *p, unsigned count)
@@ -848,6 +928,17 @@ static void on_cancel(struct peer *p, uint64_t ticket)
 			 peer_name(p), where);
 		return;
 	}
+	/* In a lane: answered now; its lane result, if any, the app drops. */
+	static unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
+	if (lanes_cancel(d, p, ticket, page)) {
+		char text[] = "cancelled by the caller while in a lane";
+		if (ant_cica_set_result(page, ANT_E_CANCELLED, text, sizeof(text) - 1) < 0)
+			ant_cica_set_result(page, ANT_E_CANCELLED, NULL, 0);
+		peer_send(p, ANT_M_RESULT, 0, page, ((struct ant_cica_hdr *)page)->used, -1);
+		log_info("cancel", NULL, "%s cancelled ticket %llu in a lane: it runs on, its result "
+			 "will be dropped", peer_name(p), (unsigned long long)ticket);
+		return;
+	}
 	/* Not in flight: its result is on its way to p already. */
 	log_debug("cancel", NULL, "%s cancelled ticket %llu, already answered", peer_name(p),
 		  (unsigned long long)ticket);
@@ -937,6 +1028,7 @@ static const struct msg_handler {
 	[ANT_M_STATE] = { .servers_only = 1, .spare_ok = 1, .fn = on_state_msg },
 	[ANT_M_IMPORTED] = { .servers_only = 1, .spare_ok = 1, .fn = on_imported_msg },
 	[ANT_M_VERSION] = { .servers_only = 1, .spare_ok = 1, .fn = on_version_msg },
+	[ANT_M_ADOPT] = { .servers_only = 1, .fn = on_adopt },
 };
 
 void calls_on_message(struct peer *p, unsigned char *buf, size_t n, int fd)
@@ -971,6 +1063,7 @@ uint64_t calls_server_died(struct antd *d, struct server *s, int counts)
 	uint64_t blamed = 0;
 	struct call_table *t = &d->calls;
 	const struct policy *pol = &s->conf->policy;
+	lanes_server_died(d, s);   /* what it took from its lanes is held in the table now */
 	/* The death is blamed on the call it held only if it held one; with
 	 * several, nobody is blamed now and they are replayed one at a time. */
 	unsigned held = 0;
@@ -1069,6 +1162,7 @@ uint64_t calls_server_died(struct antd *d, struct server *s, int counts)
 void calls_fail_queued(struct antd *d, struct server *s, int error)
 {
 	struct call_table *t = &d->calls;
+	lanes_server_closed(d, s);   /* what waits in its lanes is queued now */
 	unsigned failed = 0;
 	for (uint32_t i = 0; i < t->n; i++) {
 		struct call *c = t->c[i];
@@ -1103,6 +1197,7 @@ void calls_on_app_close(struct peer *p, const char *why)
 {
 	struct antd *d = p->d;
 	(void)why;
+	lanes_app_gone(d, p);
 	/* Calls it made that no server holds yet are dropped (no one would take
 	 * their results, and a reconnecting app must not pile up more); those
 	 * held go on, their results dropped on arrival (no peer for the key). */

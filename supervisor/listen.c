@@ -9,6 +9,7 @@
 
 #include "ant/errors.h"
 #include "antd.h"
+#include "lanes.h"
 #include "listen.h"
 #include "log.h"
 
@@ -136,6 +137,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		if (over_conns(d, p))
 			continue;
 		peer_welcome(p);
+		lanes_app_connected(d, p);
 	}
 	(void)loop;
 }

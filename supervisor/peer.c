@@ -131,8 +131,8 @@ static void out_free_all(struct peer *p)
 	struct outmsg *m;
 	while ((m = STAILQ_FIRST(&p->out))) {
 		STAILQ_REMOVE_HEAD(&p->out, link);
-		if (m->fd >= 0)
-			close(m->fd);
+		for (unsigned i = 0; i < m->nfds; i++)
+			close(m->fds[i]);
 		free(m);
 	}
 	p->nout = 0;
@@ -152,10 +152,18 @@ void peer_hang_up(struct peer *p)
 int peer_send(struct peer *p, unsigned type, unsigned flags, const void *payload,
 	      size_t n, int fd)
 {
+	return peer_send_fds(p, type, flags, payload, n, &fd, fd >= 0 ? 1 : 0);
+}
+
+int peer_send_fds(struct peer *p, unsigned type, unsigned flags, const void *payload,
+		  size_t n, const int *fds, unsigned nfds)
+{
 	if (p->fd < 0)
 		return -EPIPE;
+	if (nfds > 3)
+		return -EINVAL;
 	if (STAILQ_EMPTY(&p->out)) {
-		int r = ant_msg_send(p->fd, type, flags, payload, n, fd);
+		int r = ant_msg_send_fds(p->fd, type, flags, payload, n, fds, nfds);
 		if (r == 0)
 			return 0;
 		if (r != -EAGAIN) {
@@ -174,11 +182,17 @@ int peer_send(struct peer *p, unsigned type, unsigned flags, const void *payload
 		peer_hang_up(p);
 		return -ENOMEM;
 	}
-	m->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
-	if (fd >= 0 && m->fd < 0) {
-		free(m);
-		peer_hang_up(p);
-		return -EMFILE;
+	m->nfds = 0;
+	for (unsigned i = 0; i < nfds; i++) {
+		int dup = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+		if (dup < 0) {
+			while (m->nfds)
+				close(m->fds[--m->nfds]);
+			free(m);
+			peer_hang_up(p);
+			return -EMFILE;
+		}
+		m->fds[m->nfds++] = dup;
 	}
 	struct ant_msg h = { .type = (uint16_t)type, .flags = (uint16_t)flags, .len = 0 };
 	memcpy(m->buf, &h, sizeof(h));
@@ -220,7 +234,8 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 	while ((m = STAILQ_FIRST(&p->out))) {
 		struct ant_msg h;
 		memcpy(&h, m->buf, sizeof(h));
-		int r = ant_msg_send(p->fd, h.type, h.flags, m->buf + sizeof(h), m->len, m->fd);
+		int r = ant_msg_send_fds(p->fd, h.type, h.flags, m->buf + sizeof(h), m->len,
+					 m->fds, m->nfds);
 		if (r == -EAGAIN)
 			return;
 		if (r < 0) {
@@ -230,8 +245,8 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 		STAILQ_REMOVE_HEAD(&p->out, link);
 		p->nout--;
 		p->out_bytes -= m->len;
-		if (m->fd >= 0)
-			close(m->fd);
+		for (unsigned i = 0; i < m->nfds; i++)
+			close(m->fds[i]);
 		free(m);
 	}
 	ev_io_stop(loop, w);

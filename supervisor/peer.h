@@ -13,6 +13,8 @@ struct instance;
 
 enum peer_kind { PEER_SERVER = 1, PEER_APP, PEER_CONTROL, PEER_KINDS };
 
+#define ADOPT_DROP 0xffffffffu
+
 /* The default of the stack file's limits.calls_per_peer: calls one peer may
  * have in flight at once (each holds a 4 KiB page in antd); more are
  * refused with ANT_E_LIMIT. */
@@ -20,7 +22,8 @@ enum peer_kind { PEER_SERVER = 1, PEER_APP, PEER_CONTROL, PEER_KINDS };
 
 struct outmsg {
 	STAILQ_ENTRY(outmsg) link;
-	int fd;                     /* dup'ed fd to send with it, or -1 */
+	int fds[3];                 /* dup'ed fds to send with it (ANT_MSG_FDS_MAX) */
+	unsigned nfds;
 	size_t len;
 	unsigned char buf[];
 };
@@ -38,6 +41,8 @@ struct peer {
 	unsigned calls_out;         /* rw (calls.c): calls it made that are still in flight */
 	unsigned icas;              /* rw (calls.c): data ICAs it holds ... */
 	size_t ica_bytes;           /* ... and their bytes */
+	uint32_t adopt_index, adopt_gen; /* rw (calls.c): the call its last ADOPT made (its
+					    FORWARD or REPLY follows); gen ADOPT_DROP: drop that */
 	pid_t pid;                  /* SO_PEERCRED (apps) or the child (servers) */
 	uid_t uid;
 	gid_t gid;
@@ -88,6 +93,9 @@ static inline struct peer *peer_lookup(struct peer *const *peers, uint32_t n, ui
  * backed-up peer returns < 0 and schedules the peer's close. */
 int peer_send(struct peer *p, unsigned type, unsigned flags, const void *payload,
 	      size_t n, int fd);
+/* The same with nfds (0..3) fds, none consumed (LANE). */
+int peer_send_fds(struct peer *p, unsigned type, unsigned flags, const void *payload,
+		  size_t n, const int *fds, unsigned nfds);
 /* Send raw bytes now or never (control replies); returns 0 or -errno. */
 int peer_send_raw(struct peer *p, const void *buf, size_t n);
 /* One JSON object (stolen) as a raw datagram: a control reply (a lost one

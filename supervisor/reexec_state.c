@@ -86,11 +86,14 @@ static json_t *peers_save(struct antd *d, struct reexec_blob *b, struct reexec_f
 		STAILQ_FOREACH(m, &p->out, link) {
 			struct ant_msg h;
 			memcpy(&h, m->buf, sizeof(h));
+			if (m->nfds > 1)
+				continue;   /* a LANE: the lanes are off and closed after a re-exec */
+			int fd = m->nfds ? m->fds[0] : -1;
 			json_array_append_new(out, json_pack("{s:i, s:i, s:o, s:i}", "type", h.type,
 							     "flags", h.flags, "data",
 							     blob_put(b, m->buf + sizeof(h), m->len),
-							     "fd", m->fd));
-			reexec_fds_add(fds, m->fd);
+							     "fd", fd));
+			reexec_fds_add(fds, fd);
 		}
 		/* A server's connection names its slot even when the process
 		 * there is another one now (a connection that outlived its

@@ -105,6 +105,7 @@ struct instance {
 	char version[32];            /* what it says it is (ant_set_version), "" */
 	int retiring;                /* antd ends it on purpose (an upgrade's old or new one) */
 	unsigned want;               /* NEXT credit: items it asked for and was not given */
+	int lanes_given;             /* (lanes.c) it has its bell and lanes */
 	uint64_t started_ns;
 	int notify_fd;               /* its seccomp notifications, or -1 (sandbox_serve.c) */
 	ev_io notifyw;

@@ -392,6 +392,7 @@ static const struct config_field root_fields[] = {
 	{ .key = "cpu_affinity", .type = CONFIG_CUSTOM, .read = read_cpus },
 	{ .key = "busy_poll_us", .type = CONFIG_UINT, .max = 10000,
 	  .offset = offsetof(struct stack, busy_poll_us) },
+	{ .key = "fast_path", .type = CONFIG_BOOL, .offset = offsetof(struct stack, fast_path) },
 	{ .key = "servers", .type = CONFIG_ANY, .required = 1 },
 	{ .key = "apps", .type = CONFIG_ANY },
 	{ .key = "limits", .type = CONFIG_OBJECT, .fields = limits_fields },

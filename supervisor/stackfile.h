@@ -68,6 +68,7 @@ struct stack {
 	unsigned ncpus;              /* "cpu_affinity": CPUs antd and every server run on */
 	cpu_set_t cpus;              /* (ncpus 0: wherever the kernel puts them) */
 	unsigned busy_poll_us;       /* antd polls this long after a message before sleeping */
+	int fast_path;               /* "fast_path": apps call servers in lanes (docs/fastpath.md) */
 	struct stack_limits limits;  /* "limits" */
 };
 

@@ -71,6 +71,12 @@ int peer_send(struct peer *p, unsigned type, unsigned flags, const void *payload
 }
 
 /* Control replies (an upgrade's outcome): nobody reads them here. */
+int peer_send_fds(struct peer *p, unsigned type, unsigned flags, const void *payload, size_t n,
+		  const int *fds, unsigned nfds)
+{
+	return peer_send(p, type, flags, payload, n, nfds ? fds[0] : -1);
+}
+
 int peer_send_raw(struct peer *p, const void *buf, size_t n)
 {
 	return p->fd < 0 ? -EPIPE : 0;

@@ -123,7 +123,7 @@ START_TEST(test_closed_and_bad_len)
 	ck_assert_int_eq(ant_lane_post(&p.tx, &h, page, 0), -EINVAL);
 	ck_assert_int_eq(ant_lane_post(&p.tx, &h, page, ANT_CICA_SIZE + 1), -EINVAL);
 	ck_assert_int_eq(ant_lane_post(&p.tx, &h, page, ANT_CICA_SIZE), 0);
-	p.own.hdr->closed = 1;
+	p.own.ack_hdr->closed = 1;
 	ck_assert_int_eq(ant_lane_post(&p.tx, &h, page, 8), -EPIPE);
 	pair_free(&p);
 }
@@ -213,7 +213,7 @@ START_TEST(test_read_only_views)
 	/* Their own sides are writable, and antd's both. */
 	p.tx.slot[0].flags = 1;
 	p.rx.ack[0].taken = 0;
-	p.own.hdr->closed = 0;
+	p.own.ack_hdr->closed = 0;
 	pair_free(&p);
 }
 END_TEST

@@ -47,9 +47,12 @@ struct ant_lane_hdr {            /* antd writes it; both peers read */
 	uint16_t version;
 	uint16_t nslots;
 	uint16_t from, to;           /* peer ids: server id, or ANT_PEER_APP */
-	uint32_t closed;             /* 1: senders take the slow path */
+	uint32_t reserved;           /* 0 */
 	uint32_t from_gen, to_gen;   /* the instances the lane was made for */
-	uint8_t  pad[40];
+	uint32_t serial;             /* an app's lanes: its connection's serial (call ids) */
+	uint32_t caller_pid;         /* ... and its credentials, as antd saw them */
+	uint32_t caller_uid, caller_gid;
+	uint8_t  pad[24];
 };
 
 struct ant_lane_slot {           /* the sender writes it */
@@ -73,10 +76,13 @@ struct ant_lane_ack {
 	uint64_t taken, done;
 };
 
-struct ant_lane_ack_hdr {        /* the receiver writes it */
+struct ant_lane_ack_hdr {        /* the receiver writes it (and antd) */
 	uint32_t sleeping;           /* 1: ring my bell after you publish */
 	uint32_t gen;                /* the receiver's instance */
-	uint8_t  pad[56];
+	uint32_t closed;             /* antd: 1: senders take the slow path, and the
+					receiver takes nothing more (here, where no
+					sender can write) */
+	uint8_t  pad[52];
 };
 
 /* Bytes of the two areas for n slots (whole pages). */
@@ -118,7 +124,7 @@ void ant_lane_unmap(struct ant_lane *l);
  * Sender: publish a slot: kind, ticket, token, about, maker_gen, and the
  * first len bytes of page (1..ANT_CICA_SIZE).  Rings the bell if the
  * receiver sleeps.  Returns the slot index (>= 0), -EAGAIN if every slot is
- * in use, -EPIPE if the lane is closed, -EINVAL for a bad len.
+ * in use, -EPIPE if the lane is closed (ack_hdr->closed), -EINVAL for a bad len.
  */
 int ant_lane_post(struct ant_lane *l, const struct ant_lane_slot *head,
 		  const void *page, size_t len);
@@ -133,6 +139,10 @@ int ant_lane_post(struct ant_lane *l, const struct ant_lane_slot *head,
 #define ANT_LANE_TORN (-1000)
 int ant_lane_take(struct ant_lane *l, struct ant_lane_slot *out, unsigned *bad_slot);
 
+/* antd: take slot idx, posted with seq, as the receiver would (a closed
+ * lane's leftovers): 0 if it is antd's now, -1 if the receiver has it. */
+int ant_lane_claim(struct ant_lane *l, unsigned idx, uint64_t seq);
+
 /* Receiver: slot idx (taken with seq) is done: its sender may reuse it. */
 void ant_lane_done(struct ant_lane *l, unsigned idx, uint64_t seq);
 
@@ -143,6 +153,27 @@ void ant_lane_sleeping(struct ant_lane *l, int sleeping);
 /* Slots posted and not yet taken, and taken and not yet done (antd's view). */
 unsigned ant_lane_posted(const struct ant_lane *l);
 unsigned ant_lane_taken(const struct ant_lane *l);
+
+/*
+ * A request taken from a lane (from an application): check it as antd checks
+ * a CALL (ant_cica_validate, one frame, callee the lane's receiver, no data
+ * ICA, known flags) and write what antd would have written: the frame's
+ * caller, the caller's credentials (from the lane's header, which antd wrote),
+ * the ticket of the slot, the call's id (ant_lane_call_id), a trace of
+ * [caller, receiver]; no result, no replay mark.  The receiver and antd (when
+ * it adopts the call) both run it, so both hold the same page.  Returns
+ * ANT_CICA_OK, or the fault (ANT_CICA_FAULT_MAX for a page that is valid but
+ * not a call this lane may carry).
+ */
+enum ant_cica_fault ant_lane_request_fix(void *page, size_t len, const struct ant_lane_hdr *h,
+					 unsigned nservers, uint64_t ticket);
+
+/* The id of an application's call made in a lane: its connection's serial
+ * and its ticket, with the top bit set (antd's own ids never have it). */
+static inline uint64_t ant_lane_call_id(uint32_t serial, uint64_t ticket)
+{
+	return 1ull << 63 | (uint64_t)(serial & 0x7fffffu) << 40 | (ticket & 0xffffffffffull);
+}
 
 /* The bell: an eventfd (close-on-exec, blocking).  Returns the fd or -errno. */
 int ant_bell_create(void);

@@ -16,8 +16,9 @@
  * of its sender (antd cuts the sender off; it never crashes antd).
  *
  * At most one fd travels with a message (SCM_RIGHTS), only on the types
- * marked "+fd", and only when hdr.flags has ANT_MF_FD; only FORK, between
- * antd and its own forker, carries more (up to ANT_MSG_FDS_MAX).
+ * marked "+fd", and only when hdr.flags has ANT_MF_FD; only LANE (antd to a
+ * peer) and FORK (between antd and its own forker) carry more (up to
+ * ANT_MSG_FDS_MAX).
  */
 
 #define ANT_PROTO_VERSION 1u
@@ -36,6 +37,9 @@ enum ant_msg_type {
 	ANT_M_STATE,      /* ant_m_state: (part of) my exported state (servers) */
 	ANT_M_IMPORTED,   /* ant_m_imported: I took the state, or why not (servers) */
 	ANT_M_VERSION,    /* ant_m_version: the version of my program (servers) */
+	ANT_M_ADOPT,      /* page: the request I took from a lane (id_index: the lane,
+			     id_gen: its slot); my FORWARD or REPLY of it follows,
+			     and antd carries the call on (servers; docs/fastpath.md) */
 	/* antd -> peer */
 	ANT_M_WELCOME = 32, /* ant_m_welcome: protocol version, your id, the servers */
 	ANT_M_REQUEST,    /* page (+fd): a call for you to serve */
@@ -47,6 +51,9 @@ enum ant_msg_type {
 	ANT_M_EXPORT,     /* ant_m_export: write your state out (live upgrade) */
 	ANT_M_IMPORT_ICA, /* ant_m_import_ica +fd: one area of the state you will import */
 	ANT_M_IMPORT,     /* ant_m_import: take this state (after its areas) */
+	ANT_M_BELL,       /* +fd: your bell (an eventfd): lanes ring it (docs/fastpath.md) */
+	ANT_M_LANE,       /* ant_m_lane +fds: a lane to send or receive in */
+	ANT_M_LANE_DROP,  /* ant_m_lane_drop: forget that lane (its other peer is gone) */
 	/* a child between fork and exec -> antd, on its spawn channel (never on
 	 * the server socket): a close-on-exec SOCK_SEQPACKET socketpair whose
 	 * end of file says "exec happened" */
@@ -66,6 +73,24 @@ struct ant_msg {
 	uint16_t type;    /* enum ant_msg_type */
 	uint16_t flags;   /* ANT_MF_* */
 	uint32_t len;     /* whole message, header included */
+};
+
+/*
+ * A lane (docs/fastpath.md, ant/lane.h) between this peer and `peer`: fds
+ * are its post area, its ack area and, for the sender, the receiver's bell.
+ * The sender's post area and the receiver's ack area come read-write, the
+ * other two read-only (reopened: they cannot be mapped writable).
+ */
+enum { ANT_LANE_ROLE_SENDER = 1, ANT_LANE_ROLE_RECEIVER = 2 };
+struct ant_m_lane {
+	uint32_t id;      /* antd's id of the lane (1..) */
+	uint16_t role;    /* ANT_LANE_ROLE_* */
+	uint16_t peer;    /* the other end: server id, or 0 (the application) */
+};
+
+struct ant_m_lane_drop {
+	uint32_t id;
+	uint32_t pad;
 };
 
 struct ant_m_next {
