@@ -110,6 +110,8 @@ int conn_ica_adopt(struct ant_conn *c, const struct ant_ica_ref *ref, int fd,
 	return 0;
 }
 
+static int pump_one(struct ant_conn *c, int wait);
+
 /* Receive and sort one message; waits at most timeout_ms (-1 forever). */
 static int pump(struct ant_conn *c, int timeout_ms)
 {
@@ -126,10 +128,22 @@ static int pump(struct ant_conn *c, int timeout_ms)
 			return -ETIMEDOUT;
 	}
 
+	return pump_one(c, timeout_ms < 0);
+}
+
+int conn_pump_now(struct ant_conn *c)
+{
+	return c->dead ? -ECONNRESET : pump_one(c, 0);
+}
+
+/* Receive and sort one message (blocking, or not). */
+static int pump_one(struct ant_conn *c, int wait)
+{
 	unsigned char buf[ANT_MSG_MAX] __attribute__((aligned(8)));
-	int fd;
-	ssize_t n = timeout_ms >= 0 ? ant_msg_recv(c->sock, buf, &fd)
-				    : ant_msg_recv_wait(c->sock, buf, &fd);
+	int fds[ANT_MSG_FDS_MAX];
+	unsigned nfds = 0;
+	ssize_t n = wait ? ant_msg_recv_fds_wait(c->sock, buf, fds, &nfds)
+			 : ant_msg_recv_fds(c->sock, buf, fds, &nfds);
 	if (n == -EAGAIN || n == -EINTR)
 		return 0;
 	if (n <= 0) {
@@ -140,10 +154,29 @@ static int pump(struct ant_conn *c, int timeout_ms)
 	memcpy(&h, buf, sizeof(h));
 	const unsigned char *p = buf + sizeof(h);
 	size_t plen = (size_t)n - sizeof(h);
+	if (h.type == ANT_M_BELL || h.type == ANT_M_LANE || h.type == ANT_M_LANE_DROP) {
+		int r = conn_lanes_on_msg(c, h.type, p, fds, nfds);
+		if (r == ANT_E_PROTOCOL)
+			c->dead = 1;
+		return r == ANT_E_PROTOCOL ? r : 0;   /* a lane we cannot map: slow path */
+	}
+	if (nfds > 1) {
+		for (unsigned i = 0; i < nfds; i++)
+			close(fds[i]);
+		c->dead = 1;
+		return ANT_E_PROTOCOL;
+	}
+	int fd = nfds ? fds[0] : -1;
 
 	switch (h.type) {
 	case ANT_M_REQUEST:
 	case ANT_M_RESULT: {
+		if (h.type == ANT_M_RESULT && plen >= sizeof(struct ant_cica_hdr) &&
+		    !conn_lanes_claim(c, p)) {
+			if (fd >= 0)
+				close(fd);
+			return 0;   /* a lane call answered already */
+		}
 		/* Only the used part of the page travels and is copied: every
 		 * byte below `used` was written by antd. */
 		struct qmsg *m = malloc(sizeof(*m) + plen);
@@ -154,6 +187,8 @@ static int pump(struct ant_conn *c, int timeout_ms)
 		}
 		memcpy(m->page, p, plen);
 		m->len = plen;
+		m->lane_id = m->lane_slot = 0;   /* not from a lane */
+		m->lane_seq = m->lane_token = 0;
 		m->fd = fd;
 		m->type = h.type;
 		if (c->credit && c->is_server)
@@ -266,6 +301,18 @@ static int wait_welcome(struct ant_conn *c)
 	memcpy(c->names, w.names, sizeof(c->names));
 	for (unsigned i = 0; i < ANT_SERVERS_MAX; i++)
 		c->names[i][ANT_NAME_MAX - 1] = '\0';
+	/* The fast path's bell and lanes follow at once: take them before the
+	 * first call, so that it can go in a lane. */
+	if (w.lanes > 2 * ANT_SERVERS_MAX)
+		return ANT_E_PROTOCOL;
+	for (unsigned k = 0; k < w.lanes + 1 && w.lanes; k++) {
+		struct pollfd lp = { .fd = c->sock, .events = POLLIN };
+		if (poll(&lp, 1, 10000) <= 0)
+			return -ETIMEDOUT;
+		int r = conn_pump_now(c);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -277,6 +324,7 @@ static struct ant_conn *conn_new(int sock, int is_server)
 	c->sock = sock;
 	c->is_server = is_server;
 	c->alloc_fd = -1;
+	c->bell = -1;
 	TAILQ_INIT(&c->results);
 	TAILQ_INIT(&c->requests);
 	return c;
@@ -363,6 +411,7 @@ void ant_close(struct ant_conn *c)
 		return;
 	fp_fini(c);
 	state_fini(c);
+	conn_lanes_fini(c);
 	while (c->icas)
 		ica_drop(c, c->icas);
 	q_free(&c->results);
@@ -377,6 +426,7 @@ void ant_close(struct ant_conn *c)
 int ant_fd(const struct ant_conn *c) { return c->sock; }
 unsigned ant_self_id(const struct ant_conn *c) { return c->self_id; }
 unsigned ant_max_inflight(const struct ant_conn *c) { return c->max_inflight; }
+uint64_t ant_fast_calls(const struct ant_conn *c) { return c->lane_calls; }
 
 int ant_server_id(const struct ant_conn *c, const char *name)
 {
@@ -531,6 +581,12 @@ int ant_call_async(struct ant_conn *c, const struct ant_call *call, uint64_t *ti
 	r = attach_data(c, page, call->data, call->data_flags);
 	if (r < 0)
 		return r;
+	if (c->nlanes && !call->data && conn_lanes_call(c, (unsigned)callee, page, h->used,
+							h->ticket) == 0) {
+		if (ticket)
+			*ticket = h->ticket;
+		return 0;
+	}
 	r = conn_send(c, ANT_M_CALL, 0, page, h->used, -1);
 	if (r < 0)
 		return r;
@@ -635,6 +691,8 @@ static int await_msg(struct ant_conn *c, int timeout_ms, pick_fn *pick, uint64_t
 	int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
 	for (;;) {
 		struct queue *q;
+		if (c->nlanes)
+			conn_lanes_poll(c);
 		struct qmsg *m = pick(c, ticket, &q);
 		if (m) {
 			TAILQ_REMOVE(q, m, link);
@@ -651,7 +709,7 @@ static int await_msg(struct ant_conn *c, int timeout_ms, pick_fn *pick, uint64_t
 		int r = want_next(c);
 		if (r < 0)
 			return r;
-		r = pump(c, left);
+		r = c->bell >= 0 ? conn_lanes_wait(c, left) : pump(c, left);
 		if (r < 0 && r != -ETIMEDOUT)   /* the next round tells the deadline */
 			return r;
 	}
@@ -733,6 +791,10 @@ static void fill_item(struct ant_conn *c, struct qmsg *m, struct ant_item *it)
 		it->ret = h->ret_size ? it->page + h->ret_off : NULL;
 		it->ret_len = h->ret_size;
 	}
+	it->lane_id = m->lane_id;
+	it->lane_slot = m->lane_slot;
+	it->lane_seq = m->lane_seq;
+	it->lane_token = m->lane_token;
 	int r = take_data(c, m, &it->data);
 	if (r < 0 && it->kind != ANT_ITEM_REQUEST && it->retval >= 0)
 		it->retval = r;
@@ -816,11 +878,23 @@ int ant_reply(struct ant_conn *c, struct ant_item *it, int32_t retval,
 		r = 0;
 	if (r < 0)
 		return r;
+	unsigned char req[ANT_CICA_SIZE] __attribute__((aligned(8)));
+	if (it->lane_id)
+		memcpy(req, it->page, h->used);   /* for an ADOPT: the call as taken */
 	r = ant_cica_set_result(it->page, retval, bytes, n);
 	if (r < 0)
 		return r;
 	if (FP_ARMED(c))
 		fp_on_send(c, it, data ? data : (h->data.gen ? conn_ica_find(c, &h->data) : NULL));
+	if (it->lane_id) {
+		/* An answer without a data ICA goes back in the lane; anything
+		 * else (or a full lane) goes through antd. */
+		if (!h->data.gen && conn_lanes_reply(c, it) == 0)
+			return 0;
+		r = conn_lanes_adopt(c, it, req);
+		if (r < 0)
+			return r;
+	}
 	return send_held(c, ANT_M_REPLY, it);
 }
 
@@ -831,6 +905,12 @@ int ant_forward(struct ant_conn *c, struct ant_item *it, const struct ant_forwar
 	int callee = resolve_server(c, fw->server, fw->server_id);
 	if (callee < 0)
 		return callee;
+	if (it->lane_id) {
+		/* A lane carries no forward (yet): antd takes the call over. */
+		int r = conn_lanes_adopt(c, it, it->page);
+		if (r < 0)
+			return r;
+	}
 	const struct ant_frame *f = ant_cica_current_const(it->page);
 	const char *op = fw->op ? fw->op : f->op;
 	const void *params = fw->params;

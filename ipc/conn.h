@@ -8,6 +8,7 @@
 
 #include "ant/ant.h"
 #include "ant/fault.h"
+#include "ant/lane.h"
 #include "ant/proto.h"
 
 /* The faults antd armed in this server (failpoint.c). */
@@ -22,6 +23,8 @@ struct fp_state {
 /* A message received but not yet handed to the user. */
 struct qmsg {
 	TAILQ_ENTRY(qmsg) link;
+	uint32_t lane_id, lane_slot;  /* a request taken from a lane (id 0: not) ... */
+	uint64_t lane_seq, lane_token;
 	int fd;                 /* data ICA fd that came with it, or -1 */
 	size_t len;             /* page bytes */
 	unsigned type;
@@ -31,6 +34,20 @@ struct qmsg {
 /* Received messages in arrival order; a TAILQ because ant_wait takes its
  * result out of the middle. */
 TAILQ_HEAD(queue, qmsg);
+
+/* A lane this peer sends or receives in (lanes.c; docs/fastpath.md). */
+struct conn_lane {
+	uint32_t id;
+	int role;                    /* ANT_LANE_ROLE_* */
+	unsigned peer;               /* the other end */
+	struct ant_lane l;
+	int post_fd, ack_fd;
+};
+
+/* An application's call in a lane, not answered yet. */
+struct lane_out {
+	uint64_t ticket, token;
+};
 
 struct ant_conn {
 	int sock;
@@ -57,7 +74,41 @@ struct ant_conn {
 	void *state_arg;
 	struct ant_ica **importing;  /* areas handed over for the next IMPORT */
 	unsigned nimporting, capimporting;
+	/* lanes.c: the fast path */
+	int bell;                    /* my bell, -1: no lanes */
+	struct conn_lane *lanes;
+	unsigned nlanes, caplanes;
+	struct lane_out *outs;       /* application: calls in lanes, unanswered */
+	unsigned nouts, capouts;
+	unsigned lane_held;          /* server: requests taken from lanes, unanswered */
+	uint64_t lane_calls;         /* calls made (app) or answered (server) in lanes */
+	uint64_t rng;                /* tokens */
 };
+
+/* lanes.c, called by client.c. */
+/* BELL, LANE, LANE_DROP from antd (fds consumed).  0 or ANT_E_PROTOCOL. */
+int conn_lanes_on_msg(struct ant_conn *c, unsigned type, const void *payload, int *fds,
+		      unsigned nfds);
+/* Application: post a new call (page of len bytes, no data ICA) in the
+ * lane to callee.  0, or < 0: take the slow path. */
+int conn_lanes_call(struct ant_conn *c, unsigned callee, const void *page, size_t len,
+		    uint64_t ticket);
+/* Move what waits in the lanes into c's queues (results; requests while
+ * under max_inflight).  Returns how many. */
+unsigned conn_lanes_poll(struct ant_conn *c);
+/* Wait for a lane, the socket (received into the queues) or timeout_ms
+ * (-1: forever).  0, -ETIMEDOUT or an error of the connection. */
+int conn_lanes_wait(struct ant_conn *c, int timeout_ms);
+/* A RESULT that came on the socket: 1 to keep it, 0 if it answers a lane
+ * call already answered (dropped). */
+int conn_lanes_claim(struct ant_conn *c, const void *page);
+/* Server: answer a lane request with it->page (its result set) in the
+ * lane back to the app; 0, or < 0: hand the call to antd instead. */
+int conn_lanes_reply(struct ant_conn *c, struct ant_item *it);
+/* Server: hand a lane request to antd (ADOPT with its page as taken, req);
+ * the item is then an ordinary held call.  0 or -errno. */
+int conn_lanes_adopt(struct ant_conn *c, struct ant_item *it, const void *req);
+void conn_lanes_fini(struct ant_conn *c);
 
 /* Are faults armed in this server?  Compiled out with -Dfailpoints=false. */
 #ifdef ANT_NO_FAILPOINTS
@@ -77,6 +128,9 @@ void state_on_export(struct ant_conn *c, uint32_t seq);
 int state_on_area(struct ant_conn *c, const struct ant_ica_ref *ref, int fd);
 void state_on_import(struct ant_conn *c, const struct ant_m_import *m);
 void state_fini(struct ant_conn *c);
+
+/* Receive and sort one message if one waits (never blocks).  0 or an error. */
+int conn_pump_now(struct ant_conn *c);
 
 /* Send, waiting for room if the socket is full.  0 or -errno. */
 int conn_send(struct ant_conn *c, unsigned type, unsigned flags, const void *p, size_t n, int fd);

@@ -143,6 +143,11 @@ ssize_t ant_msg_recv_fds(int sock, void *buf, int fds[ANT_MSG_FDS_MAX], unsigned
 	return msg_recv(sock, buf, fds, nfds, MSG_DONTWAIT);
 }
 
+ssize_t ant_msg_recv_fds_wait(int sock, void *buf, int fds[ANT_MSG_FDS_MAX], unsigned *nfds)
+{
+	return msg_recv(sock, buf, fds, nfds, 0);
+}
+
 /* One fd at most: what every peer of antd may send. */
 static ssize_t recv_one(int sock, void *buf, int *fd_out, int rflags)
 {

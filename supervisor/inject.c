@@ -323,7 +323,7 @@ void inject_on_request(struct antd *d, struct server *s, struct call *c)
 			continue;
 		struct ant_m_fault m = {
 			.id = in->id, .kind = (uint16_t)in->f.kind, .arg = in->f.arg,
-			.call_id = (uint64_t)c->gen << 32 | c->index,
+			.call_id = ((const struct ant_cica_hdr *)c->page)->call_id,
 		};
 		peer_send(cur->peer, ANT_M_FAULT, 0, &m, sizeof(m), -1);
 		in->sent++;
@@ -605,6 +605,10 @@ json_t *inject_cmd_arm(struct antd *d, json_t *req)
 	trigger_text(slot, trig, sizeof(trig));
 	log_fields(LOG_INFO, "inject-armed", sname, event_fields(slot, cur_pid(d, slot->server)),
 		   "fault %u %s armed by %s: %s", slot->id, fault, fault_via_name(slot->via), trig);
+	/* A fault that picks requests must see each one: the fast path's
+	 * requests travel past antd, so it goes off for the rest of the run. */
+	if (slot->via == VIA_FAILPOINT && !slot->point[0])
+		lanes_off(d, "a fault is armed on requests (antctl inject)");
 	if (slot->after_ms) {
 		slot->waiting = 1;
 		ev_timer_start(d->loop, &slot->after_w);

@@ -17,6 +17,7 @@
 #include "peer.h"
 #include "server.h"
 #include "stackfile.h"
+#include "upgrade.h"
 
 /* Slots per lane: calls one app may have in one server's lane at once
  * (more take the slow path). */
@@ -148,8 +149,10 @@ static void send_lane(struct peer *to, const struct lane_end *e, int sender, uns
 
 static void give_pair(struct antd *d, struct peer *srv, struct lane_pair *p)
 {
-	send_lane(srv, &p->req, 0, ANT_PEER_APP, -1);
+	/* The result lane first: a request is never taken before the lane
+	 * its answer goes back in is there. */
 	send_lane(srv, &p->res, 1, ANT_PEER_APP, p->app_bell);
+	send_lane(srv, &p->req, 0, ANT_PEER_APP, -1);
 	(void)d;
 }
 
@@ -162,19 +165,20 @@ static void timer_update(struct antd *d)
 		ev_timer_stop(d->loop, &L->scan);
 }
 
-void lanes_app_connected(struct antd *d, struct peer *app)
+void lanes_app_welcome(struct antd *d, struct peer *app)
 {
 	struct lanes *L = &d->lanes;
-	if (!L->on || app->kind != PEER_APP)
-		return;
-	int bell = ant_bell_create();
+	int bell = L->on && app->kind == PEER_APP ? ant_bell_create() : -1;
 	if (bell < 0) {
-		log_warn("lanes", NULL, "no bell for %s (%s): it calls through antd",
-			 peer_name(app), strerror(-bell));
+		if (L->on)
+			log_warn("lanes", NULL, "no bell for %s (%s): it calls through antd",
+				 peer_name(app), strerror(-bell));
+		peer_welcome(app);
 		return;
 	}
 	uint32_t serial = ++L->next_serial;
-	unsigned made = 0;
+	struct lane_pair *made = NULL;
+	unsigned nmade = 0;
 	for (unsigned id = 1; id <= d->stack->nservers; id++) {
 		if (!stack_may_call(d->stack, ANT_PEER_APP, id) ||
 		    !stack_app_uid_may_call(d->stack, app->uid, id) || server_bell(d, id) < 0)
@@ -208,13 +212,24 @@ void lanes_app_connected(struct antd *d, struct peer *app)
 		h->caller_pid = (uint32_t)app->pid;
 		h->caller_uid = app->uid;
 		h->caller_gid = app->gid;
-		struct server *s = &d->servers[id];
-		if (!server_accepts(s))
+		if (!server_accepts(&d->servers[id]))
 			STORE_REL(&p->req.l.ack_hdr->closed, 1u);
-		if (made++ == 0)
-			peer_send(app, ANT_M_BELL, 0, NULL, 0, bell);
-		send_lane(app, &p->req, 1, id, L->server_bell[id]);
-		send_lane(app, &p->res, 0, id, -1);
+		p->next = made;
+		made = p;
+		nmade++;
+	}
+	/* WELCOME says how many LANEs follow, so that the app has them all
+	 * before its first call. */
+	peer_welcome_lanes(app, 2 * nmade);
+	if (nmade)
+		peer_send(app, ANT_M_BELL, 0, NULL, 0, bell);
+	close(bell);
+	while (made) {
+		struct lane_pair *p = made;
+		made = p->next;
+		struct server *s = &d->servers[p->server];
+		send_lane(app, &p->req, 1, p->server, L->server_bell[p->server]);
+		send_lane(app, &p->res, 0, p->server, -1);
 		p->next = L->pairs;
 		L->pairs = p;
 		if (s->cur->lanes_given && s->cur->peer)
@@ -222,7 +237,6 @@ void lanes_app_connected(struct antd *d, struct peer *app)
 		else if (s->state == SRV_RUNNING && s->cur->peer)
 			lanes_give(d, s);
 	}
-	close(bell);
 	timer_update(d);
 }
 
@@ -499,6 +513,8 @@ static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		struct ant_lane *l = &p->req.l;
 		if (LOAD_ACQ(&l->ack_hdr->closed))
 			sweep_closed(d, p);
+		if (s->up.phase == UP_DRAINING)
+			upgrade_poke(d, s);   /* its lane requests may all be done now */
 		if (!s->cur->lanes_given || s->state != SRV_RUNNING)
 			continue;
 		for (unsigned i = 0; i < l->nslots; i++) {

@@ -39,9 +39,9 @@ struct lanes {
 void lanes_init(struct antd *d);
 void lanes_fini(struct antd *d);
 
-/* An application connected (after WELCOME): its lanes, if the stack has
- * the fast path on. */
-void lanes_app_connected(struct antd *d, struct peer *app);
+/* An application connected: WELCOME it, with its bell and lanes if the
+ * stack has the fast path on. */
+void lanes_app_welcome(struct antd *d, struct peer *app);
 /* It is gone: its lanes go; each server forgets them (LANE_DROP). */
 void lanes_app_gone(struct antd *d, struct peer *app);
 /* s's serving instance is ready: hand it its bell and its lanes (once per

@@ -136,8 +136,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (over_conns(d, p))
 			continue;
-		peer_welcome(p);
-		lanes_app_connected(d, p);
+		lanes_app_welcome(d, p);
 	}
 	(void)loop;
 }

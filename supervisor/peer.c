@@ -254,6 +254,11 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 
 void peer_welcome(struct peer *p)
 {
+	peer_welcome_lanes(p, 0);
+}
+
+void peer_welcome_lanes(struct peer *p, uint32_t lanes)
+{
 	const struct stack *st = p->d->stack;
 	struct ant_m_welcome w;
 	memset(&w, 0, sizeof(w));
@@ -261,6 +266,7 @@ void peer_welcome(struct peer *p)
 	w.self_id = (uint16_t)p->server_id;
 	w.nservers = (uint16_t)st->nservers;
 	w.max_inflight = p->server_id ? st->servers[p->server_id - 1].max_inflight : 0;
+	w.lanes = lanes;
 	for (unsigned i = 0; i < st->nservers; i++)
 		memcpy(w.names[i], st->servers[i].name, ANT_NAME_MAX);
 	peer_send(p, ANT_M_WELCOME, 0, &w, sizeof(w), -1);

@@ -104,6 +104,8 @@ int peer_send_raw(struct peer *p, const void *buf, size_t n);
 void peer_send_json(struct peer *p, json_t *o);
 /* Send WELCOME: protocol version, its id, the stack's server table. */
 void peer_welcome(struct peer *p);
+/* The same, saying that lanes LANE messages follow (after a BELL). */
+void peer_welcome_lanes(struct peer *p, uint32_t lanes);
 /* Take every message already waiting on p (a server that just died). */
 void peer_drain(struct peer *p);
 /* Cut off a peer that broke the protocol: an ERROR saying why, a log line,

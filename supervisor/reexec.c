@@ -100,6 +100,19 @@ static int busy(struct antd *d, char *why, size_t len)
 			return 2;
 		}
 	}
+	/* The new antd will not know the lanes: off now, and what servers
+	 * took from them is answered before the switch. */
+	if (d->lanes.pairs) {
+		lanes_off(d, "a re-exec of antd (antctl reexec)");
+		for (unsigned id = 1; id <= d->stack->nservers; id++) {
+			unsigned n = lanes_held(d, &d->servers[id]);
+			if (n) {
+				snprintf(why, len, "%s holds %u request(s) from the fast path's lanes",
+					 d->servers[id].conf->name, n);
+				return 1;
+			}
+		}
+	}
 	for (unsigned id = 1; id <= d->stack->nservers; id++) {
 		struct server *s = &d->servers[id];
 		for (int k = 0; k < 2; k++)

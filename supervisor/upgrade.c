@@ -224,7 +224,7 @@ void upgrade_poke(struct antd *d, struct server *s)
 	/* What it holds, what waits to go back to it, and what is still out
 	 * that will come back to it (its own calls; stages it forwarded with
 	 * "return needed"). */
-	if (s->held || callq_first(&s->results) || calls_owed_to(d, s))
+	if (s->held || callq_first(&s->results) || calls_owed_to(d, s) || lanes_held(d, s))
 		return;
 	if (s->up.no_state) {
 		switch_over(d, s);
@@ -501,6 +501,8 @@ json_t *upgrade_cmd(struct antd *d, json_t *req, struct peer *p, int rollback)
 	/* The spare slot takes the new version (a warm spare of the old one
 	 * goes: it would be of the wrong version). */
 	u->phase = UP_STARTING;
+	/* Requests must wait in antd while the old version drains. */
+	lanes_off(d, "a live upgrade (antctl upgrade)");
 	char argtext[512];
 	exec_spec_args(&u->exec, argtext, sizeof(argtext));
 	log_info(rollback ? "rollback" : "upgrade", s->conf->name, "%s to %s%s%s (pid %d serves "

@@ -77,6 +77,17 @@ int peer_send_fds(struct peer *p, unsigned type, unsigned flags, const void *pay
 	return peer_send(p, type, flags, payload, n, nfds ? fds[0] : -1);
 }
 
+void peer_welcome(struct peer *p)
+{
+	peer_welcome_lanes(p, 0);
+}
+
+void peer_welcome_lanes(struct peer *p, uint32_t lanes)
+{
+	struct ant_m_welcome w = { .version = ANT_PROTO_VERSION, .lanes = lanes };
+	peer_send(p, ANT_M_WELCOME, 0, &w, sizeof(w), -1);
+}
+
 int peer_send_raw(struct peer *p, const void *buf, size_t n)
 {
 	return p->fd < 0 ? -EPIPE : 0;

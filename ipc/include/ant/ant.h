@@ -53,6 +53,9 @@ int ant_server_id(const struct ant_conn *c, const char *name);
 const char *ant_server_name(const struct ant_conn *c, unsigned id);
 /* How many requests antd lets this server hold at once (servers only). */
 unsigned ant_max_inflight(const struct ant_conn *c);
+/* Calls this connection made (application) or answered (server) in the
+ * fast path's lanes, without antd (docs/fastpath.md); 0 if it has none. */
+uint64_t ant_fast_calls(const struct ant_conn *c);
 
 /* ---- data ICAs ----------------------------------------------------------- */
 
@@ -145,6 +148,8 @@ struct ant_item {
 	int replay;              /* antd hands this over again: a server died holding it */
 	uint64_t call_id;        /* this call's id from antd: the same across replays,
 				    unique within one run of antd ($ANT_RUN_ID) */
+	uint32_t lane_id, lane_slot;   /* private: taken from a lane (docs/fastpath.md) */
+	uint64_t lane_seq, lane_token; /* private */
 	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8))); /* private */
 };
 

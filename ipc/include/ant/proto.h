@@ -251,7 +251,8 @@ struct ant_m_welcome {
 	uint16_t self_id;    /* your peer id: server id, or 0 for applications */
 	uint16_t nservers;
 	uint32_t max_inflight;/* servers: how many requests you may hold */
-	uint32_t pad;
+	uint32_t lanes;      /* applications: LANE messages that follow at once (after
+				a BELL), the fast path's (docs/fastpath.md) */
 	char names[ANT_SERVERS_MAX][ANT_NAME_MAX]; /* names[i] is server id i+1 */
 };
 
@@ -289,5 +290,7 @@ int ant_msg_send_fds(int sock, unsigned type, unsigned flags, const void *payloa
 /* ant_msg_recv for the types that carry several fds: fds[0..*nfds) are the
  * caller's (in the order sent). */
 ssize_t ant_msg_recv_fds(int sock, void *buf, int fds[ANT_MSG_FDS_MAX], unsigned *nfds);
+/* The same, blocking until a message arrives. */
+ssize_t ant_msg_recv_fds_wait(int sock, void *buf, int fds[ANT_MSG_FDS_MAX], unsigned *nfds);
 
 #endif

@@ -1,0 +1,364 @@
+/* lanes.c - libant's fast path: calls posted in lanes, results and requests taken from them, the bell (docs/fastpath.md). */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "ant/lane.h"
+#include "ant/proto.h"
+#include "conn.h"
+
+static struct conn_lane *lane_by_id(struct ant_conn *c, uint32_t id)
+{
+	for (unsigned i = 0; i < c->nlanes; i++)
+		if (c->lanes[i].id == id)
+			return &c->lanes[i];
+	return NULL;
+}
+
+static void lane_close(struct conn_lane *cl)
+{
+	if (cl->l.bell >= 0)
+		close(cl->l.bell);
+	ant_lane_unmap(&cl->l);
+	close(cl->post_fd);
+	close(cl->ack_fd);
+}
+
+static void lane_drop(struct ant_conn *c, uint32_t id)
+{
+	for (unsigned i = 0; i < c->nlanes; i++)
+		if (c->lanes[i].id == id) {
+			lane_close(&c->lanes[i]);
+			c->lanes[i] = c->lanes[--c->nlanes];
+			return;
+		}
+}
+
+static int on_lane(struct ant_conn *c, const struct ant_m_lane *m, int *fds, unsigned nfds)
+{
+	int sender = m->role == ANT_LANE_ROLE_SENDER;
+	if ((!sender && m->role != ANT_LANE_ROLE_RECEIVER) || nfds < 2 || m->id == 0)
+		return ANT_E_PROTOCOL;
+	lane_drop(c, m->id);   /* a new instance of antd's lane replaces the old */
+	if (c->nlanes == c->caplanes) {
+		unsigned cap = c->caplanes ? 2 * c->caplanes : 8;
+		struct conn_lane *n = realloc(c->lanes, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		c->lanes = n;
+		c->caplanes = cap;
+	}
+	struct conn_lane *cl = &c->lanes[c->nlanes];
+	memset(cl, 0, sizeof(*cl));
+	int r = ant_lane_map(&cl->l, fds[0], fds[1], sender ? ANT_LANE_SENDER : ANT_LANE_RECEIVER);
+	if (r < 0)
+		return r;
+	cl->id = m->id;
+	cl->role = m->role;
+	cl->peer = m->peer;
+	cl->post_fd = fds[0];
+	cl->ack_fd = fds[1];
+	cl->l.bell = sender && nfds > 2 ? fds[2] : -1;
+	if (!sender && nfds > 2)
+		close(fds[2]);
+	fds[0] = fds[1] = -1;
+	if (nfds > 2)
+		fds[2] = -1;
+	c->nlanes++;
+	return 0;
+}
+
+int conn_lanes_on_msg(struct ant_conn *c, unsigned type, const void *payload, int *fds,
+		      unsigned nfds)
+{
+	int r = 0;
+	switch (type) {
+	case ANT_M_BELL:
+		if (nfds != 1)
+			return ANT_E_PROTOCOL;
+		if (c->bell >= 0)
+			close(c->bell);
+		c->bell = fds[0];
+		fds[0] = -1;
+		if (!c->rng && getrandom(&c->rng, sizeof(c->rng), 0) != sizeof(c->rng))
+			c->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)c;
+		return 0;
+	case ANT_M_LANE: {
+		struct ant_m_lane m;
+		memcpy(&m, payload, sizeof(m));
+		r = on_lane(c, &m, fds, nfds);
+		break;
+	}
+	case ANT_M_LANE_DROP: {
+		struct ant_m_lane_drop m;
+		memcpy(&m, payload, sizeof(m));
+		lane_drop(c, m.id);
+		break;
+	}
+	default:
+		r = ANT_E_PROTOCOL;
+	}
+	for (unsigned i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return r;
+}
+
+void conn_lanes_fini(struct ant_conn *c)
+{
+	for (unsigned i = 0; i < c->nlanes; i++)
+		lane_close(&c->lanes[i]);
+	free(c->lanes);
+	free(c->outs);
+	c->lanes = NULL;
+	c->outs = NULL;
+	c->nlanes = c->nouts = 0;
+	if (c->bell >= 0)
+		close(c->bell);
+	c->bell = -1;
+}
+
+/* xorshift64*: tokens need only be unguessable by a server that never
+ * held the call, not cryptographic. */
+static uint64_t next_token(struct ant_conn *c)
+{
+	uint64_t x = c->rng ? c->rng : 0x2545f4914f6cdd1dull;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	c->rng = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+int conn_lanes_call(struct ant_conn *c, unsigned callee, const void *page, size_t len,
+		    uint64_t ticket)
+{
+	struct conn_lane *cl = NULL;
+	for (unsigned i = 0; i < c->nlanes; i++)
+		if (c->lanes[i].role == ANT_LANE_ROLE_SENDER && c->lanes[i].peer == callee) {
+			cl = &c->lanes[i];
+			break;
+		}
+	if (!cl)
+		return -ENOENT;
+	if (c->nouts == c->capouts) {
+		unsigned cap = c->capouts ? 2 * c->capouts : 16;
+		struct lane_out *n = realloc(c->outs, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		c->outs = n;
+		c->capouts = cap;
+	}
+	struct ant_lane_slot head = { .kind = ANT_LANE_REQUEST, .ticket = ticket,
+				      .token = next_token(c) };
+	int r = ant_lane_post(&cl->l, &head, page, len);
+	if (r < 0)
+		return r;
+	c->outs[c->nouts++] = (struct lane_out){ .ticket = ticket, .token = head.token };
+	c->lane_calls++;
+	return 0;
+}
+
+/* Is (ticket, token) an unanswered lane call?  Then it is answered now. */
+static int claim(struct ant_conn *c, uint64_t ticket, const uint64_t *token)
+{
+	for (unsigned i = 0; i < c->nouts; i++)
+		if (c->outs[i].ticket == ticket && (!token || c->outs[i].token == *token)) {
+			c->outs[i] = c->outs[--c->nouts];
+			return 1;
+		}
+	return 0;
+}
+
+int conn_lanes_claim(struct ant_conn *c, const void *page)
+{
+	const struct ant_cica_hdr *h = page;
+	if (c->is_server || !(h->call_id >> 63))
+		return 1;
+	return claim(c, h->ticket, NULL);
+}
+
+static struct qmsg *qmsg_new(const struct ant_lane_slot *s, unsigned type)
+{
+	struct qmsg *m = malloc(sizeof(*m) + s->len);
+	if (!m)
+		return NULL;
+	memset(m, 0, sizeof(*m));
+	memcpy(m->page, s->page, s->len);
+	m->len = s->len;
+	m->fd = -1;
+	m->type = type;
+	return m;
+}
+
+/* A slot its sender wrote against the rules: skip it, so that the lane
+ * goes on (the call in it is its sender's loss). */
+static void skip_slot(struct ant_lane *l, unsigned idx)
+{
+	uint64_t seq = __atomic_load_n(&l->slot[idx].seq, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&l->ack[idx].taken, seq, __ATOMIC_RELEASE);
+	ant_lane_done(l, idx, seq);
+}
+
+static unsigned poll_results(struct ant_conn *c, struct conn_lane *cl)
+{
+	unsigned n = 0;
+	struct ant_lane_slot s;
+	for (;;) {
+		unsigned bad;
+		int idx = ant_lane_take(&cl->l, &s, &bad);
+		if (idx == ANT_LANE_TORN) {
+			skip_slot(&cl->l, bad);
+			continue;
+		}
+		if (idx < 0)
+			return n;
+		ant_lane_done(&cl->l, (unsigned)idx, s.seq);   /* copied out */
+		const struct ant_cica_hdr *h = (const void *)s.page;
+		if (s.kind != ANT_LANE_RESULT ||
+		    ant_cica_validate(s.page, s.len, c->nservers) != ANT_CICA_OK || h->nframes != 1 ||
+		    h->ticket != s.ticket || h->data.gen || !claim(c, s.ticket, &s.token))
+			continue;   /* not an answer to a call of ours in its lane */
+		struct qmsg *m = qmsg_new(&s, ANT_M_RESULT);
+		if (!m)
+			continue;
+		ant_cica_trace(m->page, ANT_PEER_APP);
+		m->len = ((struct ant_cica_hdr *)m->page)->used;
+		TAILQ_INSERT_TAIL(&c->results, m, link);
+		n++;
+	}
+}
+
+static unsigned poll_requests(struct ant_conn *c, struct conn_lane *cl)
+{
+	unsigned n = 0;
+	struct ant_lane_slot s;
+	while (c->lane_held < (c->max_inflight ? c->max_inflight : 1)) {
+		unsigned bad;
+		int idx = ant_lane_take(&cl->l, &s, &bad);
+		if (idx == ANT_LANE_TORN) {
+			skip_slot(&cl->l, bad);
+			continue;
+		}
+		if (idx < 0)
+			return n;
+		struct ant_lane_hdr lh;
+		memcpy(&lh, cl->l.hdr, sizeof(lh));
+		if (s.kind != ANT_LANE_REQUEST ||
+		    ant_lane_request_fix(s.page, s.len, &lh, c->nservers, s.ticket) != ANT_CICA_OK ||
+		    lh.to != c->self_id) {
+			ant_lane_done(&cl->l, (unsigned)idx, s.seq);   /* its app's garbage */
+			continue;
+		}
+		struct ant_cica_hdr *h = (void *)s.page;
+		h->id_index = cl->id;   /* what an ADOPT names */
+		h->id_gen = (uint32_t)idx;
+		struct qmsg *m = qmsg_new(&s, ANT_M_REQUEST);
+		if (!m) {
+			ant_lane_done(&cl->l, (unsigned)idx, s.seq);
+			continue;
+		}
+		m->len = h->used;
+		m->lane_id = cl->id;
+		m->lane_slot = (uint32_t)idx;
+		m->lane_seq = s.seq;
+		m->lane_token = s.token;
+		TAILQ_INSERT_TAIL(&c->requests, m, link);
+		c->lane_held++;
+		n++;
+	}
+	return n;
+}
+
+unsigned conn_lanes_poll(struct ant_conn *c)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < c->nlanes; i++) {
+		struct conn_lane *cl = &c->lanes[i];
+		if (cl->role != ANT_LANE_ROLE_RECEIVER)
+			continue;
+		n += c->is_server ? poll_requests(c, cl) : poll_results(c, cl);
+	}
+	return n;
+}
+
+static void sleeping(struct ant_conn *c, int on)
+{
+	for (unsigned i = 0; i < c->nlanes; i++)
+		if (c->lanes[i].role == ANT_LANE_ROLE_RECEIVER)
+			ant_lane_sleeping(&c->lanes[i].l, on);
+}
+
+int conn_lanes_wait(struct ant_conn *c, int timeout_ms)
+{
+	sleeping(c, 1);
+	if (conn_lanes_poll(c)) {
+		sleeping(c, 0);
+		return 0;
+	}
+	struct pollfd pfd[2] = { { .fd = c->sock, .events = POLLIN },
+				 { .fd = c->bell, .events = POLLIN } };
+	int pr = poll(pfd, 2, timeout_ms);
+	sleeping(c, 0);
+	if (pr < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (pr == 0)
+		return -ETIMEDOUT;
+	if (pfd[1].revents & POLLIN) {
+		uint64_t v;
+		if (read(c->bell, &v, sizeof(v)) < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+	}
+	if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+		return conn_pump_now(c);
+	return 0;
+}
+
+int conn_lanes_reply(struct ant_conn *c, struct ant_item *it)
+{
+	struct conn_lane *req = lane_by_id(c, it->lane_id);
+	struct conn_lane *res = lane_by_id(c, it->lane_id + 1);
+	if (req && !res)
+		return -ENOENT;   /* antd carries the answer */
+	if (!req) {
+		/* Its app is gone (antd dropped the lanes): nobody to answer. */
+		if (c->lane_held)
+			c->lane_held--;
+		it->kind = 0;
+		it->lane_id = 0;
+		return 0;
+	}
+	const struct ant_cica_hdr *h = (const void *)it->page;
+	struct ant_lane_slot head = { .kind = ANT_LANE_RESULT, .ticket = it->ticket,
+				      .token = it->lane_token,
+				      .about = it->lane_seq << 8 | it->lane_slot };
+	int r = ant_lane_post(&res->l, &head, it->page, h->used);
+	if (r < 0)
+		return r;
+	/* Done only once the answer is published: a death between the two
+	 * leaves antd an answered request, which it does not replay. */
+	ant_lane_done(&req->l, it->lane_slot, it->lane_seq);
+	if (c->lane_held)
+		c->lane_held--;
+	c->lane_calls++;
+	it->kind = 0;
+	it->lane_id = 0;
+	return 0;
+}
+
+int conn_lanes_adopt(struct ant_conn *c, struct ant_item *it, const void *req)
+{
+	const struct ant_cica_hdr *h = req;
+	int r = conn_send(c, ANT_M_ADOPT, 0, req, h->used, -1);
+	if (r < 0)
+		return r;
+	/* antd marks the slot done as it takes the call over (not us: it
+	 * checks that we still hold it). */
+	if (c->lane_held)
+		c->lane_held--;
+	it->lane_id = 0;
+	return 0;
+}

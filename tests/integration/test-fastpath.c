@@ -1,0 +1,371 @@
+/* test-fastpath.c - the fast path (docs/fastpath.md): calls in lanes past antd, and every guarantee kept: replay after kills, deadlines, cancel, stopped servers, hostile apps, antd taking over. */
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "../../ipc/conn.h"   /* a hostile app writes its lane by hand */
+
+static const char echo_stack[] =
+	"{ \"name\": \"t-fast\", \"fast_path\": true, \"servers\": ["
+	" {\"name\":\"e\",\"exec\":\"echo\"} ]}";
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static struct harness *cur;   /* the test's stack, for its log when a call fails */
+
+static void call_echo(struct ant_conn *c, const char *server, const char *arg)
+{
+	static struct ant_result res;
+	struct ant_call call = { .server = server, .op = "echo", .arg = arg, .arglen = strlen(arg) };
+	int r = ant_call_sync(c, &call, &res);
+	if (r != 0 && cur) {
+		char *log = harness_read(cur, "antd.log");
+		fprintf(stderr, "antd.log:\n%s\n", log);
+		free(log);
+	}
+	ck_assert_msg(r == 0, "call %s(%s): %d %s: %.*s", server, arg, r, ant_errname(r),
+		      (int)res.len, res.bytes ? (const char *)res.bytes : "");
+	ck_assert_uint_eq(res.len, strlen(arg));
+	ck_assert(memcmp(res.bytes, arg, res.len) == 0);
+}
+
+START_TEST(calls_travel_in_lanes_and_come_back_right)
+{
+	struct harness h;
+	cur = &h;
+	harness_start(&h, echo_stack);
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	for (int i = 0; i < 2000; i++) {
+		char arg[64];
+		snprintf(arg, sizeof(arg), "call %d %s", i, i % 3 ? "x" : "a longer argument");
+		call_echo(c, "e", arg);
+	}
+	/* Every one of them in the lane: antd never routed one. */
+	ck_assert_uint_eq(ant_fast_calls(c), 2000);
+	ck_assert_int_eq(harness_server_num(&h, "e", "served"), 0);
+	/* The same trace a call through antd gets. */
+	ck_assert_int_eq(harness_call(c, "e", "echo", "t", 0, &res), 0);
+	char trace[128];
+	harness_trace(c, &res, trace, sizeof(trace));
+	ck_assert_str_eq(trace, "app e app");
+	/* Async calls, waited for in any order, each with its own bytes. */
+	uint64_t t[12];
+	for (int i = 0; i < 12; i++) {
+		char arg[8];
+		snprintf(arg, sizeof(arg), "a%d", i);
+		struct ant_call call = { .server = "e", .op = "echo", .arg = arg, .arglen = strlen(arg) };
+		ck_assert_int_eq(ant_call_async(c, &call, &t[i]), 0);
+	}
+	for (int i = 11; i >= 0; i--) {
+		char arg[8];
+		snprintf(arg, sizeof(arg), "a%d", i);
+		ck_assert_int_eq(ant_wait(c, t[i], &res, 5000), 0);
+		ck_assert_uint_eq(res.ticket, t[i]);
+		ck_assert(res.len == strlen(arg) && memcmp(res.bytes, arg, res.len) == 0);
+	}
+	ck_assert_int_eq(ant_wait(c, 0, &res, 0), -ETIMEDOUT);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(forwards_and_data_icas_go_through_antd)
+{
+	struct harness h;
+	cur = &h;
+	harness_start(&h, "{ \"name\": \"t-fast-chain\", \"fast_path\": true, \"servers\": ["
+			  " {\"name\":\"relay1\",\"exec\":\"relay\",\"args\":[\"relay2\"],\"calls\":[\"relay2\"]},"
+			  " {\"name\":\"relay2\",\"exec\":\"echo\"} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	/* relay1 takes the call from its lane and forwards it: antd adopts it. */
+	for (int i = 0; i < 200; i++) {
+		char arg[32];
+		snprintf(arg, sizeof(arg), "through %d", i);
+		call_echo(c, "relay1", arg);
+	}
+	ck_assert_int_eq(harness_call(c, "relay1", "echo", "t", 0, &res), 0);
+	char trace[128];
+	harness_trace(c, &res, trace, sizeof(trace));
+	ck_assert_str_eq(trace, "app relay1 relay2 relay1 app");
+	ck_assert_int_ge(harness_server_num(&h, "relay2", "served"), 201);
+	/* A call with a data ICA takes the slow path, the area intact. */
+	struct ant_ica *ica;
+	ck_assert_int_eq(ant_ica_alloc(c, 8192, &ica), 0);
+	memset(ica->addr, 'q', 8192);
+	uint64_t before = ant_fast_calls(c);
+	struct ant_call call = { .server = "relay2", .op = "fill", .arg = "z", .arglen = 1,
+				 .data = ica };
+	ck_assert_int_eq(ant_call_sync(c, &call, &res), 0);
+	ck_assert_uint_eq(ant_fast_calls(c), before);
+	ck_assert(res.data != NULL);
+	ck_assert_int_eq(((const char *)res.data->addr)[8191], 'z');
+	ant_ica_release(c, res.data);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+/* Tickets answered so far, to check that each is answered exactly once. */
+#define KILL_CALLS 400
+static unsigned char answered[KILL_CALLS + 1];
+
+START_TEST(killed_server_lane_calls_answered_exactly_once)
+{
+	struct harness h;
+	cur = &h;
+	harness_start(&h, "{ \"name\": \"t-fast-kill\", \"fast_path\": true, \"servers\": ["
+			  " {\"name\":\"e\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"3\"],"
+			  "  \"max_inflight\": 4,"
+			  "  \"supervision\":{\"intensity\":{\"max_restarts\":1000},\"backoff\":{\"initial_ms\":0}}} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	memset(answered, 0, sizeof(answered));
+	uint64_t first = 0;
+	unsigned sent = 0, got = 0, kills = 0;
+	double next_kill = now_s() + 0.05;
+	while (got < KILL_CALLS) {
+		while (sent < KILL_CALLS && sent - got < 8) {
+			char arg[16];
+			snprintf(arg, sizeof(arg), "k%u", sent);
+			struct ant_call call = { .server = "e", .op = "echo", .arg = arg,
+						 .arglen = strlen(arg) };
+			uint64_t t;
+			ck_assert_int_eq(ant_call_async(c, &call, &t), 0);
+			if (!first)
+				first = t;
+			ck_assert_uint_eq(t, first + sent);
+			sent++;
+		}
+		int r = ant_wait(c, 0, &res, 20000);
+		ck_assert_msg(r == 0, "no answer in 20 s (%d), %u of %u answered", r, got, sent);
+		uint64_t k = res.ticket - first;
+		ck_assert_uint_lt(k, KILL_CALLS);
+		ck_assert_msg(!answered[k], "ticket %llu answered twice", (unsigned long long)res.ticket);
+		answered[k] = 1;
+		got++;
+		char arg[16];
+		snprintf(arg, sizeof(arg), "k%llu", (unsigned long long)k);
+		ck_assert_int_eq(res.retval, 0);
+		ck_assert(res.len == strlen(arg) && memcmp(res.bytes, arg, res.len) == 0);
+		if (now_s() > next_kill && kills < 12) {
+			pid_t pid = harness_server_pid_now(&h, "e");
+			if (pid > 0 && kill(pid, SIGKILL) == 0)
+				kills++;
+			next_kill = now_s() + 0.05;
+		}
+	}
+	ck_assert_int_ge(kills, 5);
+	/* Nothing more comes: no second answer to any ticket. */
+	ck_assert_int_eq(ant_wait(c, 0, &res, 300), -ETIMEDOUT);
+	ck_assert_uint_gt(ant_fast_calls(c), KILL_CALLS / 2);
+	ck_assert_int_gt(harness_server_num(&h, "e", "replays"), 0);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(hung_lane_request_meets_its_deadline)
+{
+	struct harness h;
+	cur = &h;
+	harness_start(&h, "{ \"name\": \"t-fast-hang\", \"fast_path\": true, \"servers\": ["
+			  " {\"name\":\"e\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"5000\"],"
+			  "  \"supervision\":{\"deadline_ms\":300,\"backoff\":{\"initial_ms\":0}}} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	double t0 = now_s();
+	struct ant_call call = { .server = "e", .op = "echo", .arg = "h", .arglen = 1 };
+	int r = ant_call_sync(c, &call, &res);
+	double took = now_s() - t0;
+	/* Killed at each deadline, replayed, and failed as poison in the end:
+	 * never a wait for the 5 s the server pauses. */
+	ck_assert_int_eq(r, ANT_E_DEADLINE);
+	ck_assert_msg(took < 4.5, "took %.2f s", took);
+	ck_assert_uint_eq(ant_fast_calls(c), 1);
+	ck_assert_int_ge(harness_server_num(&h, "e", "restarts"), 1);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "hang: deadline 300 ms exceeded holding a request of lane"),
+		      "%s", log);
+	free(log);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(cancelled_lane_call_is_answered_once)
+{
+	struct harness h;
+	cur = &h;
+	harness_start(&h, "{ \"name\": \"t-fast-cancel\", \"fast_path\": true, \"servers\": ["
+			  " {\"name\":\"e\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"400\"]} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	struct ant_call call = { .server = "e", .op = "echo", .arg = "c", .arglen = 1 };
+	uint64_t t;
+	ck_assert_int_eq(ant_call_async(c, &call, &t), 0);
+	ck_assert_uint_eq(ant_fast_calls(c), 1);
+	harness_sleep_ms(50);
+	double t0 = now_s();
+	ck_assert_int_eq(ant_cancel(c, t), 0);
+	ck_assert_int_eq(ant_wait(c, t, &res, 5000), 0);
+	ck_assert_int_eq(res.retval, ANT_E_CANCELLED);
+	ck_assert_msg(now_s() - t0 < 0.3, "cancel took %.2f s", now_s() - t0);
+	/* Its real result comes in the lane later, and is dropped. */
+	ck_assert_int_eq(ant_wait(c, 0, &res, 800), -ETIMEDOUT);
+	call_echo(c, "e", "after");
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(stopped_server_fails_lane_calls_and_comes_back)
+{
+	struct harness h;
+	cur = &h;
+	harness_start(&h, echo_stack);
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	call_echo(c, "e", "before");
+	ck_assert_int_eq(harness_antctl(NULL, "--run-dir", h.dir, "stop", "e", NULL), 0);
+	struct ant_call call = { .server = "e", .op = "echo", .arg = "s", .arglen = 1 };
+	ck_assert_int_eq(ant_call_sync(c, &call, &res), ANT_E_SERVER_STOPPED);
+	ck_assert_int_eq(harness_antctl(NULL, "--run-dir", h.dir, "start", "e", NULL), 0);
+	double t0 = now_s();
+	while (!harness_server_state_is(&h, "e", "running") && now_s() - t0 < 5)
+		harness_sleep_ms(10);
+	uint64_t before = ant_fast_calls(c);
+	for (int i = 0; i < 50; i++)
+		call_echo(c, "e", "again");
+	/* Its lanes opened again for the new process. */
+	ck_assert_uint_ge(ant_fast_calls(c), before + 45);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(app_gone_with_calls_in_its_lanes)
+{
+	struct harness h;
+	cur = &h;
+	harness_start(&h, "{ \"name\": \"t-fast-gone\", \"fast_path\": true, \"servers\": ["
+			  " {\"name\":\"e\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"20\"],"
+			  "  \"max_inflight\": 4} ]}");
+	pid_t pid = harness_server_pid(&h, "e");
+	for (int round = 0; round < 5; round++) {
+		struct ant_conn *c = harness_connect(&h);
+		for (int i = 0; i < 10; i++) {
+			struct ant_call call = { .server = "e", .op = "echo", .arg = "g", .arglen = 1 };
+			ck_assert_int_eq(ant_call_async(c, &call, NULL), 0);
+		}
+		ant_close(c);
+	}
+	struct ant_conn *c = harness_connect(&h);
+	call_echo(c, "e", "still here");
+	ck_assert_uint_eq(ant_fast_calls(c), 1);
+	ck_assert_int_eq(harness_server_pid(&h, "e"), pid);   /* nobody died of it */
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(hostile_app_writing_its_lane_hurts_only_itself)
+{
+	struct harness h;
+	cur = &h;
+	harness_start(&h, echo_stack);
+	pid_t pid = harness_server_pid(&h, "e");
+	struct ant_conn *bad = harness_connect(&h);
+	struct ant_conn *good = harness_connect(&h);
+	call_echo(bad, "e", "hello");
+	struct conn_lane *cl = NULL;
+	for (unsigned i = 0; i < bad->nlanes; i++)
+		if (bad->lanes[i].role == ANT_LANE_ROLE_SENDER)
+			cl = &bad->lanes[i];
+	ck_assert(cl != NULL);
+	/* Garbage pages, pages for another server, pages with a data ICA or
+	 * too many frames, a slot whose seq skips, the closed flag it cannot
+	 * write; between them good calls from another app. */
+	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
+	for (int k = 0; k < 40; k++) {
+		struct ant_lane_slot head = { .kind = ANT_LANE_REQUEST, .ticket = 1000 + k };
+		ant_cica_init(page, 1, "echo", "x", 1, ANT_FF_RETURN_NEEDED);
+		struct ant_cica_hdr *ph = (void *)page;
+		switch (k % 5) {
+		case 0: memset(page, 0xa5, sizeof(page)); break;
+		case 1: ant_cica_current(page)->callee = 7; break;
+		case 2: ph->data.gen = 3; ph->data.size = 4096; break;
+		case 3: ant_cica_push(page, 1, "echo", "y", 1, ANT_FF_RETURN_NEEDED); break;
+		case 4: head.kind = 77; break;
+		}
+		int r = ant_lane_post(&cl->l, &head, page, k % 5 == 0 ? sizeof(page) : ph->used);
+		if (r >= 0 && k % 7 == 0)
+			__atomic_add_fetch(&cl->l.slot[r].seq, 5, __ATOMIC_RELEASE);
+		call_echo(good, "e", "good");
+	}
+	ck_assert_int_eq(harness_server_pid(&h, "e"), pid);
+	ck_assert_uint_ge(ant_fast_calls(good), 40);
+	ant_close(bad);
+	call_echo(good, "e", "still good");
+	ant_close(good);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(request_faults_switch_the_fast_path_off)
+{
+	struct harness h;
+	cur = &h;
+	harness_start(&h, "{ \"name\": \"t-fast-inject\", \"fast_path\": true, \"servers\": ["
+			  " {\"name\":\"e\",\"exec\":\"echo\","
+			  "  \"supervision\":{\"backoff\":{\"initial_ms\":0}}} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	call_echo(c, "e", "fast");
+	ck_assert_uint_eq(ant_fast_calls(c), 1);
+	harness_inject(&h, "e", "kill", "{\"nth\":3}");
+	for (int i = 0; i < 6; i++)
+		call_echo(c, "e", "slow");   /* the third is killed and replayed */
+	ck_assert_uint_eq(ant_fast_calls(c), 1);
+	ck_assert_int_eq(harness_server_num(&h, "e", "restarts"), 1);
+	ck_assert_int_eq(harness_server_num(&h, "e", "replays"), 1);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "fast path off: a fault is armed on requests"), "%s", log);
+	free(log);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+static Suite *fastpath_suite(void)
+{
+	Suite *s = suite_create("fastpath");
+	TCase *tc = tcase_create("lanes");
+	tcase_add_unchecked_fixture(tc, harness_base_setup, harness_base_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, calls_travel_in_lanes_and_come_back_right);
+	tcase_add_test(tc, forwards_and_data_icas_go_through_antd);
+	tcase_add_test(tc, killed_server_lane_calls_answered_exactly_once);
+	tcase_add_test(tc, hung_lane_request_meets_its_deadline);
+	tcase_add_test(tc, cancelled_lane_call_is_answered_once);
+	tcase_add_test(tc, stopped_server_fails_lane_calls_and_comes_back);
+	tcase_add_test(tc, app_gone_with_calls_in_its_lanes);
+	tcase_add_test(tc, hostile_app_writing_its_lane_hurts_only_itself);
+	tcase_add_test(tc, request_faults_switch_the_fast_path_off);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
+ANT_TEST_MAIN(fastpath_suite)
