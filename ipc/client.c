@@ -154,6 +154,9 @@ static int pump_one(struct ant_conn *c, int wait)
 	memcpy(&h, buf, sizeof(h));
 	const unsigned char *p = buf + sizeof(h);
 	size_t plen = (size_t)n - sizeof(h);
+	c->received++;
+	if (h.type == ANT_M_RESULT && c->is_server && c->awaiting)
+		c->awaiting--;
 	if (h.type == ANT_M_BELL || h.type == ANT_M_LANE || h.type == ANT_M_LANE_DROP) {
 		int r = conn_lanes_on_msg(c, h.type, p, fds, nfds);
 		if (r == ANT_E_PROTOCOL)
@@ -590,6 +593,8 @@ int ant_call_async(struct ant_conn *c, const struct ant_call *call, uint64_t *ti
 	r = conn_send(c, ANT_M_CALL, 0, page, h->used, -1);
 	if (r < 0)
 		return r;
+	if (c->is_server)
+		c->awaiting++;
 	detach_after_send(c, page);
 	if (ticket)
 		*ticket = h->ticket;
@@ -869,6 +874,9 @@ int ant_reply(struct ant_conn *c, struct ant_item *it, int32_t retval,
 	if (it->kind != ANT_ITEM_REQUEST && it->kind != ANT_ITEM_RETURN)
 		return -EINVAL;
 	struct ant_cica_hdr *h = (void *)it->page;
+	unsigned char req[ANT_CICA_SIZE] __attribute__((aligned(8)));
+	if (it->lane_id)
+		memcpy(req, it->page, h->used);   /* for an ADOPT: the call as taken */
 	int r;
 	if (data)
 		r = attach_data(c, it->page, data, data_flags);
@@ -878,9 +886,6 @@ int ant_reply(struct ant_conn *c, struct ant_item *it, int32_t retval,
 		r = 0;
 	if (r < 0)
 		return r;
-	unsigned char req[ANT_CICA_SIZE] __attribute__((aligned(8)));
-	if (it->lane_id)
-		memcpy(req, it->page, h->used);   /* for an ADOPT: the call as taken */
 	r = ant_cica_set_result(it->page, retval, bytes, n);
 	if (r < 0)
 		return r;
@@ -937,5 +942,8 @@ int ant_forward(struct ant_conn *c, struct ant_item *it, const struct ant_forwar
 		return r;
 	if (FP_ARMED(c))
 		fp_on_send(c, it, fw->data ? fw->data : (h->data.gen ? conn_ica_find(c, &h->data) : NULL));
-	return send_held(c, ANT_M_FORWARD, it);
+	r = send_held(c, ANT_M_FORWARD, it);
+	if (r == 0 && fw->return_needed)
+		c->awaiting++;
+	return r;
 }

@@ -41,6 +41,7 @@ struct conn_lane {
 	int role;                    /* ANT_LANE_ROLE_* */
 	unsigned peer;               /* the other end */
 	struct ant_lane l;
+	struct ant_lane_who who;     /* receiver: from the ack area, when mapped */
 	int post_fd, ack_fd;
 };
 
@@ -81,6 +82,9 @@ struct ant_conn {
 	struct lane_out *outs;       /* application: calls in lanes, unanswered */
 	unsigned nouts, capouts;
 	unsigned lane_held;          /* server: requests taken from lanes, unanswered */
+	unsigned awaiting;           /* server: its calls and forwards whose results are
+					due on the socket (taken before lane requests) */
+	uint64_t received;           /* messages received on the socket */
 	uint64_t lane_calls;         /* calls made (app) or answered (server) in lanes */
 	uint64_t rng;                /* tokens */
 };

@@ -26,10 +26,15 @@ size_t ant_area_round(size_t size)
 
 int ant_area_create(size_t size)
 {
+	return ant_area_create_named(size, "ant-ica");
+}
+
+int ant_area_create_named(size_t size, const char *name)
+{
 	size_t sz = ant_area_round(size);
 	if (!sz)
 		return -EINVAL;
-	int fd = memfd_create("ant-ica", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, (off_t)sz) < 0 ||

@@ -12,6 +12,7 @@
 _Static_assert(sizeof(struct ant_lane_hdr) == 64, "lane header is 64 bytes");
 _Static_assert(sizeof(struct ant_lane_slot) == 64 + ANT_CICA_SIZE, "slot header is 64 bytes");
 _Static_assert(sizeof(struct ant_lane_ack_hdr) == 64, "ack header is 64 bytes");
+_Static_assert(sizeof(struct ant_lane_who) == 20, "who is 20 bytes");
 
 #define LOAD_ACQ(p)      __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define LOAD_RLX(p)      __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -35,10 +36,10 @@ int ant_lane_create(unsigned nslots, unsigned from, unsigned to, int *post_fd, i
 	if (nslots < 1 || nslots > ANT_LANE_SLOTS_MAX || from > UINT16_MAX || to > UINT16_MAX)
 		return -EINVAL;
 	size_t ps = ant_lane_post_size(nslots);
-	int pf = ant_area_create(ps), af = -1, r;
+	int pf = ant_area_create_named(ps, "ant-lane"), af = -1, r;
 	if (pf < 0)
 		return pf;
-	af = ant_area_create(ant_lane_ack_size(nslots));
+	af = ant_area_create_named(ant_lane_ack_size(nslots), "ant-lane");
 	if (af < 0) {
 		close(pf);
 		return af;
@@ -253,7 +254,7 @@ unsigned ant_lane_taken(const struct ant_lane *l)
 	return n;
 }
 
-enum ant_cica_fault ant_lane_request_fix(void *page, size_t len, const struct ant_lane_hdr *lh,
+enum ant_cica_fault ant_lane_request_fix(void *page, size_t len, const struct ant_lane_who *lh,
 					 unsigned nservers, uint64_t ticket)
 {
 	enum ant_cica_fault f = ant_cica_validate(page, len, nservers);

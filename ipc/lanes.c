@@ -58,6 +58,7 @@ static int on_lane(struct ant_conn *c, const struct ant_m_lane *m, int *fds, uns
 		return r;
 	cl->id = m->id;
 	cl->role = m->role;
+	memcpy(&cl->who, &cl->l.ack_hdr->who, sizeof(cl->who));
 	cl->peer = m->peer;
 	cl->post_fd = fds[0];
 	cl->ack_fd = fds[1];
@@ -236,6 +237,15 @@ static unsigned poll_requests(struct ant_conn *c, struct conn_lane *cl)
 {
 	unsigned n = 0;
 	struct ant_lane_slot s;
+	/* Results before requests: one due on the socket may have come
+	 * while a request waited in a lane. */
+	while (c->awaiting) {
+		uint64_t before = c->received;
+		if (conn_pump_now(c) < 0 || c->received == before)
+			break;
+	}
+	if (!TAILQ_EMPTY(&c->results))
+		return 0;   /* they go first; the lane waits for the next look */
 	while (c->lane_held < (c->max_inflight ? c->max_inflight : 1)) {
 		unsigned bad;
 		int idx = ant_lane_take(&cl->l, &s, &bad);
@@ -245,11 +255,9 @@ static unsigned poll_requests(struct ant_conn *c, struct conn_lane *cl)
 		}
 		if (idx < 0)
 			return n;
-		struct ant_lane_hdr lh;
-		memcpy(&lh, cl->l.hdr, sizeof(lh));
-		if (s.kind != ANT_LANE_REQUEST ||
-		    ant_lane_request_fix(s.page, s.len, &lh, c->nservers, s.ticket) != ANT_CICA_OK ||
-		    lh.to != c->self_id) {
+		if (s.kind != ANT_LANE_REQUEST || cl->who.to != c->self_id ||
+		    ant_lane_request_fix(s.page, s.len, &cl->who, c->nservers, s.ticket) !=
+			    ANT_CICA_OK) {
 			ant_lane_done(&cl->l, (unsigned)idx, s.seq);   /* its app's garbage */
 			continue;
 		}
@@ -294,10 +302,11 @@ static void sleeping(struct ant_conn *c, int on)
 
 int conn_lanes_wait(struct ant_conn *c, int timeout_ms)
 {
+	uint64_t before = c->received;
 	sleeping(c, 1);
-	if (conn_lanes_poll(c)) {
+	if (conn_lanes_poll(c) || c->received != before) {
 		sleeping(c, 0);
-		return 0;
+		return 0;   /* something new to look at */
 	}
 	struct pollfd pfd[2] = { { .fd = c->sock, .events = POLLIN },
 				 { .fd = c->bell, .events = POLLIN } };

@@ -88,8 +88,10 @@ static json_t *status_json(struct antd *d)
 		const struct instance *in = s->cur;
 		json_t *o = json_pack("{s:s, s:i, s:i, s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:o, s:o}",
 				      "name", s->conf->name, "id", (int)id, "pid", (int)in->pid,
-				      "state", server_state_name(s->state), "inflight", (int)s->held,
-				      "queued", (int)s->requests.len, "results_queued",
+				      "state", server_state_name(s->state),
+				      "inflight", (int)(s->held + lanes_held(d, s)),
+				      "queued", (int)(s->requests.len + lanes_queued(d, s)),
+				      "results_queued",
 				      (int)s->results.len, "served", (json_int_t)s->served,
 				      "errors", (json_int_t)s->errors, "failed", (json_int_t)s->failed,
 				      "uptime_s", secs(in->pid > 0 ? now - in->started_ns : 0),
@@ -111,6 +113,7 @@ static json_t *status_json(struct antd *d)
 			if (c && c->gen && c->state == CALL_HELD && c->at == id)
 				json_array_append_new(holding, json_sprintf("%u:%u", c->index, c->gen));
 		}
+		lanes_holding(d, s, holding);   /* and in its lanes, as lane:slot */
 		json_object_set_new(o, "holding", holding);
 		json_object_set_new(o, "restarts", json_integer((json_int_t)s->restarts));
 		json_object_set_new(o, "replays", json_integer((json_int_t)s->replays));

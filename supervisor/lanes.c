@@ -39,6 +39,7 @@ struct lane_pair {                /* an app and one server it may call */
 	unsigned server;
 	int app_bell;                 /* a dup of the app's bell */
 	struct lane_end req, res;     /* app -> server, server -> app */
+	struct ant_lane_who who;      /* the request lane's sender, as antd saw it */
 	uint64_t seen_seq[LANE_SLOTS];/* a taken slot's seq when antd first saw it ... */
 	uint64_t seen_ns[LANE_SLOTS]; /* ... and when */
 	uint64_t cancelled[LANE_SLOTS]; /* tickets the app cancelled while in the lane */
@@ -189,6 +190,8 @@ void lanes_app_welcome(struct antd *d, struct peer *app)
 		p->app = peer_key(app);
 		p->server = id;
 		p->app_bell = -1;
+		p->req.post = p->req.ack = p->req.post_ro = p->req.ack_ro = -1;
+		p->res.post = p->res.ack = p->res.post_ro = p->res.ack_ro = -1;
 		uint32_t pid = ++L->next_pair;
 		int r = end_make(&p->req, 2 * pid, ANT_PEER_APP, id);
 		if (r == 0 && (r = end_make(&p->res, 2 * pid + 1, id, ANT_PEER_APP)) < 0)
@@ -207,11 +210,10 @@ void lanes_app_welcome(struct antd *d, struct peer *app)
 		}
 		/* Who the caller is, as antd saw it: the receiver writes it into
 		 * each request (a server that forwards vouches for it further). */
-		struct ant_lane_hdr *h = p->req.l.hdr;
-		h->serial = serial;
-		h->caller_pid = (uint32_t)app->pid;
-		h->caller_uid = app->uid;
-		h->caller_gid = app->gid;
+		p->who = (struct ant_lane_who){ .from = ANT_PEER_APP, .to = (uint16_t)id,
+						.serial = serial, .caller_pid = (uint32_t)app->pid,
+						.caller_uid = app->uid, .caller_gid = app->gid };
+		p->req.l.ack_hdr->who = p->who;
 		if (!server_accepts(&d->servers[id]))
 			STORE_REL(&p->req.l.ack_hdr->closed, 1u);
 		p->next = made;
@@ -295,9 +297,7 @@ static int slot_page(struct lane_pair *p, unsigned i, unsigned char *page, size_
 		return -1;
 	memcpy(page, sl->page, n);
 	*len = n;
-	struct ant_lane_hdr h;
-	memcpy(&h, p->req.l.hdr, sizeof(h));
-	return ant_lane_request_fix(page, n, &h, nservers, *ticket) == ANT_CICA_OK ? 0 : -1;
+	return ant_lane_request_fix(page, n, &p->who, nservers, *ticket) == ANT_CICA_OK ? 0 : -1;
 }
 
 /* Did the server publish an answer to request slot i (taken with seq)? */
@@ -428,6 +428,27 @@ unsigned lanes_held(struct antd *d, const struct server *s)
 	return n;
 }
 
+unsigned lanes_queued(struct antd *d, const struct server *s)
+{
+	unsigned n = 0;
+	for (struct lane_pair *p = d->lanes.pairs; p; p = p->next)
+		if (p->server == s->id)
+			n += ant_lane_posted(&p->req.l);
+	return n;
+}
+
+void lanes_holding(struct antd *d, const struct server *s, json_t *arr)
+{
+	for (struct lane_pair *p = d->lanes.pairs; p; p = p->next) {
+		if (p->server != s->id)
+			continue;
+		const struct ant_lane *l = &p->req.l;
+		for (unsigned i = 0; i < l->nslots; i++)
+			if (LOAD_ACQ(&l->ack[i].taken) != LOAD_ACQ(&l->ack[i].done))
+				json_array_append_new(arr, json_sprintf("lane %u:%u", p->req.id, i));
+	}
+}
+
 static struct lane_pair *pair_of_req(struct antd *d, uint32_t lane_id)
 {
 	for (struct lane_pair *p = d->lanes.pairs; p; p = p->next)
@@ -452,17 +473,16 @@ uint64_t lanes_adopt(struct antd *d, struct server *s, uint32_t lane_id, uint32_
 			 lane_id);
 		return 0;
 	}
-	struct ant_lane_hdr h;
-	memcpy(&h, l->hdr, sizeof(h));
 	const struct ant_cica_hdr *ch = (const void *)page;
 	uint64_t ticket = len >= sizeof(*ch) ? ch->ticket : 0;
-	enum ant_cica_fault f = ant_lane_request_fix(page, len, &h, d->stack->nservers, ticket);
-	STORE_REL(&l->ack[slot].done, taken);
+	enum ant_cica_fault f = ant_lane_request_fix(page, len, &p->who, d->stack->nservers, ticket);
 	if (f != ANT_CICA_OK) {
+		/* The slot stays taken: the cut-off's death replays it. */
 		snprintf(why, whylen, "ADOPT of an invalid request: %s",
 			 f == ANT_CICA_FAULT_MAX ? "not a call of its lane" : ant_cica_fault_str(f));
 		return 0;
 	}
+	STORE_REL(&l->ack[slot].done, taken);
 	d->lanes.adopted++;
 	return p->app;
 }

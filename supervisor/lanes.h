@@ -55,8 +55,13 @@ void lanes_server_died(struct antd *d, struct server *s);
 void lanes_server_closed(struct antd *d, struct server *s);
 /* Switch the fast path off for good (why: for the log and status). */
 void lanes_off(struct antd *d, const char *why);
-/* Requests taken in s's lanes and not done. */
+/* Requests taken in s's lanes and not done; posted and not taken yet. */
 unsigned lanes_held(struct antd *d, const struct server *s);
+unsigned lanes_queued(struct antd *d, const struct server *s);
+/* The same, each as "lane L:S" (its lane's id, its slot) appended to arr
+ * (a JSON array: antctl status's "holding"). */
+#include <jansson.h>
+void lanes_holding(struct antd *d, const struct server *s, json_t *arr);
 
 /*
  * ADOPT from s: the request it took in slot `slot` of its request lane

@@ -47,6 +47,13 @@ static void usage(FILE *f)
 	}
 }
 
+void bench_usage_fast_path(FILE *f)
+{
+	fprintf(f,
+		"  --fast-path        the stack has \"fast_path\": true: calls without a data\n"
+		"                     ICA go in lanes past antd (docs/fastpath.md)\n");
+}
+
 void bench_usage_progress(FILE *f)
 {
 	fprintf(f,
@@ -97,6 +104,7 @@ static int common_option(int ch, struct opts *o)
 	switch (ch) {
 	case 'j': o->json = 1; return 1;
 	case 'a': o->antd = optarg; return 1;
+	case 'F': o->fast_path = 1; return 1;
 	case 's': o->server_path = optarg; return 1;
 	case 'q': o->progress = PROGRESS_NEVER; return 1;
 	case 'P': o->progress = PROGRESS_ALWAYS; return 1;

@@ -43,6 +43,7 @@ static void all_usage(FILE *f)
 		"                     and \"runs\" (every command's own JSON)\n"
 		"  --antd PATH, --server-path DIRS, --cpu N   passed to every command\n",
 		RUNS_MAX);
+	bench_usage_fast_path(f);
 	bench_usage_progress(f);
 	fprintf(f,
 		"  --help             this text\n"
@@ -75,6 +76,8 @@ static json_t *run_json(const struct opts *o, const char *const *args, int stack
 		argv[n++] = "--server-path";
 		argv[n++] = o->server_path;
 	}
+	if (stack && o->fast_path)
+		argv[n++] = "--fast-path";
 	if (o->cpu >= 0) {
 		snprintf(cpu, sizeof(cpu), "%ld", o->cpu);
 		argv[n++] = "--cpu";

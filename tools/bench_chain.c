@@ -78,6 +78,7 @@ static void chain_usage(FILE *f)
 		"                     without them it says why on stderr, and the bench\n"
 		"                     runs without it (same exit status)\n",
 		ARG_SIZE, ARG_SIZE, DEPTH_MAX, CHURN_MAX, TRACE_CALLS);
+	bench_usage_fast_path(f);
 	bench_usage_progress(f);
 	fprintf(f,
 		"  --help             this text\n"
@@ -424,6 +425,7 @@ static int print_json(const struct opts *o, const struct chain_run *cr)
 		return -1;
 	json_object_set_new(root, "cpu", o->cpu >= 0 ? json_integer(o->cpu) : json_null());
 	json_object_set_new(root, "busy_poll_us", json_integer(o->busy_poll_us));
+	json_object_set_new(root, "fast_path", json_boolean(o->fast_path));
 	if (o->ret == RET_BOTH) {
 		json_object_set_new(root, "sequential", bench_stats_json(&s[0], fl->median_ns));
 		json_object_set_new(root, "direct", bench_stats_json(&s[1], fl->median_ns));

@@ -51,6 +51,7 @@ static void data_usage(FILE *f)
 		"                     copy (log-log; FILE ends in .svg or .png; gnuplot)\n"
 		"  --antd PATH, --server-path DIRS, --cpu N   as for ant-bench chain\n",
 		SIZE_MAX_MB);
+	bench_usage_fast_path(f);
 	bench_usage_progress(f);
 	fprintf(f,
 		"  --help             this text\n"

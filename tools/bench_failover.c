@@ -54,6 +54,7 @@ static void failover_usage(FILE *f)
 		"                     stack key cpu_affinity) on CPU N; default: wherever the\n"
 		"                     kernel places them\n",
 		TARGET_COLD_MEDIAN_US, TARGET_WARM_MEDIAN_US, TARGET_P99_US);
+	bench_usage_fast_path(f);
 	bench_usage_progress(f);
 	fprintf(f,
 		"  --help             this text\n"

@@ -49,6 +49,7 @@ static void load_usage(FILE *f)
 		"                     1 and 16 were measured\n"
 		"  --antd PATH, --server-path DIRS, --cpu N   as for ant-bench chain\n",
 		HOLD_MS, APPS_MAX, INFLIGHT_MAX, INFLIGHT_MAX);
+	bench_usage_fast_path(f);
 	bench_usage_progress(f);
 	fprintf(f,
 		"  --help             this text\n"

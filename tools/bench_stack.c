@@ -54,6 +54,8 @@ json_t *bench_stack_json(const char *name, json_t *servers, const char *app_call
 		json_object_set_new(root, "cpu_affinity", json_pack("[I]", (json_int_t)o->cpu));
 	if (root && o->busy_poll_us > 0)
 		json_object_set_new(root, "busy_poll_us", json_integer(o->busy_poll_us));
+	if (root && o->fast_path)
+		json_object_set_new(root, "fast_path", json_true());
 	return root;
 }
 

@@ -96,6 +96,8 @@ void bench_print_placement(const struct opts *o, const char *who)
 		printf("  processes placed by the kernel (--cpu N pins them all to one CPU)\n");
 	if (o->busy_poll_us)
 		printf("  antd busy-polls %ld us after each message (busy_poll_us)\n", o->busy_poll_us);
+	if (o->fast_path)
+		printf("  fast path on: calls without a data ICA go in lanes past antd\n");
 }
 
 #define PROGRESS_EVERY_NS 100000000u    /* in place: at most 10 updates a second */

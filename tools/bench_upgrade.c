@@ -58,6 +58,7 @@ static void upgrade_usage(FILE *f)
 		"                     this program)\n"
 		"  --cpu N            run everything on CPU N\n",
 		QUIET_CALLS, TARGET_PAUSE_P99_US, TARGET_REEXEC_P99_US);
+	bench_usage_fast_path(f);
 	bench_usage_progress(f);
 	fprintf(f, "  --help             this text\n  --version          the version\n");
 }

@@ -86,7 +86,7 @@ pid_t harness_wait_state(struct harness *h, const char *name, const char *state,
 void harness_expect_echo(struct ant_conn *c, const char *server, const char *arg);
 /* No other result arrives for c within 300 ms (no call answered twice). */
 void harness_expect_no_more_results(struct ant_conn *c);
-/* Open fds of process pid. */
+/* Open fds of process pid (but the fast path's lanes and bells). */
 int harness_count_fds(pid_t pid);
 
 /* Simple sync call with a string argument: returns retval, fills res. */

@@ -38,6 +38,7 @@ static int raw_connect(struct harness *h)
 static void expect_cut_off(int s, const char *what)
 {
 	char buf[ANT_MSG_MAX];
+	unsigned lanes = 0;
 	for (int i = 0; i < 4; i++) {
 		struct pollfd p = { .fd = s, .events = POLLIN };
 		ck_assert_msg(poll(&p, 1, 5000) == 1, "%s: antd neither answered nor hung up", what);
@@ -48,6 +49,10 @@ static void expect_cut_off(int s, const char *what)
 		}
 		struct ant_msg m;
 		memcpy(&m, buf, sizeof(m));
+		if ((m.type == ANT_M_BELL || m.type == ANT_M_LANE) && lanes++ < 2 * ANT_SERVERS_MAX) {
+			i--;   /* the fast path's lanes, sent after WELCOME */
+			continue;
+		}
 		ck_assert_msg(m.type == ANT_M_ERROR, "%s: got %s instead of a cut-off", what,
 			      ant_msg_name(m.type));
 	}

@@ -346,6 +346,58 @@ START_TEST(test_receiver_killed_leaves_each_request_once)
 }
 END_TEST
 
+/* What a receiver (and antd, adopting) makes of a request an app wrote:
+ * antd's fields written from who, anything but a plain call refused. */
+START_TEST(test_request_fix)
+{
+	struct ant_lane_who who = { .from = 0, .to = 2, .serial = 7, .caller_pid = 1234,
+				    .caller_uid = 1000, .caller_gid = 100 };
+	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
+	ck_assert_int_eq(ant_cica_init(page, 2, "echo", "abc", 3, ANT_FF_RETURN_NEEDED), 0);
+	struct ant_cica_hdr *h = (void *)page;
+	/* Lies an app might tell: ids, credentials, a replay mark, a result, a trace. */
+	h->caller_uid = 0;
+	h->caller_pid = 1;
+	h->flags |= ANT_CF_REPLAY;
+	h->call_id = 99;
+	h->id_index = 5;
+	ant_cica_current(page)->caller = 3;
+	ant_cica_trace(page, 4);
+	ck_assert_int_eq(ant_lane_request_fix(page, h->used, &who, 3, 42), ANT_CICA_OK);
+	ck_assert_uint_eq(h->caller_uid, 1000);
+	ck_assert_uint_eq(h->caller_gid, 100);
+	ck_assert_uint_eq(h->caller_pid, 1234);
+	ck_assert_uint_eq(h->ticket, 42);
+	ck_assert_uint_eq(h->call_id, ant_lane_call_id(7, 42));
+	ck_assert(h->call_id >> 63);
+	ck_assert_uint_eq(h->id_index, 0);
+	ck_assert(!(h->flags & ANT_CF_REPLAY));
+	ck_assert_uint_eq(ant_cica_current(page)->caller, 0);
+	ck_assert_uint_eq(h->trace_len, 2);
+	ck_assert(h->trace[0] == 0 && h->trace[1] == 2);
+	/* Fixing twice gives the same page (antd fixes the receiver's copy again). */
+	unsigned char again[ANT_CICA_SIZE] __attribute__((aligned(8)));
+	memcpy(again, page, h->used);
+	ck_assert_int_eq(ant_lane_request_fix(again, h->used, &who, 3, 42), ANT_CICA_OK);
+	ck_assert(memcmp(again, page, h->used) == 0);
+	/* Another callee, two frames, a data ICA: not a call of this lane. */
+	ck_assert_int_eq(ant_cica_init(page, 3, "echo", "x", 1, ANT_FF_RETURN_NEEDED), 0);
+	ck_assert_int_eq(ant_lane_request_fix(page, h->used, &who, 3, 1), ANT_CICA_FAULT_MAX);
+	ck_assert_int_eq(ant_cica_init(page, 2, "echo", "x", 1, ANT_FF_RETURN_NEEDED), 0);
+	ck_assert_int_eq(ant_cica_push(page, 2, "echo", "y", 1, ANT_FF_RETURN_NEEDED), 0);
+	ck_assert_int_eq(ant_lane_request_fix(page, h->used, &who, 3, 1), ANT_CICA_FAULT_MAX);
+	ck_assert_int_eq(ant_cica_init(page, 2, "echo", "x", 1, ANT_FF_RETURN_NEEDED), 0);
+	h->data.gen = 1;
+	h->data.size = 4096;
+	ck_assert_int_eq(ant_lane_request_fix(page, h->used, &who, 3, 1), ANT_CICA_FAULT_MAX);
+	/* Garbage, and a page cut short. */
+	memset(page, 0x5a, sizeof(page));
+	ck_assert_int_ne(ant_lane_request_fix(page, sizeof(page), &who, 3, 1), ANT_CICA_OK);
+	ck_assert_int_eq(ant_cica_init(page, 2, "echo", "x", 1, ANT_FF_RETURN_NEEDED), 0);
+	ck_assert_int_ne(ant_lane_request_fix(page, 40, &who, 3, 1), ANT_CICA_OK);
+}
+END_TEST
+
 static Suite *lane_suite(void)
 {
 	Suite *s = suite_create("lane");
@@ -357,6 +409,7 @@ static Suite *lane_suite(void)
 	tcase_add_test(tc, test_torn_slots);
 	tcase_add_test(tc, test_fifo_across_skipped_slots);
 	tcase_add_test(tc, test_read_only_views);
+	tcase_add_test(tc, test_request_fix);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("two processes");

@@ -10,6 +10,8 @@ size_t ant_area_round(size_t size);
 /* Create an area of ant_area_round(size) bytes: a memfd, close-on-exec,
  * sealed against shrinking and growing.  Returns the fd or -errno. */
 int ant_area_create(size_t size);
+/* The same under another name (/proc/PID/maps shows "memfd:NAME"). */
+int ant_area_create_named(size_t size, const char *name);
 
 /* Zero every byte of the area and give its pages back (hole punch), so a
  * recycled area shows nothing of an earlier request.  Returns 0 or -errno. */

@@ -49,10 +49,16 @@ struct ant_lane_hdr {            /* antd writes it; both peers read */
 	uint16_t from, to;           /* peer ids: server id, or ANT_PEER_APP */
 	uint32_t reserved;           /* 0 */
 	uint32_t from_gen, to_gen;   /* the instances the lane was made for */
+	uint8_t  pad[40];
+};
+
+/* Who sends in a lane, as antd saw it (in the ack area: its sender cannot
+ * write it; the receiver keeps a copy from when it mapped the lane). */
+struct ant_lane_who {
+	uint16_t from, to;           /* peer ids */
 	uint32_t serial;             /* an app's lanes: its connection's serial (call ids) */
-	uint32_t caller_pid;         /* ... and its credentials, as antd saw them */
+	uint32_t caller_pid;         /* ... and its credentials */
 	uint32_t caller_uid, caller_gid;
-	uint8_t  pad[24];
 };
 
 struct ant_lane_slot {           /* the sender writes it */
@@ -82,7 +88,8 @@ struct ant_lane_ack_hdr {        /* the receiver writes it (and antd) */
 	uint32_t closed;             /* antd: 1: senders take the slow path, and the
 					receiver takes nothing more (here, where no
 					sender can write) */
-	uint8_t  pad[52];
+	struct ant_lane_who who;     /* antd */
+	uint8_t  pad[32];
 };
 
 /* Bytes of the two areas for n slots (whole pages). */
@@ -158,14 +165,14 @@ unsigned ant_lane_taken(const struct ant_lane *l);
  * A request taken from a lane (from an application): check it as antd checks
  * a CALL (ant_cica_validate, one frame, callee the lane's receiver, no data
  * ICA, known flags) and write what antd would have written: the frame's
- * caller, the caller's credentials (from the lane's header, which antd wrote),
+ * caller, the caller's credentials (who: what antd wrote in the ack area),
  * the ticket of the slot, the call's id (ant_lane_call_id), a trace of
  * [caller, receiver]; no result, no replay mark.  The receiver and antd (when
  * it adopts the call) both run it, so both hold the same page.  Returns
  * ANT_CICA_OK, or the fault (ANT_CICA_FAULT_MAX for a page that is valid but
  * not a call this lane may carry).
  */
-enum ant_cica_fault ant_lane_request_fix(void *page, size_t len, const struct ant_lane_hdr *h,
+enum ant_cica_fault ant_lane_request_fix(void *page, size_t len, const struct ant_lane_who *who,
 					 unsigned nservers, uint64_t ticket);
 
 /* The id of an application's call made in a lane: its connection's serial

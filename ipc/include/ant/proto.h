@@ -21,7 +21,7 @@
  * ANT_MSG_FDS_MAX).
  */
 
-#define ANT_PROTO_VERSION 1u
+#define ANT_PROTO_VERSION 2u   /* 2: the fast path (ADOPT, BELL, LANE, LANE_DROP; WELCOME.lanes) */
 #define ANT_NAME_MAX      32u   /* server name, NUL included */
 
 enum ant_msg_type {
