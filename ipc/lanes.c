@@ -239,7 +239,7 @@ static unsigned poll_requests(struct ant_conn *c, struct conn_lane *cl)
 	struct ant_lane_slot s;
 	/* Results before requests: one due on the socket may have come
 	 * while a request waited in a lane. */
-	while (c->awaiting) {
+	while (c->awaiting && ant_lane_posted(&cl->l)) {
 		uint64_t before = c->received;
 		if (conn_pump_now(c) < 0 || c->received == before)
 			break;
