@@ -46,6 +46,11 @@ struct lane_pair {                /* an app and one server it may call */
 	unsigned ncancelled;
 };
 
+const struct lane_pair *lanes_next(const struct lane_pair *p)
+{
+	return p->next;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;

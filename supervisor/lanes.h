@@ -37,6 +37,8 @@ struct lanes {
 };
 
 void lanes_init(struct antd *d);
+/* The pair after p in d->lanes.pairs (for counting them). */
+const struct lane_pair *lanes_next(const struct lane_pair *p);
 void lanes_fini(struct antd *d);
 
 /* An application connected: WELCOME it, with its bell and lanes if the

@@ -124,6 +124,13 @@ void status_print_table(const json_t *st, const json_t *prev, double dt)
 		       ctl_num(antd, "reexecs"), ctl_num(antd, "reexecs") == 1 ? "" : "s");
 	printf(", calls in flight %.0f (%.0f in all)\n", ctl_num(calls, "in_flight"),
 	       ctl_num(calls, "total"));
+	const json_t *fp = json_object_get(st, "fast_path");
+	if (fp && json_is_true(json_object_get(fp, "on")))
+		printf("fast path on: %.0f app lane pair%s, %.0f lane call%s taken over by antd\n",
+		       ctl_num(fp, "app_lanes"), ctl_num(fp, "app_lanes") == 1 ? "" : "s",
+		       ctl_num(fp, "adopted"), ctl_num(fp, "adopted") == 1 ? "" : "s");
+	else if (fp && json_is_string(json_object_get(fp, "off_why")))
+		printf("fast path off: %s\n", ctl_str(fp, "off_why"));
 	if (loop)   /* how long antd was busy per wake-up: every call waits meanwhile */
 		printf("antd busy at most %.1f ms per wake-up; %.0f of %.0f wake-ups over 1 ms\n",
 		       ctl_num(loop, "busy_max_us") / 1000.0, ctl_num(loop, "over_1ms"),
