@@ -334,12 +334,22 @@ START_TEST(request_faults_switch_the_fast_path_off)
 	struct ant_conn *c = harness_connect(&h);
 	call_echo(c, "e", "fast");
 	ck_assert_uint_eq(ant_fast_calls(c), 1);
+	json_t *st = harness_status(&h);
+	json_t *fp = json_object_get(st, "fast_path");
+	ck_assert(json_is_true(json_object_get(fp, "on")));
+	ck_assert_int_eq(json_integer_value(json_object_get(fp, "app_lanes")), 1);
+	json_decref(st);
 	harness_inject(&h, "e", "kill", "{\"nth\":3}");
 	for (int i = 0; i < 6; i++)
 		call_echo(c, "e", "slow");   /* the third is killed and replayed */
 	ck_assert_uint_eq(ant_fast_calls(c), 1);
 	ck_assert_int_eq(harness_server_num(&h, "e", "restarts"), 1);
 	ck_assert_int_eq(harness_server_num(&h, "e", "replays"), 1);
+	st = harness_status(&h);
+	fp = json_object_get(st, "fast_path");
+	ck_assert(json_is_false(json_object_get(fp, "on")));
+	ck_assert(strstr(json_string_value(json_object_get(fp, "off_why")), "antctl inject"));
+	json_decref(st);
 	char *log = harness_read(&h, "antd.log");
 	ck_assert_msg(strstr(log, "fast path off: a fault is armed on requests"), "%s", log);
 	free(log);
