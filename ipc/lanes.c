@@ -204,17 +204,28 @@ static void skip_slot(struct ant_lane *l, unsigned idx)
 	ant_lane_done(l, idx, seq);
 }
 
+/* The oldest slot posted by the rules (slots written against them are
+ * skipped), copied into *s: its index, or < 0 if none. */
+static int take_one(struct conn_lane *cl, struct ant_lane_slot *s)
+{
+	/* Bounded: a sender that tears slots as fast as we skip them gets
+	 * its lane looked at again on the next round, not a receiver stuck here. */
+	for (unsigned k = 0; k <= 2 * cl->l.nslots; k++) {
+		unsigned bad;
+		int idx = ant_lane_take(&cl->l, s, &bad);
+		if (idx != ANT_LANE_TORN)
+			return idx;
+		skip_slot(&cl->l, bad);
+	}
+	return -EAGAIN;
+}
+
 static unsigned poll_results(struct ant_conn *c, struct conn_lane *cl)
 {
 	unsigned n = 0;
 	struct ant_lane_slot s;
 	for (;;) {
-		unsigned bad;
-		int idx = ant_lane_take(&cl->l, &s, &bad);
-		if (idx == ANT_LANE_TORN) {
-			skip_slot(&cl->l, bad);
-			continue;
-		}
+		int idx = take_one(cl, &s);
 		if (idx < 0)
 			return n;
 		ant_lane_done(&cl->l, (unsigned)idx, s.seq);   /* copied out */
@@ -247,12 +258,7 @@ static unsigned poll_requests(struct ant_conn *c, struct conn_lane *cl)
 	if (!TAILQ_EMPTY(&c->results))
 		return 0;   /* they go first; the lane waits for the next look */
 	while (c->lane_held < (c->max_inflight ? c->max_inflight : 1)) {
-		unsigned bad;
-		int idx = ant_lane_take(&cl->l, &s, &bad);
-		if (idx == ANT_LANE_TORN) {
-			skip_slot(&cl->l, bad);
-			continue;
-		}
+		int idx = take_one(cl, &s);
 		if (idx < 0)
 			return n;
 		if (s.kind != ANT_LANE_REQUEST || cl->who.to != c->self_id ||

@@ -130,8 +130,10 @@ static json_t *status_json(struct antd *d)
 			json_object_set_new(o, "last_violation", json_string(s->violation));
 		if (instance_alive(s->spare)) {
 			json_object_set_new(o, "standby_pid", json_integer(s->spare->pid));
+			/* One being retired (an upgrade's old version) is no standby. */
 			json_object_set_new(o, "standby_ready",
-					    json_boolean(s->spare->phase == INST_READY));
+					    json_boolean(s->spare->phase == INST_READY &&
+							 !s->spare->retiring));
 		}
 		if (ev_is_active(&s->retry_timer))
 			json_object_set_new(o, "retry_in_s",
