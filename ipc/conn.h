@@ -86,6 +86,7 @@ struct ant_conn {
 					due on the socket (taken before lane requests) */
 	uint64_t received;           /* messages received on the socket */
 	uint64_t lane_calls;         /* calls made (app) or answered (server) in lanes */
+	unsigned spin_us;            /* look at the lanes this long before sleeping */
 	uint64_t rng;                /* tokens */
 };
 

@@ -148,7 +148,8 @@ static void send_lane(struct peer *to, const struct lane_end *e, int sender, uns
 		      int bell)
 {
 	struct ant_m_lane m = { .id = e->id, .peer = (uint16_t)other,
-				.role = sender ? ANT_LANE_ROLE_SENDER : ANT_LANE_ROLE_RECEIVER };
+				.role = sender ? ANT_LANE_ROLE_SENDER : ANT_LANE_ROLE_RECEIVER,
+				.spin_us = to->d->stack->lane_spin_us };
 	int fds[3] = { sender ? e->post : e->post_ro, sender ? e->ack_ro : e->ack, bell };
 	peer_send_fds(to, ANT_M_LANE, 0, &m, sizeof(m), fds, sender && bell >= 0 ? 3 : 2);
 }

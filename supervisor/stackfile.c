@@ -393,6 +393,8 @@ static const struct config_field root_fields[] = {
 	{ .key = "busy_poll_us", .type = CONFIG_UINT, .max = 10000,
 	  .offset = offsetof(struct stack, busy_poll_us) },
 	{ .key = "fast_path", .type = CONFIG_BOOL, .offset = offsetof(struct stack, fast_path) },
+	{ .key = "lane_spin_us", .type = CONFIG_UINT, .max = 1000,
+	  .offset = offsetof(struct stack, lane_spin_us) },
 	{ .key = "servers", .type = CONFIG_ANY, .required = 1 },
 	{ .key = "apps", .type = CONFIG_ANY },
 	{ .key = "limits", .type = CONFIG_OBJECT, .fields = limits_fields },

@@ -69,6 +69,7 @@ struct stack {
 	cpu_set_t cpus;              /* (ncpus 0: wherever the kernel puts them) */
 	unsigned busy_poll_us;       /* antd polls this long after a message before sleeping */
 	int fast_path;               /* "fast_path": apps call servers in lanes (docs/fastpath.md) */
+	unsigned lane_spin_us;       /* a peer with lanes looks at them this long before it sleeps */
 	struct stack_limits limits;  /* "limits" */
 };
 

@@ -51,7 +51,10 @@ void bench_usage_fast_path(FILE *f)
 {
 	fprintf(f,
 		"  --fast-path        the stack has \"fast_path\": true: calls without a data\n"
-		"                     ICA go in lanes past antd (docs/fastpath.md)\n");
+		"                     ICA go in lanes past antd (docs/fastpath.md)\n"
+		"  --lane-spin US     the stack's lane_spin_us (0 to 1000; implies\n"
+		"                     --fast-path): peers look at their lanes this long\n"
+		"                     before they sleep\n");
 }
 
 void bench_usage_progress(FILE *f)
@@ -105,6 +108,10 @@ static int common_option(int ch, struct opts *o)
 	case 'j': o->json = 1; return 1;
 	case 'a': o->antd = optarg; return 1;
 	case 'F': o->fast_path = 1; return 1;
+	case 'L':
+		o->lane_spin_us = bench_opt_long("lane-spin", 0, 1000, " us");
+		o->fast_path = 1;
+		return 1;
 	case 's': o->server_path = optarg; return 1;
 	case 'q': o->progress = PROGRESS_NEVER; return 1;
 	case 'P': o->progress = PROGRESS_ALWAYS; return 1;

@@ -41,6 +41,7 @@ struct opts {
 	long cpu;                   /* -1, or the one CPU for the bench, the floor and the stack */
 	long busy_poll_us;          /* the stack's busy_poll_us (0: antd sleeps at once) */
 	int fast_path;              /* the stack's "fast_path" (docs/fastpath.md) */
+	long lane_spin_us;          /* the stack's lane_spin_us */
 	enum progress_when progress;    /* --quiet, --progress: the last one given */
 	/* chain */
 	long depth, iterations, warmup;
@@ -87,13 +88,15 @@ extern volatile sig_atomic_t bench_interrupted;
 #define BENCH_COMMON_OPTS                                      \
 	{ "antd", required_argument, NULL, 'a' },              \
 	{ "fast-path", no_argument, NULL, 'F' },               \
+	{ "lane-spin", required_argument, NULL, 'L' },         \
 	{ "server-path", required_argument, NULL, 's' },       \
 	BENCH_NOSTACK_OPTS
 
 /* Print the help of the options every command takes for how it talks to
  * the operator (--quiet, --progress). */
 void bench_usage_progress(FILE *f);
-/* The same for --fast-path, which every command that starts a stack takes. */
+/* The same for --fast-path and --lane-spin, which every command that starts
+ * a stack takes. */
 void bench_usage_fast_path(FILE *f);
 
 /* An option's whole number in [min, max] (optarg), or exit 2 saying so:

@@ -76,8 +76,14 @@ static json_t *run_json(const struct opts *o, const char *const *args, int stack
 		argv[n++] = "--server-path";
 		argv[n++] = o->server_path;
 	}
+	char spin[16];
 	if (stack && o->fast_path)
 		argv[n++] = "--fast-path";
+	if (stack && o->lane_spin_us) {
+		snprintf(spin, sizeof(spin), "%ld", o->lane_spin_us);
+		argv[n++] = "--lane-spin";
+		argv[n++] = spin;
+	}
 	if (o->cpu >= 0) {
 		snprintf(cpu, sizeof(cpu), "%ld", o->cpu);
 		argv[n++] = "--cpu";

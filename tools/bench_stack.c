@@ -56,6 +56,8 @@ json_t *bench_stack_json(const char *name, json_t *servers, const char *app_call
 		json_object_set_new(root, "busy_poll_us", json_integer(o->busy_poll_us));
 	if (root && o->fast_path)
 		json_object_set_new(root, "fast_path", json_true());
+	if (root && o->lane_spin_us)
+		json_object_set_new(root, "lane_spin_us", json_integer(o->lane_spin_us));
 	return root;
 }
 

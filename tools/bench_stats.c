@@ -98,6 +98,9 @@ void bench_print_placement(const struct opts *o, const char *who)
 		printf("  antd busy-polls %ld us after each message (busy_poll_us)\n", o->busy_poll_us);
 	if (o->fast_path)
 		printf("  fast path on: calls without a data ICA go in lanes past antd\n");
+	if (o->lane_spin_us)
+		printf("  peers look at their lanes %ld us before they sleep (lane_spin_us)\n",
+		       o->lane_spin_us);
 }
 
 #define PROGRESS_EVERY_NS 100000000u    /* in place: at most 10 updates a second */

@@ -81,6 +81,30 @@ START_TEST(calls_travel_in_lanes_and_come_back_right)
 }
 END_TEST
 
+/* lane_spin_us: peers look at their lanes before they sleep; the calls are
+ * the same, and a server killed while spinning is replaced as any other. */
+START_TEST(spinning_peers_answer_the_same)
+{
+	struct harness h;
+	cur = &h;
+	harness_start(&h, "{ \"name\": \"t-fast-spin\", \"fast_path\": true, \"lane_spin_us\": 100,"
+			  " \"servers\": [ {\"name\":\"e\",\"exec\":\"echo\","
+			  "  \"supervision\":{\"backoff\":{\"initial_ms\":0}}} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	for (int i = 0; i < 1000; i++) {
+		char arg[32];
+		snprintf(arg, sizeof(arg), "spin %d", i);
+		call_echo(c, "e", arg);
+		if (i == 500)
+			ck_assert_int_eq(kill(harness_server_pid(&h, "e"), SIGKILL), 0);
+	}
+	ck_assert_uint_eq(ant_fast_calls(c), 1000);
+	ck_assert_int_eq(harness_server_num(&h, "e", "restarts"), 1);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 START_TEST(forwards_and_data_icas_go_through_antd)
 {
 	struct harness h;
@@ -365,6 +389,7 @@ static Suite *fastpath_suite(void)
 	tcase_add_unchecked_fixture(tc, harness_base_setup, harness_base_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, calls_travel_in_lanes_and_come_back_right);
+	tcase_add_test(tc, spinning_peers_answer_the_same);
 	tcase_add_test(tc, forwards_and_data_icas_go_through_antd);
 	tcase_add_test(tc, killed_server_lane_calls_answered_exactly_once);
 	tcase_add_test(tc, hung_lane_request_meets_its_deadline);

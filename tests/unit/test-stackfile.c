@@ -129,6 +129,24 @@ START_TEST(test_busy_poll_us)
 }
 END_TEST
 
+START_TEST(test_fast_path_keys)
+{
+	struct stack *s = parse_ok("{'name':'c','fast_path':true,'lane_spin_us':50,'servers':["
+				   SERVER1 "]}");
+	ck_assert_int_eq(s->fast_path, 1);
+	ck_assert_uint_eq(s->lane_spin_us, 50);
+	stack_free(s);
+	s = parse_ok("{'name':'c','servers':[" SERVER1 "]}");
+	ck_assert_int_eq(s->fast_path, 0);
+	ck_assert_uint_eq(s->lane_spin_us, 0);
+	stack_free(s);
+	expect_error("{'name':'c','fast_path':'yes','servers':[" SERVER1 "]}", "fast_path",
+		     "true or false");
+	expect_error("{'name':'c','lane_spin_us':1001,'servers':[" SERVER1 "]}", "lane_spin_us",
+		     "from 0 to 1000");
+}
+END_TEST
+
 START_TEST(test_files)
 {
 	struct stack *s = parse_ok("{'name':'c','servers':[{'name':'d','exec':'disk','files':"
@@ -957,6 +975,7 @@ Suite *stackfile_suite(void)
 	tcase_add_test(bad, test_files);
 	tcase_add_test(bad, test_injectable);
 	tcase_add_test(bad, test_busy_poll_us);
+	tcase_add_test(bad, test_fast_path_keys);
 	tcase_add_test(bad, test_name_bad_chars);
 	tcase_add_test(bad, test_name_too_long);
 	tcase_add_test(bad, test_name_empty);

@@ -86,6 +86,8 @@ struct ant_m_lane {
 	uint32_t id;      /* antd's id of the lane (1..) */
 	uint16_t role;    /* ANT_LANE_ROLE_* */
 	uint16_t peer;    /* the other end: server id, or 0 (the application) */
+	uint32_t spin_us; /* the stack's lane_spin_us: look at the lanes this long
+			     before sleeping (at most 1000) */
 };
 
 struct ant_m_lane_drop {
