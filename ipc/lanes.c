@@ -330,7 +330,10 @@ int conn_lanes_wait(struct ant_conn *c, int timeout_ms)
 	 * few microseconds, sooner than a sleep and a wake-up take (and its
 	 * sender then rings no bell). */
 	if (c->spin_us && timeout_ms != 0) {
-		uint64_t end = mono_us() + c->spin_us;
+		uint64_t spin = c->spin_us;
+		if (timeout_ms > 0 && (uint64_t)timeout_ms * 1000u < spin)
+			spin = (uint64_t)timeout_ms * 1000u;   /* never past the caller's wait */
+		uint64_t end = mono_us() + spin;
 		do {
 			if (conn_lanes_poll(c))
 				return 0;
