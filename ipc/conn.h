@@ -87,6 +87,7 @@ struct ant_conn {
 	uint64_t received;           /* messages received on the socket */
 	uint64_t lane_calls;         /* calls made (app) or answered (server) in lanes */
 	unsigned spin_us;            /* look at the lanes this long before sleeping */
+	uint64_t lane_dropped;       /* slots taken and dropped: not a call or answer of ours */
 	uint64_t rng;                /* tokens */
 };
 

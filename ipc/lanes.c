@@ -234,8 +234,10 @@ static unsigned poll_results(struct ant_conn *c, struct conn_lane *cl)
 		const struct ant_cica_hdr *h = (const void *)s.page;
 		if (s.kind != ANT_LANE_RESULT ||
 		    ant_cica_validate(s.page, s.len, c->nservers) != ANT_CICA_OK || h->nframes != 1 ||
-		    h->ticket != s.ticket || h->data.gen || !claim(c, s.ticket, &s.token))
+		    h->ticket != s.ticket || h->data.gen || !claim(c, s.ticket, &s.token)) {
+			c->lane_dropped++;
 			continue;   /* not an answer to a call of ours in its lane */
+		}
 		struct qmsg *m = qmsg_new(&s, ANT_M_RESULT);
 		if (!m)
 			continue;
@@ -267,6 +269,7 @@ static unsigned poll_requests(struct ant_conn *c, struct conn_lane *cl)
 		    ant_lane_request_fix(s.page, s.len, &cl->who, c->nservers, s.ticket) !=
 			    ANT_CICA_OK) {
 			ant_lane_done(&cl->l, (unsigned)idx, s.seq);   /* its app's garbage */
+			c->lane_dropped++;
 			continue;
 		}
 		struct ant_cica_hdr *h = (void *)s.page;

@@ -9,14 +9,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ant/lane.h"
 #include "ant/proto.h"
+#include "../ipc/conn.h"   /* --forge-lanes writes the lanes by hand */
 #include "testops.h"
 
 /* --junk MARK: the hostile repertoire, on requests whose argument holds MARK. */
 static const char *junk_marker;
+/* --forge-lanes: before each answer in a lane, forged ones beside it. */
+static int forge_lanes;
 
 const struct server_opt testops_opts[] = {
 	{ "--junk", SERVER_TEXT, &junk_marker, 0, 0, 0, NULL },
+	{ "--forge-lanes", SERVER_FLAG, &forge_lanes, 0, 0, 0, NULL },
 	{ NULL, SERVER_FLAG, NULL, 0, 0, 0, NULL },
 };
 
@@ -65,8 +70,48 @@ static void send_junk(struct ant_conn *c, struct ant_item *it)
 	}
 }
 
+/* A hostile server in the fast path: into the result lane of a request it
+ * took, answers the app must drop (another ticket, the right ticket with a
+ * wrong token, a page that is no control ICA, a result with a data ICA it
+ * cannot have), and its bell rung for nothing; the true answer follows. */
+static void forge_results(struct ant_conn *c, struct ant_item *it)
+{
+	struct conn_lane *res = NULL;
+	for (unsigned i = 0; i < c->nlanes; i++)
+		if (c->lanes[i].id == it->lane_id + 1)
+			res = &c->lanes[i];
+	if (!res)
+		return;
+	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
+	struct ant_cica_hdr *h = (struct ant_cica_hdr *)page;
+	for (int k = 0; k < 4; k++) {
+		memcpy(page, it->page, ((struct ant_cica_hdr *)it->page)->used);
+		ant_cica_set_result(page, 0, "forged", 6);
+		struct ant_lane_slot head = { .kind = ANT_LANE_RESULT, .ticket = it->ticket,
+					      .token = it->lane_token,
+					      .about = it->lane_seq << 8 | it->lane_slot };
+		size_t len = h->used;
+		if (k == 0) {
+			head.ticket = it->ticket + 1;
+			h->ticket = head.ticket;
+		} else if (k == 1) {
+			head.token ^= 1;
+		} else if (k == 2) {
+			memset(page, 0x5a, 256);
+			len = 256;
+		} else {
+			h->data = (struct ant_ica_ref){ .index = 1, .gen = 1, .size = 4096 };
+		}
+		(void)ant_lane_post(&res->l, &head, page, len);
+	}
+	for (int k = 0; k < 100 && res->l.bell >= 0; k++)
+		ant_bell_ring(res->l.bell);
+}
+
 int testops_take(struct server *s, struct ant_item *it)
 {
+	if (forge_lanes && it->kind == ANT_ITEM_REQUEST && it->lane_id)
+		forge_results(s->c, it);
 	if (!junk_marker || it->kind != ANT_ITEM_REQUEST || !it->params ||
 	    !memmem(it->params, it->nparams, junk_marker, strlen(junk_marker)))
 		return 0;

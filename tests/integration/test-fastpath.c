@@ -322,6 +322,11 @@ START_TEST(hostile_app_writing_its_lane_hurts_only_itself)
 	/* Garbage pages, pages for another server, pages with a data ICA or
 	 * too many frames, a slot whose seq skips, the closed flag it cannot
 	 * write; between them good calls from another app. */
+	/* The lane's header is in memory the app writes: what it says there
+	 * about who it is counts for nothing (antd's copy is in the ack area). */
+	cl->l.hdr->from = 7;
+	cl->l.hdr->to = 9;
+	memset(cl->l.hdr->pad, 0xff, sizeof(cl->l.hdr->pad));
 	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
 	for (int k = 0; k < 40; k++) {
 		struct ant_lane_slot head = { .kind = ANT_LANE_REQUEST, .ticket = 1000 + k };
@@ -344,6 +349,50 @@ START_TEST(hostile_app_writing_its_lane_hurts_only_itself)
 	ant_close(bad);
 	call_echo(good, "e", "still good");
 	ant_close(good);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(forged_answers_in_a_lane_are_dropped)
+{
+	struct harness h;
+	cur = &h;
+	harness_start(&h, "{ \"name\": \"t-fast-forge\", \"fast_path\": true, \"servers\": ["
+			  " {\"name\":\"e\",\"exec\":\"echo\",\"args\":[\"--forge-lanes\"],"
+			  "  \"max_inflight\": 4} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	for (int i = 0; i < 200; i++) {
+		char arg[32];
+		snprintf(arg, sizeof(arg), "true %d", i);
+		call_echo(c, "e", arg);
+	}
+	/* Several in flight: a forged answer names the next ticket too. */
+	for (int round = 0; round < 20; round++) {
+		uint64_t t[6];
+		for (int i = 0; i < 6; i++) {
+			char arg[16];
+			snprintf(arg, sizeof(arg), "a%d", i);
+			struct ant_call call = { .server = "e", .op = "echo", .arg = arg,
+						 .arglen = strlen(arg) };
+			ck_assert_int_eq(ant_call_async(c, &call, &t[i]), 0);
+		}
+		for (int i = 0; i < 6; i++) {
+			char arg[16];
+			snprintf(arg, sizeof(arg), "a%d", i);
+			ck_assert_int_eq(ant_wait(c, t[i], &res, 5000), 0);
+			ck_assert_int_eq(res.retval, 0);
+			ck_assert(res.len == strlen(arg) && memcmp(res.bytes, arg, res.len) == 0);
+			ck_assert(res.data == NULL);
+		}
+	}
+	ck_assert_int_eq(ant_wait(c, 0, &res, 300), -ETIMEDOUT);
+	ck_assert_uint_ge(ant_fast_calls(c), 300);
+	/* The forgeries were there, and were dropped (four per call, but for a
+	 * full lane now and then). */
+	ck_assert_msg(c->lane_dropped >= 600, "%llu forged answers dropped",
+		      (unsigned long long)c->lane_dropped);
+	ant_close(c);
 	harness_stop(&h);
 }
 END_TEST
@@ -397,6 +446,7 @@ static Suite *fastpath_suite(void)
 	tcase_add_test(tc, stopped_server_fails_lane_calls_and_comes_back);
 	tcase_add_test(tc, app_gone_with_calls_in_its_lanes);
 	tcase_add_test(tc, hostile_app_writing_its_lane_hurts_only_itself);
+	tcase_add_test(tc, forged_answers_in_a_lane_are_dropped);
 	tcase_add_test(tc, request_faults_switch_the_fast_path_off);
 	suite_add_tcase(s, tc);
 	return s;
