@@ -40,6 +40,41 @@ static void call_echo(struct ant_conn *c, const char *server, const char *arg)
 	ck_assert(memcmp(res.bytes, arg, res.len) == 0);
 }
 
+/* n sync calls "PREFIX i", each answered with its own bytes. */
+static void echo_many(struct ant_conn *c, const char *server, const char *prefix, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char arg[64];
+		snprintf(arg, sizeof(arg), "%s %d", prefix, i);
+		call_echo(c, server, arg);
+	}
+}
+
+/* n async calls at once, waited for last first, each with its own bytes
+ * and no data ICA. */
+static void async_round(struct ant_conn *c, const char *server, int n)
+{
+	static struct ant_result res;
+	uint64_t t[16];
+	ck_assert_int_le(n, 16);
+	for (int i = 0; i < n; i++) {
+		char arg[8];
+		snprintf(arg, sizeof(arg), "a%d", i);
+		struct ant_call call = { .server = server, .op = "echo", .arg = arg,
+					 .arglen = strlen(arg) };
+		ck_assert_int_eq(ant_call_async(c, &call, &t[i]), 0);
+	}
+	for (int i = n - 1; i >= 0; i--) {
+		char arg[8];
+		snprintf(arg, sizeof(arg), "a%d", i);
+		ck_assert_int_eq(ant_wait(c, t[i], &res, 5000), 0);
+		ck_assert_uint_eq(res.ticket, t[i]);
+		ck_assert_int_eq(res.retval, 0);
+		ck_assert(res.len == strlen(arg) && memcmp(res.bytes, arg, res.len) == 0);
+		ck_assert(res.data == NULL);
+	}
+}
+
 START_TEST(calls_travel_in_lanes_and_come_back_right)
 {
 	struct harness h;
@@ -47,11 +82,8 @@ START_TEST(calls_travel_in_lanes_and_come_back_right)
 	harness_start(&h, echo_stack);
 	struct ant_conn *c = harness_connect(&h);
 	static struct ant_result res;
-	for (int i = 0; i < 2000; i++) {
-		char arg[64];
-		snprintf(arg, sizeof(arg), "call %d %s", i, i % 3 ? "x" : "a longer argument");
-		call_echo(c, "e", arg);
-	}
+	echo_many(c, "e", "call", 1000);
+	echo_many(c, "e", "a longer argument, call", 1000);
 	/* Every one of them in the lane: antd never routed one. */
 	ck_assert_uint_eq(ant_fast_calls(c), 2000);
 	ck_assert_int_eq(harness_server_num(&h, "e", "served"), 0);
@@ -61,20 +93,7 @@ START_TEST(calls_travel_in_lanes_and_come_back_right)
 	harness_trace(c, &res, trace, sizeof(trace));
 	ck_assert_str_eq(trace, "app e app");
 	/* Async calls, waited for in any order, each with its own bytes. */
-	uint64_t t[12];
-	for (int i = 0; i < 12; i++) {
-		char arg[8];
-		snprintf(arg, sizeof(arg), "a%d", i);
-		struct ant_call call = { .server = "e", .op = "echo", .arg = arg, .arglen = strlen(arg) };
-		ck_assert_int_eq(ant_call_async(c, &call, &t[i]), 0);
-	}
-	for (int i = 11; i >= 0; i--) {
-		char arg[8];
-		snprintf(arg, sizeof(arg), "a%d", i);
-		ck_assert_int_eq(ant_wait(c, t[i], &res, 5000), 0);
-		ck_assert_uint_eq(res.ticket, t[i]);
-		ck_assert(res.len == strlen(arg) && memcmp(res.bytes, arg, res.len) == 0);
-	}
+	async_round(c, "e", 12);
 	ck_assert_int_eq(ant_wait(c, 0, &res, 0), -ETIMEDOUT);
 	ant_close(c);
 	harness_stop(&h);
@@ -115,11 +134,7 @@ START_TEST(forwards_and_data_icas_go_through_antd)
 	struct ant_conn *c = harness_connect(&h);
 	static struct ant_result res;
 	/* relay1 takes the call from its lane and forwards it: antd adopts it. */
-	for (int i = 0; i < 200; i++) {
-		char arg[32];
-		snprintf(arg, sizeof(arg), "through %d", i);
-		call_echo(c, "relay1", arg);
-	}
+	echo_many(c, "relay1", "through", 200);
 	ck_assert_int_eq(harness_call(c, "relay1", "echo", "t", 0, &res), 0);
 	char trace[128];
 	harness_trace(c, &res, trace, sizeof(trace));
@@ -362,30 +377,10 @@ START_TEST(forged_answers_in_a_lane_are_dropped)
 			  "  \"max_inflight\": 4} ]}");
 	struct ant_conn *c = harness_connect(&h);
 	static struct ant_result res;
-	for (int i = 0; i < 200; i++) {
-		char arg[32];
-		snprintf(arg, sizeof(arg), "true %d", i);
-		call_echo(c, "e", arg);
-	}
+	echo_many(c, "e", "true", 200);
 	/* Several in flight: a forged answer names the next ticket too. */
-	for (int round = 0; round < 20; round++) {
-		uint64_t t[6];
-		for (int i = 0; i < 6; i++) {
-			char arg[16];
-			snprintf(arg, sizeof(arg), "a%d", i);
-			struct ant_call call = { .server = "e", .op = "echo", .arg = arg,
-						 .arglen = strlen(arg) };
-			ck_assert_int_eq(ant_call_async(c, &call, &t[i]), 0);
-		}
-		for (int i = 0; i < 6; i++) {
-			char arg[16];
-			snprintf(arg, sizeof(arg), "a%d", i);
-			ck_assert_int_eq(ant_wait(c, t[i], &res, 5000), 0);
-			ck_assert_int_eq(res.retval, 0);
-			ck_assert(res.len == strlen(arg) && memcmp(res.bytes, arg, res.len) == 0);
-			ck_assert(res.data == NULL);
-		}
-	}
+	for (int round = 0; round < 20; round++)
+		async_round(c, "e", 6);
 	ck_assert_int_eq(ant_wait(c, 0, &res, 300), -ETIMEDOUT);
 	ck_assert_uint_ge(ant_fast_calls(c), 300);
 	/* The forgeries were there, and were dropped (four per call, but for a
