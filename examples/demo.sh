@@ -111,7 +111,7 @@ echo "   requests it took) to the new one, and switches.  Calls go on meanwhile.
 show "$call" --quiet relay2 state-count
 during "the upgrade" "$antctl" upgrade relay2 --verify-state -- --version-name v2 relay3
 show "$call" --quiet relay2 state-count
-"$antctl" status relay2 | head -n 2 | sed 's/^/    /'
+"$antctl" status relay2 | sed -n '1,2s/^/    /p'   # sed reads it all: no SIGPIPE for antctl
 
 step "10. antd re-executes itself while calls go on: no server restarts"
 echo "   antctl reexec: antd writes its whole state (servers, queues, calls in flight,"
