@@ -48,6 +48,10 @@ struct conn_lane {
 /* An application's call in a lane, not answered yet. */
 struct lane_out {
 	uint64_t ticket, token;
+	uint64_t seq;                /* the slot's seq once posted */
+	uint32_t lane, slot;         /* the request lane (id) and slot it went in */
+	int checked;                 /* done with no answer seen: antd was asked (CHECK) */
+	int antd;                    /* antd took it over: its answer comes on the socket */
 };
 
 struct ant_conn {

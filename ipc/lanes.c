@@ -136,6 +136,8 @@ static uint64_t next_token(struct ant_conn *c)
 	return x * 0x2545f4914f6cdd1dull;
 }
 
+static void classify_outs(struct ant_conn *c);
+
 int conn_lanes_call(struct ant_conn *c, unsigned callee, const void *page, size_t len,
 		    uint64_t ticket)
 {
@@ -157,10 +159,13 @@ int conn_lanes_call(struct ant_conn *c, unsigned callee, const void *page, size_
 	}
 	struct ant_lane_slot head = { .kind = ANT_LANE_REQUEST, .ticket = ticket,
 				      .token = next_token(c) };
+	classify_outs(c);   /* before a post may reuse a slot antd marked */
 	int r = ant_lane_post(&cl->l, &head, page, len);
 	if (r < 0)
 		return r;
-	c->outs[c->nouts++] = (struct lane_out){ .ticket = ticket, .token = head.token };
+	c->outs[c->nouts++] = (struct lane_out){
+		.ticket = ticket, .token = head.token, .lane = cl->id, .slot = (uint32_t)r,
+		.seq = __atomic_load_n(&cl->l.slot[r].seq, __ATOMIC_RELAXED) };
 	c->lane_calls++;
 	return 0;
 }
@@ -292,6 +297,69 @@ static unsigned poll_requests(struct ant_conn *c, struct conn_lane *cl)
 	return n;
 }
 
+/*
+ * Is the request slot of this unanswered call done, and not by antd?  What
+ * antd wrote in the slot (ANT_LANE_F_ANTD) is read once, as soon as the slot
+ * is seen done, and kept: the slot is ours to post in again after that, and
+ * conn_lanes_call runs this before each post.
+ */
+static int out_done(struct ant_conn *c, struct lane_out *o)
+{
+	if (o->antd)
+		return 0;
+	struct conn_lane *cl = lane_by_id(c, o->lane);
+	if (!cl || o->slot >= cl->l.nslots ||
+	    __atomic_load_n(&cl->l.ack[o->slot].done, __ATOMIC_ACQUIRE) < o->seq)
+		return 0;
+	if (__atomic_load_n(&cl->l.slot[o->slot].flags, __ATOMIC_RELAXED) & ANT_LANE_F_ANTD) {
+		o->antd = 1;   /* its answer comes on the socket */
+		return 0;
+	}
+	return 1;
+}
+
+static void classify_outs(struct ant_conn *c)
+{
+	for (unsigned i = 0; i < c->nouts; i++)
+		(void)out_done(c, &c->outs[i]);
+}
+
+static unsigned drain_results(struct ant_conn *c)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < c->nlanes; i++)
+		if (c->lanes[i].role == ANT_LANE_ROLE_RECEIVER)
+			n += poll_results(c, &c->lanes[i]);
+	return n;
+}
+
+/*
+ * An app's calls whose request slot is done while no answer came in the
+ * lane.  A server publishes its answer before it marks the slot done, so
+ * once the slot is seen done, one more look at the result lanes finds the
+ * answer if there is one; if not, antd took the call over (its answer comes
+ * on the socket) or the server dropped it.  antd is asked once (CHECK) and
+ * answers the call if it does not hold it.  Returns the answers found.
+ */
+static unsigned check_done(struct ant_conn *c)
+{
+	int any = 0;
+	for (unsigned i = 0; i < c->nouts && !any; i++)
+		any = !c->outs[i].checked && out_done(c, &c->outs[i]);
+	if (!any)
+		return 0;
+	unsigned n = drain_results(c);
+	for (unsigned i = 0; i < c->nouts; i++) {
+		struct lane_out *o = &c->outs[i];
+		if (o->checked || !out_done(c, o))
+			continue;
+		struct ant_m_cancel m = { .ticket = o->ticket };
+		if (conn_send(c, ANT_M_CHECK, 0, &m, sizeof(m), -1) == 0)
+			o->checked = 1;
+	}
+	return n;
+}
+
 unsigned conn_lanes_poll(struct ant_conn *c)
 {
 	unsigned n = 0;
@@ -301,6 +369,8 @@ unsigned conn_lanes_poll(struct ant_conn *c)
 			continue;
 		n += c->is_server ? poll_requests(c, cl) : poll_results(c, cl);
 	}
+	if (!c->is_server && c->nouts)
+		n += check_done(c);
 	return n;
 }
 
@@ -352,12 +422,18 @@ int conn_lanes_wait(struct ant_conn *c, int timeout_ms)
 	}
 	struct pollfd pfd[2] = { { .fd = c->sock, .events = POLLIN },
 				 { .fd = c->bell, .events = POLLIN } };
-	int pr = poll(pfd, 2, timeout_ms);
+	/* An app with calls in lanes looks again every 100 ms: a request marked
+	 * done without an answer rings no bell (check_done). */
+	int wait = timeout_ms;
+	int short_wait = !c->is_server && c->nouts && (wait < 0 || wait > 100);
+	if (short_wait)
+		wait = 100;
+	int pr = poll(pfd, 2, wait);
 	sleeping(c, 0);
 	if (pr < 0)
 		return errno == EINTR ? 0 : -errno;
 	if (pr == 0)
-		return -ETIMEDOUT;
+		return short_wait ? 0 : -ETIMEDOUT;   /* the caller's clock decides */
 	if (pfd[1].revents & POLLIN) {
 		uint64_t v;
 		if (read(c->bell, &v, sizeof(v)) < 0 && errno != EAGAIN && errno != EINTR)

@@ -36,6 +36,7 @@ static const struct msg_desc {
 	[ANT_M_IMPORT_ICA] = { "IMPORT_ICA", sizeof(struct ant_m_import_ica), 1 },
 	[ANT_M_IMPORT] = { "IMPORT", sizeof(struct ant_m_import), 0 },
 	[ANT_M_ADOPT] = { "ADOPT", PAGE, 0 },
+	[ANT_M_CHECK] = { "CHECK", sizeof(struct ant_m_cancel), 0 },
 	[ANT_M_BELL] = { "BELL", 0, 1 },
 	[ANT_M_LANE] = { "LANE", sizeof(struct ant_m_lane), 3 },
 	[ANT_M_LANE_DROP] = { "LANE_DROP", sizeof(struct ant_m_lane_drop), 0 },

@@ -108,10 +108,29 @@ static void forge_results(struct ant_conn *c, struct ant_item *it)
 		ant_bell_ring(res->l.bell);
 }
 
+/* --forge-lanes, on a request whose argument says "vanish": mark its slot
+ * done and never answer (a server that lies to its lane). */
+static int vanish(struct ant_conn *c, struct ant_item *it)
+{
+	if (!it->params || !memmem(it->params, it->nparams, "vanish", 6))
+		return 0;
+	for (unsigned i = 0; i < c->nlanes; i++)
+		if (c->lanes[i].id == it->lane_id) {
+			ant_lane_done(&c->lanes[i].l, it->lane_slot, it->lane_seq);
+			if (c->lane_held)
+				c->lane_held--;
+			return 1;
+		}
+	return 0;
+}
+
 int testops_take(struct server *s, struct ant_item *it)
 {
-	if (forge_lanes && it->kind == ANT_ITEM_REQUEST && it->lane_id)
+	if (forge_lanes && it->kind == ANT_ITEM_REQUEST && it->lane_id) {
+		if (vanish(s->c, it))
+			return 1;
 		forge_results(s->c, it);
+	}
 	if (!junk_marker || it->kind != ANT_ITEM_REQUEST || !it->params ||
 	    !memmem(it->params, it->nparams, junk_marker, strlen(junk_marker)))
 		return 0;

@@ -11,8 +11,9 @@ extern const struct server_opt testops_opts[];
 
 #define TESTOPS_HELP \
 	"  --forge-lanes   before each answer in a lane (the fast path), put forged\n" \
-	"                  answers beside it and ring the app's bell for nothing:\n" \
-	"                  a hostile server, for the tests\n" \
+	"                  answers beside it and ring the app's bell for nothing; a\n" \
+	"                  request whose argument says \"vanish\" is marked done and\n" \
+	"                  never answered: a hostile server, for the tests\n" \
 	"  --junk MARK     on every request whose argument contains MARK, send antd\n" \
 	"                  a bad message instead of an answer (which one depends on\n" \
 	"                  $ANT_INSTANCE: random bytes, oversized, truncated, an fd,\n" \

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ant/errors.h"
+#include "ant/lane.h"
 #include "antd.h"
 #include "calls.h"
 #include "lanes.h"
@@ -944,6 +945,35 @@ static void on_cancel(struct peer *p, uint64_t ticket)
 		  (unsigned long long)ticket);
 }
 
+/* CHECK: the app saw its lane call marked done with no answer in the lane
+ * and no sign that antd took it over.  If antd holds it, its answer comes;
+ * if not, it was answered already (and the app drops this one) or its
+ * server dropped it: the app gets an error, never a wait without end. */
+static void on_check(struct peer *p, uint64_t ticket)
+{
+	struct antd *d = p->d;
+	struct call_table *t = &d->calls;
+	uint64_t key = peer_key(p);
+	for (uint32_t i = 0; i < t->n; i++) {
+		struct call *c = t->c[i];
+		if (c && c->gen && c->origin == key && hdr_of(c)->ticket == ticket)
+			return;
+	}
+	static unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
+	if (ant_cica_init(page, 1, "lane", NULL, 0, ANT_FF_RETURN_NEEDED) < 0)
+		return;
+	struct ant_cica_hdr *h = (struct ant_cica_hdr *)page;
+	h->ticket = ticket;
+	h->call_id = ant_lane_call_id(0, ticket);
+	char text[] = "no answer: its server marked the call done in its lane without answering";
+	if (ant_cica_set_result(page, ANT_E_SERVER_FAILED, text, sizeof(text) - 1) < 0)
+		ant_cica_set_result(page, ANT_E_SERVER_FAILED, NULL, 0);
+	peer_send(p, ANT_M_RESULT, 0, page, h->used, -1);
+	log_warn("lane-no-answer", NULL, "%s: its lane call (ticket %llu) was marked done without "
+		 "an answer: answered with %s", peer_name(p), (unsigned long long)ticket,
+		 ant_errname(ANT_E_SERVER_FAILED));
+}
+
 /* ---- dispatch: the handler of framed peers -------------------------------- */
 
 /* The payload of a fixed-size message, copied out (aligned). */
@@ -1001,6 +1031,12 @@ static void on_version_msg(struct peer *p, unsigned char *payload, size_t len, u
 	upgrade_on_version(p, &m);
 }
 
+static void on_check_msg(struct peer *p, unsigned char *payload, size_t len, unsigned flags)
+{
+	PAYLOAD(struct ant_m_cancel, m, payload);
+	on_check(p, m.ticket);
+}
+
 static void on_cancel_msg(struct peer *p, unsigned char *payload, size_t len, unsigned flags)
 {
 	PAYLOAD(struct ant_m_cancel, cn, payload);
@@ -1029,6 +1065,7 @@ static const struct msg_handler {
 	[ANT_M_IMPORTED] = { .servers_only = 1, .spare_ok = 1, .fn = on_imported_msg },
 	[ANT_M_VERSION] = { .servers_only = 1, .spare_ok = 1, .fn = on_version_msg },
 	[ANT_M_ADOPT] = { .servers_only = 1, .fn = on_adopt },
+	[ANT_M_CHECK] = { .apps_only = 1, .fn = on_check_msg },
 };
 
 void calls_on_message(struct peer *p, unsigned char *buf, size_t n, int fd)

@@ -349,6 +349,7 @@ static void take_over(struct antd *d, struct lane_pair *p, unsigned i, int held)
 	int ok = slot_page(p, i, page, &len, &ticket, d->stack->nservers) == 0;
 	if (!held && ant_lane_claim(l, i, seq) < 0)
 		return;   /* its receiver took it first */
+	__atomic_fetch_or(&l->slot[i].flags, ANT_LANE_F_ANTD, __ATOMIC_RELAXED);
 	STORE_REL(&l->ack[i].done, seq);
 	struct server *s = &d->servers[p->server];
 	if (!ok) {
@@ -488,6 +489,7 @@ uint64_t lanes_adopt(struct antd *d, struct server *s, uint32_t lane_id, uint32_
 			 f == ANT_CICA_FAULT_MAX ? "not a call of its lane" : ant_cica_fault_str(f));
 		return 0;
 	}
+	__atomic_fetch_or(&l->slot[slot].flags, ANT_LANE_F_ANTD, __ATOMIC_RELAXED);
 	STORE_REL(&l->ack[slot].done, taken);
 	d->lanes.adopted++;
 	return p->app;

@@ -34,7 +34,8 @@ static void call_echo(struct ant_conn *c, const char *server, const char *arg)
 		fprintf(stderr, "antd.log:\n%s\n", log);
 		free(log);
 	}
-	ck_assert_msg(r == 0, "call %s(%s): %d %s: %.*s", server, arg, r, ant_errname(r),
+	ck_assert_msg(r == 0, "call %s(%s), ticket %llu: %d %s: %.*s", server, arg,
+		      (unsigned long long)res.ticket, r, ant_errname(r),
 		      (int)res.len, res.bytes ? (const char *)res.bytes : "");
 	ck_assert_uint_eq(res.len, strlen(arg));
 	ck_assert(memcmp(res.bytes, arg, res.len) == 0);
@@ -211,6 +212,11 @@ START_TEST(killed_server_lane_calls_answered_exactly_once)
 	ck_assert_int_eq(ant_wait(c, 0, &res, 300), -ETIMEDOUT);
 	ck_assert_uint_gt(ant_fast_calls(c), KILL_CALLS / 2);
 	ck_assert_int_gt(harness_server_num(&h, "e", "replays"), 0);
+	/* Every call antd took over was known as such: the app never had to ask
+	 * (CHECK) about a slot done without an answer. */
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(!strstr(log, "lane-no-answer"), "%s", log);
+	free(log);
 	ant_close(c);
 	harness_stop(&h);
 }
@@ -381,12 +387,25 @@ START_TEST(forged_answers_in_a_lane_are_dropped)
 	/* Several in flight: a forged answer names the next ticket too. */
 	for (int round = 0; round < 20; round++)
 		async_round(c, "e", 6);
+	/* A call the server marks done and never answers: the app asks antd,
+	 * which does not hold it, and answers with an error; no wait without end. */
+	for (int k = 0; k < 5; k++) {
+		struct ant_call call = { .server = "e", .op = "echo", .arg = "vanish", .arglen = 6 };
+		int r = ant_call_sync(c, &call, &res);
+		ck_assert_msg(r == ANT_E_SERVER_FAILED, "vanish ticket %llu: %d %.*s",
+			      (unsigned long long)res.ticket, r, (int)res.len,
+			      res.bytes ? (const char *)res.bytes : "");
+		call_echo(c, "e", "after the lost call");
+	}
 	ck_assert_int_eq(ant_wait(c, 0, &res, 300), -ETIMEDOUT);
 	ck_assert_uint_ge(ant_fast_calls(c), 300);
 	/* The forgeries were there, and were dropped (four per call, but for a
 	 * full lane now and then). */
 	ck_assert_msg(c->lane_dropped >= 600, "%llu forged answers dropped",
 		      (unsigned long long)c->lane_dropped);
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "was marked done without an answer"), "%s", log);
+	free(log);
 	ant_close(c);
 	harness_stop(&h);
 }

@@ -77,6 +77,11 @@ struct ant_lane_slot {           /* the sender writes it */
 };
 
 enum { ANT_LANE_REQUEST = 1, ANT_LANE_RESULT = 2 };
+/* Slot flags.  ANT_LANE_F_ANTD: antd took the request over (ADOPT, a death,
+ * a closed lane) before it marked the slot done; its answer comes on the
+ * socket.  Written by antd into the sender's slot, which the sender does
+ * not touch until the slot is done. */
+#define ANT_LANE_F_ANTD 0x1u
 
 struct ant_lane_ack {
 	uint64_t taken, done;

@@ -40,6 +40,9 @@ enum ant_msg_type {
 	ANT_M_ADOPT,      /* page: the request I took from a lane (id_index: the lane,
 			     id_gen: its slot); my FORWARD or REPLY of it follows,
 			     and antd carries the call on (servers; docs/fastpath.md) */
+	ANT_M_CHECK,      /* ant_m_cancel: my call of that ticket was marked done in its
+			     lane with no answer there: answer it if you do not hold it
+			     (applications; docs/fastpath.md) */
 	/* antd -> peer */
 	ANT_M_WELCOME = 32, /* ant_m_welcome: protocol version, your id, the servers */
 	ANT_M_REQUEST,    /* page (+fd): a call for you to serve */
