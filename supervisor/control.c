@@ -114,6 +114,7 @@ static json_t *status_json(struct antd *d)
 				json_array_append_new(holding, json_sprintf("%u:%u", c->index, c->gen));
 		}
 		lanes_holding(d, s, holding);   /* and in its lanes, as lane:slot */
+		json_object_set_new(o, "lane_served", json_integer((json_int_t)lanes_served(d, s)));
 		json_object_set_new(o, "holding", holding);
 		json_object_set_new(o, "restarts", json_integer((json_int_t)s->restarts));
 		json_object_set_new(o, "replays", json_integer((json_int_t)s->replays));

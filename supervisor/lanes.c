@@ -59,6 +59,7 @@ static uint64_t now_ns(void)
 }
 
 static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static uint64_t pair_served(const struct lane_pair *p);
 
 void lanes_init(struct antd *d)
 {
@@ -259,6 +260,7 @@ void lanes_app_gone(struct antd *d, struct peer *app)
 			continue;
 		}
 		*pp = p->next;
+		L->served_gone[p->server] += pair_served(p);
 		struct instance *in = d->servers[p->server].cur;
 		if (in->lanes_given && in->peer) {
 			struct ant_m_lane_drop m = { .id = p->req.id };
@@ -441,6 +443,23 @@ unsigned lanes_queued(struct antd *d, const struct server *s)
 	for (struct lane_pair *p = d->lanes.pairs; p; p = p->next)
 		if (p->server == s->id)
 			n += ant_lane_posted(&p->req.l);
+	return n;
+}
+
+static uint64_t pair_served(const struct lane_pair *p)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < p->res.l.nslots; i++)
+		n += LOAD_ACQ(&p->res.l.slot[i].seq);
+	return n;
+}
+
+uint64_t lanes_served(struct antd *d, const struct server *s)
+{
+	uint64_t n = d->lanes.served_gone[s->id];
+	for (struct lane_pair *p = d->lanes.pairs; p; p = p->next)
+		if (p->server == s->id)
+			n += pair_served(p);
 	return n;
 }
 

@@ -34,6 +34,7 @@ struct lanes {
 	ev_timer scan;                /* deadlines and stragglers, while lanes exist */
 	double scan_s;
 	uint64_t adopted;             /* requests taken over from lanes (ADOPT, deaths) */
+	uint64_t served_gone[ANT_SERVERS_MAX + 1]; /* answers in the lanes of apps gone */
 };
 
 void lanes_init(struct antd *d);
@@ -60,6 +61,9 @@ void lanes_off(struct antd *d, const char *why);
 /* Requests taken in s's lanes and not done; posted and not taken yet. */
 unsigned lanes_held(struct antd *d, const struct server *s);
 unsigned lanes_queued(struct antd *d, const struct server *s);
+/* Answers s posted in its result lanes since antd started (their slots'
+ * sequence numbers add up to the posts; those of apps gone are kept). */
+uint64_t lanes_served(struct antd *d, const struct server *s);
 /* The same, each as "lane L:S" (its lane's id, its slot) appended to arr
  * (a JSON array: antctl status's "holding"). */
 #include <jansson.h>

@@ -88,6 +88,7 @@ START_TEST(calls_travel_in_lanes_and_come_back_right)
 	/* Every one of them in the lane: antd never routed one. */
 	ck_assert_uint_eq(ant_fast_calls(c), 2000);
 	ck_assert_int_eq(harness_server_num(&h, "e", "served"), 0);
+	ck_assert_int_eq(harness_server_num(&h, "e", "lane_served"), 2000);
 	/* The same trace a call through antd gets. */
 	ck_assert_int_eq(harness_call(c, "e", "echo", "t", 0, &res), 0);
 	char trace[128];
@@ -97,6 +98,11 @@ START_TEST(calls_travel_in_lanes_and_come_back_right)
 	async_round(c, "e", 12);
 	ck_assert_int_eq(ant_wait(c, 0, &res, 0), -ETIMEDOUT);
 	ant_close(c);
+	/* The count stays when the app is gone (its lanes with it). */
+	struct ant_conn *c2 = harness_connect(&h);
+	call_echo(c2, "e", "one more");
+	ck_assert_int_eq(harness_server_num(&h, "e", "lane_served"), 2000 + 1 + 12 + 1);
+	ant_close(c2);
 	harness_stop(&h);
 }
 END_TEST
