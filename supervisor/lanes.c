@@ -389,7 +389,6 @@ void lanes_server_died(struct antd *d, struct server *s)
 			take_over(d, p, i, 1);
 		}
 	}
-	s->cur->lanes_given = 0;
 }
 
 /* Posted slots of a closed request lane become calls (queued, or failed if

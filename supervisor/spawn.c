@@ -464,6 +464,7 @@ void instance_clear(struct antd *d, struct instance *in)
 	in->phase = INST_NONE;
 	in->peer = NULL;
 	in->want = 0;
+	in->lanes_given = 0;   /* the next process here gets its lanes anew */
 }
 
 void instances_reap_all(struct antd *d)
