@@ -897,16 +897,27 @@ static void answer_cancelled(struct antd *d, struct peer *p, struct call *c, con
 	(void)d;
 }
 
+/* The call of p's ticket in flight in antd's table (cancelled ones too if
+ * cancelled), or NULL. */
+static struct call *app_call(struct peer *p, uint64_t ticket, int cancelled)
+{
+	struct call_table *t = &p->d->calls;
+	uint64_t key = peer_key(p);
+	for (uint32_t i = 0; i < t->n; i++) {
+		struct call *c = t->c[i];
+		if (c && c->gen && c->origin == key && (cancelled || !c->cancelled) &&
+		    hdr_of(c)->ticket == ticket)
+			return c;
+	}
+	return NULL;
+}
+
 /* An application gives up on its call of that ticket (ANT_M_CANCEL). */
 static void on_cancel(struct peer *p, uint64_t ticket)
 {
 	struct antd *d = p->d;
-	struct call_table *t = &d->calls;
-	uint64_t key = peer_key(p);
-	for (uint32_t i = 0; i < t->n; i++) {
-		struct call *c = t->c[i];
-		if (!c || !c->gen || c->origin != key || c->cancelled || hdr_of(c)->ticket != ticket)
-			continue;
+	struct call *c = app_call(p, ticket, 0);
+	if (c) {
 		const char *srv = srv_name(d, c->at);
 		const char *op = top_of(c)->op;
 		char where[96];
@@ -951,14 +962,8 @@ static void on_cancel(struct peer *p, uint64_t ticket)
  * server dropped it: the app gets an error, never a wait without end. */
 static void on_check(struct peer *p, uint64_t ticket)
 {
-	struct antd *d = p->d;
-	struct call_table *t = &d->calls;
-	uint64_t key = peer_key(p);
-	for (uint32_t i = 0; i < t->n; i++) {
-		struct call *c = t->c[i];
-		if (c && c->gen && c->origin == key && hdr_of(c)->ticket == ticket)
-			return;
-	}
+	if (app_call(p, ticket, 1))
+		return;
 	static unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
 	if (ant_cica_init(page, 1, "lane", NULL, 0, ANT_FF_RETURN_NEEDED) < 0)
 		return;
