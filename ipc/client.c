@@ -874,9 +874,6 @@ int ant_reply(struct ant_conn *c, struct ant_item *it, int32_t retval,
 	if (it->kind != ANT_ITEM_REQUEST && it->kind != ANT_ITEM_RETURN)
 		return -EINVAL;
 	struct ant_cica_hdr *h = (void *)it->page;
-	unsigned char req[ANT_CICA_SIZE] __attribute__((aligned(8)));
-	if (it->lane_id)
-		memcpy(req, it->page, h->used);   /* for an ADOPT: the call as taken */
 	int r;
 	if (data)
 		r = attach_data(c, it->page, data, data_flags);
@@ -896,7 +893,7 @@ int ant_reply(struct ant_conn *c, struct ant_item *it, int32_t retval,
 		 * else (or a full lane) goes through antd. */
 		if (!h->data.gen && conn_lanes_reply(c, it) == 0)
 			return 0;
-		r = conn_lanes_adopt(c, it, req);
+		r = conn_lanes_adopt(c, it);
 		if (r < 0)
 			return r;
 	}
@@ -912,7 +909,7 @@ int ant_forward(struct ant_conn *c, struct ant_item *it, const struct ant_forwar
 		return callee;
 	if (it->lane_id) {
 		/* A lane carries no forward (yet): antd takes the call over. */
-		int r = conn_lanes_adopt(c, it, it->page);
+		int r = conn_lanes_adopt(c, it);
 		if (r < 0)
 			return r;
 	}

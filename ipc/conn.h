@@ -115,9 +115,10 @@ int conn_lanes_claim(struct ant_conn *c, const void *page);
 /* Server: answer a lane request with it->page (its result set) in the
  * lane back to the app; 0, or < 0: hand the call to antd instead. */
 int conn_lanes_reply(struct ant_conn *c, struct ant_item *it);
-/* Server: hand a lane request to antd (ADOPT with its page as taken, req);
- * the item is then an ordinary held call.  0 or -errno. */
-int conn_lanes_adopt(struct ant_conn *c, struct ant_item *it, const void *req);
+/* Server: hand a lane request to antd (ADOPT with the page as taken: its
+ * frame, no result, no data ICA); the item is then an ordinary held call.
+ * 0 or -errno. */
+int conn_lanes_adopt(struct ant_conn *c, struct ant_item *it);
 void conn_lanes_fini(struct ant_conn *c);
 
 /* Are faults armed in this server?  Compiled out with -Dfailpoints=false. */

@@ -476,9 +476,21 @@ int conn_lanes_reply(struct ant_conn *c, struct ant_item *it)
 	return 0;
 }
 
-int conn_lanes_adopt(struct ant_conn *c, struct ant_item *it, const void *req)
+int conn_lanes_adopt(struct ant_conn *c, struct ant_item *it)
 {
-	const struct ant_cica_hdr *h = req;
+	/* The call as it was taken: its one frame, without the result or the
+	 * data ICA an answer may have put on the page since (only this rare
+	 * path pays for the copy, not every answer in a lane). */
+	unsigned char req[ANT_CICA_SIZE] __attribute__((aligned(8)));
+	const struct ant_cica_hdr *ih = (const void *)it->page;
+	memcpy(req, it->page, ih->used);
+	struct ant_cica_hdr *h = (void *)req;
+	const struct ant_frame *f = ant_cica_current_const(req);
+	memset(&h->data, 0, sizeof(h->data));
+	h->data_flags = 0;
+	h->retval = 0;
+	h->ret_off = h->ret_size = 0;
+	h->used = (uint32_t)h->currentp + f->size;
 	int r = conn_send(c, ANT_M_ADOPT, 0, req, h->used, -1);
 	if (r < 0)
 		return r;
