@@ -173,6 +173,12 @@ int ant_lane_take(struct ant_lane *l, struct ant_lane_slot *out, unsigned *bad_s
 		return -EAGAIN;             /* antd takes what is left in it */
 	unsigned best = l->nslots;
 	uint64_t best_order = 0, best_seq = 0, best_taken = 0;
+	/* A post published into a slot this scan has passed already can be
+	 * older than one it finds later: when the one found is not the next
+	 * after the last taken (orders are consecutive), look once more. */
+	for (int pass = 0; pass < 2; pass++) {
+	if (pass == 1 && (best == l->nslots || best_order == l->took + 1))
+		break;
 	for (unsigned i = 0; i < l->nslots; i++) {
 		struct ant_lane_slot *s = &l->slot[i];
 		uint64_t seq = LOAD_ACQ(&s->seq);
@@ -192,6 +198,7 @@ int ant_lane_take(struct ant_lane *l, struct ant_lane_slot *out, unsigned *bad_s
 			best_seq = seq;
 			best_taken = taken;
 		}
+	}
 	}
 	if (best == l->nslots)
 		return -EAGAIN;
@@ -214,6 +221,7 @@ int ant_lane_take(struct ant_lane *l, struct ant_lane_slot *out, unsigned *bad_s
 	if (!__atomic_compare_exchange_n(&l->ack[best].taken, &best_taken, best_seq, 0,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return -EAGAIN;
+	l->took = best_order;
 	return (int)best;
 }
 

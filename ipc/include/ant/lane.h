@@ -119,6 +119,7 @@ struct ant_lane {
 	unsigned nslots;             /* ro: from the header, checked */
 	unsigned next;               /* private: the sender's next slot to try */
 	uint64_t posted;             /* private: the sender's count of posts */
+	uint64_t took;               /* private: the receiver's last order taken */
 	size_t post_size, ack_size;  /* private */
 	int bell;                    /* the receiver's bell (eventfd), -1: none; not owned */
 };
