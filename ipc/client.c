@@ -137,6 +137,24 @@ int conn_pump_now(struct ant_conn *c)
 }
 
 /* Receive and sort one message (blocking, or not). */
+/* A RESULT came on the socket: if it answers one of our own calls that
+ * went through antd, one fewer is out to its server. */
+static void sock_answered(struct ant_conn *c, const unsigned char *page, size_t len)
+{
+	struct ant_cica_hdr h;
+	struct ant_frame f;
+	if (len < sizeof(h))
+		return;
+	memcpy(&h, page, sizeof(h));
+	if ((h.call_id >> 63) || h.nframes != 1 || (size_t)h.currentp + sizeof(f) > len)
+		return;   /* a lane call's (taken over by antd), or a return of a stage */
+	memcpy(&f, page + h.currentp, sizeof(f));
+	if ((c->is_server && f.caller != c->self_id) || f.callee > ANT_SERVERS_MAX)
+		return;
+	if (c->sock_out[f.callee])
+		c->sock_out[f.callee]--;
+}
+
 static int pump_one(struct ant_conn *c, int wait)
 {
 	unsigned char buf[ANT_MSG_MAX] __attribute__((aligned(8)));
@@ -157,6 +175,8 @@ static int pump_one(struct ant_conn *c, int wait)
 	c->received++;
 	if (h.type == ANT_M_RESULT && c->is_server && c->awaiting)
 		c->awaiting--;
+	if (h.type == ANT_M_RESULT)
+		sock_answered(c, p, (size_t)n - sizeof(h));
 	if (h.type == ANT_M_BELL || h.type == ANT_M_LANE || h.type == ANT_M_LANE_DROP) {
 		int r = conn_lanes_on_msg(c, h.type, p, fds, nfds);
 		if (r == ANT_E_PROTOCOL)
@@ -175,7 +195,7 @@ static int pump_one(struct ant_conn *c, int wait)
 	case ANT_M_REQUEST:
 	case ANT_M_RESULT: {
 		if (h.type == ANT_M_RESULT && plen >= sizeof(struct ant_cica_hdr) &&
-		    !conn_lanes_claim(c, p)) {
+		    !conn_lanes_claim(c, p, plen)) {
 			if (fd >= 0)
 				close(fd);
 			return 0;   /* a lane call answered already */
@@ -584,8 +604,8 @@ int ant_call_async(struct ant_conn *c, const struct ant_call *call, uint64_t *ti
 	r = attach_data(c, page, call->data, call->data_flags);
 	if (r < 0)
 		return r;
-	if (c->nlanes && !call->data && conn_lanes_call(c, (unsigned)callee, page, h->used,
-							h->ticket) == 0) {
+	if (c->nlanes && !call->data && !c->sock_out[callee] &&
+	    conn_lanes_call(c, (unsigned)callee, page, h->used, h->ticket) == 0) {
 		if (ticket)
 			*ticket = h->ticket;
 		return 0;
@@ -593,6 +613,7 @@ int ant_call_async(struct ant_conn *c, const struct ant_call *call, uint64_t *ti
 	r = conn_send(c, ANT_M_CALL, 0, page, h->used, -1);
 	if (r < 0)
 		return r;
+	c->sock_out[callee]++;
 	if (c->is_server)
 		c->awaiting++;
 	detach_after_send(c, page);

@@ -38,14 +38,16 @@ TAILQ_HEAD(queue, qmsg);
 /* A lane this peer sends or receives in (lanes.c; docs/fastpath.md). */
 struct conn_lane {
 	uint32_t id;
-	int role;                    /* ANT_LANE_ROLE_* */
+	int role;                    /* ANT_LANE_ROLE_SENDER or _RECEIVER */
+	int results;                 /* it carries results (else requests) */
 	unsigned peer;               /* the other end */
 	struct ant_lane l;
 	struct ant_lane_who who;     /* receiver: from the ack area, when mapped */
 	int post_fd, ack_fd;
 };
 
-/* An application's call in a lane, not answered yet. */
+/* A call of this peer (an application's, or a server's own) in a lane,
+ * not answered yet. */
 struct lane_out {
 	uint64_t ticket, token;
 	uint64_t seq;                /* the slot's seq once posted */
@@ -83,12 +85,15 @@ struct ant_conn {
 	int bell;                    /* my bell, -1: no lanes */
 	struct conn_lane *lanes;
 	unsigned nlanes, caplanes;
-	struct lane_out *outs;       /* application: calls in lanes, unanswered */
+	struct lane_out *outs;       /* calls in lanes, unanswered */
 	unsigned nouts, capouts;
 	unsigned lane_held;          /* server: requests taken from lanes, unanswered */
 	unsigned awaiting;           /* server: its calls and forwards whose results are
 					due on the socket (taken before lane requests) */
 	uint64_t received;           /* messages received on the socket */
+	uint32_t sock_out[ANT_SERVERS_MAX + 1]; /* own calls to each server through antd,
+					not answered yet: while any is out, calls to that
+					server do not take its lane (they would overtake it) */
 	uint64_t lane_calls;         /* calls made (app) or answered (server) in lanes */
 	unsigned spin_us;            /* look at the lanes this long before sleeping */
 	uint64_t lane_dropped;       /* slots taken and dropped: not a call or answer of ours */
@@ -111,7 +116,7 @@ unsigned conn_lanes_poll(struct ant_conn *c);
 int conn_lanes_wait(struct ant_conn *c, int timeout_ms);
 /* A RESULT that came on the socket: 1 to keep it, 0 if it answers a lane
  * call already answered (dropped). */
-int conn_lanes_claim(struct ant_conn *c, const void *page);
+int conn_lanes_claim(struct ant_conn *c, const void *page, size_t len);
 /* Server: answer a lane request with it->page (its result set) in the
  * lane back to the app; 0, or < 0: hand the call to antd instead. */
 int conn_lanes_reply(struct ant_conn *c, struct ant_item *it);

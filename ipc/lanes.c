@@ -40,8 +40,10 @@ static void lane_drop(struct ant_conn *c, uint32_t id)
 
 static int on_lane(struct ant_conn *c, const struct ant_m_lane *m, int *fds, unsigned nfds)
 {
-	int sender = m->role == ANT_LANE_ROLE_SENDER;
-	if ((!sender && m->role != ANT_LANE_ROLE_RECEIVER) || nfds < 2 || m->id == 0)
+	unsigned role = m->role & ~ANT_LANE_ROLE_RESULTS;
+	int sender = role == ANT_LANE_ROLE_SENDER;
+	if ((!sender && role != ANT_LANE_ROLE_RECEIVER) || nfds < 2 || m->id == 0 ||
+	    (m->role & ~(ANT_LANE_ROLE_RESULTS | 3u)))
 		return ANT_E_PROTOCOL;
 	lane_drop(c, m->id);   /* a new instance of antd's lane replaces the old */
 	if (c->nlanes == c->caplanes) {
@@ -58,7 +60,8 @@ static int on_lane(struct ant_conn *c, const struct ant_m_lane *m, int *fds, uns
 	if (r < 0)
 		return r;
 	cl->id = m->id;
-	cl->role = m->role;
+	cl->role = (int)role;
+	cl->results = !!(m->role & ANT_LANE_ROLE_RESULTS);
 	c->spin_us = m->spin_us > 1000 ? 1000 : m->spin_us;
 	memcpy(&cl->who, &cl->l.ack_hdr->who, sizeof(cl->who));
 	cl->peer = m->peer;
@@ -143,7 +146,8 @@ int conn_lanes_call(struct ant_conn *c, unsigned callee, const void *page, size_
 {
 	struct conn_lane *cl = NULL;
 	for (unsigned i = 0; i < c->nlanes; i++)
-		if (c->lanes[i].role == ANT_LANE_ROLE_SENDER && c->lanes[i].peer == callee) {
+		if (c->lanes[i].role == ANT_LANE_ROLE_SENDER && !c->lanes[i].results &&
+		    c->lanes[i].peer == callee) {
 			cl = &c->lanes[i];
 			break;
 		}
@@ -181,11 +185,22 @@ static int claim(struct ant_conn *c, uint64_t ticket, const uint64_t *token)
 	return 0;
 }
 
-int conn_lanes_claim(struct ant_conn *c, const void *page)
+int conn_lanes_claim(struct ant_conn *c, const void *page, size_t len)
 {
 	const struct ant_cica_hdr *h = page;
-	if (c->is_server || !(h->call_id >> 63))
-		return 1;
+	if (!(h->call_id >> 63))
+		return 1;   /* not a lane call (antd numbers its own calls below 2^63) */
+	if (c->is_server) {
+		/* A server's RESULT is its own call's, or the return of a stage it
+		 * forwarded of a call that came in a lane (which keeps the app's
+		 * lane call id): only its own calls were in its lanes. */
+		struct ant_frame f;
+		if (h->nframes != 1 || (size_t)h->currentp + sizeof(f) > len)
+			return 1;
+		memcpy(&f, (const unsigned char *)page + h->currentp, sizeof(f));
+		if (f.caller != c->self_id)
+			return 1;
+	}
 	return claim(c, h->ticket, NULL);
 }
 
@@ -246,7 +261,7 @@ static unsigned poll_results(struct ant_conn *c, struct conn_lane *cl)
 		struct qmsg *m = qmsg_new(&s, ANT_M_RESULT);
 		if (!m)
 			continue;
-		ant_cica_trace(m->page, ANT_PEER_APP);
+		ant_cica_trace(m->page, c->is_server ? c->self_id : ANT_PEER_APP);
 		m->len = ((struct ant_cica_hdr *)m->page)->used;
 		TAILQ_INSERT_TAIL(&c->results, m, link);
 		n++;
@@ -328,13 +343,13 @@ static unsigned drain_results(struct ant_conn *c)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < c->nlanes; i++)
-		if (c->lanes[i].role == ANT_LANE_ROLE_RECEIVER)
+		if (c->lanes[i].role == ANT_LANE_ROLE_RECEIVER && c->lanes[i].results)
 			n += poll_results(c, &c->lanes[i]);
 	return n;
 }
 
 /*
- * An app's calls whose request slot is done while no answer came in the
+ * Calls of ours whose request slot is done while no answer came in the
  * lane.  A server publishes its answer before it marks the slot done, so
  * once the slot is seen done, one more look at the result lanes finds the
  * answer if there is one; if not, antd took the call over (its answer comes
@@ -362,15 +377,17 @@ static unsigned check_done(struct ant_conn *c)
 
 unsigned conn_lanes_poll(struct ant_conn *c)
 {
-	unsigned n = 0;
+	/* Results first (a server's own calls'), then requests. */
+	unsigned n = drain_results(c);
+	if (c->nouts)
+		n += check_done(c);
+	if (!c->is_server)
+		return n;
 	for (unsigned i = 0; i < c->nlanes; i++) {
 		struct conn_lane *cl = &c->lanes[i];
-		if (cl->role != ANT_LANE_ROLE_RECEIVER)
-			continue;
-		n += c->is_server ? poll_requests(c, cl) : poll_results(c, cl);
+		if (cl->role == ANT_LANE_ROLE_RECEIVER && !cl->results)
+			n += poll_requests(c, cl);
 	}
-	if (!c->is_server && c->nouts)
-		n += check_done(c);
 	return n;
 }
 
@@ -422,10 +439,10 @@ int conn_lanes_wait(struct ant_conn *c, int timeout_ms)
 	}
 	struct pollfd pfd[2] = { { .fd = c->sock, .events = POLLIN },
 				 { .fd = c->bell, .events = POLLIN } };
-	/* An app with calls in lanes looks again every 100 ms: a request marked
+	/* A peer with calls in lanes looks again every 100 ms: a request marked
 	 * done without an answer rings no bell (check_done). */
 	int wait = timeout_ms;
-	int short_wait = !c->is_server && c->nouts && (wait < 0 || wait > 100);
+	int short_wait = c->nouts && (wait < 0 || wait > 100);
 	if (short_wait)
 		wait = 100;
 	int pr = poll(pfd, 2, wait);

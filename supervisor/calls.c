@@ -463,7 +463,8 @@ static void enqueue_request(struct antd *d, struct call *c)
 void calls_pump(struct antd *d, struct server *s)
 {
 	struct instance *in = s->cur;
-	if (!in->lanes_given && in->peer && s->state == SRV_RUNNING && d->lanes.pairs)
+	if (!in->lanes_given && in->peer && s->state == SRV_RUNNING &&
+	    (d->lanes.pairs || d->lanes.on))
 		lanes_give(d, s);
 	while (in->peer && in->want > 0 && s->state == SRV_RUNNING) {
 		struct call *c = callq_pop(&s->results);
@@ -746,7 +747,7 @@ static void on_reply(struct peer *p, unsigned char *page, size_t len, unsigned m
 	calls_pump(d, s);
 }
 
-struct call *calls_from_lane(struct antd *d, struct server *s, uint64_t app,
+struct call *calls_from_lane(struct antd *d, struct server *s, const struct lane_caller *from,
 			     const unsigned char *page, int held)
 {
 	const struct ant_cica_hdr *in = (const void *)page;
@@ -758,10 +759,10 @@ struct call *calls_from_lane(struct antd *d, struct server *s, uint64_t app,
 	struct ant_cica_hdr *h = hdr_of(c);
 	h->id_index = c->index;
 	h->id_gen = c->gen;   /* call_id stays the lane's */
-	c->origin = app;
-	c->origin_server = 0;
-	c->origin_gen = 0;
-	struct peer *ap = peer_by_key(d, app);
+	c->origin = from->key;
+	c->origin_server = from->server;
+	c->origin_gen = from->gen;
+	struct peer *ap = peer_by_key(d, from->key);
 	if (ap)
 		ap->calls_out++;
 	if (held) {
@@ -791,20 +792,20 @@ static void on_adopt(struct peer *p, unsigned char *page, size_t len, unsigned m
 	}
 	memcpy(&in, page, sizeof(in));
 	char why[160] = "";
-	uint64_t app = lanes_adopt(d, s, in.id_index, in.id_gen, page, len, why, sizeof(why));
-	if (!app) {
+	struct lane_caller from;
+	if (!lanes_adopt(d, s, in.id_index, in.id_gen, page, len, &from, why, sizeof(why))) {
 		if (why[0])
 			peer_cut_off(p, "%s", why);
 		else
 			p->adopt_gen = ADOPT_DROP;   /* its app is gone: the step that follows goes */
 		return;
 	}
-	struct call *c = calls_from_lane(d, s, app, page, 1);
+	struct call *c = calls_from_lane(d, s, &from, page, 1);
 	if (!c) {
 		log_error("calls", s->conf->name, "out of memory adopting a lane call");
 		return;
 	}
-	if (lanes_cancelled(d, app, hdr_of(c)->ticket))
+	if (lanes_cancelled(d, from.key, hdr_of(c)->ticket))
 		c->cancelled = 1;
 	p->adopt_index = c->index;
 	p->adopt_gen = c->gen;
@@ -1070,7 +1071,7 @@ static const struct msg_handler {
 	[ANT_M_IMPORTED] = { .servers_only = 1, .spare_ok = 1, .fn = on_imported_msg },
 	[ANT_M_VERSION] = { .servers_only = 1, .spare_ok = 1, .fn = on_version_msg },
 	[ANT_M_ADOPT] = { .servers_only = 1, .fn = on_adopt },
-	[ANT_M_CHECK] = { .apps_only = 1, .fn = on_check_msg },
+	[ANT_M_CHECK] = { .fn = on_check_msg },   /* apps', and servers' own lane calls */
 };
 
 void calls_on_message(struct peer *p, unsigned char *buf, size_t n, int fd)

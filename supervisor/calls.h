@@ -98,9 +98,11 @@ void calls_adopt_deadline(struct antd *d, struct call *c, double remaining);
 void calls_fail_all(struct antd *d, int error);
 
 /* lanes.c: a request taken over from a lane (page fixed by
- * ant_lane_request_fix; call_id kept) as a call from app: held by s, or
- * only marked queued at s (then calls_enqueue).  NULL: out of memory. */
-struct call *calls_from_lane(struct antd *d, struct server *s, uint64_t app,
+ * ant_lane_request_fix; call_id kept) as a call from its caller (an app,
+ * or a server's instance): held by s, or only marked queued at s (then
+ * calls_enqueue).  NULL: out of memory. */
+struct lane_caller;
+struct call *calls_from_lane(struct antd *d, struct server *s, const struct lane_caller *from,
 			     const unsigned char *page, int held);
 /* Queue c at its callee, or fail it if the callee takes no work. */
 void calls_enqueue(struct antd *d, struct call *c);

@@ -184,12 +184,10 @@ static json_t *status_json(struct antd *d)
 	/* The fast path (docs/fastpath.md): on or off (and why), its app lanes, the
 	 * lane calls antd took over (ADOPT, deaths, closed lanes). */
 	if (st) {
-		unsigned pairs = 0;
-		for (const struct lane_pair *lp = d->lanes.pairs; lp; lp = lanes_next(lp))
-			pairs++;
-		json_object_set_new(st, "fast_path", json_pack("{s:b, s:s?, s:i, s:I}", "on",
+		json_object_set_new(st, "fast_path", json_pack("{s:b, s:s?, s:i, s:i, s:I}", "on",
 			d->lanes.on, "off_why", d->lanes.off_why[0] ? d->lanes.off_why : NULL,
-			"app_lanes", (int)pairs, "adopted", (json_int_t)d->lanes.adopted));
+			"app_lanes", (int)lanes_pairs(d, 0), "server_lanes", (int)lanes_pairs(d, 1),
+			"adopted", (json_int_t)d->lanes.adopted));
 	}
 	/* antd itself: its version, and how often it re-executed (antctl reexec) */
 	if (st)

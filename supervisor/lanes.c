@@ -33,12 +33,12 @@ struct lane_end {                 /* one lane as antd holds it */
 	struct ant_lane l;            /* antd's mapping (owner) */
 };
 
-struct lane_pair {                /* an app and one server it may call */
+struct lane_pair {                /* a caller and one server it may call */
 	struct lane_pair *next;
-	uint64_t app;                 /* its peer key */
+	struct lane_caller caller;    /* an app connection, or a server's instance */
 	unsigned server;
-	int app_bell;                 /* a dup of the app's bell */
-	struct lane_end req, res;     /* app -> server, server -> app */
+	int caller_bell;              /* a dup of the caller's bell */
+	struct lane_end req, res;     /* caller -> server, server -> caller */
 	struct ant_lane_who who;      /* the request lane's sender, as antd saw it */
 	uint64_t seen_seq[LANE_SLOTS];/* a taken slot's seq when antd first saw it ... */
 	uint64_t seen_ns[LANE_SLOTS]; /* ... and when */
@@ -46,9 +46,12 @@ struct lane_pair {                /* an app and one server it may call */
 	unsigned ncancelled;
 };
 
-const struct lane_pair *lanes_next(const struct lane_pair *p)
+unsigned lanes_pairs(const struct antd *d, int servers)
 {
-	return p->next;
+	unsigned n = 0;
+	for (const struct lane_pair *p = d->lanes.pairs; p; p = p->next)
+		n += servers ? p->caller.server != 0 : p->caller.server == 0;
+	return n;
 }
 
 static uint64_t now_ns(void)
@@ -97,8 +100,8 @@ static void pair_free(struct lane_pair *p)
 {
 	end_close(&p->req);
 	end_close(&p->res);
-	if (p->app_bell >= 0)
-		close(p->app_bell);
+	if (p->caller_bell >= 0)
+		close(p->caller_bell);
 	free(p);
 }
 
@@ -144,24 +147,78 @@ static int server_bell(struct antd *d, unsigned id)
 }
 
 /* Hand one lane to a peer: the sender gets its post area read-write, the
- * ack area read-only and the receiver's bell; the receiver the other way. */
+ * ack area read-only and the receiver's bell; the receiver the other way.
+ * results: a result lane (else a request lane). */
 static void send_lane(struct peer *to, const struct lane_end *e, int sender, unsigned other,
-		      int bell)
+		      int bell, int results)
 {
 	struct ant_m_lane m = { .id = e->id, .peer = (uint16_t)other,
-				.role = sender ? ANT_LANE_ROLE_SENDER : ANT_LANE_ROLE_RECEIVER,
+				.role = (uint16_t)((sender ? ANT_LANE_ROLE_SENDER : ANT_LANE_ROLE_RECEIVER) |
+						   (results ? ANT_LANE_ROLE_RESULTS : 0)),
 				.spin_us = to->d->stack->lane_spin_us };
 	int fds[3] = { sender ? e->post : e->post_ro, sender ? e->ack_ro : e->ack, bell };
 	peer_send_fds(to, ANT_M_LANE, 0, &m, sizeof(m), fds, sender && bell >= 0 ? 3 : 2);
 }
 
+/* The server's side of p: its result lane and its request lane. */
 static void give_pair(struct antd *d, struct peer *srv, struct lane_pair *p)
 {
 	/* The result lane first: a request is never taken before the lane
 	 * its answer goes back in is there. */
-	send_lane(srv, &p->res, 1, ANT_PEER_APP, p->app_bell);
-	send_lane(srv, &p->req, 0, ANT_PEER_APP, -1);
+	send_lane(srv, &p->res, 1, p->caller.server, p->caller_bell, 1);
+	send_lane(srv, &p->req, 0, p->caller.server, -1, 0);
 	(void)d;
+}
+
+/* The caller's side of p. */
+static void give_caller(struct antd *d, struct peer *caller, struct lane_pair *p)
+{
+	send_lane(caller, &p->req, 1, p->server, d->lanes.server_bell[p->server], 0);
+	send_lane(caller, &p->res, 0, p->server, -1, 1);
+}
+
+/*
+ * A pair of lanes from a caller to server `id` (who: the caller as antd saw
+ * it; bell: the caller's, duplicated), its request lane closed while the
+ * server takes no work.  NULL after logging why (the caller then calls
+ * through antd).
+ */
+static struct lane_pair *pair_make(struct antd *d, const struct lane_caller *caller,
+				   unsigned id, const struct ant_lane_who *who, int bell,
+				   const char *caller_name)
+{
+	struct lanes *L = &d->lanes;
+	struct lane_pair *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->caller = *caller;
+	p->server = id;
+	p->caller_bell = -1;
+	p->req.post = p->req.ack = p->req.post_ro = p->req.ack_ro = -1;
+	p->res.post = p->res.ack = p->res.post_ro = p->res.ack_ro = -1;
+	uint32_t pid = ++L->next_pair;
+	int r = end_make(&p->req, 2 * pid, caller->server, id);
+	if (r == 0 && (r = end_make(&p->res, 2 * pid + 1, id, caller->server)) < 0)
+		end_close(&p->req);
+	if (r == 0 && (p->caller_bell = fcntl(bell, F_DUPFD_CLOEXEC, 0)) < 0)
+		r = -errno;
+	if (r < 0) {
+		log_warn("lanes", NULL, "no lanes for %s to %s (%s): it calls through antd",
+			 caller_name, d->servers[id].conf->name, strerror(-r));
+		if (p->caller_bell >= 0)
+			close(p->caller_bell);
+		end_close(&p->req);
+		end_close(&p->res);
+		free(p);
+		return NULL;
+	}
+	/* Who the caller is, as antd saw it: the receiver writes it into each
+	 * request (a server that forwards vouches for it further). */
+	p->who = *who;
+	p->req.l.ack_hdr->who = p->who;
+	if (!server_accepts(&d->servers[id]))
+		STORE_REL(&p->req.l.ack_hdr->closed, 1u);
+	return p;
 }
 
 static void timer_update(struct antd *d)
@@ -187,42 +244,17 @@ void lanes_app_welcome(struct antd *d, struct peer *app)
 	uint32_t serial = ++L->next_serial;
 	struct lane_pair *made = NULL;
 	unsigned nmade = 0;
+	struct lane_caller caller = { .key = peer_key(app) };
 	for (unsigned id = 1; id <= d->stack->nservers; id++) {
 		if (!stack_may_call(d->stack, ANT_PEER_APP, id) ||
 		    !stack_app_uid_may_call(d->stack, app->uid, id) || server_bell(d, id) < 0)
 			continue;
-		struct lane_pair *p = calloc(1, sizeof(*p));
+		struct ant_lane_who who = { .from = ANT_PEER_APP, .to = (uint16_t)id,
+					    .serial = serial, .caller_pid = (uint32_t)app->pid,
+					    .caller_uid = app->uid, .caller_gid = app->gid };
+		struct lane_pair *p = pair_make(d, &caller, id, &who, bell, peer_name(app));
 		if (!p)
-			break;
-		p->app = peer_key(app);
-		p->server = id;
-		p->app_bell = -1;
-		p->req.post = p->req.ack = p->req.post_ro = p->req.ack_ro = -1;
-		p->res.post = p->res.ack = p->res.post_ro = p->res.ack_ro = -1;
-		uint32_t pid = ++L->next_pair;
-		int r = end_make(&p->req, 2 * pid, ANT_PEER_APP, id);
-		if (r == 0 && (r = end_make(&p->res, 2 * pid + 1, id, ANT_PEER_APP)) < 0)
-			end_close(&p->req);
-		if (r == 0 && (p->app_bell = fcntl(bell, F_DUPFD_CLOEXEC, 0)) < 0)
-			r = -errno;
-		if (r < 0) {
-			log_warn("lanes", NULL, "no lanes for %s to %s (%s): it calls through antd",
-				 peer_name(app), d->servers[id].conf->name, strerror(-r));
-			if (p->app_bell >= 0)
-				close(p->app_bell);
-			end_close(&p->req);
-			end_close(&p->res);
-			free(p);
 			continue;
-		}
-		/* Who the caller is, as antd saw it: the receiver writes it into
-		 * each request (a server that forwards vouches for it further). */
-		p->who = (struct ant_lane_who){ .from = ANT_PEER_APP, .to = (uint16_t)id,
-						.serial = serial, .caller_pid = (uint32_t)app->pid,
-						.caller_uid = app->uid, .caller_gid = app->gid };
-		p->req.l.ack_hdr->who = p->who;
-		if (!server_accepts(&d->servers[id]))
-			STORE_REL(&p->req.l.ack_hdr->closed, 1u);
 		p->next = made;
 		made = p;
 		nmade++;
@@ -237,8 +269,7 @@ void lanes_app_welcome(struct antd *d, struct peer *app)
 		struct lane_pair *p = made;
 		made = p->next;
 		struct server *s = &d->servers[p->server];
-		send_lane(app, &p->req, 1, p->server, L->server_bell[p->server]);
-		send_lane(app, &p->res, 0, p->server, -1);
+		give_caller(d, app, p);
 		p->next = L->pairs;
 		L->pairs = p;
 		if (s->cur->lanes_given && s->cur->peer)
@@ -249,13 +280,14 @@ void lanes_app_welcome(struct antd *d, struct peer *app)
 	timer_update(d);
 }
 
-void lanes_app_gone(struct antd *d, struct peer *app)
+/* Drop the pairs of one caller (its peer key, or every instance of server
+ * `server`): each callee forgets them (LANE_DROP). */
+static void drop_pairs(struct antd *d, uint64_t key, unsigned server)
 {
 	struct lanes *L = &d->lanes;
-	uint64_t key = peer_key(app);
 	for (struct lane_pair **pp = &L->pairs; *pp;) {
 		struct lane_pair *p = *pp;
-		if (p->app != key) {
+		if (server ? p->caller.server != server : p->caller.key != key) {
 			pp = &p->next;
 			continue;
 		}
@@ -273,11 +305,50 @@ void lanes_app_gone(struct antd *d, struct peer *app)
 	timer_update(d);
 }
 
+void lanes_app_gone(struct antd *d, struct peer *app)
+{
+	drop_pairs(d, peer_key(app), 0);
+}
+
+/*
+ * The serving instance of s, a caller: a pair of lanes to each server the
+ * stack file lets it call, its side handed to it, the callee's side to the
+ * callee if that runs with its lanes (else it gets them with the rest).
+ */
+static void callers_make(struct antd *d, struct server *s)
+{
+	struct lanes *L = &d->lanes;
+	struct instance *in = s->cur;
+	int bell = server_bell(d, s->id);
+	if (bell < 0)
+		return;
+	uint32_t serial = ++L->next_serial;
+	struct lane_caller caller = { .key = peer_key(in->peer), .server = s->id, .gen = in->gen };
+	for (unsigned id = 1; id <= d->stack->nservers; id++) {
+		if (id == s->id || !stack_may_call(d->stack, s->id, id) || server_bell(d, id) < 0)
+			continue;
+		struct ant_lane_who who = { .from = (uint16_t)s->id, .to = (uint16_t)id,
+					    .serial = serial, .caller_pid = (uint32_t)in->pid,
+					    .caller_uid = in->peer->uid, .caller_gid = in->peer->gid };
+		struct lane_pair *p = pair_make(d, &caller, id, &who, bell, s->conf->name);
+		if (!p)
+			continue;
+		p->next = L->pairs;
+		L->pairs = p;
+		give_caller(d, in->peer, p);
+		struct server *t = &d->servers[id];
+		if (t->cur->lanes_given && t->cur->peer)
+			give_pair(d, t->cur->peer, p);
+		else if (t->state == SRV_RUNNING && t->cur->peer)
+			lanes_give(d, t);
+	}
+}
+
 void lanes_give(struct antd *d, struct server *s)
 {
 	struct lanes *L = &d->lanes;
 	struct instance *in = s->cur;
-	if (in->lanes_given || !in->peer || !L->pairs)
+	if (in->lanes_given || !in->peer || (!L->pairs && !L->on))
 		return;
 	in->lanes_given = 1;
 	int bell = server_bell(d, s->id);
@@ -291,6 +362,9 @@ void lanes_give(struct antd *d, struct server *s)
 			STORE_REL(&p->req.l.ack_hdr->closed, 0u);
 		give_pair(d, in->peer, p);
 	}
+	if (L->on)
+		callers_make(d, s);
+	timer_update(d);
 }
 
 /* The slot's request as the receiver would hold it; 0, or -1 if the app
@@ -363,7 +437,7 @@ static void take_over(struct antd *d, struct lane_pair *p, unsigned i, int held)
 		forget_cancel(p, ticket);
 		return;   /* answered already (ANT_E_CANCELLED) */
 	}
-	struct call *c = calls_from_lane(d, s, p->app, page, held);
+	struct call *c = calls_from_lane(d, s, &p->caller, page, held);
 	if (c)
 		d->lanes.adopted++;
 	else
@@ -389,6 +463,9 @@ void lanes_server_died(struct antd *d, struct server *s)
 			take_over(d, p, i, 1);
 		}
 	}
+	/* The lanes of its own calls go with it: what it was doing is
+	 * replayed from the requests it held, so nothing in them is owed. */
+	drop_pairs(d, 0, s->id);
 }
 
 /* Posted slots of a closed request lane become calls (queued, or failed if
@@ -482,8 +559,8 @@ static struct lane_pair *pair_of_req(struct antd *d, uint32_t lane_id)
 	return NULL;
 }
 
-uint64_t lanes_adopt(struct antd *d, struct server *s, uint32_t lane_id, uint32_t slot,
-		     unsigned char *page, size_t len, char *why, size_t whylen)
+int lanes_adopt(struct antd *d, struct server *s, uint32_t lane_id, uint32_t slot,
+		unsigned char *page, size_t len, struct lane_caller *from, char *why, size_t whylen)
 {
 	struct lane_pair *p = pair_of_req(d, lane_id);
 	if (!p || p->server != s->id) {
@@ -510,14 +587,15 @@ uint64_t lanes_adopt(struct antd *d, struct server *s, uint32_t lane_id, uint32_
 	__atomic_fetch_or(&l->slot[slot].flags, ANT_LANE_F_ANTD, __ATOMIC_RELAXED);
 	STORE_REL(&l->ack[slot].done, taken);
 	d->lanes.adopted++;
-	return p->app;
+	*from = p->caller;
+	return 1;
 }
 
 int lanes_cancel(struct antd *d, struct peer *app, uint64_t ticket, unsigned char *page)
 {
 	uint64_t key = peer_key(app);
 	for (struct lane_pair *p = d->lanes.pairs; p; p = p->next) {
-		if (p->app != key)
+		if (p->caller.key != key)
 			continue;
 		struct ant_lane *l = &p->req.l;
 		for (unsigned i = 0; i < l->nslots; i++) {
@@ -539,7 +617,7 @@ int lanes_cancel(struct antd *d, struct peer *app, uint64_t ticket, unsigned cha
 int lanes_cancelled(struct antd *d, uint64_t app, uint64_t ticket)
 {
 	for (struct lane_pair *p = d->lanes.pairs; p; p = p->next)
-		if (p->app == app && is_cancelled(p, ticket)) {
+		if (p->caller.key == app && is_cancelled(p, ticket)) {
 			forget_cancel(p, ticket);
 			return 1;
 		}

@@ -12,6 +12,14 @@ struct peer;
 struct server;
 struct lane_pair;
 
+/* Who makes the calls of a pair's request lane: an application
+ * connection, or a server's serving instance (its own calls). */
+struct lane_caller {
+	uint64_t key;                 /* its peer key */
+	unsigned server;              /* 0: an application; else its server id ... */
+	uint32_t gen;                 /* ... and the instance */
+};
+
 /*
  * With "fast_path": true, every application connection gets two lanes per
  * server it may call: a request lane (app -> server) and a result lane
@@ -38,8 +46,8 @@ struct lanes {
 };
 
 void lanes_init(struct antd *d);
-/* The pair after p in d->lanes.pairs (for counting them). */
-const struct lane_pair *lanes_next(const struct lane_pair *p);
+/* Pairs of lanes whose caller is an application (servers 0) or a server. */
+unsigned lanes_pairs(const struct antd *d, int servers);
 void lanes_fini(struct antd *d);
 
 /* An application connected: WELCOME it, with its bell and lanes if the
@@ -73,10 +81,10 @@ void lanes_holding(struct antd *d, const struct server *s, json_t *arr);
  * ADOPT from s: the request it took in slot `slot` of its request lane
  * `lane_id` (page: its copy).  Checks the slot is taken and not done by s,
  * checks and fixes the page (ant_lane_request_fix), marks the slot done.
- * Returns the app's peer key (> 0) with page fixed, or 0 with why filled.
+ * Returns 1 with page fixed and *from its caller, or 0 with why filled.
  */
-uint64_t lanes_adopt(struct antd *d, struct server *s, uint32_t lane_id, uint32_t slot,
-		     unsigned char *page, size_t len, char *why, size_t whylen);
+int lanes_adopt(struct antd *d, struct server *s, uint32_t lane_id, uint32_t slot,
+		unsigned char *page, size_t len, struct lane_caller *from, char *why, size_t whylen);
 
 /* CANCEL of a ticket antd has no call for: if it waits or runs in one of
  * app's lanes, it is marked cancelled (not replayed, its ADOPT dropped)

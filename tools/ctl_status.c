@@ -127,8 +127,10 @@ void status_print_table(const json_t *st, const json_t *prev, double dt)
 	       ctl_num(calls, "total"));
 	const json_t *fp = json_object_get(st, "fast_path");
 	if (fp && json_is_true(json_object_get(fp, "on")))
-		printf("fast path on: %.0f app lane pair%s, %.0f lane call%s taken over by antd\n",
+		printf("fast path on: %.0f app lane pair%s, %.0f server lane pair%s, %.0f lane "
+		       "call%s taken over by antd\n",
 		       ctl_num(fp, "app_lanes"), ctl_num(fp, "app_lanes") == 1 ? "" : "s",
+		       ctl_num(fp, "server_lanes"), ctl_num(fp, "server_lanes") == 1 ? "" : "s",
 		       ctl_num(fp, "adopted"), ctl_num(fp, "adopted") == 1 ? "" : "s");
 	else if (fp && json_is_string(json_object_get(fp, "off_why")))
 		printf("fast path off: %s\n", ctl_str(fp, "off_why"));

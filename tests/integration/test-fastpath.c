@@ -417,6 +417,109 @@ START_TEST(forged_answers_in_a_lane_are_dropped)
 }
 END_TEST
 
+/* Relay a asks b (op ask "b TEXT": its own call, no data ICA) and answers
+ * "b said: TEXT"; the app may call only a. */
+static void ask_b(struct ant_conn *c, const char *text)
+{
+	static struct ant_result res;
+	char arg[64], want[80];
+	snprintf(arg, sizeof(arg), "b %s", text);
+	snprintf(want, sizeof(want), "b said: %s", text);
+	struct ant_call call = { .server = "a", .op = "ask", .arg = arg, .arglen = strlen(arg) };
+	int r = ant_call_sync(c, &call, &res);
+	ck_assert_msg(r == 0, "ask %s: %d %s: %.*s", text, r, ant_errname(r), (int)res.len,
+		      res.bytes ? (const char *)res.bytes : "");
+	ck_assert_msg(res.len == strlen(want) && memcmp(res.bytes, want, res.len) == 0,
+		      "ask %s: answered '%.*s'", text, (int)res.len, (const char *)res.bytes);
+}
+
+static const char ask_stack[] =
+	"{ \"name\": \"t-fast-ask\", \"fast_path\": true, \"apps\": {\"calls\": [\"a\"]},"
+	"  \"servers\": ["
+	" {\"name\":\"a\",\"exec\":\"relay\",\"calls\":[\"b\"],\"max_inflight\":4,"
+	"  \"supervision\":{\"intensity\":{\"max_restarts\":1000},\"backoff\":{\"initial_ms\":0}}},"
+	" {\"name\":\"b\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"2\"],\"max_inflight\":4,"
+	"  \"supervision\":{\"intensity\":{\"max_restarts\":1000},\"backoff\":{\"initial_ms\":0}}} ]}";
+
+/* A server's own calls travel in lanes too (a pair of lanes per calls edge
+ * of the stack file), and every guarantee holds when the callee or the
+ * caller dies: each app call answered once, rightly. */
+START_TEST(servers_call_servers_in_lanes)
+{
+	struct harness h;
+	cur = &h;
+	harness_start(&h, ask_stack);
+	struct ant_conn *c = harness_connect(&h);
+	for (int i = 0; i < 50; i++) {
+		char t[16];
+		snprintf(t, sizeof(t), "x%d", i);
+		ask_b(c, t);
+	}
+	/* b answered a in their lane: antd carried none of them. */
+	ck_assert_int_ge(harness_server_num(&h, "b", "lane_served"), 50);
+	ck_assert_int_eq(harness_server_num(&h, "b", "served"), 0);
+	json_t *st = harness_status(&h);
+	json_t *fp = json_object_get(st, "fast_path");
+	ck_assert_int_eq(json_integer_value(json_object_get(fp, "server_lanes")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(fp, "app_lanes")), 1);
+	json_decref(st);
+
+	/* Kill the callee, then the caller, again and again while calls run. */
+	double next_kill = now_s() + 0.03;
+	unsigned kills = 0;
+	for (int i = 0; i < 240; i++) {
+		char t[16];
+		snprintf(t, sizeof(t), "k%d", i);
+		ask_b(c, t);
+		if (now_s() > next_kill && kills < 10) {
+			pid_t pid = harness_server_pid_now(&h, kills % 2 ? "a" : "b");
+			if (pid > 0 && kill(pid, SIGKILL) == 0)
+				kills++;
+			next_kill = now_s() + 0.03;
+		}
+	}
+	ck_assert_int_ge(kills, 6);
+	static struct ant_result res;
+	ck_assert_int_eq(ant_wait(c, 0, &res, 300), -ETIMEDOUT);   /* no second answer */
+	ck_assert_int_ge(harness_server_num(&h, "a", "restarts"), 3);
+	ck_assert_int_ge(harness_server_num(&h, "b", "restarts"), 3);
+	/* The new instances have their lanes again: the calls still go in them. */
+	long before = harness_server_num(&h, "b", "lane_served");
+	for (int i = 0; i < 20; i++)
+		ask_b(c, "again");
+	ck_assert_int_ge(harness_server_num(&h, "b", "lane_served"), before + 20);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+/* A callee that marks its caller's request done without answering (a
+ * hostile one): the calling server asks antd and gets an error, no wait
+ * without end. */
+START_TEST(server_caller_of_a_vanishing_call_gets_an_error)
+{
+	struct harness h;
+	cur = &h;
+	harness_start(&h, "{ \"name\": \"t-fast-askv\", \"fast_path\": true, \"apps\": {\"calls\": [\"a\"]},"
+			  "  \"servers\": ["
+			  " {\"name\":\"a\",\"exec\":\"relay\",\"calls\":[\"b\"]},"
+			  " {\"name\":\"b\",\"exec\":\"echo\",\"args\":[\"--forge-lanes\"]} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	ask_b(c, "before");
+	struct ant_call call = { .server = "a", .op = "ask", .arg = "b vanish", .arglen = 8 };
+	int r = ant_call_sync(c, &call, &res);
+	ck_assert_msg(r == ANT_E_SERVER_FAILED, "vanish: %d %.*s", r, (int)res.len,
+		      res.bytes ? (const char *)res.bytes : "");
+	ask_b(c, "after");   /* forged answers beside each real one were dropped */
+	char *log = harness_read(&h, "antd.log");
+	ck_assert_msg(strstr(log, "was marked done without an answer"), "%s", log);
+	free(log);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 START_TEST(request_faults_switch_the_fast_path_off)
 {
 	struct harness h;
@@ -468,6 +571,8 @@ static Suite *fastpath_suite(void)
 	tcase_add_test(tc, hostile_app_writing_its_lane_hurts_only_itself);
 	tcase_add_test(tc, forged_answers_in_a_lane_are_dropped);
 	tcase_add_test(tc, request_faults_switch_the_fast_path_off);
+	tcase_add_test(tc, servers_call_servers_in_lanes);
+	tcase_add_test(tc, server_caller_of_a_vanishing_call_gets_an_error);
 	suite_add_tcase(s, tc);
 	return s;
 }

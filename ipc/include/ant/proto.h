@@ -85,6 +85,9 @@ struct ant_msg {
  * other two read-only (reopened: they cannot be mapped writable).
  */
 enum { ANT_LANE_ROLE_SENDER = 1, ANT_LANE_ROLE_RECEIVER = 2 };
+/* Or'ed into role: the lane carries results (its sender answers calls its
+ * receiver made); without it, requests. */
+#define ANT_LANE_ROLE_RESULTS 0x100u
 struct ant_m_lane {
 	uint32_t id;      /* antd's id of the lane (1..) */
 	uint16_t role;    /* ANT_LANE_ROLE_* */
