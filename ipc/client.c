@@ -194,6 +194,11 @@ static int pump_one(struct ant_conn *c, int wait)
 	switch (h.type) {
 	case ANT_M_REQUEST:
 	case ANT_M_RESULT: {
+		/* antd sent it against our NEXT, whatever becomes of it here (a
+		 * server that counted a dropped answer as still owed would never
+		 * ask again, and antd would never send it anything more). */
+		if (c->credit && c->is_server)
+			c->credit--;
 		if (h.type == ANT_M_RESULT && plen >= sizeof(struct ant_cica_hdr) &&
 		    !conn_lanes_claim(c, p, plen)) {
 			if (fd >= 0)
@@ -214,8 +219,6 @@ static int pump_one(struct ant_conn *c, int wait)
 		m->lane_seq = m->lane_token = 0;
 		m->fd = fd;
 		m->type = h.type;
-		if (c->credit && c->is_server)
-			c->credit--;
 		TAILQ_INSERT_TAIL(h.type == ANT_M_REQUEST ? &c->requests : &c->results, m, link);
 		return 0;
 	}

@@ -273,10 +273,15 @@ static unsigned poll_requests(struct ant_conn *c, struct conn_lane *cl)
 	unsigned n = 0;
 	struct ant_lane_slot s;
 	/* Results before requests: one due on the socket may have come
-	 * while a request waited in a lane. */
+	 * while a request waited in a lane.  (What comes may be a LANE_DROP:
+	 * the lane is looked up again after each message.) */
+	uint32_t id = cl->id;
 	while (c->awaiting && ant_lane_posted(&cl->l)) {
 		uint64_t before = c->received;
-		if (conn_pump_now(c) < 0 || c->received == before)
+		int r = conn_pump_now(c);
+		if (!(cl = lane_by_id(c, id)))
+			return n;
+		if (r < 0 || c->received == before)
 			break;
 	}
 	if (!TAILQ_EMPTY(&c->results))

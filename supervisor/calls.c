@@ -704,13 +704,27 @@ static struct call *take_back(struct peer *p, const unsigned char *page, size_t 
 	return c;
 }
 
+/* The step after an ADOPT whose lane call is gone (its caller went): the
+ * step goes, but not the NEXT it carries (the server counts on it). */
+static void step_dropped(struct antd *d, struct server *s, unsigned mflags)
+{
+	if (!(mflags & ANT_MF_NEXT))
+		return;
+	s->cur->want++;
+	calls_pump(d, s);
+}
+
 static void on_forward(struct peer *p, unsigned char *page, size_t len, unsigned mflags)
 {
 	struct antd *d = p->d;
 	struct server *s = &d->servers[p->server_id];
+	int dropping = p->adopt_gen == ADOPT_DROP;
 	struct call *c = take_back(p, page, len, 1);
-	if (!c)
+	if (!c) {
+		if (dropping)
+			step_dropped(d, s, mflags);
 		return;
+	}
 	struct ant_frame *f = top_of(c);
 	f->caller = (uint16_t)p->server_id;
 	took(s, c);
@@ -732,9 +746,13 @@ static void on_reply(struct peer *p, unsigned char *page, size_t len, unsigned m
 {
 	struct antd *d = p->d;
 	struct server *s = &d->servers[p->server_id];
+	int dropping = p->adopt_gen == ADOPT_DROP;
 	struct call *c = take_back(p, page, len, 0);
-	if (!c)
+	if (!c) {
+		if (dropping)
+			step_dropped(d, s, mflags);
 		return;
+	}
 	took(s, c);
 	unhold(d, s, c);
 	hdr_of(c)->flags &= ~ANT_CF_REPLAY;
