@@ -200,7 +200,7 @@ static int pump_one(struct ant_conn *c, int wait)
 		if (c->credit && c->is_server)
 			c->credit--;
 		if (h.type == ANT_M_RESULT && plen >= sizeof(struct ant_cica_hdr) &&
-		    !conn_lanes_claim(c, p, plen)) {
+		    !conn_lanes_claim(c, p, plen, &fd)) {
 			if (fd >= 0)
 				close(fd);
 			return 0;   /* a lane call answered already */
@@ -824,6 +824,7 @@ static void fill_item(struct ant_conn *c, struct qmsg *m, struct ant_item *it)
 	it->lane_slot = m->lane_slot;
 	it->lane_seq = m->lane_seq;
 	it->lane_token = m->lane_token;
+	it->lane_taken_us = m->lane_taken_us;
 	int r = take_data(c, m, &it->data);
 	if (r < 0 && it->kind != ANT_ITEM_REQUEST && it->retval >= 0)
 		it->retval = r;
@@ -931,12 +932,6 @@ int ant_forward(struct ant_conn *c, struct ant_item *it, const struct ant_forwar
 	int callee = resolve_server(c, fw->server, fw->server_id);
 	if (callee < 0)
 		return callee;
-	if (it->lane_id) {
-		/* A lane carries no forward (yet): antd takes the call over. */
-		int r = conn_lanes_adopt(c, it);
-		if (r < 0)
-			return r;
-	}
 	const struct ant_frame *f = ant_cica_current_const(it->page);
 	const char *op = fw->op ? fw->op : f->op;
 	const void *params = fw->params;
@@ -951,6 +946,19 @@ int ant_forward(struct ant_conn *c, struct ant_item *it, const struct ant_forwar
 	snprintf(opbuf, sizeof(opbuf), "%s", op);
 	unsigned ff = (fw->frame_flags & ANT_FF_IO_WAIT) |
 		      (fw->return_needed ? ANT_FF_RETURN_NEEDED : 0);
+	/* A stage whose result comes back here, without a data ICA, of a call
+	 * held from a lane: in this server's lane to the callee, unless a call
+	 * of its own to it is out through antd (it would overtake it). */
+	if (it->lane_id && fw->return_needed && !fw->data && !FP_ARMED(c) &&
+	    !((const struct ant_cica_hdr *)it->page)->data.gen && !c->sock_out[callee] &&
+	    conn_lanes_forward(c, it, (unsigned)callee, opbuf, params, np, ff) == 0)
+		return 0;
+	if (it->lane_id) {
+		/* Anything else: antd takes the call over. */
+		int r = conn_lanes_adopt(c, it);
+		if (r < 0)
+			return r;
+	}
 	int r = ant_cica_push(it->page, (unsigned)callee, opbuf, params, np, ff);
 	if (r < 0)
 		return r;

@@ -25,6 +25,7 @@ struct qmsg {
 	TAILQ_ENTRY(qmsg) link;
 	uint32_t lane_id, lane_slot;  /* a request taken from a lane (id 0: not) ... */
 	uint64_t lane_seq, lane_token;
+	uint64_t lane_taken_us;   /* when it was taken (or came back from a forward) */
 	int fd;                 /* data ICA fd that came with it, or -1 */
 	size_t len;             /* page bytes */
 	unsigned type;
@@ -54,6 +55,9 @@ struct lane_out {
 	uint32_t lane, slot;         /* the request lane (id) and slot it went in */
 	int checked;                 /* done with no answer seen: antd was asked (CHECK) */
 	int antd;                    /* antd took it over: its answer comes on the socket */
+	struct ant_item *fwd;        /* a server's forward (sequential return) of the
+					call it holds from a lane: that call, to be
+					handed back as a RETURN with the answer; else NULL */
 };
 
 struct ant_conn {
@@ -115,8 +119,14 @@ unsigned conn_lanes_poll(struct ant_conn *c);
  * (-1: forever).  0, -ETIMEDOUT or an error of the connection. */
 int conn_lanes_wait(struct ant_conn *c, int timeout_ms);
 /* A RESULT that came on the socket: 1 to keep it, 0 if it answers a lane
- * call already answered (dropped). */
-int conn_lanes_claim(struct ant_conn *c, const void *page, size_t len);
+ * call already answered (dropped), or one taken here (the answer of a
+ * forward, handed on as a RETURN: *fd taken too). */
+int conn_lanes_claim(struct ant_conn *c, const void *page, size_t len, int *fd);
+/* Server: forward the call it holds from a lane (it) to callee in its own
+ * lane, as a call of its own with op and params; the answer comes back as
+ * a RETURN of it.  0 (it is no longer held), or < 0: take the slow path. */
+int conn_lanes_forward(struct ant_conn *c, struct ant_item *it, unsigned callee, const char *op,
+		       const void *params, size_t nparams, unsigned frame_flags);
 /* Server: answer a lane request with it->page (its result set) in the
  * lane back to the app; 0, or < 0: hand the call to antd instead. */
 int conn_lanes_reply(struct ant_conn *c, struct ant_item *it);

@@ -153,6 +153,7 @@ int ant_lane_post(struct ant_lane *l, const struct ant_lane_slot *head, const vo
 		s->about = head->about;
 		s->maker_gen = head->maker_gen;
 		s->flags = head->flags;
+		s->svc_us = head->svc_us;
 		s->order = ++l->posted;
 		memcpy(s->page, page, len);
 		STORE_REL(&s->seq, seq + 1);

@@ -11,6 +11,8 @@
 #include "ant/proto.h"
 #include "conn.h"
 
+static uint64_t mono_us(void);
+
 static struct conn_lane *lane_by_id(struct ant_conn *c, uint32_t id)
 {
 	for (unsigned i = 0; i < c->nlanes; i++)
@@ -117,6 +119,8 @@ void conn_lanes_fini(struct ant_conn *c)
 {
 	for (unsigned i = 0; i < c->nlanes; i++)
 		lane_close(&c->lanes[i]);
+	for (unsigned i = 0; i < c->nouts; i++)
+		free(c->outs[i].fwd);
 	free(c->lanes);
 	free(c->outs);
 	c->lanes = NULL;
@@ -141,8 +145,10 @@ static uint64_t next_token(struct ant_conn *c)
 
 static void classify_outs(struct ant_conn *c);
 
-int conn_lanes_call(struct ant_conn *c, unsigned callee, const void *page, size_t len,
-		    uint64_t ticket)
+/* Post a call of ours (page, ticket) in our request lane to callee, and
+ * remember it (fwd: the held call it forwards, owned from now on). */
+static int post_call(struct ant_conn *c, unsigned callee, const void *page, size_t len,
+		     uint64_t ticket, struct ant_item *fwd)
 {
 	struct conn_lane *cl = NULL;
 	for (unsigned i = 0; i < c->nlanes; i++)
@@ -163,29 +169,124 @@ int conn_lanes_call(struct ant_conn *c, unsigned callee, const void *page, size_
 	}
 	struct ant_lane_slot head = { .kind = ANT_LANE_REQUEST, .ticket = ticket,
 				      .token = next_token(c) };
+	if (fwd)   /* which held call this forwards (antd: its holder waits, not hangs) */
+		head.about = ant_lane_link(fwd->lane_id, fwd->lane_slot, fwd->lane_seq);
 	classify_outs(c);   /* before a post may reuse a slot antd marked */
 	int r = ant_lane_post(&cl->l, &head, page, len);
 	if (r < 0)
 		return r;
 	c->outs[c->nouts++] = (struct lane_out){
 		.ticket = ticket, .token = head.token, .lane = cl->id, .slot = (uint32_t)r,
-		.seq = __atomic_load_n(&cl->l.slot[r].seq, __ATOMIC_RELAXED) };
+		.seq = __atomic_load_n(&cl->l.slot[r].seq, __ATOMIC_RELAXED), .fwd = fwd };
 	c->lane_calls++;
 	return 0;
 }
 
-/* Is (ticket, token) an unanswered lane call?  Then it is answered now. */
-static int claim(struct ant_conn *c, uint64_t ticket, const uint64_t *token)
+int conn_lanes_call(struct ant_conn *c, unsigned callee, const void *page, size_t len,
+		    uint64_t ticket)
+{
+	return post_call(c, callee, page, len, ticket, NULL);
+}
+
+int conn_lanes_forward(struct ant_conn *c, struct ant_item *it, unsigned callee, const char *op,
+		       const void *params, size_t nparams, unsigned frame_flags)
+{
+	/* The next stage as a call of ours with one frame: the callee needs
+	 * no frame below its own (its answer comes back here), and this
+	 * server keeps its own copy of the call (fwd) to answer it then. */
+	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
+	int r = ant_cica_init(page, callee, op, params, nparams,
+			      (frame_flags & ANT_FF_IO_WAIT) | ANT_FF_RETURN_NEEDED);
+	if (r < 0)
+		return r;
+	const struct ant_cica_hdr *ih = (const void *)it->page;
+	struct ant_cica_hdr *h = (void *)page;
+	h->flags = ih->flags & ANT_CF_DIRECT_HINT;
+	h->deadline_ms = ih->deadline_ms;
+	h->ticket = c->last_ticket + 1;
+	struct ant_item *fwd = malloc(sizeof(*fwd));
+	if (!fwd)
+		return -ENOMEM;
+	ant_item_copy(fwd, it);
+	r = post_call(c, callee, page, h->used, h->ticket, fwd);
+	if (r < 0) {
+		free(fwd);
+		return r;
+	}
+	c->last_ticket++;
+	/* Still taken in its lane (done only with the answer), but not worked
+	 * on here: it does not count against max_inflight meanwhile. */
+	if (c->lane_held)
+		c->lane_held--;
+	it->kind = 0;
+	it->lane_id = 0;
+	return 0;
+}
+
+/* Is (ticket, token) an unanswered lane call?  Then it is answered now
+ * (*fwd: the call it forwarded, or NULL). */
+static int claim(struct ant_conn *c, uint64_t ticket, const uint64_t *token, struct ant_item **fwd)
 {
 	for (unsigned i = 0; i < c->nouts; i++)
 		if (c->outs[i].ticket == ticket && (!token || c->outs[i].token == *token)) {
+			*fwd = c->outs[i].fwd;
 			c->outs[i] = c->outs[--c->nouts];
 			return 1;
 		}
 	return 0;
 }
 
-int conn_lanes_claim(struct ant_conn *c, const void *page, size_t len)
+/*
+ * The answer (res, len bytes, data ICA fd or -1) of a forward comes back:
+ * the call it forwarded (fwd, freed here) is handed to the server as a
+ * RETURN, with the answer's retval, bytes and data ICA on its own frame,
+ * and its way so far in the trace.  Returns 1, or 0 (out of memory: the
+ * call stays taken in its lane, and its deadline ends it).
+ */
+static int fwd_return(struct ant_conn *c, struct ant_item *fwd, const unsigned char *res,
+		      size_t len, int fd)
+{
+	struct ant_cica_hdr rh;
+	memcpy(&rh, res, sizeof(rh));
+	unsigned char *pg = fwd->page;
+	struct ant_cica_hdr *h = (void *)pg;
+	const void *bytes = NULL;
+	size_t n = 0;
+	if (rh.ret_size && (size_t)rh.ret_off + rh.ret_size <= len) {
+		bytes = res + rh.ret_off;
+		n = rh.ret_size;
+	}
+	if (ant_cica_set_result(pg, rh.retval, bytes, n) < 0)
+		ant_cica_set_result(pg, ANT_E_TOO_BIG, NULL, 0);
+	h->data = rh.data;   /* the answer's data ICA, if any (fd with it) */
+	h->data_flags = rh.data_flags;
+	unsigned last = c->self_id;
+	for (unsigned k = 1; k < rh.trace_len && k < sizeof(rh.trace) / sizeof(rh.trace[0]); k++)
+		ant_cica_trace(pg, last = rh.trace[k]);   /* its hops past this server */
+	if (last != c->self_id)   /* (antd names the receiver of what it delivers) */
+		ant_cica_trace(pg, c->self_id);
+	struct qmsg *m = malloc(sizeof(*m) + h->used);
+	if (!m) {
+		free(fwd);
+		return 0;
+	}
+	memset(m, 0, sizeof(*m));
+	memcpy(m->page, pg, h->used);
+	m->len = h->used;
+	m->fd = fd;
+	m->type = ANT_M_RESULT;   /* not its own call's: a RETURN (fill_item) */
+	m->lane_id = fwd->lane_id;
+	m->lane_slot = fwd->lane_slot;
+	m->lane_seq = fwd->lane_seq;
+	m->lane_token = fwd->lane_token;
+	m->lane_taken_us = mono_us();   /* its service time goes on from here */
+	TAILQ_INSERT_TAIL(&c->results, m, link);
+	c->lane_held++;   /* worked on here again */
+	free(fwd);
+	return 1;
+}
+
+int conn_lanes_claim(struct ant_conn *c, const void *page, size_t len, int *fd)
 {
 	const struct ant_cica_hdr *h = page;
 	if (!(h->call_id >> 63))
@@ -201,7 +302,16 @@ int conn_lanes_claim(struct ant_conn *c, const void *page, size_t len)
 		if (f.caller != c->self_id)
 			return 1;
 	}
-	return claim(c, h->ticket, NULL);
+	struct ant_item *fwd = NULL;
+	if (!claim(c, h->ticket, NULL, &fwd))
+		return 0;
+	if (!fwd)
+		return 1;
+	int taken = *fd;
+	*fd = -1;
+	if (!fwd_return(c, fwd, page, len, taken) && taken >= 0)
+		close(taken);
+	return 0;   /* handed on as a RETURN */
 }
 
 static struct qmsg *qmsg_new(const struct ant_lane_slot *s, unsigned type)
@@ -252,11 +362,16 @@ static unsigned poll_results(struct ant_conn *c, struct conn_lane *cl)
 			return n;
 		ant_lane_done(&cl->l, (unsigned)idx, s.seq);   /* copied out */
 		const struct ant_cica_hdr *h = (const void *)s.page;
+		struct ant_item *fwd = NULL;
 		if (s.kind != ANT_LANE_RESULT ||
 		    ant_cica_validate(s.page, s.len, c->nservers) != ANT_CICA_OK || h->nframes != 1 ||
-		    h->ticket != s.ticket || h->data.gen || !claim(c, s.ticket, &s.token)) {
+		    h->ticket != s.ticket || h->data.gen || !claim(c, s.ticket, &s.token, &fwd)) {
 			c->lane_dropped++;
 			continue;   /* not an answer to a call of ours in its lane */
+		}
+		if (fwd) {
+			n += (unsigned)fwd_return(c, fwd, s.page, s.len, -1);
+			continue;
 		}
 		struct qmsg *m = qmsg_new(&s, ANT_M_RESULT);
 		if (!m)
@@ -310,6 +425,7 @@ static unsigned poll_requests(struct ant_conn *c, struct conn_lane *cl)
 		m->lane_slot = (uint32_t)idx;
 		m->lane_seq = s.seq;
 		m->lane_token = s.token;
+		m->lane_taken_us = mono_us();
 		TAILQ_INSERT_TAIL(&c->requests, m, link);
 		c->lane_held++;
 		n++;
@@ -481,12 +597,16 @@ int conn_lanes_reply(struct ant_conn *c, struct ant_item *it)
 		return 0;
 	}
 	const struct ant_cica_hdr *h = (const void *)it->page;
+	uint64_t svc = it->lane_taken_us ? mono_us() - it->lane_taken_us : 0;
 	struct ant_lane_slot head = { .kind = ANT_LANE_RESULT, .ticket = it->ticket,
 				      .token = it->lane_token,
-				      .about = it->lane_seq << 8 | it->lane_slot };
+				      .about = it->lane_seq << 8 | it->lane_slot,
+				      .svc_us = svc > UINT32_MAX ? UINT32_MAX : (uint32_t)svc };
 	int r = ant_lane_post(&res->l, &head, it->page, h->used);
 	if (r < 0)
 		return r;
+	if (h->retval < 0)   /* its header is in the post area, ours to write */
+		__atomic_fetch_add(&((struct ant_lane_hdr *)res->l.hdr)->failed, 1, __ATOMIC_RELAXED);
 	/* Done only once the answer is published: a death between the two
 	 * leaves antd an answered request, which it does not replay. */
 	ant_lane_done(&req->l, it->lane_slot, it->lane_seq);

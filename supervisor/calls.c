@@ -989,6 +989,9 @@ static void on_check(struct peer *p, uint64_t ticket)
 	struct ant_cica_hdr *h = (struct ant_cica_hdr *)page;
 	h->ticket = ticket;
 	h->call_id = ant_lane_call_id(0, ticket);
+	/* A server's own call: its frame says so (libant tells its own
+	 * results from the returns of stages it forwarded by it). */
+	ant_cica_current(page)->caller = (uint16_t)p->server_id;
 	char text[] = "no answer: its server marked the call done in its lane without answering";
 	if (ant_cica_set_result(page, ANT_E_SERVER_FAILED, text, sizeof(text) - 1) < 0)
 		ant_cica_set_result(page, ANT_E_SERVER_FAILED, NULL, 0);

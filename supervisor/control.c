@@ -83,6 +83,7 @@ static json_t *status_json(struct antd *d)
 {
 	json_t *servers = json_array();
 	uint64_t now = mono_ns();
+	lanes_sample(d);   /* the lanes' answers in the service times */
 	for (unsigned id = 1; id <= d->stack->nservers; id++) {
 		struct server *s = &d->servers[id];
 		const struct instance *in = s->cur;
@@ -115,6 +116,7 @@ static json_t *status_json(struct antd *d)
 		}
 		lanes_holding(d, s, holding);   /* and in its lanes, as lane:slot */
 		json_object_set_new(o, "lane_served", json_integer((json_int_t)lanes_served(d, s)));
+		json_object_set_new(o, "lane_errors", json_integer((json_int_t)lanes_failed(d, s)));
 		json_object_set_new(o, "holding", holding);
 		json_object_set_new(o, "restarts", json_integer((json_int_t)s->restarts));
 		json_object_set_new(o, "replays", json_integer((json_int_t)s->replays));

@@ -43,6 +43,9 @@ struct lane_pair {                /* a caller and one server it may call */
 	uint64_t seen_seq[LANE_SLOTS];/* a taken slot's seq when antd first saw it ... */
 	uint64_t seen_ns[LANE_SLOTS]; /* ... and when */
 	uint64_t cancelled[LANE_SLOTS]; /* tickets the app cancelled while in the lane */
+	uint64_t res_seen[LANE_SLOTS];  /* result slots' seq whose service time antd took */
+	uint64_t post_seq[LANE_SLOTS];  /* a posted, untaken slot's seq when antd first saw it ... */
+	uint64_t post_ns[LANE_SLOTS];   /* ... and when */
 	unsigned ncancelled;
 };
 
@@ -293,6 +296,7 @@ static void drop_pairs(struct antd *d, uint64_t key, unsigned server)
 		}
 		*pp = p->next;
 		L->served_gone[p->server] += pair_served(p);
+		L->failed_gone[p->server] += LOAD_ACQ(&p->res.l.hdr->failed);
 		struct instance *in = d->servers[p->server].cur;
 		if (in->lanes_given && in->peer) {
 			struct ant_m_lane_drop m = { .id = p->req.id };
@@ -522,6 +526,33 @@ unsigned lanes_queued(struct antd *d, const struct server *s)
 	return n;
 }
 
+/* The service times of the answers posted in s's result lanes since the
+ * last look, into s's samples (for p50/p99).  A sample: an answer whose
+ * slot was posted again before antd looked is not counted. */
+void lanes_sample(struct antd *d)
+{
+	for (struct lane_pair *p = d->lanes.pairs; p; p = p->next) {
+		struct server *s = &d->servers[p->server];
+		const struct ant_lane *r = &p->res.l;
+		for (unsigned j = 0; j < r->nslots && j < LANE_SLOTS; j++) {
+			uint64_t seq = LOAD_ACQ(&r->slot[j].seq);
+			if (!seq || seq == p->res_seen[j])
+				continue;
+			p->res_seen[j] = seq;
+			s->svc_us[s->svc_n++ % SERVER_SVC_SAMPLES] = r->slot[j].svc_us;
+		}
+	}
+}
+
+uint64_t lanes_failed(struct antd *d, const struct server *s)
+{
+	uint64_t n = d->lanes.failed_gone[s->id];
+	for (struct lane_pair *p = d->lanes.pairs; p; p = p->next)
+		if (p->server == s->id)
+			n += LOAD_ACQ(&p->res.l.hdr->failed);
+	return n;
+}
+
 static uint64_t pair_served(const struct lane_pair *p)
 {
 	uint64_t n = 0;
@@ -624,6 +655,22 @@ int lanes_cancelled(struct antd *d, uint64_t app, uint64_t ticket)
 	return 0;
 }
 
+/* Has s forwarded the request named link in one of its own lanes, and
+ * that stage is not done? */
+static int forwarded_on(struct antd *d, const struct server *s, uint64_t link)
+{
+	for (const struct lane_pair *p = d->lanes.pairs; p; p = p->next) {
+		if (p->caller.server != s->id)
+			continue;
+		const struct ant_lane *l = &p->req.l;
+		for (unsigned i = 0; i < l->nslots; i++)
+			if (LOAD_ACQ(&l->slot[i].seq) != LOAD_ACQ(&l->ack[i].done) &&
+			    l->slot[i].about == link)
+				return 1;
+	}
+	return 0;
+}
+
 /* Every few ms while lanes exist: a request taken longer than its deadline
  * gets its server killed (timed from when antd first saw it taken, so no
  * sender can age it); posted slots of closed lanes move to the slow path. */
@@ -631,6 +678,7 @@ static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct antd *d = w->data;
 	uint64_t now = now_ns();
+	lanes_sample(d);
 	for (struct lane_pair *p = d->lanes.pairs, *next; p; p = next) {
 		next = p->next;
 		struct server *s = &d->servers[p->server];
@@ -641,6 +689,30 @@ static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			upgrade_poke(d, s);   /* its lane requests may all be done now */
 		if (!s->cur->lanes_given || s->state != SRV_RUNNING)
 			continue;
+		/* A request left untaken while its server has room for it: the
+		 * server does not look at its lanes (stopped, hung while idle). */
+		int room = s->held + lanes_held(d, s) < s->conf->max_inflight;
+		for (unsigned i = 0; i < l->nslots; i++) {
+			uint64_t seq = LOAD_ACQ(&l->slot[i].seq), tk = LOAD_ACQ(&l->ack[i].taken);
+			if (seq == tk || !room) {
+				p->post_seq[i] = 0;
+				continue;
+			}
+			if (p->post_seq[i] != seq) {
+				p->post_seq[i] = seq;
+				p->post_ns[i] = now;
+				continue;
+			}
+			unsigned ms = s->conf->policy.deadline_ms;
+			if (!ms || now - p->post_ns[i] < (uint64_t)ms * 1000000u)
+				continue;
+			char why[160];
+			snprintf(why, sizeof(why), "hang: deadline %u ms exceeded without taking a request "
+				 "of lane %u, with room for it", ms, p->req.id);
+			p->post_seq[i] = 0;
+			supervise_fault(d, s->cur, EV_DEADLINE, why);
+			return;   /* the pairs may change with the death */
+		}
 		for (unsigned i = 0; i < l->nslots; i++) {
 			uint64_t taken = LOAD_ACQ(&l->ack[i].taken);
 			if (taken == LOAD_ACQ(&l->ack[i].done)) {
@@ -652,6 +724,8 @@ static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 				p->seen_ns[i] = now;
 				continue;
 			}
+			if (forwarded_on(d, s, ant_lane_link(p->req.id, i, taken)))
+				continue;   /* its server waits for the next stage, which has its own clock */
 			unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
 			size_t len;
 			uint64_t ticket;

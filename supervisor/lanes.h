@@ -42,7 +42,8 @@ struct lanes {
 	ev_timer scan;                /* deadlines and stragglers, while lanes exist */
 	double scan_s;
 	uint64_t adopted;             /* requests taken over from lanes (ADOPT, deaths) */
-	uint64_t served_gone[ANT_SERVERS_MAX + 1]; /* answers in the lanes of apps gone */
+	uint64_t served_gone[ANT_SERVERS_MAX + 1]; /* answers in the lanes of callers gone */
+	uint64_t failed_gone[ANT_SERVERS_MAX + 1]; /* ... of them with an error */
 };
 
 void lanes_init(struct antd *d);
@@ -72,6 +73,11 @@ unsigned lanes_queued(struct antd *d, const struct server *s);
 /* Answers s posted in its result lanes since antd started (their slots'
  * sequence numbers add up to the posts; those of apps gone are kept). */
 uint64_t lanes_served(struct antd *d, const struct server *s);
+/* Take the service times of the answers in lanes since the last look
+ * (every scan, and before status). */
+void lanes_sample(struct antd *d);
+/* Of them, answered with an error (as the server counts them). */
+uint64_t lanes_failed(struct antd *d, const struct server *s);
 /* The same, each as "lane L:S" (its lane's id, its slot) appended to arr
  * (a JSON array: antctl status's "holding"). */
 #include <jansson.h>

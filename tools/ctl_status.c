@@ -69,7 +69,8 @@ static void fill_row(char (*row)[64], const json_t *s, const json_t *prev, doubl
 	snprintf(row[COL_QUEUED], 64, "%.0f", ctl_num(s, "queued"));
 	/* answers through antd, and in the fast path's lanes */
 	snprintf(row[COL_SERVED], 64, "%.0f", ctl_num(s, "served") + ctl_num(s, "lane_served"));
-	snprintf(row[COL_ERRORS], 64, "%.0f", ctl_num(s, "errors") + ctl_num(s, "failed"));
+	snprintf(row[COL_ERRORS], 64, "%.0f", ctl_num(s, "errors") + ctl_num(s, "failed") +
+		 ctl_num(s, "lane_errors"));
 	if (ctl_num(svc, "samples") > 0) {
 		status_fmt_us(ctl_num(svc, "p50_us"), row[COL_P50], 64);
 		status_fmt_us(ctl_num(svc, "p99_us"), row[COL_P99], 64);
@@ -215,11 +216,12 @@ void status_print_server(const json_t *s)
 	       ctl_str(s, "policy"), ctl_str(sb, "policy"), ctl_num(sb, "syscalls_allowed"), ctl_str(sb, "action"),
 	       ctl_num(sb, "violations"));
 	printf("  served %.0f (%.0f with an error), failed by antd %.0f, in flight %.0f, "
-	       "queued %.0f\n", ctl_num(s, "served"), ctl_num(s, "errors"), ctl_num(s, "failed"),
+	       "queued %.0f\n", ctl_num(s, "served") + ctl_num(s, "lane_served"),
+	       ctl_num(s, "errors") + ctl_num(s, "lane_errors"), ctl_num(s, "failed"),
 	       ctl_num(s, "inflight"), ctl_num(s, "queued"));
 	if (ctl_num(s, "lane_served") > 0)
-		printf("  answered %.0f more in the fast path's lanes (not in its service times)\n",
-		       ctl_num(s, "lane_served"));
+		printf("  of them %.0f in the fast path's lanes, past antd (their service times "
+		       "sampled)\n", ctl_num(s, "lane_served"));
 	printf("  restarts %.0f, replays %.0f, failovers %.0f\n", ctl_num(s, "restarts"),
 	       ctl_num(s, "replays"), ctl_num(s, "failovers"));
 	const json_t *svc = json_object_get(s, "service");

@@ -131,7 +131,7 @@ START_TEST(spinning_peers_answer_the_same)
 }
 END_TEST
 
-START_TEST(forwards_and_data_icas_go_through_antd)
+START_TEST(forwards_in_lanes_direct_and_data_icas_through_antd)
 {
 	struct harness h;
 	cur = &h;
@@ -140,13 +140,20 @@ START_TEST(forwards_and_data_icas_go_through_antd)
 			  " {\"name\":\"relay2\",\"exec\":\"echo\"} ]}");
 	struct ant_conn *c = harness_connect(&h);
 	static struct ant_result res;
-	/* relay1 takes the call from its lane and forwards it: antd adopts it. */
+	/* relay1 takes the call from its lane and forwards it, the result to
+	 * come back through it: in its own lane to relay2, past antd. */
 	echo_many(c, "relay1", "through", 200);
 	ck_assert_int_eq(harness_call(c, "relay1", "echo", "t", 0, &res), 0);
 	char trace[128];
 	harness_trace(c, &res, trace, sizeof(trace));
 	ck_assert_str_eq(trace, "app relay1 relay2 relay1 app");
-	ck_assert_int_ge(harness_server_num(&h, "relay2", "served"), 201);
+	ck_assert_int_ge(harness_server_num(&h, "relay2", "lane_served"), 201);
+	ck_assert_int_eq(harness_server_num(&h, "relay2", "served"), 0);
+	/* Direct return: antd adopts the call and routes the answer. */
+	ck_assert_int_eq(harness_call(c, "relay1", "echo", "d", ANT_CF_DIRECT_HINT, &res), 0);
+	harness_trace(c, &res, trace, sizeof(trace));
+	ck_assert_str_eq(trace, "app relay1 relay2 app");
+	ck_assert_int_eq(harness_server_num(&h, "relay2", "served"), 1);
 	/* A call with a data ICA takes the slow path, the area intact. */
 	struct ant_ica *ica;
 	ck_assert_int_eq(ant_ica_alloc(c, 8192, &ica), 0);
@@ -159,6 +166,51 @@ START_TEST(forwards_and_data_icas_go_through_antd)
 	ck_assert(res.data != NULL);
 	ck_assert_int_eq(((const char *)res.data->addr)[8191], 'z');
 	ant_ica_release(c, res.data);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
+/* Sequential forwards down a chain of three in lanes, while each of the
+ * three is SIGKILLed in turn: every call answered once, rightly, and the
+ * chain in lanes again afterwards. */
+START_TEST(chain_in_lanes_under_kills)
+{
+	struct harness h;
+	cur = &h;
+	harness_start(&h, "{ \"name\": \"t-fast-chain3\", \"fast_path\": true,"
+			  " \"apps\": {\"calls\": [\"r1\"]}, \"servers\": ["
+			  " {\"name\":\"r1\",\"exec\":\"relay\",\"args\":[\"r2\"],\"calls\":[\"r2\"],"
+			  "  \"supervision\":{\"intensity\":{\"max_restarts\":1000},\"backoff\":{\"initial_ms\":0}}},"
+			  " {\"name\":\"r2\",\"exec\":\"relay\",\"args\":[\"r3\"],\"calls\":[\"r3\"],"
+			  "  \"supervision\":{\"intensity\":{\"max_restarts\":1000},\"backoff\":{\"initial_ms\":0}}},"
+			  " {\"name\":\"r3\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"1\"],"
+			  "  \"supervision\":{\"intensity\":{\"max_restarts\":1000},\"backoff\":{\"initial_ms\":0}}} ]}");
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	char trace[128];
+	ck_assert_int_eq(harness_call(c, "r1", "echo", "t", 0, &res), 0);
+	harness_trace(c, &res, trace, sizeof(trace));
+	ck_assert_str_eq(trace, "app r1 r2 r3 r2 r1 app");
+	const char *victims[] = { "r3", "r2", "r1" };
+	double next_kill = now_s() + 0.03;
+	unsigned kills = 0;
+	for (int i = 0; i < 300; i++) {
+		char arg[16];
+		snprintf(arg, sizeof(arg), "c%d", i);
+		call_echo(c, "r1", arg);
+		if (now_s() > next_kill && kills < 12) {
+			pid_t pid = harness_server_pid_now(&h, victims[kills % 3]);
+			if (pid > 0 && kill(pid, SIGKILL) == 0)
+				kills++;
+			next_kill = now_s() + 0.03;
+		}
+	}
+	ck_assert_int_ge(kills, 6);
+	ck_assert_int_eq(ant_wait(c, 0, &res, 300), -ETIMEDOUT);   /* no second answer */
+	long before = harness_server_num(&h, "r3", "lane_served");
+	echo_many(c, "r1", "after", 20);
+	ck_assert_int_ge(harness_server_num(&h, "r3", "lane_served"), before + 20);
 	ant_close(c);
 	harness_stop(&h);
 }
@@ -599,7 +651,8 @@ static Suite *fastpath_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, calls_travel_in_lanes_and_come_back_right);
 	tcase_add_test(tc, spinning_peers_answer_the_same);
-	tcase_add_test(tc, forwards_and_data_icas_go_through_antd);
+	tcase_add_test(tc, forwards_in_lanes_direct_and_data_icas_through_antd);
+	tcase_add_test(tc, chain_in_lanes_under_kills);
 	tcase_add_test(tc, killed_server_lane_calls_answered_exactly_once);
 	tcase_add_test(tc, hung_lane_request_meets_its_deadline);
 	tcase_add_test(tc, cancelled_lane_call_is_answered_once);

@@ -18,17 +18,30 @@
 #define APPS 3
 #define LOAD_PAUSE_US 2000   /* between two calls of an application */
 
+/* relay2 and the rest, shared by the two stacks below. */
+#define INJECT_STACK_REST \
+	" {\"name\":\"relay2\",\"exec\":\"relay\",\"args\":[\"relay3\"],\"calls\":[\"relay3\"]," \
+	"  \"injectable\":[\"recvmsg\"]," \
+	"  \"supervision\":{\"deadline_ms\":400,\"backoff\":{\"initial_ms\":0}}}," \
+	" {\"name\":\"relay3\",\"exec\":\"relay\"}," \
+	" {\"name\":\"e\",\"exec\":\"echo\"}" \
+	"]}"
+
 /* app -> relay1 -> relay2 -> relay3; relay2 is the target, hung after
  * 400 ms; e answers data ICAs. */
 static const char stack[] =
 	"{ \"name\": \"t-inject\", \"servers\": ["
 	" {\"name\":\"relay1\",\"exec\":\"relay\",\"args\":[\"relay2\"],\"calls\":[\"relay2\"]},"
-	" {\"name\":\"relay2\",\"exec\":\"relay\",\"args\":[\"relay3\"],\"calls\":[\"relay3\"],"
-	"  \"injectable\":[\"recvmsg\"],"
-	"  \"supervision\":{\"deadline_ms\":400,\"backoff\":{\"initial_ms\":0}}},"
-	" {\"name\":\"relay3\",\"exec\":\"relay\"},"
-	" {\"name\":\"e\",\"exec\":\"echo\"}"
-	"]}";
+	INJECT_STACK_REST;
+
+/* The same, but relay1 forwards with direct return: relay2 then takes every
+ * call from antd's socket (recvmsg), also with the fast path on, where a
+ * forward whose result comes back goes in relay1's lane to relay2. */
+static const char direct_stack[] =
+	"{ \"name\": \"t-inject-d\", \"servers\": ["
+	" {\"name\":\"relay1\",\"exec\":\"relay\",\"args\":[\"--return\",\"direct\",\"relay2\"],"
+	"  \"calls\":[\"relay2\"]},"
+	INJECT_STACK_REST;
 
 static double now_s(void)
 {
@@ -326,7 +339,7 @@ END_TEST
 START_TEST(bpf_signals_at_a_system_call)
 {
 	struct harness h;
-	harness_start(&h, stack);
+	harness_start(&h, direct_stack);
 	struct ant_conn *c = harness_connect(&h);
 	long at[2];
 	for (int round = 0; round < 3; round++) {

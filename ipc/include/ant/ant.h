@@ -150,6 +150,7 @@ struct ant_item {
 				    unique within one run of antd ($ANT_RUN_ID) */
 	uint32_t lane_id, lane_slot;   /* private: taken from a lane (docs/fastpath.md) */
 	uint64_t lane_seq, lane_token; /* private */
+	uint64_t lane_taken_us;        /* private */
 	unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8))); /* private */
 };
 

@@ -49,7 +49,9 @@ struct ant_lane_hdr {            /* antd writes it; both peers read */
 	uint16_t from, to;           /* peer ids: server id, or ANT_PEER_APP */
 	uint32_t reserved;           /* 0 */
 	uint32_t from_gen, to_gen;   /* the instances the lane was made for */
-	uint8_t  pad[40];
+	uint64_t failed;             /* a result lane: answers its sender posted with
+					retval < 0 (the sender counts them: for status) */
+	uint8_t  pad[32];
 };
 
 /* Who sends in a lane, as antd saw it (in the ack area: its sender cannot
@@ -67,16 +69,26 @@ struct ant_lane_slot {           /* the sender writes it */
 	uint32_t len;                /* bytes of page in use (1..4096) */
 	uint64_t ticket;             /* the call: the app's ticket ... */
 	uint64_t token;              /* ... and its random token */
-	uint64_t about;              /* a result: the request slot it answers (lane-local) */
+	uint64_t about;              /* a result: the request slot it answers (lane-local);
+					a server's forward: the request it holds and forwards
+					(ant_lane_link), 0 for a call of its own */
 	uint32_t maker_gen;          /* the sender's instance */
 	uint32_t flags;
 	uint64_t order;              /* the lane's count of posts at this one: the
 					receiver takes the lowest first (FIFO) */
-	uint8_t  pad[8];
+	uint32_t svc_us;             /* a result: how long its sender worked on the
+					request (for status; antd samples it) */
+	uint32_t pad;
 	unsigned char page[ANT_CICA_SIZE];
 };
 
 enum { ANT_LANE_REQUEST = 1, ANT_LANE_RESULT = 2 };
+
+/* A request slot named across lanes: lane id, slot, the slot's seq. */
+static inline uint64_t ant_lane_link(uint32_t lane, uint32_t slot, uint64_t seq)
+{
+	return (uint64_t)lane << 40 | (seq & 0xffffffffu) << 8 | (slot & 0xffu);
+}
 /* Slot flags.  ANT_LANE_F_ANTD: antd took the request over (ADOPT, a death,
  * a closed lane) before it marked the slot done; its answer comes on the
  * socket.  Written by antd into the sender's slot, which the sender does
