@@ -137,22 +137,24 @@ int conn_pump_now(struct ant_conn *c)
 }
 
 /* Receive and sort one message (blocking, or not). */
-/* A RESULT came on the socket: if it answers one of our own calls that
- * went through antd, one fewer is out to its server. */
-static void sock_answered(struct ant_conn *c, const unsigned char *page, size_t len)
+/* Does a RESULT (page, len bytes, not checked yet) answer a call of this
+ * peer's own, and to which server?  A server's RESULT may instead be the
+ * return of a stage it forwarded (frames below, or another caller). */
+static int own_answer(const struct ant_conn *c, const unsigned char *page, size_t len,
+		      unsigned *callee)
 {
 	struct ant_cica_hdr h;
 	struct ant_frame f;
 	if (len < sizeof(h))
-		return;
+		return 0;
 	memcpy(&h, page, sizeof(h));
-	if ((h.call_id >> 63) || h.nframes != 1 || (size_t)h.currentp + sizeof(f) > len)
-		return;   /* a lane call's (taken over by antd), or a return of a stage */
+	if (h.nframes != 1 || (size_t)h.currentp + sizeof(f) > len)
+		return 0;
 	memcpy(&f, page + h.currentp, sizeof(f));
 	if ((c->is_server && f.caller != c->self_id) || f.callee > ANT_SERVERS_MAX)
-		return;
-	if (c->sock_out[f.callee])
-		c->sock_out[f.callee]--;
+		return 0;
+	*callee = f.callee;
+	return 1;
 }
 
 static int pump_one(struct ant_conn *c, int wait)
@@ -175,8 +177,13 @@ static int pump_one(struct ant_conn *c, int wait)
 	c->received++;
 	if (h.type == ANT_M_RESULT && c->is_server && c->awaiting)
 		c->awaiting--;
-	if (h.type == ANT_M_RESULT)
-		sock_answered(c, p, (size_t)n - sizeof(h));
+	unsigned callee = 0;
+	int own = h.type == ANT_M_RESULT && own_answer(c, p, plen, &callee);
+	/* One fewer of our calls through antd is out to that server (a lane
+	 * call antd took over keeps its lane call id, at or above 2^63). */
+	if (own && !(((const struct ant_cica_hdr *)(const void *)p)->call_id >> 63) &&
+	    c->sock_out[callee])
+		c->sock_out[callee]--;
 	if (h.type == ANT_M_BELL || h.type == ANT_M_LANE || h.type == ANT_M_LANE_DROP) {
 		int r = conn_lanes_on_msg(c, h.type, p, fds, nfds);
 		if (r == ANT_E_PROTOCOL)
@@ -199,8 +206,7 @@ static int pump_one(struct ant_conn *c, int wait)
 		 * ask again, and antd would never send it anything more). */
 		if (c->credit && c->is_server)
 			c->credit--;
-		if (h.type == ANT_M_RESULT && plen >= sizeof(struct ant_cica_hdr) &&
-		    !conn_lanes_claim(c, p, plen, &fd)) {
+		if (own && !conn_lanes_claim(c, p, plen, &fd)) {
 			if (fd >= 0)
 				close(fd);
 			return 0;   /* a lane call answered already */

@@ -118,7 +118,8 @@ unsigned conn_lanes_poll(struct ant_conn *c);
 /* Wait for a lane, the socket (received into the queues) or timeout_ms
  * (-1: forever).  0, -ETIMEDOUT or an error of the connection. */
 int conn_lanes_wait(struct ant_conn *c, int timeout_ms);
-/* A RESULT that came on the socket: 1 to keep it, 0 if it answers a lane
+/* A RESULT that came on the socket, answering a call of this peer's own
+ * (client.c tells those from a server's returns): 1 to keep it, 0 if it answers a lane
  * call already answered (dropped), or one taken here (the answer of a
  * forward, handed on as a RETURN: *fd taken too). */
 int conn_lanes_claim(struct ant_conn *c, const void *page, size_t len, int *fd);

@@ -704,25 +704,18 @@ static struct call *take_back(struct peer *p, const unsigned char *page, size_t 
 	return c;
 }
 
-/* The step after an ADOPT whose lane call is gone (its caller went): the
- * step goes, but not the NEXT it carries (the server counts on it). */
-static void step_dropped(struct antd *d, struct server *s, unsigned mflags)
-{
-	if (!(mflags & ANT_MF_NEXT))
-		return;
-	s->cur->want++;
-	calls_pump(d, s);
-}
-
+/* The NEXT a FORWARD or REPLY carries counts whatever becomes of the step
+ * (one antd drops, of a lane call whose caller went, too): the server
+ * counts on it. */
 static void on_forward(struct peer *p, unsigned char *page, size_t len, unsigned mflags)
 {
 	struct antd *d = p->d;
 	struct server *s = &d->servers[p->server_id];
-	int dropping = p->adopt_gen == ADOPT_DROP;
+	if (mflags & ANT_MF_NEXT)
+		s->cur->want++;
 	struct call *c = take_back(p, page, len, 1);
 	if (!c) {
-		if (dropping)
-			step_dropped(d, s, mflags);
+		calls_pump(d, s);
 		return;
 	}
 	struct ant_frame *f = top_of(c);
@@ -730,8 +723,6 @@ static void on_forward(struct peer *p, unsigned char *page, size_t len, unsigned
 	took(s, c);
 	unhold(d, s, c);   /* before the replay mark goes: it ends the probation */
 	hdr_of(c)->flags &= ~ANT_CF_REPLAY;   /* the next stage gets it for the first time */
-	if (mflags & ANT_MF_NEXT)
-		s->cur->want++;
 	if (!stack_may_call(d->stack, p->server_id, f->callee)) {
 		log_warn("denied", s->conf->name, "forward to %s (op %s) refused: not in calls",
 			 srv_name(d, f->callee), f->op);
@@ -746,11 +737,11 @@ static void on_reply(struct peer *p, unsigned char *page, size_t len, unsigned m
 {
 	struct antd *d = p->d;
 	struct server *s = &d->servers[p->server_id];
-	int dropping = p->adopt_gen == ADOPT_DROP;
+	if (mflags & ANT_MF_NEXT)
+		s->cur->want++;
 	struct call *c = take_back(p, page, len, 0);
 	if (!c) {
-		if (dropping)
-			step_dropped(d, s, mflags);
+		calls_pump(d, s);
 		return;
 	}
 	took(s, c);
@@ -759,8 +750,6 @@ static void on_reply(struct peer *p, unsigned char *page, size_t len, unsigned m
 	s->served++;
 	if (hdr_of(c)->retval < 0)
 		s->errors++;
-	if (mflags & ANT_MF_NEXT)
-		s->cur->want++;
 	route_result(d, c, p->server_id);
 	calls_pump(d, s);
 }

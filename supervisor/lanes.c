@@ -671,9 +671,75 @@ static int forwarded_on(struct antd *d, const struct server *s, uint64_t link)
 	return 0;
 }
 
-/* Every few ms while lanes exist: a request taken longer than its deadline
- * gets its server killed (timed from when antd first saw it taken, so no
- * sender can age it); posted slots of closed lanes move to the slow path. */
+/* How long key (0: nothing to time) has stood since antd first saw it, in
+ * ns; 0 the first time.  *seen_key, *seen_ns: antd's memory of the slot. */
+static uint64_t age_ns(uint64_t *seen_key, uint64_t *seen_ns, uint64_t key, uint64_t now)
+{
+	if (*seen_key != key) {
+		*seen_key = key;
+		*seen_ns = now;
+		return 0;
+	}
+	return key ? now - *seen_ns : 0;
+}
+
+/* A request of p left untaken past s's deadline while s has room for it:
+ * s does not look at its lanes (stopped, or hung while idle).  1 if s is
+ * killed for it. */
+static int scan_untaken(struct antd *d, struct lane_pair *p, struct server *s, uint64_t now)
+{
+	const struct ant_lane *l = &p->req.l;
+	unsigned ms = s->conf->policy.deadline_ms;
+	int room = -1;   /* looked up once, and only for a slot that waits */
+	for (unsigned i = 0; i < l->nslots; i++) {
+		uint64_t seq = LOAD_ACQ(&l->slot[i].seq);
+		if (seq != LOAD_ACQ(&l->ack[i].taken) && room < 0)
+			room = s->held + lanes_held(d, s) < s->conf->max_inflight;
+		uint64_t waits = seq != LOAD_ACQ(&l->ack[i].taken) && room > 0 ? seq : 0;
+		uint64_t age = age_ns(&p->post_seq[i], &p->post_ns[i], waits, now);
+		if (!age || !ms || age < (uint64_t)ms * 1000000u)
+			continue;
+		char why[160];
+		snprintf(why, sizeof(why), "hang: deadline %u ms exceeded without taking a request "
+			 "of lane %u, with room for it", ms, p->req.id);
+		p->post_seq[i] = 0;
+		supervise_fault(d, s->cur, EV_DEADLINE, why);
+		return 1;
+	}
+	return 0;
+}
+
+/* A request of p taken by s longer than its deadline (timed from when antd
+ * first saw it taken, so no sender can age it), unless s waits for the
+ * stage it forwarded (which has its own clock).  1 if s is killed for it. */
+static int scan_held(struct antd *d, struct lane_pair *p, struct server *s, uint64_t now)
+{
+	const struct ant_lane *l = &p->req.l;
+	for (unsigned i = 0; i < l->nslots; i++) {
+		uint64_t taken = LOAD_ACQ(&l->ack[i].taken);
+		uint64_t held = taken != LOAD_ACQ(&l->ack[i].done) ? taken : 0;
+		uint64_t age = age_ns(&p->seen_seq[i], &p->seen_ns[i], held, now);
+		if (!age || forwarded_on(d, s, ant_lane_link(p->req.id, i, taken)))
+			continue;
+		unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
+		size_t len;
+		uint64_t ticket;
+		int valid = slot_page(p, i, page, &len, &ticket, d->stack->nservers) == 0;
+		unsigned ms = valid ? calls_page_deadline_ms(s, page) : s->conf->policy.deadline_ms;
+		if (!ms || age < (uint64_t)ms * 1000000u)
+			continue;
+		char why[160];
+		snprintf(why, sizeof(why), "hang: deadline %u ms exceeded holding a request of "
+			 "lane %u (op %s)", ms, p->req.id, valid ? ant_cica_current_const(page)->op : "?");
+		p->seen_seq[i] = 0;
+		supervise_fault(d, s->cur, EV_DEADLINE, why);
+		return 1;   /* the death takes the rest */
+	}
+	return 0;
+}
+
+/* Every few ms while lanes exist: deadlines (scan_untaken, scan_held), the
+ * lanes' service times, and posted slots of closed lanes to the slow path. */
 static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct antd *d = w->data;
@@ -682,66 +748,15 @@ static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	for (struct lane_pair *p = d->lanes.pairs, *next; p; p = next) {
 		next = p->next;
 		struct server *s = &d->servers[p->server];
-		struct ant_lane *l = &p->req.l;
-		if (LOAD_ACQ(&l->ack_hdr->closed))
+		if (LOAD_ACQ(&p->req.l.ack_hdr->closed))
 			sweep_closed(d, p);
 		if (s->up.phase == UP_DRAINING)
 			upgrade_poke(d, s);   /* its lane requests may all be done now */
 		if (!s->cur->lanes_given || s->state != SRV_RUNNING)
 			continue;
-		/* A request left untaken while its server has room for it: the
-		 * server does not look at its lanes (stopped, hung while idle). */
-		int room = s->held + lanes_held(d, s) < s->conf->max_inflight;
-		for (unsigned i = 0; i < l->nslots; i++) {
-			uint64_t seq = LOAD_ACQ(&l->slot[i].seq), tk = LOAD_ACQ(&l->ack[i].taken);
-			if (seq == tk || !room) {
-				p->post_seq[i] = 0;
-				continue;
-			}
-			if (p->post_seq[i] != seq) {
-				p->post_seq[i] = seq;
-				p->post_ns[i] = now;
-				continue;
-			}
-			unsigned ms = s->conf->policy.deadline_ms;
-			if (!ms || now - p->post_ns[i] < (uint64_t)ms * 1000000u)
-				continue;
-			char why[160];
-			snprintf(why, sizeof(why), "hang: deadline %u ms exceeded without taking a request "
-				 "of lane %u, with room for it", ms, p->req.id);
-			p->post_seq[i] = 0;
-			supervise_fault(d, s->cur, EV_DEADLINE, why);
+		if (scan_untaken(d, p, s, now))
 			return;   /* the pairs may change with the death */
-		}
-		for (unsigned i = 0; i < l->nslots; i++) {
-			uint64_t taken = LOAD_ACQ(&l->ack[i].taken);
-			if (taken == LOAD_ACQ(&l->ack[i].done)) {
-				p->seen_seq[i] = 0;
-				continue;
-			}
-			if (p->seen_seq[i] != taken) {
-				p->seen_seq[i] = taken;
-				p->seen_ns[i] = now;
-				continue;
-			}
-			if (forwarded_on(d, s, ant_lane_link(p->req.id, i, taken)))
-				continue;   /* its server waits for the next stage, which has its own clock */
-			unsigned char page[ANT_CICA_SIZE] __attribute__((aligned(8)));
-			size_t len;
-			uint64_t ticket;
-			int valid = slot_page(p, i, page, &len, &ticket, d->stack->nservers) == 0;
-			unsigned ms = valid ? calls_page_deadline_ms(s, page)
-					    : s->conf->policy.deadline_ms;
-			if (!ms || now - p->seen_ns[i] < (uint64_t)ms * 1000000u)
-				continue;
-			char why[160];
-			snprintf(why, sizeof(why), "hang: deadline %u ms exceeded holding a request of "
-				 "lane %u (op %s)", ms, p->req.id,
-				 valid ? ant_cica_current_const(page)->op : "?");
-			p->seen_seq[i] = 0;
-			supervise_fault(d, s->cur, EV_DEADLINE, why);
-			break;   /* the death takes the rest */
-		}
+		scan_held(d, p, s, now);
 	}
 	(void)loop;
 	(void)revents;

@@ -359,6 +359,25 @@ START_TEST(stopped_server_fails_lane_calls_and_comes_back)
 }
 END_TEST
 
+/* Five apps one after another, each making n async calls to server in its
+ * lanes and going away wait_ms after them (then rest_ms more). */
+static void apps_gone_mid_call(struct harness *h, const char *server, int n, int wait_ms,
+			       int rest_ms)
+{
+	for (int round = 0; round < 5; round++) {
+		struct ant_conn *c = harness_connect(h);
+		for (int i = 0; i < n; i++) {
+			struct ant_call call = { .server = server, .op = "echo", .arg = "g", .arglen = 1 };
+			ck_assert_int_eq(ant_call_async(c, &call, NULL), 0);
+		}
+		if (wait_ms)
+			harness_sleep_ms(wait_ms);
+		ant_close(c);
+		if (rest_ms)
+			harness_sleep_ms(rest_ms);
+	}
+}
+
 START_TEST(app_gone_with_calls_in_its_lanes)
 {
 	struct harness h;
@@ -367,14 +386,7 @@ START_TEST(app_gone_with_calls_in_its_lanes)
 			  " {\"name\":\"e\",\"exec\":\"echo\",\"args\":[\"--pause-ms\",\"20\"],"
 			  "  \"max_inflight\": 4} ]}");
 	pid_t pid = harness_server_pid(&h, "e");
-	for (int round = 0; round < 5; round++) {
-		struct ant_conn *c = harness_connect(&h);
-		for (int i = 0; i < 10; i++) {
-			struct ant_call call = { .server = "e", .op = "echo", .arg = "g", .arglen = 1 };
-			ck_assert_int_eq(ant_call_async(c, &call, NULL), 0);
-		}
-		ant_close(c);
-	}
+	apps_gone_mid_call(&h, "e", 10, 0, 0);
 	struct ant_conn *c = harness_connect(&h);
 	call_echo(c, "e", "still here");
 	ck_assert_uint_eq(ant_fast_calls(c), 1);
@@ -384,9 +396,9 @@ START_TEST(app_gone_with_calls_in_its_lanes)
 }
 END_TEST
 
-/* The same through a relay that forwards (ADOPT, then FORWARD): a step
- * antd drops because the app went must not take the relay's NEXT with it
- * (the relay would wait for work that never comes). */
+/* The same through a relay that forwards: the app's lanes go (LANE_DROP)
+ * while the relay holds its calls, drains its socket and forwards them (it
+ * once read the dropped lane: SIGSEGV); it serves on unharmed. */
 START_TEST(app_gone_before_the_forward_of_its_lane_call)
 {
 	struct harness h;
@@ -396,16 +408,8 @@ START_TEST(app_gone_before_the_forward_of_its_lane_call)
 			  "  \"calls\":[\"e\"]},"
 			  " {\"name\":\"e\",\"exec\":\"echo\"} ]}");
 	pid_t pid = harness_server_pid(&h, "r");
-	for (int round = 0; round < 5; round++) {
-		struct ant_conn *c = harness_connect(&h);
-		for (int i = 0; i < 3; i++) {
-			struct ant_call call = { .server = "r", .op = "echo", .arg = "g", .arglen = 1 };
-			ck_assert_int_eq(ant_call_async(c, &call, NULL), 0);
-		}
-		harness_sleep_ms(5);   /* r has taken the first and pauses before its forward */
-		ant_close(c);
-		harness_sleep_ms(80);
-	}
+	/* r has taken the first and pauses before its forward as the app goes. */
+	apps_gone_mid_call(&h, "r", 3, 5, 80);
 	struct ant_conn *c = harness_connect(&h);
 	echo_many(c, "r", "still here", 5);
 	char *log = harness_read(&h, "antd.log");
