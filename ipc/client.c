@@ -136,7 +136,6 @@ int conn_pump_now(struct ant_conn *c)
 	return c->dead ? -ECONNRESET : pump_one(c, 0);
 }
 
-/* Receive and sort one message (blocking, or not). */
 /* Does a RESULT (page, len bytes, not checked yet) answer a call of this
  * peer's own, and to which server?  A server's RESULT may instead be the
  * return of a stage it forwarded (frames below, or another caller). */
@@ -157,6 +156,7 @@ static int own_answer(const struct ant_conn *c, const unsigned char *page, size_
 	return 1;
 }
 
+/* Receive and sort one message (blocking, or not). */
 static int pump_one(struct ant_conn *c, int wait)
 {
 	unsigned char buf[ANT_MSG_MAX] __attribute__((aligned(8)));
