@@ -4,9 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ant/ant.h"
 #include "ant/proto.h"
+#include "areas.h"
+#include "fill.h"
 #include "server_main.h"
 #include "testops.h"
 #include "txn.h"
@@ -16,6 +19,10 @@
  *   read  "BLOCK"  -> the block's data ICA, read-only (no copy: the cache keeps
  *                     it and hands the same pages to every reader); retval =
  *                     valid bytes (fewer at the end of the image)
+ *   fill "SRC LEN ..." -> the runs of the image (fill.h) into the call's own
+ *                     data ICA: copied from the blocks if the cache has every
+ *                     one of them, else forwarded to the disk, which fills
+ *                     it; either answers the caller directly (retval = bytes)
  *   write "BLOCK"  <- BLOCK_SIZE bytes in the call's data ICA; written through
  *                     to the disk before the answer, so the cache never holds
  *                     the only copy of a block: a crash of the cache loses
@@ -25,7 +32,8 @@
  *                     copies of the blocks it touches are dropped, then it
  *                     goes on to the disk, which answers the caller directly
  *   txnstatus ...  -> forwarded to the disk, which answers directly
- *   stats ""       -> "hits H misses M coalesced C evictions E"
+ *   stats ""       -> "hits H misses M coalesced C evictions E blocks B
+ *                     readaheads R fills F fills_to_disk D"
  * It calls the disk asynchronously (I/O wait), so it serves a hit on block B
  * while a miss on block A is out, and every read of A that comes meanwhile
  * waits on that one disk read (the paper's figures 7 and 9): it holds several
@@ -67,6 +75,8 @@ static struct {
 	uint64_t clock;
 	unsigned readahead;          /* blocks read ahead after a miss */
 	uint64_t hits, misses, coalesced, evictions, readaheads;
+	uint64_t fills, fills_on;    /* fills answered here; sent on to the disk */
+	struct areas areas;          /* the fills' areas, kept (areas.h) */
 } C = { .block_size = 65536, .max_blocks = 256 };
 
 static void usage(FILE *f)
@@ -74,7 +84,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: cache [OPTIONS] DISK\n"
 		"An ant server (started by antd): a buffer cache in front of the disk server\n"
-		"DISK.  Ops: read BLOCK, write BLOCK, commit, txnstatus, flush, stats.\n"
+		"DISK.  Ops: read BLOCK, fill SRC LEN..., write BLOCK, commit, txnstatus,\n"
+		"flush, stats.\n"
 		"\n"
 		"  --block-size N  bytes per block (default 65536, a multiple of 4096)\n"
 		"  --blocks N      blocks kept at most (default 256); least recently used go\n"
@@ -223,6 +234,76 @@ static int do_read(struct server *s, struct ant_item *it)
 	return 0;
 }
 
+/* Does the cache hold every byte of [src, src+len), valid? */
+static int have(uint64_t src, uint64_t len)
+{
+	for (uint64_t no = src / C.block_size; no * C.block_size < src + len; no++) {
+		struct block *b = find(no);
+		uint64_t want = src + len - no * C.block_size;   /* the valid bytes it needs */
+		if (want > C.block_size)
+			want = C.block_size;
+		if (!b || !b->ica || b->valid < 0 || (uint64_t)b->valid < want)
+			return 0;
+	}
+	return 1;
+}
+
+/* A run's bytes from the blocks (have() said they are all here). */
+static int copy_blocks(uint64_t src, size_t len, unsigned char *dst, void *arg)
+{
+	(void)arg;
+	while (len) {
+		struct block *b = find(src / C.block_size);
+		if (!b || !b->ica)
+			return -EIO;
+		size_t in = (size_t)(src % C.block_size), n = C.block_size - in < len ? C.block_size - in : len;
+		size_t got = 0;
+		while (got < n) {
+			ssize_t k = pread(ant_ica_fd(b->ica), dst + got, n - got, (off_t)(in + got));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				return k < 0 ? -errno : -EIO;
+			got += (size_t)k;
+		}
+		b->used = ++C.clock;
+		src += n;
+		dst += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* A read into the reader's own area: from the blocks when all are here (a
+ * hit), else the disk fills it; the reader gets the answer directly. */
+static int do_fill(struct server *s, struct ant_item *it)
+{
+	struct ant_conn *c = s->c;
+	struct fill f;
+	const char *why;
+	if (fill_parse(it, &f, &why) < 0)
+		return reply_text(c, it, ANT_E_BAD_REQUEST, why);
+	int all = 1;
+	for (unsigned i = 0; all && i < f.n; i++)
+		all = f.run[i].src == FILL_ZERO || have(f.run[i].src, f.run[i].len);
+	struct ant_ica *area = fill_area(&C.areas, c, it, &f, all, &why);
+	if (!area)
+		return reply_text(c, it, ANT_E_BAD_REQUEST, why);
+	if (all) {
+		int r = fill_apply(&f, area->addr, copy_blocks, NULL);
+		if (r < 0)
+			return reply_text(c, it, r, "cannot copy from the cache's blocks");
+		C.fills++;
+		return ant_reply(c, it, (int32_t)f.total, NULL, 0, area, 0);
+	}
+	/* Not every block is here: the disk reads the runs straight into the
+	 * area (a miss makes no block here: no fresh pages, no second copy). */
+	C.fills_on++;
+	struct ant_forward fw = { .server = C.disk, .return_needed = 0, .frame_flags = ANT_FF_IO_WAIT,
+				  .data = area };
+	return ant_forward(c, it, &fw);
+}
+
 static int do_write(struct server *s, struct ant_item *it)
 {
 	struct ant_conn *c = s->c;
@@ -334,15 +415,17 @@ static int to_disk(struct server *s, struct ant_item *it)
 
 static int do_stats(struct server *s, struct ant_item *it)
 {
-	char buf[160];
+	char buf[240];
 	snprintf(buf, sizeof(buf), "hits %" PRIu64 " misses %" PRIu64 " coalesced %" PRIu64
-		 " evictions %" PRIu64 " blocks %u readaheads %" PRIu64, C.hits, C.misses,
-		 C.coalesced, C.evictions, C.nblocks, C.readaheads);
+		 " evictions %" PRIu64 " blocks %u readaheads %" PRIu64 " fills %" PRIu64
+		 " fills_to_disk %" PRIu64, C.hits, C.misses, C.coalesced, C.evictions, C.nblocks,
+		 C.readaheads, C.fills, C.fills_on);
 	return reply_text(s->c, it, 0, buf);
 }
 
 static const struct server_op ops[] = {
 	{ "read", do_read },
+	{ "fill", do_fill },
 	{ "write", do_write },
 	{ "commit", do_commit },
 	{ "flush", to_disk },

@@ -6,11 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ant/ant.h"
+#include "areas.h"
+#include "fill.h"
 #include "server_main.h"
 #include "testops.h"
 #include "txn.h"
@@ -20,6 +23,9 @@
  *   read  "OFFSET LENGTH"  -> a new data ICA holding the bytes; retval = bytes read
  *                             (fewer at the end of the image, 0 past it)
  *   write "OFFSET LENGTH"  <- the bytes in the call's data ICA; retval = bytes written
+ *   fill  "SRC LEN ..."    -> the runs of the image (fill.h) into the call's own
+ *                             data ICA, kept here for the next fill; retval = the
+ *                             bytes; -EIO if a run goes past the end of the image
  *   flush ""               -> fsync (image and redo log); retval 0
  *   size  ""               -> the image's size in bytes, as text
  *   commit ""              <- a transaction (txn.h) in the call's data ICA:
@@ -72,7 +78,8 @@ static struct {
 	struct ant_conn *conn;   /* for the named failpoints */
 	struct log_hdr h;
 	uint64_t image_size;
-} D = { .img = 4, .log = -1 };
+	uint64_t fill_ahead;     /* bytes read ahead of fills in order */
+} D = { .img = 4, .log = -1, .fill_ahead = 16u << 20 };
 
 static void usage(FILE *f)
 {
@@ -80,7 +87,8 @@ static void usage(FILE *f)
 		"usage: disk [OPTIONS]\n"
 		"An ant server (started by antd): reads and writes the image file antd\n"
 		"hands it as fd 4 (the stack file's \"files\").  Ops: read, write (OFFSET\n"
-		"LENGTH as text; the bytes travel in a data ICA), flush, size.\n"
+		"LENGTH as text; the bytes travel in a data ICA), fill (SRC LEN pairs: the\n"
+		"bytes go into the caller's own data ICA), flush, size, commit, txnstatus.\n"
 		"\n"
 		"  --read-only     refuse writes\n"
 		"  --redo-log      fd 5 (the second of \"files\") is the redo log that makes\n"
@@ -173,6 +181,67 @@ static int do_read(struct server *s, struct ant_item *it)
 	}
 	/* The block goes to the caller; this driver keeps nothing (detach). */
 	return ant_reply(c, it, (int32_t)got, NULL, 0, ica, ANT_DF_DETACH);
+}
+
+static struct areas areas;   /* the fills' areas, kept (areas.h) */
+
+/*
+ * A reader that goes through a file in order makes fills that each start
+ * where the last one ended: the kernel is then asked to read the image
+ * ahead of it (posix_fadvise WILLNEED, which starts the reads and returns),
+ * so that the next fill finds its bytes in memory instead of waiting for the
+ * device: the driver serves one request at a time.
+ */
+static void fill_ahead(const struct fill *f)
+{
+	static uint64_t last_end, ahead_to;
+	const struct fill_run *first = NULL, *last = NULL;
+	for (unsigned i = 0; i < f->n; i++)
+		if (f->run[i].src != FILL_ZERO) {
+			if (!first)
+				first = &f->run[i];
+			last = &f->run[i];
+		}
+	if (!first || !D.fill_ahead)
+		return;
+	uint64_t end = last->src + last->len;
+	int in_order = first->src == last_end || (first->src < ahead_to && first->src >= last_end);
+	last_end = end;
+	if (!in_order)
+		return;
+	if (ahead_to < end)
+		ahead_to = end;
+	if (ahead_to - end >= D.fill_ahead / 2)
+		return;   /* still far enough ahead */
+	uint64_t to = end + D.fill_ahead;
+	if (posix_fadvise(D.img, (off_t)ahead_to, (off_t)(to - ahead_to), POSIX_FADV_WILLNEED) == 0)
+		ahead_to = to;
+}
+
+static int fill_copy(uint64_t src, size_t len, unsigned char *dst, void *arg)
+{
+	(void)arg;
+	return pread_all(D.img, dst, len, src);
+}
+
+/* A read into the reader's own area, from the image: the last stage of a
+ * fill (fill.h), answered to the reader directly. */
+static int do_fill(struct server *s, struct ant_item *it)
+{
+	struct ant_conn *c = s->c;
+	struct fill f;
+	const char *why;
+	if (fill_parse(it, &f, &why) < 0)
+		return reply_text(c, it, ANT_E_BAD_REQUEST, why);
+	struct ant_ica *area = fill_area(&areas, c, it, &f, 1, &why);
+	if (!area)
+		return reply_text(c, it, ANT_E_BAD_REQUEST, why);
+	int r = fill_apply(&f, area->addr, fill_copy, NULL);
+	if (r < 0)
+		return reply_text(c, it, r, "pread of the image failed (or it ends first)");
+	r = ant_reply(c, it, (int32_t)f.total, NULL, 0, area, 0);
+	fill_ahead(&f);
+	return r;
 }
 
 static int do_write(struct server *s, struct ant_item *it)
@@ -361,6 +430,7 @@ static int do_size(struct server *s, struct ant_item *it)
 
 static const struct server_op ops[] = {
 	{ "read", do_read },
+	{ "fill", do_fill },
 	{ "write", do_write },
 	{ "commit", do_commit },
 	{ "txnstatus", do_txnstatus },

@@ -122,11 +122,11 @@ static const struct {
 
 static int do_stats(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
 {
-	char text[256];
+	char text[288];
 	snprintf(text, sizeof(text), "cache_reads %" PRIu64 " cache_bytes %" PRIu64
 		 " opens %" PRIu64 " commits %" PRIu64 " committed_bytes %" PRIu64
-		 " replays_skipped %" PRIu64, F.cache_reads, F.cache_bytes, F.opens,
-		 F.commits, F.committed_bytes, F.replays_skipped);
+		 " replays_skipped %" PRIu64 " fills %" PRIu64, F.cache_reads, F.cache_bytes, F.opens,
+		 F.commits, F.committed_bytes, F.replays_skipped, F.fills);
 	return reply_text(c, it, 0, text);
 }
 

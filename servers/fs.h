@@ -25,6 +25,7 @@ struct fs_state {
 	ext2_filsys fs;              /* fs_open / fs_discard (fs_io.c); NULL until opened */
 	int io_err;                  /* the last failed cache call's retval (for texts); 0: none */
 	uint64_t cache_reads, cache_bytes, opens, commits, committed_bytes, replays_skipped;
+	uint64_t fills;              /* reads forwarded as fills (fill.h) */
 };
 extern struct fs_state F;
 
@@ -79,6 +80,10 @@ errcode_t io_error(int r);
  * cache blocks' memfds with pread; past the end of the image, zeros.  Not
  * for a changing op (it does not look at the overlay).  0 or < 0. */
 int image_pread(uint64_t off, size_t len, unsigned char *p);
+
+/* Does fs hold every cache block of the image's bytes [off, off+len)?  Then
+ * image_pread reads them without a call. */
+int image_held(uint64_t off, uint64_t len);
 
 /* End of a changing op: libext2fs's metadata into the overlay, and the
  * overlay to the cache as one transaction tagged (F.run_id, call_id),

@@ -275,6 +275,14 @@ int image_pread(uint64_t off, size_t len, unsigned char *p)
 	return 0;
 }
 
+int image_held(uint64_t off, uint64_t len)
+{
+	for (uint64_t no = off / F.block_size; no * F.block_size < off + len; no++)
+		if (!held_find(no))
+			return 0;
+	return 1;
+}
+
 /* Put bytes [off, off+len) (inside one unit) into this operation's overlay. */
 static errcode_t image_write(uint64_t off, size_t len, const unsigned char *p)
 {

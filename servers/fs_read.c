@@ -5,19 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "areas.h"
+#include "fill.h"
 #include "fs.h"
 
-#define AREAS_MAX 8u   /* callers' read areas kept mapped */
-
-/* The callers' read areas kept mapped (area_keep). */
-static struct {
-	struct {
-		struct ant_ica *ica;
-		uint64_t used;
-	} v[AREAS_MAX];
-	unsigned n;
-	uint64_t clock;
-} areas;
+static struct areas areas;   /* the readers' areas, kept (areas.h) */
 
 errcode_t resolve(const char *path, int follow, ext2_ino_t *ino)
 {
@@ -271,15 +263,18 @@ out:
 	return r;
 }
 
+/* What walk_extents does with each run of a file's bytes: src is where
+ * the run lies on the image, or FILL_ZERO for a hole; 0 or an errcode_t. */
+typedef errcode_t run_fn(uint64_t src, uint64_t len, void *arg);
+
 /*
- * A regular file's bytes [off, off+n) by its extents: each run of blocks
- * that lies together on the image is copied in one image_pread, instead of
- * libext2fs's one io_manager call per 4 KiB block.  Holes and unwritten
- * extents read as zeros.  Only for extent-mapped files (ext4's default);
- * the rest go through ext2fs_file_read.
+ * A regular file's bytes [off, off+n) by its extents, as runs that each lie
+ * together on the image (holes and unwritten extents: zeros), in order.
+ * Only for extent-mapped files (ext4's default); the rest go through
+ * ext2fs_file_read.
  */
-static errcode_t read_extents(ext2_ino_t ino, struct ext2_inode_large *inode, uint64_t off, uint64_t n,
-			      unsigned char *dst)
+static errcode_t walk_extents(ext2_ino_t ino, struct ext2_inode_large *inode, uint64_t off, uint64_t n,
+			      run_fn *fn, void *arg)
 {
 	ext2_extent_handle_t h;
 	errcode_t e = ext2fs_extent_open2(F.fs, ino, (struct ext2_inode *)inode, &h);
@@ -292,61 +287,91 @@ static errcode_t read_extents(ext2_ino_t ino, struct ext2_inode_large *inode, ui
 		errcode_t g = ext2fs_extent_goto2(h, 0, lblk);
 		if (!g)
 			g = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ex);
-		uint64_t take;
+		uint64_t take, src = FILL_ZERO;
 		if (g == EXT2_ET_EXTENT_NOT_FOUND || (!g && (lblk < ex.e_lblk || lblk >= ex.e_lblk + ex.e_len))) {
-			/* A hole: this block reads as zeros. */
-			take = (lblk + 1) * bs - pos;
-			if (take > end - pos)
-				take = end - pos;
-			memset(dst + (pos - off), 0, (size_t)take);
+			take = (lblk + 1) * bs - pos;   /* a hole: this block reads as zeros */
 		} else if (g) {
 			e = g;
 			break;
 		} else {
 			take = (ex.e_lblk + ex.e_len) * bs - pos;
-			if (take > end - pos)
-				take = end - pos;
-			if (ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT) {
-				memset(dst + (pos - off), 0, (size_t)take);
-			} else {
-				uint64_t phys = ex.e_pblk * bs + (pos - ex.e_lblk * bs);
-				int r = image_pread(phys, (size_t)take, dst + (pos - off));
-				if (r < 0) {
-					F.io_err = r;
-					e = io_error(r);
-					break;
-				}
-			}
+			if (!(ex.e_flags & EXT2_EXTENT_FLAGS_UNINIT))
+				src = ex.e_pblk * bs + (pos - ex.e_lblk * bs);
 		}
+		if (take > end - pos)
+			take = end - pos;
+		e = fn(src, take, arg);
 		pos += take;
 	}
 	ext2fs_extent_free(h);
 	return e;
 }
 
-/*
- * The areas callers send along with their reads (ant-fuse: one per thread),
- * kept mapped here between reads: the next read that brings the same area
- * costs no mmap and munmap of its pages.  At most AREAS_MAX, least recently
- * used given up first.  Keeps ica (or marks it used again if kept).
- */
-static void area_keep(struct ant_ica *ica)
+/* walk_extents's runs copied into memory: each run that lies together on
+ * the image in one image_pread, not one io_manager call per 4 KiB block. */
+struct copy_to {
+	unsigned char *dst;
+};
+
+static errcode_t copy_run(uint64_t src, uint64_t len, void *arg)
 {
-	for (unsigned i = 0; i < areas.n; i++)
-		if (areas.v[i].ica == ica) {
-			areas.v[i].used = ++areas.clock;
-			return;
+	struct copy_to *t = arg;
+	if (src == FILL_ZERO) {
+		memset(t->dst, 0, (size_t)len);
+	} else {
+		int r = image_pread(src, (size_t)len, t->dst);
+		if (r < 0) {
+			F.io_err = r;
+			return io_error(r);
 		}
-	if (areas.n == AREAS_MAX) {
-		unsigned lru = 0;
-		for (unsigned i = 1; i < areas.n; i++)
-			if (areas.v[i].used < areas.v[lru].used)
-				lru = i;
-		ant_ica_release(F.c, areas.v[lru].ica);
-		areas.v[lru] = areas.v[--areas.n];
 	}
-	areas.v[areas.n].ica = ica;
-	areas.v[areas.n++].used = ++areas.clock;
+	t->dst += len;
+	return 0;
+}
+
+/* walk_extents's runs as a fill (fill.h); *held stays 1 while fs holds
+ * every cache block of them. */
+struct plan {
+	struct fill f;
+	int held;
+};
+
+static errcode_t plan_run(uint64_t src, uint64_t len, void *arg)
+{
+	struct plan *p = arg;
+	if (src != FILL_ZERO && p->held && !image_held(src, len))
+		p->held = 0;
+	return fill_add(&p->f, src, len) < 0 ? EXT2_ET_INVALID_ARGUMENT : 0;   /* too many runs */
+}
+
+/*
+ * The read as the paper's multi-stage call: fs forwards it to the cache as a
+ * fill of the file's runs with the reader's own area, and the cache (or the
+ * disk after it) fills the area and answers the reader directly.  Not when
+ * fs holds every block itself (copying them here costs no call), nor when
+ * the runs are too many for one control ICA.  Returns 1 if forwarded (the
+ * call is no longer fs's), 0 if fs should read it itself, or < 0.
+ */
+static int forward_fill(struct ant_conn *c, struct ant_item *it, ext2_ino_t ino,
+			struct ext2_inode_large *inode, uint64_t off, uint64_t n, struct ant_ica *area)
+{
+	static struct plan p;   /* 1 KiB of runs: not on the stack of every read */
+	memset(&p, 0, sizeof(p));
+	p.held = 1;
+	if (walk_extents(ino, inode, off, n, plan_run, &p) || p.held || p.f.total != n)
+		return 0;
+	char text[FILL_TEXT_MAX];
+	int len = fill_format(&p.f, text, sizeof(text));
+	if (len < 0)
+		return 0;
+	struct ant_forward fw = { .server = F.cache, .op = "fill", .params = text, .nparams = (size_t)len,
+				  .return_needed = 0, .frame_flags = ANT_FF_IO_WAIT, .data = area };
+	int r = ant_forward(c, it, &fw);
+	if (r == -E2BIG)
+		return 0;   /* no room for another frame: read it here */
+	if (r == 0)
+		F.fills++;
+	return r < 0 ? r : 1;
 }
 
 static int read_into(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq,
@@ -363,9 +388,15 @@ static int read_into(struct ant_conn *c, struct ant_item *it, const struct fs_re
 	if (off >= size || len == 0)
 		return reply_text(c, it, 0, NULL);   /* past the end: nothing, no ICA */
 	uint64_t n = size - off < len ? size - off : len;
-	/* The caller's own area (kept here, see area_keep) if it is big enough
-	 * and writable: no new area per read.  Else one of fs's, given away. */
+	int extents = (inode.i_flags & EXT4_EXTENTS_FL) && !(inode.i_flags & EXT4_INLINE_DATA_FL);
+	/* The caller's own area (kept here, see areas.h) if it is big enough:
+	 * no new area per read.  Else one of fs's, given away. */
 	struct ant_ica *ica = given && given->size >= n ? given : NULL, *fresh = NULL;
+	if (ica && extents) {
+		int r = forward_fill(c, it, ino, &inode, off, n, ica);
+		if (r != 0)
+			return r < 0 ? r : 0;
+	}
 	if (ica && (ant_ica_map(c, ica) < 0 || !ica->writable))
 		ica = NULL;   /* (a caller's area arrives unmapped: lazy mapping) */
 	if (!ica) {
@@ -377,8 +408,9 @@ static int read_into(struct ant_conn *c, struct ant_item *it, const struct fs_re
 	ext2_file_t file = NULL;
 	errcode_t e = 0;
 	uint64_t got = 0;
-	if ((inode.i_flags & EXT4_EXTENTS_FL) && !(inode.i_flags & EXT4_INLINE_DATA_FL)) {
-		e = read_extents(ino, &inode, off, n, ica->addr);
+	if (extents) {
+		struct copy_to t = { .dst = ica->addr };
+		e = walk_extents(ino, &inode, off, n, copy_run, &t);
 		got = e ? 0 : n;
 	} else {
 		e = ext2fs_file_open2(F.fs, ino, (struct ext2_inode *)&inode, 0, &file);
@@ -407,16 +439,7 @@ static int read_into(struct ant_conn *c, struct ant_item *it, const struct fs_re
 
 int do_read(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
 {
-	/* The caller's area, if it sent one; out of the page, so that an answer
-	 * without it (an error, the end of the file) does not carry it back. */
-	struct ant_ica *given = ant_item_take_data(it);
-	if (given && given->writable)
-		area_keep(given);
-	else if (given) {
-		ant_ica_release(c, given);   /* read-only: of no use for the bytes */
-		given = NULL;
-	}
-	return read_into(c, it, rq, given);
+	return read_into(c, it, rq, areas_take(&areas, c, it));
 }
 
 int do_readlink(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)

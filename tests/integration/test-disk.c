@@ -291,6 +291,128 @@ START_TEST(readahead_turns_a_sequential_scan_into_hits)
 }
 END_TEST
 
+/* A fill of the cache (or of the disk if server is "disk") into area. */
+static int fill(struct ant_conn *c, const char *server, const char *arg, struct ant_ica *area,
+		struct ant_result *res)
+{
+	struct ant_call x = { .server = server, .op = "fill", .arg = arg, .arglen = strlen(arg),
+			      .data = area, .frame_flags = ANT_FF_IO_WAIT };
+	return ant_call_sync(c, &x, res);
+}
+
+/* The runs "70000 5000 z 3000 200000 65536" in p: the image's bytes, zeros,
+ * the image's bytes. */
+static void check_fill(const unsigned char *p)
+{
+	for (unsigned i = 0; i < 5000; i++)
+		if (p[i] != image_byte(70000 + i))
+			ck_abort_msg("run 1 byte %u differs", i);
+	for (unsigned i = 0; i < 3000; i++)
+		if (p[5000 + i] != 0)
+			ck_abort_msg("the hole's byte %u is not zero", i);
+	for (unsigned i = 0; i < 65536; i++)
+		if (p[8000 + i] != image_byte(200000 + i))
+			ck_abort_msg("run 3 byte %u differs", i);
+}
+
+static void expect_stats(struct ant_conn *c, const char *want)
+{
+	static struct ant_result st;
+	ck_assert_int_eq(harness_call(c, "cache", "stats", "", 0, &st), 0);
+	ck_assert_msg(memmem(st.bytes, st.len, want, strlen(want)), "want '%s' in '%.*s'", want,
+		      (int)st.len, (const char *)st.bytes);
+}
+
+/*
+ * fill: the bytes go into the caller's own area, which comes back with the
+ * answer.  A miss goes on to the disk, which fills the area and answers the
+ * caller directly; once the cache holds every block of the runs, it fills
+ * the area itself.  Malformed fills get a clear error and change nothing.
+ */
+START_TEST(fills_put_the_bytes_in_the_callers_own_area)
+{
+	struct harness h;
+	start_cache(&h, 0);
+	struct ant_conn *c = harness_connect(&h);
+	static struct ant_result res;
+	char trace[128];
+	static const char runs[] = "70000 5000 z 3000 200000 65536";
+	struct ant_ica *area;
+	ck_assert_int_eq(ant_ica_alloc(c, 80000, &area), 0);
+	memset(area->addr, 0xee, area->size);
+
+	/* A miss: the disk fills it, and answers the app. */
+	ck_assert_int_eq(fill(c, "cache", runs, area, &res), 73536);
+	ck_assert_ptr_eq(res.data, area);
+	check_fill(area->addr);
+	harness_trace(c, &res, trace, sizeof(trace));
+	ck_assert_str_eq(trace, "app cache disk app");
+	expect_stats(c, "misses 0 ");
+	expect_stats(c, "fills 0 fills_to_disk 1");
+
+	/* Blocks 1, 3 and 4 read into the cache: the next fill is the cache's. */
+	for (unsigned b = 1; b <= 4; b += b == 1 ? 2 : 1) {
+		static struct ant_result blk;
+		ck_assert_int_eq(cache_read(c, b, &blk), 65536);
+		ant_ica_release(c, blk.data);
+	}
+	int served = harness_server_num(&h, "disk", "served");
+	memset(area->addr, 0xee, area->size);
+	ck_assert_int_eq(fill(c, "cache", runs, area, &res), 73536);
+	ck_assert_ptr_eq(res.data, area);
+	check_fill(area->addr);
+	harness_trace(c, &res, trace, sizeof(trace));
+	ck_assert_str_eq(trace, "app cache app");
+	ck_assert_int_eq(harness_server_num(&h, "disk", "served"), served);
+	expect_stats(c, "fills 1 fills_to_disk 1");
+
+	/* The disk alone fills too. */
+	memset(area->addr, 0xee, area->size);
+	ck_assert_int_eq(fill(c, "disk", runs, area, &res), 73536);
+	check_fill(area->addr);
+
+	/* Malformed: each a clear error, the area untouched. */
+	static const char *const bad[] = {
+		"", "abc", "5", "5 0", " 5 5", "5  5", "5 5 ", "-1 5", "+1 5", "1 5x", "y 5",
+		"18446744073709551615 1", "0 67108865", "z 67108864 z 1",
+	};
+	memset(area->addr, 0xee, area->size);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		for (int d = 0; d < 2; d++) {
+			int r = fill(c, d ? "disk" : "cache", bad[i], area, &res);
+			ck_assert_msg(r == ANT_E_BAD_REQUEST, "fill '%s' of %s: %d", bad[i],
+				      d ? "disk" : "cache", r);
+			ck_assert_msg(res.len > 0 && memmem(res.bytes, res.len, "SRC LEN", 7),
+				      "fill '%s': the answer says what is wrong: %.*s", bad[i],
+				      (int)res.len, (const char *)res.bytes);
+		}
+	}
+	char many[2048] = "";
+	for (int i = 0; i < 65; i++)
+		strcat(many, i ? " 0 1" : "0 1");
+	ck_assert_int_eq(fill(c, "cache", many, area, &res), ANT_E_BAD_REQUEST);
+	for (unsigned i = 0; i < area->size; i++)
+		if (((unsigned char *)area->addr)[i] != 0xee)
+			ck_abort_msg("a refused fill changed byte %u of the area", i);
+	/* No area, or one too small for the runs. */
+	ck_assert_int_eq(fill(c, "cache", runs, NULL, &res), ANT_E_BAD_REQUEST);
+	ck_assert_int_eq(fill(c, "disk", runs, NULL, &res), ANT_E_BAD_REQUEST);
+	struct ant_ica *small;
+	ck_assert_int_eq(ant_ica_alloc(c, 4096, &small), 0);
+	ck_assert_int_eq(fill(c, "cache", runs, small, &res), ANT_E_BAD_REQUEST);
+	ck_assert_ptr_nonnull(memmem(res.bytes, res.len, "smaller", 7));
+	ant_ica_release(c, small);
+	/* Past the end of the image: the disk says EIO, through the cache. */
+	char past[64];
+	snprintf(past, sizeof(past), "%u 100", IMAGE_SIZE - 10);
+	ck_assert_int_eq(fill(c, "cache", past, area, &res), -EIO);
+	ant_ica_release(c, area);
+	harness_expect_no_more_results(c);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 static Suite *disk_suite(void)
 {
 	Suite *s = suite_create("disk");
@@ -303,6 +425,7 @@ static Suite *disk_suite(void)
 	tcase_add_test(tc, concurrent_misses_share_one_disk_read);
 	tcase_add_test(tc, lru_eviction_and_write_through);
 	tcase_add_test(tc, readahead_turns_a_sequential_scan_into_hits);
+	tcase_add_test(tc, fills_put_the_bytes_in_the_callers_own_area);
 	suite_add_tcase(s, tc);
 	return s;
 }

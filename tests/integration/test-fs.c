@@ -41,6 +41,16 @@ static unsigned char big_byte(unsigned i)
 	return (unsigned char)((i * 7 + i / 4096 * 13 + i / 65536) & 0xff);
 }
 
+#define SPARSE_SIZE (2u * MIB + 12345u)
+
+/* sparse.bin's bytes: data in [0, 8 KiB) and [1 MiB, 1 MiB + 4 KiB), else a hole. */
+static unsigned char sparse_byte(unsigned i)
+{
+	if (i < 8192 || (i >= MIB && i < MIB + 4096))
+		return (unsigned char)((i * 11 + 1) % 251 + 1);
+	return 0;
+}
+
 static void put_file(const char *dir, const char *name, const void *bytes, size_t n)
 {
 	char path[600];
@@ -93,6 +103,19 @@ static void make_tree(struct harness *h)
 		big[i] = big_byte(i);
 	put_file(tree, "big.bin", big, BIG_SIZE);
 	free(big);
+	/* sparse.bin: 8 KiB, a hole up to 1 MiB, 4 KiB, a hole to its end. */
+	snprintf(path, sizeof(path), "%s/sparse.bin", tree);
+	int sfd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert(sfd >= 0);
+	for (unsigned i = 0; i < SPARSE_SIZE; i += 4096) {
+		unsigned char blk[4096];
+		if (sparse_byte(i) == 0)
+			continue;
+		for (unsigned k = 0; k < 4096; k++)
+			blk[k] = sparse_byte(i + k);
+		ck_assert(pwrite(sfd, blk, 4096, i) == 4096);
+	}
+	ck_assert(ftruncate(sfd, SPARSE_SIZE) == 0 && close(sfd) == 0);
 	put_dir(tree, "docs");
 	put_dir(tree, "src");
 	put_dir(tree, "src/deep");
@@ -469,8 +492,8 @@ START_TEST(ant_fs_tool_lists_cats_and_stats)
 		 source_date(&h, "hello.txt", "%Y-%m-%d %H:%M", &st));
 	ck_assert_msg(strstr(out, want), "ls /: no '%s' in\n%s", want, out);
 	ck_assert_msg(strstr(out, "  link -> hello.txt\n") && strstr(out, "\ndrwx"), "ls /:\n%s", out);
-	/* big.bin docs empty empty.txt hello.txt link lost+found many src */
-	ck_assert_msg(count_lines(out) == 1 + 9, "ls /:\n%s", out);
+	/* big.bin docs empty empty.txt hello.txt link lost+found many sparse.bin src */
+	ck_assert_msg(count_lines(out) == 1 + 10, "ls /:\n%s", out);
 	free(out);
 	/* A listing that comes in a data ICA: every entry stat'ed too. */
 	ck_assert_int_eq(ant_fs(&h, &out, "ls", "/many/", NULL), 0);
@@ -547,7 +570,7 @@ START_TEST(stat_lookup_and_readdir_match_the_tree)
 	memset(&W, 0, sizeof(W));
 	walk(&h, c, visit_stat);
 	ck_assert_uint_eq(W.dirs, 7);      /* root, docs, src, deep, nested, empty, many */
-	ck_assert_uint_eq(W.checked, 158);  /* every entry of the tree, the root too */
+	ck_assert_uint_eq(W.checked, 159);  /* every entry of the tree, the root too */
 
 	/* A symlink is not followed by stat and lookup. */
 	ck_assert_int_eq(fs_call(c, "stat", "/link"), 0);
@@ -593,7 +616,7 @@ START_TEST(an_image_without_file_types_still_lists_them)
 	struct ant_conn *c = harness_connect(&h);
 	memset(&W, 0, sizeof(W));
 	walk(&h, c, visit_stat);
-	ck_assert_uint_eq(W.checked, 158);
+	ck_assert_uint_eq(W.checked, 159);
 	expect_no_restarts(&h);
 	ant_close(c);
 	harness_stop(&h);
@@ -744,6 +767,90 @@ START_TEST(a_cache_crash_in_the_middle_of_a_read_loses_nothing)
 }
 END_TEST
 
+/* A read into the caller's own area (as ant-fuse reads): 1 if the bytes
+ * are right, with the trace in trace. */
+static void area_read(struct ant_conn *c, const char *path, uint64_t off, uint64_t len,
+		      struct ant_ica *area, int32_t want, unsigned char (*byte)(unsigned),
+		      char *trace, size_t tlen)
+{
+	char arg[700];
+	snprintf(arg, sizeof(arg), "%s %" PRIu64 " %" PRIu64, path, off, len);
+	memset(area->addr, 0xee, area->size);
+	struct ant_call x = { .server = "fs", .op = "read", .arg = arg, .arglen = strlen(arg), .data = area };
+	ck_assert_int_eq(ant_call_sync(c, &x, &res), want);
+	ck_assert_ptr_eq(res.data, area);   /* its own area comes back, filled */
+	const unsigned char *p = area->addr;
+	for (unsigned i = 0; i < (unsigned)want; i++)
+		if (p[i] != byte((unsigned)off + i))
+			ck_abort_msg("read %s: byte %u is %u, not %u", arg, i, p[i], byte((unsigned)off + i));
+	harness_trace(c, &res, trace, tlen);
+}
+
+static uint64_t fs_fills(struct ant_conn *c)
+{
+	ck_assert_int_eq(fs_call(c, "stats", ""), 0);
+	const char *f = strstr(res_text(), "fills ");
+	ck_assert_msg(f != NULL, "fs stats: %s", res_text());
+	return strtoull(f + 6, NULL, 10);
+}
+
+/*
+ * A read that brings the caller's own area is the paper's multi-stage call:
+ * fs forwards it to the cache as a fill of the file's runs (holes as zeros),
+ * the disk fills the area and answers the caller directly.  A cache killed
+ * while it holds the fill: antd replays it, the caller gets one answer.
+ */
+START_TEST(a_read_into_the_callers_area_is_a_multi_stage_call)
+{
+	struct harness h;
+	start_fs(&h, "\"--pause-ms\",\"100\",");   /* the cache waits 100 ms a request */
+	struct ant_conn *c = harness_connect(&h);
+	struct ant_ica *area;
+	ck_assert_int_eq(ant_ica_alloc(c, MIB + 8192, &area), 0);
+	char trace[128];
+	uint64_t f0 = fs_fills(c);
+	area_read(c, "/big.bin", 4095, MIB + 100, area, (int32_t)(MIB + 100), big_byte, trace,
+		  sizeof(trace));
+	ck_assert_str_eq(trace, "app fs cache disk app");
+	ck_assert_uint_eq(fs_fills(c), f0 + 1);
+	/* A file with holes: its runs are bytes, zeros, bytes, zeros. */
+	area_read(c, "/sparse.bin", 4096, MIB + 4096, area, (int32_t)(MIB + 4096), sparse_byte, trace,
+		  sizeof(trace));
+	ck_assert_str_eq(trace, "app fs cache disk app");
+	ck_assert_uint_eq(fs_fills(c), f0 + 2);
+	/* Only a hole: nothing to fill from the image, fs answers itself. */
+	area_read(c, "/sparse.bin", SPARSE_SIZE - 5000, MIB, area, 5000, sparse_byte, trace,
+		  sizeof(trace));
+	ck_assert_str_eq(trace, "app fs app");
+	ck_assert_uint_eq(fs_fills(c), f0 + 2);
+
+	/* The cache killed while it holds a fill. */
+	pid_t cache_pid = harness_server_pid(&h, "cache"), fs_pid = harness_server_pid(&h, "fs");
+	char arg[64];
+	snprintf(arg, sizeof(arg), "/big.bin %u %u", MIB, MIB);
+	memset(area->addr, 0xee, area->size);
+	struct ant_call x = { .server = "fs", .op = "read", .arg = arg, .arglen = strlen(arg), .data = area };
+	uint64_t t;
+	ck_assert_int_eq(ant_call_async(c, &x, &t), 0);
+	while (harness_server_num(&h, "cache", "inflight") < 1)
+		harness_sleep_ms(5);
+	ck_assert_int_eq(kill(cache_pid, SIGKILL), 0);
+	ck_assert_int_eq(ant_wait(c, t, &res, 30000), 0);
+	ck_assert_int_eq(res.retval, (int)MIB);
+	ck_assert_ptr_eq(res.data, area);
+	for (unsigned i = 0; i < MIB; i++)
+		if (((unsigned char *)area->addr)[i] != big_byte(MIB + i))
+			ck_abort_msg("big.bin byte %u differs after the cache was killed", MIB + i);
+	ck_assert_int_ge(harness_server_num(&h, "cache", "restarts"), 1);
+	ck_assert_int_eq(harness_server_pid(&h, "fs"), fs_pid);
+	ck_assert_int_eq(harness_server_num(&h, "fs", "restarts"), 0);
+	harness_expect_no_more_results(c);
+	ant_ica_release(c, area);
+	ant_close(c);
+	harness_stop(&h);
+}
+END_TEST
+
 START_TEST(write_ops_are_refused_when_served_read_only)
 {
 	struct harness h;
@@ -866,6 +973,7 @@ static Suite *fs_suite(void)
 	tcase_add_test(tc, reads_match_the_source_bytes);
 	tcase_add_test(tc, the_cache_serves_a_second_pass_from_memory);
 	tcase_add_test(tc, a_cache_crash_in_the_middle_of_a_read_loses_nothing);
+	tcase_add_test(tc, a_read_into_the_callers_area_is_a_multi_stage_call);
 	tcase_add_test(tc, write_ops_are_refused_when_served_read_only);
 	tcase_add_test(tc, odd_requests_get_answers_and_leave_nothing_behind);
 	tcase_add_test(tc, a_cache_with_other_blocks_is_an_error);
