@@ -78,8 +78,8 @@ static struct {
 	struct ant_conn *conn;   /* for the named failpoints */
 	struct log_hdr h;
 	uint64_t image_size;
-	uint64_t fill_ahead;     /* bytes read ahead of fills in order */
-} D = { .img = 4, .log = -1, .fill_ahead = 16u << 20 };
+	unsigned fill_ahead_mb;  /* --fill-ahead-mb: read ahead of fills in order */
+} D = { .img = 4, .log = -1, .fill_ahead_mb = 16 };
 
 static void usage(FILE *f)
 {
@@ -94,6 +94,8 @@ static void usage(FILE *f)
 		"  --redo-log      fd 5 (the second of \"files\") is the redo log that makes\n"
 		"                  each commit atomic; without it commits are refused\n"
 		"  --sync          fdatasync between the steps of a commit (power-loss safe)\n"
+		"  --fill-ahead-mb N  when fills come in order, have the kernel read the\n"
+		"                  image N MiB ahead of them (default 16; 0: not at all)\n"
 		"Named failpoint (antctl inject disk FAULT --point NAME): disk.mid_commit,\n"
 		"half-way through writing a committed transaction to the image.\n"
 		"\n"
@@ -202,7 +204,8 @@ static void fill_ahead(const struct fill *f)
 				first = &f->run[i];
 			last = &f->run[i];
 		}
-	if (!first || !D.fill_ahead)
+	uint64_t ahead = (uint64_t)D.fill_ahead_mb << 20;
+	if (!first || !ahead)
 		return;
 	uint64_t end = last->src + last->len;
 	int in_order = first->src == last_end || (first->src < ahead_to && first->src >= last_end);
@@ -211,9 +214,9 @@ static void fill_ahead(const struct fill *f)
 		return;
 	if (ahead_to < end)
 		ahead_to = end;
-	if (ahead_to - end >= D.fill_ahead / 2)
+	if (ahead_to - end >= ahead / 2)
 		return;   /* still far enough ahead */
-	uint64_t to = end + D.fill_ahead;
+	uint64_t to = end + ahead;
 	if (posix_fadvise(D.img, (off_t)ahead_to, (off_t)(to - ahead_to), POSIX_FADV_WILLNEED) == 0)
 		ahead_to = to;
 }
@@ -446,6 +449,7 @@ int main(int argc, char **argv)
 		{ "--read-only", SERVER_FLAG, &D.read_only, 0, 0, 0, NULL },
 		{ "--redo-log", SERVER_FLAG, &redo_log, 0, 0, 0, NULL },
 		{ "--sync", SERVER_FLAG, &D.sync, 0, 0, 0, NULL },
+		{ "--fill-ahead-mb", SERVER_NUMBER, &D.fill_ahead_mb, 0, 4096, 0, NULL },
 		{ NULL, SERVER_FLAG, NULL, 0, 0, 0, NULL },
 	};
 	struct server s = {

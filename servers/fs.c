@@ -27,7 +27,10 @@
  *   read     "PATH OFFSET LENGTH" -> a data ICA of this server's (detached to the caller)
  *                                    with the file's bytes; retval = bytes read, fewer at
  *                                    the end of the file, 0 (and no ICA) past it.
- *                                    LENGTH is at most 64 MiB.
+ *                                    LENGTH is at most 64 MiB.  A caller that sends
+ *                                    a writable area of its own gets its bytes in it
+ *                                    (fs forwards the read as a fill, fill.h: the cache
+ *                                    or the disk fills the area and answers directly).
  *   readlink "PATH"               -> the target; statfs "" -> "bsize=.. blocks=.. ..."
  *   write    "PATH OFFSET LENGTH" <- the bytes in the call's data ICA; retval LENGTH
  *   create / mkdir "PATH MODE"    -> "ino=N" (MODE octal; -EEXIST if PATH exists)
