@@ -257,15 +257,9 @@ static int copy_blocks(uint64_t src, size_t len, unsigned char *dst, void *arg)
 		if (!b || !b->ica)
 			return -EIO;
 		size_t in = (size_t)(src % C.block_size), n = C.block_size - in < len ? C.block_size - in : len;
-		size_t got = 0;
-		while (got < n) {
-			ssize_t k = pread(ant_ica_fd(b->ica), dst + got, n - got, (off_t)(in + got));
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0)
-				return k < 0 ? -errno : -EIO;
-			got += (size_t)k;
-		}
+		int r = fill_pread(ant_ica_fd(b->ica), dst, n, in);
+		if (r < 0)
+			return r;
 		b->used = ++C.clock;
 		src += n;
 		dst += n;

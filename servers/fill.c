@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "areas.h"
 #include "fill.h"
@@ -88,6 +89,20 @@ int fill_parse(const struct ant_item *it, struct fill *f, const char **why)
 			return -1;
 	}
 	*why = NULL;
+	return 0;
+}
+
+int fill_pread(int fd, void *dst, size_t n, uint64_t off)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = pread(fd, (char *)dst + got, n - got, (off_t)(off + got));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		got += (size_t)k;
+	}
 	return 0;
 }
 

@@ -54,6 +54,10 @@ int fill_parse(const struct ant_item *it, struct fill *f, const char **why);
  * into dst; 0 or < 0 (the fill's answer). */
 typedef int fill_copy_fn(uint64_t src, size_t len, unsigned char *dst, void *arg);
 
+/* n bytes of fd at off into dst, whole (pread again after a short one):
+ * 0, -errno, or -EIO if the file ends first. */
+int fill_pread(int fd, void *dst, size_t n, uint64_t off);
+
 /* Put the runs into area (at least f->total bytes): holes zeroed, the rest
  * by copy.  0, or copy's error. */
 int fill_apply(const struct fill *f, unsigned char *area, fill_copy_fn *copy, void *arg);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fill.h"
 #include "fs.h"
 #include "txn.h"
 
@@ -256,15 +257,9 @@ int image_pread(uint64_t off, size_t len, unsigned char *p)
 		size_t have = h->valid > in ? h->valid - in : 0;
 		if (have > want)
 			have = want;
-		size_t got = 0;
-		while (got < have) {
-			ssize_t n = pread(ant_ica_fd(h->ica), p + got, have - got, (off_t)(in + got));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return n < 0 ? -errno : -EIO;
-			got += (size_t)n;
-		}
+		r = fill_pread(ant_ica_fd(h->ica), p, have, in);
+		if (r < 0)
+			return r;
 		if (have < want)
 			memset(p + have, 0, want - have);
 		F.cache_bytes += have;
