@@ -43,14 +43,22 @@ struct child_setup {
 	const char *run_dir;
 	unsigned instance;            /* $ANT_INSTANCE: the how-many-th process of this server */
 	int files[STACK_FILES_MAX];   /* "files", opened by antd; the child gets them at 4.. */
-	void *filter;                 /* seccomp filter, or NULL */
+	struct sandbox_prog *prog;    /* seccomp filter (cached, see program_of), or NULL */
+	char **envp;                  /* the forker's environment and the ANT_* of this
+					 server (make_env) */
 	int switch_user;
 	uid_t uid;
 	gid_t gid;
 };
 
-/* In the child, between fork and exec (the forker is single-threaded, so
- * the libseccomp calls in sandbox_enter are safe here). */
+/*
+ * In the child, between clone and exec.  The child shares the forker's
+ * memory (CLONE_VM | CLONE_VFORK, as posix_spawn does: no page of the
+ * forker is copied, and the forker waits until the exec), so it only makes
+ * system calls: no malloc, no setenv (its environment is made before, in
+ * make_env), nothing the forker would see changed but the one instruction
+ * of the cached seccomp program that holds the child's pid.
+ */
 static void child_exec(const struct child_setup *cs, int sock, int chan, int outfd, pid_t parent)
 {
 	const struct stack_server *conf = cs->conf;
@@ -79,30 +87,15 @@ static void child_exec(const struct child_setup *cs, int sock, int chan, int out
 	/* Everything else antd had open stays behind at exec; chan is
 	 * close-on-exec already: its end tells antd that exec worked. */
 	close_range(4 + conf->nfiles, ~0u, CLOSE_RANGE_CLOEXEC);
-	if (conf->nfiles) {
-		char nf[16];
-		snprintf(nf, sizeof(nf), "%u", conf->nfiles);
-		setenv("ANT_FILES", nf, 1);
-	}
-	char fdnum[16], idnum[16];
-	snprintf(fdnum, sizeof(fdnum), "%d", 3);
-	snprintf(idnum, sizeof(idnum), "%u", conf->id);
-	setenv("ANT_FD", fdnum, 1);
-	setenv("ANT_SERVER", conf->name, 1);
-	setenv("ANT_SERVER_ID", idnum, 1);
-	setenv("ANT_RUN_DIR", cs->run_dir, 1);
-	char instnum[16];
-	snprintf(instnum, sizeof(instnum), "%u", cs->instance);
-	setenv("ANT_INSTANCE", instnum, 1);
 	/* Last: from here on every call outside the allowlist is antd's to judge. */
-	int r = sandbox_enter(&conf->sandbox, cs->filter, cs->switch_user, cs->uid, cs->gid, chan,
+	int r = sandbox_enter(&conf->sandbox, cs->prog, cs->switch_user, cs->uid, cs->gid, chan,
 			      &stage);
 	if (r < 0) {
 		errno = -r;
 		goto fail;
 	}
 	stage = "exec";
-	execv(cs->argv[0], cs->argv);
+	execve(cs->argv[0], cs->argv, cs->envp);
 fail:;
 	struct ant_m_spawn_error se = { .err = errno };
 	snprintf(se.stage, sizeof(se.stage), "%s", stage);
@@ -180,6 +173,83 @@ static int open_files(const struct stack *st, struct child_setup *cs, char *why,
 	return 0;
 }
 
+/* Each server's seccomp program, made at its first start and again only if
+ * its sandbox changed since (sandbox_program: made here, not in each child). */
+static struct cached_prog {
+	struct sandbox sb;
+	struct sandbox_prog prog;
+} *progs[ANT_SERVERS_MAX + 1];
+
+static struct sandbox_prog *program_of(const struct stack_server *conf, char *err, size_t len)
+{
+	if (conf->id > ANT_SERVERS_MAX) {
+		snprintf(err, len, "server id %u out of range", conf->id);
+		return NULL;
+	}
+	struct cached_prog *cp = progs[conf->id];
+	if (cp && memcmp(&cp->sb, &conf->sandbox, sizeof(cp->sb)) == 0)
+		return &cp->prog;
+	if (!cp && !(cp = progs[conf->id] = calloc(1, sizeof(*cp)))) {
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	sandbox_program_free(&cp->prog);
+	memset(&cp->sb, 0, sizeof(cp->sb));
+	if (sandbox_program(&conf->sandbox, &cp->prog, err, len) < 0)
+		return NULL;
+	cp->sb = conf->sandbox;
+	return &cp->prog;
+}
+
+/*
+ * The child's environment: the forker's, with ANT_FD, ANT_SERVER,
+ * ANT_SERVER_ID, ANT_RUN_DIR, ANT_INSTANCE and (if it has files) ANT_FILES
+ * set for this server (any of them the forker had is replaced).  In static
+ * storage, made anew for each child.  Returns the array, or NULL if it does
+ * not fit.
+ */
+static char **make_env(const struct child_setup *cs)
+{
+	enum { ENV_MAX = 512, ENV_BYTES = 16384 };
+	static char *envp[ENV_MAX + 8];
+	static char text[ENV_BYTES];
+	static const char *const ours[] = { "ANT_FD=", "ANT_SERVER=", "ANT_SERVER_ID=",
+					     "ANT_RUN_DIR=", "ANT_INSTANCE=", "ANT_FILES=" };
+	const struct stack_server *conf = cs->conf;
+	unsigned n = 0;
+	for (char **e = environ; *e; e++) {
+		int mine = 0;
+		for (unsigned k = 0; k < sizeof(ours) / sizeof(ours[0]) && !mine; k++)
+			mine = strncmp(*e, ours[k], strlen(ours[k])) == 0;
+		if (mine)
+			continue;
+		if (n == ENV_MAX)
+			return NULL;
+		envp[n++] = *e;
+	}
+	char *p = text;
+	size_t room = sizeof(text);
+#define PUT(...)                                                          \
+	do {                                                              \
+		int k_ = snprintf(p, room, __VA_ARGS__);                  \
+		if (k_ < 0 || (size_t)k_ >= room)                         \
+			return NULL;                                      \
+		envp[n++] = p;                                            \
+		p += k_ + 1;                                              \
+		room -= (size_t)k_ + 1;                                   \
+	} while (0)
+	PUT("ANT_FD=%d", 3);
+	PUT("ANT_SERVER=%s", conf->name);
+	PUT("ANT_SERVER_ID=%u", conf->id);
+	PUT("ANT_RUN_DIR=%s", cs->run_dir);
+	PUT("ANT_INSTANCE=%u", cs->instance);
+	if (conf->nfiles)
+		PUT("ANT_FILES=%u", conf->nfiles);
+#undef PUT
+	envp[n] = NULL;
+	return envp;
+}
+
 /* Everything the child needs, computed before fork.  Returns 0, or -errno
  * with why (nothing to free then). */
 static int prepare(const struct stack *st, struct child_setup *cs, char *why, size_t len)
@@ -191,21 +261,21 @@ static int prepare(const struct stack *st, struct child_setup *cs, char *why, si
 		snprintf(why, len, "sandbox: %s", e);
 		return -EINVAL;
 	}
-	if (conf->sandbox.enabled && !(cs->filter = sandbox_filter(&conf->sandbox, e, sizeof(e)))) {
+	if (!(cs->envp = make_env(cs))) {
+		snprintf(why, len, "the environment is too large to pass on");
+		return -E2BIG;
+	}
+	if (conf->sandbox.enabled && !(cs->prog = program_of(conf, e, sizeof(e)))) {
 		snprintf(why, len, "sandbox: %s", e);
 		return -EINVAL;
 	}
-	int r = open_files(st, cs, why, len);
-	if (r < 0)
-		sandbox_filter_free(cs->filter);
-	return r;
+	return open_files(st, cs, why, len);
 }
 
 static void release(const struct child_setup *cs)
 {
 	for (unsigned i = 0; i < cs->conf->nfiles; i++)
 		close(cs->files[i]);
-	sandbox_filter_free(cs->filter);
 }
 
 
@@ -213,10 +283,23 @@ static void release(const struct child_setup *cs)
 #define CLONE_PIDFD 0x00001000
 #endif
 
-/* The kernel's struct clone_args (version 0). */
-struct clone_args0 {
-	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+/* What the child runs with (clone's argument). */
+struct child_start {
+	const struct child_setup *cs;
+	int sock, chan, outfd;
+	pid_t parent;
 };
+
+static int child_main(void *arg)
+{
+	const struct child_start *st = arg;
+	child_exec(st->cs, st->sock, st->chan, st->outfd, st->parent);
+	return 127;   /* (child_exec never returns) */
+}
+
+/* The child's stack while it shares the forker's memory (it runs on it
+ * from the clone to the exec, the forker waiting meanwhile). */
+static unsigned char child_stack[256 * 1024] __attribute__((aligned(64)));
 
 /* Move fd above the fds a child dup2s to; consumes fd.  Returns the new fd or -1. */
 static int lift(int fd)
@@ -265,11 +348,12 @@ static void fork_one(struct antd *d, int sock, const struct ant_m_fork *rq, int 
 		rep.pid = r;
 		goto answer;
 	}
-	struct clone_args0 ca = { .flags = CLONE_PARENT | CLONE_PIDFD,
-				  .pidfd = (uint64_t)(uintptr_t)&pidfd };
-	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid == 0)
-		child_exec(&cs, fds[0], fds[1], nfds > 2 ? fds[2] : -1, antd_pid);
+	/* antd its parent (CLONE_PARENT), its pidfd for antd; CLONE_VM and
+	 * CLONE_VFORK: no copy of the forker's memory (child_exec). */
+	struct child_start start = { .cs = &cs, .sock = fds[0], .chan = fds[1],
+				     .outfd = nfds > 2 ? fds[2] : -1, .parent = antd_pid };
+	pid_t pid = clone(child_main, child_stack + sizeof(child_stack),
+			  CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PIDFD, &start, &pidfd);
 	rep.pid = pid < 0 ? -errno : pid;
 	if (pid < 0)
 		snprintf(rep.why, sizeof(rep.why), "fork: %s", strerror(errno));

@@ -9,7 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -346,7 +350,8 @@ int sandbox_user(const struct sandbox *sb, unsigned server_id, uid_t *uid, gid_t
 	return 0;
 }
 
-void *sandbox_filter(const struct sandbox *sb, char *err, size_t errlen)
+/* The seccomp filter for sb as a libseccomp context, or NULL with err. */
+static scmp_filter_ctx sandbox_filter(const struct sandbox *sb, char *err, size_t errlen)
 {
 	uint32_t def = sb->action == SANDBOX_KILL ? SCMP_ACT_NOTIFY :
 		       sb->action == SANDBOX_LOG ? SCMP_ACT_LOG : SCMP_ACT_ERRNO(EPERM);
@@ -395,14 +400,73 @@ void *sandbox_filter(const struct sandbox *sb, char *err, size_t errlen)
 	return ctx;
 }
 
-void sandbox_filter_free(void *filter)
+/* The pid sandbox_program writes into tgkill's rule, for the child to
+ * find and replace with its own: no syscall number, action or architecture
+ * token has this value. */
+#define PID_MARK 0x5ec0f1d5u
+
+int sandbox_program(const struct sandbox *sb, struct sandbox_prog *p, char *err, size_t errlen)
 {
-	if (filter)
-		seccomp_release(filter);
+	memset(p, 0, sizeof(*p));
+	p->pid_at = -1;
+	scmp_filter_ctx ctx = sandbox_filter(sb, err, errlen);
+	if (!ctx)
+		return -1;
+	int r = 0, fd = -1;
+	/* tgkill (raise, abort) only to itself, never to other processes. */
+	int own_pid = sandbox_rule_allows(sb, SCMP_SYS(tgkill));
+	if (own_pid)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)PID_MARK));
+	if (r == 0 && (fd = memfd_create("ant-seccomp", MFD_CLOEXEC)) < 0)
+		r = -errno;
+	if (r == 0)
+		r = seccomp_export_bpf(ctx, fd);
+	seccomp_release(ctx);
+	off_t size = r == 0 ? lseek(fd, 0, SEEK_END) : -1;
+	if (r == 0 && (size <= 0 || size % sizeof(struct sock_filter) ||
+		       size / sizeof(struct sock_filter) > BPF_MAXINSNS))
+		r = -EINVAL;
+	if (r == 0 && !(p->insns = malloc((size_t)size)))
+		r = -ENOMEM;
+	if (r == 0 && pread(fd, p->insns, (size_t)size, 0) != size)
+		r = -EIO;
+	if (fd >= 0)
+		close(fd);
+	if (r < 0) {
+		snprintf(err, errlen, "seccomp filter: %s", strerror(-r));
+		sandbox_program_free(p);
+		return -1;
+	}
+	p->len = (unsigned short)(size / sizeof(struct sock_filter));
+	p->notify = sb->action == SANDBOX_KILL;
+	struct sock_filter *f = p->insns;
+	unsigned marks = 0;
+	for (unsigned i = 0; i < p->len; i++)
+		if (f[i].k == PID_MARK && BPF_CLASS(f[i].code) == BPF_JMP) {
+			p->pid_at = (int)i;
+			marks++;
+		}
+	if (own_pid && marks != 1) {
+		snprintf(err, errlen, "seccomp filter: tgkill's pid check is not where antd looks for "
+			 "it (%u places; a libseccomp that builds filters differently)", marks);
+		sandbox_program_free(p);
+		return -1;
+	}
+	if (!own_pid)
+		p->pid_at = -1;
+	return 0;
 }
 
-int sandbox_enter(const struct sandbox *sb, void *filter, int sw, uid_t uid, gid_t gid,
-		  int sock, const char **stage)
+void sandbox_program_free(struct sandbox_prog *p)
+{
+	free(p->insns);
+	p->insns = NULL;
+	p->len = 0;
+}
+
+int sandbox_enter(const struct sandbox *sb, struct sandbox_prog *prog, int sw, uid_t uid,
+		  gid_t gid, int sock, const char **stage)
 {
 	struct rlimit rl;
 	*stage = "rlimits";
@@ -429,27 +493,21 @@ int sandbox_enter(const struct sandbox *sb, void *filter, int sw, uid_t uid, gid
 	*stage = "no_new_privs";
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
-	if (!sb->enabled || !filter)
+	if (!sb->enabled || !prog || !prog->insns)
 		return 0;
 	*stage = "seccomp";
-	/* tgkill (raise, abort) only to itself, never to other processes. */
-	if (sandbox_rule_allows(sb, SCMP_SYS(tgkill))) {
-		int r = seccomp_rule_add(filter, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-					 SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
-		if (r < 0)
-			return r;
-	}
-	int r = seccomp_load(filter);
-	if (r < 0)
-		return r;
-	if (sb->action != SANDBOX_KILL)
-		return 0;
-	int nfd = seccomp_notify_fd(filter);
+	if (prog->pid_at >= 0)
+		((struct sock_filter *)prog->insns)[prog->pid_at].k = (uint32_t)getpid();
+	struct sock_fprog fp = { .len = prog->len, .filter = prog->insns };
+	long nfd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			   prog->notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0u, &fp);
 	if (nfd < 0)
-		return nfd;
+		return -errno;
+	if (!prog->notify)
+		return 0;
 	/* antd serves this fd: every call outside the allowlist waits on it. */
 	*stage = "notify fd hand-over";
-	int r2 = ant_msg_send(sock, ANT_M_SPAWN_NOTIFY, 0, NULL, 0, nfd);
-	close(nfd);
+	int r2 = ant_msg_send(sock, ANT_M_SPAWN_NOTIFY, 0, NULL, 0, (int)nfd);
+	close((int)nfd);
 	return r2;
 }

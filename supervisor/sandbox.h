@@ -70,17 +70,33 @@ int sandbox_user(const struct sandbox *sb, unsigned server_id, uid_t *uid, gid_t
 		 int *switch_user, char *err, size_t errlen);
 
 /*
- * In the child, between fork and exec: rlimits, user switch, no_new_privs,
- * the seccomp filter; then the filter's notification fd goes to antd over
- * sock.  Returns 0 or -errno with *stage naming what failed.
+ * A server's seccomp filter as the kernel takes it (classic BPF), made from
+ * its sandbox with libseccomp once, before any fork, and installed in each
+ * child with one system call: libseccomp run in a freshly forked child cost
+ * about 2 ms a start (copy-on-write faults on its tables), most of a cold
+ * restart's time in the sandbox.  tgkill is allowed to the process itself
+ * only: its pid, unknown before the fork, is written into the one
+ * instruction that compares it (pid_at) in the child.
  */
-int sandbox_enter(const struct sandbox *sb, void *filter, int sw, uid_t uid, gid_t gid,
-		  int sock, const char **stage);
+struct sandbox_prog {
+	void *insns;         /* struct sock_filter[len] */
+	unsigned short len;
+	int pid_at;          /* the instruction that holds tgkill's pid, -1: none */
+	int notify;          /* installed with a listener, for antd to judge calls */
+};
 
-/* Build (in antd, before fork) the seccomp filter for sb: a libseccomp
- * context, or NULL with err.  Free with sandbox_filter_free. */
-void *sandbox_filter(const struct sandbox *sb, char *err, size_t errlen);
-void sandbox_filter_free(void *filter);
+/* Make p for sb (in the forker, before fork).  0, or -1 with err. */
+int sandbox_program(const struct sandbox *sb, struct sandbox_prog *p, char *err, size_t errlen);
+void sandbox_program_free(struct sandbox_prog *p);
+
+/*
+ * In the child, between fork and exec: rlimits, user switch, no_new_privs,
+ * the seccomp filter prog (NULL: none; its pid is written in, in the child's
+ * copy); then the filter's notification fd goes to antd over sock.  Returns
+ * 0 or -errno with *stage naming what failed.
+ */
+int sandbox_enter(const struct sandbox *sb, struct sandbox_prog *prog, int sw, uid_t uid,
+		  gid_t gid, int sock, const char **stage);
 
 /* Name of syscall nr ("openat"), or "?" */
 const char *sandbox_syscall_name(int nr);
