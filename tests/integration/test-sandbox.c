@@ -73,6 +73,28 @@ START_TEST(forbidden_syscalls_are_named_killed_restarted_and_replayed)
 		ck_assert_int_gt(json_integer_value(json_object_get(sb, "syscalls_allowed")), 20);
 		json_decref(s);
 	}
+	/* v-tgkill now runs as a restarted instance, with the filter the
+	 * forker made once and the child's own pid written into it: it may
+	 * still signal itself (abort: SIGABRT, no violation), and still no
+	 * other process, restart after restart. */
+	for (int round = 0; round < 2; round++) {
+		harness_inject(&h, "v-tgkill", "abort", "{\"match\":\"SELF\"}");
+		harness_expect_echo(c, "v-tgkill", "a SELF request");
+		json_t *s = harness_server_status(&h, "v-tgkill");
+		const char *last = json_string_value(json_object_get(s, "last_exit"));
+		ck_assert_msg(last && strstr(last, "SIGABRT"), "v-tgkill last exit: %s", last);
+		ck_assert_int_eq(json_integer_value(json_object_get(s, "restarts")), 2 + 2 * round);
+		json_decref(s);
+		harness_inject(&h, "v-tgkill", "sandbox:tgkill", "{\"match\":\"BAD\"}");
+		harness_expect_echo(c, "v-tgkill", "a BAD request");
+		s = harness_server_status(&h, "v-tgkill");
+		last = json_string_value(json_object_get(s, "last_exit"));
+		const char *viol = json_string_value(json_object_get(s, "last_violation"));
+		ck_assert_msg(last && strstr(last, "SIGSYS"), "v-tgkill last exit: %s", last);
+		ck_assert_msg(viol && strncmp(viol, "sandbox violation: tgkill (", 27) == 0, "%s", viol);
+		ck_assert_int_eq(json_integer_value(json_object_get(s, "restarts")), 3 + 2 * round);
+		json_decref(s);
+	}
 	char *log = harness_read(&h, "antd.log");
 	ck_assert_msg(strstr(log, "sandbox-violation [v-openat]") &&
 		      strstr(log, "sandbox violation: socket (41)") &&
