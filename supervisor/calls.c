@@ -463,9 +463,6 @@ static void enqueue_request(struct antd *d, struct call *c)
 void calls_pump(struct antd *d, struct server *s)
 {
 	struct instance *in = s->cur;
-	if (!in->lanes_given && in->peer && s->state == SRV_RUNNING &&
-	    (d->lanes.pairs || d->lanes.on))
-		lanes_give(d, s);
 	while (in->peer && in->want > 0 && s->state == SRV_RUNNING) {
 		struct call *c = callq_pop(&s->results);
 		if (c) {
@@ -498,6 +495,12 @@ void calls_pump(struct antd *d, struct server *s)
 			fail_now(d, c, ANT_E_NO_ICA);
 		}
 	}
+	/* Its lanes after what waits for it here: a new serving instance (a
+	 * spare after a failover) gets the replayed calls first, and maps its
+	 * lanes while their answers are on their way, not before. */
+	if (!in->lanes_given && in->peer && s->state == SRV_RUNNING &&
+	    (d->lanes.pairs || d->lanes.on))
+		lanes_give(d, s);
 	if (s->up.phase == UP_DRAINING)
 		upgrade_poke(d, s);
 }
