@@ -248,7 +248,16 @@ static int have(uint64_t src, uint64_t len)
 	return 1;
 }
 
-/* A run's bytes from the blocks (have() said they are all here). */
+/* Does the cache hold every block of the fill's runs? */
+static int all_here(const struct fill *f)
+{
+	for (unsigned i = 0; i < f->n; i++)
+		if (f->run[i].src != FILL_ZERO && !have(f->run[i].src, f->run[i].len))
+			return 0;
+	return 1;
+}
+
+/* A run's bytes from the blocks (all_here said they are all here). */
 static int copy_blocks(uint64_t src, size_t len, unsigned char *dst, void *arg)
 {
 	(void)arg;
@@ -275,15 +284,10 @@ static int do_fill(struct server *s, struct ant_item *it)
 	struct ant_conn *c = s->c;
 	struct fill f;
 	const char *why;
-	if (fill_parse(it, &f, &why) < 0)
-		return reply_text(c, it, ANT_E_BAD_REQUEST, why);
-	int all = 1;
-	for (unsigned i = 0; all && i < f.n; i++)
-		all = f.run[i].src == FILL_ZERO || have(f.run[i].src, f.run[i].len);
-	struct ant_ica *area = fill_area(&C.areas, c, it, &f, all, &why);
+	struct ant_ica *area = fill_request(&C.areas, c, it, &f, all_here, &why);
 	if (!area)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, why);
-	if (all) {
+	if (all_here(&f)) {
 		int r = fill_apply(&f, area->addr, copy_blocks, NULL);
 		if (r < 0)
 			return reply_text(c, it, r, "cannot copy from the cache's blocks");

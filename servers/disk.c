@@ -234,9 +234,7 @@ static int do_fill(struct server *s, struct ant_item *it)
 	struct ant_conn *c = s->c;
 	struct fill f;
 	const char *why;
-	if (fill_parse(it, &f, &why) < 0)
-		return reply_text(c, it, ANT_E_BAD_REQUEST, why);
-	struct ant_ica *area = fill_area(&areas, c, it, &f, 1, &why);
+	struct ant_ica *area = fill_request(&areas, c, it, &f, NULL, &why);
 	if (!area)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, why);
 	int r = fill_apply(&f, area->addr, fill_copy, NULL);

@@ -123,9 +123,11 @@ int fill_apply(const struct fill *f, unsigned char *area, fill_copy_fn *copy, vo
 	return 0;
 }
 
-struct ant_ica *fill_area(struct areas *a, struct ant_conn *c, struct ant_item *it,
-			  const struct fill *f, int map, const char **why)
+struct ant_ica *fill_request(struct areas *a, struct ant_conn *c, struct ant_item *it,
+			     struct fill *f, int (*map)(const struct fill *f), const char **why)
 {
+	if (fill_parse(it, f, why) < 0)
+		return NULL;
 	struct ant_ica *area = areas_take(a, c, it);
 	if (!area) {
 		*why = "fill wants a writable data ICA for the bytes";
@@ -135,7 +137,7 @@ struct ant_ica *fill_area(struct areas *a, struct ant_conn *c, struct ant_item *
 		*why = "fill's data ICA is smaller than its runs";
 		return NULL;
 	}
-	if (map && (ant_ica_map(c, area) < 0 || !area->writable)) {
+	if ((!map || map(f)) && (ant_ica_map(c, area) < 0 || !area->writable)) {
 		*why = "cannot map fill's data ICA writable";
 		return NULL;
 	}

@@ -63,12 +63,14 @@ int fill_pread(int fd, void *dst, size_t n, uint64_t off);
 int fill_apply(const struct fill *f, unsigned char *area, fill_copy_fn *copy, void *arg);
 
 /*
- * The fill's area: the call's data ICA, kept (areas.h), at least f->total
- * bytes, and if map, mapped writable.  NULL, with *why, if the call has none
- * fit for it.
+ * A fill request as a server takes it: its runs into *f, and its area (the
+ * call's data ICA, kept: areas.h), at least f->total bytes, mapped writable
+ * if map(f) says the server copies into it itself (map NULL: always).  The
+ * area, or NULL with *why (the answer's text) if the request is malformed or
+ * has no area fit for it.
  */
 struct areas;
-struct ant_ica *fill_area(struct areas *a, struct ant_conn *c, struct ant_item *it,
-			  const struct fill *f, int map, const char **why);
+struct ant_ica *fill_request(struct areas *a, struct ant_conn *c, struct ant_item *it,
+			     struct fill *f, int (*map)(const struct fill *f), const char **why);
 
 #endif
