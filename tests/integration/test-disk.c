@@ -315,6 +315,23 @@ static void check_fill(const unsigned char *p)
 			ck_abort_msg("run 3 byte %u differs", i);
 }
 
+#define RUNS "70000 5000 z 3000 200000 65536"   /* check_fill's */
+
+/* A fill of RUNS into area by server: its bytes right, the area back, and
+ * the way it went (trace) want_trace. */
+static void fill_and_check(struct ant_conn *c, const char *server, struct ant_ica *area,
+			   const char *want_trace)
+{
+	static struct ant_result res;
+	char trace[128];
+	memset(area->addr, 0xee, area->size);
+	ck_assert_int_eq(fill(c, server, RUNS, area, &res), 73536);
+	ck_assert_ptr_eq(res.data, area);
+	check_fill(area->addr);
+	harness_trace(c, &res, trace, sizeof(trace));
+	ck_assert_str_eq(trace, want_trace);
+}
+
 static void expect_stats(struct ant_conn *c, const char *want)
 {
 	static struct ant_result st;
@@ -335,18 +352,12 @@ START_TEST(fills_put_the_bytes_in_the_callers_own_area)
 	start_cache(&h, 0);
 	struct ant_conn *c = harness_connect(&h);
 	static struct ant_result res;
-	char trace[128];
-	static const char runs[] = "70000 5000 z 3000 200000 65536";
+	static const char runs[] = RUNS;
 	struct ant_ica *area;
 	ck_assert_int_eq(ant_ica_alloc(c, 80000, &area), 0);
-	memset(area->addr, 0xee, area->size);
 
 	/* A miss: the disk fills it, and answers the app. */
-	ck_assert_int_eq(fill(c, "cache", runs, area, &res), 73536);
-	ck_assert_ptr_eq(res.data, area);
-	check_fill(area->addr);
-	harness_trace(c, &res, trace, sizeof(trace));
-	ck_assert_str_eq(trace, "app cache disk app");
+	fill_and_check(c, "cache", area, "app cache disk app");
 	expect_stats(c, "misses 0 ");
 	expect_stats(c, "fills 0 fills_to_disk 1");
 
@@ -357,19 +368,12 @@ START_TEST(fills_put_the_bytes_in_the_callers_own_area)
 		ant_ica_release(c, blk.data);
 	}
 	int served = harness_server_num(&h, "disk", "served");
-	memset(area->addr, 0xee, area->size);
-	ck_assert_int_eq(fill(c, "cache", runs, area, &res), 73536);
-	ck_assert_ptr_eq(res.data, area);
-	check_fill(area->addr);
-	harness_trace(c, &res, trace, sizeof(trace));
-	ck_assert_str_eq(trace, "app cache app");
+	fill_and_check(c, "cache", area, "app cache app");
 	ck_assert_int_eq(harness_server_num(&h, "disk", "served"), served);
 	expect_stats(c, "fills 1 fills_to_disk 1");
 
 	/* The disk alone fills too. */
-	memset(area->addr, 0xee, area->size);
-	ck_assert_int_eq(fill(c, "disk", runs, area, &res), 73536);
-	check_fill(area->addr);
+	fill_and_check(c, "disk", area, "app disk app");
 
 	/* Malformed: each a clear error, the area untouched. */
 	static const char *const bad[] = {
