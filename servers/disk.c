@@ -119,15 +119,13 @@ static int reply_text(struct ant_conn *c, struct ant_item *it, int32_t rv, const
 	return ant_reply(c, it, rv, text, text ? strlen(text) : 0, NULL, ANT_DF_DETACH);
 }
 
-/* Whole pread (or pwrite if put) of n bytes at off: 0, -errno, or -EIO
- * when the file ends first. */
-static int rw_all(int fd, void *buf, size_t n, uint64_t off, int put)
+/* Whole pwrite of n bytes at off: 0, -errno, or -EIO if nothing was
+ * written.  (Whole preads: fill_pread.) */
+static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
 {
 	size_t done = 0;
 	while (done < n) {
-		char *p = (char *)buf + done;
-		ssize_t r = put ? pwrite(fd, p, n - done, (off_t)(off + done))
-				: pread(fd, p, n - done, (off_t)(off + done));
+		ssize_t r = pwrite(fd, (const char *)buf + done, n - done, (off_t)(off + done));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -135,16 +133,6 @@ static int rw_all(int fd, void *buf, size_t n, uint64_t off, int put)
 		done += (size_t)r;
 	}
 	return 0;
-}
-
-static int pread_all(int fd, void *buf, size_t n, uint64_t off)
-{
-	return rw_all(fd, buf, n, off, 0);
-}
-
-static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
-{
-	return rw_all(fd, (void *)buf, n, off, 1);
 }
 
 static int do_read(struct server *s, struct ant_item *it)
@@ -224,7 +212,7 @@ static void fill_ahead(const struct fill *f)
 static int fill_copy(uint64_t src, size_t len, unsigned char *dst, void *arg)
 {
 	(void)arg;
-	return pread_all(D.img, dst, len, src);
+	return fill_pread(D.img, dst, len, src);
 }
 
 /* A read into the reader's own area, from the image: the last stage of a
@@ -329,7 +317,7 @@ static int recover(const char *self)
 		D.h.version = LOG_VERSION;
 		return write_hdr();
 	}
-	int r = pread_all(D.log, page, sizeof(page), 0);
+	int r = fill_pread(D.log, page, sizeof(page), 0);
 	if (r < 0)
 		return r;
 	memcpy(&D.h, page, sizeof(D.h));
@@ -349,7 +337,7 @@ static int recover(const char *self)
 	void *rec = malloc(D.h.rec_len ? D.h.rec_len : 1);
 	if (!rec)
 		return -ENOMEM;
-	r = pread_all(D.log, rec, D.h.rec_len, LOG_REC_OFF);
+	r = fill_pread(D.log, rec, D.h.rec_len, LOG_REC_OFF);
 	const char *bad = r < 0 ? "unreadable" : txn_sum(rec, D.h.rec_len, 3) != D.h.rec_sum ?
 					     "its checksum does not hold" :
 					     txn_check(rec, D.h.rec_len, D.image_size);
