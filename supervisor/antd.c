@@ -252,41 +252,103 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 
 
-/* Folders searched for bare server names. */
+#ifndef ANT_LIBEXECDIR_FROM_SBIN
+#define ANT_LIBEXECDIR_FROM_SBIN ANT_LIBEXECDIR
+#endif
+#ifndef ANT_POLICYDIR_FROM_SBIN
+#define ANT_POLICYDIR_FROM_SBIN ANT_POLICYDIR
+#endif
+
+/* The folder antd's own program is in (empty if /proc is not there). */
+static void self_dir(char *buf, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	char *slash = strrchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+}
+
+/* A search path being built: folders joined by ':'. */
+struct search_path {
+	char *s;
+	size_t len;
+	int failed;
+};
+
+static void path_add(struct search_path *p, const char *a, const char *b)
+{
+	if (!a || !*a || p->failed)
+		return;
+	size_t n = strlen(a) + (b ? strlen(b) : 0) + 2;
+	char *s = realloc(p->s, p->len + n);
+	if (!s) {
+		p->failed = 1;
+		return;
+	}
+	p->s = s;
+	p->len += (size_t)snprintf(s + p->len, n, "%s%s%s", p->len ? ":" : "", a, b ? b : "");
+}
+
+/* The installed folder rel relative to antd's folder dir (an install under
+ * a DESTDIR or a moved prefix), if it is there and is not the configured one. */
+static void path_add_moved(struct search_path *p, const char *dir, const char *rel,
+			   const char *configured)
+{
+	char buf[PATH_MAX], real[PATH_MAX], conf[PATH_MAX];
+	struct stat st;
+	if (rel[0] == '/' || snprintf(buf, sizeof(buf), "%s/%s", dir, rel) >= (int)sizeof(buf) ||
+	    stat(buf, &st) != 0 || !S_ISDIR(st.st_mode) || !realpath(buf, real))
+		return;
+	if (realpath(configured, conf) && strcmp(real, conf) == 0)
+		return;
+	path_add(p, real, NULL);
+}
+
+/* Folders searched for bare server names: --server-path, $ANT_SERVER_PATH,
+ * the build tree's servers/ (an antd run from its build folder), antd's own
+ * folder, libexecdir/ant relative to antd, libexecdir/ant as configured. */
 static char *server_search_path(const char *extra)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	self[n > 0 ? n : 0] = '\0';
-	char *dir = dirname(self);
-	const char *env = getenv("ANT_SERVER_PATH");
-	size_t len = strlen(dir) * 2 + 64 + (extra ? strlen(extra) : 0) +
-		     (env ? strlen(env) : 0) + strlen(ANT_LIBEXECDIR);
-	char *p = malloc(len);
-	if (!p)
+	char dir[PATH_MAX];
+	self_dir(dir, sizeof(dir));
+	struct search_path p = { 0 };
+	path_add(&p, extra, NULL);
+	path_add(&p, getenv("ANT_SERVER_PATH"), NULL);
+	path_add(&p, dir, "/../servers");
+	path_add(&p, dir, NULL);
+	path_add_moved(&p, dir, ANT_LIBEXECDIR_FROM_SBIN, ANT_LIBEXECDIR);
+	path_add(&p, ANT_LIBEXECDIR, NULL);
+	if (p.failed) {
+		free(p.s);
 		return NULL;
-	snprintf(p, len, "%s%s%s%s%s/../servers:%s:%s", extra ? extra : "", extra ? ":" : "",
-		 env ? env : "", env ? ":" : "", dir, dir, ANT_LIBEXECDIR);
-	return p;
+	}
+	return p.s;
 }
 
 /* Folders searched for policy files: --policy-path, $ANT_POLICY_PATH, the
- * stack file's folder and its policies/ and ../policies/, the installed ones. */
+ * stack file's folder and its policies/ and ../policies/, the installed ones
+ * (relative to antd, then as configured), the source tree's. */
 static char *policy_search_path(const char *stack_path, const char *extra)
 {
-	char buf[PATH_MAX];
+	char buf[PATH_MAX], self[PATH_MAX];
 	snprintf(buf, sizeof(buf), "%s", stack_path);
 	const char *dir = dirname(buf);
-	const char *env = getenv("ANT_POLICY_PATH");
-	size_t len = strlen(dir) * 3 + 64 + (extra ? strlen(extra) : 0) +
-		     (env ? strlen(env) : 0) + strlen(ANT_POLICYDIR) + strlen(ANT_SRC_POLICYDIR);
-	char *p = malloc(len);
-	if (!p)
+	self_dir(self, sizeof(self));
+	struct search_path p = { 0 };
+	path_add(&p, extra, NULL);
+	path_add(&p, getenv("ANT_POLICY_PATH"), NULL);
+	path_add(&p, dir, NULL);
+	path_add(&p, dir, "/policies");
+	path_add(&p, dir, "/../policies");
+	path_add_moved(&p, self, ANT_POLICYDIR_FROM_SBIN, ANT_POLICYDIR);
+	path_add(&p, ANT_POLICYDIR, NULL);
+	path_add(&p, ANT_SRC_POLICYDIR, NULL);
+	if (p.failed) {
+		free(p.s);
 		return NULL;
-	snprintf(p, len, "%s%s%s%s%s:%s/policies:%s/../policies:%s:%s", extra ? extra : "",
-		 extra ? ":" : "", env ? env : "", env ? ":" : "", dir, dir, dir, ANT_POLICYDIR,
-		 ANT_SRC_POLICYDIR);
-	return p;
+	}
+	return p.s;
 }
 
 

@@ -24,6 +24,9 @@ static void usage(FILE *f)
 		"                       only stack under /run/ant)\n"
 		"  --async N            issue N calls at once, then wait for all of them\n"
 		"  --data-file F        send the bytes of F along in a data ICA\n"
+		"  --data-out F         write the data ICA that comes back to F (as many\n"
+		"                       bytes as --data-file had if it is that area, else\n"
+		"                       the whole area); not with --async\n"
 		"  --return MODE        sequential (default) or direct: ask the relays for\n"
 		"                       direct return\n"
 		"  --timeout MS         give up after MS milliseconds in all (default: none):\n"
@@ -98,7 +101,7 @@ static int report(struct ant_conn *c, const struct ant_result *res, int quiet, i
 
 /* What the command line asks for. */
 struct request {
-	const char *run_dir, *data_file, *server, *op;
+	const char *run_dir, *data_file, *data_out, *server, *op;
 	long nasync, timeout;       /* 0: one sync call; -1: wait without limit */
 	int direct, quiet;
 	char arg[ANT_CICA_SIZE];    /* the ARGs joined by spaces */
@@ -111,6 +114,7 @@ static void parse(int argc, char **argv, struct request *q)
 		TOOL_OPT_RUN_DIR,
 		{ "async", required_argument, NULL, 'a' },
 		{ "data-file", required_argument, NULL, 'd' },
+		{ "data-out", required_argument, NULL, 'o' },
 		{ "return", required_argument, NULL, 'R' },
 		{ "timeout", required_argument, NULL, 't' },
 		TOOL_OPT_HELP,
@@ -129,6 +133,7 @@ static void parse(int argc, char **argv, struct request *q)
 				tool_usage_error("ant-call", "--async: expected a count from 1 to 100000, got '%s'", optarg);
 			break;
 		case 'd': q->data_file = optarg; break;
+		case 'o': q->data_out = optarg; break;
 		case 'R':
 			if (strcmp(optarg, "direct") == 0)
 				q->direct = 1;
@@ -144,6 +149,8 @@ static void parse(int argc, char **argv, struct request *q)
 	}
 	if (argc - optind < 2)
 		tool_usage_error("ant-call", "expected SERVER and OP");
+	if (q->data_out && q->nasync)
+		tool_usage_error("ant-call", "--data-out takes the area of one call: not with --async");
 	q->server = argv[optind];
 	q->op = argv[optind + 1];
 	if (strlen(q->op) >= ANT_OP_MAX)
@@ -197,8 +204,31 @@ static void give_up(struct ant_conn *c, const struct request *q, const uint64_t 
 	}
 }
 
+/* --data-out: the area that came back with a successful call, to q->data_out
+ * (sent_len bytes of it if it is the area the call sent, else all of it).
+ * Returns 0, or 1 with why on stderr. */
+static int write_data_out(const struct request *q, const struct ant_result *res,
+			  const struct ant_ica *sent, size_t sent_len)
+{
+	if (!res->data) {
+		fprintf(stderr, "ant-call: --data-out %s: no data ICA came back\n", q->data_out);
+		return 1;
+	}
+	if (!res->data->addr) {
+		fprintf(stderr, "ant-call: --data-out %s: the area came back unmapped\n", q->data_out);
+		return 1;
+	}
+	size_t n = res->data == sent ? sent_len : res->data->size;
+	int r = tool_write_file(q->data_out, res->data->addr, n);
+	if (r < 0) {
+		fprintf(stderr, "ant-call: --data-out %s: %s\n", q->data_out, ant_strerror(r));
+		return 1;
+	}
+	return 0;
+}
+
 /* Issue the call(s), then wait for and print every result.  Returns the exit status. */
-static int run(struct ant_conn *c, const struct request *q, struct ant_ica *data)
+static int run(struct ant_conn *c, const struct request *q, struct ant_ica *data, size_t data_len)
 {
 	struct ant_call call = {
 		.server = q->server, .op = q->op, .arg = q->arg, .arglen = q->arglen,
@@ -251,6 +281,8 @@ static int run(struct ant_conn *c, const struct request *q, struct ant_ica *data
 			failed++;
 			if (!q->nasync)
 				fprintf(stderr, "ant-call: %s\n", ant_errname(res.retval));
+		} else if (q->data_out && write_data_out(q, &res, data, data_len)) {
+			failed++;
 		}
 		if (res.data && res.data != data)
 			ant_ica_release(c, res.data);
@@ -269,15 +301,16 @@ int main(int argc, char **argv)
 	parse(argc, argv, &q);
 	struct ant_conn *c = tool_connect("ant-call", q.run_dir, q.server);
 	struct ant_ica *data = NULL;
+	size_t data_len = 0;
 	if (q.data_file) {
-		int r = tool_load_file_ica(c, q.data_file, &data);
+		int r = tool_load_file_ica(c, q.data_file, &data, &data_len);
 		if (r < 0) {
 			fprintf(stderr, "ant-call: %s: %s\n", q.data_file, ant_strerror(r));
 			ant_close(c);
 			return 1;
 		}
 	}
-	int rc = run(c, &q, data);
+	int rc = run(c, &q, data, data_len);
 	ant_close(c);
 	return rc;
 }

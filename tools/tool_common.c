@@ -236,7 +236,7 @@ struct ant_conn *tool_connect(const char *prog, const char *given, const char *s
 	return c;
 }
 
-int tool_load_file_ica(struct ant_conn *c, const char *path, struct ant_ica **out)
+int tool_load_file_ica(struct ant_conn *c, const char *path, struct ant_ica **out, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -266,5 +266,25 @@ int tool_load_file_ica(struct ant_conn *c, const char *path, struct ant_ica **ou
 		got += (size_t)n;
 	}
 	close(fd);
+	*len = got;
 	return 0;
+}
+
+int tool_write_file(const char *path, const void *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	for (size_t done = 0; done < n;) {
+		ssize_t w = write(fd, (const char *)p + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? -errno : -EIO;
+			close(fd);
+			return e;
+		}
+		done += (size_t)w;
+	}
+	return close(fd) < 0 ? -errno : 0;
 }

@@ -72,7 +72,11 @@ void tool_option_error(const char *prog, int ch, char *const argv[], const struc
  * reached, 1 if it has no such server.  Returns the connection. */
 struct ant_conn *tool_connect(const char *prog, const char *given, const char *server);
 
-/* Read a whole file into a new data ICA.  Returns 0 or < 0. */
-int tool_load_file_ica(struct ant_conn *c, const char *path, struct ant_ica **out);
+/* Read a whole file into a new data ICA; *len: the file's size (the area
+ * may be larger).  Returns 0 or < 0. */
+int tool_load_file_ica(struct ant_conn *c, const char *path, struct ant_ica **out, size_t *len);
+
+/* Write n bytes to path (created mode 0644, or truncated).  Returns 0 or -errno. */
+int tool_write_file(const char *path, const void *p, size_t n);
 
 #endif

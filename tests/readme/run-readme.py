@@ -172,8 +172,9 @@ def cleanup(top):
         shutil.rmtree(top, ignore_errors=True)
 
 
-def run_line(no, text, cwd, env):
-    """Run one README line; None if it succeeded, else why it failed."""
+def run_line(no, text, cwd, env, printed=None):
+    """Run one README line; None if it succeeded, else why it failed.
+    printed: a list the line's output lines are added to."""
     print(f'$ {text}', flush=True)
     with tempfile.TemporaryFile() as out:
         # Its output goes to a file, not a pipe: antd and ant-fuse detach and
@@ -195,6 +196,8 @@ def run_line(no, text, cwd, env):
             out.seek(0)
             for line in out.read().decode(errors='replace').splitlines():
                 print(f'    {line}')
+                if printed is not None:
+                    printed.append(line)
     if rc is None:
         return f'did not end within {LINE_TIMEOUT_S} s'
     return f'exit status {rc}' if rc else None
