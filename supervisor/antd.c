@@ -26,7 +26,9 @@
 #include "control.h"
 #include "listen.h"
 #include "loop.h"
+#include "journal.h"
 #include "log.h"
+#include "notify.h"
 #include "output.h"
 #include "rundir.h"
 
@@ -46,6 +48,11 @@ static const struct antd_option {
 	  "once every server is ready, log to DIR/antd.log)" },
 	{ { "log-json", no_argument, NULL, 'j' }, NULL, "log one JSON object per line" },
 	{ { "log-file", required_argument, NULL, 'l' }, "FILE", "log to FILE instead" },
+	{ { "log-journal", optional_argument, NULL, 'J' }, "[=SOCKET]",
+	  "log to systemd's journal, each event with its fields\n"
+	  "(ANT_EVENT, ANT_SERVER, ANT_PID...); SOCKET: the journal's\n"
+	  "socket (default /run/systemd/journal/socket).  The default\n"
+	  "with --foreground when stderr is the journal ($JOURNAL_STREAM)" },
 	{ { "server-path", required_argument, NULL, 's' }, "DIRS",
 	  "':'-separated folders where bare server names are looked\n"
 	  "up (prepended to $ANT_SERVER_PATH and the built-in ones)" },
@@ -75,8 +82,9 @@ static void usage(FILE *f)
 		   "Start the stack of servers described by STACK.json and supervise it.\n\n");
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		char head[40];
+		const char *arg = options[i].arg;
 		snprintf(head, sizeof(head), "--%s%s%s", options[i].opt.name,
-			 options[i].arg ? " " : "", options[i].arg ? options[i].arg : "");
+			 arg && arg[0] != '[' ? " " : "", arg ? arg : "");
 		fprintf(f, "  %-18s ", head);
 		for (const char *l = options[i].help; *l; ) {
 			size_t n = strcspn(l, "\n");
@@ -156,10 +164,12 @@ static void antd_check_ready(struct antd *d)
 	d->ever_ready = 1;
 	log_info("stack-ready", NULL, "stack %s ready: %u servers, %s", d->stack->name,
 		 d->stack->nservers, d->app_path);
+	notify_send("READY=1\nMAINPID=%d\nSTATUS=stack %s: %u server%s running", (int)getpid(),
+		    d->stack->name, d->stack->nservers, d->stack->nservers == 1 ? "" : "s");
 	char msg[PATH_MAX + 160];
 	snprintf(msg, sizeof(msg), "ok stack %s ready: %u server%s, pid %d, log %s\n",
 		 d->stack->name, d->stack->nservers, d->stack->nservers == 1 ? "" : "s",
-		 (int)getpid(), d->log_path[0] ? d->log_path : "(stderr)");
+		 (int)getpid(), journal_on() ? "(the journal)" : d->log_path[0] ? d->log_path : "(stderr)");
 	report_ready(d, msg);
 }
 
@@ -185,6 +195,8 @@ static void antd_server_exited(struct antd *d, struct server *s)
 		snprintf(msg, sizeof(msg), "server %s failed before the stack was ready: %s\n",
 			 s->conf->name, s->last_exit);
 		report_ready(d, msg);
+		notify_send("STATUS=server %s failed before the stack was ready: %s", s->conf->name,
+			    s->last_exit);
 		begin_stop(d, "a server failed at start-up");
 	}
 }
@@ -199,6 +211,7 @@ static void antd_start_failed(struct antd *d, struct server *s, const char *why)
 	char msg[256];
 	snprintf(msg, sizeof(msg), "server %s: %s\n", s->conf->name, why);
 	report_ready(d, msg);
+	notify_send("STATUS=server %s could not be started: %s", s->conf->name, why);
 	if (d->foreground)
 		fprintf(stderr, "antd: %s", msg);
 	begin_stop(d, "a server could not be started");
@@ -227,6 +240,7 @@ static void begin_stop(struct antd *d, const char *why)
 		return;
 	d->stopping = 1;
 	log_info("stopping", NULL, "stack %s stopping: %s", d->stack->name, why);
+	notify_send("STOPPING=1\nSTATUS=stack %s stopping: %s", d->stack->name, why);
 	listen_close(d);
 	calls_fail_all(d, ANT_E_SHUTDOWN);
 	for (unsigned id = 1; id <= d->stack->nservers; id++)
@@ -419,7 +433,8 @@ static void fit_fd_limits(struct antd *d)
 /* What the command line says. */
 struct args {
 	const char *run_dir, *log_file, *server_path, *policy_path, *stack_file, *resume;
-	int foreground, log_json, verbose, check;
+	const char *journal_socket;   /* --log-journal=SOCKET */
+	int foreground, log_json, log_journal, verbose, check;
 };
 
 /* Returns -1 to go on, else the exit status (help, version, usage error). */
@@ -437,6 +452,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'f': a->foreground = 1; break;
 		case 'j': a->log_json = 1; break;
 		case 'l': a->log_file = optarg; break;
+		case 'J': a->log_journal = 1, a->journal_socket = optarg; break;
 		case 's': a->server_path = optarg; break;
 		case 'p': a->policy_path = optarg; break;
 		case 'v': a->verbose = 1; break;
@@ -494,6 +510,24 @@ static int load_stack(struct antd *d, const struct args *a)
 	return 0;
 }
 
+/* The journal as antd's log (--log-journal, or --foreground with stderr the
+ * journal's stream): 1 if it is, 0 if not; a journal that cannot be reached
+ * leaves the log where it was, with a warning. */
+static int open_journal(const struct args *a)
+{
+	int want = a->log_journal || (a->foreground && !a->log_file && journal_is_stderr());
+	if (!want)
+		return 0;
+	int r = journal_open(a->journal_socket);
+	if (r < 0) {
+		log_warn("start", NULL, "the journal (%s): %s; logging to %s instead",
+			 a->journal_socket ? a->journal_socket : JOURNAL_SOCKET, strerror(-r),
+			 a->log_file ? a->log_file : a->foreground ? "stderr" : "the run folder");
+		return 0;
+	}
+	return 1;
+}
+
 /* Claim the run folder, open the log, detach.  Returns 0 or -1 (said why). */
 static int settle_in(struct antd *d, const struct args *a)
 {
@@ -525,6 +559,7 @@ static int settle_in(struct antd *d, const struct args *a)
 	}
 	if (a->verbose)
 		log_set_level(LOG_DEBUG);
+	open_journal(a);
 	if (!a->foreground && (r = rundir_detach(d, log_file)) < 0) {
 		fprintf(stderr, "antd: cannot detach: %s\n", strerror(-r));
 		return -1;
@@ -552,6 +587,7 @@ static int settle_in_again(struct antd *d, const struct args *a, char *err, size
 	}
 	if (a->verbose)
 		log_set_level(LOG_DEBUG);
+	open_journal(a);
 	return 0;
 }
 
@@ -596,6 +632,18 @@ static int open_loop(struct antd *d, int resume)
 	return 0;
 }
 
+/* The service manager ($NOTIFY_SOCKET), if there is one: it hears of
+ * readiness, status and stopping (notify.h), and gets its watchdog pings. */
+static void start_notify(struct antd *d)
+{
+	int r = notify_open();
+	if (r < 0)
+		log_warn("start", NULL, "NOTIFY_SOCKET=%s cannot be used (%s): the service manager "
+			 "will not hear from antd", getenv("NOTIFY_SOCKET"), strerror(-r));
+	else
+		notify_watchdog_start(d->loop);
+}
+
 /* Everything antd holds, once the loop is over. */
 static void tear_down(struct antd *d)
 {
@@ -605,6 +653,7 @@ static void tear_down(struct antd *d)
 	forker_stop(d);
 	output_close_all(d->loop);   /* the servers' last lines, then their pipes */
 	log_info("stopped", NULL, "stack %s stopped", d->stack->name);
+	notify_close();
 	unlink(d->pid_path);
 	inject_fini(d);
 	for (unsigned id = 1; id <= d->stack->nservers; id++)
@@ -671,6 +720,9 @@ static int resume(struct antd *d, const struct args *a, char **argv)
 		goto back;
 	spawn_init_later(d, 0.02);
 	reexec_done(d);
+	start_notify(d);
+	notify_send("READY=1\nMAINPID=%d\nSTATUS=stack %s: re-executed, %u server%s", (int)getpid(),
+		    d->stack->name, d->stack->nservers, d->stack->nservers == 1 ? "" : "s");
 	loop_run(d);
 	int status = d->exit_status;
 	tear_down(d);
@@ -719,6 +771,7 @@ int main(int argc, char **argv)
 	fit_fd_limits(&d);
 	if (open_loop(&d, 0) < 0)
 		return 1;
+	start_notify(&d);
 	log_info("start", NULL, "antd %s pid %ld: stack %s from %s, run folder %s", ANT_VERSION,
 		 (long)getpid(), d.stack->name, d.stack->path, d.run_dir);
 	if ((r = spawn_init(&d)) < 0) {

@@ -204,7 +204,9 @@ static struct sandbox_prog *program_of(const struct stack_server *conf, char *er
 /*
  * The child's environment: the forker's, with ANT_FD, ANT_SERVER,
  * ANT_SERVER_ID, ANT_RUN_DIR, ANT_INSTANCE and (if it has files) ANT_FILES
- * set for this server (any of them the forker had is replaced).  In static
+ * set for this server (any of them the forker had is replaced), and without
+ * the service manager's NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID (they
+ * are antd's: a server must not speak for it, notify.h).  In static
  * storage, made anew for each child.  Returns the array, or NULL if it does
  * not fit.
  */
@@ -214,7 +216,8 @@ static char **make_env(const struct child_setup *cs)
 	static char *envp[ENV_MAX + 8];
 	static char text[ENV_BYTES];
 	static const char *const ours[] = { "ANT_FD=", "ANT_SERVER=", "ANT_SERVER_ID=",
-					     "ANT_RUN_DIR=", "ANT_INSTANCE=", "ANT_FILES=" };
+					     "ANT_RUN_DIR=", "ANT_INSTANCE=", "ANT_FILES=",
+					     "NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=" };
 	const struct stack_server *conf = cs->conf;
 	unsigned n = 0;
 	for (char **e = environ; *e; e++) {

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "journal.h"
 #include "log.h"
 
 /* Each kind of event may write LOG_BURST lines at once, then LOG_RATE a
@@ -242,6 +243,7 @@ void log_close(void)
 		lg.ring_text[i] = NULL;
 	}
 	lg.count = lg.head = 0;
+	journal_close();
 	if (lg.out && lg.out != stderr)
 		fclose(lg.out);
 	lg.out = NULL;
@@ -285,7 +287,10 @@ static void vlog(enum log_level lvl, const char *event, const char *server, json
 		if (lg.hook)
 			lg.hook(o, lg.hook_arg);
 	}
-	if (lg.json) {
+	if (journal_on()) {
+		static const int priority[] = { 7, 6, 4, 3 };   /* syslog's, by level */
+		journal_entry(priority[lvl], event, server, msg, o, lg.deferred);
+	} else if (lg.json) {
 		if (text)
 			fprintf(out, "%s\n", text);
 	} else if (server) {
@@ -314,6 +319,7 @@ void log_defer(int on)
 
 void log_flush(void)
 {
+	journal_flush();
 	fflush(lg.out ? lg.out : stderr);
 }
 

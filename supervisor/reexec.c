@@ -21,6 +21,7 @@
 #include "listen.h"
 #include "log.h"
 #include "refusal.h"
+#include "notify.h"
 #include "reexec.h"
 
 /*
@@ -368,8 +369,11 @@ static void go(struct antd *d)
 	char at[32];
 	snprintf(at, sizeof(at), "%llu", (unsigned long long)mono_ns());
 	setenv("ANT_REEXEC_AT", at, 1);   /* when the exec began: the new antd's log says */
+	notify_send("RELOADING=1\nSTATUS=re-executing %s", x->exec);
 	execv(x->exec, argv);
 	unsetenv("ANT_REEXEC_AT");
+	notify_send("READY=1\nSTATUS=stack %s: the re-exec failed, the same antd goes on",
+		    d->stack->name);
 	/* Still here: nothing changed but the forker, which starts again. */
 	int e = errno;
 	set_cloexec(&fds, 1);

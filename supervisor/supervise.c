@@ -412,7 +412,8 @@ static int a_exited(struct antd *d, struct server *s, struct instance *in, enum 
 static int a_exited_stopping(struct antd *d, struct server *s, struct instance *in,
 			     enum sv_event ev, struct sv_detail *dt)
 {
-	log_info("server-exit", s->conf->name, "pid %d %s", (int)in->pid, s->last_exit);
+	log_fields(LOG_INFO, "server-exit", s->conf->name, json_pack("{s:i}", "pid", (int)in->pid),
+		   "pid %d %s", (int)in->pid, s->last_exit);
 	record_exit(s, s->last_exit, d->stopping ? "the stack stopped" : "stopped by the operator");
 	if (in->peer)
 		peer_close(in->peer, s->last_exit);
