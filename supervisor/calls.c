@@ -262,7 +262,7 @@ static void unhold(struct antd *d, struct server *s, struct call *c)
 static void took(struct server *s, const struct call *c)
 {
 	uint64_t us = (mono_ns() - c->held_ns) / 1000;
-	s->svc_us[s->svc_n++ % SERVER_SVC_SAMPLES] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+	server_took(s, us > UINT32_MAX ? UINT32_MAX : (uint32_t)us);
 }
 
 static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
@@ -753,6 +753,7 @@ static void on_reply(struct peer *p, unsigned char *page, size_t len, unsigned m
 	s->served++;
 	if (hdr_of(c)->retval < 0)
 		s->errors++;
+	metrics_answered(&s->metrics, ant_cica_current_const(c->page)->op, hdr_of(c)->retval);
 	route_result(d, c, p->server_id);
 	calls_pump(d, s);
 }

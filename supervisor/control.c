@@ -98,6 +98,7 @@ static json_t *status_json(struct antd *d)
 				      "uptime_s", secs(in->pid > 0 ? now - in->started_ns : 0),
 				      "state_for_s", secs(now - s->state_ns));
 		json_object_set_new(o, "service", service_json(s));
+		json_object_set_new(o, "metrics", metrics_json(&s->metrics));
 		if (in->pid > 0) {
 			double cpu;
 			long rss;

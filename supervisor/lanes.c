@@ -539,7 +539,7 @@ void lanes_sample(struct antd *d)
 			if (!seq || seq == p->res_seen[j])
 				continue;
 			p->res_seen[j] = seq;
-			s->svc_us[s->svc_n++ % SERVER_SVC_SAMPLES] = r->slot[j].svc_us;
+			server_took(s, r->slot[j].svc_us);
 		}
 	}
 }

@@ -199,6 +199,7 @@ static json_t *server_save(struct antd *d, struct server *s, struct reexec_blob 
 			      "last_failure", s->last_failure, "spare_failures", s->spare_failures,
 			      "violation", s->violation, "violations", (json_int_t)s->violations);
 	json_object_set_new(o, "svc", blob_put(b, s->svc_us, sizeof(s->svc_us)));
+	json_object_set_new(o, "metrics", blob_put(b, &s->metrics, sizeof(s->metrics)));
 	json_object_set_new(o, "restart_timer", timer_left(d->loop, &s->restart_timer));
 	json_object_set_new(o, "spare_timer", timer_left(d->loop, &s->spare_timer));
 	json_object_set_new(o, "retry_timer", timer_left(d->loop, &s->retry_timer));
@@ -582,6 +583,17 @@ static int server_load(struct rd *r, struct server *s, json_t *o)
 	if (!svc || len != sizeof(s->svc_us))
 		return bad(r, "state: the service times of %s are malformed", s->conf->name);
 	memcpy(s->svc_us, svc, len);
+	/* The counters for scrapers (absent from an older antd's state: they
+	 * start again at zero, which a scraper reads as a counter reset). */
+	json_t *mref = json_object_get(o, "metrics");
+	if (mref) {
+		const unsigned char *m = get_blob(r, mref, &len);
+		if (!m || len != sizeof(s->metrics))
+			return bad(r, "state: the metrics of %s are malformed", s->conf->name);
+		memcpy(&s->metrics, m, len);
+		if (s->metrics.nops > METRICS_OPS || s->metrics.ncodes > METRICS_CODES)
+			return bad(r, "state: the metrics of %s are malformed", s->conf->name);
+	}
 	long long cur;
 	if (get_int(r, o, "cur", 0, 1, &cur) < 0)
 		return -1;

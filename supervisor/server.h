@@ -8,6 +8,7 @@
 #include <ev.h>
 
 #include "callq.h"
+#include "metrics.h"
 #include "stackfile.h"
 
 struct antd;
@@ -156,6 +157,7 @@ struct server {
 	uint32_t svc_us[SERVER_SVC_SAMPLES];/* its last service times (a request or RETURN
 					      handed over -> its REPLY or FORWARD), a ring */
 	uint64_t svc_n;                    /* service times taken in all */
+	struct server_metrics metrics;     /* by op, by error code, a histogram (metrics.h) */
 	uint64_t restarts, replays, failovers;
 	char last_exit[96];                /* how it last ended */
 	struct exit_rec {
@@ -191,6 +193,13 @@ static inline int server_accepts(const struct server *s)
 }
 
 /* Is the slot holding a process (or one on its way from the forker)? */
+/* One service time of s (us): its ring of samples (p50/p99) and its histogram. */
+static inline void server_took(struct server *s, uint32_t us)
+{
+	s->svc_us[s->svc_n++ % SERVER_SVC_SAMPLES] = us;
+	metrics_took(&s->metrics, us);
+}
+
 static inline int instance_alive(const struct instance *in)
 {
 	return in->phase != INST_NONE;

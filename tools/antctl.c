@@ -14,6 +14,7 @@
 #include "ant/cica.h"
 #include "ant/proto.h"
 #include "ctl_client.h"
+#include "ctl_metrics.h"
 #include "ctl_status.h"
 #include "ctl_time.h"
 #include "fault.h"
@@ -254,6 +255,27 @@ static int cmd_status(struct ctl *c, const struct command *cmd, const struct arg
 		status_print_table(rep, NULL, 0);
 	}
 	json_decref(rep);
+	return ok ? EXIT_OK : EXIT_FAILED;
+}
+
+/* ---- metrics ---------------------------------------------------------------- */
+
+static int cmd_metrics(struct ctl *c, const struct command *cmd, const struct args *a)
+{
+	if (c->json)
+		tool_usage_error("antctl metrics", "--json: the metrics are text; antctl status "
+				 "--json has the same counters as JSON");
+	json_t *rep = ctl_call(c, json_pack("{s:s}", "cmd", "status"));
+	int ok = reply_ok(rep, "metrics");
+	if (ok && metrics_print(stdout, rep) < 0) {
+		fprintf(stderr, "antctl: metrics: antd's status reply is not one antctl knows\n");
+		ok = 0;
+	}
+	json_decref(rep);
+	if (fflush(stdout) != 0) {
+		perror("antctl: metrics");
+		return EXIT_FAILED;
+	}
 	return ok ? EXIT_OK : EXIT_FAILED;
 }
 
@@ -1020,6 +1042,17 @@ static const struct command commands[] = {
 	  "  --interval S         seconds between refreshes (default 1; from 0.1)\n"
 	  "  --count N            stop after N refreshes (default: never)\n",
 	  status_opts, "hw", -1, cmd_status },
+	{ "metrics", "", "antd's counters in the Prometheus text format",
+	  "Print antd's counters as metrics in the Prometheus text exposition format\n"
+	  "(0.0.4), for Prometheus or the node exporter's textfile collector: calls\n"
+	  "per server and op, errors by code, restarts, replays, failovers, sandbox\n"
+	  "violations, calls in flight and queued, data ICAs and their bytes, CPU and\n"
+	  "memory, and each server's service time as a histogram\n"
+	  "(ant_server_service_seconds).  Every sample has the label stack, and per\n"
+	  "server the label server.  The same counters as antctl status --json.\n"
+	  "For the textfile collector, write to a temporary file and rename it:\n"
+	  "  antctl metrics > DIR/ant.prom.$$ && mv DIR/ant.prom.$$ DIR/ant.prom\n",
+	  no_opts, "h", 0, cmd_metrics },
 	{ "restart", "SERVER", "stop SERVER and start it again",
 	  "Ask antd to restart SERVER now.  antd replies at once; the restart itself\n"
 	  "follows (see antctl status, antctl log).\n",
