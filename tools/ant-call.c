@@ -34,6 +34,7 @@ static void usage(FILE *f)
 		"                       drops them, or drops their results) and it exits 1\n"
 		"  --quiet              print only the reply\n"
 		"  --help               this text\n"
+		"  --version            print the version\n"
 		"\n"
 		"Exit status: 0 on success; 1 if a call failed (its error's name is printed,\n"
 		"e.g. ANT_E_DENIED); 2 on bad usage; 3 if the stack cannot be reached.\n");

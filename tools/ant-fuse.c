@@ -22,6 +22,8 @@
 #include "fs_proto.h"
 #include "tool_common.h"
 
+#include "ant-config.h"
+
 #define PROG "ant-fuse"
 
 /*
@@ -710,7 +712,7 @@ static void usage(FILE *f)
 		"  -o OPTS         mount options for libfuse, comma-separated (allow_other,\n"
 		"                  ro, ...); may be given more than once\n"
 		"  --help          this text\n"
-		"  --version       print the libfuse version in use\n"
+		"  --version       print ant-fuse's version and the libfuse version in use\n"
 		"\n"
 		"Stop it with `fusermount3 -u MOUNTPOINT` (or `umount MOUNTPOINT` as root);\n"
 		"with -f, SIGINT (Ctrl-C) or SIGTERM unmounts too.\n"
@@ -849,7 +851,7 @@ static void parse_cmdline(int argc, char **argv, struct cmdline *cl)
 		case 's': cl->single = 1; break;
 		case 'U': cl->uncached = 1; break;
 		case 'o': cl->user_opts = join_opts(cl->user_opts, optarg); break;
-		case 'V': printf("%s (libfuse %s)\n", PROG, fuse_pkgversion()); exit(0);
+		case 'V': printf("%s %s (libfuse %s)\n", PROG, ANT_VERSION, fuse_pkgversion()); exit(0);
 		}
 	}
 	if (argc - optind != 1)

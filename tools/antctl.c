@@ -1208,7 +1208,7 @@ static void usage(FILE *f)
 		"\n"
 		"Commands:\n");
 	for (const struct command *cmd = commands; cmd->name; cmd++) {
-		char head[64];
+		char head[512];
 		snprintf(head, sizeof(head), "%s %s", cmd->name, cmd->synopsis);
 		if (strlen(head) > 25)   /* a long synopsis gets a line of its own */
 			fprintf(f, "  %s\n  %-25s %s\n", head, "", cmd->summary);
@@ -1377,8 +1377,10 @@ static void parse_command(const struct command *cmd, const char *prog, int argc,
 /* "antctl help [COMMAND]" */
 static int help(int argc, char **argv)
 {
-	const struct command *cmd = argc > 1 ? find_command(argv[1]) : NULL;
-	if (argc > 1 && !cmd)
+	/* "antctl help --help", "antctl help -h": the general text. */
+	int general = argc <= 1 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+	const struct command *cmd = general ? NULL : find_command(argv[1]);
+	if (!general && !cmd)
 		tool_usage_error("antctl", "help: unknown command '%s'", argv[1]);
 	if (cmd)
 		command_usage(cmd, stdout);
@@ -1397,8 +1399,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		}
-		tool_usage_error("antctl", "expected a command (status, restart, stop, start, log, "
-			       "wait-ready, ping)");
+		tool_usage_error("antctl", "expected a command");
 	}
 	if (strcmp(argv[at], "help") == 0)
 		return help(argc - at, argv + at);

@@ -146,6 +146,13 @@ def main():
                     at('libdir', 'pkgconfig', 'libant.pc'),
                     at('datadir', 'ant', 'policies', 'default.json'),
                     at('datadir', 'ant', 'policies', 'sandbox', 'groups.json')]
+        unitdir = [p for p in plan if p.endswith('/antd@.service')]
+        if len(unitdir) != 1:
+            raise Fail(f'the install plan has {len(unitdir)} antd@.service units')
+        promised.append(root + unitdir[0])
+        if os.path.exists(os.path.join(build, 'docs', 'antd.8')):
+            promised += [at('mandir', 'man8', 'antd.8'), at('mandir', 'man3', 'libant.3'),
+                         at('mandir', 'man5', 'ant-stack.5'), at('mandir', 'man1', 'ant-call.1')]
         absent = [p for p in promised if not os.path.exists(p)]
         if absent:
             raise Fail(f'not installed: {" ".join(absent)}')
