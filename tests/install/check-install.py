@@ -146,6 +146,8 @@ def main():
                     at('libdir', 'pkgconfig', 'libant.pc'),
                     at('datadir', 'ant', 'policies', 'default.json'),
                     at('datadir', 'ant', 'policies', 'sandbox', 'groups.json')]
+        promised += [at('datadir', 'bash-completion', 'completions', p)
+                     for p in ('antctl', 'ant-call', 'ant-bench', 'ant-fs', 'ant-fuse')]
         unitdir = [p for p in plan if p.endswith('/antd@.service')]
         if len(unitdir) != 1:
             raise Fail(f'the install plan has {len(unitdir)} antd@.service units')
