@@ -42,7 +42,8 @@ static const struct antd_option {
 } options[] = {
 	{ { "run-dir", required_argument, NULL, 'r' }, "DIR",
 	  "sockets, pid and log go here (default: the stack file's\n"
-	  "\"run_dir\", else /run/ant/<stack name>)" },
+	  "\"run_dir\", else $ANT_RUN_BASE/<stack name>, else\n"
+	  "/run/ant/<stack name>)" },
 	{ { "foreground", no_argument, NULL, 'f' }, NULL,
 	  "stay in the foreground, log to stderr (default: detach\n"
 	  "once every server is ready, log to DIR/antd.log)" },
@@ -93,9 +94,11 @@ static void usage(FILE *f)
 			l += n + (l[n] == '\n');
 		}
 	}
-	fprintf(f, "\nCreates DIR/app.sock (applications) and DIR/control.sock (operators), both\n"
-		   "mode 0600.  Restarts servers that fail, as their policies say.\n"
-		   "Stops cleanly on SIGTERM or SIGINT.\n");
+	fprintf(f, "\nCreates DIR/app.sock (applications; mode 0600, or 0666 when the stack file's\n"
+		   "\"apps\" names other users or groups, whose credentials antd checks) and\n"
+		   "DIR/control.sock (operators, 0600).  Restarts servers that fail, as their\n"
+		   "policies say.  Stops cleanly on SIGTERM or SIGINT.  Under systemd\n"
+		   "(antd@.service) it reports readiness with sd_notify.\n");
 }
 
 /* ---- what antd does with each kind of peer -------------------------------- */

@@ -43,7 +43,10 @@ int ant_server_open(struct ant_conn **out);
 /* Close; unmaps every data ICA this connection holds.  Accepts NULL. */
 void ant_close(struct ant_conn *c);
 
-/* The socket, for poll(2) in an application's own loop (readable: a result). */
+/* The socket, for poll(2) in an application's own loop (readable: a result
+ * through antd).  With the stack's fast path on, a result that comes back in
+ * a lane does not make the socket readable: poll with a timeout and call
+ * ant_wait(c, 0, &res, 0), which looks in both. */
 int ant_fd(const struct ant_conn *c);
 /* This peer's id (server id, or 0 for an application). */
 unsigned ant_self_id(const struct ant_conn *c);
