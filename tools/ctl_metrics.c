@@ -43,18 +43,25 @@ static double num(const json_t *o, const char *key)
 	return json_number_value(json_object_get(o, key));
 }
 
-/* One family with one sample per server, from the server's key (scaled). */
-static void per_server(FILE *f, const char *stack, const json_t *servers, const char *name,
-		       const char *type, const char *help, const char *key, double scale)
+/* A family with one sample per server: the server's key (in its object obj,
+ * if not NULL), times scale. */
+struct per_server_family {
+	const char *name, *type, *help, *obj, *key;
+	double scale;
+};
+
+static void per_server(FILE *f, const char *stack, const json_t *servers,
+		       const struct per_server_family *fam)
 {
-	family(f, name, type, help);
+	family(f, fam->name, fam->type, fam->help);
 	size_t i;
 	json_t *s;
 	json_array_foreach(servers, i, s) {
-		const json_t *v = json_object_get(s, key);
+		const json_t *in = fam->obj ? json_object_get(s, fam->obj) : s;
+		const json_t *v = json_object_get(in, fam->key);
 		if (json_is_number(v))
-			sample(f, name, stack, json_string_value(json_object_get(s, "name")), NULL, NULL,
-			       json_number_value(v) * scale);
+			sample(f, fam->name, stack, json_string_value(json_object_get(s, "name")), NULL,
+			       NULL, json_number_value(v) * fam->scale);
 	}
 }
 
@@ -115,23 +122,28 @@ int metrics_print(FILE *f, const json_t *st)
 	const json_t *servers = json_object_get(st, "servers");
 	if (!stack || !json_is_array(servers))
 		return -1;
-	const json_t *calls = json_object_get(st, "calls"), *icas = json_object_get(st, "icas");
-	const json_t *loop = json_object_get(st, "loop"), *antd = json_object_get(st, "antd");
-
-	family(f, "ant_calls_total", "counter", "Calls antd took from applications and servers.");
-	sample(f, "ant_calls_total", stack, NULL, NULL, NULL, num(calls, "total"));
-	family(f, "ant_calls_in_flight", "gauge", "Calls antd holds now (queued, held or on their way).");
-	sample(f, "ant_calls_in_flight", stack, NULL, NULL, NULL, num(calls, "in_flight"));
-	family(f, "ant_icas", "gauge", "Data ICAs alive now.");
-	sample(f, "ant_icas", stack, NULL, NULL, NULL, num(icas, "live"));
-	family(f, "ant_ica_bytes", "gauge", "Bytes of the data ICAs alive now.");
-	sample(f, "ant_ica_bytes", stack, NULL, NULL, NULL, num(icas, "live_bytes"));
-	family(f, "ant_ica_pooled_bytes", "gauge", "Bytes of data ICAs kept for reuse.");
-	sample(f, "ant_ica_pooled_bytes", stack, NULL, NULL, NULL, num(icas, "pooled_bytes"));
-	family(f, "ant_antd_wakeups_total", "counter", "Times antd's event loop woke up.");
-	sample(f, "ant_antd_wakeups_total", stack, NULL, NULL, NULL, num(loop, "wakeups"));
-	family(f, "ant_antd_reexecs_total", "counter", "Times antd executed itself again (antctl reexec).");
-	sample(f, "ant_antd_reexecs_total", stack, NULL, NULL, NULL, num(antd, "reexecs"));
+	/* The stack's own: name, type, help, and where in the status it is. */
+	static const struct {
+		const char *name, *type, *help, *obj, *key;
+	} stack_wide[] = {
+		{ "ant_calls_total", "counter", "Calls antd took from applications and servers.",
+		  "calls", "total" },
+		{ "ant_calls_in_flight", "gauge", "Calls antd holds now (queued, held or on their way).",
+		  "calls", "in_flight" },
+		{ "ant_icas", "gauge", "Data ICAs alive now.", "icas", "live" },
+		{ "ant_ica_bytes", "gauge", "Bytes of the data ICAs alive now.", "icas", "live_bytes" },
+		{ "ant_ica_pooled_bytes", "gauge", "Bytes of data ICAs kept for reuse.", "icas",
+		  "pooled_bytes" },
+		{ "ant_antd_wakeups_total", "counter", "Times antd's event loop woke up.", "loop",
+		  "wakeups" },
+		{ "ant_antd_reexecs_total", "counter", "Times antd executed itself again (antctl reexec).",
+		  "antd", "reexecs" },
+	};
+	for (size_t k = 0; k < sizeof(stack_wide) / sizeof(stack_wide[0]); k++) {
+		family(f, stack_wide[k].name, stack_wide[k].type, stack_wide[k].help);
+		sample(f, stack_wide[k].name, stack, NULL, NULL, NULL,
+		       num(json_object_get(st, stack_wide[k].obj), stack_wide[k].key));
+	}
 
 	family(f, "ant_server_up", "gauge", "1 if the server is running (ready for calls), else 0.");
 	size_t i;
@@ -145,37 +157,33 @@ int metrics_print(FILE *f, const json_t *st)
 	       "Calls a server answered through antd, by op.", "ops", "op", "answered");
 	by_key(f, stack, servers, "ant_server_call_errors_total",
 	       "Answers through antd with an error, by error code.", "error_codes", "code", NULL);
-	per_server(f, stack, servers, "ant_server_answered_total", "counter",
-		   "Answers a server sent through antd (all ops).", "served", 1);
-	per_server(f, stack, servers, "ant_server_lane_answered_total", "counter",
-		   "Answers a server sent in the fast path's lanes, past antd.", "lane_served", 1);
-	per_server(f, stack, servers, "ant_server_failed_calls_total", "counter",
-		   "Calls antd ended with an error at a server (not replayed, poison, refused).",
-		   "failed", 1);
-	per_server(f, stack, servers, "ant_server_restarts_total", "counter",
-		   "Times antd started a server again.", "restarts", 1);
-	per_server(f, stack, servers, "ant_server_replays_total", "counter",
-		   "Calls handed to a server again after an instance died holding them.", "replays", 1);
-	per_server(f, stack, servers, "ant_server_failovers_total", "counter",
-		   "Times a warm spare took over from a server's instance.", "failovers", 1);
-	family(f, "ant_server_sandbox_violations_total", "counter",
-	       "System calls outside a server's sandbox.");
-	json_array_foreach(servers, i, s) {
-		const json_t *v = json_object_get(json_object_get(s, "sandbox"), "violations");
-		if (json_is_number(v))
-			sample(f, "ant_server_sandbox_violations_total", stack,
-			       json_string_value(json_object_get(s, "name")), NULL, NULL,
-			       json_number_value(v));
-	}
-	per_server(f, stack, servers, "ant_server_calls_in_flight", "gauge",
-		   "Calls a server holds now.", "inflight", 1);
-	per_server(f, stack, servers, "ant_server_calls_queued", "gauge",
-		   "Calls waiting for a server.", "queued", 1);
-	per_server(f, stack, servers, "ant_server_cpu_seconds_total", "counter",
-		   "CPU time of a server's serving instance (starts at 0 with each instance).",
-		   "cpu_s", 1);
-	per_server(f, stack, servers, "ant_server_resident_bytes", "gauge",
-		   "Resident memory of a server's serving instance.", "rss_kb", 1024);
+	static const struct per_server_family each[] = {
+		{ "ant_server_answered_total", "counter",
+		  "Answers a server sent through antd (all ops).", NULL, "served", 1 },
+		{ "ant_server_lane_answered_total", "counter",
+		  "Answers a server sent in the fast path's lanes, past antd.", NULL, "lane_served", 1 },
+		{ "ant_server_failed_calls_total", "counter",
+		  "Calls antd ended with an error at a server (not replayed, poison, refused).", NULL,
+		  "failed", 1 },
+		{ "ant_server_restarts_total", "counter", "Times antd started a server again.", NULL,
+		  "restarts", 1 },
+		{ "ant_server_replays_total", "counter",
+		  "Calls handed to a server again after an instance died holding them.", NULL,
+		  "replays", 1 },
+		{ "ant_server_failovers_total", "counter",
+		  "Times a warm spare took over from a server's instance.", NULL, "failovers", 1 },
+		{ "ant_server_sandbox_violations_total", "counter",
+		  "System calls outside a server's sandbox.", "sandbox", "violations", 1 },
+		{ "ant_server_calls_in_flight", "gauge", "Calls a server holds now.", NULL, "inflight", 1 },
+		{ "ant_server_calls_queued", "gauge", "Calls waiting for a server.", NULL, "queued", 1 },
+		{ "ant_server_cpu_seconds_total", "counter",
+		  "CPU time of a server's serving instance (starts at 0 with each instance).", NULL,
+		  "cpu_s", 1 },
+		{ "ant_server_resident_bytes", "gauge",
+		  "Resident memory of a server's serving instance.", NULL, "rss_kb", 1024 },
+	};
+	for (size_t k = 0; k < sizeof(each) / sizeof(each[0]); k++)
+		per_server(f, stack, servers, &each[k]);
 	histograms(f, stack, servers);
 	return 0;
 }
