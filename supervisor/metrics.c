@@ -56,12 +56,23 @@ json_t *metrics_json(const struct server_metrics *m)
 {
 	json_t *ops = json_object(), *codes = json_object(), *le = json_array(), *counts = json_array();
 	for (uint32_t i = 0; i < m->nops; i++) {
+		/* An op is bytes a caller chose: what is not printable ASCII shows
+		 * as '?' (a JSON key must be UTF-8), and ops that then look alike
+		 * add up. */
 		char op[ANT_OP_MAX];
 		memcpy(op, m->ops[i].op, ANT_OP_MAX);
 		op[ANT_OP_MAX - 1] = '\0';
-		json_object_set_new(ops, op, json_pack("{s:I, s:I}", "answered",
-						      (json_int_t)m->ops[i].answered, "errors",
-						      (json_int_t)m->ops[i].errors));
+		for (char *c = op; *c; c++)
+			if (*c < 0x20 || *c > 0x7e)
+				*c = '?';
+		json_t *o = json_object_get(ops, op);
+		json_int_t answered = (json_int_t)m->ops[i].answered, errors = (json_int_t)m->ops[i].errors;
+		if (o) {
+			answered += json_integer_value(json_object_get(o, "answered"));
+			errors += json_integer_value(json_object_get(o, "errors"));
+		}
+		json_object_set_new(ops, op, json_pack("{s:I, s:I}", "answered", answered, "errors",
+						      errors));
 	}
 	if (m->other_answered)
 		json_object_set_new(ops, "(other)", json_pack("{s:I, s:I}", "answered",
