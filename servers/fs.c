@@ -121,6 +121,9 @@ static const struct {
 	[FS_UTIMENS] = { .change = op_attr },
 	[FS_FLUSH] = { .serve = do_flush },
 	[FS_STATS] = { .serve = do_stats, .flags = OPF_NO_FS },
+	[FS_CHOWN] = { .change = op_attr },
+	[FS_LINK] = { .change = op_link },
+	[FS_MKNOD] = { .change = op_create },
 };
 
 static int do_stats(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)

@@ -106,6 +106,16 @@ int do_read(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq);
 int do_readlink(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq);
 int do_statfs(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq);
 
+/* ---- fs_inode.c: an inode's times (to the nanosecond) and owner ---- */
+
+/* Time which ('a', 'm' or 'c') of the inode: seconds with ext4's epoch
+ * bits, nanoseconds where the inode has room for them (else 0). */
+void inode_time_get(const struct ext2_inode_large *in, char which, int64_t *sec, uint32_t *nsec);
+void inode_time_set(struct ext2_inode_large *in, char which, int64_t sec, uint32_t nsec);
+/* Now, into the times asked for. */
+void inode_time_now(struct ext2_inode_large *in, int a, int m, int c);
+void inode_owner_set(struct ext2_inode_large *in, uint32_t uid, uint32_t gid);
+
 /* ---- fs_write.c: the changes, each one transaction ---- */
 
 /* An op that changes the file system: do it in libext2fs (its writes go to
@@ -114,7 +124,7 @@ int do_statfs(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq);
  * parameters); the caller commits or discards. */
 typedef errcode_t fs_change_fn(enum fs_op op, const struct fs_req *rq, const struct ant_ica *data,
 			       struct fs_answer *a);
-fs_change_fn op_write, op_create, op_remove, op_rename, op_attr;
+fs_change_fn op_write, op_create, op_remove, op_rename, op_attr, op_link;
 
 /*
  * Serve a changing op whose argument text is buf (decoded here): refused

@@ -30,6 +30,9 @@ static const struct {
 	[FS_UTIMENS] = { "utimens", FS_ARGS_TIMES },
 	[FS_FLUSH] = { "flush", FS_ARGS_NONE },
 	[FS_STATS] = { "stats", FS_ARGS_NONE },
+	[FS_CHOWN] = { "chown", FS_ARGS_OWNER },
+	[FS_LINK] = { "link", FS_ARGS_TWO },
+	[FS_MKNOD] = { "mknod", FS_ARGS_NODE },
 };
 
 const char *fs_op_name(enum fs_op op)
@@ -50,34 +53,68 @@ enum fs_args fs_op_args(enum fs_op op)
 	return (unsigned)op < FS_NOPS ? ops[op].args : FS_ARGS_NONE;
 }
 
-int fs_path_check(const char *path, int in_two_path_op)
+int fs_path_check(const char *path)
 {
-	if (strlen(path) > FS_PATH_MAX)
-		return -ENAMETOOLONG;
-	if (in_two_path_op && strchr(path, '\n'))
-		return -EINVAL;
-	return 0;
+	return strlen(path) > FS_PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* p with a backslash as \\ and a newline as \n, at buf[at..size); the new
+ * end, or size if it does not fit. */
+static size_t put_escaped(char *buf, size_t at, size_t size, const char *p)
+{
+	for (; *p && at < size; p++) {
+		const char *esc = *p == '\\' ? "\\\\" : *p == '\n' ? "\\n" : NULL;
+		if (esc) {
+			if (at + 2 > size)
+				return size;
+			buf[at++] = esc[0];
+			buf[at++] = esc[1];
+		} else {
+			buf[at++] = *p;
+		}
+	}
+	return at;
 }
 
 int fs_req_encode(enum fs_op op, const struct fs_req *rq, char *buf, size_t size)
 {
 	enum fs_args a = fs_op_args(op);
 	int two = a == FS_ARGS_TWO || a == FS_ARGS_LINK;
-	int r = a == FS_ARGS_NONE ? 0 : fs_path_check(rq->path, two);
+	int r = a == FS_ARGS_NONE ? 0 : fs_path_check(rq->path);
 	if (r == 0 && two)
-		r = fs_path_check(rq->other, 1);
+		r = fs_path_check(rq->other);
 	if (r < 0)
 		return r;
-	unsigned long long n0 = rq->num[0], n1 = rq->num[1];
+	unsigned long long n0 = rq->num[0], n1 = rq->num[1], n2 = rq->num[2], n3 = rq->num[3];
+	char owner[32] = "";
+	if (rq->has_owner)
+		snprintf(owner, sizeof(owner), "%s@%u:%u", a == FS_ARGS_LINK ? "\n" : " ",
+			 (unsigned)rq->uid, (unsigned)rq->gid);
+	size_t at;
 	switch (a) {
 	case FS_ARGS_NONE: r = snprintf(buf, size, "%s", ""); break;
 	case FS_ARGS_PATH: r = snprintf(buf, size, "%s", rq->path); break;
-	case FS_ARGS_RANGE:
-	case FS_ARGS_TIMES: r = snprintf(buf, size, "%s %llu %llu", rq->path, n0, n1); break;
-	case FS_ARGS_MODE: r = snprintf(buf, size, "%s 0%llo", rq->path, n0); break;
+	case FS_ARGS_RANGE: r = snprintf(buf, size, "%s %llu %llu", rq->path, n0, n1); break;
+	case FS_ARGS_TIMES:
+		r = snprintf(buf, size, "%s %llu %llu %llu %llu", rq->path, n0, n1, n2, n3);
+		break;
+	case FS_ARGS_MODE: r = snprintf(buf, size, "%s 0%llo%s", rq->path, n0, owner); break;
 	case FS_ARGS_SIZE: r = snprintf(buf, size, "%s %llu", rq->path, n0); break;
-	case FS_ARGS_TWO: r = snprintf(buf, size, "%s\n%s", rq->path, rq->other); break;
-	case FS_ARGS_LINK: r = snprintf(buf, size, "%s\n%s", rq->other, rq->path); break;
+	case FS_ARGS_OWNER: r = snprintf(buf, size, "%s %llu %llu", rq->path, n0, n1); break;
+	case FS_ARGS_NODE:
+		r = snprintf(buf, size, "%s 0%llo %llu%s", rq->path, n0, n1, owner);
+		break;
+	case FS_ARGS_TWO:
+	case FS_ARGS_LINK:
+		/* rename, link: PATH then OTHER; symlink: OTHER (the target) first. */
+		at = put_escaped(buf, 0, size, a == FS_ARGS_TWO ? rq->path : rq->other);
+		if (at < size)
+			buf[at++] = '\n';
+		at = put_escaped(buf, at, size, a == FS_ARGS_TWO ? rq->other : rq->path);
+		r = at < size ? snprintf(buf + at, size - at, "%s", owner) : -1;
+		if (r >= 0)
+			r += (int)at;
+		break;
 	}
 	return r < 0 || (size_t)r >= size ? -ENAMETOOLONG : r;
 }
@@ -85,6 +122,31 @@ int fs_req_encode(enum fs_op op, const struct fs_req *rq, char *buf, size_t size
 static int is_path(const char *p)
 {
 	return p[0] == '/' && strlen(p) <= FS_PATH_MAX;
+}
+
+/* " @UID:GID" (sep ' ') or "\n@UID:GID" (sep '\n') as the last word of buf:
+ * into rq (has_owner), and cut.  No owner is fine; a malformed one is not. */
+static int decode_owner(char *buf, char sep, struct fs_req *rq)
+{
+	char *last = strrchr(buf, sep);      /* the last word (line) is the owner, if any */
+	if (!last || last[1] != '@')
+		return 0;
+	char *at = last + 1;
+	unsigned long long u, g;
+	char *end;
+	errno = 0;
+	u = strtoull(at + 1, &end, 10);
+	if (errno || end == at + 1 || *end != ':' || u >= FS_NO_ID)
+		return -1;
+	const char *gs = end + 1;
+	g = strtoull(gs, &end, 10);
+	if (errno || end == gs || *end || g >= FS_NO_ID)
+		return -1;
+	rq->has_owner = 1;
+	rq->uid = (uint32_t)u;
+	rq->gid = (uint32_t)g;
+	at[-1] = '\0';
+	return 0;
 }
 
 /* "PATH N..." : the last n words are numbers (base 8 if octal, else 10),
@@ -97,7 +159,7 @@ static int decode_tail(char *buf, unsigned n, int octal, uint64_t *v)
 			return -1;
 		char *end;
 		errno = 0;
-		unsigned long long x = strtoull(sp + 1, &end, octal ? 8 : 10);
+		unsigned long long x = strtoull(sp + 1, &end, octal && i == 0 ? 8 : 10);
 		if (errno || *end || x > INT64_MAX)
 			return -1;
 		v[i] = x;
@@ -106,16 +168,49 @@ static int decode_tail(char *buf, unsigned n, int octal, uint64_t *v)
 	return is_path(buf) ? 0 : -1;
 }
 
-/* "A\nB": cuts buf at the newline; B may hold no second one. */
-static int decode_two(char *buf, const char **a, const char **b)
+/* Undo put_escaped in place; -1 on a backslash before anything else. */
+static int unescape(char *p)
 {
+	char *out = p;
+	for (; *p; p++) {
+		if (*p == '\\') {
+			p++;
+			if (*p != '\\' && *p != 'n')
+				return -1;
+			*out++ = *p == 'n' ? '\n' : '\\';
+		} else {
+			*out++ = *p;
+		}
+	}
+	*out = '\0';
+	return 0;
+}
+
+/* "A\nB[\n@UID:GID]": cuts buf at the newlines, undoes the escapes. */
+static int decode_two(char *buf, const char **a, const char **b, struct fs_req *rq, int owner)
+{
+	if (owner && decode_owner(buf, '\n', rq) < 0)
+		return -1;
 	char *nl = strchr(buf, '\n');
-	if (!nl)
+	if (!nl || strchr(nl + 1, '\n'))
 		return -1;
 	*nl = '\0';
+	if (unescape(buf) < 0 || unescape(nl + 1) < 0)
+		return -1;
 	*a = buf;
 	*b = nl + 1;
-	return strchr(*b, '\n') ? -1 : 0;
+	return 0;
+}
+
+/* utimens' times: seconds in range, nanoseconds below 10^9 or NOW/OMIT. */
+static int times_ok(const uint64_t *v)
+{
+	for (int i = 0; i < 4; i += 2) {
+		int special = v[i + 1] == FS_TIME_NOW || v[i + 1] == FS_TIME_OMIT;
+		if (v[i] > FS_TIME_MAX || (v[i + 1] >= 1000000000u && !special))
+			return 0;
+	}
+	return 1;
 }
 
 int fs_req_decode(enum fs_op op, char *buf, struct fs_req *rq)
@@ -131,16 +226,22 @@ int fs_req_decode(enum fs_op op, char *buf, struct fs_req *rq)
 	case FS_ARGS_RANGE:
 		return decode_tail(buf, 2, 0, v) < 0 || v[1] > FS_IO_MAX ? -1 : 0;
 	case FS_ARGS_MODE:
-		return decode_tail(buf, 1, 1, v) < 0 || v[0] > FS_MODE_MAX ? -1 : 0;
+		return decode_owner(buf, ' ', rq) < 0 || decode_tail(buf, 1, 1, v) < 0 ||
+		       v[0] > FS_MODE_MAX ? -1 : 0;
 	case FS_ARGS_SIZE:
 		return decode_tail(buf, 1, 0, v);
 	case FS_ARGS_TIMES:
-		return decode_tail(buf, 2, 0, v) < 0 || v[0] > UINT32_MAX || v[1] > UINT32_MAX ? -1 : 0;
+		return decode_tail(buf, 4, 0, v) < 0 || !times_ok(v) ? -1 : 0;
+	case FS_ARGS_OWNER:
+		return decode_tail(buf, 2, 0, v) < 0 || v[0] > FS_NO_ID || v[1] > FS_NO_ID ? -1 : 0;
+	case FS_ARGS_NODE:
+		return decode_owner(buf, ' ', rq) < 0 || decode_tail(buf, 2, 1, v) < 0 ||
+		       v[0] > FS_NODE_MODE_MAX || v[1] > UINT32_MAX ? -1 : 0;
 	case FS_ARGS_TWO:
-		return decode_two(buf, &rq->path, &rq->other) < 0 || !is_path(rq->path) ||
+		return decode_two(buf, &rq->path, &rq->other, rq, 0) < 0 || !is_path(rq->path) ||
 		       !is_path(rq->other) ? -1 : 0;
 	case FS_ARGS_LINK:
-		return decode_two(buf, &rq->other, &rq->path) < 0 || !is_path(rq->path) ||
+		return decode_two(buf, &rq->other, &rq->path, rq, 1) < 0 || !is_path(rq->path) ||
 		       !*rq->other ? -1 : 0;
 	}
 	return -1;
@@ -149,9 +250,11 @@ int fs_req_decode(enum fs_op op, char *buf, struct fs_req *rq)
 int fs_attr_format(char *buf, size_t size, const struct fs_attr *a)
 {
 	return snprintf(buf, size, "ino=%" PRIu64 " mode=0%o size=%" PRIu64 " nlink=%u mtime=%" PRId64
-			" uid=%u gid=%u atime=%" PRId64 " ctime=%" PRId64 " blocks=%" PRIu64,
+			" uid=%u gid=%u atime=%" PRId64 " ctime=%" PRId64 " blocks=%" PRIu64
+			" atime_ns=%u mtime_ns=%u ctime_ns=%u rdev=%" PRIu64,
 			a->ino, (unsigned)a->mode, a->size, (unsigned)a->nlink, a->mtime,
-			(unsigned)a->uid, (unsigned)a->gid, a->atime, a->ctime, a->blocks);
+			(unsigned)a->uid, (unsigned)a->gid, a->atime, a->ctime, a->blocks,
+			(unsigned)a->atime_ns, (unsigned)a->mtime_ns, (unsigned)a->ctime_ns, a->rdev);
 }
 
 /*
@@ -217,6 +320,14 @@ int fs_attr_parse(const char *text, size_t len, struct fs_attr *a)
 			a->ctime = v, a->have |= FS_HAVE_CTIME;
 		else if (strcmp(k, "blocks") == 0)
 			a->blocks = (uint64_t)v, a->have |= FS_HAVE_BLOCKS;
+		else if (strcmp(k, "atime_ns") == 0 && v >= 0 && v < 1000000000)
+			a->atime_ns = (uint32_t)v;
+		else if (strcmp(k, "mtime_ns") == 0 && v >= 0 && v < 1000000000)
+			a->mtime_ns = (uint32_t)v;
+		else if (strcmp(k, "ctime_ns") == 0 && v >= 0 && v < 1000000000)
+			a->ctime_ns = (uint32_t)v;
+		else if (strcmp(k, "rdev") == 0)
+			a->rdev = (uint64_t)v;
 	}
 	return a->have & FS_HAVE_MODE ? 0 : -1;
 }

@@ -10,12 +10,15 @@
 /*
  * Every op's arguments are text in the control ICA (so ant-call can drive
  * fs too); docs/filestack.md has the table.  PATH is absolute, at most
- * FS_PATH_MAX bytes.  The two-path ops put a newline between their paths,
- * so a path with a newline cannot travel there.  Numbers are decimal, a
- * MODE octal.  Answers:
+ * FS_PATH_MAX bytes, any byte but NUL.  The two-path ops (rename, link,
+ * symlink) put a newline between their paths and write each path with a
+ * backslash as \\ and a newline as \n.  Numbers are decimal, a MODE
+ * octal.  The ops that make an inode may end with " @UID:GID" (symlink:
+ * "\n@UID:GID"): its owner, else root's.  Answers:
  *   stat             "ino=N mode=0100644 size=S nlink=L mtime=T uid=U gid=G
- *                    atime=A ctime=C blocks=B" (struct fs_attr)
- *   lookup, create, mkdir, symlink  "ino=N"
+ *                    atime=A ctime=C blocks=B atime_ns=N mtime_ns=N
+ *                    ctime_ns=N rdev=R" (struct fs_attr)
+ *   lookup, create, mkdir, symlink, mknod, link  "ino=N"
  *   readdir          "NAME\tINO\tTYPE\n" lines (struct fs_dirent), inline or,
  *                    when longer than FS_INLINE_MAX, in a data ICA of fs's
  *                    (retval: the listing's bytes)
@@ -35,11 +38,17 @@
 #define FS_IO_MAX     (64u << 20)             /* a read's or a write's LENGTH at most */
 #define FS_INLINE_MAX 3072u                   /* answers up to this size come in the control ICA */
 #define FS_MODE_MAX   07777u                  /* the permission bits a MODE may carry */
+#define FS_NODE_MODE_MAX 0177777u             /* mknod's MODE: its type bits too */
+#define FS_NO_ID      4294967295u             /* chown: leave this id as it is */
+#define FS_TIME_NOW   ((1u << 30) - 1)        /* utimens: this time is now (UTIME_NOW) */
+#define FS_TIME_OMIT  ((1u << 30) - 2)        /* utimens: leave this time (UTIME_OMIT) */
+#define FS_TIME_MAX   ((1ull << 34) - 1)      /* utimens: seconds at most (ext4's 34 bits) */
 
 enum fs_op {
 	FS_STAT, FS_LOOKUP, FS_READDIR, FS_READ, FS_READLINK, FS_STATFS,
 	FS_WRITE, FS_CREATE, FS_MKDIR, FS_SYMLINK, FS_UNLINK, FS_RMDIR, FS_RENAME,
 	FS_TRUNCATE, FS_CHMOD, FS_UTIMENS, FS_FLUSH, FS_STATS,
+	FS_CHOWN, FS_LINK, FS_MKNOD,
 	FS_NOPS
 };
 
@@ -48,11 +57,16 @@ enum fs_args {
 	FS_ARGS_NONE,    /* "" (anything sent is ignored) */
 	FS_ARGS_PATH,    /* "PATH" */
 	FS_ARGS_RANGE,   /* "PATH OFFSET LENGTH", LENGTH <= FS_IO_MAX */
-	FS_ARGS_MODE,    /* "PATH MODE", octal, <= FS_MODE_MAX */
+	FS_ARGS_MODE,    /* "PATH MODE[ @UID:GID]", octal, <= FS_MODE_MAX */
 	FS_ARGS_SIZE,    /* "PATH SIZE" */
-	FS_ARGS_TIMES,   /* "PATH ATIME MTIME", seconds that fit in 32 bits */
-	FS_ARGS_TWO,     /* "PATH\nOTHER": rename OLD to NEW */
-	FS_ARGS_LINK,    /* "OTHER\nPATH": a symlink at PATH to the text OTHER */
+	FS_ARGS_TIMES,   /* "PATH ASEC ANSEC MSEC MNSEC": seconds <= FS_TIME_MAX,
+			    nanoseconds < 10^9, or FS_TIME_NOW / FS_TIME_OMIT */
+	FS_ARGS_TWO,     /* "PATH\nOTHER": rename, link OLD to NEW (escaped) */
+	FS_ARGS_LINK,    /* "OTHER\nPATH[\n@UID:GID]": a symlink at PATH to the
+			    text OTHER (both escaped) */
+	FS_ARGS_OWNER,   /* "PATH UID GID": FS_NO_ID leaves one as it is */
+	FS_ARGS_NODE,    /* "PATH MODE RDEV[ @UID:GID]": MODE with its type bits
+			    (<= FS_NODE_MODE_MAX), RDEV the device number */
 };
 
 /* One request's arguments, decoded (or to encode).  The numbers are the
@@ -60,7 +74,9 @@ enum fs_args {
 struct fs_req {
 	const char *path;
 	const char *other;   /* FS_ARGS_TWO: the new path; FS_ARGS_LINK: the target */
-	uint64_t num[2];
+	uint64_t num[4];
+	int has_owner;       /* MODE, LINK, NODE: " @UID:GID" given (or to give) */
+	uint32_t uid, gid;   /* ... the owner */
 };
 
 /* The op's name on the wire ("stat", ...); NULL for an op out of range. */
@@ -72,30 +88,30 @@ int fs_op_find(const char *name);
 /* The shape of op's argument. */
 enum fs_args fs_op_args(enum fs_op op);
 
-/* Can path travel as a PATH (in_two_path_op: of rename or symlink)?  0,
- * -ENAMETOOLONG (longer than FS_PATH_MAX) or -EINVAL (a newline in it). */
-int fs_path_check(const char *path, int in_two_path_op);
+/* Can path travel as a PATH?  0, or -ENAMETOOLONG (longer than FS_PATH_MAX). */
+int fs_path_check(const char *path);
 
 /*
  * Write op's argument text for rq into buf (size bytes, NUL-ended).
  * Returns its length (what goes in the call, without the NUL), or
- * -ENAMETOOLONG / -EINVAL as fs_path_check says, -ENAMETOOLONG also if buf
- * is too small.  Paths are not checked for being absolute: fs does that.
+ * -ENAMETOOLONG as fs_path_check says, or if buf is too small.  Paths are
+ * not checked for being absolute: fs does that.
  */
 int fs_req_encode(enum fs_op op, const struct fs_req *rq, char *buf, size_t size);
 
 /*
  * Parse buf, an argument text of op (a C string, changed in place: rq's
- * pointers point into it).  Returns 0, or -1 if it has not op's shape or a
- * number is out of its range.
+ * pointers point into it, escapes undone).  Returns 0, or -1 if it has not
+ * op's shape or a number is out of its range.
  */
 int fs_req_decode(enum fs_op op, char *buf, struct fs_req *rq);
 
 /* stat's answer.  have: the FS_HAVE_* keys that were in the text. */
 struct fs_attr {
-	uint64_t ino, size, blocks;
+	uint64_t ino, size, blocks, rdev;
 	uint32_t mode, nlink, uid, gid;
 	int64_t mtime, atime, ctime;
+	uint32_t mtime_ns, atime_ns, ctime_ns;
 	unsigned have;
 };
 #define FS_HAVE_MODE   0x01u

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 #include "areas.h"
 #include "fill.h"
@@ -25,16 +26,6 @@ errcode_t read_inode(ext2_ino_t ino, struct ext2_inode_large *inode)
 	return ext2fs_read_inode_full(F.fs, ino, (struct ext2_inode *)inode, sizeof(*inode));
 }
 
-/* Seconds since the epoch, with the epoch bits of a large inode (after 2038). */
-static int64_t inode_mtime(const struct ext2_inode_large *inode)
-{
-	int64_t t = (int32_t)inode->i_mtime;
-	size_t extra_end = offsetof(struct ext2_inode_large, i_mtime_extra) + sizeof(inode->i_mtime_extra);
-	if (EXT2_INODE_SIZE(F.fs->super) > EXT2_GOOD_OLD_INODE_SIZE &&
-	    EXT2_GOOD_OLD_INODE_SIZE + (size_t)inode->i_extra_isize >= extra_end)
-		t += (int64_t)(inode->i_mtime_extra & EXT4_EPOCH_MASK) << 32;
-	return t;
-}
 
 /* Why an inode of mode is not of type want ('f' a regular file, 'd' a
  * folder, 'l' a symbolic link, 0 any): a text and *rv; NULL if it is. */
@@ -74,6 +65,18 @@ static int load_inode(struct ant_conn *c, struct ant_item *it, const char *path,
 	return 0;
 }
 
+/* A device inode's number, as ext4 keeps it (the old 16-bit encoding in
+ * i_block[0], else the new one in i_block[1]); 0 for other inodes. */
+static uint64_t inode_rdev(const struct ext2_inode_large *inode)
+{
+	if (!LINUX_S_ISCHR(inode->i_mode) && !LINUX_S_ISBLK(inode->i_mode))
+		return 0;
+	uint32_t old = inode->i_block[0], new = inode->i_block[1];
+	if (old)
+		return makedev((old >> 8) & 0xff, old & 0xff);
+	return makedev((new & 0xfff00) >> 8, (new & 0xff) | ((new >> 12) & 0xfff00));
+}
+
 int do_stat(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
 {
 	ext2_ino_t ino;
@@ -83,11 +86,14 @@ int do_stat(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
 		return answered;
 	struct fs_attr a = {
 		.ino = ino, .mode = inode.i_mode, .size = EXT2_I_SIZE(&inode),
-		.nlink = inode.i_links_count, .mtime = inode_mtime(&inode),
+		.nlink = inode.i_links_count,
 		.uid = inode_uid(inode), .gid = inode_gid(inode),
-		.atime = (int32_t)inode.i_atime, .ctime = (int32_t)inode.i_ctime,
 		.blocks = ext2fs_get_stat_i_blocks(F.fs, (struct ext2_inode *)&inode),
+		.rdev = inode_rdev(&inode),
 	};
+	inode_time_get(&inode, 'a', &a.atime, &a.atime_ns);
+	inode_time_get(&inode, 'm', &a.mtime, &a.mtime_ns);
+	inode_time_get(&inode, 'c', &a.ctime, &a.ctime_ns);
 	char text[320];
 	fs_attr_format(text, sizeof(text), &a);
 	return reply_text(c, it, 0, text);
@@ -107,7 +113,7 @@ int do_lookup(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
 struct dent {
 	char *name;
 	ext2_ino_t ino;
-	char type;   /* f, d, l, ? or 0: the entry does not say */
+	char type;   /* f, d, l, p, s, c, b, ? or 0: the entry does not say */
 };
 
 struct listing {
@@ -125,6 +131,14 @@ static char ft_letter(int ft)
 		return 'd';
 	case EXT2_FT_SYMLINK:
 		return 'l';
+	case EXT2_FT_FIFO:
+		return 'p';
+	case EXT2_FT_SOCK:
+		return 's';
+	case EXT2_FT_CHRDEV:
+		return 'c';
+	case EXT2_FT_BLKDEV:
+		return 'b';
 	default:
 		return '?';
 	}
@@ -132,7 +146,9 @@ static char ft_letter(int ft)
 
 static char mode_letter(unsigned mode)
 {
-	return LINUX_S_ISREG(mode) ? 'f' : LINUX_S_ISDIR(mode) ? 'd' : LINUX_S_ISLNK(mode) ? 'l' : '?';
+	return LINUX_S_ISREG(mode) ? 'f' : LINUX_S_ISDIR(mode) ? 'd' : LINUX_S_ISLNK(mode) ? 'l' :
+	       LINUX_S_ISFIFO(mode) ? 'p' : LINUX_S_ISSOCK(mode) ? 's' : LINUX_S_ISCHR(mode) ? 'c' :
+	       LINUX_S_ISBLK(mode) ? 'b' : '?';
 }
 
 static int collect(ext2_ino_t dir, int entry, struct ext2_dir_entry *d, int offset, int blocksize,

@@ -1,4 +1,4 @@
-/* fs_write.c - the file manager's changes (write, create, mkdir, symlink, unlink, rmdir, rename, truncate, chmod, utimens, flush), each one transaction. */
+/* fs_write.c - the file manager's changes (write, create, mkdir, symlink, mknod, link, unlink, rmdir, rename, truncate, chmod, chown, utimens, flush), each one transaction. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/sysmacros.h>
 
 #include "fs.h"
 
@@ -26,13 +27,7 @@ static uint32_t now32(void)
 
 static void set_times(struct ext2_inode_large *inode, int a, int m, int c)
 {
-	uint32_t t = now32();
-	if (a)
-		inode->i_atime = t;
-	if (m)
-		inode->i_mtime = t;
-	if (c)
-		inode->i_ctime = t;
+	inode_time_now(inode, a, m, c);
 }
 
 static errcode_t write_inode(ext2_ino_t ino, struct ext2_inode_large *inode)
@@ -107,7 +102,9 @@ static errcode_t add_entry(ext2_ino_t dir, const char *name, ext2_ino_t ino, int
 static int file_type(unsigned mode)
 {
 	return LINUX_S_ISDIR(mode) ? EXT2_FT_DIR : LINUX_S_ISLNK(mode) ? EXT2_FT_SYMLINK :
-	       LINUX_S_ISREG(mode) ? EXT2_FT_REG_FILE : EXT2_FT_UNKNOWN;
+	       LINUX_S_ISREG(mode) ? EXT2_FT_REG_FILE : LINUX_S_ISFIFO(mode) ? EXT2_FT_FIFO :
+	       LINUX_S_ISSOCK(mode) ? EXT2_FT_SOCK : LINUX_S_ISCHR(mode) ? EXT2_FT_CHRDEV :
+	       LINUX_S_ISBLK(mode) ? EXT2_FT_BLKDEV : EXT2_FT_UNKNOWN;
 }
 
 /* An inode nothing links to any more: its blocks, extended-attribute block
@@ -194,8 +191,33 @@ static errcode_t remove_entry(ext2_ino_t dir, const char *name, ext2_ino_t ino,
 	return release_inode(ino, inode);
 }
 
-/* A new inode for a regular file or a symlink's place: mode, times, extents. */
-static errcode_t new_file(ext2_ino_t dir, const char *name, unsigned mode, ext2_ino_t *out)
+/* Who owns a new inode, and the bits it gets from its folder. */
+struct owner {
+	uint32_t uid, gid;
+	int setgid_dir;      /* the folder is setgid: a new folder is too */
+};
+
+/* The owner of an inode made by rq in folder dir: rq's (root's if it names
+ * none), with the folder's group if the folder is setgid (as ext4 does). */
+static errcode_t owner_of(const struct fs_req *rq, ext2_ino_t dir, struct owner *o)
+{
+	struct ext2_inode_large pi;
+	errcode_t e = read_inode(dir, &pi);
+	if (e)
+		return e;
+	o->uid = rq->has_owner ? rq->uid : 0;
+	o->gid = rq->has_owner ? rq->gid : 0;
+	o->setgid_dir = (pi.i_mode & LINUX_S_ISGID) != 0;
+	if (o->setgid_dir)
+		o->gid = inode_gid(pi);
+	return 0;
+}
+
+/* A new inode for a regular file, a symlink's place or a special file
+ * (FIFO, socket, device rdev): mode, owner, times, extents (not for a
+ * special file, which has no blocks). */
+static errcode_t new_file(ext2_ino_t dir, const char *name, unsigned mode, const struct owner *o,
+			  uint32_t rdev, ext2_ino_t *out)
 {
 	ext2_ino_t ino;
 	errcode_t e = ext2fs_new_inode(F.fs, dir, (int)mode, NULL, &ino);
@@ -209,10 +231,20 @@ static errcode_t new_file(ext2_ino_t dir, const char *name, unsigned mode, ext2_
 	memset(&inode, 0, sizeof(inode));
 	inode.i_mode = (__u16)mode;
 	inode.i_links_count = 1;
-	set_times(&inode, 1, 1, 1);
+	inode_owner_set(&inode, o->uid, o->gid);
 	if (EXT2_INODE_SIZE(F.fs->super) > EXT2_GOOD_OLD_INODE_SIZE)
 		inode.i_extra_isize = sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
-	if (ext2fs_has_feature_extents(F.fs->super)) {
+	set_times(&inode, 1, 1, 1);
+	int special = !LINUX_S_ISREG(mode) && !LINUX_S_ISLNK(mode);
+	if (LINUX_S_ISCHR(mode) || LINUX_S_ISBLK(mode)) {
+		/* As ext4 writes it: the old 16-bit form if it fits, else the new one. */
+		unsigned maj = major(rdev), min = minor(rdev);
+		if (maj < 256 && min < 256)
+			inode.i_block[0] = (maj << 8) | min;
+		else
+			inode.i_block[1] = (min & 0xff) | (maj << 8) | ((min & ~0xffu) << 12);
+	}
+	if (!special && ext2fs_has_feature_extents(F.fs->super)) {
 		ext2_extent_handle_t h;
 		e = ext2fs_extent_open2(F.fs, ino, (struct ext2_inode *)&inode, &h);
 		if (e)
@@ -224,8 +256,9 @@ static errcode_t new_file(ext2_ino_t dir, const char *name, unsigned mode, ext2_
 	return e;
 }
 
-/* A new folder name in dir, with mode's permission bits. */
-static errcode_t new_dir(ext2_ino_t dir, const char *name, unsigned mode, ext2_ino_t *ino)
+/* A new folder name in dir, with mode's permission bits, owned by o. */
+static errcode_t new_dir(ext2_ino_t dir, const char *name, unsigned mode, const struct owner *o,
+			 ext2_ino_t *ino)
 {
 	errcode_t e = add_entry(dir, name, 0, EXT2_FT_DIR, NULL);
 	struct ext2_inode_large inode;
@@ -234,7 +267,8 @@ static errcode_t new_dir(ext2_ino_t dir, const char *name, unsigned mode, ext2_i
 	if (!e)
 		e = read_inode(*ino, &inode);
 	if (!e) {
-		inode.i_mode = (__u16)(LINUX_S_IFDIR | mode);
+		inode.i_mode = (__u16)(LINUX_S_IFDIR | mode | (o->setgid_dir ? LINUX_S_ISGID : 0));
+		inode_owner_set(&inode, o->uid, o->gid);
 		set_times(&inode, 1, 1, 1);
 		e = write_inode(*ino, &inode);
 	}
@@ -257,30 +291,81 @@ static void answer_ino(struct fs_answer *a, ext2_ino_t ino)
 	fs_ino_format(a->text, sizeof(a->text), ino);
 }
 
-/* create, mkdir "PATH MODE" and symlink "TARGET\nPATH": a new file, folder
- * or symbolic link at PATH. */
+/* create, mkdir "PATH MODE", symlink "TARGET\nPATH" and mknod "PATH MODE
+ * RDEV" (each maybe with its owner): a new file, folder, symbolic link or
+ * special file at PATH. */
 errcode_t op_create(enum fs_op op, const struct fs_req *rq, const struct ant_ica *data,
 		    struct fs_answer *a)
 {
 	if (op == FS_SYMLINK && strlen(rq->other) >= F.fs->blocksize)
 		return EXT2_ET_INVALID_ARGUMENT;
 	unsigned mode = (unsigned)rq->num[0];
+	if (op == FS_MKNOD && !LINUX_S_ISREG(mode) && !LINUX_S_ISFIFO(mode) && !LINUX_S_ISSOCK(mode) &&
+	    !LINUX_S_ISCHR(mode) && !LINUX_S_ISBLK(mode))
+		return EINVAL;   /* a folder or a link is not made by mknod */
 	ext2_ino_t parent, ino;
 	char name[EXT2_NAME_LEN + 1];
+	struct owner o;
 	errcode_t e = split_new(rq->path, &parent, name);
+	if (!e)
+		e = owner_of(rq, parent, &o);
 	if (e)
 		return e;
 	if (op == FS_CREATE) {
-		e = new_file(parent, name, LINUX_S_IFREG | mode, &ino);
+		e = new_file(parent, name, LINUX_S_IFREG | mode, &o, 0, &ino);
+	} else if (op == FS_MKNOD) {
+		e = new_file(parent, name, mode, &o, (uint32_t)rq->num[1], &ino);
 	} else if (op == FS_MKDIR) {
-		e = new_dir(parent, name, mode, &ino);
+		e = new_dir(parent, name, mode, &o, &ino);
 	} else {
 		e = add_entry(parent, name, 0, 0, rq->other);
 		if (!e)
 			e = lookup_in(parent, name, &ino);
+		struct ext2_inode_large inode;
+		if (!e)
+			e = read_inode(ino, &inode);
+		if (!e) {
+			inode_owner_set(&inode, o.uid, o.gid);
+			set_times(&inode, 1, 1, 1);
+			e = write_inode(ino, &inode);
+		}
 	}
 	if (!e)
 		e = touch(parent);
+	if (!e)
+		answer_ino(a, ino);
+	return e;
+}
+
+/* link "OLD\nNEW": NEW names OLD's inode (not a folder) too. */
+errcode_t op_link(enum fs_op op, const struct fs_req *rq, const struct ant_ica *data,
+		  struct fs_answer *a)
+{
+	ext2_ino_t ino, ddir;
+	char name[EXT2_NAME_LEN + 1];
+	struct ext2_inode_large inode;
+	errcode_t e = resolve(rq->path, 0, &ino);
+	if (!e)
+		e = read_inode(ino, &inode);
+	if (e)
+		return e;
+	if (LINUX_S_ISDIR(inode.i_mode))
+		return EPERM;
+	if (inode.i_links_count >= EXT2_LINK_MAX)
+		return EMLINK;
+	e = split_new(rq->other, &ddir, name);
+	if (!e)
+		e = add_entry(ddir, name, ino, file_type(inode.i_mode), NULL);
+	if (!e)
+		e = touch(ddir);
+	if (e)
+		return e;
+	e = read_inode(ino, &inode);   /* add_entry may have moved things: read it again */
+	if (e)
+		return e;
+	inode.i_links_count++;
+	set_times(&inode, 0, 0, 1);
+	e = write_inode(ino, &inode);
 	if (!e)
 		answer_ino(a, ino);
 	return e;
@@ -504,22 +589,32 @@ errcode_t op_write(enum fs_op op, const struct fs_req *rq, const struct ant_ica 
 	return close_written(file, ino, e);
 }
 
-/* chmod "PATH MODE" and utimens "PATH ATIME MTIME": the inode only. */
+/* chmod "PATH MODE", chown "PATH UID GID" and utimens "PATH ASEC ANSEC
+ * MSEC MNSEC": the inode only; its ctime is now. */
 errcode_t op_attr(enum fs_op op, const struct fs_req *rq, const struct ant_ica *data,
 		  struct fs_answer *a)
 {
-	int times = op == FS_UTIMENS;
 	const uint64_t *v = rq->num;
 	ext2_ino_t ino;
 	struct ext2_inode_large inode;
-	errcode_t e = resolve(rq->path, 1, &ino);
+	errcode_t e = resolve(rq->path, op != FS_CHOWN, &ino);
 	if (!e)
 		e = read_inode(ino, &inode);
 	if (e)
 		return e;
-	if (times) {
-		inode.i_atime = (__u32)v[0];
-		inode.i_mtime = (__u32)v[1];
+	if (op == FS_UTIMENS) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		for (int i = 0; i < 2; i++) {
+			char which = i == 0 ? 'a' : 'm';
+			if (v[2 * i + 1] == FS_TIME_NOW)
+				inode_time_set(&inode, which, now.tv_sec, (uint32_t)now.tv_nsec);
+			else if (v[2 * i + 1] != FS_TIME_OMIT)
+				inode_time_set(&inode, which, (int64_t)v[2 * i], (uint32_t)v[2 * i + 1]);
+		}
+	} else if (op == FS_CHOWN) {
+		inode_owner_set(&inode, v[0] == FS_NO_ID ? inode_uid(inode) : (uint32_t)v[0],
+				v[1] == FS_NO_ID ? inode_gid(inode) : (uint32_t)v[1]);
 	} else {
 		inode.i_mode = (__u16)((inode.i_mode & ~07777u) | v[0]);
 	}
@@ -538,10 +633,10 @@ static int answer_applied(struct ant_conn *c, struct ant_item *it, enum fs_op op
 	F.replays_skipped++;
 	if (op == FS_WRITE)
 		return reply_text(c, it, (int32_t)rq->num[1], NULL);
-	if (op != FS_CREATE && op != FS_MKDIR && op != FS_SYMLINK)
+	if (op != FS_CREATE && op != FS_MKDIR && op != FS_SYMLINK && op != FS_MKNOD && op != FS_LINK)
 		return reply_text(c, it, 0, NULL);
 	ext2_ino_t ino;
-	errcode_t e = resolve(rq->path, 0, &ino);
+	errcode_t e = resolve(op == FS_LINK ? rq->other : rq->path, 0, &ino);
 	if (e)
 		return reply_err(c, it, e, rq->path);
 	struct fs_answer ans;

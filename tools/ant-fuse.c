@@ -221,6 +221,10 @@ static int parse_stat(const char *text, size_t len, struct stat *st)
 	st->st_mtim.tv_sec = (time_t)a.mtime;
 	st->st_atim.tv_sec = (time_t)(a.have & FS_HAVE_ATIME ? a.atime : a.mtime);
 	st->st_ctim.tv_sec = (time_t)(a.have & FS_HAVE_CTIME ? a.ctime : a.mtime);
+	st->st_mtim.tv_nsec = (long)a.mtime_ns;
+	st->st_atim.tv_nsec = (long)(a.have & FS_HAVE_ATIME ? a.atime_ns : a.mtime_ns);
+	st->st_ctim.tv_nsec = (long)(a.have & FS_HAVE_CTIME ? a.ctime_ns : a.mtime_ns);
+	st->st_rdev = (dev_t)a.rdev;
 	st->st_blocks = a.have & FS_HAVE_BLOCKS ? (blkcnt_t)a.blocks : (st->st_size + 511) / 512;
 	st->st_blksize = 4096;
 	return 0;
@@ -229,7 +233,7 @@ static int parse_stat(const char *text, size_t len, struct stat *st)
 /* "stat PATH" into st. */
 static int fs_stat(const char *path, struct stat *st)
 {
-	int r = fs_path_check(path, 0);
+	int r = fs_path_check(path);
 	if (r < 0)
 		return r;
 	struct ant_conn *c = conn_get();
@@ -257,7 +261,16 @@ static int on_getattr(const char *path, struct stat *st, struct fuse_file_info *
 
 static mode_t type_mode(char t)
 {
-	return t == 'd' ? S_IFDIR : t == 'f' ? S_IFREG : t == 'l' ? S_IFLNK : 0;
+	switch (t) {
+	case 'd': return S_IFDIR;
+	case 'f': return S_IFREG;
+	case 'l': return S_IFLNK;
+	case 'p': return S_IFIFO;
+	case 's': return S_IFSOCK;
+	case 'c': return S_IFCHR;
+	case 'b': return S_IFBLK;
+	}
+	return 0;
 }
 
 /* The whole listing in one call, handed to the kernel with offset 0 (libfuse
@@ -266,7 +279,7 @@ static int on_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	(void)off, (void)fi, (void)flags;
-	int r = fs_path_check(path, 0);
+	int r = fs_path_check(path);
 	if (r < 0)
 		return r;
 	struct ant_conn *c = conn_get();
@@ -300,15 +313,37 @@ out:
 	return r;
 }
 
+/* A request that makes an inode: owned by the process that asked (FUSE
+ * tells who); fs gives it the folder's group if the folder is setgid. */
+static struct fs_req owned(const char *path, uint64_t n0, uint64_t n1)
+{
+	const struct fuse_context *fc = fuse_get_context();
+	return (struct fs_req){ .path = path, .num = { n0, n1 }, .has_owner = 1,
+				.uid = fc ? (uint32_t)fc->uid : 0, .gid = fc ? (uint32_t)fc->gid : 0 };
+}
+
 static int on_mkdir(const char *path, mode_t mode)
 {
-	int r = fs_path_check(path, 0);
-	return r < 0 ? r : fs_simple(FS_MKDIR, &(struct fs_req){ .path = path, .num = { mode & 07777 } });
+	int r = fs_path_check(path);
+	struct fs_req rq = owned(path, mode & 07777, 0);
+	return r < 0 ? r : fs_simple(FS_MKDIR, &rq);
+}
+
+/* FIFOs, sockets, devices (and a plain file, as mknod(2) may make one). */
+static int on_mknod(const char *path, mode_t mode, dev_t rdev)
+{
+	int r = fs_path_check(path);
+	if (r < 0)
+		return r;
+	if ((uint64_t)rdev > UINT32_MAX)
+		return -EINVAL;
+	struct fs_req rq = owned(path, mode & FS_NODE_MODE_MAX, (uint64_t)rdev);
+	return fs_simple(FS_MKNOD, &rq);
 }
 
 static int on_rmdir(const char *path)
 {
-	int r = fs_path_check(path, 0);
+	int r = fs_path_check(path);
 	return r < 0 ? r : fs_simple(FS_RMDIR, &(struct fs_req){ .path = path });
 }
 
@@ -333,10 +368,11 @@ static int on_open(const char *path, struct fuse_file_info *fi)
 
 static int on_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	int r = fs_path_check(path, 0);
+	int r = fs_path_check(path);
 	if (r < 0)
 		return r;
-	r = fs_simple(FS_CREATE, &(struct fs_req){ .path = path, .num = { mode & 07777 } });
+	struct fs_req rq = owned(path, mode & 07777, 0);
+	r = fs_simple(FS_CREATE, &rq);
 	/* Someone made it since the kernel's lookup: without O_EXCL that is a plain open. */
 	if (r == -EEXIST && !(fi->flags & O_EXCL))
 		return on_open(path, fi);
@@ -386,7 +422,7 @@ static int on_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size,
 		return -ENOMEM;
 	*v = FUSE_BUFVEC_INIT(0);
 	*bufp = v;
-	int r = fs_path_check(path, 0);
+	int r = fs_path_check(path);
 	if (r < 0 || size == 0)
 		return r;
 	struct ant_conn *c = conn_get();
@@ -425,7 +461,7 @@ static int on_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	(void)fi;
-	int r = fs_path_check(path, 0);
+	int r = fs_path_check(path);
 	if (r < 0)
 		return r;
 	if (size == 0)
@@ -456,13 +492,13 @@ static int on_write(const char *path, const char *buf, size_t size, off_t off,
 static int on_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	(void)fi;
-	int r = fs_path_check(path, 0);
+	int r = fs_path_check(path);
 	return r < 0 ? r : fs_simple(FS_TRUNCATE, &(struct fs_req){ .path = path, .num = { (uint64_t)size } });
 }
 
 static int on_unlink(const char *path)
 {
-	int r = fs_path_check(path, 0);
+	int r = fs_path_check(path);
 	return r < 0 ? r : fs_simple(FS_UNLINK, &(struct fs_req){ .path = path });
 }
 
@@ -470,30 +506,40 @@ static int on_rename(const char *from, const char *to, unsigned int flags)
 {
 	if (flags)
 		return -EINVAL;   /* RENAME_NOREPLACE, RENAME_EXCHANGE: not in the contract */
-	int r = fs_path_check(from, 1);
+	int r = fs_path_check(from);
 	if (r == 0)
-		r = fs_path_check(to, 1);
+		r = fs_path_check(to);
 	return r < 0 ? r : fs_simple(FS_RENAME, &(struct fs_req){ .path = from, .other = to });
 }
 
-/* ext4 could, but the fs server's contract has no "link" op. */
+/* A hard link: NEW names OLD's inode too.  libfuse's high-level API gives
+ * each name a node of its own, so the kernel keeps OLD's attributes apart
+ * from NEW's: OLD's (its link count, its ctime) are dropped now. */
 static int on_link(const char *from, const char *to)
 {
-	(void)from, (void)to;
-	return -EPERM;
+	int r = fs_path_check(from);
+	if (r == 0)
+		r = fs_path_check(to);
+	if (r == 0)
+		r = fs_simple(FS_LINK, &(struct fs_req){ .path = from, .other = to });
+	if (r == 0)
+		fuse_invalidate_path(fuse_get_context()->fuse, from);
+	return r;
 }
 
 static int on_symlink(const char *target, const char *path)
 {
-	int r = fs_path_check(target, 1);
+	int r = fs_path_check(target);
 	if (r == 0)
-		r = fs_path_check(path, 1);
-	return r < 0 ? r : fs_simple(FS_SYMLINK, &(struct fs_req){ .path = path, .other = target });
+		r = fs_path_check(path);
+	struct fs_req rq = owned(path, 0, 0);
+	rq.other = target;
+	return r < 0 ? r : fs_simple(FS_SYMLINK, &rq);
 }
 
 static int on_readlink(const char *path, char *buf, size_t size)
 {
-	int r = fs_path_check(path, 0);
+	int r = fs_path_check(path);
 	if (r < 0)
 		return r;
 	if (size == 0)
@@ -517,49 +563,44 @@ static int on_readlink(const char *path, char *buf, size_t size)
 static int on_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	(void)fi;
-	int r = fs_path_check(path, 0);
+	int r = fs_path_check(path);
 	return r < 0 ? r : fs_simple(FS_CHMOD, &(struct fs_req){ .path = path, .num = { mode & 07777 } });
 }
 
-/* fs has no chown: only a change to the owner the file already has succeeds
- * (cp -p and tar as root ask for that). */
+/* The kernel checks who may change what (default_permissions) and clears
+ * setuid and setgid itself, as a mode change. */
 static int on_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
 	(void)fi;
-	struct stat st;
-	int r = fs_stat(path, &st);
-	if (r < 0)
-		return r;
-	if ((uid == (uid_t)-1 || uid == st.st_uid) && (gid == (gid_t)-1 || gid == st.st_gid))
-		return 0;
-	return -EPERM;
+	int r = fs_path_check(path);
+	struct fs_req rq = { .path = path, .num = { uid == (uid_t)-1 ? FS_NO_ID : (uint64_t)uid,
+						    gid == (gid_t)-1 ? FS_NO_ID : (uint64_t)gid } };
+	return r < 0 ? r : fs_simple(FS_CHOWN, &rq);
 }
 
-/* fs keeps whole seconds.  UTIME_NOW is the current time; UTIME_OMIT keeps
- * the file's current value (one stat more). */
+/* Times to the nanosecond; UTIME_NOW and UTIME_OMIT go to fs as they are
+ * (fs's clock stamps "now", the same clock as the change's ctime). */
 static int on_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
 	(void)fi;
-	int r = fs_path_check(path, 0);
+	int r = fs_path_check(path);
 	if (r < 0)
 		return r;
-	time_t now = time(NULL), t[2];
-	struct stat st;
-	int have_st = 0;
+	uint64_t v[4];
 	for (int i = 0; i < 2; i++) {
 		long nsec = tv ? tv[i].tv_nsec : UTIME_NOW;
-		if (nsec == UTIME_NOW) {
-			t[i] = now;
-		} else if (nsec == UTIME_OMIT) {
-			if (!have_st && (r = fs_stat(path, &st)) < 0)
-				return r;
-			have_st = 1;
-			t[i] = i == 0 ? st.st_atim.tv_sec : st.st_mtim.tv_sec;
+		if (nsec == UTIME_NOW || nsec == UTIME_OMIT) {
+			v[2 * i] = 0;
+			v[2 * i + 1] = nsec == UTIME_NOW ? FS_TIME_NOW : FS_TIME_OMIT;
+		} else if (tv[i].tv_sec < 0 || (uint64_t)tv[i].tv_sec > FS_TIME_MAX || nsec < 0 ||
+			   nsec >= 1000000000L) {
+			return -EINVAL;
 		} else {
-			t[i] = tv[i].tv_sec;
+			v[2 * i] = (uint64_t)tv[i].tv_sec;
+			v[2 * i + 1] = (uint64_t)nsec;
 		}
 	}
-	struct fs_req rq = { .path = path, .num = { (uint64_t)t[0], (uint64_t)t[1] } };
+	struct fs_req rq = { .path = path, .num = { v[0], v[1], v[2], v[3] } };
 	return fs_simple(FS_UTIMENS, &rq);
 }
 
@@ -669,6 +710,7 @@ static const struct fuse_operations ops = {
 	.getattr = on_getattr,
 	.readlink = on_readlink,
 	.mkdir = on_mkdir,
+	.mknod = on_mknod,
 	.unlink = on_unlink,
 	.rmdir = on_rmdir,
 	.symlink = on_symlink,

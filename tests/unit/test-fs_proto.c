@@ -18,8 +18,11 @@ static void round_trip(enum fs_op op, const struct fs_req *rq, const char *text)
 	ck_assert_str_eq(back.path, rq->path);
 	if (rq->other)
 		ck_assert_str_eq(back.other, rq->other);
-	ck_assert_uint_eq(back.num[0], rq->num[0]);
-	ck_assert_uint_eq(back.num[1], rq->num[1]);
+	for (int i = 0; i < 4; i++)
+		ck_assert_uint_eq(back.num[i], rq->num[i]);
+	ck_assert_int_eq(back.has_owner, rq->has_owner);
+	ck_assert_uint_eq(back.uid, rq->uid);
+	ck_assert_uint_eq(back.gid, rq->gid);
 }
 
 START_TEST(every_shape_round_trips)
@@ -30,10 +33,28 @@ START_TEST(every_shape_round_trips)
 	round_trip(FS_CREATE, &(struct fs_req){ .path = "/f", .num = { 0644 } }, "/f 0644");
 	round_trip(FS_CHMOD, &(struct fs_req){ .path = "/f", .num = { 07777 } }, "/f 07777");
 	round_trip(FS_TRUNCATE, &(struct fs_req){ .path = "/f", .num = { 0 } }, "/f 0");
-	round_trip(FS_UTIMENS, &(struct fs_req){ .path = "/f", .num = { 1, 4294967295u } },
-		   "/f 1 4294967295");
+	round_trip(FS_UTIMENS, &(struct fs_req){ .path = "/f", .num = { 1, 999999999, FS_TIME_MAX,
+									 FS_TIME_OMIT } },
+		   "/f 1 999999999 17179869183 1073741822");
 	round_trip(FS_RENAME, &(struct fs_req){ .path = "/a", .other = "/b" }, "/a\n/b");
 	round_trip(FS_SYMLINK, &(struct fs_req){ .path = "/l", .other = "../t x" }, "../t x\n/l");
+	/* Any byte but NUL in a name, in the two-path ops too: escaped. */
+	round_trip(FS_RENAME, &(struct fs_req){ .path = "/a\nb\\", .other = "/c\\n" },
+		   "/a\\nb\\\\\n/c\\\\n");
+	round_trip(FS_LINK, &(struct fs_req){ .path = "/old", .other = "/new @1:2" },
+		   "/old\n/new @1:2");
+	/* The owner of what is made. */
+	round_trip(FS_CREATE, &(struct fs_req){ .path = "/f @9:9", .num = { 0640 }, .has_owner = 1,
+						.uid = 65534, .gid = 100 }, "/f @9:9 0640 @65534:100");
+	round_trip(FS_MKDIR, &(struct fs_req){ .path = "/d", .num = { 02755 } }, "/d 02755");
+	round_trip(FS_SYMLINK, &(struct fs_req){ .path = "/l", .other = "t\nu", .has_owner = 1,
+						 .uid = 7, .gid = 8 }, "t\\nu\n/l\n@7:8");
+	round_trip(FS_MKNOD, &(struct fs_req){ .path = "/p", .num = { 010644, 0 }, .has_owner = 1,
+					       .uid = 1, .gid = 1 }, "/p 010644 0 @1:1");
+	round_trip(FS_MKNOD, &(struct fs_req){ .path = "/c", .num = { 020600, 0x12345 } },
+		   "/c 020600 74565");
+	round_trip(FS_CHOWN, &(struct fs_req){ .path = "/f", .num = { 65534, FS_NO_ID } },
+		   "/f 65534 4294967295");
 	char buf[8];
 	ck_assert_int_eq(fs_req_encode(FS_STATFS, &(struct fs_req){ 0 }, buf, sizeof(buf)), 0);
 }
@@ -49,6 +70,11 @@ START_TEST(bad_arguments_are_refused)
 		{ FS_READ, "/x -1 5" },         { FS_CREATE, "/f 010000" },  { FS_CREATE, "/f 9" },
 		{ FS_UTIMENS, "/f 1 4294967296" }, { FS_RENAME, "/a\n/b\n/c" }, { FS_RENAME, "/a\nb" },
 		{ FS_SYMLINK, "\n/l" },         { FS_SYMLINK, "t\nl" },      { FS_TRUNCATE, "/f" },
+		{ FS_UTIMENS, "/f 1 1000000000 0 0" }, { FS_UTIMENS, "/f 17179869184 0 0 0" },
+		{ FS_RENAME, "/a\\x\n/b" },   { FS_RENAME, "/a\\\n/b" },  { FS_CREATE, "/f 0644 @1" },
+		{ FS_CREATE, "/f 0644 @x:1" },  { FS_CREATE, "/f 0644 @4294967295:0" },
+		{ FS_MKNOD, "/n 0200000 0" },   { FS_MKNOD, "/n 010644" },   { FS_CHOWN, "/f 1" },
+		{ FS_CHOWN, "/f 1 4294967296" }, { FS_SYMLINK, "t\n/l\n@1" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char buf[64];
@@ -64,9 +90,7 @@ START_TEST(bad_arguments_are_refused)
 	char out[FS_ARG_MAX];
 	ck_assert_int_eq(fs_req_encode(FS_STAT, &(struct fs_req){ .path = big }, out, sizeof(out)),
 			 -ENAMETOOLONG);
-	ck_assert_int_eq(fs_req_encode(FS_RENAME, &(struct fs_req){ .path = "/a\nb", .other = "/c" },
-				       out, sizeof(out)), -EINVAL);
-	ck_assert_int_eq(fs_path_check("/a\nb", 0), 0);
+	ck_assert_int_eq(fs_path_check("/a\nb"), 0);
 }
 END_TEST
 
@@ -74,7 +98,7 @@ START_TEST(op_names_are_one_table)
 {
 	for (int op = 0; op < FS_NOPS; op++)
 		ck_assert_int_eq(fs_op_find(fs_op_name((enum fs_op)op)), op);
-	ck_assert_int_eq(fs_op_find("link"), -1);
+	ck_assert_int_eq(fs_op_find("hardlink"), -1);
 	ck_assert_ptr_null(fs_op_name(FS_NOPS));
 }
 END_TEST
@@ -85,13 +109,17 @@ START_TEST(answers_parse_back)
 			     .uid = 1000, .gid = 100, .atime = 4, .ctime = 5, .blocks = 8 }, b;
 	char text[320];
 	int n = fs_attr_format(text, sizeof(text), &a);
+	a.mtime_ns = 999999999, a.atime_ns = 1, a.rdev = 0x801;
+	n = fs_attr_format(text, sizeof(text), &a);
 	ck_assert_str_eq(text, "ino=12 mode=0100644 size=5 nlink=1 mtime=-3 uid=1000 gid=100 "
-			       "atime=4 ctime=5 blocks=8");
+			       "atime=4 ctime=5 blocks=8 atime_ns=1 mtime_ns=999999999 ctime_ns=0 "
+			       "rdev=2049");
 	ck_assert_int_eq(fs_attr_parse(text, (size_t)n, &b), 0);
 	ck_assert_uint_eq(b.have, FS_HAVE_MODE | FS_HAVE_ATIME | FS_HAVE_CTIME | FS_HAVE_BLOCKS);
 	ck_assert(b.ino == a.ino && b.mode == a.mode && b.size == a.size && b.nlink == a.nlink &&
 		  b.mtime == a.mtime && b.uid == a.uid && b.gid == a.gid && b.atime == a.atime &&
-		  b.ctime == a.ctime && b.blocks == a.blocks);
+		  b.ctime == a.ctime && b.blocks == a.blocks && b.mtime_ns == a.mtime_ns &&
+		  b.atime_ns == a.atime_ns && b.ctime_ns == 0 && b.rdev == a.rdev);
 	ck_assert_int_eq(fs_attr_parse("ino=1 size=2", 12, &b), -1);   /* no mode */
 
 	struct fs_statfs s = { 4096, 100, 50, 40, 64, 32, 255 }, t;
