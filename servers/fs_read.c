@@ -15,6 +15,14 @@ static struct areas areas;   /* the readers' areas, kept (areas.h) */
 errcode_t resolve(const char *path, int follow, ext2_ino_t *ino)
 {
 	F.io_err = 0;
+	/* A name longer than ext4 keeps is ENAMETOOLONG, as the kernel's
+	 * ext4 says, not "not found". */
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n > EXT2_NAME_LEN)
+			return ENAMETOOLONG;
+		p += n + (p[n] == '/');
+	}
 	if (follow)
 		return ext2fs_namei_follow(F.fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, ino);
 	return ext2fs_namei(F.fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, ino);

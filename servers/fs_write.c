@@ -251,7 +251,11 @@ static errcode_t new_file(ext2_ino_t dir, const char *name, unsigned mode, const
 			return e;
 		ext2fs_extent_free(h);
 	}
+	/* write_new_inode keeps only the small inode's fields (it zeroes the
+	 * rest): the large inode's (nanoseconds, epoch bits) are written after. */
 	e = ext2fs_write_new_inode(F.fs, ino, (struct ext2_inode *)&inode);
+	if (!e)
+		e = write_inode(ino, &inode);
 	*out = ino;
 	return e;
 }
@@ -597,7 +601,10 @@ errcode_t op_attr(enum fs_op op, const struct fs_req *rq, const struct ant_ica *
 	const uint64_t *v = rq->num;
 	ext2_ino_t ino;
 	struct ext2_inode_large inode;
-	errcode_t e = resolve(rq->path, op != FS_CHOWN, &ino);
+	/* PATH itself, a symbolic link too: the kernel has followed what
+	 * was to be followed before it asks (lchown, utimensat's
+	 * AT_SYMLINK_NOFOLLOW). */
+	errcode_t e = resolve(rq->path, 0, &ino);
 	if (!e)
 		e = read_inode(ino, &inode);
 	if (e)

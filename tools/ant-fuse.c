@@ -50,6 +50,8 @@ struct mount_ctx {
 	const char *run_dir;         /* absolute: a daemon runs in "/" */
 	const char *server;          /* the file server's name in the stack */
 	int uncached;                /* --uncached: the kernel caches nothing */
+	int user_timeouts;           /* -o named attr_timeout, entry_timeout or
+					negative_timeout: those, not ours */
 	pthread_key_t conn_key;      /* this thread's struct ant_conn * */
 	pthread_key_t buf_key;       /* this thread's read ICA (on its connection) */
 };
@@ -697,11 +699,17 @@ static void *on_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		return m;
 	}
 	/* Only this mount changes the files: keep pages across opens and trust
-	 * attributes and names for a second (missing names too). */
+	 * names for a second (missing names too).  Attributes are asked for
+	 * each time: libfuse's high-level API gives each name of a file a
+	 * node of its own, so with hard links the kernel would keep one set
+	 * of attributes per name, and a chmod through one name would leave
+	 * the others stale.  What -o gives (attr_timeout=...) wins. */
 	cfg->kernel_cache = 1;
-	cfg->attr_timeout = 1.0;
-	cfg->entry_timeout = 1.0;
-	cfg->negative_timeout = 1.0;
+	if (!m->user_timeouts) {
+		cfg->attr_timeout = 0;
+		cfg->entry_timeout = 1.0;
+		cfg->negative_timeout = 1.0;
+	}
 	return m;
 }
 
@@ -993,6 +1001,9 @@ int main(int argc, char **argv)
 		return status;
 
 	struct mount_ctx m = { .run_dir = cl.rdir, .server = cl.server, .uncached = cl.uncached };
+	m.user_timeouts = cl.user_opts && (strstr(cl.user_opts, "attr_timeout=") ||
+					   strstr(cl.user_opts, "entry_timeout=") ||
+					   strstr(cl.user_opts, "negative_timeout="));
 	if (pthread_key_create(&m.buf_key, NULL) != 0 ||
 	    pthread_key_create(&m.conn_key, on_thread_exit) != 0) {
 		fprintf(stderr, "%s: pthread_key_create failed\n", PROG);
