@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -204,7 +205,7 @@ START_TEST(test_changes_persist)
 	ck_assert_int_eq(fs_call(c, "stat", "/d/f"), -ENOENT);
 	fs_ok(c, "chmod", "/d/g 0600");
 	ck_assert_uint_eq(stat_key(c, "/d/g", "mode"), 0100600);
-	fs_ok(c, "utimens", "/d/g 1000 2000");
+	fs_ok(c, "utimens", "/d/g 1000 0 2000 0");
 	ck_assert_uint_eq(stat_key(c, "/d/g", "atime"), 1000);
 	ck_assert_uint_eq(stat_key(c, "/d/g", "mtime"), 2000);
 	fs_ok(c, "create", "/d/gone 0644");
@@ -268,6 +269,84 @@ START_TEST(test_changes_persist)
 	ck_assert_uint_eq(stat_key(c, "/d/g", "mode"), 0100600);
 	ck_assert_uint_eq(entries(c, "/d/many"), 300);
 	ck_assert_int_eq(fs_ok(c, "read", "/keep/../old.txt 0 100"), 0);
+	ant_close(c);
+	harness_stop(&h);
+	expect_fsck_clean(&h);
+}
+END_TEST
+
+/* The POSIX ops as ext4 does them: owners, setgid folders, chown, hard
+ * links, special files, times to the nanosecond, any byte in a name. */
+START_TEST(test_posix_ops)
+{
+	struct harness h;
+	start(&h, "\"--redo-log\"", "");
+	struct ant_conn *c = harness_connect(&h);
+	/* A new inode is its maker's; a setgid folder gives its group, and
+	 * setgid to a folder made in it. */
+	fs_ok(c, "mkdir", "/p 0777 @1000:100");
+	ck_assert_uint_eq(stat_key(c, "/p", "uid"), 1000);
+	ck_assert_uint_eq(stat_key(c, "/p", "gid"), 100);
+	fs_ok(c, "chmod", "/p 02777");
+	fs_ok(c, "create", "/p/f 0640 @65534:65534");
+	ck_assert_uint_eq(stat_key(c, "/p/f", "uid"), 65534);
+	ck_assert_uint_eq(stat_key(c, "/p/f", "gid"), 100);
+	fs_ok(c, "mkdir", "/p/sub 0755 @65534:65534");
+	ck_assert_uint_eq(stat_key(c, "/p/sub", "mode"), 042755);
+	ck_assert_uint_eq(stat_key(c, "/p/sub", "gid"), 100);
+	fs_ok(c, "symlink", "f\n/p/l\n@7:8");
+	ck_assert_uint_eq(stat_key(c, "/p/l", "uid"), 7);
+	/* chown: 4294967295 leaves an id; on a symlink, the link itself. */
+	fs_ok(c, "chown", "/p/f 42 4294967295");
+	ck_assert_uint_eq(stat_key(c, "/p/f", "uid"), 42);
+	ck_assert_uint_eq(stat_key(c, "/p/f", "gid"), 100);
+	fs_ok(c, "chown", "/p/l 9 9");
+	ck_assert_uint_eq(stat_key(c, "/p/l", "uid"), 9);
+	ck_assert_uint_eq(stat_key(c, "/p/f", "uid"), 42);
+	/* Hard links: counted both ways; not of a folder. */
+	fs_ok(c, "link", "/p/f\n/p/g");
+	fs_ok(c, "link", "/p/g\n/h");
+	ck_assert_uint_eq(stat_key(c, "/p/f", "nlink"), 3);
+	ck_assert_uint_eq(stat_key(c, "/h", "ino"), stat_key(c, "/p/f", "ino"));
+	fs_ok(c, "unlink", "/p/f");
+	ck_assert_uint_eq(stat_key(c, "/h", "nlink"), 2);
+	ck_assert_int_eq(fs_call(c, "link", "/p/sub\n/sub2"), -EPERM);
+	ck_assert_int_eq(fs_call(c, "link", "/h\n/p/g"), -EEXIST);
+	/* Special files: a FIFO, a character device (old number form), a block
+	 * device (new form); not a folder. */
+	fs_ok(c, "mknod", "/fifo 010600 0 @1:2");
+	ck_assert_uint_eq(stat_key(c, "/fifo", "mode"), 010600);
+	ck_assert_uint_eq(stat_key(c, "/fifo", "gid"), 2);
+	fs_ok(c, "mknod", "/null 020666 259");          /* makedev(1, 3) */
+	ck_assert_uint_eq(stat_key(c, "/null", "rdev"), 259);
+	char arg[64];
+	unsigned long long big = makedev(300, 70000);
+	snprintf(arg, sizeof(arg), "/blk 060600 %llu", big);
+	fs_ok(c, "mknod", arg);
+	ck_assert_uint_eq(stat_key(c, "/blk", "rdev"), big);
+	ck_assert_int_eq(fs_call(c, "mknod", "/d2 040755 0"), -EINVAL);
+	/* Times to the nanosecond, past 2038; "now" and "leave it". */
+	fs_ok(c, "utimens", "/h 4000000000 123456789 5 999999999");
+	ck_assert_uint_eq(stat_key(c, "/h", "atime"), 4000000000ull);
+	ck_assert_uint_eq(stat_key(c, "/h", "atime_ns"), 123456789);
+	ck_assert_uint_eq(stat_key(c, "/h", "mtime_ns"), 999999999);
+	fs_ok(c, "utimens", "/h 0 1073741822 0 1073741823");   /* OMIT, NOW */
+	ck_assert_uint_eq(stat_key(c, "/h", "atime"), 4000000000ull);
+	ck_assert_uint_ge(stat_key(c, "/h", "mtime"), (unsigned long long)time(NULL) - 60);
+	ck_assert_int_eq(fs_call(c, "utimens", "/h 1 1000000000 1 0"), ANT_E_BAD_REQUEST);
+	/* A name with a newline and a backslash, through rename (escaped). */
+	fs_ok(c, "create", "/x 0644");
+	fs_ok(c, "rename", "/x\n/a\\nb\\\\c");
+	fs_ok(c, "stat", "/a\nb\\c");
+	char name[300] = "/";
+	memset(name + 1, 'n', 256);
+	name[257] = '\0';
+	ck_assert_int_eq(fs_call(c, "stat", name), -ENAMETOOLONG);
+	/* Replayed after its commit: answered from the record, not EEXIST. */
+	harness_inject(&h, "fs", "kill", "{\"point\":\"fs.after_commit\",\"count\":1}");
+	fs_ok(c, "link", "/h\n/h2");
+	ck_assert_msg(strncmp(res_text(), "ino=", 4) == 0, "link replayed: %s", res_text());
+	ck_assert_uint_eq(stat_key(c, "/h", "nlink"), 3);
 	ant_close(c);
 	harness_stop(&h);
 	expect_fsck_clean(&h);
@@ -531,6 +610,7 @@ static Suite *fswrite_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_changes_persist);
 	tcase_add_test(tc, test_replay_of_applied_change);
+	tcase_add_test(tc, test_posix_ops);
 	tcase_add_test(tc, test_disk_dies_mid_commit);
 	tcase_add_test(tc, test_no_redo_log);
 	tcase_add_test(tc, test_sync_commits);
