@@ -8,8 +8,9 @@ categories in tests/conformance/expected.json, and fails if a category
 passes fewer subtests than that file says it did when it was last measured
 (the full run, three mounts side by side, is `./ant conformance`), or if the
 image is not e2fsck-clean afterwards.  Needs root, /dev/fuse, fuse2fs's
-mkfs tools and pjdfstest's sources (../shared/conformance/pjdfstest next to
-the tree); without them it says which is missing and is skipped.
+mkfs tools and pjdfstest's sources ($ANT_PJDFSTEST, else
+../shared/conformance/pjdfstest next to the tree); without them it says which
+is missing and is skipped.
 """
 import json
 import os
@@ -23,7 +24,9 @@ def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__.split('\n\n')[1])
     src, build = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    suite = os.path.join(os.path.dirname(src), 'shared', 'conformance', 'pjdfstest')
+    # $ANT_PJDFSTEST, else ../shared/conformance/pjdfstest beside the tree.
+    suite = os.environ.get('ANT_PJDFSTEST') or os.path.join(os.path.dirname(src), 'shared',
+                                                            'conformance', 'pjdfstest')
     missing = []
     if os.geteuid() != 0:
         missing.append('root')
