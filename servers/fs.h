@@ -99,6 +99,10 @@ errcode_t resolve(const char *path, int follow, ext2_ino_t *ino);
 /* Inode ino, zeroed past what the file system stores. */
 errcode_t read_inode(ext2_ino_t ino, struct ext2_inode_large *inode);
 
+/* resolve, then read_inode. */
+errcode_t resolve_inode(const char *path, int follow, ext2_ino_t *ino,
+			struct ext2_inode_large *inode);
+
 int do_stat(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq);
 int do_lookup(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq);
 int do_readdir(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq);

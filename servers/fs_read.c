@@ -34,6 +34,13 @@ errcode_t read_inode(ext2_ino_t ino, struct ext2_inode_large *inode)
 	return ext2fs_read_inode_full(F.fs, ino, (struct ext2_inode *)inode, sizeof(*inode));
 }
 
+errcode_t resolve_inode(const char *path, int follow, ext2_ino_t *ino,
+			struct ext2_inode_large *inode)
+{
+	errcode_t e = resolve(path, follow, ino);
+	return e ? e : read_inode(*ino, inode);
+}
+
 
 /* Why an inode of mode is not of type want ('f' a regular file, 'd' a
  * folder, 'l' a symbolic link, 0 any): a text and *rv; NULL if it is. */

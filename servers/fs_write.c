@@ -348,9 +348,7 @@ errcode_t op_link(enum fs_op op, const struct fs_req *rq, const struct ant_ica *
 	ext2_ino_t ino, ddir;
 	char name[EXT2_NAME_LEN + 1];
 	struct ext2_inode_large inode;
-	errcode_t e = resolve(rq->path, 0, &ino);
-	if (!e)
-		e = read_inode(ino, &inode);
+	errcode_t e = resolve_inode(rq->path, 0, &ino, &inode);
 	if (e)
 		return e;
 	if (LINUX_S_ISDIR(inode.i_mode))
@@ -604,9 +602,7 @@ errcode_t op_attr(enum fs_op op, const struct fs_req *rq, const struct ant_ica *
 	/* PATH itself, a symbolic link too: the kernel has followed what
 	 * was to be followed before it asks (lchown, utimensat's
 	 * AT_SYMLINK_NOFOLLOW). */
-	errcode_t e = resolve(rq->path, 0, &ino);
-	if (!e)
-		e = read_inode(ino, &inode);
+	errcode_t e = resolve_inode(rq->path, 0, &ino, &inode);
 	if (e)
 		return e;
 	if (op == FS_UTIMENS) {
