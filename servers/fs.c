@@ -124,6 +124,10 @@ static const struct {
 	[FS_CHOWN] = { .change = op_attr },
 	[FS_LINK] = { .change = op_link },
 	[FS_MKNOD] = { .change = op_create },
+	[FS_GETXATTR] = { .serve = do_getxattr },
+	[FS_LISTXATTR] = { .serve = do_listxattr },
+	[FS_SETXATTR] = { .change = op_xattr, .flags = OPF_DATA },
+	[FS_REMOVEXATTR] = { .change = op_xattr },
 };
 
 static int do_stats(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
@@ -150,7 +154,7 @@ static int serve(struct ant_conn *c, struct ant_item *it)
 	if (op >= 0 && (ops[op].flags & OPF_NO_FS))
 		return ops[op].serve(c, it, NULL);
 	if (it->data && (op < 0 || !(ops[op].flags & OPF_DATA))) {
-		/* Only write and read take a data ICA: drop this server's hold
+		/* Only write, setxattr and read take a data ICA: drop this server's hold
 		 * (the answer then carries none, or one of this server's). */
 		ant_ica_release(c, ant_item_take_data(it));
 	}

@@ -103,6 +103,10 @@ errcode_t read_inode(ext2_ino_t ino, struct ext2_inode_large *inode);
 errcode_t resolve_inode(const char *path, int follow, ext2_ino_t *ino,
 			struct ext2_inode_large *inode);
 
+/* Answer n bytes (retval n): inline if they fit, else in a data ICA of
+ * this server's, given away. */
+int reply_bytes(struct ant_conn *c, struct ant_item *it, const void *bytes, size_t n);
+
 int do_stat(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq);
 int do_lookup(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq);
 int do_readdir(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq);
@@ -129,6 +133,12 @@ void inode_owner_set(struct ext2_inode_large *in, uint32_t uid, uint32_t gid);
 typedef errcode_t fs_change_fn(enum fs_op op, const struct fs_req *rq, const struct ant_ica *data,
 			       struct fs_answer *a);
 fs_change_fn op_write, op_create, op_remove, op_rename, op_attr, op_link;
+
+/* ---- fs_xattr.c: extended attributes ---- */
+
+int do_getxattr(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq);
+int do_listxattr(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq);
+fs_change_fn op_xattr;   /* setxattr, removexattr */
 
 /*
  * Serve a changing op whose argument text is buf (decoded here): refused

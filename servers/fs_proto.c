@@ -33,6 +33,10 @@ static const struct {
 	[FS_CHOWN] = { "chown", FS_ARGS_OWNER },
 	[FS_LINK] = { "link", FS_ARGS_TWO },
 	[FS_MKNOD] = { "mknod", FS_ARGS_NODE },
+	[FS_GETXATTR] = { "getxattr", FS_ARGS_XNAME },
+	[FS_LISTXATTR] = { "listxattr", FS_ARGS_PATH },
+	[FS_SETXATTR] = { "setxattr", FS_ARGS_XSET },
+	[FS_REMOVEXATTR] = { "removexattr", FS_ARGS_XNAME },
 };
 
 const char *fs_op_name(enum fs_op op)
@@ -80,9 +84,12 @@ int fs_req_encode(enum fs_op op, const struct fs_req *rq, char *buf, size_t size
 {
 	enum fs_args a = fs_op_args(op);
 	int two = a == FS_ARGS_TWO || a == FS_ARGS_LINK;
+	int xattr = a == FS_ARGS_XNAME || a == FS_ARGS_XSET;
 	int r = a == FS_ARGS_NONE ? 0 : fs_path_check(rq->path);
 	if (r == 0 && two)
 		r = fs_path_check(rq->other);
+	if (r == 0 && xattr && strlen(rq->other) > FS_XATTR_NAME_MAX)
+		r = -ERANGE;
 	if (r < 0)
 		return r;
 	unsigned long long n0 = rq->num[0], n1 = rq->num[1], n2 = rq->num[2], n3 = rq->num[3];
@@ -103,6 +110,17 @@ int fs_req_encode(enum fs_op op, const struct fs_req *rq, char *buf, size_t size
 	case FS_ARGS_OWNER: r = snprintf(buf, size, "%s %llu %llu", rq->path, n0, n1); break;
 	case FS_ARGS_NODE:
 		r = snprintf(buf, size, "%s 0%llo %llu%s", rq->path, n0, n1, owner);
+		break;
+	case FS_ARGS_XNAME:
+	case FS_ARGS_XSET:
+		at = put_escaped(buf, 0, size, rq->path);
+		if (at < size)
+			buf[at++] = '\n';
+		at = put_escaped(buf, at, size, rq->other);
+		r = at >= size ? -1 : a == FS_ARGS_XNAME ? snprintf(buf + at, size - at, "%s", "") :
+		    snprintf(buf + at, size - at, "\n%llu %llu", n0, n1);
+		if (r >= 0)
+			r += (int)at;
 		break;
 	case FS_ARGS_TWO:
 	case FS_ARGS_LINK:
@@ -243,6 +261,29 @@ int fs_req_decode(enum fs_op op, char *buf, struct fs_req *rq)
 	case FS_ARGS_LINK:
 		return decode_two(buf, &rq->other, &rq->path, rq, 1) < 0 || !is_path(rq->path) ||
 		       !*rq->other ? -1 : 0;
+	case FS_ARGS_XSET: {
+		/* The last line is "FLAGS SIZE"; what is before it, PATH\nNAME. */
+		char *nl = strrchr(buf, '\n');
+		if (!nl)
+			return -1;
+		char *end;
+		errno = 0;
+		unsigned long long flags = strtoull(nl + 1, &end, 10);
+		if (errno || end == nl + 1 || *end != ' ' || flags > (FS_XATTR_CREATE | FS_XATTR_REPLACE) ||
+		    flags == (FS_XATTR_CREATE | FS_XATTR_REPLACE))
+			return -1;
+		const char *sz = end + 1;
+		unsigned long long n = strtoull(sz, &end, 10);
+		if (errno || end == sz || *end || n > FS_XATTR_SIZE_MAX || *sz < '0' || *sz > '9')
+			return -1;
+		v[0] = flags;
+		v[1] = n;
+		*nl = '\0';
+		__attribute__((fallthrough));   /* then PATH\nNAME, as XNAME */
+	}
+	case FS_ARGS_XNAME:
+		return decode_two(buf, &rq->path, &rq->other, rq, 0) < 0 || !is_path(rq->path) ||
+		       !*rq->other || strlen(rq->other) > FS_XATTR_NAME_MAX ? -1 : 0;
 	}
 	return -1;
 }

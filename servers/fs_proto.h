@@ -26,6 +26,10 @@
  *                    call, if it is writable and big enough; else fs's,
  *                    given away); retval: the bytes, 0 (no ICA) past the end
  *   readlink         the target (retval: its length)
+ *   getxattr         the value; listxattr the names, each ended by a NUL (as
+ *                    listxattr(2) gives them); both inline or, when longer
+ *                    than FS_INLINE_MAX, in a data ICA of fs's (retval: the
+ *                    bytes)
  *   statfs           "bsize=B blocks=N bfree=N bavail=N files=N ffree=N
  *                    namelen=255" (struct fs_statfs)
  *   write            retval LENGTH; the bytes travel in the call's data ICA
@@ -49,6 +53,7 @@ enum fs_op {
 	FS_WRITE, FS_CREATE, FS_MKDIR, FS_SYMLINK, FS_UNLINK, FS_RMDIR, FS_RENAME,
 	FS_TRUNCATE, FS_CHMOD, FS_UTIMENS, FS_FLUSH, FS_STATS,
 	FS_CHOWN, FS_LINK, FS_MKNOD,
+	FS_GETXATTR, FS_LISTXATTR, FS_SETXATTR, FS_REMOVEXATTR,
 	FS_NOPS
 };
 
@@ -67,7 +72,16 @@ enum fs_args {
 	FS_ARGS_OWNER,   /* "PATH UID GID": FS_NO_ID leaves one as it is */
 	FS_ARGS_NODE,    /* "PATH MODE RDEV[ @UID:GID]": MODE with its type bits
 			    (<= FS_NODE_MODE_MAX), RDEV the device number */
+	FS_ARGS_XNAME,   /* "PATH\nNAME" (escaped): an extended attribute's name */
+	FS_ARGS_XSET,    /* "PATH\nNAME\nFLAGS SIZE": FLAGS FS_XATTR_CREATE or
+			    FS_XATTR_REPLACE or 0, SIZE <= FS_XATTR_SIZE_MAX bytes
+			    of value in the call's data ICA */
 };
+
+#define FS_XATTR_CREATE  1u                   /* setxattr: EEXIST if it is there */
+#define FS_XATTR_REPLACE 2u                   /* setxattr: ENODATA if it is not */
+#define FS_XATTR_SIZE_MAX 65536u              /* a value's bytes at most (Linux's) */
+#define FS_XATTR_NAME_MAX 255u                /* a name's bytes at most (Linux's) */
 
 /* One request's arguments, decoded (or to encode).  The numbers are the
  * ones the shape has, in its order; the rest are 0. */

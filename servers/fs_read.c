@@ -232,9 +232,17 @@ static int reply_in_ica(struct ant_conn *c, struct ant_item *it, const char *byt
 	struct ant_ica *ica;
 	int r = ant_ica_alloc(c, n, &ica);
 	if (r < 0)
-		return reply_text(c, it, r, "no data ICA for the listing");
+		return reply_text(c, it, r, "no data ICA for the answer");
 	memcpy(ica->addr, bytes, n);
 	return ant_reply(c, it, (int32_t)n, NULL, 0, ica, ANT_DF_DETACH);
+}
+
+int reply_bytes(struct ant_conn *c, struct ant_item *it, const void *bytes, size_t n)
+{
+	/* In the control ICA's result area when they fit there (about 3 KB of
+	 * the page); else in a data ICA. */
+	int r = n <= FS_INLINE_MAX ? ant_reply(c, it, (int32_t)n, bytes, n, NULL, ANT_DF_DETACH) : -E2BIG;
+	return r == -E2BIG ? reply_in_ica(c, it, bytes, n) : r;
 }
 
 int do_readdir(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
@@ -279,12 +287,7 @@ int do_readdir(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
 	} else if (t.len > INT32_MAX) {
 		r = reply_text(c, it, -EFBIG, "listing too long");
 	} else {
-		/* The listing travels in the control ICA's result area when it
-		 * fits there (about 3 KB of the page); else in a data ICA. */
-		r = t.len <= FS_INLINE_MAX ? ant_reply(c, it, (int32_t)t.len, t.s, t.len, NULL, ANT_DF_DETACH)
-					: -E2BIG;
-		if (r == -E2BIG)
-			r = reply_in_ica(c, it, t.s, t.len);
+		r = reply_bytes(c, it, t.s, t.len);
 	}
 out:
 	for (size_t i = 0; i < l.n; i++)

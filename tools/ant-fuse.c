@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -606,6 +607,83 @@ static int on_utimens(const char *path, const struct timespec tv[2], struct fuse
 	return fs_simple(FS_UTIMENS, &rq);
 }
 
+/* ---- extended attributes ------------------------------------------------- */
+
+static int on_setxattr(const char *path, const char *name, const char *value, size_t size,
+		       int flags)
+{
+	int r = fs_path_check(path);
+	if (r < 0)
+		return r;
+	if (size > FS_XATTR_SIZE_MAX)
+		return -E2BIG;
+	if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
+		return -EINVAL;
+	struct ant_conn *c = conn_get();
+	if (!c)
+		return -EIO;
+	struct ant_ica *data = NULL;
+	if (size) {
+		r = ant_ica_alloc(c, size, &data);
+		if (r < 0)
+			return to_errno(r);
+		memcpy(data->addr, value, size);
+	}
+	struct fs_req rq = { .path = path, .other = name,
+			     .num = { (flags & XATTR_CREATE ? FS_XATTR_CREATE : 0) |
+				      (flags & XATTR_REPLACE ? FS_XATTR_REPLACE : 0), size } };
+	struct ant_result res;
+	r = fs_call(c, data, 0, &res, FS_SETXATTR, &rq);
+	if (res.data)
+		ant_ica_release(c, res.data);
+	return r < 0 ? r : 0;
+}
+
+/* getxattr and listxattr: the answer's bytes into buf (size 0: only how
+ * many there are; too small: ERANGE). */
+static int xattr_read(enum fs_op op, const char *path, const char *name, char *buf, size_t size)
+{
+	int r = fs_path_check(path);
+	if (r < 0)
+		return r;
+	struct ant_conn *c = conn_get();
+	if (!c)
+		return -EIO;
+	struct ant_result res;
+	r = fs_call(c, NULL, 0, &res, op, &(struct fs_req){ .path = path, .other = name });
+	if (r >= 0) {
+		size_t len;
+		const char *p = fs_reply_bytes(&res, &len);
+		if (len > INT_MAX)
+			r = -E2BIG;
+		else if (size == 0)
+			r = (int)len;
+		else if (len > size)
+			r = -ERANGE;
+		else
+			memcpy(buf, p, len), r = (int)len;
+	}
+	if (res.data)
+		ant_ica_release(c, res.data);
+	return r;
+}
+
+static int on_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+	return xattr_read(FS_GETXATTR, path, name, value, size);
+}
+
+static int on_listxattr(const char *path, char *list, size_t size)
+{
+	return xattr_read(FS_LISTXATTR, path, "", list, size);
+}
+
+static int on_removexattr(const char *path, const char *name)
+{
+	int r = fs_path_check(path);
+	return r < 0 ? r : fs_simple(FS_REMOVEXATTR, &(struct fs_req){ .path = path, .other = name });
+}
+
 /* ---- the whole file system ----------------------------------------------- */
 
 static int on_statfs(const char *path, struct statvfs *sv)
@@ -738,6 +816,10 @@ static const struct fuse_operations ops = {
 	.fsyncdir = on_fsyncdir,
 	.create = on_create,
 	.utimens = on_utimens,
+	.setxattr = on_setxattr,
+	.getxattr = on_getxattr,
+	.listxattr = on_listxattr,
+	.removexattr = on_removexattr,
 };
 
 /* ---- start-up ------------------------------------------------------------ */

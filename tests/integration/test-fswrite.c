@@ -141,6 +141,22 @@ static int fs_write(struct ant_conn *c, const char *path, uint64_t off, size_t n
 	return r;
 }
 
+/* setxattr with arg "PATH\nNAME\nFLAGS SIZE" and n bytes of value. */
+static int fs_setxattr(struct ant_conn *c, const char *arg, const char *value, size_t n)
+{
+	struct ant_ica *ica;
+	ck_assert_int_eq(ant_ica_alloc(c, n ? n : 1, &ica), 0);
+	memcpy(ica->addr, value, n);
+	struct ant_call call = { .server = "fs", .op = "setxattr", .arg = arg, .arglen = strlen(arg),
+				 .data = ica, .data_flags = ANT_DF_DETACH };
+	int r = ant_call_sync(c, &call, &res);
+	if (res.data) {
+		ant_ica_release(c, res.data);
+		res.data = NULL;
+	}
+	return r;
+}
+
 /* path's bytes [off, off+n) are pattern seed (at their own offsets). */
 static void expect_pattern(struct ant_conn *c, const char *path, uint64_t off, size_t n, unsigned seed)
 {
@@ -342,6 +358,23 @@ START_TEST(test_posix_ops)
 	memset(name + 1, 'n', 256);
 	name[257] = '\0';
 	ck_assert_int_eq(fs_call(c, "stat", name), -ENAMETOOLONG);
+	/* Extended attributes: set (create, replace), read, listed, removed;
+	 * ACLs refused (ant-fuse does not have the kernel enforce them). */
+	ck_assert_int_eq(fs_setxattr(c, "/h\nuser.color\n1 4", "blue", 4), 0);
+	ck_assert_int_eq(fs_setxattr(c, "/h\nuser.color\n1 3", "red", 3), -EEXIST);
+	ck_assert_int_eq(fs_setxattr(c, "/h\nuser.size\n2 1", "L", 1), -ENODATA);
+	ck_assert_int_eq(fs_ok(c, "getxattr", "/h\nuser.color"), 4);
+	ck_assert_str_eq(res_text(), "blue");
+	fs_ok(c, "setxattr", "/h\nuser.empty\n0 0");
+	ck_assert_int_eq(fs_ok(c, "getxattr", "/h\nuser.empty"), 0);
+	ck_assert_int_eq(fs_ok(c, "listxattr", "/h"), (int)sizeof("user.color\0user.empty"));
+	ck_assert(memcmp(res.bytes, "user.color\0user.empty\0", res.len) == 0);
+	fs_ok(c, "removexattr", "/h\nuser.color");
+	ck_assert_int_eq(fs_call(c, "getxattr", "/h\nuser.color"), -ENODATA);
+	ck_assert_int_eq(fs_call(c, "removexattr", "/h\nuser.color"), -ENODATA);
+	ck_assert_int_eq(fs_setxattr(c, "/h\nsystem.posix_acl_access\n0 4", "\2\0\0\0", 4),
+			 -EOPNOTSUPP);
+	ck_assert_int_eq(fs_call(c, "setxattr", "/h\nuser.missing\n0 10"), ANT_E_BAD_REQUEST);
 	/* Replayed after its commit: answered from the record, not EEXIST. */
 	harness_inject(&h, "fs", "kill", "{\"point\":\"fs.after_commit\",\"count\":1}");
 	fs_ok(c, "link", "/h\n/h2");

@@ -55,6 +55,13 @@ START_TEST(every_shape_round_trips)
 		   "/c 020600 74565");
 	round_trip(FS_CHOWN, &(struct fs_req){ .path = "/f", .num = { 65534, FS_NO_ID } },
 		   "/f 65534 4294967295");
+	round_trip(FS_GETXATTR, &(struct fs_req){ .path = "/f 1", .other = "user.a b\nc" },
+		   "/f 1\nuser.a b\\nc");
+	round_trip(FS_SETXATTR, &(struct fs_req){ .path = "/f", .other = "user.x",
+						  .num = { FS_XATTR_CREATE, 65536 } },
+		   "/f\nuser.x\n1 65536");
+	round_trip(FS_REMOVEXATTR, &(struct fs_req){ .path = "/f", .other = "trusted.t" },
+		   "/f\ntrusted.t");
 	char buf[8];
 	ck_assert_int_eq(fs_req_encode(FS_STATFS, &(struct fs_req){ 0 }, buf, sizeof(buf)), 0);
 }
@@ -75,6 +82,9 @@ START_TEST(bad_arguments_are_refused)
 		{ FS_CREATE, "/f 0644 @x:1" },  { FS_CREATE, "/f 0644 @4294967295:0" },
 		{ FS_MKNOD, "/n 0200000 0" },   { FS_MKNOD, "/n 010644" },   { FS_CHOWN, "/f 1" },
 		{ FS_CHOWN, "/f 1 4294967296" }, { FS_SYMLINK, "t\n/l\n@1" },
+		{ FS_GETXATTR, "/f" },          { FS_GETXATTR, "/f\n" },     { FS_SETXATTR, "/f\nu.x\n3 1" },
+		{ FS_SETXATTR, "/f\nu.x\n0 65537" }, { FS_SETXATTR, "/f\nu.x" }, { FS_SETXATTR, "/f\nu.x\n0" },
+		{ FS_SETXATTR, "/f\nu.x\n4 0" }, { FS_REMOVEXATTR, "f\nu.x" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char buf[64];
