@@ -146,13 +146,33 @@ static void log_open_error(errcode_t e)
 		F.io_err ? "cache: " : "", F.io_err ? ant_strerror(F.io_err) : error_message(e));
 }
 
+/* The argument text of a call whose parameters are "@data OFF LEN"
+ * (fs_proto.h: a long one), from its data ICA into buf.  0, or -1 if it is
+ * not there as the parameters say. */
+static int arg_from_data(struct ant_conn *c, struct ant_item *it, char *buf, size_t size)
+{
+	uint64_t off, len;
+	if (fs_arg_in_data_parse(buf, &off, &len) < 0)
+		return 0;   /* an argument text of its own */
+	if (!it->data || ant_ica_map(c, it->data) < 0 || off > it->data->size ||
+	    len > it->data->size - off || len >= size)
+		return -1;
+	memcpy(buf, (const char *)it->data->addr + off, len);
+	buf[len] = '\0';
+	return strlen(buf) == len ? 0 : -1;
+}
+
 static int serve(struct ant_conn *c, struct ant_item *it)
 {
-	static const char bad_path[] = "wants an absolute PATH (at most 2048 bytes)";
+	static const char bad_path[] = "wants an absolute PATH (at most 4095 bytes)";
 	static char buf[PARAM_MAX];
 	int op = fs_op_find(it->op);
 	if (op >= 0 && (ops[op].flags & OPF_NO_FS))
 		return ops[op].serve(c, it, NULL);
+	int text = op >= 0 && fs_op_args((enum fs_op)op) != FS_ARGS_NONE ?
+		   server_param_text(it, buf, sizeof(buf)) : 0;
+	if (text == 0 && op >= 0 && fs_op_args((enum fs_op)op) != FS_ARGS_NONE)
+		text = arg_from_data(c, it, buf, sizeof(buf));
 	if (it->data && (op < 0 || !(ops[op].flags & OPF_DATA))) {
 		/* Only write, setxattr and read take a data ICA: drop this server's hold
 		 * (the answer then carries none, or one of this server's). */
@@ -164,7 +184,7 @@ static int serve(struct ant_conn *c, struct ant_item *it)
 	struct fs_req rq;
 	if (shape == FS_ARGS_NONE)
 		buf[0] = '\0';
-	else if (server_param_text(it, buf, sizeof(buf)) < 0)
+	else if (text < 0)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, bad_path);
 	else if (ops[op].serve && fs_req_decode((enum fs_op)op, buf, &rq) < 0)
 		return reply_text(c, it, ANT_E_BAD_REQUEST, ops[op].bad ? ops[op].bad : bad_path);

@@ -9,7 +9,7 @@
 #include "ant/ant.h"
 #include "fs_proto.h"
 
-#define PARAM_MAX ANT_CICA_SIZE   /* an op's argument text at most, with its NUL */
+#define PARAM_MAX FS_ARG_MAX   /* an op's argument text at most, with its NUL (fs_proto.h) */
 
 /*
  * The server's state.  One process serves one file system, one request at a

@@ -57,6 +57,49 @@ enum fs_args fs_op_args(enum fs_op op)
 	return (unsigned)op < FS_NOPS ? ops[op].args : FS_ARGS_NONE;
 }
 
+int fs_arg_in_data_format(char *buf, size_t size, uint64_t off, uint64_t len)
+{
+	return snprintf(buf, size, "@data %" PRIu64 " %" PRIu64, off, len);
+}
+
+int fs_arg_in_data_parse(const char *text, uint64_t *off, uint64_t *len)
+{
+	unsigned long long o, l;
+	int n = -1;
+	if (strncmp(text, "@data ", 6) != 0 || sscanf(text + 6, "%llu %llu%n", &o, &l, &n) != 2 ||
+	    text[6 + n] != '\0' || l == 0 || l >= FS_ARG_MAX)
+		return -1;
+	*off = o;
+	*len = l;
+	return 0;
+}
+
+int fs_arg_place(struct ant_conn *c, const char *arg, size_t n, struct ant_ica **data, size_t off,
+		 char *small, size_t small_size, const char **param, size_t *param_len)
+{
+	if (n <= FS_ARG_INLINE_MAX) {
+		*param = arg;
+		*param_len = n;
+		return 0;
+	}
+	if (!*data) {
+		int r = ant_ica_alloc(c, n, data);
+		if (r < 0)
+			return r;
+		off = 0;
+	} else if (!(*data)->addr || !(*data)->writable || off > (*data)->size ||
+		   n > (*data)->size - off) {
+		return -ENAMETOOLONG;
+	}
+	memcpy((char *)(*data)->addr + off, arg, n);
+	int k = fs_arg_in_data_format(small, small_size, off, n);
+	if (k < 0 || (size_t)k >= small_size)
+		return -ENAMETOOLONG;
+	*param = small;
+	*param_len = (size_t)k;
+	return 0;
+}
+
 int fs_path_check(const char *path)
 {
 	return strlen(path) > FS_PATH_MAX ? -ENAMETOOLONG : 0;

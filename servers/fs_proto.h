@@ -35,10 +35,19 @@
  *   write            retval LENGTH; the bytes travel in the call's data ICA
  *   the rest         0
  * Errors are -errno with a short text, or ANT_E_BAD_REQUEST / ANT_E_NO_OP.
+ *
+ * An argument text longer than FS_ARG_INLINE_MAX (long paths) does not fit
+ * a control ICA beside the call's frames: it travels in the call's data ICA
+ * instead, and the parameters say where: "@data OFF LEN" (the text is bytes
+ * [OFF, OFF+LEN) of the data ICA; the op's own data, a write's bytes, a
+ * setxattr's value, starts at 0 as always; a read's area is the reader's to
+ * be filled, so its text is read before the read is done).
  */
 
-#define FS_PATH_MAX   2048u                   /* a PATH's bytes at most */
-#define FS_ARG_MAX    (2 * FS_PATH_MAX + 64)  /* an encoded argument's bytes at most, with its NUL */
+#define FS_PATH_MAX   4095u                   /* a PATH's bytes at most (Linux's PATH_MAX - 1) */
+#define FS_ARG_MAX    (4 * FS_PATH_MAX + 160) /* an encoded argument's bytes at most, with its
+						 NUL (two paths, every byte escaped) */
+#define FS_ARG_INLINE_MAX 2048u               /* longer argument texts travel in the data ICA */
 #define FS_IO_MAX     (64u << 20)             /* a read's or a write's LENGTH at most */
 #define FS_INLINE_MAX 3072u                   /* answers up to this size come in the control ICA */
 #define FS_MODE_MAX   07777u                  /* the permission bits a MODE may carry */
@@ -101,6 +110,22 @@ int fs_op_find(const char *name);
 
 /* The shape of op's argument. */
 enum fs_args fs_op_args(enum fs_op op);
+
+/* "@data OFF LEN" into buf (snprintf's return); and back: 0 with *off and
+ * *len, or -1 if text is not one. */
+int fs_arg_in_data_format(char *buf, size_t size, uint64_t off, uint64_t len);
+int fs_arg_in_data_parse(const char *text, uint64_t *off, uint64_t *len);
+
+/*
+ * A client's side of it: the argument text arg (n bytes) as a call's
+ * parameters.  Up to FS_ARG_INLINE_MAX bytes: *param is arg itself.
+ * Longer: arg is written into *data at off (a new ICA of n bytes if *data
+ * is NULL; then off is 0 and the caller sends it detached) and *param is
+ * "@data OFF N" in small (small_size bytes).  Returns 0, -ENAMETOOLONG if
+ * *data has no room at off, or ant_ica_alloc's error.
+ */
+int fs_arg_place(struct ant_conn *c, const char *arg, size_t n, struct ant_ica **data, size_t off,
+		 char *small, size_t small_size, const char **param, size_t *param_len);
 
 /* Can path travel as a PATH?  0, or -ENAMETOOLONG (longer than FS_PATH_MAX). */
 int fs_path_check(const char *path);

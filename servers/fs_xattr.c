@@ -10,7 +10,8 @@
  * ..._default), but the kernel enforces them on a FUSE mount only if the
  * file system asks it to, and ant-fuse does not: an ACL stored and not
  * enforced would be a promise broken.  So they are refused (EOPNOTSUPP, as
- * on a file system mounted without ACLs), not listed, and read as absent.
+ * on a file system mounted without ACLs: getfacl then shows the mode) and
+ * not listed.
  */
 static int is_acl(const char *name)
 {
@@ -47,7 +48,7 @@ static errcode_t open_xattrs(const char *path, ext2_ino_t *ino, struct ext2_xatt
 int do_getxattr(struct ant_conn *c, struct ant_item *it, const struct fs_req *rq)
 {
 	if (is_acl(rq->other))
-		return reply_text(c, it, -ENODATA, NULL);
+		return reply_text(c, it, -EOPNOTSUPP, "no POSIX ACLs here");
 	ext2_ino_t ino;
 	struct ext2_xattr_handle *h;
 	errcode_t e = open_xattrs(rq->path, &ino, &h);
@@ -111,7 +112,7 @@ errcode_t op_xattr(enum fs_op op, const struct fs_req *rq, const struct ant_ica 
 	if (op == FS_SETXATTR && len && (!data || data->size < len))
 		return EXT2_ET_INVALID_ARGUMENT;   /* the value did not come */
 	if (is_acl(rq->other))
-		return op == FS_SETXATTR ? EOPNOTSUPP : ENODATA;
+		return EOPNOTSUPP;
 	ext2_ino_t ino;
 	struct ext2_xattr_handle *h;
 	errcode_t e = open_xattrs(rq->path, &ino, &h);

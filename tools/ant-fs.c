@@ -67,11 +67,19 @@ static int try_call(enum fs_op op, const struct fs_req *rq, struct ant_ica *data
 	res->data = NULL;
 	res->len = 0;
 	int n = fs_req_encode(op, rq, arg, FS_ARG_MAX);
+	/* A long argument text goes in the data ICA (fs_arg_place): in one of
+	 * its own, or after a write's bytes if there is room. */
+	char small[64];
+	const char *param = arg;
+	size_t plen = 0;
+	if (n >= 0)
+		n = fs_arg_place(conn, arg, (size_t)n, &data, op == FS_WRITE ? (size_t)rq->num[1] : 0,
+				 small, sizeof(small), &param, &plen);
 	if (n < 0) {
 		ant_ica_release(conn, data);
 		return n;
 	}
-	struct ant_call c = { .server = server, .op = fs_op_name(op), .arg = arg, .arglen = (size_t)n,
+	struct ant_call c = { .server = server, .op = fs_op_name(op), .arg = param, .arglen = plen,
 			      .data = data, .data_flags = data ? ANT_DF_DETACH : 0 };
 	return ant_call_sync(conn, &c, res);
 }

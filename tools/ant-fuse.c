@@ -144,16 +144,30 @@ static int to_errno(int r)
 static int fs_call(struct ant_conn *c, struct ant_ica *data, int keep, struct ant_result *res,
 		   enum fs_op op, const struct fs_req *rq)
 {
-	char arg[FS_ARG_MAX];
+	static __thread char arg[FS_ARG_MAX];
+	char small[64];
 	res->data = NULL;
 	int n = fs_req_encode(op, rq, arg, sizeof(arg));
+	/* A long argument text goes in the data ICA: after a write's bytes or a
+	 * setxattr's value (their callers leave room), at the start of a read's
+	 * area (fs reads it before it fills the area), else in an area of its
+	 * own, given away with the call. */
+	const char *param = arg;
+	size_t plen = 0;
+	int own = data == NULL;
+	if (n >= 0) {
+		size_t off = op == FS_WRITE || op == FS_SETXATTR ? (size_t)rq->num[1] : 0;
+		n = fs_arg_place(c, arg, (size_t)n, &data, off, small, sizeof(small), &param, &plen);
+		if (n == 0 && own && data)
+			keep = 0;   /* an area made here for the text: it goes with the call */
+	}
 	if (n < 0) {
 		if (!keep)
 			ant_ica_release(c, data);
-		return n;
+		return n == -ENOMEM || n == -ENAMETOOLONG ? n : to_errno(n);
 	}
 	struct ant_call call = {
-		.server = ctx()->server, .op = fs_op_name(op), .arg = arg, .arglen = (size_t)n,
+		.server = ctx()->server, .op = fs_op_name(op), .arg = param, .arglen = plen,
 		.data = data, .data_flags = data && !keep ? ANT_DF_DETACH : 0,
 	};
 	uint64_t ticket;
@@ -175,6 +189,14 @@ static int fs_call(struct ant_conn *c, struct ant_ica *data, int keep, struct an
 		return -EIO;
 	}
 	return to_errno(res->retval);
+}
+
+/* Room to leave after a write's bytes or a setxattr's value for the
+ * argument text, when it is too long to go inline (fs_arg_place). */
+static size_t arg_room(const char *path, const char *name)
+{
+	size_t n = 2 * (strlen(path) + strlen(name)) + 64;   /* escaped, with numbers */
+	return n > FS_ARG_INLINE_MAX ? n : 0;
 }
 
 /* A call whose answer is just 0 or an error ("unlink PATH", "flush", ...). */
@@ -473,7 +495,7 @@ static int on_write(const char *path, const char *buf, size_t size, off_t off,
 	if (!c)
 		return -EIO;
 	struct ant_ica *ica;
-	r = ant_ica_alloc(c, size, &ica);
+	r = ant_ica_alloc(c, size + arg_room(path, ""), &ica);
 	if (r < 0) {
 		if (r == -ENOMEM || r == ANT_E_NO_ICA)
 			return -ENOMEM;
@@ -623,8 +645,9 @@ static int on_setxattr(const char *path, const char *name, const char *value, si
 	if (!c)
 		return -EIO;
 	struct ant_ica *data = NULL;
-	if (size) {
-		r = ant_ica_alloc(c, size, &data);
+	size_t room = arg_room(path, name);
+	if (size || room) {
+		r = ant_ica_alloc(c, size + room, &data);
 		if (r < 0)
 			return to_errno(r);
 		memcpy(data->addr, value, size);

@@ -889,17 +889,36 @@ START_TEST(odd_requests_get_answers_and_leave_nothing_behind)
 	struct harness h;
 	start_fs(&h, "");
 	struct ant_conn *c = harness_connect(&h);
-	/* Long paths: up to 2048 bytes are looked up, longer ones refused; the
-	 * answer always fits in what is left of the control ICA. */
-	static char path[3200];
+	/* Long paths: up to 2048 bytes go in the control ICA and are looked
+	 * up; the answer always fits in what is left of it. */
+	static char path[4200];
 	path[0] = '/';
-	memset(path + 1, 'a', 2047);
+	for (size_t i = 1; i < 2048; i++)
+		path[i] = i % 200 == 0 ? '/' : 'a';
 	path[2048] = '\0';
 	ck_assert_int_eq(fs_call(c, "stat", path), -ENOENT);
 	ck_assert_msg(strstr(res_text(), ": File not found"), "%s", res_text());
+	/* Longer ones in the data ICA ("@data OFF LEN"), up to 4095 bytes;
+	 * a name over 255 bytes is ENAMETOOLONG, as ext4 says. */
+	struct ant_ica *ica;
+	ck_assert_int_eq(ant_ica_alloc(c, 8192, &ica), 0);
+	for (size_t i = 1; i < 4095; i++)
+		path[i] = i % 200 == 0 ? '/' : 'a';
+	path[4095] = '\0';
+	memcpy((char *)ica->addr + 100, path, 4095);
+	struct ant_call call = { .server = "fs", .op = "stat", .arg = "@data 100 4095",
+				 .arglen = strlen("@data 100 4095"), .data = ica };
+	ck_assert_int_eq(ant_call_sync(c, &call, &res), -ENOENT);
+	call.arg = "@data 100 9000";     /* past the area */
+	call.arglen = strlen(call.arg);
+	ck_assert_int_eq(ant_call_sync(c, &call, &res), ANT_E_BAD_REQUEST);
+	call.arg = "@data 100 4095";
+	call.data = NULL;                /* no area at all */
+	ck_assert_int_eq(ant_call_sync(c, &call, &res), ANT_E_BAD_REQUEST);
+	ant_ica_release(c, ica);
 	memset(path + 1, 'a', 3000);
 	path[3001] = '\0';
-	ck_assert_int_eq(fs_call(c, "stat", path), ANT_E_BAD_REQUEST);
+	ck_assert_int_eq(fs_call(c, "stat", path), -ENAMETOOLONG);
 	ck_assert_int_eq(fs_call(c, "read", "/hello.txt 99999999999999999999 1"), ANT_E_BAD_REQUEST);
 	ck_assert_int_eq(fs_call(c, "read", "/hello.txt 0 -1"), ANT_E_BAD_REQUEST);
 	ck_assert_int_eq(fs_call(c, "stat", "/../../hello.txt"), 0);   /* the root's ".." is the root */

@@ -13,6 +13,8 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1224,8 +1226,59 @@ START_TEST(test_errors)
 	EXPECT_ERR(mkdir(mnt(&m, longname), 0755), ENAMETOOLONG);
 	EXPECT_ERR(rename(file, mnt(&m, longname)), ENAMETOOLONG);
 
-	/* What fs cannot do, as documented: hard links. */
-	EXPECT_ERR(link(file, mnt(&m, "hard")), EPERM);
+	/* POSIX through the mount: a hard link counted under both names at
+	 * once, chown, a FIFO, a device, nanoseconds, an extended attribute. */
+	OK(link(file, mnt(&m, "hard")), "hard");
+	struct stat hs;
+	OK(stat(file, &st), file);
+	OK(stat(mnt(&m, "hard"), &hs), "hard");
+	ck_assert_uint_eq(st.st_nlink, 2);
+	ck_assert_uint_eq(hs.st_nlink, 2);
+	ck_assert_uint_eq(st.st_ino, hs.st_ino);
+	OK(chown(mnt(&m, "hard"), 65534, 65533), "chown");
+	OK(stat(file, &st), file);   /* the other name sees it at once */
+	ck_assert_uint_eq(st.st_uid, 65534);
+	ck_assert_uint_eq(st.st_gid, 65533);
+	OK(unlink(mnt(&m, "hard")), "unlink hard");
+	OK(mkfifo(mnt(&m, "fifo"), 0600), "mkfifo");
+	OK(mknod(mnt(&m, "null"), S_IFCHR | 0666, makedev(1, 3)), "mknod");
+	OK(lstat(mnt(&m, "null"), &st), "null");
+	ck_assert(S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3));
+	OK(lstat(mnt(&m, "fifo"), &st), "fifo");
+	ck_assert(S_ISFIFO(st.st_mode));
+	struct timespec ts[2] = { { 4000000000, 123456789 }, { 1, 999999999 } };
+	OK(utimensat(AT_FDCWD, file, ts, 0), "utimensat");
+	OK(stat(file, &st), file);
+	ck_assert(st.st_atim.tv_sec == 4000000000 && st.st_atim.tv_nsec == 123456789 &&
+		  st.st_mtim.tv_sec == 1 && st.st_mtim.tv_nsec == 999999999);
+	OK(setxattr(file, "user.k", "v1", 2, XATTR_CREATE), "setxattr");
+	char xv[8] = "";
+	ck_assert_int_eq(getxattr(file, "user.k", xv, sizeof(xv)), 2);
+	ck_assert(memcmp(xv, "v1", 2) == 0);
+	EXPECT_ERR(setxattr(file, "system.posix_acl_access", "\2\0\0\0", 4, 0), EOPNOTSUPP);
+	OK(unlink(mnt(&m, "fifo")), "fifo");
+	OK(unlink(mnt(&m, "null")), "null");
+	/* A path of 3,000 bytes and more (the argument text goes in a data
+	 * ICA): made, written, read back, removed. */
+	char deep[3400];
+	size_t dl = (size_t)snprintf(deep, sizeof(deep), "%s", mnt(&m, "deep-paths"));
+	OK(mkdir(deep, 0755), deep);
+	while (dl < 3000) {
+		dl += (size_t)snprintf(deep + dl, sizeof(deep) - dl, "/%0200d", (int)dl);
+		OK(mkdir(deep, 0755), "deep mkdir");
+	}
+	strcat(deep, "/file");
+	int dfd = open(deep, O_WRONLY | O_CREAT, 0644);
+	ck_assert_msg(dfd >= 0, "open a %zu-byte path: %s", strlen(deep), strerror(errno));
+	ck_assert_int_eq(write(dfd, "deep", 4), 4);
+	close(dfd);
+	dfd = open(deep, O_RDONLY);
+	ck_assert_int_ge(dfd, 0);
+	char back[8] = "";
+	ck_assert_int_eq(read(dfd, back, sizeof(back)), 4);
+	close(dfd);
+	ck_assert(memcmp(back, "deep", 4) == 0);
+	OK(unlink(deep), "deep unlink");
 
 	/* Nothing half-done: everything still reads as it should. */
 	OK(rmdir(mnt(&m, "fresh")), "fresh");
