@@ -164,7 +164,7 @@ static int arg_from_data(struct ant_conn *c, struct ant_item *it, char *buf, siz
 
 static int serve(struct ant_conn *c, struct ant_item *it)
 {
-	static const char bad_path[] = "wants an absolute PATH (at most 4095 bytes)";
+	static const char bad_path[] = "wants an absolute PATH (at most 16383 bytes)";
 	static char buf[PARAM_MAX];
 	int op = fs_op_find(it->op);
 	if (op >= 0 && (ops[op].flags & OPF_NO_FS))

@@ -44,7 +44,9 @@
  * be filled, so its text is read before the read is done).
  */
 
-#define FS_PATH_MAX   4095u                   /* a PATH's bytes at most (Linux's PATH_MAX - 1) */
+#define FS_PATH_MAX   16383u                  /* a PATH's bytes at most: the kernel lets a program
+						 name up to 4,095 bytes from its working folder,
+						 and FUSE's paths start at the mount's root */
 #define FS_ARG_MAX    (4 * FS_PATH_MAX + 160) /* an encoded argument's bytes at most, with its
 						 NUL (two paths, every byte escaped) */
 #define FS_ARG_INLINE_MAX 2048u               /* longer argument texts travel in the data ICA */
