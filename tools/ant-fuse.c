@@ -212,18 +212,6 @@ static int fs_simple(enum fs_op op, const struct fs_req *rq)
 	return r < 0 ? r : 0;
 }
 
-/* Copy the reply into text as a C string (cut at n-1 bytes). */
-static void reply_text(const struct ant_result *res, char *text, size_t n)
-{
-	size_t len;
-	const char *p = fs_reply_bytes(res, &len);
-	if (len >= n)
-		len = n - 1;
-	if (len)
-		memcpy(text, p, len);
-	text[len] = '\0';
-}
-
 /* ---- attributes ---------------------------------------------------------- */
 
 /*
@@ -255,25 +243,42 @@ static int parse_stat(const char *text, size_t len, struct stat *st)
 	return 0;
 }
 
-/* "stat PATH" into st. */
-static int fs_stat(const char *path, struct stat *st)
+/*
+ * A call whose answer is bytes (stat, readlink, getxattr, listxattr): rq's
+ * path checked, the call made on this thread's connection, and take given
+ * the bytes of a successful answer; returns take's result, or the call's
+ * error.  The answer's data ICA, if any, is released after.
+ */
+typedef int answer_fn(const char *bytes, size_t len, void *arg);
+static int fs_answer(enum fs_op op, const struct fs_req *rq, answer_fn *take, void *arg)
 {
-	int r = fs_path_check(path);
+	int r = fs_path_check(rq->path);
 	if (r < 0)
 		return r;
 	struct ant_conn *c = conn_get();
 	if (!c)
 		return -EIO;
 	struct ant_result res;
-	r = fs_call(c, NULL, 0, &res, FS_STAT, &(struct fs_req){ .path = path });
+	r = fs_call(c, NULL, 0, &res, op, rq);
 	if (r >= 0) {
 		size_t len;
-		const char *text = fs_reply_bytes(&res, &len);
-		r = parse_stat(text, len, st);
+		const char *p = fs_reply_bytes(&res, &len);
+		r = take(p, len, arg);
 	}
 	if (res.data)
 		ant_ica_release(c, res.data);
 	return r;
+}
+
+static int take_stat(const char *text, size_t len, void *st)
+{
+	return parse_stat(text, len, st);
+}
+
+/* "stat PATH" into st. */
+static int fs_stat(const char *path, struct stat *st)
+{
+	return fs_answer(FS_STAT, &(struct fs_req){ .path = path }, take_stat, st);
 }
 
 static int on_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -562,25 +567,29 @@ static int on_symlink(const char *target, const char *path)
 	return r < 0 ? r : fs_simple(FS_SYMLINK, &rq);
 }
 
+/* Where an answer's bytes go: buf of size bytes. */
+struct into {
+	char *buf;
+	size_t size;
+};
+
+/* The target, cut to size-1 bytes and NUL-ended, as FUSE wants. */
+static int take_link(const char *p, size_t len, void *arg)
+{
+	struct into *in = arg;
+	if (len >= in->size)
+		len = in->size - 1;
+	memcpy(in->buf, p, len);
+	in->buf[len] = '\0';
+	return 0;
+}
+
 static int on_readlink(const char *path, char *buf, size_t size)
 {
-	int r = fs_path_check(path);
-	if (r < 0)
-		return r;
 	if (size == 0)
 		return -EINVAL;
-	struct ant_conn *c = conn_get();
-	if (!c)
-		return -EIO;
-	struct ant_result res;
-	r = fs_call(c, NULL, 0, &res, FS_READLINK, &(struct fs_req){ .path = path });
-	if (r >= 0) {
-		reply_text(&res, buf, size);   /* cut to size-1 bytes, as FUSE wants */
-		r = 0;
-	}
-	if (res.data)
-		ant_ica_release(c, res.data);
-	return r;
+	struct into in = { buf, size };
+	return fs_answer(FS_READLINK, &(struct fs_req){ .path = path }, take_link, &in);
 }
 
 /* ---- attributes that change ---------------------------------------------- */
@@ -664,31 +673,22 @@ static int on_setxattr(const char *path, const char *name, const char *value, si
 
 /* getxattr and listxattr: the answer's bytes into buf (size 0: only how
  * many there are; too small: ERANGE). */
+static int take_xattr(const char *p, size_t len, void *arg)
+{
+	struct into *in = arg;
+	if (len > INT_MAX)
+		return -E2BIG;
+	if (in->size && len > in->size)
+		return -ERANGE;
+	if (in->size)
+		memcpy(in->buf, p, len);
+	return (int)len;
+}
+
 static int xattr_read(enum fs_op op, const char *path, const char *name, char *buf, size_t size)
 {
-	int r = fs_path_check(path);
-	if (r < 0)
-		return r;
-	struct ant_conn *c = conn_get();
-	if (!c)
-		return -EIO;
-	struct ant_result res;
-	r = fs_call(c, NULL, 0, &res, op, &(struct fs_req){ .path = path, .other = name });
-	if (r >= 0) {
-		size_t len;
-		const char *p = fs_reply_bytes(&res, &len);
-		if (len > INT_MAX)
-			r = -E2BIG;
-		else if (size == 0)
-			r = (int)len;
-		else if (len > size)
-			r = -ERANGE;
-		else
-			memcpy(buf, p, len), r = (int)len;
-	}
-	if (res.data)
-		ant_ica_release(c, res.data);
-	return r;
+	struct into in = { buf, size };
+	return fs_answer(op, &(struct fs_req){ .path = path, .other = name }, take_xattr, &in);
 }
 
 static int on_getxattr(const char *path, const char *name, char *value, size_t size)
